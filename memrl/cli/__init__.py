@@ -1,0 +1,54 @@
+"""The `memrl` command. Parses, calls the Memory facade, renders; no business logic here."""
+
+from __future__ import annotations
+
+import typer
+
+from memrl import __version__
+from memrl.cli import admin, episodes, learn, search
+from memrl.cli.common import JsonOpt, guarded, open_memory
+
+app = typer.Typer(
+    name="memrl",
+    help="A memory that learns, for Claude Code: capture episodes, search them, and let "
+    "feedback teach memrl which memories help.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+for sub in (admin.app, episodes.app, search.app, learn.app):
+    app.registered_commands += sub.registered_commands
+app.add_typer(admin.config_app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"memrl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """memrl: a memory that learns, for Claude Code."""
+
+
+@app.command()
+@guarded
+def review(
+    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    print_only: bool = typer.Option(
+        False, "--print", help="Print the analysis instead of opening the interactive review."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Review duplicates, stale and unused episodes, with suggested actions."""
+    learn.print_review(open_memory(), project, as_json)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,339 @@
+"""Store administration: init, index, status, config, export, import."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from memrl.cli.common import (
+    JsonOpt,
+    console,
+    err_console,
+    fail,
+    guarded,
+    note,
+    open_memory,
+    print_json,
+)
+
+app = typer.Typer()
+config_app = typer.Typer(help="Show, read and change settings (config.toml).", no_args_is_help=True)
+
+
+def _progress(description: str):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console(),
+        transient=False,
+    )
+
+
+@app.command()
+@guarded
+def init(as_json: bool = JsonOpt) -> None:
+    """Create the data directory and config.toml, and load the embedding model once."""
+    import time
+
+    from memrl import config
+    from memrl.store.files import atomic_write_text
+
+    root = config.data_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = root / config.CONFIG_FILE
+    created = not cfg.exists()
+    if created:
+        atomic_write_text(cfg, config.commented_template())
+    memory = open_memory()
+    memory.ledger.data_version()  # creates the ledger
+    if not as_json:
+        console().print(
+            f"Data directory: [bold]{root}[/]" + (" (created config.toml)" if created else "")
+        )
+        console().print("Loading embedding model…")
+    started = time.perf_counter()
+    embedder = memory.embedder
+    embedder.embed(["warm up"])
+    seconds = time.perf_counter() - started
+    if as_json:
+        print_json(
+            {
+                "data_dir": str(root),
+                "config": str(cfg),
+                "config_created": created,
+                "model": memory.model.label,
+                "model_id": embedder.model_id,
+                "dim": embedder.dim,
+                "load_seconds": round(seconds, 3),
+            }
+        )
+        return
+    console().print(
+        f"Embedding model loaded: [bold]{memory.model.label}[/], "
+        f"{embedder.dim} dimensions ({seconds:.1f} s)"
+    )
+    console().print("Next: memrl capture --task '…' --summary '…', then memrl search '…'")
+
+
+@app.command()
+@guarded
+def index(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed every episode from scratch."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Bring the search index up to date with the episode files (only what changed)."""
+    from memrl import maintenance
+
+    memory = open_memory()
+    with _progress("embedding") as progress:
+        task = progress.add_task("embedding", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        disk, report = maintenance.sync_index(memory, rebuild=rebuild, progress=update)
+    if as_json:
+        print_json(
+            {
+                "new_files": len(disk.new),
+                "changed_files": len(disk.changed),
+                "vanished_files": len(disk.vanished),
+                "corrupt_files": [p for p, _e in disk.corrupt],
+                "embedded": report.embedded,
+                "rebuilt": report.rebuilt,
+                "rows": report.health.rows,
+                "fresh": report.fresh,
+            }
+        )
+        return
+    for path, why in disk.corrupt:
+        note(f"skipped unreadable {path}: {why}")
+    verb = "rebuilt" if report.rebuilt else "updated"
+    console().print(
+        f"[green]✓[/] index {verb}: {report.health.rows} episodes, "
+        f"{report.embedded} embedded"
+        + (f", {len(disk.new)} new files" if disk.new else "")
+        + (f", {len(disk.vanished)} vanished" if disk.vanished else "")
+    )
+    if report.health.problem:
+        raise fail(report.health.problem, 5)
+
+
+@app.command()
+@guarded
+def status(as_json: bool = JsonOpt) -> None:
+    """Store health: counts, index freshness, model, unreadable files, size."""
+    from memrl import maintenance
+
+    memory = open_memory()
+    st = maintenance.status(memory)
+    ix = st.index
+    if as_json:
+        print_json(
+            {
+                "data_dir": st.data_dir,
+                "episodes": st.episodes,
+                "archived": st.archived,
+                "projects": st.projects,
+                "model": st.model,
+                "model_id": st.model_id,
+                "index": {
+                    "exists": ix.health.exists,
+                    "rows": ix.health.rows,
+                    "model": ix.health.model,
+                    "dim": ix.health.dim,
+                    "problem": ix.health.problem,
+                    "missing": len(ix.missing),
+                    "stale": len(ix.stale),
+                    "orphans": len(ix.orphans),
+                    "fresh": ix.fresh,
+                },
+                "files": {
+                    "new": len(st.disk.new),
+                    "changed": len(st.disk.changed),
+                    "vanished": len(st.disk.vanished),
+                    "unreadable": [{"path": p, "error": e} for p, e in st.disk.corrupt],
+                    "interrupted_writes": st.disk.leftovers,
+                },
+                "size_bytes": st.size_bytes,
+                "retrievals": st.retrievals,
+                "utility_events": st.events,
+            }
+        )
+        raise typer.Exit(0 if ix.fresh and not st.disk.corrupt else 1)
+    from rich.table import Table
+
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("data dir", st.data_dir)
+    t.add_row("episodes", f"{st.episodes} live, {st.archived} archived, {st.projects} projects")
+    t.add_row("model", st.model)
+    if ix.health.problem:
+        t.add_row("index", f"[red]{ix.health.problem}[/]")
+    else:
+        state = "[green]up to date[/]" if ix.fresh else "[yellow]needs `memrl index`[/]"
+        t.add_row("index", f"{ix.health.rows} rows, {ix.health.dim} dimensions, {state}")
+        if not ix.fresh:
+            t.add_row(
+                "",
+                f"{len(ix.missing)} missing, {len(ix.stale)} stale, {len(ix.orphans)} orphaned rows",
+            )
+    pending = len(st.disk.new) + len(st.disk.changed) + len(st.disk.vanished)
+    if pending:
+        t.add_row("files", f"[yellow]{pending} changed on disk since last index[/]")
+    if st.disk.corrupt:
+        t.add_row("unreadable", f"[red]{len(st.disk.corrupt)} files[/]")
+        for path, why in st.disk.corrupt[:10]:
+            t.add_row("", f"[red]{path}[/]: {why}")
+    if st.disk.leftovers:
+        t.add_row(
+            "interrupted",
+            f"{st.disk.leftovers} temp files from interrupted writes (cleaned by `memrl index`)",
+        )
+    t.add_row("learning", f"{st.retrievals} retrievals logged, {st.events} utility changes")
+    t.add_row("size", _size(st.size_bytes))
+    console().print(t)
+    if not ix.fresh or st.disk.corrupt:
+        raise typer.Exit(1)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+@config_app.command("show")
+@guarded
+def config_show(as_json: bool = JsonOpt) -> None:
+    """Every setting with its current value."""
+    from memrl import config
+
+    root = config.data_dir()
+    settings = config.load(root)
+    values = {k: config.get(settings, k) for k in config.all_keys()}
+    if as_json:
+        print_json(values)
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False, title=str(root / config.CONFIG_FILE), title_justify="left")
+    table.add_column("key", style="cyan")
+    table.add_column("value")
+    table.add_column("default", style="dim")
+    table.add_column("meaning", style="dim", ratio=1)
+    for key, (_type, default, desc) in config.all_keys().items():
+        value = values[key]
+        shown = f"[bold]{value!r}[/]" if value != default else repr(value)
+        table.add_row(key, shown, repr(default), desc)
+    console().print(table)
+
+
+@config_app.command("get")
+@guarded
+def config_get(
+    key: str = typer.Argument(..., help="A dotted key, e.g. learning.learning_rate"),
+) -> None:
+    """Print one setting's value."""
+    from memrl import config
+
+    print(config.get(config.load(), key))
+
+
+@config_app.command("set")
+@guarded
+def config_set(
+    key: str = typer.Argument(..., help="A dotted key, e.g. learning.learning_rate"),
+    value: str = typer.Argument(..., help="The new value (validated)."),
+) -> None:
+    """Change one setting in config.toml (comments are kept)."""
+    from memrl import config
+
+    typed = config.set_value(config.data_dir(), key, value)
+    console().print(f"[green]✓[/] {key} = {typed!r}")
+
+
+@app.command("export")
+@guarded
+def export_(
+    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+) -> None:
+    """Export every episode (and what was learned) as JSON Lines."""
+    import json
+
+    from memrl.store import Filters
+
+    memory = open_memory()
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    n = 0
+    try:
+        for item in memory.export(Filters(project=project)):
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+            n += 1
+    finally:
+        if output:
+            out.close()
+    if output:
+        console().print(f"[green]✓[/] exported {n} episodes to {output}")
+
+
+@app.command("import")
+@guarded
+def import_(
+    source: str = typer.Argument(..., help="A .jsonl file from `memrl export`, or '-' for stdin."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Import episodes from JSON Lines in one batch; nothing is written if a line is invalid."""
+    memory = open_memory()
+    try:
+        fh: Any = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
+    with fh, _progress("importing") as progress:
+        task = progress.add_task("importing", total=None)
+        result = memory.import_(
+            fh, progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    if as_json:
+        print_json(
+            {
+                "imported": result.imported,
+                "skipped_existing": result.skipped_existing,
+                "errors": result.errors,
+            }
+        )
+    if result.errors:
+        shown = result.errors[:10]
+        more = len(result.errors) - len(shown)
+        raise fail(
+            "nothing was imported; fix these lines and retry:\n  "
+            + "\n  ".join(shown)
+            + (f"\n  … and {more} more" if more else ""),
+            2,
+        )
+    if not as_json:
+        console().print(
+            f"[green]✓[/] imported {result.imported} episodes"
+            + (
+                f", skipped {result.skipped_existing} already present"
+                if result.skipped_existing
+                else ""
+            )
+        )

@@ -1,0 +1,181 @@
+"""Shared CLI plumbing: consoles, error handling, JSON output and small formatters.
+
+Kept import-light on purpose: `memrl --help` loads this module, so the core (pydantic,
+LanceDB, fastembed) is imported inside commands, never here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from memrl.memory import Memory
+
+_console: Console | None = None
+_err: Console | None = None
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+def console() -> Console:
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False)
+    return _console
+
+
+def err_console() -> Console:
+    global _err
+    if _err is None:
+        from rich.console import Console
+
+        _err = Console(stderr=True, highlight=False)
+    return _err
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    from rich.markup import escape
+
+    err_console().print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def note(message: str) -> None:
+    from rich.markup import escape
+
+    err_console().print(f"[yellow]note:[/] {escape(message)}")
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn memrl's own errors into one red line and a meaningful exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from memrl.errors import MemrlError
+
+        try:
+            return fn(*args, **kwargs)
+        except MemrlError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise typer.Exit(0) from None
+
+    return wrapper
+
+
+def open_memory() -> Memory:
+    from memrl.memory import Memory
+
+    return Memory()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_plot(figure: str) -> None:
+    """Print a plotext figure; plain text when colour is off or output is not a terminal."""
+    import os
+
+    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        import plotext as plt
+
+        figure = plt.uncolorize(figure)
+    sys.stdout.write(figure + "\n")
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def bar(x: float, width: int = 10) -> str:
+    full = max(0, min(width, round(x * width)))
+    return "█" * full + "░" * (width - full)
+
+
+def utility_style(x: float) -> str:
+    return "green" if x >= 0.6 else "red" if x < 0.4 else "yellow"
+
+
+def outcome_style(outcome: str) -> str:
+    return {"success": "green", "partial": "yellow", "failure": "red"}.get(outcome, "dim")
+
+
+def ago(ts: float, now: float | None = None) -> str:
+    seconds = max(0.0, (now or time.time()) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return "just now"
+
+
+def row_json(row: Any) -> dict[str, Any]:
+    learned = row.learned
+    return {
+        "id": row.id,
+        "short_id": row.short_id,
+        "project": row.project,
+        "task": row.task,
+        "summary": row.summary,
+        "outcome": row.outcome,
+        "task_type": row.task_type,
+        "tags": row.tags,
+        "created_at": row.created_at,
+        "pinned": row.pinned,
+        "archived": row.archived,
+        "utility": round(learned.utility, 4),
+        "confidence": round(learned.confidence, 4),
+        "retrievals": learned.retrievals,
+        "helpful": learned.helpful,
+        "unhelpful": learned.unhelpful,
+    }
+
+
+def change_json(ch: Any) -> dict[str, Any]:
+    return {
+        "id": ch.id,
+        "title": ch.title,
+        "cause": ch.cause,
+        "before": round(ch.before, 4),
+        "after": round(ch.after, 4),
+        "other_id": ch.other_id,
+    }
+
+
+def print_changes(changes: list[Any], heading: str) -> None:
+    if not changes:
+        return
+    from rich.table import Table
+
+    table = Table(title=heading, title_justify="left", show_edge=False)
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("episode", overflow="ellipsis", no_wrap=True, max_width=50)
+    table.add_column("cause")
+    table.add_column("utility", justify="right")
+    table.add_column("change", justify="right")
+    for ch in changes:
+        sign = "+" if ch.delta >= 0 else "−"
+        style = "green" if ch.delta >= 0 else "red"
+        cause = ch.cause + (f" from {ch.other_id[:8]}" if ch.other_id else "")
+        table.add_row(
+            ch.id[:8],
+            ch.title,
+            cause,
+            f"{pct(ch.before)} → {pct(ch.after)}",
+            f"[{style}]{sign}{abs(ch.delta) * 100:.1f} pts[/]",
+        )
+    console().print(table)

@@ -1,0 +1,431 @@
+"""Commands that write and read single episodes: capture, list, show, edit, archive, restore."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from memrl.cli.common import (
+    JsonOpt,
+    ago,
+    bar,
+    console,
+    fail,
+    guarded,
+    note,
+    open_memory,
+    outcome_style,
+    pct,
+    print_changes,
+    print_json,
+    row_json,
+    utility_style,
+)
+from memrl.vocab import Outcome, TaskType
+
+app = typer.Typer()
+
+LIST_FIELDS = {"what_worked", "what_failed", "files", "commands", "tags", "merged_from"}
+
+
+def _errors(values: list[str]) -> list[dict[str, str]]:
+    out = []
+    for value in values:
+        error, sep, resolution = value.partition("=>")
+        out.append({"error": error.strip(), "resolution": resolution.strip() if sep else ""})
+    return out
+
+
+def _read_source(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
+
+
+@app.command()
+@guarded
+def capture(
+    summary: str = typer.Option(None, "--summary", "-s", help="What was done (required)."),
+    task: str = typer.Option(None, "--task", "-t", help="What was asked."),
+    outcome: Outcome = typer.Option(None, "--outcome", "-o", help="How it ended."),
+    worked: list[str] = typer.Option(None, "--worked", "-w", help="What worked (repeatable)."),
+    failed: list[str] = typer.Option(None, "--failed", "-f", help="What failed (repeatable)."),
+    error: list[str] = typer.Option(
+        None, "--error", "-e", help="An error resolved, as 'error => resolution' (repeatable)."
+    ),
+    file: list[str] = typer.Option(None, "--file", help="A file touched (repeatable)."),
+    command: list[str] = typer.Option(None, "--command", help="A command run (repeatable)."),
+    tag: list[str] = typer.Option(None, "--tag", help="A tag (repeatable)."),
+    task_type: TaskType = typer.Option(None, "--type", help="The kind of work."),
+    project: str = typer.Option(None, "--project", "-p", help="Project (default: this repo)."),
+    session: str = typer.Option(None, "--session", help="Claude Code session id."),
+    source: str = typer.Option(
+        None, "--from", help="Read a whole episode as JSON from a file, or '-' for stdin."
+    ),
+    extract_intent: bool = typer.Option(
+        False, "--extract-intent", help="Fill task type and tags with Claude (falls back offline)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Store an episode and learn from it: indexed at once, credit given to what helped."""
+    data: dict[str, Any] = parse_json(_read_source(source), source) if source else {}
+    flags = {
+        "summary": summary,
+        "task": task,
+        "outcome": outcome.value if outcome else None,
+        "what_worked": worked or None,
+        "what_failed": failed or None,
+        "errors_resolved": _errors(error) if error else None,
+        "files": file or None,
+        "commands": command or None,
+        "tags": tag or None,
+        "task_type": task_type.value if task_type else None,
+        "project": project,
+        "session_id": session,
+    }
+    data.update({k: v for k, v in flags.items() if v is not None})
+    if not data.get("summary"):
+        raise fail("a summary is required: --summary 'what was done', or --from a JSON file", 2)
+    memory = open_memory()
+    result = memory.capture(data, source="cli", extract_intent=extract_intent)
+    ep = result.episode
+    if as_json:
+        from memrl.cli.common import change_json
+
+        print_json(
+            {
+                "id": ep.id,
+                "path": str(memory.store.path_for(ep)),
+                "episode": ep.model_dump(mode="json"),
+                "credit": [change_json(c) for c in result.credit],
+                "propagation": [change_json(c) for c in result.propagation],
+                "warnings": result.warnings,
+            }
+        )
+        return
+    console().print(f"[green]✓[/] captured [cyan]{ep.short_id}[/] — {ep.title}")
+    if ep.redactions:
+        kinds = ", ".join(f"{n} {k}" for k, n in ep.redactions.items())
+        note(f"redacted before storing: {kinds}")
+    for w in result.warnings:
+        note(w)
+    print_changes(result.credit, "temporal credit")
+    print_changes(result.propagation, "propagated")
+
+
+def parse_json(raw: bytes, source: str) -> dict[str, Any]:
+    from memrl.errors import InvalidInput
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{source} is not valid UTF-8 (byte {exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{source} must hold one JSON object (an episode)")
+    return data
+
+
+def parse_since(value: str | None) -> float | None:
+    if not value:
+        return None
+    from datetime import UTC, datetime
+
+    from memrl.errors import InvalidInput
+
+    m = re.fullmatch(r"(\d+)\s*([hdw])", value.strip())
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        return time.time() - n * {"h": 3600, "d": 86400, "w": 604800}[unit]
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"--since takes '7d', '12h', '2w' or a date like 2026-11-01, not '{value}'"
+        ) from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+@app.command("list")
+@guarded
+def list_(
+    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    tag: str = typer.Option(None, "--tag", help="Only episodes with this tag."),
+    outcome: Outcome = typer.Option(None, "--outcome", "-o", help="Only this outcome."),
+    since: str = typer.Option(None, "--since", help="Created since: 7d, 12h, 2w or a date."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many."),
+    sort: str = typer.Option("created", "--sort", help="created, utility, retrievals, helpful…"),
+    archived: bool = typer.Option(False, "--archived", help="List archived episodes instead."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List episodes, newest first. Reads only the catalog: no model, no index."""
+    from memrl.store import Filters
+
+    memory = open_memory()
+    filters = Filters(
+        project=project,
+        tag=tag,
+        outcome=outcome.value if outcome else None,
+        since=parse_since(since),
+        archived=archived,
+    )
+    rows = memory.list(filters, limit=limit, sort=sort)
+    if as_json:
+        print_json([row_json(r) for r in rows])
+        return
+    if not rows:
+        total = memory.count()
+        msg = (
+            "No episodes match."
+            if total
+            else "No episodes yet. Capture one: memrl capture --task '…' --summary '…'"
+        )
+        console().print(f"[dim]{msg}[/]")
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    for name, kw in (
+        ("id", {"style": "cyan", "no_wrap": True}),
+        ("project", {"max_width": 18}),
+        ("task", {"ratio": 1, "no_wrap": True, "overflow": "ellipsis"}),
+        ("outcome", {}),
+        ("utility", {"no_wrap": True}),
+        ("used", {"justify": "right"}),
+        ("±", {"justify": "right"}),
+        ("age", {"justify": "right"}),
+    ):
+        table.add_column(name, **kw)
+    for r in rows:
+        u = r.learned.utility
+        table.add_row(
+            r.short_id + ("📌" if r.pinned else ""),
+            r.project,
+            r.title,
+            f"[{outcome_style(r.outcome)}]{r.outcome}[/]",
+            f"[{utility_style(u)}]{bar(u, 5)} {pct(u):>4}[/]",
+            str(r.learned.retrievals),
+            f"{r.learned.helpful}/{r.learned.unhelpful}",
+            ago(r.created_at),
+        )
+    console().print(table)
+    total = memory.count(filters)
+    if total > len(rows):
+        console().print(f"[dim]{len(rows)} of {total}; --limit shows more[/]")
+
+
+@app.command()
+@guarded
+def show(
+    ref: str = typer.Argument(..., help="An id, a unique prefix (4+ characters) or 'latest'."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show one episode in full, with what memrl has learned about it."""
+    memory = open_memory()
+    view = memory.get(ref)
+    ep, learned = view.episode, view.learned
+    if as_json:
+        data = ep.model_dump(mode="json")
+        data["archived"] = view.archived
+        data["learning"] = {
+            "utility": learned.utility,
+            "q": learned.q,
+            "p": learned.p,
+            "decay": learned.decay,
+            "confidence": learned.confidence,
+            "evidence": learned.evidence,
+            "retrievals": learned.retrievals,
+            "helpful": learned.helpful,
+            "unhelpful": learned.unhelpful,
+            "last_used_at": learned.last_used_at,
+        }
+        print_json(data)
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+
+    def add(label: str, value: str | None) -> None:
+        if value:
+            grid.add_row(label, value)
+
+    add("id", ep.id)
+    add("project", escape(ep.project))
+    add(
+        "created",
+        ep.created_at.strftime("%Y-%m-%d %H:%M UTC") + f"  ({ago(ep.created_at.timestamp())})",
+    )
+    add(
+        "outcome",
+        f"[{outcome_style(ep.outcome.value)}]{ep.outcome.value}[/] · {ep.task_type.value}",
+    )
+    add("task", escape(ep.task))
+    add("summary", escape(ep.summary))
+    add("worked", "\n".join(f"✓ {escape(w)}" for w in ep.what_worked))
+    add("failed", "\n".join(f"✗ {escape(w)}" for w in ep.what_failed))
+    add(
+        "errors",
+        "\n".join(f"{escape(e.error)}\n  → {escape(e.resolution)}" for e in ep.errors_resolved),
+    )
+    add("files", escape(", ".join(ep.files)))
+    add("commands", "\n".join(f"$ {escape(c)}" for c in ep.commands))
+    add("tags", " ".join(f"#{t}" for t in ep.tags))
+    add("session", ep.session_id)
+    add("merged from", ", ".join(i[:8] for i in ep.merged_from))
+    add("redacted", ", ".join(f"{n} {k}" for k, n in ep.redactions.items()))
+    u = learned.utility
+    add(
+        "utility",
+        f"[{utility_style(u)}]{bar(u)} {pct(u)}[/]  confidence {pct(learned.confidence)}"
+        + (f"  decayed ×{learned.decay:.2f}" if learned.decay < 0.995 else "")
+        + ("  📌 pinned" if ep.pinned else ""),
+    )
+    add(
+        "used",
+        f"retrieved {learned.retrievals}×, helpful {learned.helpful}, unhelpful {learned.unhelpful}",
+    )
+    title = f"[cyan]{ep.short_id}[/]" + ("  [red]archived[/]" if view.archived else "")
+    console().print(
+        Panel(grid, title=title, title_align="left", subtitle=view.path, subtitle_align="right")
+    )
+
+
+def _coerce(field: str, value: str) -> Any:
+    if field in LIST_FIELDS or field == "errors_resolved":
+        try:
+            parsed = json.loads(value)
+            if isinstance(parsed, list):
+                return parsed
+        except json.JSONDecodeError:
+            pass
+        if field == "errors_resolved":
+            return _errors([v for v in value.split(";") if v.strip()])
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if field == "pinned":
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value
+
+
+@app.command()
+@guarded
+def edit(
+    ref: str = typer.Argument(..., help="An id, a unique prefix or 'latest'."),
+    set_: list[str] = typer.Option(
+        None, "--set", help="field=value (lists: comma-separated or JSON). Repeatable."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Edit an episode in $EDITOR (validated on save), or set fields with --set."""
+    from memrl.episode import Episode
+    from memrl.errors import InvalidInput
+
+    memory = open_memory()
+    view = memory.get(ref)
+    if set_:
+        changes: dict[str, Any] = {}
+        for item in set_:
+            field, sep, value = item.partition("=")
+            field = field.strip().replace("-", "_")
+            if not sep:
+                raise InvalidInput(f"--set takes field=value, not '{item}'")
+            if field not in Episode.model_fields:
+                raise InvalidInput(
+                    f"'{field}' is not an episode field; fields: {', '.join(Episode.model_fields)}"
+                )
+            changes[field] = _coerce(field, value)
+        ep = memory.update(view.episode.id, changes)
+    else:
+        ep = _edit_in_editor(memory, view.episode)
+        if ep is None:
+            console().print("[dim]no changes[/]")
+            return
+    if as_json:
+        print_json(ep.model_dump(mode="json"))
+    else:
+        console().print(f"[green]✓[/] saved [cyan]{ep.short_id}[/] and re-indexed")
+
+
+def _edit_in_editor(memory: Any, episode: Any) -> Any:
+    from memrl.errors import InvalidInput
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    original = episode.to_json()
+    text = original
+    while True:
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".json", prefix=f"memrl-{episode.short_id}-", delete=False, encoding="utf-8"
+        ) as fh:
+            fh.write(text)
+            path = fh.name
+        try:
+            status = subprocess.call([*shlex.split(editor), path])
+            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+        finally:
+            os.unlink(path)
+        if status != 0:
+            raise InvalidInput(
+                f"the editor ({editor}) exited with status {status}; nothing was saved"
+            )
+        if text == original:
+            return None
+        try:
+            data = parse_json(text.encode("utf-8", errors="surrogateescape"), "the edited episode")
+            return memory.update(episode.id, data)
+        except InvalidInput as exc:
+            console().print(f"[red]{exc}[/]")
+            if not sys.stdin.isatty() or not typer.confirm("Edit again?", default=True):
+                raise InvalidInput(
+                    "the edit was not valid; the stored episode is unchanged"
+                ) from None
+
+
+@app.command()
+@guarded
+def archive(
+    refs: list[str] = typer.Argument(..., help="Ids or prefixes."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Move episodes to archive/ (soft delete; `memrl restore` brings them back)."""
+    moved = open_memory().archive(refs)
+    if as_json:
+        print_json({"archived": [e.id for e in moved]})
+        return
+    for e in moved:
+        console().print(f"[yellow]archived[/] [cyan]{e.short_id}[/] {e.title}")
+
+
+@app.command()
+@guarded
+def restore(
+    refs: list[str] = typer.Argument(..., help="Ids or prefixes of archived episodes."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Bring archived episodes back into the store and the index."""
+    moved = open_memory().restore(refs)
+    if as_json:
+        print_json({"restored": [e.id for e in moved]})
+        return
+    for e in moved:
+        console().print(f"[green]restored[/] [cyan]{e.short_id}[/] {e.title}")

@@ -1,0 +1,391 @@
+"""Learning and curation commands: feedback, propagate, pin, history, stats, prune, merge, review."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import typer
+
+from memrl.cli.common import (
+    JsonOpt,
+    ago,
+    bar,
+    change_json,
+    console,
+    guarded,
+    note,
+    open_memory,
+    pct,
+    print_changes,
+    print_json,
+    print_plot,
+    row_json,
+    utility_style,
+)
+
+app = typer.Typer()
+
+
+class Verdict(StrEnum):
+    helpful = "helpful"
+    unhelpful = "unhelpful"
+    yes = "yes"
+    no = "no"
+    good = "good"
+    bad = "bad"
+
+
+@app.command()
+@guarded
+def feedback(
+    verdict: Verdict = typer.Argument(..., help="helpful|unhelpful (or yes/no, good/bad)."),
+    refs: list[str] = typer.Argument(
+        ..., help="Ids, prefixes, or 'last' (the latest search's hits)."
+    ),
+    session: str = typer.Option(None, "--session", help="'last' within this session."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Rate episodes: utility moves, and value spreads to similar episodes."""
+    helpful = verdict in (Verdict.helpful, Verdict.yes, Verdict.good)
+    changes = open_memory().learning.feedback(refs, helpful, session_id=session)
+    if as_json:
+        print_json([change_json(c) for c in changes])
+        return
+    rated = [c for c in changes if c.cause == "feedback"]
+    spread = [c for c in changes if c.cause != "feedback"]
+    print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
+    print_changes(spread, "propagated to neighbours")
+
+
+@app.command()
+@guarded
+def propagate(
+    temporal: bool = typer.Option(
+        False, "--temporal", help="Also give outstanding temporal credit."
+    ),
+    project: str = typer.Option(None, "--project", "-p", help="Only within this project."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would change; change nothing."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Spread value over the similarity graph (Bellman); a second run changes nothing."""
+    memory = open_memory()
+    report = memory.learning.propagate(project=project, temporal=temporal, dry_run=dry_run)
+    if as_json:
+        print_json(
+            {
+                "sources": report.sources,
+                "edges": report.edges,
+                "dry_run": dry_run,
+                "seconds": round(report.seconds, 3),
+                "changes": [change_json(c) for c in report.changes],
+                "credit": [change_json(c) for c in report.credit],
+            }
+        )
+        return
+    print_changes(report.credit, "temporal credit")
+    big = sorted(report.changes, key=lambda c: -abs(c.delta))
+    print_changes(big[:30], "would change" if dry_run else "changed")
+    if len(big) > 30:
+        console().print(f"[dim]… and {len(big) - 30} smaller changes[/]")
+    verb = "would change" if dry_run else "changed"
+    console().print(
+        f"{report.sources} episodes with evidence, {report.edges} edges; "
+        f"{len(report.changes)} utilities {verb} ({report.seconds:.2f} s)"
+    )
+
+
+def _pin(refs: list[str], pinned: bool, as_json: bool) -> None:
+    ids = open_memory().set_pinned(refs, pinned)
+    if as_json:
+        print_json({"pinned" if pinned else "unpinned": ids})
+        return
+    for i in ids:
+        console().print(("📌 pinned " if pinned else "unpinned ") + f"[cyan]{i[:8]}[/]")
+
+
+@app.command()
+@guarded
+def pin(
+    refs: list[str] = typer.Argument(..., help="Ids or prefixes."), as_json: bool = JsonOpt
+) -> None:
+    """Protect episodes from pruning and decay."""
+    _pin(refs, True, as_json)
+
+
+@app.command()
+@guarded
+def unpin(
+    refs: list[str] = typer.Argument(..., help="Ids or prefixes."), as_json: bool = JsonOpt
+) -> None:
+    """Let pinned episodes decay and be pruned again."""
+    _pin(refs, False, as_json)
+
+
+@app.command()
+@guarded
+def history(
+    ref: str = typer.Argument(..., help="An id, prefix or 'latest'."), as_json: bool = JsonOpt
+) -> None:
+    """An episode's utility over time, and every change with its cause."""
+    from memrl import insights
+
+    memory = open_memory()
+    h = insights.history(memory, ref)
+    if as_json:
+        print_json(
+            {
+                **row_json(h.row),
+                "events": [
+                    {
+                        "ts": e.ts,
+                        "cause": e.cause,
+                        "before": e.before,
+                        "after": e.after,
+                        "other_id": e.other_id,
+                        "detail": e.detail,
+                    }
+                    for e in h.events
+                ],
+                "curve": h.curve,
+            }
+        )
+        return
+    console().print(
+        f"[cyan]{h.row.short_id}[/] {h.row.title} — utility "
+        f"[{utility_style(h.row.learned.utility)}]{pct(h.row.learned.utility)}[/]"
+    )
+    if len(h.curve) > 1:
+        _plot_curve(h.curve)
+    if not h.events:
+        console().print("[dim]No utility changes yet: rate it with `memrl feedback`.[/]")
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for col in ("when", "cause", "utility", "change", "detail"):
+        table.add_column(col)
+    for e in h.events:
+        d = e.after - e.before
+        cause = e.cause + (f" ← {e.other_id[:8]}" if e.other_id else "")
+        table.add_row(
+            ago(e.ts, memory.now()),
+            cause,
+            f"{pct(e.before)} → {pct(e.after)}",
+            f"[{'green' if d >= 0 else 'red'}]{d * 100:+.1f} pts[/]",
+            e.detail,
+        )
+    console().print(table)
+
+
+def _plot_curve(curve: list[tuple[float, float]]) -> None:
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.theme("clear")
+    xs = [datetime.fromtimestamp(t, UTC).strftime("%d/%m/%Y %H:%M:%S") for t, _u in curve]
+    plt.date_form("d/m/Y H:M:S")
+    plt.plot(xs, [u * 100 for _t, u in curve], marker="braille")
+    plt.ylim(0, 100)
+    plt.ylabel("utility %")
+    plt.plotsize(min(100, console().width), 15)
+    print_plot(plt.build())
+
+
+@app.command()
+@guarded
+def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = JsonOpt) -> None:
+    """Totals per project, outcome mix, utility histogram, top episodes, usage."""
+    from memrl import insights
+
+    memory = open_memory()
+    s = insights.stats(memory, project)
+    if as_json:
+        print_json(
+            {
+                "episodes": s.episodes,
+                "archived": s.archived,
+                "projects": [asdict(p) for p in s.projects],
+                "outcomes": s.outcomes,
+                "task_types": s.task_types,
+                "utility_histogram": s.utility_histogram,
+                "top": [row_json(r) for r in s.top],
+                "retrievals": s.retrievals,
+                "helpful": s.helpful,
+                "unhelpful": s.unhelpful,
+                "rated_episodes": s.rated_episodes,
+                "captures_per_day": s.captures_per_day,
+                "size_bytes": s.size_bytes,
+            }
+        )
+        return
+    from rich.table import Table
+
+    from memrl.cli.admin import _size
+
+    c = console()
+    c.print(
+        f"[bold]{s.episodes}[/] episodes ({s.archived} archived), {s.retrievals} retrievals, "
+        f"{s.helpful} helpful / {s.unhelpful} unhelpful ratings on {s.rated_episodes} episodes, "
+        f"{_size(s.size_bytes)}"
+    )
+    if not s.episodes:
+        return
+    t = Table(title="projects", title_justify="left", show_edge=False)
+    for col in ("project", "episodes", "mean utility", "helpful", "unhelpful"):
+        t.add_column(col, justify="left" if col == "project" else "right")
+    for p in s.projects[:15]:
+        t.add_row(p.project, str(p.episodes), pct(p.mean_utility), str(p.helpful), str(p.unhelpful))
+    c.print(t)
+    c.print(
+        "outcomes: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items(), key=lambda kv: -kv[1]))
+    )
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.theme("clear")
+    labels = [f"{10 * i}-{10 * i + 10}" for i in range(10)]
+    plt.bar(labels, s.utility_histogram)
+    plt.title("utility (%)")
+    plt.plotsize(min(100, c.width), 14)
+    print_plot(plt.build())
+    top = Table(title="most useful", title_justify="left", show_edge=False)
+    for col in ("id", "task", "utility", "used", "±"):
+        top.add_column(col)
+    for r in s.top:
+        u = r.learned.utility
+        top.add_row(
+            r.short_id,
+            r.title[:60],
+            f"[{utility_style(u)}]{bar(u, 5)} {pct(u)}[/]",
+            str(r.learned.retrievals),
+            f"{r.learned.helpful}/{r.learned.unhelpful}",
+        )
+    c.print(top)
+
+
+@app.command()
+@guarded
+def prune(
+    older_than: int = typer.Option(None, "--older-than", help="Days unused (default from config)."),
+    min_utility: float = typer.Option(None, "--min-utility", help="Utility below this (0–1)."),
+    project: str = typer.Option(None, "--project", "-p"),
+    execute: bool = typer.Option(
+        False, "--execute", help="Archive the candidates (default: dry run)."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Find old, low-utility episodes; archive them with --execute (restorable)."""
+    memory = open_memory()
+    plan = memory.curation.prune_plan(
+        older_than_days=older_than, min_utility=min_utility, project=project
+    )
+    archived = memory.curation.prune([c.row.id for c in plan]) if execute and plan else []
+    if as_json:
+        print_json(
+            {
+                "executed": execute,
+                "candidates": [{**row_json(c.row), "reason": c.reason} for c in plan],
+                "archived": [e.id for e in archived],
+            }
+        )
+        return
+    if not plan:
+        console().print("[dim]Nothing to prune.[/]")
+        return
+    from rich.table import Table
+
+    t = Table(show_edge=False)
+    for col in ("id", "task", "why"):
+        t.add_column(col)
+    for cand in plan:
+        t.add_row(cand.row.short_id, cand.row.title[:60], cand.reason)
+    console().print(t)
+    if execute:
+        console().print(
+            f"[yellow]archived {len(archived)} episodes[/] (memrl restore <id> brings one back)"
+        )
+    else:
+        console().print(f"{len(plan)} candidates. Dry run: add --execute to archive them.")
+
+
+@app.command()
+@guarded
+def merge(
+    refs: list[str] = typer.Argument(..., help="Two or more ids or prefixes."),
+    summary: str = typer.Option(
+        None, "--summary", "-s", help="The merged summary (default: joined)."
+    ),
+    project: str = typer.Option(None, "--project", "-p", help="Project of the merged episode."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the merged episode; change nothing."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Merge near-duplicates into one episode that keeps everything they knew."""
+    memory = open_memory()
+    plan = memory.curation.merge_plan(refs, summary=summary, project=project)
+    for n in plan.notes:
+        note(n)
+    ep = plan.episode if dry_run else memory.curation.merge(plan)
+    if as_json:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "id": ep.id,
+                "merged_from": [r.id for r in plan.sources],
+                "utility": plan.state.q,
+                "episode": ep.model_dump(mode="json"),
+            }
+        )
+        return
+    verb = "would merge" if dry_run else "merged"
+    console().print(
+        f"[green]✓[/] {verb} {len(plan.sources)} episodes into [cyan]{ep.short_id}[/] — "
+        f"{ep.title} (utility {pct(plan.state.q)}, {plan.state.evidence} signals)"
+    )
+    if not dry_run:
+        console().print("[dim]originals archived: memrl restore <id> brings one back[/]")
+
+
+def print_review(memory, project: str | None, as_json: bool) -> None:
+    review = memory.curation.review(project)
+    if as_json:
+        print_json(
+            {
+                "duplicates": [
+                    {"similarity": c.similarity, "episodes": [row_json(r) for r in c.rows]}
+                    for c in review.clusters
+                ],
+                "stale": [row_json(r) for r in review.stale],
+                "unused": [row_json(r) for r in review.unused],
+                "prune": [{**row_json(p.row), "reason": p.reason} for p in review.prune],
+                "suggestions": review.suggestions(),
+            }
+        )
+        return
+    c = console()
+    c.print(
+        f"[bold]{len(review.clusters)}[/] duplicate clusters, [bold]{len(review.stale)}[/] stale, "
+        f"[bold]{len(review.unused)}[/] never used, [bold]{len(review.prune)}[/] prune candidates"
+    )
+    for n, cl in enumerate(review.clusters[:20], 1):
+        c.print(f"\n[bold]cluster {n}[/] ({cl.similarity:.0%} alike)")
+        for r in cl.rows:
+            c.print(f"  [cyan]{r.short_id}[/] {r.title[:70]} — utility {pct(r.learned.utility)}")
+    if review.stale:
+        c.print("\n[bold]stale[/] (unused for a long time)")
+        for r in review.stale[:15]:
+            c.print(f"  [cyan]{r.short_id}[/] {r.title[:70]}")
+    if review.unused:
+        c.print("\n[bold]never retrieved[/]")
+        for r in review.unused[:15]:
+            c.print(f"  [cyan]{r.short_id}[/] {r.title[:70]}")
+    if review.suggestions():
+        c.print("\n[bold]suggested[/]")
+        for s in review.suggestions():
+            c.print(f"  • {s}")

@@ -1,0 +1,257 @@
+"""Settings: one typed object, `config.toml` mirrors it key for key.
+
+Resolution order for every key: environment (`MEMRL_<SECTION>_<KEY>`) over
+`config.toml` over the defaults below. The data directory itself comes from
+`MEMRL_DATA_DIR`, else `~/.memrl`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memrl.errors import ConfigError
+
+CONFIG_FILE = "config.toml"
+
+
+def data_dir() -> Path:
+    """The store every memrl process on this machine shares."""
+    env = os.environ.get("MEMRL_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".memrl"
+
+
+def models_dir(root: Path) -> Path:
+    """Where embedding models are cached: `models/` in the data dir, or MEMRL_MODELS_DIR.
+
+    Sharing one model cache between several data directories (a demo store, test stores)
+    avoids assembling or downloading the same model twice.
+    """
+    env = os.environ.get("MEMRL_MODELS_DIR")
+    return Path(env).expanduser() if env else root / "models"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, validate_assignment=True
+    )
+
+
+class EmbeddingSettings(_Section):
+    model: str = ""
+    """A fastembed model name (e.g. BAAI/bge-small-en-v1.5), downloaded once into models/. Empty: the bundled all-MiniLM-L6-v2 (int8, offline)."""
+    model_path: str = ""
+    """A local folder holding model.onnx and tokenizer.json; wins over `model`."""
+    threads: int = Field(0, ge=0, le=256)
+    """ONNX Runtime threads; 0 lets it use every core."""
+
+
+class LearningSettings(_Section):
+    learning_rate: float = Field(0.1, gt=0, le=1)
+    """α in u ← u + α(r − u): how far one piece of feedback moves utility."""
+    discount_factor: float = Field(0.9, ge=0, lt=1)
+    """γ: how much of a neighbour's value spreads (Bellman discount). Must stay below 1."""
+    decay_rate: float = Field(0.01, ge=0, lt=1)
+    """Fraction of utility lost per day without use."""
+    propagation_threshold: float = Field(0.5, ge=0, le=1)
+    """Minimum cosine similarity for value to spread between two episodes."""
+    max_neighbours: int = Field(16, ge=1, le=200)
+    """At most this many neighbours receive value from one episode."""
+    credit_decay: float = Field(0.8, gt=0, le=1)
+    """λ: a retrieval k steps before the outcome gets λ^k of the reward."""
+    credit_window_minutes: int = Field(120, ge=1)
+    """Without a session id, retrievals in the same project this recently share the credit."""
+
+
+class RetrievalSettings(_Section):
+    limit: int = Field(5, ge=1, le=100)
+    """Results returned when no limit is given."""
+    min_similarity: float = Field(0.25, ge=-1, le=1)
+    """Candidates below this cosine similarity are dropped unless a keyword matched exactly."""
+    utility_weight: float = Field(0.4, ge=0, le=1)
+    """Weight of learned utility against similarity in the final score (0 = similarity only)."""
+    keyword_weight: float = Field(0.25, ge=0, le=1)
+    """How much an exact keyword match (full-text search) adds to similarity."""
+    candidates: int = Field(40, ge=5, le=1000)
+    """How many candidates each of vector and full-text search recalls before re-ranking."""
+
+
+class PruneSettings(_Section):
+    older_than_days: int = Field(90, ge=0)
+    """Only episodes unused for at least this many days are prune candidates."""
+    min_utility: float = Field(0.25, ge=0, le=1)
+    """Only episodes whose (decayed) utility is below this are prune candidates."""
+
+
+class ReviewSettings(_Section):
+    duplicate_threshold: float = Field(0.92, gt=0, le=1)
+    """Cosine similarity above which two episodes are proposed as duplicates."""
+    stale_days: int = Field(60, ge=1)
+    """Episodes unused this long are reported as stale."""
+
+
+class CaptureSettings(_Section):
+    redact: bool = True
+    """Replace secrets (keys, tokens, passwords) before anything is stored or embedded."""
+    extract_intent_llm: bool = False
+    """Ask Claude (ANTHROPIC_API_KEY) for task, type and tags; falls back to the offline extractor."""
+    max_summary_chars: int = Field(20_000, ge=100, le=1_000_000)
+    """Longest summary accepted; longer input is refused, not truncated."""
+
+
+class Settings(_Section):
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    learning: LearningSettings = LearningSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    prune: PruneSettings = PruneSettings()
+    review: ReviewSettings = ReviewSettings()
+    capture: CaptureSettings = CaptureSettings()
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+}
+
+
+def all_keys() -> dict[str, tuple[str, Any, str]]:
+    """Every dotted key with its type name, default and description."""
+    out: dict[str, tuple[str, Any, str]] = {}
+    for section, model in SECTIONS.items():
+        for name, field in model.model_fields.items():
+            type_name = getattr(field.annotation, "__name__", str(field.annotation))
+            out[f"{section}.{name}"] = (type_name, field.default, field.description or "")
+    return out
+
+
+def _describe_error(err: ValidationError, origin: str) -> str:
+    lines = []
+    known = all_keys()
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            section = str(e["loc"][0])
+            if len(e["loc"]) == 1 or section not in SECTIONS:
+                lines.append(
+                    f"unknown section or key '{loc}' in {origin}; "
+                    f"sections are: {', '.join(SECTIONS)}"
+                )
+            else:
+                valid = ", ".join(k for k in known if k.startswith(section + "."))
+                lines.append(f"unknown key '{loc}' in {origin}; valid keys: {valid}")
+            continue
+        expected = known.get(loc)
+        hint = f" ({expected[0]}, default {expected[1]!r})" if expected else ""
+        lines.append(f"{loc} = {e.get('input')!r} in {origin}: {e['msg']}{hint}")
+    return "; ".join(lines)
+
+
+def _env_overrides() -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for key in all_keys():
+        section, name = key.split(".")
+        env = f"MEMRL_{section.upper()}_{name.upper()}"
+        if env in os.environ:
+            out.setdefault(section, {})[name] = os.environ[env]
+    return out
+
+
+def load(directory: Path | None = None) -> Settings:
+    """Read config.toml (if any) and the environment; raise ConfigError naming the bad key."""
+    path = (directory or data_dir()) / CONFIG_FILE
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}. Fix or delete the file.") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe_error(exc, str(path))) from None
+    env = _env_overrides()
+    if env:
+        merged = settings.model_dump()
+        for section, values in env.items():
+            merged[section].update(values)
+        try:
+            settings = Settings.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(
+                _describe_error(exc, "the environment (MEMRL_<SECTION>_<KEY>)")
+            ) from None
+    return settings
+
+
+def get(settings: Settings, key: str) -> Any:
+    section, name = _split(key)
+    return getattr(getattr(settings, section), name)
+
+
+def _split(key: str) -> tuple[str, str]:
+    known = all_keys()
+    if key not in known:
+        close = [k for k in known if key.split(".")[-1] in k]
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown config key '{key}'.{hint} `memrl config show` lists them all.")
+    section, name = key.split(".")
+    return section, name
+
+
+def set_value(directory: Path, key: str, value: str) -> Any:
+    """Validate and write one key to config.toml, keeping the file's comments."""
+    import tomlkit
+
+    section, name = _split(key)
+    model = SECTIONS[section]
+    try:
+        current = getattr(load(directory), section).model_dump()
+        current[name] = value
+        typed = getattr(model.model_validate(current), name)
+    except ValidationError as exc:
+        type_name, default, desc = all_keys()[key]
+        msg = exc.errors()[0]["msg"]
+        raise ConfigError(
+            f"{key} = {value!r} is not accepted: {msg}. It takes a {type_name} "
+            f"(default {default!r}): {desc}"
+        ) from None
+    path = directory / CONFIG_FILE
+    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    table = doc.get(section)
+    if table is None:
+        table = tomlkit.table()
+        doc[section] = table
+    table[name] = typed
+    directory.mkdir(parents=True, exist_ok=True)
+    from memrl.store.files import atomic_write_text
+
+    atomic_write_text(path, tomlkit.dumps(doc))
+    return typed
+
+
+def commented_template() -> str:
+    """The config.toml `memrl init` writes: every key, commented out at its default."""
+    import json
+
+    lines = [
+        "# memrl settings. Every key is optional; uncomment to change it.",
+        "# Environment variables MEMRL_<SECTION>_<KEY> override this file.",
+        "",
+    ]
+    for section, model in SECTIONS.items():
+        lines.append(f"[{section}]")
+        for name, field in model.model_fields.items():
+            lines.append(f"# {field.description}")
+            default = field.default
+            rendered = (
+                json.dumps(default) if not isinstance(default, bool) else str(default).lower()
+            )
+            lines.append(f"# {name} = {rendered}")
+        lines.append("")
+    return "\n".join(lines)

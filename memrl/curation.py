@@ -1,0 +1,292 @@
+"""Curation: what to merge, what to prune, and what a review should look at.
+
+Plans are computed here and only applied when asked, so every front-end can show a plan
+(a dry run) before anything moves. Nothing is deleted: merged-away and pruned episodes
+go to `archive/`, and `restore` brings them back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from memrl.episode import Episode, ErrorResolution, Outcome, now
+from memrl.errors import IndexUnavailable, InvalidInput
+from memrl.learning.rules import DAY, clip
+from memrl.store import Filters
+from memrl.store.ledger import StateRow
+from memrl.views import Row
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+OUTCOME_ORDER = [Outcome.success, Outcome.partial, Outcome.failure, Outcome.unknown]
+UNUSED_AFTER_DAYS = 14
+
+
+@dataclass(slots=True)
+class PruneCandidate:
+    row: Row
+    reason: str
+
+
+@dataclass(slots=True)
+class Cluster:
+    rows: list[Row]
+    similarity: float  # the lowest pairwise link that joined the cluster
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.rows]
+
+
+@dataclass(slots=True)
+class Review:
+    clusters: list[Cluster] = field(default_factory=list)
+    stale: list[Row] = field(default_factory=list)
+    unused: list[Row] = field(default_factory=list)
+    prune: list[PruneCandidate] = field(default_factory=list)
+
+    def suggestions(self) -> list[str]:
+        out = []
+        for c in self.clusters:
+            ids = " ".join(r.short_id for r in c.rows)
+            out.append(
+                f"merge {len(c.rows)} near-duplicates ({c.similarity:.0%} alike): memrl merge {ids}"
+            )
+        if self.prune:
+            out.append(
+                f"archive {len(self.prune)} low-utility, unused episodes: memrl prune --execute"
+            )
+        if self.stale:
+            out.append(
+                f"{len(self.stale)} episodes have not been used for a long time: "
+                "pin what still matters (memrl pin <id>), let decay handle the rest"
+            )
+        return out
+
+
+@dataclass(slots=True)
+class MergePlan:
+    sources: list[Row]
+    episode: Episode
+    state: StateRow
+    notes: list[str] = field(default_factory=list)
+
+
+class Curation:
+    def __init__(self, memory: Memory) -> None:
+        self.m = memory
+
+    # prune ----------------------------------------------------------------------
+
+    def prune_plan(
+        self,
+        *,
+        older_than_days: int | None = None,
+        min_utility: float | None = None,
+        project: str | None = None,
+    ) -> list[PruneCandidate]:
+        cfg = self.m.settings.prune
+        days = cfg.older_than_days if older_than_days is None else older_than_days
+        floor = cfg.min_utility if min_utility is None else min_utility
+        if days < 0 or not 0 <= floor <= 1:
+            raise InvalidInput("--older-than must be ≥ 0 days and --min-utility between 0 and 1")
+        now_ts = self.m.now()
+        out = []
+        for row in self.m.list(
+            Filters(project=project), limit=None, sort="utility", descending=False
+        ):
+            learned = row.learned
+            if learned.utility >= floor:
+                break  # sorted by utility: nothing further qualifies
+            if row.pinned or learned.helpful > 0:
+                continue
+            idle = (now_ts - (learned.last_used_at or row.created_at)) / DAY
+            if idle < days:
+                continue
+            why = [f"utility {learned.utility:.0%} < {floor:.0%}", f"unused for {idle:.0f} days"]
+            if learned.unhelpful:
+                why.append(f"rated unhelpful {learned.unhelpful}×")
+            elif learned.retrievals == 0:
+                why.append("never retrieved")
+            out.append(PruneCandidate(row, ", ".join(why)))
+        return out
+
+    def prune(self, ids: Sequence[str]) -> list[Episode]:
+        return self.m.archive(list(ids))
+
+    # review ---------------------------------------------------------------------
+
+    def duplicate_clusters(self, project: str | None = None) -> list[Cluster]:
+        """Near-identical episodes within each project, by blocked similarity products."""
+        threshold = self.m.settings.review.duplicate_threshold
+        try:
+            ids, matrix = self.m.index.vectors(None)
+        except IndexUnavailable:
+            return []
+        cats = self.m.ledger.catalog_many(ids)
+        by_project: dict[str, list[int]] = defaultdict(list)
+        for n, i in enumerate(ids):
+            cat = cats.get(i)
+            if cat and not cat.archived and (project is None or cat.project == project):
+                by_project[cat.project].append(n)
+        parent = list(range(len(ids)))
+        link: dict[int, float] = {}
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for members in by_project.values():
+            if len(members) < 2:
+                continue
+            sub = matrix[members]
+            for start in range(0, len(members), 1024):
+                sims = sub[start : start + 1024] @ sub.T
+                rows, cols = np.nonzero(sims >= threshold)
+                for r, c in zip(rows, cols, strict=True):
+                    a, b = members[start + r], members[c]
+                    if a < b:
+                        ra, rb = find(a), find(b)
+                        if ra != rb:
+                            parent[rb] = ra
+                        link[ra] = min(link.get(ra, 1.0), link.get(rb, 1.0), float(sims[r, c]))
+        groups: dict[int, list[str]] = defaultdict(list)
+        for members in by_project.values():
+            for n in members:
+                groups[find(n)].append(ids[n])
+        clusters = []
+        for root, members in groups.items():
+            if len(members) > 1:
+                rows = self.m.rows(members)
+                ordered = sorted(rows.values(), key=lambda r: -r.learned.utility)
+                clusters.append(Cluster(ordered, link.get(root, threshold)))
+        clusters.sort(key=lambda c: (-len(c.rows), -c.similarity))
+        return clusters
+
+    def review(self, project: str | None = None) -> Review:
+        stale_days = self.m.settings.review.stale_days
+        now_ts = self.m.now()
+        review = Review(clusters=self.duplicate_clusters(project))
+        for row in self.m.list(
+            Filters(project=project), limit=None, sort="created", descending=False
+        ):
+            learned = row.learned
+            age = (now_ts - row.created_at) / DAY
+            idle = (now_ts - (learned.last_used_at or row.created_at)) / DAY
+            if row.pinned:
+                continue
+            if learned.retrievals == 0 and age >= UNUSED_AFTER_DAYS:
+                review.unused.append(row)
+            elif idle >= stale_days:
+                review.stale.append(row)
+        review.prune = self.prune_plan(project=project)
+        return review
+
+    # merge ----------------------------------------------------------------------
+
+    def merge_plan(
+        self, refs: Sequence[str], *, summary: str | None = None, project: str | None = None
+    ) -> MergePlan:
+        ids = self.m.store.resolve_all(refs, archived=False)
+        if len(ids) < 2:
+            raise InvalidInput("a merge needs at least two different episodes")
+        views = [self.m.get(i) for i in ids]
+        rows = self.m.rows(ids)
+        episodes = [v.episode for v in views]
+        projects = sorted({e.project for e in episodes})
+        notes = []
+        if len(projects) > 1 and project is None:
+            raise InvalidInput(
+                f"these episodes belong to different projects ({', '.join(projects)}); "
+                "merging would move some of them. Say which project the merged episode belongs "
+                "to with --project, or merge within one project."
+            )
+        target_project = project or projects[0]
+        if len(projects) > 1:
+            notes.append(f"merged across projects into '{target_project}'")
+        episodes.sort(key=lambda e: -rows[e.id].learned.utility)
+        best = episodes[0]
+
+        def union(attr: str) -> list:
+            seen: dict = {}
+            for e in episodes:
+                for item in getattr(e, attr):
+                    key = item.error if isinstance(item, ErrorResolution) else item
+                    seen.setdefault(key, item)
+            return list(seen.values())
+
+        outcome = min((e.outcome for e in episodes), key=OUTCOME_ORDER.index)
+        merged_summary = summary or "\n\n".join(dict.fromkeys(e.summary for e in episodes))
+        if len(merged_summary) > self.m.settings.capture.max_summary_chars:
+            merged_summary = best.summary
+            notes.append("the summaries together were too long; kept the most useful one")
+        ep = Episode(
+            created_at=min(e.created_at for e in episodes),
+            updated_at=now(),
+            project=target_project,
+            session_id=best.session_id,
+            task=best.task or next((e.task for e in episodes if e.task), ""),
+            summary=merged_summary,
+            outcome=outcome,
+            task_type=best.task_type,
+            what_worked=union("what_worked"),
+            what_failed=union("what_failed"),
+            errors_resolved=union("errors_resolved"),
+            files=union("files"),
+            commands=union("commands"),
+            tags=union("tags"),
+            source=best.source,
+            merged_from=[*ids, *(m for e in episodes for m in e.merged_from)],
+            pinned=any(e.pinned for e in episodes),
+            redactions={
+                k: sum(e.redactions.get(k, 0) for e in episodes)
+                for e in episodes
+                for k in e.redactions
+            },
+        )
+        states = self.m.ledger.states(ids)
+        weights = {i: states[i].evidence + 1 for i in ids}
+        total = sum(weights.values())
+        last_used = [s.last_used_at for s in states.values() if s.last_used_at]
+        state = StateRow(
+            ep.id,
+            q=clip(sum(states[i].q * weights[i] for i in ids) / total),
+            evidence=sum(s.evidence for s in states.values()),
+            retrievals=sum(s.retrievals for s in states.values()),
+            helpful=sum(s.helpful for s in states.values()),
+            unhelpful=sum(s.unhelpful for s in states.values()),
+            last_used_at=max(last_used) if last_used else None,
+        )
+        return MergePlan([rows[i] for i in ids], ep, state, notes)
+
+    def merge(self, plan: MergePlan) -> Episode:
+        """Store the merged episode with the originals' combined evidence; archive them."""
+        m = self.m
+        ep = m.prepare(plan.episode, source=plan.episode.source)
+        vector = m.embedder.embed([ep.embedding_text()])[0]
+        m.store.save([ep])
+        m._index_episodes([(ep, vector)])
+        before = {r.id: r.learned.utility for r in plan.sources}
+        ts = m.now()
+        with m.ledger.write() as c:
+            m.ledger.put_states(c, [plan.state])
+            m.ledger.add_events(
+                c,
+                [
+                    (ts, ep.id, "merge", src, before[src], clip(plan.state.q), "merged from")
+                    for src in before
+                ],
+            )
+        m.archive([r.id for r in plan.sources])
+        if plan.state.evidence:
+            m.learning.spread_from([ep.id])
+        m.learning.after_capture(ep, vector, [])
+        return ep

@@ -1,0 +1,224 @@
+"""Embeddings: fastembed behind a small protocol, resolved from the settings.
+
+Resolution: `embedding.model_path` (a local ONNX folder) → `embedding.model` (a fastembed
+model name, downloaded once into `models/`) → the bundled all-MiniLM-L6-v2 int8, which
+needs no network. Nothing here imports fastembed until a model is actually loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from memrl.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from memrl.config import EmbeddingSettings
+
+BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
+BUNDLED_ID = "memrl/all-MiniLM-L6-v2-int8"
+BUNDLED_DIM = 384
+
+
+class Embedder(Protocol):
+    """What the index and the learning code need from a model."""
+
+    model_id: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in input order."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model the settings ask for, known without loading it."""
+
+    model_id: str
+    kind: str  # "bundled" | "named" | "path"
+    name: str
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "bundled":
+            return f"{BUNDLED_NAME} (bundled)"
+        if self.kind == "path":
+            return f"{self.path} (local)"
+        return self.name
+
+
+def spec(settings: EmbeddingSettings) -> ModelSpec:
+    if settings.model_path:
+        path = Path(settings.model_path).expanduser().resolve()
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+        return ModelSpec(f"path:{path.name}-{digest}", "path", path.name, path)
+    if settings.model:
+        return ModelSpec(settings.model, "named", settings.model)
+    return ModelSpec(BUNDLED_ID, "bundled", BUNDLED_NAME)
+
+
+# One loaded model per process and configuration: every Memory in a long-lived process
+# (the TUI, the MCP server, a test session) shares it instead of paying the load again.
+_CACHE: dict[tuple, tuple[object, int]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class FastEmbedder:
+    """A fastembed TextEmbedding, loaded on first use, safe to share between threads."""
+
+    def __init__(self, model_spec: ModelSpec, models_dir: Path, threads: int = 0) -> None:
+        self.spec = model_spec
+        self.model_id = model_spec.model_id
+        self.models_dir = models_dir
+        self.threads = threads or None
+        self._model = None
+        self._dim: int | None = BUNDLED_DIM if model_spec.kind == "bundled" else None
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self.load()
+        assert self._dim is not None
+        return self._dim
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is None:
+                key = (self.spec, str(self.models_dir), self.threads)
+                with _CACHE_LOCK:
+                    if key not in _CACHE:
+                        model = _load(self.spec, self.models_dir, self.threads)
+                        dim = len(next(iter(model.embed(["dimension probe"]))))
+                        _CACHE[key] = (model, dim)
+                self._model, self._dim = _CACHE[key]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.load()
+        # Batches are padded to their longest text: sorting by length saves most of that work.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.asarray(
+            list(self._model.embed([texts[i] for i in order], batch_size=32)),  # type: ignore[union-attr]
+            dtype=np.float32,
+        )
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+def _quiet_fastembed() -> None:
+    try:
+        from loguru import logger
+
+        logger.disable("fastembed")
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from fastembed import TextEmbedding
+        from fastembed.common.model_description import ModelSource, PoolingType
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelUnavailable(f"fastembed is not importable ({exc}); reinstall memrl") from None
+    _quiet_fastembed()
+    models_dir.mkdir(parents=True, exist_ok=True)
+
+    if model_spec.kind in ("bundled", "path"):
+        if model_spec.kind == "bundled":
+            from memrl.embeddings.bundled import assemble
+
+            folder = assemble(models_dir)
+        else:
+            from memrl.embeddings.bundled import prepare_local
+
+            folder = prepare_local(model_spec.path, models_dir)  # type: ignore[arg-type]
+        known = {m["model"] for m in TextEmbedding.list_supported_models()}
+        if model_spec.model_id not in known:
+            TextEmbedding.add_custom_model(
+                model=model_spec.model_id,
+                pooling=PoolingType.MEAN,
+                normalization=True,
+                sources=ModelSource(hf=model_spec.model_id),
+                dim=BUNDLED_DIM,
+                model_file="model.onnx",
+            )
+        try:
+            return TextEmbedding(
+                model_spec.model_id,
+                cache_dir=str(models_dir),
+                threads=threads,
+                specific_model_path=str(folder),
+                local_files_only=True,
+            )
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"the embedding model in {folder} could not be loaded ({exc}). "
+                + (
+                    "Run `memrl init` to reassemble the bundled model."
+                    if model_spec.kind == "bundled"
+                    else "Check embedding.model_path: it needs model.onnx and tokenizer.json."
+                )
+            ) from None
+
+    name = model_spec.name
+    supported = {m["model"] for m in TextEmbedding.list_supported_models()}
+    if name not in supported:
+        raise ModelUnavailable(
+            f"embedding.model = {name!r} is not a fastembed model. Pick one from "
+            "`python -c 'import fastembed; print(fastembed.TextEmbedding.list_supported_models())'`, "
+            "or clear the key to use the bundled model."
+        )
+    try:
+        return TextEmbedding(
+            name, cache_dir=str(models_dir), threads=threads, local_files_only=True
+        )
+    except Exception:
+        pass  # not cached yet: download below
+    if not _reachable("huggingface.co") and not _reachable("storage.googleapis.com"):
+        raise ModelUnavailable(
+            f"embedding model {name!r} is not in {models_dir} and cannot be downloaded "
+            "(no network). Clear embedding.model to use the bundled model "
+            "(`memrl config set embedding.model ''`), or set embedding.model_path to a local "
+            "model folder."
+        )
+    try:
+        return TextEmbedding(name, cache_dir=str(models_dir), threads=threads)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"downloading embedding model {name!r} failed ({exc}). Retry later, or clear "
+            "embedding.model to use the bundled model."
+        ) from None
+
+
+def _reachable(host: str, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False

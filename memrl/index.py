@@ -1,0 +1,402 @@
+"""The search index: one LanceDB table with a vector column and a native full-text index.
+
+It is derived data: `memrl index` rebuilds it from the episode files at any time. The
+table's schema metadata records the model and dimension that built it, so a model change
+is noticed instead of silently comparing vectors from two different spaces.
+
+Writes from many processes are serialised by a file lock (LanceDB would otherwise retry
+conflicting commits) and kept compact: small appends are folded together by `optimize`
+every few writes, and the vector index is (re)trained as the table grows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memrl.errors import IndexUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+TABLE = "episodes"
+FORMAT = "1"
+VECTOR_INDEX_MIN_ROWS = 2048  # below this a flat scan is as fast and exact
+OPTIMIZE_EVERY = 16  # fragments tolerated before compaction
+KEEP_VERSIONS = timedelta(minutes=10)  # old versions concurrent readers may still hold
+
+os.environ.setdefault("LANCEDB_LOG", "error")
+
+
+@dataclass(slots=True)
+class IndexRow:
+    id: str
+    vector: Any  # np.ndarray (dim,)
+    text: str
+    project: str
+    created_at: float
+    content_hash: str
+
+
+@dataclass(slots=True)
+class Health:
+    exists: bool
+    rows: int = 0
+    model: str | None = None
+    dim: int | None = None
+    problem: str | None = None  # a sentence naming the fix, when the index cannot be used
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Index:
+    def __init__(self, folder: Path, model_id: str, dim_hint: int | None = None) -> None:
+        self.folder = folder
+        self.model_id = model_id
+        self.dim_hint = dim_hint
+        self._db = None
+        self._table = None
+        self._writes = 0
+        self._file_lock = None
+
+    # opening ------------------------------------------------------------------------
+
+    def _connect(self):
+        if self._db is None:
+            import lancedb
+
+            # Always read the latest version: other processes write to this table too.
+            self._db = lancedb.connect(self.folder, read_consistency_interval=timedelta(0))
+        return self._db
+
+    @property
+    def table_path(self) -> Path:
+        return self.folder / f"{TABLE}.lance"
+
+    def exists(self) -> bool:
+        return self.table_path.is_dir()
+
+    def _open(self):
+        if self._table is not None and self.exists():
+            return self._table
+        self._table = None
+        if not self.exists():
+            return None
+        try:
+            self._table = self._connect().open_table(TABLE)
+        except Exception as exc:
+            raise IndexUnavailable(
+                f"the search index in {self.folder} cannot be opened ({exc}); "
+                "run `memrl index --rebuild`."
+            ) from None
+        return self._table
+
+    def health(self, expected_dim: int | None = None) -> Health:
+        if not self.exists():
+            return Health(False, problem="the search index does not exist; run `memrl index`.")
+        try:
+            table = self._open()
+            meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+            rows = table.count_rows()
+        except IndexUnavailable as exc:
+            return Health(True, problem=str(exc))
+        except Exception as exc:
+            return Health(
+                True,
+                problem=f"the search index is unreadable ({exc}); run `memrl index --rebuild`.",
+            )
+        model, dim = meta.get("memrl.model"), int(meta.get("memrl.dim", "0") or 0)
+        health = Health(True, rows, model, dim)
+        want_dim = expected_dim or self.dim_hint
+        if model != self.model_id or (want_dim and dim != want_dim):
+            health.problem = (
+                f"the search index was built with {model} ({dim} dimensions) but memrl is set "
+                f"to {self.model_id}"
+                + (f" ({want_dim} dimensions)" if want_dim else "")
+                + "; run `memrl index --rebuild` to re-embed every episode with the current model."
+            )
+        return health
+
+    def table(self):
+        """The table, ready to query, or IndexUnavailable with the fix."""
+        health = self.health()
+        if health.problem:
+            raise IndexUnavailable(health.problem)
+        return self._table
+
+    def _schema(self, dim: int):
+        import pyarrow as pa
+
+        return pa.schema(
+            [
+                pa.field("id", pa.string()),
+                pa.field("vector", pa.list_(pa.float32(), dim)),
+                pa.field("text", pa.string()),
+                pa.field("project", pa.string()),
+                pa.field("created_at", pa.float64()),
+                pa.field("content_hash", pa.string()),
+            ],
+            metadata={"memrl.model": self.model_id, "memrl.dim": str(dim), "memrl.format": FORMAT},
+        )
+
+    def _arrow(self, rows: Sequence[IndexRow], dim: int):
+        import numpy as np
+        import pyarrow as pa
+
+        matrix = np.asarray([r.vector for r in rows], dtype=np.float32).reshape(len(rows), dim)
+        return pa.table(
+            {
+                "id": [r.id for r in rows],
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dim),
+                "text": [r.text for r in rows],
+                "project": [r.project for r in rows],
+                "created_at": [r.created_at for r in rows],
+                "content_hash": [r.content_hash for r in rows],
+            },
+            schema=self._schema(dim),
+        )
+
+    # writing ------------------------------------------------------------------------
+
+    def _lock(self):
+        """One re-entrant lock object per Index: nested use in a process never deadlocks."""
+        from filelock import FileLock
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._file_lock is None:
+            self._file_lock = FileLock(str(self.folder / ".write.lock"), timeout=120)
+        return self._file_lock
+
+    def _create(self, dim: int, rows: Sequence[IndexRow]) -> None:
+        """Create the table with its full-text index; the caller holds the write lock."""
+        from lancedb.index import FTS
+
+        db = self._connect()
+        data = self._arrow(rows, dim) if rows else None
+        self._table = db.create_table(TABLE, data=data, schema=self._schema(dim), mode="overwrite")
+        self._table.create_index("text", config=FTS(with_position=False), replace=True)
+        self._maintain_vector_index(force=True)
+
+    def upsert(self, rows: Sequence[IndexRow], dim: int, *, create_if_missing: bool) -> None:
+        if not rows:
+            return
+        with self._lock():
+            if not self.exists():
+                # Re-checked under the lock: of several first writers, one creates the table.
+                if not create_if_missing:
+                    raise IndexUnavailable(
+                        "the search index is missing; run `memrl index` to rebuild it."
+                    )
+                self._create(dim, rows)
+                return
+            table = self.table()
+            data = self._arrow(rows, dim)
+            if self._existing_ids(table, [r.id for r in rows]):
+                (
+                    table.merge_insert("id")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(data)
+                )
+            else:
+                table.add(data)
+            self._after_write(table)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids or not self.exists():
+            return
+        table = self.table()
+        with self._lock():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                table.delete(f"id IN ({','.join(_quote(i) for i in chunk)})")
+            self._after_write(table)
+
+    def _existing_ids(self, table, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            res = (
+                table.search()
+                .where(f"id IN ({','.join(_quote(i) for i in chunk)})")
+                .select(["id"])
+                .limit(len(chunk))
+                .to_arrow()
+            )
+            found.update(res["id"].to_pylist())
+        return found
+
+    def _after_write(self, table) -> None:
+        """Compact when fragments pile up or the full-text index falls behind.
+
+        Rows not yet in the FTS index are still searched, but with their own BM25
+        statistics; keeping them under ~2 % of the table keeps keyword scores comparable.
+        """
+        self._writes += 1
+        fragments = table.stats()["fragment_stats"]["num_fragments"]
+        try:
+            fts = table.index_stats("text_idx")
+            behind = fts.num_unindexed_rows if fts else 0
+            total = (fts.num_indexed_rows if fts else 0) + behind
+        except Exception:
+            behind, total = 1, 1
+        if fragments > OPTIMIZE_EVERY or behind * 50 > total:
+            self._optimize(table)
+
+    def optimize(self) -> None:
+        """Compact fragments, fold new rows into the indices, drop stale versions."""
+        table = self._open()
+        if table is None:
+            return
+        with self._lock():
+            self._optimize(table)
+
+    def _optimize(self, table) -> None:
+        table.optimize(cleanup_older_than=KEEP_VERSIONS)
+        self._maintain_vector_index()
+
+    def _maintain_vector_index(self, force: bool = False) -> None:
+        from lancedb.index import IvfFlat
+
+        table = self._table
+        rows = table.count_rows()
+        indexed = {i.name: i for i in table.list_indices()}
+        has_vector = "vector_idx" in indexed
+        if rows < VECTOR_INDEX_MIN_ROWS:
+            return
+        if has_vector and not force:
+            stats = table.index_stats("vector_idx")
+            if stats is not None and stats.num_indexed_rows * 2 > rows:
+                return  # optimize() already folds new rows in; retrain when the table doubles
+        table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
+
+    def rebuild(
+        self,
+        dim: int,
+        batches: Iterable[Sequence[IndexRow]],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Build a fresh table beside the old one and swap it in."""
+        import lancedb
+        from lancedb.index import FTS
+
+        staging = self.folder.with_name(self.folder.name + ".rebuild")
+        shutil.rmtree(staging, ignore_errors=True)
+        db = lancedb.connect(staging)
+        table = db.create_table(TABLE, schema=self._schema(dim))
+        count = 0
+        for batch in batches:
+            if batch:
+                table.add(self._arrow(batch, dim))
+                count += len(batch)
+                if progress:
+                    progress(len(batch))
+        table.optimize()
+        table.create_index("text", config=FTS(with_position=False), replace=True)
+        if count >= VECTOR_INDEX_MIN_ROWS:
+            from lancedb.index import IvfFlat
+
+            table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
+        with self._lock():
+            old = self.folder.with_name(self.folder.name + f".old-{os.getpid()}")
+            if self.table_path.exists():
+                self.table_path.rename(old)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (staging / f"{TABLE}.lance").rename(self.table_path)
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        self._db = None
+        self._table = None
+        return count
+
+    # reading ------------------------------------------------------------------------
+
+    def search_vector(
+        self, vector: np.ndarray, limit: int, project: str | None = None
+    ) -> list[tuple[str, float, np.ndarray]]:
+        """(id, cosine similarity, vector), best first."""
+        q = self.table().search(vector).distance_type("cosine").limit(limit)
+        q = q.select(["id", "vector", "_distance"])
+        if project:
+            q = q.where(f"project = {_quote(project)}", prefilter=True)
+        res = q.to_arrow()
+        vectors = _matrix(res)
+        return [
+            (i, 1.0 - float(d), vectors[k])
+            for k, (i, d) in enumerate(
+                zip(res["id"].to_pylist(), res["_distance"].to_pylist(), strict=True)
+            )
+        ]
+
+    def search_text(
+        self, query: str, limit: int, project: str | None = None
+    ) -> list[tuple[str, float, np.ndarray]]:
+        """(id, BM25 score, vector), best first. The query is matched as plain words."""
+        from lancedb.query import MatchQuery
+
+        if not query.strip():
+            return []
+        q = self.table().search(MatchQuery(query, "text"), query_type="fts").limit(limit)
+        q = q.select(["id", "vector", "_score"])
+        if project:
+            q = q.where(f"project = {_quote(project)}", prefilter=True)
+        try:
+            res = q.to_arrow()
+        except Exception:
+            return []  # a query the tokenizer reduces to nothing (only stop words, symbols)
+        vectors = _matrix(res)
+        return [
+            (i, float(s), vectors[k])
+            for k, (i, s) in enumerate(
+                zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True)
+            )
+        ]
+
+    def hashes(self) -> dict[str, str]:
+        table = self.table()
+        res = table.search().select(["id", "content_hash"]).limit(None).to_arrow()
+        return dict(zip(res["id"].to_pylist(), res["content_hash"].to_pylist(), strict=True))
+
+    def vectors(self, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """Vectors for the given ids (all rows if None), as one float32 matrix."""
+        import numpy as np
+
+        table = self.table()
+        out_ids: list[str] = []
+        parts = []
+        if ids is None:
+            res = table.search().select(["id", "vector"]).limit(None).to_arrow()
+            out_ids = res["id"].to_pylist()
+            parts.append(_matrix(res))
+        else:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                res = (
+                    table.search()
+                    .where(f"id IN ({','.join(_quote(i) for i in chunk)})")
+                    .select(["id", "vector"])
+                    .limit(len(chunk))
+                    .to_arrow()
+                )
+                out_ids += res["id"].to_pylist()
+                parts.append(_matrix(res))
+        dim = int(table.schema.field("vector").type.list_size)
+        matrix = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+        return out_ids, matrix
+
+
+def _matrix(res) -> np.ndarray:
+    import numpy as np
+
+    if res.num_rows == 0:
+        return np.zeros((0, 0), np.float32)
+    col = res["vector"].combine_chunks()
+    dim = col.type.list_size
+    return np.asarray(col.values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)

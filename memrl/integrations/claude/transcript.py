@@ -1,0 +1,480 @@
+"""Deterministic episode extraction from a Claude Code transcript (`<session>.jsonl`).
+
+Hooks run this at the end of every session, so it must be fast, must never fail on a
+half-written or foreign line, and must not guess: everything it reports (files, commands,
+errors and what fixed them, whether the tests passed last) is read off the tool traffic.
+Only the main chain supplies the task and the final answer; subagent (sidechain) traffic
+still counts for files and commands, because that work happened too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+EDIT_TOOLS = {"Edit", "Write", "MultiEdit", "NotebookEdit"}
+MAX_TEXT = 300
+MAX_FINAL = 2_000
+MAX_OPEN = 100  # unresolved errors still watched for a fix
+
+_NOT_PROMPT = (
+    "<command-name>", "<command-message>", "<command-args>", "<local-command-stdout>",
+    "<local-command-stderr>", "<bash-input>", "<bash-stdout>", "<bash-stderr>",
+    "<user-memory-input>", "Caveat:", "[Request interrupted",
+)  # fmt: skip
+# Read-only look-arounds: left out of an episode's commands, and their non-zero exits
+# (grep finding nothing, ls of a missing path) are not errors worth remembering.
+_TRIVIAL = {"ls", "pwd", "cat", "head", "tail", "echo", "which", "wc", "tree", "clear", "cd",
+            "find", "grep", "rg", "ag", "stat", "file", "date", "whoami", "test", "[", "diff"}  # fmt: skip
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
+_REJECTED = ("The user doesn't want to proceed", "[Request interrupted", "tool use was rejected")
+_TEST_CMD = re.compile(
+    r"(?<![\w./-])(?:pytest|py\.test|tox|nox|jest|vitest|mocha|rspec|phpunit|ctest"
+    r"|(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test(?::\w+)?|go\s+test|cargo\s+(?:test|nextest)"
+    r"|make\s+(?:test|check)\w*|python3?\s+-m\s+(?:pytest|unittest)|(?:mvn|gradlew?|\./gradlew)"
+    r"\s+test|dotnet\s+test|deno\s+test)(?![\w.-])"
+)
+_INSTALL_ONLY = re.compile(
+    r"^\s*(?:uv\s+)?(?:pip3?|npm|pnpm|yarn|poetry|uv|cargo)\s+(?:install|add|i)\b"
+)
+_EXIT_CODE = re.compile(r"^Exit code ([1-9]\d*)\s*$", re.M)
+_TEST_FAILED = re.compile(
+    r"\b[1-9]\d* (?:failed|errors?)\b|^FAILED\b|^FAIL\b|^--- FAIL|test result: FAILED", re.M
+)
+_FAILED_LINE = re.compile(r"^(?:FAILED|FAIL|--- FAIL)\b")
+_EXCEPTION_LINE = re.compile(r"^[\w.]*(?:Error|Exception|Failure)\b\s*[:(]")
+_ERROR_LINE = re.compile(
+    r"^(?:error(?:\[\w+\])?:|fatal:|Error\b|ERROR\b|npm ERR!|E\s{2,}\S)"
+    r"|command not found|No such file or directory|Permission denied|Traceback",
+    re.I,
+)
+
+
+@dataclass
+class Transcript:
+    """What a session did, as read from its transcript."""
+
+    path: Path
+    session_id: str | None = None
+    cwd: str | None = None
+    first_prompt: str | None = None
+    prompts: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str | None]] = field(default_factory=list)
+    final_text: str = ""
+    tests_passed_at_end: bool | None = None
+    test_runs: list[tuple[str, bool]] = field(default_factory=list)
+    captured_via_mcp: bool = False
+    retrieved_via_mcp: bool = False
+    compacted: bool = False
+    compact_summary: str | None = None
+    title: str | None = None
+    sidechain_messages: int = 0
+    skipped_lines: int = 0
+    truncated: bool = False
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass
+class _Use:
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass
+class _OpenError:
+    index: int
+    keys: set[tuple[str, str]]
+    edited: list[str] = field(default_factory=list)
+    read: bool = False
+
+
+def short(text: str, limit: int = MAX_TEXT) -> str:
+    """One line, whitespace collapsed, at most `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        ]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def is_test_command(command: str) -> bool:
+    return bool(_TEST_CMD.search(command)) and not (
+        _INSTALL_ONLY.match(command) and "&&" not in command and ";" not in command
+    )
+
+
+def _family(command: str) -> str:
+    """Commands of one family can resolve each other's failures (`npm install x` → `npm install`)."""
+    if is_test_command(command):
+        return "test"
+    segments = [s.split("|")[0].strip() for s in re.split(r"&&|\|\||;", command)]
+    segments = [s for s in segments if s and not s.startswith(("cd ", "export ", "source "))]
+    tokens = [t for t in (segments or [""])[0].split() if "=" not in t and t not in ("sudo", "env")]
+    if tokens[:2] in (["uv", "run"], ["poetry", "run"]):
+        tokens = tokens[2:]
+    elif tokens[:1] == ["npx"]:
+        tokens = tokens[1:]
+    return " ".join(tokens[:2]) or command
+
+
+def error_line(output: str) -> str:
+    """The line of a tool's output that says what went wrong."""
+    output = output.replace("<tool_use_error>", "").replace("</tool_use_error>", "")
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not _EXIT_CODE.match(ln)]
+    if not lines:
+        return ""
+    for pick in (
+        lambda: next((ln for ln in lines if _FAILED_LINE.match(ln)), None),
+        lambda: next((ln for ln in reversed(lines) if _EXCEPTION_LINE.match(ln)), None),
+        lambda: next((ln for ln in lines if _ERROR_LINE.search(ln)), None),
+    ):
+        found = pick()
+        if found:
+            return re.sub(r"^E\s+", "", found)  # pytest's assertion-line marker
+    return lines[0]
+
+
+class _Parser:
+    def __init__(self, path: Path) -> None:
+        self.t = Transcript(path=path)
+        self.uses: dict[str, _Use] = {}
+        self.open: list[_OpenError] = []
+        self.seen: set[str] = set()
+        self.listed: set[tuple[str, str]] = set()
+        self.final: list[str] = []
+        self.final_closed = False
+        self.first_ts: str | None = None
+        self.last_ts: str | None = None
+
+    def line(self, entry: dict[str, Any]) -> None:
+        uuid = entry.get("uuid")
+        if isinstance(uuid, str):
+            if uuid in self.seen:
+                return
+            self.seen.add(uuid)
+        kind = entry.get("type")
+        if kind == "summary":
+            self.t.compacted = True
+            if isinstance(entry.get("summary"), str) and not self.t.title:
+                self.t.title = entry["summary"]
+            return
+        if kind == "system" and entry.get("subtype") == "compact_boundary":
+            self.t.compacted = True
+        if kind not in ("user", "assistant"):
+            return
+        ts = entry.get("timestamp")
+        if isinstance(ts, str):
+            self.first_ts = self.first_ts or ts
+            self.last_ts = ts
+        if not self.t.session_id and isinstance(entry.get("sessionId"), str):
+            self.t.session_id = entry["sessionId"]
+        if not self.t.cwd and isinstance(entry.get("cwd"), str):
+            self.t.cwd = entry["cwd"]
+        side = bool(entry.get("isSidechain"))
+        self.t.sidechain_messages += side
+        message = entry.get("message")
+        if not isinstance(message, dict):
+            return
+        content = message.get("content")
+        if kind == "assistant":
+            self.assistant(content, side, bool(entry.get("isApiErrorMessage")))
+        else:
+            self.user(entry, content, side)
+
+    def user(self, entry: dict[str, Any], content: Any, side: bool) -> None:
+        blocks = content if isinstance(content, list) else []
+        for block in blocks:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                self.result(block, entry.get("toolUseResult"))
+        if entry.get("isCompactSummary"):
+            self.t.compacted = True
+            self.t.compact_summary = _text_of(content)[:20_000]
+            return
+        if (
+            side
+            or entry.get("isMeta")
+            or any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
+        ):
+            return
+        text = _REMINDER.sub("", _text_of(content)).strip()
+        if not text or text.startswith(_NOT_PROMPT):
+            return
+        self.t.prompts.append(text[:MAX_FINAL])
+        self.t.first_prompt = self.t.first_prompt or text
+        self.final_closed = True
+
+    def assistant(self, content: Any, side: bool, api_error: bool) -> None:
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}]
+        if not isinstance(content, list):
+            return
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text" and not side and not api_error:
+                text = block.get("text")
+                if isinstance(text, str) and text.strip() and text.strip() != "(no content)":
+                    if self.final_closed:
+                        self.final, self.final_closed = [], False
+                    self.final.append(text.strip())
+            elif block.get("type") == "tool_use":
+                self.tool_use(block, side)
+
+    def tool_use(self, block: dict[str, Any], side: bool) -> None:
+        name, args, use_id = block.get("name"), block.get("input"), block.get("id")
+        if not isinstance(name, str):
+            return
+        args = args if isinstance(args, dict) else {}
+        if not side:
+            self.final_closed = True
+        if name.startswith("mcp__"):
+            self.t.captured_via_mcp |= name.endswith("__memrl_capture")
+            self.t.retrieved_via_mcp |= name.endswith("__memrl_retrieve")
+        if name == "Bash" and isinstance(args.get("command"), str):
+            command = args["command"].strip()
+            if command and ("cmd", command) not in self.listed:
+                self.listed.add(("cmd", command))
+                self.t.commands.append(command)
+        if isinstance(use_id, str):
+            self.uses[use_id] = _Use(name, args)
+
+    def _path(self, use: _Use) -> str | None:
+        path = use.input.get("notebook_path" if use.name == "NotebookEdit" else "file_path")
+        if not isinstance(path, str) or not path:
+            return None
+        cwd = (self.t.cwd or "").rstrip("/")
+        return path[len(cwd) + 1 :] if cwd and path.startswith(cwd + "/") else path
+
+    def result(self, block: dict[str, Any], extra: Any) -> None:
+        use = self.uses.pop(str(block.get("tool_use_id")), None)
+        if use is None:
+            return
+        output = _text_of(block.get("content"))
+        if not output and isinstance(extra, dict):
+            output = "\n".join(str(extra.get(k) or "") for k in ("stdout", "stderr")).strip()
+        if any(marker in output[:200] for marker in _REJECTED):
+            return
+        failed = bool(block.get("is_error"))
+        if use.name in EDIT_TOOLS:
+            path = self._path(use)
+            if path:
+                self.edit_result(use.name, path, failed, output)
+        elif use.name == "Read" and not failed:
+            path = self._path(use)
+            for err in self.open:
+                err.read |= ("file", path or "") in err.keys
+        elif use.name == "Bash":
+            command = str(use.input.get("command") or "").strip()
+            if command:
+                self.bash_result(command, failed, output, bool(use.input.get("run_in_background")))
+
+    def edit_result(self, name: str, path: str, failed: bool, output: str) -> None:
+        if failed:
+            self.fail(f"{name} {path}: {error_line(output) or 'failed'}", {("file", path)})
+            return
+        self.add_file(path)
+        for err in list(self.open):
+            if ("file", path) in err.keys:
+                after = " after reading it" if err.read else ""
+                self.resolve(err, f"retried {name} on {path}{after}")
+            elif path not in err.edited:
+                err.edited.append(path)
+
+    def bash_result(self, command: str, failed: bool, output: str, background: bool) -> None:
+        failed = failed or bool(_EXIT_CODE.search(output[:200]))
+        testing = is_test_command(command)
+        if testing and not background:
+            failed = failed or bool(_TEST_FAILED.search(output))
+            self.t.tests_passed_at_end = not failed
+            self.t.test_runs.append((command, not failed))
+        norm = " ".join(command.split())
+        if failed and not testing and _family(norm).split()[0] in _TRIVIAL:
+            return
+        if failed:
+            line = error_line(output)
+            text = f"`{short(command.splitlines()[0], 80)}` failed" + (f": {line}" if line else "")
+            self.fail(text, {("cmd", norm), ("family", _family(norm))})
+            return
+        for err in list(self.open):
+            if ("cmd", norm) in err.keys or ("family", _family(norm)) in err.keys:
+                verb = "re-ran" if ("cmd", norm) in err.keys else "ran"
+                how = f"{verb} `{short(command.splitlines()[0], 80)}`"
+                if err.edited:
+                    more = f" and {len(err.edited) - 3} more" if len(err.edited) > 3 else ""
+                    how += " after editing " + ", ".join(err.edited[:3]) + more
+                self.resolve(err, how)
+
+    def add_file(self, path: str) -> None:
+        if ("file", path) not in self.listed:
+            self.listed.add(("file", path))
+            self.t.files.append(path)
+
+    def fail(self, text: str, keys: set[tuple[str, str]]) -> None:
+        text = short(text)
+        for err in self.open:
+            if self.t.errors[err.index][0] == text:
+                return
+        self.t.errors.append((text, None))
+        self.open = [*self.open[-(MAX_OPEN - 1) :], _OpenError(len(self.t.errors) - 1, keys)]
+
+    def resolve(self, err: _OpenError, how: str) -> None:
+        self.t.errors[err.index] = (self.t.errors[err.index][0], short(how))
+        self.open.remove(err)
+
+    def finish(self) -> Transcript:
+        for use in self.uses.values():  # the session ended before these results were written
+            path = self._path(use) if use.name in EDIT_TOOLS else None
+            if path:
+                self.add_file(path)
+        self.t.final_text = "\n\n".join(self.final)[:MAX_FINAL].strip()
+        self.t.started_at, self.t.ended_at = _when(self.first_ts), _when(self.last_ts)
+        return self.t
+
+
+def _when(ts: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(ts) if ts else None
+    except ValueError:
+        return None
+
+
+def parse_transcript(path: Path, *, max_bytes: int = 50_000_000) -> Transcript:
+    """Read a transcript line by line; bad lines are counted in `skipped_lines`, never fatal."""
+    parser = _Parser(Path(path))
+    read = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            read += len(raw)
+            if read > max_bytes:
+                parser.t.truncated = True
+                break
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw)
+            except (ValueError, RecursionError):
+                parser.t.skipped_lines += 1
+                continue
+            if not isinstance(entry, dict):
+                parser.t.skipped_lines += 1
+                continue
+            try:
+                parser.line(entry)
+            except (TypeError, AttributeError, KeyError, ValueError):  # a shape we do not know
+                parser.t.skipped_lines += 1
+    return parser.finish()
+
+
+_SUCCESS = re.compile(
+    r"(?<!not )(?<!n't )(?<!never )\b(?:all (?:\d+ )?tests (?:now )?pass(?:ed|ing|es)?"
+    r"|tests? (?:now )?pass(?:ed|ing|es)?|fixed|resolved|done|implemented|completed?"
+    r"|works now|now works|is working|successfully|succeeded)\b",
+    re.I,
+)
+_FAILURE = re.compile(
+    r"\b(?:could not|couldn't|failed to|unable to|still fail(?:s|ing)?|blocked|not able to"
+    r"|did not work|didn't work|doesn't work|gave up|not fixed)\b",
+    re.I,
+)
+_PARTIAL = re.compile(
+    r"\b(?:partially|remaining (?:issues?|failures?|work)|not yet|still need|left to do)\b", re.I
+)
+
+
+def _first_sentence(text: str) -> str:
+    lines = [ln.strip() for ln in _REMINDER.sub("", text).splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    if first.endswith(":") and len(lines) > 1:  # "Fix this error:\nTypeError: …"
+        first = f"{first} {lines[1]}"
+    if len(first) > MAX_TEXT:
+        m = re.match(rf"(.{{20,{MAX_TEXT - 1}}}?[.!?])(?:\s|$)", first)
+        first = m.group(1) if m else first
+    return short(first)
+
+
+def _primary_request(summary: str | None) -> str:
+    """The user's request as a compaction summary restates it."""
+    if not summary:
+        return ""
+    m = re.search(r"Primary Request and Intent:?\s*\n?(.*?)(?:\n\s*\d+\.\s|\Z)", summary, re.S)
+    body = m.group(1) if m else ""
+    return _first_sentence(re.sub(r"^\s*[-*]\s*", "", body, flags=re.M))
+
+
+def outcome(t: Transcript) -> str:
+    """success / failure / partial / unknown, from the evidence in the session."""
+    failed_words = _FAILURE.search(t.final_text) is not None
+    ok_words = _SUCCESS.search(t.final_text) is not None
+    if t.tests_passed_at_end is True:
+        return "partial" if failed_words else "success"
+    if t.tests_passed_at_end is False:
+        return "failure"
+    if _PARTIAL.search(t.final_text) or (failed_words and ok_words):
+        return "partial"
+    if failed_words:
+        return "failure"
+    if ok_words:
+        return "success"
+    if any(resolution is None for _, resolution in t.errors):
+        return "partial"
+    return "unknown"
+
+
+def _command_item(command: str) -> str | None:
+    lines = command.strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    tokens = first.split()
+    if not tokens or (tokens[0] in _TRIVIAL and not re.search(r"&&|;|>|\|", first)):
+        return None
+    return short(first + (" …" if len(lines) > 1 else ""))
+
+
+def episode_fields(t: Transcript) -> dict[str, Any]:
+    """The episode fields this transcript supports; tags and task type are left to intent."""
+    resolved = [(e, r) for e, r in t.errors if r is not None][:20]
+    unresolved = [e for e, r in t.errors if r is None][:20]
+    commands = [c for c in (_command_item(c) for c in t.commands) if c]
+    files = [short(f) for f in t.files[:50]]
+    summary = t.final_text.strip()
+    if not summary:
+        did = []
+        if files:
+            did.append("edited " + ", ".join(files[:5]) + (" and more" if len(files) > 5 else ""))
+        if commands:
+            did.append("ran " + ", ".join(f"`{c}`" for c in commands[:3]))
+        summary = (
+            ("Claude Code session: " + "; ".join(did) + ".") if did else "Claude Code session."
+        )
+    worked = [r for _, r in resolved]
+    worked += [short(f"`{c.splitlines()[0]}` passed") for c, ok in t.test_runs[-1:] if ok]
+    return {
+        "task": _first_sentence(t.first_prompt or "")
+        or _primary_request(t.compact_summary)
+        or short(t.title or ""),
+        "summary": summary[:MAX_FINAL],
+        "outcome": outcome(t),
+        "what_worked": list(dict.fromkeys(worked))[:20],
+        "what_failed": unresolved,
+        "errors_resolved": [{"error": e, "resolution": r} for e, r in resolved],
+        "files": files,
+        "commands": list(dict.fromkeys(commands))[:30],
+        "session_id": t.session_id,
+    }

@@ -1,0 +1,218 @@
+"""Keeping the derived data honest: the catalog and the index follow the episode files.
+
+`reconcile` brings the catalog in line with what is on disk (new, changed, vanished and
+unreadable files); `sync_index` brings the index in line with the catalog, embedding only
+what is missing or stale, or everything on `rebuild`. `status` reports both without
+changing anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from memrl.episode import Episode
+from memrl.errors import InvalidInput, MemrlError
+from memrl.index import Health, IndexRow
+from memrl.store import catalog_row, files
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+Progress = Callable[[int, int], None]
+EMBED_BATCH = 256
+
+
+@dataclass(slots=True)
+class DiskReport:
+    new: list[str] = field(default_factory=list)  # files the catalog did not know
+    changed: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)  # catalog rows without a file
+    corrupt: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    leftovers: int = 0  # temp files from interrupted writes
+
+
+@dataclass(slots=True)
+class IndexReport:
+    health: Health
+    missing: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    embedded: int = 0
+    rebuilt: bool = False
+
+    @property
+    def fresh(self) -> bool:
+        return not (self.health.problem or self.missing or self.stale or self.orphans)
+
+
+@dataclass(slots=True)
+class Status:
+    data_dir: str
+    episodes: int
+    archived: int
+    projects: int
+    model: str
+    model_id: str
+    disk: DiskReport
+    index: IndexReport
+    size_bytes: int
+    retrievals: int
+    events: int
+
+
+def _scan(memory: Memory, *, apply: bool) -> DiskReport:
+    """Compare files with the catalog; with apply, update the catalog to match."""
+    ledger = memory.ledger
+    report = DiskReport(leftovers=len(files.leftover_temp_files(memory.root)))
+    known = ledger.all_catalog()
+    problems = {
+        p: (e, m) for p, e, m in ledger.conn.execute("SELECT path, error, mtime_ns FROM problems")
+    }
+    seen: set[str] = set()
+    upserts, bad = [], []
+    for entry in files.scan(memory.root):
+        rel = os.path.relpath(entry.path, memory.root)
+        row = known.get(entry.id)
+        seen.add(entry.id)
+        if row and row.path == rel and row.mtime_ns == entry.mtime_ns and row.size == entry.size:
+            continue
+        if rel in problems and problems[rel][1] == entry.mtime_ns:
+            report.corrupt.append((rel, problems[rel][0]))
+            continue
+        try:
+            ep = memory.store.load_path(entry.path)
+            if ep.id != entry.id:
+                raise InvalidInput(f"its id {ep.id[:8]} does not match its file name")
+        except MemrlError as exc:
+            report.corrupt.append((rel, str(exc)))
+            bad.append((rel, str(exc), entry.mtime_ns))
+            continue
+        (report.changed if row else report.new).append(entry.id)
+        upserts.append(catalog_row(memory.root, ep, archived=entry.archived))
+    report.vanished = [i for i in known if i not in seen]
+    if apply:
+        ledger.upsert_catalog(upserts)
+        ledger.delete_catalog(report.vanished)
+        with ledger.write() as c:
+            c.execute("DELETE FROM problems")
+            c.executemany("INSERT OR REPLACE INTO problems VALUES (?, ?, ?)", bad)
+        for tmp in files.leftover_temp_files(memory.root):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+    return report
+
+
+def _index_report(memory: Memory) -> IndexReport:
+    health = memory.index.health()
+    report = IndexReport(health)
+    if health.problem:
+        return report
+    indexed = memory.index.hashes()
+    live = {
+        i: h
+        for i, h in memory.ledger.conn.execute(
+            "SELECT id, content_hash FROM episodes WHERE archived = 0"
+        )
+    }
+    report.missing = [i for i in live if i not in indexed]
+    report.stale = [i for i, h in live.items() if i in indexed and indexed[i] != h]
+    report.orphans = [i for i in indexed if i not in live]
+    return report
+
+
+def status(memory: Memory) -> Status:
+    disk = _scan(memory, apply=False)
+    counts = dict(
+        memory.ledger.conn.execute("SELECT archived, COUNT(*) FROM episodes GROUP BY archived")
+    )
+    return Status(
+        data_dir=str(memory.root),
+        episodes=counts.get(0, 0),
+        archived=counts.get(1, 0),
+        projects=len(memory.projects()),
+        model=memory.model.label,
+        model_id=memory.model_id,
+        disk=disk,
+        index=_index_report(memory),
+        size_bytes=files.dir_size(memory.root),
+        retrievals=memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0],
+        events=memory.ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
+    )
+
+
+def _live_episodes(memory: Memory, ids: Sequence[str] | None) -> Iterator[Episode]:
+    rows = memory.ledger.conn.execute(
+        "SELECT id, path FROM episodes WHERE archived = 0 ORDER BY created_at"
+    ).fetchall()
+    wanted = set(ids) if ids is not None else None
+    for episode_id, rel in rows:
+        if wanted is not None and episode_id not in wanted:
+            continue
+        try:
+            yield memory.store.load_path(memory.root / rel)
+        except MemrlError:
+            continue  # reported by status as corrupt; never blocks the rest
+
+
+def _embedded_batches(
+    memory: Memory, episodes: Iterator[Episode], total: int, progress: Progress | None
+) -> Iterator[list[IndexRow]]:
+    done = 0
+    batch: list[Episode] = []
+
+    def flush() -> list[IndexRow]:
+        nonlocal done
+        vectors = memory.embedder.embed([e.embedding_text() for e in batch])
+        rows = [
+            IndexRow(
+                e.id, v, e.search_text(), e.project, e.created_at.timestamp(), e.content_hash()
+            )
+            for e, v in zip(batch, vectors, strict=True)
+        ]
+        done += len(batch)
+        if progress:
+            progress(done, total)
+        batch.clear()
+        return rows
+
+    for ep in episodes:
+        batch.append(ep)
+        if len(batch) >= EMBED_BATCH:
+            yield flush()
+    if batch:
+        yield flush()
+
+
+def sync_index(
+    memory: Memory, *, rebuild: bool = False, progress: Progress | None = None
+) -> tuple[DiskReport, IndexReport]:
+    """Bring catalog and index up to date with the files; embed only what changed."""
+    disk = _scan(memory, apply=True)
+    report = _index_report(memory)
+    index = memory.index
+    if rebuild or report.health.problem:
+        total = memory.count()
+        dim = memory.embedder.dim
+        index.rebuild(dim, _embedded_batches(memory, _live_episodes(memory, None), total, progress))
+        report = _index_report(memory)
+        report.rebuilt, report.embedded = True, total
+        memory.learning.propagate()
+        return disk, report
+    todo = report.missing + report.stale
+    if report.orphans:
+        index.delete(report.orphans)
+    if todo:
+        dim = memory.embedder.dim
+        for rows in _embedded_batches(memory, _live_episodes(memory, todo), len(todo), progress):
+            index.upsert(rows, dim, create_if_missing=False)
+    if todo or report.orphans:
+        index.optimize()
+    embedded = len(todo)
+    report = _index_report(memory)
+    report.embedded = embedded
+    return disk, report

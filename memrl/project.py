@@ -1,0 +1,94 @@
+"""Project identity: named from the git repository, not the working directory's basename.
+
+A repository with a remote is named by the remote's path (`owner/repo`), so two clones
+both called `app` but of different repositories never share memories by accident, and
+every subfolder of a repository belongs to the same project as its root. Without a
+remote the repository root's folder name is used; outside git, the folder's own name.
+Nothing here runs git: `.git/config` is read directly, which keeps hooks fast.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+
+def git_root(start: Path) -> Path | None:
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _git_dir(root: Path) -> Path:
+    dotgit = root / ".git"
+    if dotgit.is_file():  # worktrees and submodules: "gitdir: <path>"
+        text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text.split(":", 1)[1].strip())
+            target = target if target.is_absolute() else (root / target).resolve()
+            common = target / "commondir"
+            if common.is_file():
+                rel = common.read_text(encoding="utf-8").strip()
+                return (target / rel).resolve()
+            return target
+    return dotgit
+
+
+def remote_url(root: Path) -> str | None:
+    config_path = _git_dir(root) / "config"
+    if not config_path.is_file():
+        return None
+    # allow_no_value: git allows `[core]\n\tbare`-style keys, which would otherwise fail the parse
+    parser = configparser.ConfigParser(strict=False, interpolation=None, allow_no_value=True)
+    try:
+        parser.read(config_path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+    remotes = [s for s in parser.sections() if s.startswith('remote "')]
+    preferred = 'remote "origin"'
+    section = preferred if preferred in remotes else (sorted(remotes)[0] if remotes else None)
+    if section is None:
+        return None
+    return parser.get(section, "url", fallback=None) or None
+
+
+def main_root(root: Path) -> Path:
+    """A linked worktree's main repository folder; any other root is its own."""
+    dotgit = root / ".git"
+    if dotgit.is_file():
+        common = _git_dir(root)
+        if common.name == ".git" and (common.parent / ".git").is_dir():
+            return common.parent
+    return root
+
+
+def name_from_remote(url: str) -> str | None:
+    """`git@github.com:acme/app.git`, `https://host/acme/app` → `acme/app`."""
+    url = url.strip()
+    m = re.match(r"^(?:[\w.-]+@)?[\w.-]{2,}:(?!//)(?P<path>.+)$", url)  # scp-like ssh
+    path = m.group("path") if m else re.sub(r"^[a-z+]+://([^/@]+@)?[^/]+/?", "", url, flags=re.I)
+    path = path.strip("/").removesuffix(".git").strip("/")
+    if not path:
+        return None
+    parts = [p for p in path.split("/") if p and p not in (".", "..")]
+    return "/".join(parts[-2:]) if parts else None
+
+
+def detect(cwd: Path | str | None = None) -> str:
+    """The project name for a working directory."""
+    folder = Path(cwd) if cwd else Path.cwd()
+    try:
+        root = git_root(folder)
+    except OSError:
+        root = None
+    if root is None:
+        return folder.resolve().name or "default"
+    url = remote_url(root)
+    if url:
+        name = name_from_remote(url)
+        if name:
+            return name
+    return main_root(root).name or "default"

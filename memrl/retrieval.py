@@ -1,0 +1,121 @@
+"""Hybrid retrieval in two phases.
+
+Phase one recalls candidates from LanceDB's vector search and its native full-text
+search at once, and keeps those whose relevance (cosine similarity, raised by an exact
+keyword match) clears `retrieval.min_similarity`. Phase two re-ranks them by a blend of
+normalised relevance and learned, decayed utility. Every hit carries the numbers that
+explain its place.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from memrl.episode import _clean
+from memrl.errors import InvalidInput, MemrlError
+from memrl.learning.rules import Candidate, rank
+from memrl.views import Hit, SearchResult
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+MAX_QUERY_CHARS = 2_000
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="memrl-recall")
+    return _pool
+
+
+def clean_query(query: str) -> str:
+    try:
+        query = _clean(query or "")
+    except ValueError as exc:
+        raise InvalidInput(f"query {exc}") from None
+    if not query:
+        raise InvalidInput("the query is empty: describe the task or paste the error to look for")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(
+            f"the query is {len(query):,} characters; keep it under {MAX_QUERY_CHARS:,} "
+            "(the key sentence or the error line is enough)"
+        )
+    return query
+
+
+def search(
+    memory: Memory,
+    query: str,
+    *,
+    limit: int,
+    project: str | None,
+    session_id: str | None,
+    origin: str,
+    log: bool,
+    utility_weight: float | None,
+    with_episodes: bool,
+) -> SearchResult:
+    query = clean_query(query)
+    if not 1 <= limit <= 100:
+        raise InvalidInput(f"limit must be between 1 and 100, not {limit}")
+    settings = memory.settings.retrieval
+    weight = settings.utility_weight if utility_weight is None else utility_weight
+    index = memory.index
+    index.table()  # raise IndexUnavailable with its fix before paying for the model
+    qvec = memory.embedder.embed_query(query)
+    k = max(settings.candidates, limit * 4)
+    pool = _executor()
+    vec_future = pool.submit(index.search_vector, qvec, k, project)
+    text_future = pool.submit(index.search_text, query, k, project)
+    vec_hits, text_hits = vec_future.result(), text_future.result()
+
+    candidates: dict[str, Candidate] = {}
+    for episode_id, sim, _vec in vec_hits:
+        candidates[episode_id] = Candidate(episode_id, sim)
+    best = max((score for _i, score, _v in text_hits), default=0.0)
+    for episode_id, score, vec in text_hits:
+        cand = candidates.get(episode_id)
+        if cand is None:
+            cand = candidates[episode_id] = Candidate(episode_id, float(vec @ qvec))
+        cand.keyword = score / best if best > 0 else 0.0
+
+    rows = memory.rows(list(candidates))
+    live = []
+    for cand in candidates.values():
+        row = rows.get(cand.id)
+        if row is None or row.archived:
+            continue  # the index lags the catalog: never show what is gone
+        cand.utility = row.learned.utility
+        cand.evidence = row.learned.evidence
+        live.append(cand)
+    ranked = rank(
+        live,
+        min_similarity=settings.min_similarity,
+        utility_weight=weight,
+        keyword_weight=settings.keyword_weight,
+    )[:limit]
+
+    hits = [
+        Hit(n + 1, rows[c.id], c.similarity, c.keyword, c.relevance, c.normalised, c.score)
+        for n, c in enumerate(ranked)
+    ]
+    warnings: list[str] = []
+    if with_episodes:
+        kept = []
+        for hit in hits:
+            try:
+                hit.episode = memory.store.load(hit.id)
+            except MemrlError as exc:
+                warnings.append(f"skipped {hit.row.short_id}: {exc}")
+                continue
+            kept.append(hit)
+        for n, hit in enumerate(kept):
+            hit.rank = n + 1
+        hits = kept
+    retrieval_id = None
+    if log and hits:
+        retrieval_id = memory.learning.log_retrieval(query, hits, session_id, project, origin)
+    return SearchResult(query, hits, retrieval_id, weight, warnings)

@@ -1,0 +1,176 @@
+"""The episode store: JSON files (the truth) kept in step with the ledger's catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from memrl.episode import MIN_PREFIX, Episode, parse
+from memrl.errors import Ambiguous, InvalidInput, NotFound, StoreError
+from memrl.store import files
+from memrl.store.ledger import SUMMARY_CHARS, CatalogRow, Ledger, tags_field
+
+LEDGER_FILE = "memrl.db"
+
+
+@dataclass(slots=True)
+class Filters:
+    project: str | None = None
+    tag: str | None = None
+    outcome: str | None = None
+    since: float | None = None
+    archived: bool = False
+    text: str | None = None  # substring of task or summary (for browsing, not search)
+
+
+def catalog_row(root: Path, ep: Episode, *, archived: bool = False) -> CatalogRow:
+    folder = files.ARCHIVE if archived else files.EPISODES
+    rel = f"{folder}/{ep.day()}/{ep.id}.json"
+    path = root / rel
+    try:
+        st = path.stat()
+        mtime, size = st.st_mtime_ns, st.st_size
+    except FileNotFoundError:
+        mtime, size = 0, 0
+    return CatalogRow(
+        id=ep.id,
+        path=rel,
+        created_at=ep.created_at.timestamp(),
+        updated_at=ep.updated_at.timestamp(),
+        project=ep.project,
+        session_id=ep.session_id,
+        task=ep.task,
+        summary=ep.summary[:SUMMARY_CHARS],
+        outcome=ep.outcome.value,
+        task_type=ep.task_type.value,
+        source=ep.source.value,
+        tags=tags_field(ep.tags),
+        pinned=int(ep.pinned),
+        archived=int(archived),
+        content_hash=ep.content_hash(),
+        mtime_ns=mtime,
+        size=size,
+    )
+
+
+class EpisodeStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._ledger: Ledger | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.root / LEDGER_FILE)
+        return self._ledger
+
+    def path_for(self, ep: Episode, *, archived: bool = False) -> Path:
+        folder = files.ARCHIVE if archived else files.EPISODES
+        return self.root / folder / ep.day() / f"{ep.id}.json"
+
+    # writing --------------------------------------------------------------------
+
+    def save(self, episodes: Sequence[Episode], *, durable: bool = True) -> list[CatalogRow]:
+        """Write episode files atomically, then record them in the catalog."""
+        rows = []
+        for ep in episodes:
+            archived = False
+            existing = self.ledger.catalog(ep.id) if len(episodes) == 1 else None
+            if existing is not None:
+                archived = bool(existing.archived)
+            files.atomic_write_text(
+                self.path_for(ep, archived=archived), ep.to_json(), durable=durable
+            )
+            rows.append(catalog_row(self.root, ep, archived=archived))
+        self.ledger.upsert_catalog(rows)
+        return rows
+
+    def set_archived(self, ids: Sequence[str], archived: bool) -> list[Episode]:
+        """Move files between episodes/ and archive/; nothing is ever deleted."""
+        moved = []
+        for episode_id in ids:
+            row = self.ledger.catalog(episode_id)
+            if row is None:
+                raise NotFound(f"no episode {episode_id[:8]}")
+            if bool(row.archived) == archived:
+                continue
+            ep = self.load(episode_id)
+            src = self.root / row.path
+            dst = self.path_for(ep, archived=archived)
+            files.move(src, dst)
+            self.ledger.upsert_catalog([catalog_row(self.root, ep, archived=archived)])
+            moved.append(ep)
+        return moved
+
+    # reading --------------------------------------------------------------------
+
+    def load(self, episode_id: str) -> Episode:
+        row = self.ledger.catalog(episode_id)
+        if row is None:
+            raise NotFound(f"no episode with id {episode_id[:8]}; `memrl list` shows what exists")
+        return self.load_path(self.root / row.path)
+
+    def load_path(self, path: Path) -> Episode:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(
+                f"{path} has gone (deleted by another process or by hand); "
+                "run `memrl index` to bring the catalog up to date."
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            return parse(data, what=str(path))
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"{exc} — fix the file by hand or restore it from a backup"
+            ) from None
+
+    def raw(self, episode_id: str) -> dict[str, Any]:
+        row = self.ledger.catalog(episode_id)
+        if row is None:
+            raise NotFound(f"no episode with id {episode_id[:8]}")
+        return json.loads((self.root / row.path).read_text(encoding="utf-8"))
+
+    def resolve(self, ref: str, *, archived: bool | None = False) -> str:
+        """A full id from an id, a unique prefix of 4+ characters, or `latest`."""
+        ref = ref.strip().lower()
+        if ref in ("latest", "last-captured"):
+            ids = self.ledger.latest(1)
+            if not ids:
+                raise NotFound("the store is empty: capture an episode first (`memrl capture`)")
+            return ids[0]
+        if len(ref) < MIN_PREFIX or not all(c in "0123456789abcdef-" for c in ref):
+            raise InvalidInput(
+                f"'{ref}' is not an episode id: give at least {MIN_PREFIX} hex characters "
+                "of an id (as `memrl list` shows them), or 'latest'."
+            )
+        ref = ref.replace("-", "")
+        matches = self.ledger.match_prefix(ref, archived=archived)
+        if not matches:
+            hint = ""
+            if archived is False and self.ledger.match_prefix(ref, archived=True):
+                hint = " It is archived: `memrl restore` brings it back."
+            elif archived is True and self.ledger.match_prefix(ref, archived=False):
+                hint = " It is not archived."
+            raise NotFound(f"no episode matches '{ref}'.{hint}")
+        if len(matches) > 1 and ref not in matches:
+            raise Ambiguous(ref, matches)
+        return ref if ref in matches else matches[0]
+
+    def resolve_all(self, refs: Sequence[str], *, archived: bool | None = False) -> list[str]:
+        """Resolve every ref or raise before anything is changed (no half-applied batches)."""
+        ids: dict[str, None] = {}
+        problems = []
+        for ref in refs:
+            try:
+                ids.setdefault(self.resolve(ref, archived=archived), None)
+            except (NotFound, Ambiguous, InvalidInput) as exc:
+                problems.append(str(exc))
+        if problems:
+            raise NotFound("; ".join(problems) + " Nothing was changed.")
+        return list(ids)

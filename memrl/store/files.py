@@ -1,0 +1,121 @@
+"""Episode files: atomic writes and the on-disk layout.
+
+`episodes/YYYY-MM-DD/<id>.json` are the source of truth; `archive/YYYY-MM-DD/<id>.json`
+holds pruned and merged-away episodes. A write is a temp file in the same folder,
+fsync, rename: a reader (or a crash) sees the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from memrl.errors import StoreError
+
+EPISODES = "episodes"
+ARCHIVE = "archive"
+TMP_PREFIX = ".tmp-"
+
+
+def _explain(exc: OSError, path: Path) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"no space left to write {path}; free some disk space and retry")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreError(
+            f"cannot write {path}: the data directory is read-only or not yours. "
+            "Fix its permissions or point MEMRL_DATA_DIR elsewhere."
+        )
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as exc:
+        raise _explain(exc, path) from None
+    finally:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+
+
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+def move(src: Path, dst: Path) -> None:
+    """Rename within the data dir (episodes/ <-> archive/): atomic on one filesystem."""
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+    except OSError as exc:
+        raise _explain(exc, dst) from None
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    id: str
+    path: Path
+    archived: bool
+    mtime_ns: int
+    size: int
+
+
+def relative(root: Path, folder: str, day: str, episode_id: str) -> str:
+    return f"{folder}/{day}/{episode_id}.json"
+
+
+def scan(root: Path) -> Iterator[FileEntry]:
+    """Every episode file under episodes/ and archive/, with stat data, without reading it."""
+    for folder, archived in ((EPISODES, False), (ARCHIVE, True)):
+        base = root / folder
+        try:
+            days = list(os.scandir(base))
+        except FileNotFoundError:
+            continue
+        for day in days:
+            if not day.is_dir():
+                continue
+            for entry in os.scandir(day.path):
+                name = entry.name
+                if not name.endswith(".json") or name.startswith("."):
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                yield FileEntry(name[:-5], Path(entry.path), archived, st.st_mtime_ns, st.st_size)
+
+
+def leftover_temp_files(root: Path) -> list[Path]:
+    """Temp files a killed writer left behind; safe to delete, never read as episodes."""
+    out = []
+    for folder in (EPISODES, ARCHIVE):
+        out += list((root / folder).glob(f"*/{TMP_PREFIX}*"))
+    return out
+
+
+def dir_size(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            try:
+                total += os.stat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total

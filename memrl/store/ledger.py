@@ -1,0 +1,400 @@
+"""The ledger: one SQLite database (WAL) beside the episode files.
+
+It holds two kinds of data:
+
+* derived, rebuildable from the JSON files: the catalog (`episodes` table) that makes
+  listing, filtering and prefix lookup fast at 100k episodes;
+* recorded, the ledger proper: learning state, the utility history, the retrieval log
+  and the propagation edges. These change constantly and from many processes at
+  once, which is exactly what SQLite transactions are for: `BEGIN IMMEDIATE`
+  serialises writers across processes, so no update is ever lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from memrl.errors import StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS episodes (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    project TEXT NOT NULL DEFAULT '',
+    session_id TEXT,
+    task TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL,
+    task_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '',
+    pinned INTEGER NOT NULL DEFAULT 0,
+    archived INTEGER NOT NULL DEFAULT 0,
+    content_hash TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS episodes_created ON episodes(archived, created_at);
+CREATE INDEX IF NOT EXISTS episodes_project ON episodes(project, archived, created_at);
+CREATE INDEX IF NOT EXISTS episodes_session ON episodes(session_id);
+
+CREATE TABLE IF NOT EXISTS state (
+    id TEXT PRIMARY KEY,
+    q REAL NOT NULL DEFAULT 0.5,
+    p REAL NOT NULL DEFAULT 0.0,
+    evidence INTEGER NOT NULL DEFAULT 0,
+    retrievals INTEGER NOT NULL DEFAULT 0,
+    helpful INTEGER NOT NULL DEFAULT 0,
+    unhelpful INTEGER NOT NULL DEFAULT 0,
+    last_used_at REAL
+);
+
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    episode_id TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    other_id TEXT,
+    before REAL NOT NULL,
+    after REAL NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_episode ON events(episode_id, seq);
+
+CREATE TABLE IF NOT EXISTS retrievals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    session_id TEXT,
+    project TEXT,
+    query TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    credited INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS retrievals_session ON retrievals(session_id, seq);
+CREATE INDEX IF NOT EXISTS retrievals_project ON retrievals(project, ts);
+
+CREATE TABLE IF NOT EXISTS retrieved (
+    retrieval_seq INTEGER NOT NULL,
+    rank INTEGER NOT NULL,
+    episode_id TEXT NOT NULL,
+    similarity REAL NOT NULL,
+    PRIMARY KEY (retrieval_seq, rank)
+);
+CREATE INDEX IF NOT EXISTS retrieved_episode ON retrieved(episode_id);
+
+CREATE TABLE IF NOT EXISTS edges (
+    src TEXT NOT NULL,
+    dst TEXT NOT NULL,
+    sim REAL NOT NULL,
+    PRIMARY KEY (src, dst)
+);
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
+
+CREATE TABLE IF NOT EXISTS problems (
+    path TEXT PRIMARY KEY,
+    error TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+CATALOG_COLUMNS = (
+    "id",
+    "path",
+    "created_at",
+    "updated_at",
+    "project",
+    "session_id",
+    "task",
+    "summary",
+    "outcome",
+    "task_type",
+    "source",
+    "tags",
+    "pinned",
+    "archived",
+    "content_hash",
+    "mtime_ns",
+    "size",
+)
+SUMMARY_CHARS = 400
+
+
+@dataclass(slots=True)
+class CatalogRow:
+    id: str
+    path: str
+    created_at: float
+    updated_at: float
+    project: str
+    session_id: str | None
+    task: str
+    summary: str
+    outcome: str
+    task_type: str
+    source: str
+    tags: str
+    pinned: int
+    archived: int
+    content_hash: str
+    mtime_ns: int
+    size: int
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split("|") if t]
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in CATALOG_COLUMNS)
+
+
+@dataclass(slots=True)
+class StateRow:
+    id: str
+    q: float = 0.5
+    p: float = 0.0
+    evidence: int = 0
+    retrievals: int = 0
+    helpful: int = 0
+    unhelpful: int = 0
+    last_used_at: float | None = None
+
+
+STATE_COLUMNS = ("id", "q", "p", "evidence", "retrievals", "helpful", "unhelpful", "last_used_at")
+
+
+def tags_field(tags: Iterable[str]) -> str:
+    """Tags stored as '|a|b|' so one LIKE '%|tag|%' matches a whole tag."""
+    tags = list(tags)
+    return "|" + "|".join(tags) + "|" if tags else ""
+
+
+class Ledger:
+    """Thread-safe handle: one SQLite connection per thread, all on the same file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._decay_rate = 0.0
+        self._clock = time.time
+        conn = self._conn()
+        try:
+            have = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()[0]
+            if not have:
+                conn.executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, path) from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{path} is not a usable memrl ledger ({exc}). Move it aside; "
+                "`memrl index --rebuild` recreates the catalog from the episode files."
+            ) from None
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise StoreError(
+                    f"cannot open {self.path}: {exc}. Check that the data directory is "
+                    "writable, or point MEMRL_DATA_DIR elsewhere."
+                ) from None
+            conn.execute("PRAGMA busy_timeout = 30000")
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:
+                pass  # read-only data dir: reads still work
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.create_function("memrl_utility", 4, self._utility_sql, deterministic=True)
+            self._local.conn = conn
+        return conn
+
+    def register_utility(self, decay_rate: float, clock) -> None:
+        """Let SQL sort by decayed utility: memrl_utility(q, p, last_used, pinned)."""
+        self._decay_rate = decay_rate
+        self._clock = clock
+
+    def _utility_sql(self, q, p, last_used, pinned) -> float:
+        from memrl.learning.rules import decay_factor, utility
+
+        q = 0.5 if q is None else q
+        p = 0.0 if p is None else p
+        factor = decay_factor(last_used or 0.0, self._clock(), self._decay_rate, bool(pinned))
+        return utility(q, p, factor)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._conn()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One cross-process write transaction; nested use joins the outer one."""
+        conn = self._conn()
+        if conn.in_transaction:
+            yield conn
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc, self.path) from None
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                conn.execute("ROLLBACK")
+                raise _store_error(exc, self.path) from None
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes whenever any process commits: a cheap poll for live views."""
+        conn = self._conn()
+        dv = conn.execute("PRAGMA data_version").fetchone()[0]
+        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        return dv, seq
+
+    # catalog ----------------------------------------------------------------------
+
+    def upsert_catalog(self, rows: Sequence[CatalogRow]) -> None:
+        placeholders = ",".join("?" * len(CATALOG_COLUMNS))
+        with self.write() as c:
+            c.executemany(
+                f"INSERT OR REPLACE INTO episodes ({','.join(CATALOG_COLUMNS)}) "
+                f"VALUES ({placeholders})",
+                [r.as_tuple() for r in rows],
+            )
+            c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(r.id,) for r in rows])
+
+    def delete_catalog(self, ids: Sequence[str]) -> None:
+        with self.write() as c:
+            c.executemany("DELETE FROM episodes WHERE id = ?", [(i,) for i in ids])
+
+    def catalog(self, episode_id: str) -> CatalogRow | None:
+        row = self.conn.execute(
+            f"SELECT {','.join(CATALOG_COLUMNS)} FROM episodes WHERE id = ?", (episode_id,)
+        ).fetchone()
+        return CatalogRow(*row) if row else None
+
+    def catalog_many(self, ids: Sequence[str]) -> dict[str, CatalogRow]:
+        out: dict[str, CatalogRow] = {}
+        for chunk in _chunks(list(ids), 500):
+            q = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT {','.join(CATALOG_COLUMNS)} FROM episodes WHERE id IN ({q})", chunk
+            ):
+                out[row[0]] = CatalogRow(*row)
+        return out
+
+    def all_catalog(self) -> dict[str, CatalogRow]:
+        cur = self.conn.execute(f"SELECT {','.join(CATALOG_COLUMNS)} FROM episodes")
+        return {row[0]: CatalogRow(*row) for row in cur}
+
+    def match_prefix(self, prefix: str, *, archived: bool | None = None) -> list[str]:
+        sql = "SELECT id FROM episodes WHERE id >= ? AND id < ?"
+        args: list[Any] = [prefix, prefix + "\uffff"]
+        if archived is not None:
+            sql += " AND archived = ?"
+            args.append(int(archived))
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY created_at DESC LIMIT 50", args)]
+
+    def latest(self, n: int = 1, project: str | None = None) -> list[str]:
+        sql = "SELECT id FROM episodes WHERE archived = 0"
+        args: list[Any] = []
+        if project:
+            sql += " AND project = ?"
+            args.append(project)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        return [r[0] for r in self.conn.execute(sql, [*args, n])]
+
+    # learning state -------------------------------------------------------------
+
+    def states(self, ids: Sequence[str]) -> dict[str, StateRow]:
+        out: dict[str, StateRow] = {}
+        for chunk in _chunks(list(ids), 500):
+            q = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT {','.join(STATE_COLUMNS)} FROM state WHERE id IN ({q})", chunk
+            ):
+                out[row[0]] = StateRow(*row)
+        for i in ids:
+            out.setdefault(i, StateRow(i))
+        return out
+
+    def state(self, episode_id: str) -> StateRow:
+        return self.states([episode_id])[episode_id]
+
+    def put_states(self, conn: sqlite3.Connection, rows: Iterable[StateRow]) -> None:
+        conn.executemany(
+            f"INSERT OR REPLACE INTO state ({','.join(STATE_COLUMNS)}) "
+            f"VALUES ({','.join('?' * len(STATE_COLUMNS))})",
+            [tuple(getattr(r, c) for c in STATE_COLUMNS) for r in rows],
+        )
+
+    def add_events(self, conn: sqlite3.Connection, events: Iterable[tuple[Any, ...]]) -> None:
+        """events: (ts, episode_id, cause, other_id, before, after, detail)."""
+        conn.executemany(
+            "INSERT INTO events (ts, episode_id, cause, other_id, before, after, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+
+    def events(self, episode_id: str) -> list[tuple[Any, ...]]:
+        return self.conn.execute(
+            "SELECT seq, ts, cause, other_id, before, after, detail FROM events "
+            "WHERE episode_id = ? ORDER BY seq",
+            (episode_id,),
+        ).fetchall()
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as c:
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _store_error(exc: sqlite3.OperationalError, path: Path) -> StoreError:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return StoreError(
+            f"cannot write {path}: the data directory is read-only. "
+            "Fix its permissions or point MEMRL_DATA_DIR elsewhere."
+        )
+    if "disk" in text and "full" in text:
+        return StoreError(f"cannot write {path}: the disk is full; free some space and retry")
+    if "locked" in text:
+        return StoreError(f"{path} stayed locked by another memrl process for 30 s; retry")
+    return StoreError(f"cannot write {path}: {text}")
+
+
+def now_ts() -> float:
+    return time.time()

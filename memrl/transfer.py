@@ -1,0 +1,197 @@
+"""Export and import as JSON Lines: one episode a line, with what memrl learned about it.
+
+A line is the episode's own fields plus `archived` and `learning` (state and utility
+history), so export → import into an empty store is lossless. Import validates every
+line before it writes anything, then stores the whole batch in one pass: files, one
+catalog transaction, batched embedding and a handful of index appends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from memrl.episode import Episode, Source
+from memrl.errors import InvalidInput
+from memrl.index import IndexRow
+from memrl.store import Filters
+from memrl.store.ledger import StateRow
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+EXTRA_KEYS = ("archived", "learning")
+INDEX_BATCH = 2048
+MAX_REPORTED = 10
+
+
+@dataclass(slots=True)
+class ImportResult:
+    imported: int = 0
+    skipped_existing: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def export(memory: Memory, filters: Filters | None = None) -> Iterator[dict[str, Any]]:
+    filters = filters or Filters()
+    archived_too = replace(filters, archived=True)
+    for f in (filters, archived_too) if not filters.archived else (filters,):
+        for row in memory.list(f, limit=None, sort="created", descending=False):
+            try:
+                data = memory.store.raw(row.id)
+            except (OSError, ValueError):
+                continue
+            state = memory.ledger.state(row.id)
+            events = memory.ledger.events(row.id)
+            data["archived"] = row.archived
+            data["learning"] = {
+                "q": state.q,
+                "p": state.p,
+                "evidence": state.evidence,
+                "retrievals": state.retrievals,
+                "helpful": state.helpful,
+                "unhelpful": state.unhelpful,
+                "last_used_at": state.last_used_at,
+                "history": [
+                    {
+                        "ts": ts,
+                        "cause": cause,
+                        "other_id": other,
+                        "before": b,
+                        "after": a,
+                        "detail": detail,
+                    }
+                    for _seq, ts, cause, other, b, a, detail in events
+                ],
+            }
+            yield data
+
+
+def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dict, bool] | None:
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"line {n}: not valid UTF-8 (byte {exc.start})") from None
+    if not line.strip():
+        return None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"line {n}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"line {n}: expected a JSON object")
+    learning = data.pop("learning", None) or {}
+    archived = bool(data.pop("archived", False))
+    data.setdefault("source", Source.imported.value)
+    try:
+        ep = memory.prepare(data, source=Source.imported)
+    except InvalidInput as exc:
+        raise InvalidInput(f"line {n}: {exc}") from None
+    return ep, learning, archived
+
+
+def import_lines(
+    memory: Memory,
+    lines: Iterable[str | bytes],
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    result = ImportResult()
+    parsed: list[tuple[Episode, dict, bool]] = []
+    seen: set[str] = set()
+    for n, line in enumerate(lines, 1):
+        try:
+            item = _parse_line(memory, n, line)
+        except InvalidInput as exc:
+            result.errors.append(str(exc))
+            continue
+        if item is None:
+            continue
+        if item[0].id in seen:
+            result.errors.append(f"line {n}: id {item[0].id[:8]} appears twice in the file")
+            continue
+        seen.add(item[0].id)
+        parsed.append(item)
+    if result.errors:
+        return result  # all or nothing: fix the file, then import again
+
+    existing = set(memory.ledger.catalog_many([ep.id for ep, _l, _a in parsed]))
+    todo = [(ep, learn, arch) for ep, learn, arch in parsed if ep.id not in existing]
+    result.skipped_existing = len(parsed) - len(todo)
+    if not todo:
+        return result
+
+    live = [ep for ep, _l, arch in todo if not arch]
+    total = len(live)
+    vectors = []
+    for start in range(0, total, 256):
+        batch = live[start : start + 256]
+        vectors.extend(memory.embedder.embed([ep.embedding_text() for ep in batch]))
+        if progress:
+            progress(min(start + 256, total), total)
+
+    for ep, _l, arch in todo:
+        from memrl.store import files
+
+        files.atomic_write_text(
+            memory.store.path_for(ep, archived=arch), ep.to_json(), durable=False
+        )
+    os.sync()
+    from memrl.store import catalog_row
+
+    memory.ledger.upsert_catalog([catalog_row(memory.root, ep, archived=a) for ep, _l, a in todo])
+    _restore_learning(memory, todo)
+
+    rows = [
+        IndexRow(
+            ep.id, vec, ep.search_text(), ep.project, ep.created_at.timestamp(), ep.content_hash()
+        )
+        for ep, vec in zip(live, vectors, strict=True)
+    ]
+    create = memory.count() <= len(rows) and not memory.index.exists()
+    for start in range(0, len(rows), INDEX_BATCH):
+        memory.index.upsert(
+            rows[start : start + INDEX_BATCH], memory.embedder.dim, create_if_missing=create
+        )
+        create = False
+    memory.index.optimize()
+    result.imported = len(todo)
+    return result
+
+
+def _restore_learning(memory: Memory, todo: list[tuple[Episode, dict, bool]]) -> None:
+    states, events = [], []
+    for ep, learn, _arch in todo:
+        if not learn:
+            continue
+        states.append(
+            StateRow(
+                ep.id,
+                float(learn.get("q", 0.5)),
+                float(learn.get("p", 0.0)),
+                int(learn.get("evidence", 0)),
+                int(learn.get("retrievals", 0)),
+                int(learn.get("helpful", 0)),
+                int(learn.get("unhelpful", 0)),
+                learn.get("last_used_at"),
+            )
+        )
+        for ev in learn.get("history", []):
+            events.append(
+                (
+                    ev["ts"],
+                    ep.id,
+                    ev["cause"],
+                    ev.get("other_id"),
+                    ev["before"],
+                    ev["after"],
+                    ev.get("detail", ""),
+                )
+            )
+    if states or events:
+        with memory.ledger.write() as c:
+            memory.ledger.put_states(c, states)
+            memory.ledger.add_events(c, events)

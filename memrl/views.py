@@ -1,0 +1,132 @@
+"""What the Memory facade hands to front-ends: plain dataclasses, ready to render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from memrl.episode import Episode
+
+
+def short(episode_id: str) -> str:
+    return episode_id[:8]
+
+
+def ts_to_dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+@dataclass(slots=True)
+class Learned:
+    """An episode's learned state, with decay applied for the moment it was read."""
+
+    utility: float  # what ranking uses: clip(q + p) × decay
+    q: float  # its own evidence
+    p: float  # what its neighbours add
+    decay: float  # the multiplier for days unused (1.0 when pinned or just used)
+    confidence: float
+    evidence: int
+    retrievals: int
+    helpful: int
+    unhelpful: int
+    last_used_at: float | None
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of a listing: catalog data plus learned state. No file is read."""
+
+    id: str
+    project: str
+    task: str
+    summary: str
+    outcome: str
+    task_type: str
+    source: str
+    tags: list[str]
+    created_at: float
+    updated_at: float
+    pinned: bool
+    archived: bool
+    learned: Learned
+
+    @property
+    def short_id(self) -> str:
+        return short(self.id)
+
+    @property
+    def title(self) -> str:
+        text = self.task or self.summary
+        return text.splitlines()[0] if text else ""
+
+
+@dataclass(slots=True)
+class EpisodeView:
+    episode: Episode
+    learned: Learned
+    archived: bool
+    path: str
+
+
+@dataclass(slots=True)
+class Hit:
+    """One search result, able to explain its place."""
+
+    rank: int
+    row: Row
+    similarity: float
+    keyword: float
+    relevance: float
+    normalised: float
+    score: float
+    episode: Episode | None = None  # full content, loaded for the returned hits
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    def explain(self, utility_weight: float) -> str:
+        parts = [f"similarity {self.similarity:.0%}"]
+        if self.keyword > 0:
+            parts.append(f"keyword match {self.keyword:.0%}")
+        learned = self.row.learned
+        parts.append(f"relevance {self.normalised:.0%} × {1 - utility_weight:.2f}")
+        parts.append(
+            f"utility {learned.utility:.0%} × {utility_weight:.2f}"
+            + (f" (decayed ×{learned.decay:.2f})" if learned.decay < 0.995 else "")
+        )
+        parts.append(f"confidence {learned.confidence:.0%} from {learned.evidence} signals")
+        return f"score {self.score:.3f} = " + ", ".join(parts)
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    retrieval_id: int | None
+    utility_weight: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Change:
+    """A utility change, as reported after feedback, credit, propagation or merge."""
+
+    id: str
+    title: str
+    cause: str
+    before: float
+    after: float
+    other_id: str | None = None
+
+    @property
+    def delta(self) -> float:
+        return self.after - self.before
+
+
+@dataclass(slots=True)
+class CaptureResult:
+    episode: Episode
+    credit: list[Change]
+    propagation: list[Change]
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,56 @@
+"""The core stays headless and cheap to import; the CLI's help loads none of the heavy parts."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import memrl
+
+CORE = sorted(
+    m.name
+    for m in pkgutil.walk_packages(memrl.__path__, "memrl.")
+    if not m.name.startswith(("memrl.cli", "memrl.mcp", "memrl.tui", "memrl.__main__"))
+)
+FRONT_END_LIBS = ("textual", "mcp", "typer")
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_core_modules_import_no_front_end_library():
+    assert "memrl.memory" in CORE and "memrl.learning.engine" in CORE
+    loaded = _modules_after("\n".join(f"import {m}" for m in CORE))
+    leaked = sorted(m for m in loaded if m.split(".")[0] in FRONT_END_LIBS)
+    assert not leaked, f"the core imported {leaked[:5]}"
+
+
+def test_help_loads_no_model_index_or_tui():
+    loaded = _modules_after(
+        "import sys\nsys.argv = ['memrl', '--help']\nfrom memrl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    heavy = sorted(
+        m
+        for m in loaded
+        if m.split(".")[0]
+        in ("fastembed", "lancedb", "textual", "onnxruntime", "pydantic", "numpy", "mcp")
+    )
+    assert not heavy, f"`memrl --help` imported {heavy[:5]}"
+
+
+def test_listing_does_not_load_the_model_or_lancedb(data_dir):
+    loaded = _modules_after(
+        "import sys\nsys.argv = ['memrl', 'list']\nfrom memrl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    assert not {"fastembed", "lancedb", "onnxruntime"} & {m.split(".")[0] for m in loaded}

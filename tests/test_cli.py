@@ -1,0 +1,286 @@
+"""One test per command, through typer's CliRunner, as a script or a person would use them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from memrl.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None, code: int = 0):
+    result = runner.invoke(app, list(args), input=input)
+    assert result.exit_code == code, (result.output, result.exception)
+    return result
+
+
+def captured(*extra: str) -> str:
+    out = run(
+        "capture",
+        "--summary",
+        "Fixed open redirect by validating return URLs",
+        "--task",
+        "Fix open redirect",
+        "--project",
+        "acme/web",
+        "--json",
+        *extra,
+    )
+    return json.loads(out.stdout)["id"]
+
+
+def test_help_lists_the_commands():
+    out = run("--help").output
+    for cmd in ("capture", "search", "list", "show", "index", "status", "config", "feedback"):
+        assert cmd in out
+
+
+def test_init_creates_the_store_and_loads_the_model(data_dir):
+    out = run("init").output
+    assert "Loading embedding model…" in out
+    assert "Embedding model loaded: all-MiniLM-L6-v2-int8 (bundled), 384 dimensions" in out
+    assert (data_dir / "config.toml").read_text().startswith("# memrl settings")
+    again = json.loads(run("init", "--json").stdout)
+    assert again["config_created"] is False and again["dim"] == 384
+
+
+def test_capture_by_flags_stores_every_field(data_dir):
+    out = run(
+        "capture",
+        "--summary",
+        "Fixed the flaky upload test",
+        "--task",
+        "Flaky test",
+        "--outcome",
+        "partial",
+        "--worked",
+        "retry with backoff",
+        "--failed",
+        "sleep(1)",
+        "--error",
+        "TimeoutError: upload => raise the client timeout",
+        "--file",
+        "tests/test_upload.py",
+        "--command",
+        "pytest -k upload",
+        "--tag",
+        "ci",
+        "--type",
+        "test",
+        "--project",
+        "acme/api",
+        "--session",
+        "s-1",
+        "--json",
+    )
+    data = json.loads(out.stdout)["episode"]
+    assert data["outcome"] == "partial" and data["task_type"] == "test"
+    assert data["errors_resolved"] == [
+        {"error": "TimeoutError: upload", "resolution": "raise the client timeout"}
+    ]
+    assert data["files"] == ["tests/test_upload.py"] and data["session_id"] == "s-1"
+    assert data["project"] == "acme/api"
+    assert (data_dir / "episodes" / data["created_at"][:10] / f"{data['id']}.json").exists()
+
+
+def test_capture_from_json_on_stdin():
+    payload = json.dumps(
+        {
+            "task": "Add dark mode",
+            "summary": "Added a dark theme toggle",
+            "tags": ["ui"],
+            "project": "acme/web",
+        }
+    )
+    out = run("capture", "--from", "-", "--json", input=payload)
+    assert json.loads(out.stdout)["episode"]["tags"] == ["ui"]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["capture", "--task", "no summary"], None, "a summary is required"),
+        (["capture", "--summary", "x", "--outcome", "won"], None, "Invalid value for '--outcome'"),
+        (["capture", "--from", "-"], "{not json", "not valid JSON"),
+        (["capture", "--from", "-"], "[1, 2]", "one JSON object"),
+        (["capture", "--from", "/nonexistent.json"], None, "cannot read /nonexistent.json"),
+    ],
+)
+def test_capture_refuses_bad_input(args, stdin, message):
+    result = runner.invoke(app, args, input=stdin)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_capture_invalid_utf8_file(tmp_path):
+    bad = tmp_path / "ep.json"
+    bad.write_bytes(b'{"summary": "caf\xe9"}')
+    result = runner.invoke(app, ["capture", "--from", str(bad)])
+    assert result.exit_code == 2 and "not valid UTF-8" in result.output
+
+
+def test_list_and_show():
+    episode_id = captured()
+    rows = json.loads(run("list", "--json").stdout)
+    assert [r["id"] for r in rows] == [episode_id]
+    assert "Fix open redirect" in run("list").output
+    assert "acme/web" in run("list", "--project", "acme/web").output
+    assert "No episodes match" in run("list", "--project", "other").output
+    shown = json.loads(run("show", episode_id[:6], "--json").stdout)
+    assert shown["summary"].startswith("Fixed open redirect")
+    assert shown["learning"]["utility"] == pytest.approx(0.5)
+    assert "utility" in run("show", "latest").output
+
+
+def test_list_on_an_empty_store_says_how_to_start():
+    assert "memrl capture" in run("list").output
+
+
+def test_show_unknown_and_ambiguous_ids():
+    captured()
+    result = runner.invoke(app, ["show", "ffffffff"])
+    assert result.exit_code == 3 and "no episode matches 'ffffffff'" in result.output
+    result = runner.invoke(app, ["show", "xyz"])
+    assert result.exit_code == 2 and "at least 4 hex characters" in result.output
+
+
+def test_edit_with_set_validates_and_reindexes():
+    episode_id = captured()
+    run("edit", episode_id[:8], "--set", "tags=security,auth", "--set", "outcome=success")
+    data = json.loads(run("show", episode_id[:8], "--json").stdout)
+    assert data["tags"] == ["security", "auth"]
+    bad = runner.invoke(app, ["edit", episode_id[:8], "--set", "outcome=maybe"])
+    assert bad.exit_code == 2 and "outcome must be one of" in bad.output
+    bad = runner.invoke(app, ["edit", episode_id[:8], "--set", "colour=red"])
+    assert bad.exit_code == 2 and "not an episode field" in bad.output
+    assert json.loads(run("show", episode_id[:8], "--json").stdout)["outcome"] == "success"
+
+
+def test_edit_in_editor(monkeypatch, tmp_path):
+    episode_id = captured()
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import json, sys\np = sys.argv[1]\nd = json.load(open(p))\n"
+        "d['summary'] = 'Edited in an editor'\njson.dump(d, open(p, 'w'))\n"
+    )
+    import sys
+
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    run("edit", episode_id[:8])
+    assert (
+        json.loads(run("show", episode_id[:8], "--json").stdout)["summary"] == "Edited in an editor"
+    )
+    hits = json.loads(run("search", "edited in an editor", "--json").stdout)["hits"]
+    assert hits[0]["id"] == episode_id and hits[0]["summary"] == "Edited in an editor"
+
+
+def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_path):
+    episode_id = captured()
+    script = tmp_path / "editor.py"
+    script.write_text("import sys\nopen(sys.argv[1], 'w').write('{broken')\n")
+    import sys
+
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    result = runner.invoke(app, ["edit", episode_id[:8]], input="n\n")
+    assert result.exit_code == 2 and "unchanged" in result.output
+    assert json.loads(run("show", episode_id[:8], "--json").stdout)["summary"].startswith("Fixed")
+
+
+def test_archive_and_restore():
+    episode_id = captured()
+    assert "archived" in run("archive", episode_id[:8]).output
+    assert json.loads(run("list", "--json").stdout) == []
+    assert [r["id"] for r in json.loads(run("list", "--archived", "--json").stdout)] == [episode_id]
+    result = runner.invoke(app, ["archive", episode_id[:8]])
+    assert result.exit_code == 3 and "archived" in result.output
+    assert "restored" in run("restore", episode_id[:8]).output
+    assert len(json.loads(run("list", "--json").stdout)) == 1
+
+
+def test_search_table_and_json():
+    captured()
+    run("capture", "--summary", "Upgraded numpy and fixed pandas warnings", "--project", "acme/web")
+    out = run("search", "login redirect vulnerability").output
+    assert "Fix open redirect" in out and "%" in out
+    data = json.loads(
+        run("search", "login redirect vulnerability", "--json", "--limit", "1").stdout
+    )
+    assert len(data["hits"]) == 1 and 0 < data["hits"][0]["similarity"] <= 1
+    assert "utility" in data["hits"][0]
+    empty = runner.invoke(app, ["search", "  "])
+    assert empty.exit_code == 2 and "query is empty" in empty.output
+
+
+def test_search_without_index_says_what_to_do(data_dir):
+    captured()
+    import shutil
+
+    shutil.rmtree(data_dir / "vectors")
+    result = runner.invoke(app, ["search", "redirect"])
+    assert result.exit_code == 5 and "memrl index" in result.output
+    run("index")
+    assert "Fix open redirect" in run("search", "open redirect").output
+
+
+def test_index_and_status():
+    captured()
+    status = runner.invoke(app, ["status", "--json"])
+    data = json.loads(status.stdout)
+    assert status.exit_code == 0 and data["episodes"] == 1 and data["index"]["fresh"]
+    assert data["model"] == "all-MiniLM-L6-v2-int8 (bundled)"
+    out = json.loads(run("index", "--rebuild", "--json").stdout)
+    assert out["rebuilt"] and out["rows"] == 1
+    assert "up to date" in run("status").output
+
+
+def test_status_reports_an_unreadable_file(data_dir):
+    episode_id = captured()
+    path = next((data_dir / "episodes").rglob(f"{episode_id}.json"))
+    path.write_text("{")
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1 and "unreadable" in result.output and episode_id in result.output
+
+
+def test_config_show_get_set():
+    assert "learning.learning_rate" in run("config", "show").output
+    assert run("config", "get", "learning.discount_factor").stdout.strip() == "0.9"
+    run("config", "set", "retrieval.limit", "8")
+    assert run("config", "get", "retrieval.limit").stdout.strip() == "8"
+    bad = runner.invoke(app, ["config", "set", "retrieval.limit", "lots"])
+    assert bad.exit_code == 2 and "retrieval.limit" in bad.output and "integer" in bad.output
+    bad = runner.invoke(app, ["config", "get", "nope.key"])
+    assert bad.exit_code == 2 and "unknown config key" in bad.output
+
+
+def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
+    first = captured()
+    run("feedback", "helpful", first[:8])
+    dump = tmp_path / "all.jsonl"
+    run("export", "--output", str(dump))
+    lines = dump.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["learning"]["helpful"] == 1
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "other"))
+    out = run("import", str(dump)).output
+    assert "imported 1 episodes" in out
+    shown = json.loads(run("show", first[:8], "--json").stdout)
+    assert shown["learning"]["helpful"] == 1 and shown["learning"]["utility"] > 0.5
+    assert "skipped 1 already present" in run("import", str(dump)).output
+
+
+def test_import_with_a_bad_line_imports_nothing(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"summary": "good one", "project": "p"}\n{"summary": ""}\nnot json\n')
+    result = runner.invoke(app, ["import", str(src)])
+    assert result.exit_code == 2
+    assert "line 2" in result.output and "line 3" in result.output
+    assert json.loads(run("list", "--json").stdout) == []
+
+
+def test_no_color_is_respected():
+    captured()
+    out = run("list").output
+    assert "\x1b[" not in out

@@ -1,0 +1,119 @@
+"""The learning and curation commands, one test each, through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from memrl.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0):
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, (result.output, result.exception)
+    return result
+
+
+def capture(summary: str, task: str, *extra: str) -> str:
+    return json.loads(
+        run(
+            "capture",
+            "--summary",
+            summary,
+            "--task",
+            task,
+            "--project",
+            "acme/web",
+            "--json",
+            *extra,
+        ).stdout
+    )["id"]
+
+
+def two() -> tuple[str, str]:
+    a = capture(
+        "Fixed the flaky login test by waiting for the session cookie", "Fix flaky login test"
+    )
+    b = capture("Stabilised the login test by mocking the clock", "Flaky login test fix")
+    return a, b
+
+
+def test_feedback_aliases_and_last():
+    a, _b = two()
+    out = json.loads(run("feedback", "yes", a[:8], "--json").stdout)
+    rated = [c for c in out if c["cause"] == "feedback"]
+    assert rated[0]["id"] == a and rated[0]["after"] > rated[0]["before"]
+    assert "rated unhelpful" in run("feedback", "bad", a[:8]).output
+    run("search", "flaky login test", "--limit", "1")
+    assert "rated helpful" in run("feedback", "good", "last").output
+    bad = runner.invoke(app, ["feedback", "helpful", a[:8], "ffffffff"])
+    assert bad.exit_code == 3 and "Nothing was changed" in bad.output
+    bad = runner.invoke(app, ["feedback", "maybe", a[:8]])
+    assert bad.exit_code == 2
+
+
+def test_propagate_twice_changes_nothing_the_second_time():
+    a, _b = two()
+    run("feedback", "helpful", a[:8])
+    first = json.loads(run("propagate", "--json").stdout)
+    second = json.loads(run("propagate", "--json").stdout)
+    assert first["sources"] == 1 and second["changes"] == []
+    assert "0 utilities changed" in run("propagate").output
+    dry = json.loads(run("propagate", "--dry-run", "--temporal", "--json").stdout)
+    assert dry["dry_run"] is True
+
+
+def test_pin_unpin_and_history():
+    a, _b = two()
+    run("pin", a[:8])
+    assert json.loads(run("show", a[:8], "--json").stdout)["pinned"] is True
+    run("unpin", a[:8])
+    assert json.loads(run("show", a[:8], "--json").stdout)["pinned"] is False
+    run("feedback", "helpful", a[:8])
+    out = run("history", a[:8]).output
+    assert "feedback" in out and "50% → 55%" in out
+    data = json.loads(run("history", a[:8], "--json").stdout)
+    assert data["events"][0]["cause"] == "feedback" and len(data["curve"]) > 2
+
+
+def test_stats():
+    a, _b = two()
+    run("feedback", "helpful", a[:8])
+    data = json.loads(run("stats", "--json").stdout)
+    assert data["episodes"] == 2 and data["helpful"] == 1 and sum(data["utility_histogram"]) == 2
+    assert data["projects"][0]["project"] == "acme/web"
+    out = run("stats").output
+    assert "2 episodes" in out and "most useful" in out and "\x1b[" not in out
+
+
+def test_prune_dry_run_and_execute():
+    a, _b = two()
+    out = run("prune", "--older-than", "0", "--min-utility", "0.9").output
+    assert "Dry run" in out and a[:8] in out
+    assert len(json.loads(run("list", "--json").stdout)) == 2
+    run("feedback", "helpful", a[:8])
+    data = json.loads(
+        run("prune", "--older-than", "0", "--min-utility", "0.9", "--execute", "--json").stdout
+    )
+    assert len(data["archived"]) == 1 and a not in data["archived"]  # helpful episodes are spared
+    bad = runner.invoke(app, ["prune", "--min-utility", "2"])
+    assert bad.exit_code == 2
+
+
+def test_merge_and_review():
+    a, b = two()
+    dry = json.loads(run("merge", a[:8], b[:8], "--dry-run", "--json").stdout)
+    assert dry["dry_run"] and len(json.loads(run("list", "--json").stdout)) == 2
+    out = run(
+        "merge", a[:8], b[:8], "--summary", "Login test: wait for the cookie, mock the clock"
+    ).output
+    assert "merged 2 episodes" in out
+    rows = json.loads(run("list", "--json").stdout)
+    assert len(rows) == 1 and rows[0]["summary"].startswith("Login test")
+    bad = runner.invoke(app, ["merge", rows[0]["id"][:8]])
+    assert bad.exit_code == 2 and "at least two" in bad.output
+    review = json.loads(run("review", "--print", "--json").stdout)
+    assert set(review) == {"duplicates", "stale", "unused", "prune", "suggestions"}

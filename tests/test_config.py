@@ -1,0 +1,70 @@
+"""Settings: defaults, validation that names the key, env overrides, edits that keep comments."""
+
+from __future__ import annotations
+
+import pytest
+
+from memrl import config
+from memrl.errors import ConfigError
+
+
+def test_every_learning_parameter_has_its_design_default(data_dir):
+    s = config.load(data_dir)
+    assert s.learning.learning_rate == 0.1
+    assert s.learning.discount_factor == 0.9
+    assert s.learning.decay_rate == 0.01
+    assert s.learning.propagation_threshold == 0.5
+
+
+def test_template_lists_every_key_commented(data_dir):
+    text = config.commented_template()
+    for key in config.all_keys():
+        assert f"# {key.split('.')[1]} = " in text
+    data_dir.mkdir(parents=True)
+    (data_dir / "config.toml").write_text(text)
+    assert config.load(data_dir) == config.Settings()
+
+
+@pytest.mark.parametrize(
+    ("toml", "fragment"),
+    [
+        ("[learning]\ndiscount_factor = 1.0\n", "learning.discount_factor"),
+        ("[learning]\nlearning_rate = -0.1\n", "learning.learning_rate"),
+        ("[learning]\ndecay_rate = -1\n", "learning.decay_rate"),
+        ("[learning]\nlearnin_rate = 0.2\n", "unknown key 'learning.learnin_rate'"),
+        ("[retrieval]\nlimit = 'many'\n", "retrieval.limit"),
+        ("[nonsense]\nx = 1\n", "unknown section or key 'nonsense'"),
+        ("this is = = not toml", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_rejected_naming_the_key(data_dir, toml, fragment):
+    data_dir.mkdir(parents=True)
+    (data_dir / "config.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.").replace("(", r"\(")):
+        config.load(data_dir)
+
+
+def test_environment_overrides_file(data_dir, monkeypatch):
+    data_dir.mkdir(parents=True)
+    (data_dir / "config.toml").write_text("[retrieval]\nlimit = 7\n")
+    assert config.load(data_dir).retrieval.limit == 7
+    monkeypatch.setenv("MEMRL_RETRIEVAL_LIMIT", "9")
+    assert config.load(data_dir).retrieval.limit == 9
+    monkeypatch.setenv("MEMRL_RETRIEVAL_LIMIT", "zero")
+    with pytest.raises(ConfigError, match="retrieval.limit"):
+        config.load(data_dir)
+
+
+def test_set_keeps_comments_and_validates(data_dir):
+    data_dir.mkdir(parents=True)
+    (data_dir / "config.toml").write_text(config.commented_template())
+    assert config.set_value(data_dir, "learning.learning_rate", "0.2") == 0.2
+    text = (data_dir / "config.toml").read_text()
+    assert "learning_rate = 0.2" in text
+    assert "# γ: how much" in text
+    assert config.load(data_dir).learning.learning_rate == 0.2
+    with pytest.raises(ConfigError, match="learning.discount_factor.*less than 1"):
+        config.set_value(data_dir, "learning.discount_factor", "1.5")
+    with pytest.raises(ConfigError, match="unknown config key 'learning.rate'"):
+        config.set_value(data_dir, "learning.rate", "0.3")
+    assert config.load(data_dir).learning.discount_factor == 0.9

@@ -1,0 +1,199 @@
+"""Prune, merge and review: plans first, nothing lost, everything restorable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memrl.errors import InvalidInput
+from memrl.store import Filters
+from tests.conftest import episode
+from tests.test_learning import CREATED, Clock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def mem(data_dir, clock):
+    from memrl.memory import Memory
+
+    m = Memory(data_dir, clock=clock)
+    yield m
+    m.close()
+
+
+def test_prune_plan_explains_and_spares_pinned_and_helpful(mem, clock):
+    old = [
+        mem.capture(episode(summary=f"old note {n} about caching", created_at=CREATED)).episode.id
+        for n in range(4)
+    ]
+    mem.set_pinned([old[0]], True)
+    mem.learning.feedback([old[1]], helpful=True)
+    mem.learning.feedback([old[2]], helpful=False)
+    clock.advance(150)
+    fresh = mem.capture(episode(summary="fresh note")).episode.id
+    plan = mem.curation.prune_plan()
+    ids = [c.row.id for c in plan]
+    assert set(ids) == {old[2], old[3]}
+    assert fresh not in ids and old[0] not in ids and old[1] not in ids
+    reasons = {c.row.id: c.reason for c in plan}
+    assert "rated unhelpful 1×" in reasons[old[2]] and "unused for 150 days" in reasons[old[2]]
+    assert "never retrieved" in reasons[old[3]]
+    assert mem.count() == 5  # a plan changes nothing
+    mem.curation.prune(ids)
+    assert mem.count() == 3
+    assert mem.curation.prune_plan() == []
+
+
+def test_pruned_episode_restores_with_every_field(mem, clock):
+    full = episode(
+        task="t",
+        summary="old and forgotten",
+        what_worked=["w"],
+        what_failed=["f"],
+        files=["a.py"],
+        commands=["make"],
+        tags=["x"],
+        created_at=CREATED,
+        errors_resolved=[{"error": "E", "resolution": "R"}],
+    )
+    ep = mem.capture(full).episode
+    clock.advance(365)
+    mem.curation.prune([c.row.id for c in mem.curation.prune_plan()])
+    assert mem.count() == 0
+    mem.restore([ep.id[:8]])
+    assert mem.get(ep.id).episode.model_dump() == ep.model_dump()
+
+
+def test_merge_keeps_the_union_and_combined_evidence(mem):
+    a = mem.capture(
+        episode(
+            task="Fix flaky upload test",
+            summary="Raised the upload timeout",
+            what_worked=["raise timeout"],
+            files=["up.py"],
+            tags=["ci"],
+            errors_resolved=[{"error": "TimeoutError", "resolution": "timeout"}],
+        )
+    ).episode
+    b = mem.capture(
+        episode(
+            task="Flaky upload test again",
+            summary="Mocked the storage client",
+            what_worked=["mock storage"],
+            what_failed=["retry"],
+            files=["up.py", "st.py"],
+            tags=["tests"],
+        )
+    ).episode
+    for _ in range(3):
+        mem.learning.feedback([a.id], helpful=True)
+    mem.learning.feedback([b.id], helpful=False)
+    plan = mem.curation.merge_plan(
+        [a.id[:8], b.id[:8]], summary="Upload tests: mock storage, raise timeout"
+    )
+    merged = mem.curation.merge(plan)
+    assert merged.summary == "Upload tests: mock storage, raise timeout"
+    assert merged.what_worked == ["raise timeout", "mock storage"]
+    assert merged.what_failed == ["retry"]
+    assert merged.files == ["up.py", "st.py"] and set(merged.tags) == {"ci", "tests"}
+    assert [e.error for e in merged.errors_resolved] == ["TimeoutError"]
+    assert merged.merged_from == [a.id, b.id]
+    row = mem.rows([merged.id])[merged.id]
+    assert row.learned.helpful == 3 and row.learned.unhelpful == 1 and row.learned.evidence == 4
+    qa, qb = 0.5, 0.5
+    for _ in range(3):
+        qa += 0.1 * (1 - qa)
+    qb += 0.1 * (0 - qb)
+    assert row.learned.q == pytest.approx((qa * 4 + qb * 2) / 6)
+    assert mem.count() == 1
+    assert {r.id for r in mem.list(Filters(archived=True))} == {a.id, b.id}
+    from memrl import insights
+
+    assert [e.cause for e in insights.history(mem, merged.id).events] == ["merge", "merge"]
+    mem.restore([a.id])  # originals come back untouched
+    assert mem.get(a.id).episode.model_dump() == a.model_dump()
+
+
+def test_merge_refuses_one_id_and_asks_about_projects(mem):
+    a = mem.capture(episode(summary="one", project="p1")).episode
+    b = mem.capture(episode(summary="two", project="p2")).episode
+    with pytest.raises(InvalidInput, match="at least two"):
+        mem.curation.merge_plan([a.id])
+    with pytest.raises(InvalidInput, match="at least two"):
+        mem.curation.merge_plan([a.id, a.id[:8]])
+    with pytest.raises(InvalidInput, match=r"different projects \(p1, p2\).*--project"):
+        mem.curation.merge_plan([a.id, b.id])
+    plan = mem.curation.merge_plan([a.id, b.id], project="p2")
+    assert plan.episode.project == "p2" and "across projects" in plan.notes[0]
+    assert mem.count() == 2
+
+
+def test_review_finds_duplicates_stale_and_unused(mem, clock):
+    dup1 = mem.capture(
+        episode(
+            task="Fix CORS for the new frontend",
+            summary="Added the frontend origin to the API CORS allow list",
+            created_at=CREATED,
+        )
+    ).episode.id
+    dup2 = mem.capture(
+        episode(
+            task="Fix CORS for the new frontend domain",
+            summary="Added the frontend origin to the CORS allow list of the API",
+            created_at=CREATED,
+        )
+    ).episode.id
+    other = mem.capture(
+        episode(task="Speed up docker builds", summary="Cached pip downloads", created_at=CREATED)
+    ).episode.id
+    mem.search("docker build cache", limit=1)
+    clock.advance(90)
+    review = mem.curation.review()
+    assert [sorted(c.ids) for c in review.clusters] == [sorted([dup1, dup2])]
+    assert {r.id for r in review.unused} == {dup1, dup2}
+    assert [r.id for r in review.stale] == [other]
+    assert any("memrl merge" in s for s in review.suggestions())
+
+
+@pytest.mark.slow
+def test_four_processes_rating_one_episode_keep_exact_counts(mem):
+    target = mem.capture(episode(summary="rated by everyone")).episode.id
+    env = os.environ.copy()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.feedback_worker",
+                target,
+                "25",
+                "yes" if n % 2 == 0 else "no",
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for p in procs:
+        _out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+    row = mem.rows([target])[target]
+    assert row.learned.helpful == 50 and row.learned.unhelpful == 50
+    assert row.learned.evidence == 100
+    n_events = mem.ledger.conn.execute(
+        "SELECT COUNT(*) FROM events WHERE episode_id = ? AND cause = 'feedback'", (target,)
+    ).fetchone()[0]
+    assert n_events == 100
+    assert 0.0 < row.learned.q < 1.0

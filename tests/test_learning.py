@@ -1,0 +1,233 @@
+"""Each learning mechanism visibly changes what search returns first (real model, real index)."""
+
+from __future__ import annotations
+
+import pytest
+
+from memrl.errors import NotFound
+from memrl.learning.rules import DAY
+from tests.conftest import episode
+
+FLAKY = {
+    "A": episode(
+        task="Fix flaky login test",
+        summary="Fixed the flaky login test by waiting for the session cookie",
+    ),
+    "B": episode(
+        task="Flaky login test fix", summary="Stabilised the login test by mocking the clock"
+    ),
+    "C": episode(
+        task="Login test timing",
+        summary="Made the login end-to-end test wait for the redirect instead of sleeping",
+    ),
+    "D": episode(
+        task="Flaky signup test",
+        summary="Fixed the flaky signup test by seeding the random generator",
+    ),
+}
+QUERY = "the login test is flaky"
+
+
+CREATED = "2026-09-20T10:00:00+00:00"
+
+
+class Clock:
+    def __init__(self, start: float = 1_789_898_400.0) -> None:  # CREATED
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, days: float) -> None:
+        self.t += days * DAY
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def flaky(data_dir, clock):
+    from memrl.memory import Memory
+
+    memory = Memory(data_dir, clock=clock)
+    ids = {}
+    for key, data in FLAKY.items():
+        ids[key] = memory.capture({**data, "created_at": CREATED}).episode.id
+    yield memory, ids
+    memory.close()
+
+
+def order(memory, ids, query=QUERY, **kw):
+    names = {v: k for k, v in ids.items()}
+    hits = memory.search(query, limit=10, log=False, **kw).hits
+    return [names[h.id] for h in hits if h.id in names]
+
+
+def test_helpful_feedback_lifts_an_episode_above_a_closer_match(flaky):
+    memory, ids = flaky
+    assert order(memory, ids)[:2] == ["A", "B"]
+    changes = []
+    for _ in range(5):
+        changes += memory.learning.feedback([ids["B"]], helpful=True)
+    first = next(c for c in changes if c.cause == "feedback")
+    assert first.before == pytest.approx(0.5) and first.after == pytest.approx(0.55)
+    assert order(memory, ids)[:2] == ["B", "A"]
+    row = memory.rows([ids["B"]])[ids["B"]]
+    assert row.learned.helpful == 5 and row.learned.confidence == pytest.approx(5 / 7)
+
+
+def test_unhelpful_feedback_sinks_an_episode(flaky):
+    memory, ids = flaky
+    assert order(memory, ids)[0] == "A"
+    for _ in range(5):
+        memory.learning.feedback([ids["A"]], helpful=False)
+    assert order(memory, ids)[:2] == ["B", "A"]
+    assert memory.rows([ids["A"]])[ids["A"]].learned.utility < 0.3
+
+
+NEIGHBOURS = {
+    "B": episode(task="Flaky login test", summary="Fixed the flaky login test by mocking the clock"),
+    "C": episode(task="Login test flakiness",
+                 summary="Mocked the clock in the login tests so they stop flaking"),
+    "R": episode(task="Flaky checkout test",
+                 summary="Fixed the flaky checkout test by seeding the random generator"),
+}
+
+
+@pytest.fixture
+def neighbours(data_dir, clock):
+    from memrl.memory import Memory
+
+    memory = Memory(data_dir, clock=clock)
+    ids = {k: memory.capture({**d, "created_at": CREATED}).episode.id for k, d in NEIGHBOURS.items()}
+    yield memory, ids
+    memory.close()
+
+
+def test_value_propagates_to_similar_episodes_and_changes_their_rank(neighbours):
+    memory, ids = neighbours
+    assert order(memory, ids, "flaky test") == ["R", "B", "C"]
+    changes = []
+    for _ in range(3):
+        changes += memory.learning.feedback([ids["B"]], helpful=True)
+    assert any(c.id == ids["C"] and c.cause == "propagation" and c.after > c.before
+               for c in changes)
+    c_row = memory.rows([ids["C"]])[ids["C"]]
+    assert c_row.learned.p > 0 and c_row.learned.q == 0.5 and c_row.learned.helpful == 0
+    # C was never rated, yet it now ranks above R, which is not similar to B.
+    assert order(memory, ids, "flaky test") == ["B", "C", "R"]
+
+
+def test_propagation_is_a_fixed_point(flaky):
+    memory, ids = flaky
+    memory.learning.feedback([ids["A"]], helpful=True)
+    memory.learning.feedback([ids["D"]], helpful=False)
+    first = memory.learning.propagate()
+    second = memory.learning.propagate()
+    assert first.sources == 2 and first.edges > 0
+    assert second.changes == []
+    utilities = {k: memory.rows([v])[v].learned.utility for k, v in ids.items()}
+    memory.learning.propagate()
+    assert utilities == {k: memory.rows([v])[v].learned.utility for k, v in ids.items()}
+
+
+def test_dry_run_changes_nothing(flaky):
+    memory, ids = flaky
+    memory.learning.feedback([ids["A"]], helpful=True)
+    memory.learning.propagate()
+    with memory.ledger.write() as c:
+        c.execute("UPDATE state SET p = 0")
+    report = memory.learning.propagate(dry_run=True)
+    assert report.changes
+    assert all(memory.rows([v])[v].learned.p == 0 for v in ids.values())
+
+
+def test_temporal_credit_rewards_what_was_retrieved_before_a_success(neighbours, clock):
+    memory, ids = neighbours
+    assert order(memory, ids, "fix a flaky test")[0] == "R"
+    for n in range(4):
+        session = f"s-{n}"
+        hits = memory.search("login test mocking the clock", limit=1, session_id=session)
+        assert hits.hits[0].id == ids["B"]
+        clock.advance(0.01)
+        result = memory.capture(episode(summary=f"Stabilised another login test ({n})",
+                                        session_id=session, outcome="success"))
+        credited = {c.id: c for c in result.credit}
+        assert credited[ids["B"]].after > credited[ids["B"]].before
+        # credit is given once: a second capture in the session finds nothing left to credit
+        assert memory.capture(episode(summary="follow-up", session_id=session)).credit == []
+    assert memory.rows([ids["B"]])[ids["B"]].learned.helpful == 0  # credit, not ratings
+    assert order(memory, ids, "fix a flaky test")[0] == "B"
+
+
+def test_credit_is_shared_more_for_later_retrievals(flaky, clock):
+    memory, ids = flaky
+    memory.search("signup test seeding", limit=1, session_id="s-2")
+    clock.advance(0.001)
+    memory.search("waiting for the session cookie", limit=1, session_id="s-2")
+    clock.advance(0.001)
+    result = memory.capture(episode(summary="done", session_id="s-2", outcome="success"))
+    gain = {c.id: c.after - c.before for c in result.credit}
+    assert gain[ids["A"]] > gain[ids["D"]] > 0
+
+
+def test_failure_outcome_gives_negative_credit_and_no_session_uses_project_window(flaky, clock):
+    memory, ids = flaky
+    memory.search("signup test seeding", limit=1)  # no session: CLI-style
+    clock.advance(0.01)
+    result = memory.capture(episode(summary="gave up", outcome="failure"))
+    assert [c.id for c in result.credit] == [ids["D"]]
+    assert result.credit[0].after < result.credit[0].before
+
+
+def test_decay_lowers_unused_episodes_and_pinning_protects(flaky, clock):
+    memory, ids = flaky
+    assert order(memory, ids)[0] == "A"
+    clock.advance(120)
+    memory.search("Stabilised the login test by mocking the clock", limit=1)  # a use of B
+    row_a = memory.rows([ids["A"]])[ids["A"]]
+    assert row_a.learned.decay == pytest.approx(0.99**120, rel=1e-6)
+    assert order(memory, ids)[0] == "B"
+    memory.set_pinned([ids["A"]], True)
+    assert memory.rows([ids["A"]])[ids["A"]].learned.decay == 1.0
+    assert order(memory, ids)[0] == "A"
+
+
+def test_feedback_on_bad_ids_changes_nothing(flaky):
+    memory, ids = flaky
+    with pytest.raises(NotFound, match="ffffffff"):
+        memory.learning.feedback([ids["A"], "ffffffff"], helpful=True)
+    memory.archive([ids["D"]])
+    with pytest.raises(NotFound, match="archived"):
+        memory.learning.feedback([ids["A"], ids["D"][:8]], helpful=True)
+    assert memory.rows([ids["A"]])[ids["A"]].learned.helpful == 0
+    assert memory.ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_feedback_last_rates_the_latest_retrieval(flaky):
+    memory, _ids = flaky
+    with pytest.raises(NotFound, match="nothing has been retrieved"):
+        memory.learning.feedback(["last"], helpful=True)
+    hits = memory.search(QUERY, limit=2)
+    changes = memory.learning.feedback(["last"], helpful=True)
+    assert {c.id for c in changes if c.cause == "feedback"} == {h.id for h in hits.hits}
+
+
+def test_history_records_every_change_with_its_cause(flaky, clock):
+    from memrl import insights
+
+    memory, ids = flaky
+    memory.learning.feedback([ids["B"]], helpful=True)
+    clock.advance(1)
+    memory.search("signup test seeding", limit=1, session_id="s")
+    memory.capture(episode(summary="ok", session_id="s", outcome="success"))
+    causes = [e.cause for e in insights.history(memory, ids["B"]).events]
+    assert causes[0] == "feedback"
+    a_events = insights.history(memory, ids["A"]).events
+    assert any(e.cause == "propagation" and e.other_id == ids["B"] for e in a_events)
+    d_events = insights.history(memory, ids["D"]).events
+    assert any(e.cause == "credit" for e in d_events)
+    curve = insights.history(memory, ids["B"]).curve
+    assert curve[0][0] <= curve[-1][0] and max(u for _t, u in curve) > 0.5

@@ -1,0 +1,99 @@
+"""The learning rules as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from memrl.learning import rules
+from memrl.learning.rules import Candidate, Inflow
+
+
+def test_feedback_update_moves_towards_the_reward():
+    assert rules.reward_update(0.5, 1.0, 0.1) == pytest.approx(0.55)
+    assert rules.reward_update(0.5, 0.0, 0.1) == pytest.approx(0.45)
+    q = 0.5
+    for _ in range(200):
+        q = rules.reward_update(q, 1.0, 0.1)
+    assert 0.999 < q <= 1.0
+
+
+def test_credit_share_is_a_weighted_update():
+    assert rules.reward_update(0.5, 1.0, 0.1, weight=0.8) == pytest.approx(0.54)
+    assert rules.credit_weights(4, 0.8) == pytest.approx([1.0, 0.8, 0.64, 0.512])
+
+
+def test_decay_is_one_percent_a_day_since_last_use():
+    day = rules.DAY
+    assert rules.decay_factor(0, 30 * day, 0.01) == pytest.approx(0.99**30)
+    assert rules.decay_factor(0, 30 * day, 0.01, pinned=True) == 1.0
+    assert rules.decay_factor(10 * day, 10 * day, 0.01) == 1.0
+    assert rules.utility(0.8, 0.0, rules.decay_factor(0, 10 * day, 0.01)) == pytest.approx(
+        0.8 * 0.99**10
+    )
+
+
+def test_outcome_rewards():
+    assert rules.outcome_reward("success") == 1.0
+    assert rules.outcome_reward("failure") == 0.0
+    assert rules.outcome_reward("partial") == 0.5
+    assert rules.outcome_reward("unknown") is None
+
+
+def test_propagation_is_a_bounded_discounted_average():
+    one = [Inflow("a", 0.8, 0.9)]
+    weight = (0.8 - 0.5) / (1 - 0.5)
+    assert rules.propagated(one, 0.9, 0) == pytest.approx(0.9 * weight * 0.4)
+    many = [Inflow(str(i), 0.9, 1.0) for i in range(50)]
+    assert rules.propagated(many, 0.9, 0) == pytest.approx(0.9 * 0.5)
+    assert rules.propagated([Inflow("a", 0.8, 0.5)], 0.9, 0) == 0.0
+    mixed = [Inflow("a", 0.8, 1.0), Inflow("b", 0.8, 0.0)]
+    assert rules.propagated(mixed, 0.9, 0) == pytest.approx(0.0)
+
+
+def test_edge_weight_is_zero_at_the_threshold_and_one_for_duplicates():
+    assert rules.edge_weight(0.5, 0.5) == 0.0
+    assert rules.edge_weight(1.0, 0.5) == 1.0
+    assert rules.edge_weight(0.75, 0.5) == pytest.approx(0.5)
+    assert rules.propagated([Inflow("a", 0.5, 1.0)], 0.9, 0) == 0.0
+
+
+def test_own_evidence_damps_what_neighbours_say():
+    pull = [Inflow("a", 0.9, 0.1)]
+    fresh = rules.propagated(pull, 0.9, own_evidence=0)
+    seasoned = rules.propagated(pull, 0.9, own_evidence=10)
+    assert fresh < seasoned < 0
+    assert abs(seasoned) < abs(fresh) / 5
+
+
+def test_flows_sum_to_the_backup():
+    pull = [Inflow("a", 0.9, 0.8), Inflow("b", 0.6, 0.3), Inflow("c", 0.7, 0.6)]
+    assert sum(rules.flows(pull, 0.9, 1).values()) == pytest.approx(rules.propagated(pull, 0.9, 1))
+
+
+def test_rank_drops_irrelevant_candidates_and_blends_utility():
+    cands = [
+        Candidate("near", 0.70, utility=0.5),
+        Candidate("useful", 0.62, utility=0.95),
+        Candidate("far", 0.10, utility=1.0),
+    ]
+    plain = rules.rank(
+        [Candidate(c.id, c.similarity, utility=c.utility) for c in cands],
+        min_similarity=0.25,
+        utility_weight=0.0,
+        keyword_weight=0.25,
+    )
+    assert [c.id for c in plain] == ["near", "useful"]
+    learned = rules.rank(cands, min_similarity=0.25, utility_weight=0.3, keyword_weight=0.25)
+    assert [c.id for c in learned] == ["useful", "near"]
+
+
+def test_keyword_match_rescues_a_low_similarity_candidate():
+    cands = [Candidate("semantic", 0.40), Candidate("exact", 0.20, keyword=1.0)]
+    ranked = rules.rank(cands, min_similarity=0.25, utility_weight=0.3, keyword_weight=0.25)
+    assert [c.id for c in ranked] == ["exact", "semantic"]
+
+
+def test_confidence_grows_with_evidence():
+    assert rules.confidence(0) == 0.0
+    assert rules.confidence(2) == 0.5
+    assert rules.confidence(1) < rules.confidence(5) < rules.confidence(50) < 1

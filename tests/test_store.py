@@ -1,0 +1,169 @@
+"""The episode store: files on disk, ids and prefixes, archive, and faults that lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from memrl import maintenance
+from memrl.errors import Ambiguous, InvalidInput, NotFound, StoreError
+from memrl.store import Filters
+from tests.conftest import episode
+
+
+def test_capture_writes_one_json_file_by_day(fast_memory):
+    ep = fast_memory.capture(episode(task="Fix login", summary="Fixed the login")).episode
+    path = fast_memory.root / "episodes" / ep.created_at.strftime("%Y-%m-%d") / f"{ep.id}.json"
+    data = json.loads(path.read_text())
+    assert data["summary"] == "Fixed the login" and data["id"] == ep.id
+    assert data["schema_version"] == 1
+    assert not list(path.parent.glob(".tmp-*"))
+
+
+def test_project_defaults_to_the_git_repository(fast_memory, tmp_path):
+    repo = tmp_path / "checkout"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "config").write_text(
+        '[remote "origin"]\n\turl = git@github.com:acme/shop.git\n'
+    )
+    (repo / "src").mkdir()
+    ep = fast_memory.capture({"summary": "x"}, cwd=repo / "src").episode
+    assert ep.project == "acme/shop"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"summary": ""}, "summary must not be empty"),
+        ({"summary": "   "}, "summary must not be empty"),
+        (
+            {"summary": "x", "outcome": "won"},
+            "outcome must be one of success, partial, failure, unknown",
+        ),
+        ({"summary": "x", "task_type": "yak"}, "task_type must be one of"),
+        ({"summary": "x", "colour": "red"}, "colour is not an episode field"),
+        ({"summary": "x", "tags": "not-a-list"}, "tags"),
+        ({"summary": "bad \udcff utf-8"}, "not valid UTF-8"),
+        ({"summary": "x" * 20_001}, "limit is 20,000"),
+        ({"summary": "x", "task": "t" * 2_001}, "limit is 2,000"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_written(fast_memory, data, message):
+    fast_memory.capture(episode())
+    with pytest.raises(InvalidInput, match=message):
+        fast_memory.capture({"project": "p", **data})
+    assert fast_memory.count() == 1
+    assert len(list((fast_memory.root / "episodes").rglob("*.json"))) == 1
+
+
+def test_prefixes_resolve_and_ambiguity_lists_matches(fast_memory):
+    ids = []
+    for n in range(40):
+        ids.append(fast_memory.capture(episode(summary=f"episode {n}")).episode.id)
+    target = ids[7]
+    assert fast_memory.resolve(target[:12]) == target
+    assert fast_memory.resolve("latest") == ids[-1]
+    with pytest.raises(InvalidInput, match="at least 4"):
+        fast_memory.resolve(target[:3])
+    with pytest.raises(NotFound, match="no episode matches"):
+        fast_memory.resolve("ffffffffffff")
+    # two episodes whose ids share a prefix
+    a = fast_memory.capture(episode(id="abcd" + "0" * 28, summary="a")).episode.id
+    b = fast_memory.capture(episode(id="abcd" + "1" * 28, summary="b")).episode.id
+    with pytest.raises(Ambiguous) as exc:
+        fast_memory.resolve("abcd")
+    assert a[:12] in str(exc.value) and b[:12] in str(exc.value)
+
+
+def test_archive_and_restore_lose_no_field(fast_memory):
+    ep = fast_memory.capture(
+        episode(
+            task="t",
+            summary="s",
+            what_worked=["w"],
+            what_failed=["f"],
+            files=["a.py"],
+            commands=["pytest"],
+            tags=["x"],
+            errors_resolved=[{"error": "E1", "resolution": "R1"}],
+        )
+    ).episode
+    before = ep.model_dump()
+    fast_memory.archive([ep.id[:8]])
+    assert fast_memory.count() == 0
+    assert (fast_memory.root / "archive" / ep.day() / f"{ep.id}.json").exists()
+    with pytest.raises(NotFound, match="archived"):
+        fast_memory.resolve(ep.id[:8])
+    fast_memory.restore([ep.id[:8]])
+    assert fast_memory.get(ep.id).episode.model_dump() == before
+
+
+def test_corrupt_file_is_reported_skipped_and_never_crashes(fast_memory):
+    good = fast_memory.capture(episode(summary="fine episode about caching")).episode
+    bad = fast_memory.capture(episode(summary="soon broken episode about caching")).episode
+    path = fast_memory.root / "episodes" / bad.day() / f"{bad.id}.json"
+    path.write_text('{"summary": "half a fi')
+    st = maintenance.status(fast_memory)
+    assert [p for p, _e in st.disk.corrupt] == [f"episodes/{bad.day()}/{bad.id}.json"]
+    assert "not valid JSON" in st.disk.corrupt[0][1]
+    with pytest.raises(InvalidInput, match="fix the file"):
+        fast_memory.get(bad.id)
+    result = fast_memory.search("caching episode", with_episodes=True)
+    assert [h.id for h in result.hits] == [good.id]
+    assert any(bad.id[:8] in w for w in result.warnings)
+    maintenance.sync_index(fast_memory)  # reconciling leaves the broken file alone
+    assert path.read_text() == '{"summary": "half a fi'
+
+
+@pytest.mark.parametrize("code", ["EROFS", "EACCES"])
+def test_read_only_data_dir_gives_a_clear_error_and_keeps_data(fast_memory, monkeypatch, code):
+    import errno
+
+    from memrl.store import files
+
+    fast_memory.capture(episode())
+
+    def refuse(*_args, **_kwargs):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
+    with pytest.raises(StoreError, match="read-only"):
+        fast_memory.capture(episode(summary="another"))
+    monkeypatch.undo()
+    assert fast_memory.count() == 1
+    assert fast_memory.get("latest").episode.summary == "a summary of the work"
+
+
+def test_full_disk_is_reported_clearly(fast_memory, monkeypatch):
+    import errno
+
+    from memrl.store import files
+
+    real = os.fdopen
+
+    def full(*args, **kwargs):
+        fh = real(*args, **kwargs)
+
+        def write(_data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        fh.write = write
+        return fh
+
+    monkeypatch.setattr(files.os, "fdopen", full)
+    with pytest.raises(StoreError, match="no space left"):
+        fast_memory.capture(episode())
+    monkeypatch.undo()
+    assert fast_memory.count() == 0
+    assert not list((fast_memory.root / "episodes").rglob(".tmp-*"))
+
+
+def test_list_filters(fast_memory):
+    fast_memory.capture(episode(summary="a", project="p1", tags=["db"], outcome="failure"))
+    fast_memory.capture(episode(summary="b", project="p2", tags=["ui"]))
+    assert [r.summary for r in fast_memory.list(Filters(project="p1"))] == ["a"]
+    assert [r.summary for r in fast_memory.list(Filters(tag="ui"))] == ["b"]
+    assert [r.summary for r in fast_memory.list(Filters(outcome="failure"))] == ["a"]
+    assert fast_memory.count() == 2
