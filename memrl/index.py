@@ -63,8 +63,9 @@ class Index:
         self.dim_hint = dim_hint
         self._db = None
         self._table = None
-        self._writes = 0
         self._file_lock = None
+        self._inode: int | None = None
+        self._checked = False
 
     # opening ------------------------------------------------------------------------
 
@@ -84,26 +85,47 @@ class Index:
         return self.table_path.is_dir()
 
     def _open(self):
-        if self._table is not None and self.exists():
-            return self._table
-        self._table = None
-        if not self.exists():
+        """The open table, reopened when the folder was replaced (a rebuild elsewhere)."""
+        try:
+            inode = self.table_path.stat().st_ino
+        except FileNotFoundError:
+            self._table = None
             return None
+        if self._table is not None and inode == self._inode:
+            return self._table
         try:
             self._table = self._connect().open_table(TABLE)
         except Exception as exc:
+            self._table = None
             raise IndexUnavailable(
                 f"the search index in {self.folder} cannot be opened ({exc}); "
                 "run `memrl index --rebuild`."
             ) from None
+        self._inode = inode
+        self._checked = False
         return self._table
 
-    def health(self, expected_dim: int | None = None) -> Health:
-        if not self.exists():
-            return Health(False, problem="the search index does not exist; run `memrl index`.")
+    def _mismatch(self, model: str | None, dim: int) -> str | None:
+        want_dim = self.dim_hint
+        if model == self.model_id and (not want_dim or dim == want_dim):
+            return None
+        return (
+            f"the search index was built with {model} ({dim} dimensions) but memrl is set "
+            f"to {self.model_id}"
+            + (f" ({want_dim} dimensions)" if want_dim else "")
+            + "; run `memrl index --rebuild` to re-embed every episode with the current model."
+        )
+
+    def _meta(self, table) -> tuple[str | None, int]:
+        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+        return meta.get("memrl.model"), int(meta.get("memrl.dim", "0") or 0)
+
+    def health(self) -> Health:
         try:
             table = self._open()
-            meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+            if table is None:
+                return Health(False, problem="the search index does not exist; run `memrl index`.")
+            model, dim = self._meta(table)
             rows = table.count_rows()
         except IndexUnavailable as exc:
             return Health(True, problem=str(exc))
@@ -112,24 +134,19 @@ class Index:
                 True,
                 problem=f"the search index is unreadable ({exc}); run `memrl index --rebuild`.",
             )
-        model, dim = meta.get("memrl.model"), int(meta.get("memrl.dim", "0") or 0)
-        health = Health(True, rows, model, dim)
-        want_dim = expected_dim or self.dim_hint
-        if model != self.model_id or (want_dim and dim != want_dim):
-            health.problem = (
-                f"the search index was built with {model} ({dim} dimensions) but memrl is set "
-                f"to {self.model_id}"
-                + (f" ({want_dim} dimensions)" if want_dim else "")
-                + "; run `memrl index --rebuild` to re-embed every episode with the current model."
-            )
-        return health
+        return Health(True, rows, model, dim, self._mismatch(model, dim))
 
     def table(self):
-        """The table, ready to query, or IndexUnavailable with the fix."""
-        health = self.health()
-        if health.problem:
-            raise IndexUnavailable(health.problem)
-        return self._table
+        """The table, ready to query, or IndexUnavailable with the fix. Cheap when warm."""
+        table = self._open()
+        if table is None:
+            raise IndexUnavailable("the search index does not exist; run `memrl index`.")
+        if not self._checked:
+            problem = self._mismatch(*self._meta(table))
+            if problem:
+                raise IndexUnavailable(problem)
+            self._checked = True
+        return table
 
     def _schema(self, dim: int):
         import pyarrow as pa
@@ -239,7 +256,6 @@ class Index:
         Rows not yet in the FTS index are still searched, but with their own BM25
         statistics; keeping them under ~2 % of the table keeps keyword scores comparable.
         """
-        self._writes += 1
         fragments = table.stats()["fragment_stats"]["num_fragments"]
         try:
             fts = table.index_stats("text_idx")
@@ -320,19 +336,16 @@ class Index:
 
     def search_vector(
         self, vector: np.ndarray, limit: int, project: str | None = None
-    ) -> list[tuple[str, float, np.ndarray]]:
-        """(id, cosine similarity, vector), best first."""
+    ) -> list[tuple[str, float]]:
+        """(id, cosine similarity), best first."""
         q = self.table().search(vector).distance_type("cosine").limit(limit)
-        q = q.select(["id", "vector", "_distance"])
+        q = q.select(["id", "_distance"])
         if project:
             q = q.where(f"project = {_quote(project)}", prefilter=True)
         res = q.to_arrow()
-        vectors = _matrix(res)
         return [
-            (i, 1.0 - float(d), vectors[k])
-            for k, (i, d) in enumerate(
-                zip(res["id"].to_pylist(), res["_distance"].to_pylist(), strict=True)
-            )
+            (i, 1.0 - float(d))
+            for i, d in zip(res["id"].to_pylist(), res["_distance"].to_pylist(), strict=True)
         ]
 
     def search_text(

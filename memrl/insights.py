@@ -164,7 +164,7 @@ def neighbours(memory: Memory, ref: str, limit: int = 20) -> list[Neighbour]:
     if not ids:
         return []
     hits = memory.index.search_vector(matrix[0], limit + 1)
-    near = [(i, s) for i, s, _v in hits if i != episode_id and s >= cfg.propagation_threshold]
+    near = [(i, s) for i, s in hits if i != episode_id and s >= cfg.propagation_threshold]
     rows = memory.rows([i for i, _s in near] + [episode_id])
     conn = memory.ledger.conn
 

@@ -73,7 +73,7 @@ def search(
     vec_hits, text_hits = vec_future.result(), text_future.result()
 
     candidates: dict[str, Candidate] = {}
-    for episode_id, sim, _vec in vec_hits:
+    for episode_id, sim in vec_hits:
         candidates[episode_id] = Candidate(episode_id, sim)
     best = max((score for _i, score, _v in text_hits), default=0.0)
     for episode_id, score, vec in text_hits:

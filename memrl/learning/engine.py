@@ -256,7 +256,7 @@ class Engine:
     def _neighbours(self, vector: np.ndarray, exclude: str) -> list[tuple[str, float]]:
         k = self.cfg.max_neighbours
         hits = self.m.index.search_vector(vector, k + 1)
-        out = [(i, s) for i, s, _v in hits if i != exclude and s >= self.cfg.propagation_threshold]
+        out = [(i, s) for i, s in hits if i != exclude and s >= self.cfg.propagation_threshold]
         return out[:k]
 
     def _vector(self, episode_id: str) -> np.ndarray | None:
