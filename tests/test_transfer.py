@@ -1,0 +1,92 @@
+"""Export and import: a lossless round trip, and one batched write for a large import."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import synthetic
+from memrl.store import Filters
+from tests.conftest import episode
+
+
+def test_export_import_round_trip_is_lossless(fast_memory, tmp_path):
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder
+
+    a = fast_memory.capture(episode(task="t1", summary="first", what_worked=["w"], tags=["x"],
+                                    errors_resolved=[{"error": "E", "resolution": "R"}])).episode
+    b = fast_memory.capture(episode(task="t2", summary="second", session_id="s9")).episode
+    fast_memory.learning.feedback([a.id], helpful=True)
+    fast_memory.set_pinned([b.id], True)
+    fast_memory.archive([b.id])
+    lines = [json.dumps(item) for item in fast_memory.export()]
+    assert len(lines) == 2
+
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+    result = other.import_(lines)
+    assert result.imported == 2 and not result.errors
+    for original in (a.id, b.id):
+        mine, theirs = fast_memory.get(original), other.get(original)
+        assert mine.episode.model_dump() == theirs.episode.model_dump()
+        assert mine.archived == theirs.archived
+        assert mine.learned.helpful == theirs.learned.helpful
+        assert mine.learned.q == pytest.approx(theirs.learned.q)
+        history = [e[1:] for e in fast_memory.ledger.events(original)]
+        assert history == [e[1:] for e in other.ledger.events(original)]
+    assert [json.dumps(item) for item in other.export()] == lines
+    other.close()
+
+
+def test_large_import_is_one_batched_operation(fast_memory, monkeypatch):
+    calls = {"embed": 0, "upsert": 0}
+    embed, upsert = fast_memory.embedder.embed, fast_memory.index.upsert
+
+    def counting_embed(texts):
+        calls["embed"] += 1
+        return embed(texts)
+
+    def counting_upsert(*args, **kwargs):
+        calls["upsert"] += 1
+        return upsert(*args, **kwargs)
+
+    monkeypatch.setattr(fast_memory.embedder, "embed", counting_embed)
+    monkeypatch.setattr(fast_memory.index, "upsert", counting_upsert)
+    progress = []
+    result = fast_memory.import_(synthetic.jsonl(3000), progress=lambda d, t: progress.append((d, t)))
+    assert result.imported == 3000
+    assert calls["embed"] == 12 and calls["upsert"] == 2  # 256-text batches, 2048-row appends
+    assert progress[-1] == (3000, 3000)
+    assert fast_memory.count() == 3000
+    assert fast_memory.index.health().rows == 3000
+    stats = fast_memory.index.table().stats()
+    assert stats["fragment_stats"]["num_fragments"] <= 2
+
+
+def test_import_skips_what_is_already_there(fast_memory):
+    lines = list(synthetic.jsonl(20))
+    assert fast_memory.import_(lines).imported == 20
+    again = fast_memory.import_(lines)
+    assert again.imported == 0 and again.skipped_existing == 20
+
+
+def test_import_reports_every_bad_line_and_writes_nothing(fast_memory):
+    lines = [json.dumps({"summary": "fine", "project": "p"}), "{", json.dumps({"summary": ""}),
+             json.dumps([1]), b"\xff\xfe", json.dumps({"summary": "dup", "id": "a" * 32}),
+             json.dumps({"summary": "dup", "id": "a" * 32})]
+    result = fast_memory.import_(lines)
+    assert result.imported == 0
+    text = "\n".join(result.errors)
+    for n in (2, 3, 4, 5, 7):
+        assert f"line {n}" in text
+    assert fast_memory.count() == 0
+    assert fast_memory.count(Filters(archived=True)) == 0
+
+
+def test_import_redacts_secrets(fast_memory):
+    token = "ghp_" + "a1B2c3D4" * 4 + "e5F6"
+    result = fast_memory.import_([json.dumps({"summary": f"used {token} to push", "project": "p"})])
+    assert result.imported == 1
+    ep = fast_memory.get("latest").episode
+    assert token not in ep.summary and ep.redactions
