@@ -163,10 +163,10 @@ class Curation:
             for n in members:
                 groups[find(n)].append(ids[n])
         clusters = []
-        for root, members in groups.items():
-            if len(members) > 1:
-                rows = self.m.rows(members)
-                ordered = sorted(rows.values(), key=lambda r: -r.learned.utility)
+        for root, member_ids in groups.items():
+            if len(member_ids) > 1:
+                found = self.m.rows(member_ids)
+                ordered = sorted(found.values(), key=lambda r: -r.learned.utility)
                 clusters.append(Cluster(ordered, link.get(root, threshold)))
         clusters.sort(key=lambda c: (-len(c.rows), -c.similarity))
         return clusters

@@ -61,9 +61,9 @@ class Index:
         self.folder = folder
         self.model_id = model_id
         self.dim_hint = dim_hint
-        self._db = None
-        self._table = None
-        self._file_lock = None
+        self._db: Any = None
+        self._table: Any = None
+        self._file_lock: Any = None
         self._inode: int | None = None
         self._checked = False
 
@@ -356,7 +356,8 @@ class Index:
 
         if not query.strip():
             return []
-        q = self.table().search(MatchQuery(query, "text"), query_type="fts").limit(limit)
+        match = MatchQuery(query, "text")  # type: ignore[call-arg]
+        q = self.table().search(match, query_type="fts").limit(limit)
         q = q.select(["id", "vector", "_score"])
         if project:
             q = q.where(f"project = {_quote(project)}", prefilter=True)

@@ -6,11 +6,12 @@ lazily, so reading commands never load the embedding model or LanceDB.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memrl import config
 from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
@@ -21,6 +22,10 @@ from memrl.learning.rules import confidence, decay_factor, utility
 from memrl.store import EpisodeStore, Filters
 from memrl.store.ledger import CATALOG_COLUMNS, STATE_COLUMNS, CatalogRow, StateRow
 from memrl.views import CaptureResult, EpisodeView, Learned, Row, SearchResult
+
+if TYPE_CHECKING:
+    from memrl.curation import Curation
+    from memrl.learning.engine import Engine
 
 SORTS = {
     "created": "e.created_at",
@@ -51,8 +56,8 @@ class Memory:
         self.model: ModelSpec = spec(self.settings.embedding)
         self._embedder = embedder
         self._index: Index | None = None
-        self._learning = None
-        self._curation = None
+        self._learning: Engine | None = None
+        self._curation: Curation | None = None
 
     # the parts ------------------------------------------------------------------
 
@@ -82,7 +87,7 @@ class Memory:
         return self._index
 
     @property
-    def learning(self):
+    def learning(self) -> Engine:
         if self._learning is None:
             from memrl.learning.engine import Engine
 
@@ -90,7 +95,7 @@ class Memory:
         return self._learning
 
     @property
-    def curation(self):
+    def curation(self) -> Curation:
         if self._curation is None:
             from memrl.curation import Curation
 
@@ -171,7 +176,7 @@ class Memory:
         offset: int = 0,
         sort: str = "created",
         descending: bool = True,
-    ) -> list[Row]:
+    ) -> builtins.list[Row]:
         where, args = self._where(filters or Filters())
         if sort not in SORTS:
             raise InvalidInput(f"cannot sort by '{sort}'; choose one of {', '.join(SORTS)}")
@@ -203,7 +208,7 @@ class Memory:
         sql = f"SELECT COUNT(*) FROM episodes e WHERE {where}"
         return int(self.ledger.conn.execute(sql, args).fetchone()[0])
 
-    def projects(self) -> list[tuple[str, int]]:
+    def projects(self) -> builtins.list[tuple[str, int]]:
         return [
             (p, n)
             for p, n in self.ledger.conn.execute(
@@ -213,8 +218,9 @@ class Memory:
         ]
 
     @staticmethod
-    def _where(f: Filters) -> tuple[str, list[Any]]:
-        clauses, args = ["e.archived = ?"], [int(f.archived)]
+    def _where(f: Filters) -> tuple[str, builtins.list[Any]]:
+        clauses: builtins.list[str] = ["e.archived = ?"]
+        args: builtins.list[Any] = [int(f.archived)]
         if f.project:
             clauses.append("e.project = ?")
             args.append(f.project)
@@ -242,7 +248,7 @@ class Memory:
         session_id: str | None = None,
         cwd: Path | None = None,
         extract_intent: bool = False,
-        notes: list[str] | None = None,
+        notes: builtins.list[str] | None = None,
     ) -> Episode:
         """Validate, fill in what the caller left out, and redact secrets."""
         if isinstance(data, Episode):
@@ -270,7 +276,7 @@ class Memory:
             ep = redact_episode(ep)
         return self._with_intent(ep, extract_intent, notes)
 
-    def _with_intent(self, ep: Episode, use_llm: bool, notes: list[str] | None) -> Episode:
+    def _with_intent(self, ep: Episode, use_llm: bool, notes: builtins.list[str] | None) -> Episode:
         """Fill task type and tags the caller left out (offline rules, or Claude when asked)."""
         if ep.task_type != "unknown" and ep.tags:
             return ep
@@ -302,7 +308,7 @@ class Memory:
         extract_intent: bool = False,
     ) -> CaptureResult:
         """Store, index and learn from one episode."""
-        notes: list[str] = []
+        notes: builtins.list[str] = []
         ep = self.prepare(
             data,
             source=source,
@@ -318,7 +324,7 @@ class Memory:
         spread = self.learning.after_capture(ep, vector, [c.id for c in credit])
         return CaptureResult(ep, credit, spread, warnings)
 
-    def _index_episodes(self, pairs: Sequence[tuple[Episode, Any]]) -> list[str]:
+    def _index_episodes(self, pairs: Sequence[tuple[Episode, Any]]) -> builtins.list[str]:
         rows = [
             IndexRow(
                 ep.id,
@@ -360,13 +366,13 @@ class Memory:
             self.learning.refresh_edges([ep.id])
         return ep
 
-    def set_pinned(self, refs: Sequence[str], pinned: bool) -> list[str]:
+    def set_pinned(self, refs: Sequence[str], pinned: bool) -> builtins.list[str]:
         ids = self.store.resolve_all(refs)
         for episode_id in ids:
             self.update(episode_id, {"pinned": pinned})
         return ids
 
-    def archive(self, refs: Sequence[str]) -> list[Episode]:
+    def archive(self, refs: Sequence[str]) -> builtins.list[Episode]:
         ids = self.store.resolve_all(refs, archived=False)
         moved = self.store.set_archived(ids, True)
         try:
@@ -376,7 +382,7 @@ class Memory:
         self.learning.forget([e.id for e in moved])
         return moved
 
-    def restore(self, refs: Sequence[str]) -> list[Episode]:
+    def restore(self, refs: Sequence[str]) -> builtins.list[Episode]:
         ids = self.store.resolve_all(refs, archived=True)
         moved = self.store.set_archived(ids, False)
         if moved:

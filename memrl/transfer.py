@@ -126,7 +126,7 @@ def import_lines(
 
     live = [ep for ep, _l, arch in todo if not arch]
     total = len(live)
-    vectors = []
+    vectors: list[Any] = []
     for start in range(0, total, 256):
         batch = live[start : start + 256]
         vectors.extend(memory.embedder.embed([ep.embedding_text() for ep in batch]))

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from memrl.errors import ModelUnavailable
 
@@ -32,7 +32,9 @@ class Embedder(Protocol):
     """What the index and the learning code need from a model."""
 
     model_id: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, in input order."""
@@ -83,7 +85,7 @@ class FastEmbedder:
         self.model_id = model_spec.model_id
         self.models_dir = models_dir
         self.threads = threads or None
-        self._model = None
+        self._model: Any = None
         self._dim: int | None = BUNDLED_DIM if model_spec.kind == "bundled" else None
         self._lock = threading.Lock()
 
@@ -118,7 +120,7 @@ class FastEmbedder:
         # Batches are padded to their longest text: sorting by length saves most of that work.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = np.asarray(
-            list(self._model.embed([texts[i] for i in order], batch_size=32)),  # type: ignore[union-attr]
+            list(self._model.embed([texts[i] for i in order], batch_size=32)),
             dtype=np.float32,
         )
         out = np.empty_like(vectors)
