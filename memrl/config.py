@@ -65,6 +65,8 @@ class LearningSettings(_Section):
     """λ: a retrieval k steps before the outcome gets λ^k of the reward."""
     credit_window_minutes: int = Field(120, ge=1)
     """Without a session id, retrievals in the same project this recently share the credit."""
+    context_credit_weight: float = Field(0.25, ge=0, le=1)
+    """Share of credit for memories shown as session-start context rather than searched for."""
 
 
 class RetrievalSettings(_Section):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memrl.episode import Episode
 from memrl.errors import InvalidInput, MemrlError
@@ -216,3 +216,76 @@ def sync_index(
     report = _index_report(memory)
     report.embedded = embedded
     return disk, report
+
+
+# secrets in an existing store -----------------------------------------------------------
+
+
+def scan_secrets(memory: Memory) -> dict[str, Any]:
+    """Every episode (live and archived) and every logged query, checked for secrets."""
+    from memrl.redact import redact_episode, scan_text
+
+    found: list[dict[str, Any]] = []
+    by_kind: dict[str, int] = {}
+    unreadable: list[str] = []
+    cats = memory.ledger.all_catalog()
+    for cat in sorted(cats.values(), key=lambda c: c.created_at):
+        try:
+            ep = memory.store.load_path(memory.root / cat.path)
+        except MemrlError:
+            unreadable.append(cat.id)
+            continue
+        clean = redact_episode(ep)
+        if clean is ep:
+            continue
+        kinds = {
+            k: n - ep.redactions.get(k, 0)
+            for k, n in clean.redactions.items()
+            if n > ep.redactions.get(k, 0)
+        }
+        for k, n in kinds.items():
+            by_kind[k] = by_kind.get(k, 0) + n
+        found.append(
+            {
+                "id": cat.id,
+                "short_id": cat.id[:8],
+                "title": ep.title,
+                "archived": bool(cat.archived),
+                "kinds": kinds,
+                "episode": clean,
+            }
+        )
+    queries: list[tuple[int, str, dict[str, int]]] = []
+    for seq, query in memory.ledger.conn.execute("SELECT seq, query FROM retrievals"):
+        counts = scan_text(query)
+        if counts:
+            queries.append((seq, query, counts))
+    query_kinds: dict[str, int] = {}
+    for _seq, _q, counts in queries:
+        for k, n in counts.items():
+            query_kinds[k] = query_kinds.get(k, 0) + n
+    return {
+        "scanned": len(cats),
+        "episodes": found,
+        "by_kind": by_kind,
+        "queries": queries,
+        "query_kinds": query_kinds,
+        "unreadable": unreadable,
+    }
+
+
+def fix_secrets(memory: Memory, scan: dict[str, Any]) -> int:
+    """Re-redact in place: `update` rewrites the file and re-indexes live episodes."""
+    from memrl.redact import redact_text
+
+    for item in scan["episodes"]:
+        memory.update(item["id"], item["episode"])
+    if scan["queries"]:
+        with memory.ledger.write() as c:
+            c.executemany(
+                "UPDATE retrievals SET query = ? WHERE seq = ?",
+                [(redact_text(q)[0], seq) for seq, q, _counts in scan["queries"]],
+            )
+    if any(not item["archived"] for item in scan["episodes"]):
+        memory.index.optimize()  # fold the rewritten rows in; old versions age out
+    return len(scan["episodes"])

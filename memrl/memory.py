@@ -324,6 +324,35 @@ class Memory:
         spread = self.learning.after_capture(ep, vector, [c.id for c in credit])
         return CaptureResult(ep, credit, spread, warnings)
 
+    def index_episode(self, episode_id: str) -> bool:
+        """Embed one stored episode as it is on disk now, index it and link it into the graph.
+
+        For writers that save first and index later (the hooks answer Claude Code at once
+        and index in a background process). False when the episode is gone or archived.
+        """
+        for _ in range(3):  # a write landed while embedding: embed the newer text
+            cat = self.ledger.catalog(episode_id)
+            if cat is None or cat.archived:
+                return False
+            ep = self.store.load(episode_id)
+            vector = self.embedder.embed([ep.embedding_text()])[0]
+            rows = [
+                IndexRow(
+                    ep.id,
+                    vector,
+                    ep.search_text(),
+                    ep.project,
+                    ep.created_at.timestamp(),
+                    ep.content_hash(),
+                )
+            ]
+            self.index.upsert(rows, self.embedder.dim, create_if_missing=self.count() <= 1)
+            now = self.ledger.catalog(episode_id)
+            if now is not None and now.content_hash == rows[0].content_hash:
+                break
+        self.learning.refresh_edges([episode_id])
+        return True
+
     def _index_episodes(self, pairs: Sequence[tuple[Episode, Any]]) -> builtins.list[str]:
         rows = [
             IndexRow(

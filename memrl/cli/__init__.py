@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from memrl import __version__
-from memrl.cli import admin, episodes, learn, search
+from memrl.cli import admin, episodes, hook, learn, search
 from memrl.cli.common import JsonOpt, guarded, open_memory
 
 app = typer.Typer(
@@ -17,9 +17,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for sub in (admin.app, episodes.app, search.app, learn.app):
+for sub in (admin.app, episodes.app, search.app, learn.app, hook.app):
     app.registered_commands += sub.registered_commands
 app.add_typer(admin.config_app, name="config")
+app.add_typer(hook.hook_app, name="hook")
 
 
 def _version(value: bool) -> None:

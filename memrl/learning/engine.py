@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from memrl.episode import Episode
 from memrl.errors import IndexUnavailable, NotFound
 from memrl.learning.rules import (
@@ -35,9 +33,12 @@ from memrl.store.ledger import StateRow
 from memrl.views import Change, Hit
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from memrl.memory import Memory
 
 EPS = 1e-9
+CONTEXT = "context"  # the origin of retrievals made to give a session its opening context
 
 
 @dataclass(slots=True)
@@ -109,6 +110,10 @@ class Engine:
         origin: str,
     ) -> int:
         """Record what was returned, for temporal credit and `feedback last`; a retrieval is a use."""
+        if self.m.settings.capture.redact:
+            from memrl.redact import redact_text
+
+            query = redact_text(query)[0]
         ts = self.m.now()
         with self.ledger.write() as c:
             cur = c.execute(
@@ -209,14 +214,14 @@ class Engine:
         with self.ledger.write() as c:
             if ep.session_id:
                 rows = c.execute(
-                    "SELECT seq FROM retrievals WHERE session_id = ? AND credited = 0 "
+                    "SELECT seq, origin FROM retrievals WHERE session_id = ? AND credited = 0 "
                     "AND ts <= ? ORDER BY seq DESC",
                     (ep.session_id, end),
                 ).fetchall()
             else:
                 window = self.cfg.credit_window_minutes * 60
                 rows = c.execute(
-                    "SELECT seq FROM retrievals WHERE session_id IS NULL AND project = ? "
+                    "SELECT seq, origin FROM retrievals WHERE session_id IS NULL AND project = ? "
                     "AND credited = 0 AND ts BETWEEN ? AND ? ORDER BY seq DESC",
                     (ep.project, end - window, end),
                 ).fetchall()
@@ -224,7 +229,10 @@ class Engine:
             if not seqs:
                 return []
             ordered: list[str] = []
-            for seq in seqs:  # most recent retrieval first; an episode counts once
+            scale: dict[str, float] = {}
+            for seq, origin in rows:  # most recent retrieval first; an episode counts once
+                # Context shown at session start was not chosen for this task: it earns less.
+                share = self.cfg.context_credit_weight if origin == CONTEXT else 1.0
                 for (episode_id,) in c.execute(
                     "SELECT r.episode_id FROM retrieved r JOIN episodes e ON e.id = r.episode_id "
                     "WHERE r.retrieval_seq = ? AND e.archived = 0 ORDER BY r.rank",
@@ -232,7 +240,12 @@ class Engine:
                 ):
                     if episode_id != ep.id and episode_id not in ordered:
                         ordered.append(episode_id)
-            weights = credit_weights(len(ordered), self.cfg.credit_decay)
+                        scale[episode_id] = share
+            weights = [
+                w * scale[i]
+                for i, w in zip(ordered, credit_weights(len(ordered), self.cfg.credit_decay),
+                                strict=True)
+            ]
             states = self._states(c, ordered)
             meta = self._meta(ordered)
             events, changes = [], []
@@ -476,6 +489,8 @@ class Engine:
         block: int = 1024,
     ) -> list[tuple[int, int, float]]:
         """Top-k neighbours above the threshold for each source, by blocked matrix products."""
+        import numpy as np
+
         k, threshold = self.cfg.max_neighbours, self.cfg.propagation_threshold
         out: list[tuple[int, int, float]] = []
         src = np.asarray(src_rows, dtype=np.int64)
