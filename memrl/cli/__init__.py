@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from memrl import __version__
-from memrl.cli import admin, episodes, hook, learn, search
+from memrl.cli import admin, episodes, hook, learn, search, tui
 from memrl.cli.common import JsonOpt, guarded, open_memory
 
 app = typer.Typer(
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for sub in (admin.app, episodes.app, search.app, learn.app, hook.app):
+for sub in (admin.app, episodes.app, search.app, learn.app, hook.app, tui.app):
     app.registered_commands += sub.registered_commands
 app.add_typer(admin.config_app, name="config")
 app.add_typer(hook.hook_app, name="hook")
@@ -47,7 +47,14 @@ def review(
     ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Review duplicates, stale and unused episodes, with suggested actions."""
+    """Review duplicates, stale and unused episodes: interactively in a terminal, else printed."""
+    import sys
+
+    if not print_only and not as_json and sys.stdin.isatty() and sys.stdout.isatty():
+        from memrl.cli.tui import open_review
+
+        open_review(project)
+        return
     learn.print_review(open_memory(), project, as_json)
 
 

@@ -1,0 +1,34 @@
+"""`memrl tui`: the terminal UI. Textual is imported inside the command, never at import time,
+so `memrl --help` stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from memrl.cli.common import guarded
+
+app = typer.Typer()
+
+
+@app.command()
+@guarded
+def tui(
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Open a throwaway store seeded with realistic episodes, feedback and history "
+        "(deleted on exit).",
+    ),
+    project: str = typer.Option(None, "--project", "-p", help="Start filtered to this project."),
+) -> None:
+    """Browse, search, rate, edit, merge and prune episodes in a terminal UI."""
+    from memrl.tui.launch import run
+
+    run(demo=demo, project=project)
+
+
+def open_review(project: str | None = None) -> None:
+    """Open the TUI on the Review screen (what `memrl review` does in a terminal)."""
+    from memrl.tui.launch import run
+
+    run(project=project, start="review")

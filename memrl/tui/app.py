@@ -1,0 +1,166 @@
+"""The memrl TUI: where a person sees what Claude remembers and shapes it.
+
+The app owns the Memory facade, the undo stack and the live refresh; screens show and
+ask, and every change goes through a job in `curator` run on a thread worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from memrl.errors import MemrlError
+from memrl.memory import Memory
+from memrl.tui import commands, curator
+from memrl.tui.messages import StoreChanged
+from memrl.tui.undo import Undo, UndoStack
+
+
+class MemrlApp(App[None]):
+    CSS_PATH = "memrl.tcss"
+    TITLE = "memrl"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("f", "feedback_session", "Rate session"),
+        Binding("r", "review", "Review"),
+        Binding("P", "prune", "Prune", show=False),
+        Binding("o", "overview", "Stats", show=False),
+        Binding("u", "undo", "Undo"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
+        Binding("I", "rebuild_index", "Rebuild index", show=False),
+        Binding("question_mark", "keys", "Keys", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        memory: Memory | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        project: str | None = None,
+        start: str = "browse",
+        poll_interval: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.memory = memory or Memory()
+        self.clock = clock or self.memory.now
+        self.project = project
+        self.start = start
+        self.poll_interval = poll_interval
+        self.undo_stack = UndoStack()
+        self._write_lock = threading.Lock()
+        self._version: tuple[int, int] | None = None
+
+    def on_mount(self) -> None:
+        from memrl.tui.screens.browse import BrowseScreen
+
+        self.push_screen(BrowseScreen())
+        if self.start == "review":
+            self.action_review()
+        self._version = self.memory.version()
+        if self.poll_interval:
+            self.set_interval(self.poll_interval, self.poll)
+
+    # live refresh ------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Notice writes by any process (MCP servers, the CLI, this app) and refresh."""
+        try:
+            version = self.memory.version()
+        except MemrlError:
+            return
+        if version != self._version:
+            self._version = version
+            self.refresh_screens()
+
+    def refresh_screens(self) -> None:
+        for screen in self.screen_stack:
+            screen.post_message(StoreChanged())
+
+    # writes ------------------------------------------------------------------------
+
+    def write(self, job: curator.Job) -> None:
+        """Run a change on a thread worker; report it, remember its undo, refresh."""
+        self.run_worker(partial(self._run_job, job), thread=True, group="write")
+
+    def _run_job(self, job: curator.Job) -> None:
+        with self._write_lock:
+            try:
+                text, undo = job(self.memory)
+            except MemrlError as exc:
+                self.call_from_thread(self._job_done, str(exc), None, True)
+                return
+        self.call_from_thread(self._job_done, text, undo, False)
+
+    def _job_done(self, text: str, undo: Undo | None, error: bool) -> None:
+        if undo is not None:
+            self.undo_stack.push(undo)
+        self.notify(text, severity="error" if error else "information", timeout=6)
+        self.poll()
+
+    # actions -----------------------------------------------------------------------
+
+    def action_undo(self) -> None:
+        item = self.undo_stack.pop()
+        if item is None:
+            self.notify("nothing to undo", severity="warning")
+            return
+        self.write(curator.undo(item))
+
+    def action_search(self) -> None:
+        from memrl.tui.screens.search import SearchScreen
+
+        self._push_unique(SearchScreen)
+
+    def action_feedback_session(self) -> None:
+        from memrl.tui.screens.feedback import FeedbackScreen
+
+        self._push_unique(FeedbackScreen)
+
+    def action_review(self) -> None:
+        from memrl.tui.screens.review import ReviewScreen
+
+        self._push_unique(ReviewScreen, self.project)
+
+    def action_prune(self) -> None:
+        from memrl.tui.screens.prune import PruneScreen
+
+        self._push_unique(PruneScreen)
+
+    def action_overview(self) -> None:
+        from memrl.tui.screens.overview import OverviewScreen
+
+        self._push_unique(OverviewScreen)
+
+    def action_rebuild_index(self) -> None:
+        from memrl.tui.screens.rebuild import RebuildScreen
+
+        self.push_screen(RebuildScreen(), lambda _ok: self.refresh_screens())
+
+    def action_refresh(self) -> None:
+        self.refresh_screens()
+
+    def action_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def _push_unique(self, kind: type[Screen], *args) -> None:
+        if isinstance(self.screen, kind):
+            return
+        self.push_screen(kind(*args))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in commands.entries(screen):
+            yield SystemCommand(title, help_text, partial(self._run_command, screen, action))
+
+    async def _run_command(self, screen: Screen, action: str) -> None:
+        await self.run_action(action, screen)

@@ -1,0 +1,107 @@
+"""The changes a person makes from the TUI, each with the core call that reverses it.
+
+Every function returns a job: it runs in a thread worker, calls the Memory facade, and
+answers with a sentence for the person and, where the core can reverse it, an Undo.
+Feedback has no reverse in the core, so it is not undoable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from memrl.curation import MergePlan
+from memrl.memory import Memory
+from memrl.tui.format import pct
+from memrl.tui.undo import Undo
+
+Job = Callable[[Memory], tuple[str, Undo | None]]
+
+
+def _ids(ids: Sequence[str]) -> str:
+    shown = ", ".join(i[:8] for i in ids[:3])
+    return shown + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+
+
+def rate(ids: Sequence[str], helpful: bool) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        changes = m.learning.feedback(list(ids), helpful)
+        own = [c for c in changes if c.cause == "feedback"]
+        spread = len(changes) - len(own)
+        word = "helpful" if helpful else "unhelpful"
+        moved = ", ".join(f"{c.id[:8]} {pct(c.before)} → {pct(c.after)}" for c in own[:3])
+        tail = f"; {spread} neighbour{'s' if spread != 1 else ''} moved" if spread else ""
+        return f"rated {word}: {moved}{tail}", None
+
+    return job
+
+
+def pin(ids: Sequence[str], pinned: bool) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        done = m.set_pinned(list(ids), pinned)
+        verb = "pinned" if pinned else "unpinned"
+        return (
+            f"{verb} {_ids(done)}",
+            Undo(f"{verb[:-2]} of {_ids(done)}", lambda mm: mm.set_pinned(done, not pinned)),
+        )
+
+    return job
+
+
+def archive(ids: Sequence[str]) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        moved = [e.id for e in m.archive(list(ids))]
+        return (
+            f"archived {_ids(moved)} (u undoes)",
+            Undo(f"archive of {_ids(moved)}", lambda mm: mm.restore(moved)),
+        )
+
+    return job
+
+
+def prune(ids: Sequence[str]) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        moved = [e.id for e in m.curation.prune(list(ids))]
+        return (
+            f"pruned {len(moved)} episode{'s' if len(moved) != 1 else ''} to the archive "
+            "(u undoes)",
+            Undo(f"prune of {len(moved)}", lambda mm: mm.restore(moved)),
+        )
+
+    return job
+
+
+def merge(plan: MergePlan) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        merged = m.curation.merge(plan)
+        sources = [r.id for r in plan.sources]
+
+        def undo(mm: Memory) -> None:
+            mm.archive([merged.id])
+            mm.restore(sources)
+
+        return (
+            f"merged {_ids(sources)} into {merged.short_id}; the originals are archived",
+            Undo(f"merge into {merged.short_id}", undo),
+        )
+
+    return job
+
+
+def edit(episode_id: str, changes: dict[str, Any], before: dict[str, Any]) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        ep = m.update(episode_id, changes)
+        return (
+            f"saved {ep.short_id} and re-indexed it",
+            Undo(f"edit of {ep.short_id}", lambda mm: mm.update(episode_id, before)),
+        )
+
+    return job
+
+
+def undo(item: Undo) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        item.apply(m)
+        return f"undid the {item.label}", None
+
+    return job

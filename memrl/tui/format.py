@@ -1,0 +1,110 @@
+"""Small formatters shared by the screens: percentages, bars, ages and episode markdown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+from memrl.learning.rules import DAY
+from memrl.views import EpisodeView, Learned
+
+OUTCOME_STYLE = {"success": "green", "partial": "yellow", "failure": "red", "unknown": "dim"}
+OUTCOME_MARK = {"success": "✓", "partial": "◐", "failure": "✗", "unknown": "○"}
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def utility_style(x: float) -> str:
+    return "green" if x >= 0.6 else "red" if x < 0.4 else "yellow"
+
+
+def bar(x: float, width: int = 5) -> str:
+    """A bar with eighth blocks, so small differences in utility show."""
+    eighths = round(max(0.0, min(1.0, x)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width, " ")
+
+
+def utility_text(x: float, width: int = 5) -> Text:
+    style = utility_style(x)
+    return Text.assemble((bar(x, width), style), " ", (f"{pct(x):>4}", style))
+
+
+def ago(ts: float, now: float) -> str:
+    seconds = max(0.0, now - ts)
+    if seconds >= 2 * 365 * DAY:
+        return f"{seconds / (365 * DAY):.0f}y"
+    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return "now"
+
+
+def day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def learned_line(learned: Learned) -> str:
+    parts = [
+        f"utility **{pct(learned.utility)}**",
+        f"own evidence {pct(learned.q)}",
+        f"from neighbours {learned.p * 100:+.0f} pts",
+        f"confidence {pct(learned.confidence)}",
+    ]
+    if learned.decay < 0.995:
+        parts.append(f"decayed ×{learned.decay:.2f}")
+    return " · ".join(parts)
+
+
+def _items(title: str, items: list[str], code: bool = False) -> list[str]:
+    if not items:
+        return []
+    fmt = (lambda s: f"- `{s}`") if code else (lambda s: f"- {s}")
+    return [f"### {title}", *map(fmt, items), ""]
+
+
+def episode_markdown(view: EpisodeView, now: float) -> str:
+    """The detail pane: what the episode knows, then what memrl learned about it."""
+    ep, learned = view.episode, view.learned
+    flags = []
+    if ep.pinned:
+        flags.append("📌 pinned")
+    if view.archived:
+        flags.append("archived")
+    if ep.merged_from:
+        flags.append(f"merged from {len(ep.merged_from)}")
+    head = f"`{ep.short_id}` · {ep.project or 'no project'} · {ep.task_type.value} · "
+    head += (
+        f"{OUTCOME_MARK[ep.outcome.value]} {ep.outcome.value} · {day(ep.created_at.timestamp())}"
+    )
+    head += f" ({ago(ep.created_at.timestamp(), now)} ago)"
+    lines = [
+        f"## {ep.task or ep.title}",
+        "",
+        head + ("  \n" + " · ".join(flags) if flags else ""),
+        "",
+    ]
+    lines += [ep.summary, ""]
+    lines += _items("What worked", ep.what_worked)
+    lines += _items("What failed", ep.what_failed)
+    if ep.errors_resolved:
+        lines.append("### Errors resolved")
+        for e in ep.errors_resolved:
+            lines.append(f"- `{e.error}`" + (f" → {e.resolution}" if e.resolution else ""))
+        lines.append("")
+    lines += _items("Files", ep.files, code=True)
+    lines += _items("Commands", ep.commands, code=True)
+    if ep.tags:
+        lines += [" ".join(f"`#{t}`" for t in ep.tags), ""]
+    lines += [
+        "### Learned",
+        learned_line(learned),
+        "",
+        f"retrieved {learned.retrievals}× · rated helpful {learned.helpful}× · "
+        f"unhelpful {learned.unhelpful}×"
+        + (f" · last used {ago(learned.last_used_at, now)} ago" if learned.last_used_at else ""),
+    ]
+    return "\n".join(lines)

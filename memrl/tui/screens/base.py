@@ -1,0 +1,89 @@
+"""What every screen that shows episodes can do to them: rate, pin, archive, edit, inspect."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+from memrl.tui import curator
+
+
+class EpisodeActions(Screen):
+    """A screen with a notion of 'the selected episodes' (`selected_ids`)."""
+
+    BINDINGS = [
+        Binding("plus", "rate(True)", "Helpful", key_display="+"),
+        Binding("minus", "rate(False)", "Unhelpful", key_display="-"),
+        Binding("p", "pin", "Pin", show=False),
+        Binding("a", "archive", "Archive"),
+        Binding("e", "edit", "Edit"),
+        Binding("E", "edit_external", "$EDITOR", show=False),
+        Binding("c", "curve", "Curve", show=False),
+        Binding("g", "graph", "Graph", show=False),
+    ]
+
+    @property
+    def memory(self):
+        return self.app.memory
+
+    def selected_ids(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ids(self) -> list[str]:
+        ids = self.selected_ids()
+        if not ids:
+            self.notify("select an episode first", severity="warning")
+        return ids
+
+    def action_rate(self, helpful: bool) -> None:
+        if ids := self._ids():
+            self.app.write(curator.rate(ids, helpful))
+
+    def action_pin(self) -> None:
+        if ids := self._ids():
+            rows = self.memory.rows(ids)
+            pinned = not all(r.pinned for r in rows.values())
+            self.app.write(curator.pin(ids, pinned))
+
+    def action_archive(self) -> None:
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        ids = self._ids()
+        if not ids:
+            return
+        rows = self.memory.rows(ids)
+        listing = "\n".join(f"  {r.short_id}  {r.title[:60]}" for r in rows.values())
+        question = f"Archive {len(ids)} episode{'s' if len(ids) > 1 else ''}?"
+        detail = (
+            f"{listing}\n\nArchived episodes leave search; u or `memrl restore` brings them back."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.write(curator.archive(ids))
+
+        self.app.push_screen(ConfirmScreen(question, detail, yes="Archive"), answered)
+
+    def action_edit(self) -> None:
+        from memrl.tui.screens.edit import EditScreen
+
+        if ids := self._ids():
+            self.app.push_screen(EditScreen(ids[0]))
+
+    def action_edit_external(self) -> None:
+        from memrl.tui.editor import edit_in_editor
+
+        if ids := self._ids():
+            edit_in_editor(self.app, ids[0])
+
+    def action_curve(self) -> None:
+        self._open("utility")
+
+    def action_graph(self) -> None:
+        self._open("graph")
+
+    def _open(self, tab: str) -> None:
+        from memrl.tui.screens.episode import EpisodeScreen
+
+        if ids := self._ids():
+            self.app.push_screen(EpisodeScreen(ids[0], tab=tab))

@@ -1,0 +1,187 @@
+"""Edit an episode's fields in a form; the Episode model validates as you type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from textual import on
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Select, Static, TextArea
+
+from memrl.episode import Episode
+from memrl.errors import MemrlError
+from memrl.tui import curator
+from memrl.vocab import Outcome, TaskType
+
+LINES = ("what_worked", "what_failed", "files", "commands")
+ARROW = " => "
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class EditScreen(Screen[bool]):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, episode_id: str) -> None:
+        super().__init__()
+        self.episode_id = episode_id
+        self.original: Episode | None = None
+        self.errors: dict[str, str] = {}
+
+    def compose(self):
+        try:
+            self.original = self.app.memory.get(self.episode_id).episode
+        except MemrlError as exc:
+            yield Header()
+            yield Static(f"This episode cannot be edited: {exc}", id="edit-status")
+            yield Footer()
+            return
+        ep = self.original
+        yield Header()
+        yield Static(
+            f"editing {ep.short_id} · ctrl+s saves and re-indexes · escape cancels",
+            id="edit-status",
+        )
+        with VerticalScroll(id="edit-form"):
+            yield from self._field("task", Input(ep.task, id="f-task"))
+            with Horizontal(classes="row"):
+                with Vertical():
+                    yield from self._field("project", Input(ep.project, id="f-project"))
+                with Vertical():
+                    yield from self._field(
+                        "outcome",
+                        Select(
+                            [(o.value, o.value) for o in Outcome],
+                            value=ep.outcome.value,
+                            allow_blank=False,
+                            id="f-outcome",
+                        ),
+                    )
+                with Vertical():
+                    yield from self._field(
+                        "task_type",
+                        Select(
+                            [(t.value, t.value) for t in TaskType],
+                            value=ep.task_type.value,
+                            allow_blank=False,
+                            id="f-task_type",
+                        ),
+                    )
+            yield from self._field("summary", TextArea(ep.summary, id="f-summary"))
+            yield from self._field("tags (comma separated)", Input(", ".join(ep.tags), id="f-tags"))
+            for name in LINES:
+                text = "\n".join(getattr(ep, name))
+                yield from self._field(
+                    f"{name.replace('_', ' ')} (one a line)", TextArea(text, id=f"f-{name}")
+                )
+            errors = "\n".join(f"{e.error}{ARROW}{e.resolution}" for e in ep.errors_resolved)
+            yield from self._field(
+                f"errors resolved (one a line: error{ARROW}resolution)",
+                TextArea(errors, id="f-errors_resolved"),
+            )
+        yield Footer()
+
+    def _field(self, label: str, widget):
+        name = (widget.id or "").removeprefix("f-")
+        yield Label(label)
+        yield widget
+        yield Static("", id=f"err-{name}", classes="field-error -empty")
+
+    def on_mount(self) -> None:
+        self.sub_title = "edit"
+        if self.original is not None:
+            self.query_one("#f-task").focus()
+
+    # reading the form ---------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        q = self.query_one
+        data: dict[str, Any] = {
+            "task": q("#f-task", Input).value,
+            "project": q("#f-project", Input).value,
+            "outcome": q("#f-outcome", Select).value,
+            "task_type": q("#f-task_type", Select).value,
+            "summary": q("#f-summary", TextArea).text,
+            "tags": [t.strip() for t in q("#f-tags", Input).value.split(",") if t.strip()],
+        }
+        for name in LINES:
+            data[name] = _lines(q(f"#f-{name}", TextArea).text)
+        resolved = []
+        for line in _lines(q("#f-errors_resolved", TextArea).text):
+            error, _sep, resolution = line.partition(ARROW.strip())
+            resolved.append({"error": error.strip(), "resolution": resolution.strip()})
+        data["errors_resolved"] = resolved
+        return data
+
+    def changes(self) -> dict[str, Any]:
+        assert self.original is not None
+        before = self.original.model_dump(mode="json")
+        return {k: v for k, v in self.values().items() if v != before.get(k)}
+
+    def validate_form(self) -> dict[str, str]:
+        """Per-field messages from the Episode model itself."""
+        assert self.original is not None
+        errors: dict[str, str] = {}
+        try:
+            Episode.model_validate({**self.original.model_dump(), **self.values()})
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "summary"
+                where = ".".join(str(p) for p in err["loc"][1:])
+                msg = err["msg"].removeprefix("Value error, ")
+                errors.setdefault(field, f"{field}{' ' + where if where else ''}: {msg}")
+        limit = self.app.memory.settings.capture.max_summary_chars
+        summary = self.query_one("#f-summary", TextArea).text
+        if len(summary) > limit:
+            errors["summary"] = f"summary is {len(summary):,} characters; the limit is {limit:,}"
+        for static in self.query(".field-error"):
+            name = (static.id or "").removeprefix("err-")
+            text = errors.get(name, "")
+            static.update(f"✗ {text}" if text else "")
+            static.set_class(not text, "-empty")
+        self.errors = errors
+        return errors
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        if self.original is not None and self.is_mounted:
+            self.validate_form()
+
+    # actions ------------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.original is None:
+            return
+        if self.validate_form():
+            self.notify("fix the fields marked ✗ first", severity="error")
+            return
+        changes = self.changes()
+        if not changes:
+            self.dismiss(False)
+            return
+        before = {k: v for k, v in self.original.model_dump(mode="json").items() if k in changes}
+        self.app.write(curator.edit(self.episode_id, changes, before))
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        if self.original is None or not self.changes():
+            self.dismiss(False)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(False)
+
+        self.app.push_screen(ConfirmScreen("Discard your changes?", yes="Discard"), answered)

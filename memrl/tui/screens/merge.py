@@ -1,0 +1,124 @@
+"""Merge marked episodes: the originals side by side, the merged summary to edit, confirm."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.binding import Binding
+from textual.containers import HorizontalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Select, Static, TextArea
+
+from memrl.curation import MergePlan
+from memrl.errors import MemrlError
+from memrl.tui import curator
+from memrl.tui.format import pct
+from memrl.tui.widgets.detail import EpisodeDetail
+
+
+class MergeScreen(Screen[bool]):
+    BINDINGS = [
+        Binding("ctrl+s", "merge", "Merge"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__()
+        self.ids = ids
+        self.plan: MergePlan | None = None
+        self.project: str | None = None
+
+    def compose(self):
+        yield Header()
+        with HorizontalScroll(id="merge-sources"):
+            for episode_id in self.ids:
+                yield EpisodeDetail(self.app.memory, self.app.clock, id=f"src-{episode_id}")
+        yield Static(id="merge-notes")
+        rows = self.app.memory.rows(self.ids)
+        projects = sorted({r.project for r in rows.values()})
+        if len(projects) > 1:
+            best = max(rows.values(), key=lambda r: r.learned.utility)
+            self.project = best.project
+            yield Select(
+                [(f"merge into {p}", p) for p in projects],
+                value=best.project,
+                allow_blank=False,
+                id="merge-project",
+            )
+        yield Static(
+            "merged summary — edit it, then ctrl+s merges (the originals are archived; u undoes)",
+            id="merge-summary-label",
+        )
+        yield TextArea(id="merge-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"merge {len(self.ids)} episodes"
+        for episode_id in self.ids:
+            self.query_one(f"#src-{episode_id}", EpisodeDetail).show(episode_id)
+        self._plan()
+        self.query_one(TextArea).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.project = str(event.value)
+        self._plan(keep_summary=True)
+
+    def _plan(self, keep_summary: bool = False) -> None:
+        try:
+            self.plan = self.app.memory.curation.merge_plan(self.ids, project=self.project)
+        except MemrlError as exc:
+            self.plan = None
+            self.query_one("#merge-notes", Static).update(f"✗ {exc}")
+            return
+        plan = self.plan
+        if not keep_summary:
+            self.query_one(TextArea).text = plan.episode.summary
+        notes = [
+            f"merged: utility {pct(plan.state.q)} from {plan.state.evidence} signals · "
+            f"{len(plan.episode.what_worked)} worked · {len(plan.episode.errors_resolved)} "
+            f"errors · {len(plan.episode.files)} files · tags {', '.join(plan.episode.tags) or '—'}",
+            *plan.notes,
+        ]
+        self.query_one("#merge-notes", Static).update("\n".join(notes))
+
+    def action_merge(self) -> None:
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        if self.plan is None:
+            self.notify("there is no merge plan to apply", severity="error")
+            return
+        summary = self.query_one(TextArea).text.strip()
+        if not summary:
+            self.notify("the merged summary cannot be empty", severity="error")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._merge(summary)
+
+        listing = ", ".join(i[:8] for i in self.ids)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Merge {len(self.ids)} episodes into one?",
+                f"{listing} will be archived; the merged episode keeps what they all knew.",
+                yes="Merge",
+            ),
+            answered,
+        )
+
+    @work(thread=True, exclusive=True, group="merge-plan", exit_on_error=False)
+    def _merge(self, summary: str) -> None:
+        try:
+            plan = self.app.memory.curation.merge_plan(
+                self.ids, summary=summary, project=self.project
+            )
+        except MemrlError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._apply, plan)
+
+    def _apply(self, plan: MergePlan) -> None:
+        self.app.write(curator.merge(plan))
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,76 @@
+"""Overview: totals, the utility histogram, captures per day and the projects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from textual import work
+from textual.binding import Binding
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from memrl import insights
+from memrl.errors import MemrlError
+from memrl.tui.format import pct
+from memrl.tui.widgets.bar_plot import BarPlot
+
+DAYS = 30
+
+
+class OverviewScreen(Screen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def compose(self):
+        yield Header()
+        yield Static("counting…", id="overview-totals")
+        with Container(id="overview-plots"):
+            yield BarPlot(id="histogram")
+            yield BarPlot(id="per-day")
+        yield DataTable(id="overview-projects", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "overview"
+        self.query_one(DataTable).add_columns(
+            "project", "episodes", "mean utility", "helpful", "unhelpful"
+        )
+        self.load()
+
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            stats = insights.stats(self.app.memory)
+        except MemrlError as exc:
+            self.app.call_from_thread(self._totals, f"✗ {exc}")
+            return
+        self.app.call_from_thread(self._show, stats)
+
+    def _totals(self, text: str) -> None:
+        self.query_one("#overview-totals", Static).update(text)
+
+    def _show(self, s: insights.Stats) -> None:
+        self._totals(
+            f"[b]{s.episodes:,}[/] episodes ({s.archived:,} archived) · [b]{s.retrievals:,}[/] "
+            f"retrievals · [green]{s.helpful:,} helpful[/] / [red]{s.unhelpful:,} unhelpful[/] "
+            f"ratings on {s.rated_episodes:,} episodes · {len(s.projects)} projects"
+        )
+        labels = [f"{10 * i}" for i in range(10)]
+        self.query_one("#histogram", BarPlot).show(
+            "episodes by utility (%)", labels, s.utility_histogram, "green"
+        )
+        end = datetime.fromtimestamp(self.app.clock(), UTC).date()
+        per_day = dict(s.captures_per_day)
+        days = [end - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
+        self.query_one("#per-day", BarPlot).show(
+            f"captures per day, last {DAYS} days",
+            [d.strftime("%d") for d in days],
+            [per_day.get(d.isoformat(), 0) for d in days],
+            "blue",
+        )
+        table = self.query_one(DataTable)
+        table.clear()
+        for p in s.projects:
+            table.add_row(
+                p.project, str(p.episodes), pct(p.mean_utility), str(p.helpful), str(p.unhelpful)
+            )

@@ -1,0 +1,104 @@
+"""Prune: the core's candidates with the reason for each; deselect any, confirm, archive."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from memrl.curation import PruneCandidate
+from memrl.errors import MemrlError
+from memrl.tui import curator
+from memrl.tui.format import pct
+
+
+class PruneScreen(Screen[bool]):
+    BINDINGS = [
+        Binding("ctrl+s,enter", "prune", "Archive selected", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.candidates: list[PruneCandidate] = []
+
+    def compose(self):
+        yield Header()
+        yield Static("finding prune candidates…", id="prune-help")
+        yield SelectionList[str](id="prune-list")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "prune"
+        self.load()
+
+    @work(thread=True, exclusive=True, group="prune-plan", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            plan = self.app.memory.curation.prune_plan()
+        except MemrlError as exc:
+            self.app.call_from_thread(self._help, f"✗ {exc}")
+            return
+        self.app.call_from_thread(self._show, plan)
+
+    def _help(self, text: str) -> None:
+        self.query_one("#prune-help", Static).update(text)
+
+    def _show(self, plan: list[PruneCandidate]) -> None:
+        self.candidates = plan
+        cfg = self.app.memory.settings.prune
+        if not plan:
+            self._help(
+                "Nothing to prune: no episode is both below "
+                f"{pct(cfg.min_utility)} utility and unused for {cfg.older_than_days} days. "
+                "Press escape to go back."
+            )
+            return
+        self._help(
+            f"{len(plan)} episodes below {pct(cfg.min_utility)} utility and unused for "
+            f"{cfg.older_than_days}+ days (never pinned, never rated helpful). "
+            "space deselects; enter archives the selected ones — nothing is deleted, u undoes."
+        )
+        selections = self.query_one(SelectionList)
+        selections.clear_options()
+        for cand in plan:
+            label = Text.assemble(
+                (cand.row.short_id, "bold"),
+                "  ",
+                (cand.row.project, "dim"),
+                "  ",
+                cand.row.title[:50],
+                "  ",
+                (cand.reason, "italic yellow"),
+            )
+            selections.add_option(Selection(label, cand.row.id, True))
+        selections.highlighted = 0
+        selections.focus()
+
+    def action_prune(self) -> None:
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        chosen = list(self.query_one(SelectionList).selected)
+        if not chosen:
+            self.notify("nothing selected", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.write(curator.prune(chosen))
+                self.dismiss(True)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Archive {len(chosen)} episode{'s' if len(chosen) != 1 else ''}?",
+                "They leave search and go to archive/; u or `memrl restore` brings them back.",
+                yes="Archive",
+            ),
+            answered,
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

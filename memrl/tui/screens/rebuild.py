@@ -1,0 +1,71 @@
+"""Rebuild (or bring up to date) the search index from the episode files, with progress."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import ProgressBar, Static
+
+from memrl.errors import MemrlError
+
+
+class RebuildScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("escape,enter", "close", "Close")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished = False
+
+    def compose(self):
+        with Vertical(id="rebuild"):
+            yield Static("Checking the search index…", id="rebuild-title")
+            yield ProgressBar(id="rebuild-progress", show_eta=False)
+            yield Static("", id="rebuild-result")
+
+    def on_mount(self) -> None:
+        self.run_sync()
+
+    @work(thread=True, exclusive=True, group="rebuild", exit_on_error=False)
+    def run_sync(self) -> None:
+        from memrl.maintenance import sync_index
+
+        memory = self.app.memory
+        problem = memory.index.health().problem
+        title = "Rebuilding the search index" if problem else "Updating the search index"
+        self.app.call_from_thread(self._title, f"{title}… (embedding every changed episode)")
+
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(self._progress, done, total)
+
+        try:
+            disk, report = sync_index(memory, rebuild=bool(problem), progress=progress)
+        except MemrlError as exc:
+            self.app.call_from_thread(self._finish, f"✗ {exc}", False)
+            return
+        text = (
+            f"✓ done: {report.embedded} episodes embedded"
+            + (f", {len(disk.corrupt)} unreadable files skipped" if disk.corrupt else "")
+            + ". Press enter to close."
+        )
+        self.app.call_from_thread(self._finish, text, True)
+
+    def _title(self, text: str) -> None:
+        self.query_one("#rebuild-title", Static).update(text)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.query_one(ProgressBar).update(total=total, progress=done)
+
+    def _finish(self, text: str, ok: bool) -> None:
+        self.finished = True
+        bar = self.query_one(ProgressBar)
+        if bar.total is None:
+            bar.update(total=1, progress=1)
+        self.query_one("#rebuild-result", Static).update(text)
+
+    def action_close(self) -> None:
+        if self.finished:
+            self.dismiss(True)
+        else:
+            self.notify("the index is being rebuilt; it closes when done")

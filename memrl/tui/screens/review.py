@@ -1,0 +1,169 @@
+"""Review: step through the core's findings — duplicate clusters, stale and never-used
+episodes — and merge, keep, archive or skip each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import work
+from textual.binding import Binding
+from textual.containers import HorizontalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Markdown, Static
+
+from memrl.errors import MemrlError
+from memrl.tui import curator
+from memrl.tui.format import pct
+from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.views import Row
+
+WHY = {
+    "duplicates": "near-duplicates ({sim} alike): merge them into one episode that keeps "
+    "what each knew (m), keep them apart (k), archive all but the most useful (a), or skip (s)",
+    "stale": "not used for {idle} days: keep it pinned so it stops decaying (k), "
+    "archive it (a), or skip (s)",
+    "unused": "never retrieved since it was captured {age} days ago: keep it pinned (k), "
+    "archive it (a), or skip (s)",
+}
+
+
+@dataclass(slots=True)
+class Finding:
+    kind: str  # duplicates | stale | unused
+    rows: list[Row]
+    similarity: float = 0.0
+
+
+class ReviewScreen(Screen):
+    BINDINGS = [
+        Binding("m", "merge", "Merge"),
+        Binding("k", "keep", "Keep"),
+        Binding("a", "archive", "Archive"),
+        Binding("s", "skip", "Skip"),
+        Binding("escape", "app.pop_screen", "Done"),
+    ]
+
+    def __init__(self, project: str | None = None) -> None:
+        super().__init__()
+        self.project = project
+        self.findings: list[Finding] = []
+        self.position = 0
+        self.loaded = False
+
+    def compose(self):
+        yield Header()
+        yield Static("reviewing the store…", id="review-finding")
+        yield HorizontalScroll(id="review-main")
+        yield Markdown(id="review-done")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "review" + (f" · {self.project}" if self.project else "")
+        self.query_one("#review-done").display = False
+        self.load()
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            review = self.app.memory.curation.review(self.project)
+        except MemrlError as exc:
+            self.app.call_from_thread(self._status, f"✗ {exc}")
+            return
+        findings = [Finding("duplicates", c.rows, c.similarity) for c in review.clusters]
+        findings += [Finding("stale", [r]) for r in review.stale]
+        findings += [Finding("unused", [r]) for r in review.unused]
+        self.app.call_from_thread(self._loaded, findings)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#review-finding", Static).update(text)
+
+    async def _loaded(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        await self.show_current()
+        self.loaded = True
+
+    @property
+    def current(self) -> Finding | None:
+        return self.findings[self.position] if self.position < len(self.findings) else None
+
+    async def show_current(self) -> None:
+        finding = self.current
+        main = self.query_one("#review-main", HorizontalScroll)
+        await main.remove_children()
+        done = finding is None
+        main.display = not done
+        self.query_one("#review-done").display = done
+        if done:
+            self._status(f"review finished: {len(self.findings)} findings")
+            self.query_one("#review-done", Markdown).update(
+                "## Review done\n\nNothing more to look at. Prune (**P**) archives old, "
+                "low-utility episodes; **escape** goes back."
+            )
+            return
+        now = self.app.clock()
+        row = finding.rows[0]
+        why = WHY[finding.kind].format(
+            sim=pct(finding.similarity),
+            idle=round((now - (row.learned.last_used_at or row.created_at)) / 86400),
+            age=round((now - row.created_at) / 86400),
+        )
+        self._status(
+            f"finding {self.position + 1} of {len(self.findings)} · {finding.kind} · {why}"
+        )
+        details = [EpisodeDetail(self.app.memory, self.app.clock) for _ in finding.rows]
+        await main.mount_all(details)
+        for detail, r in zip(details, finding.rows, strict=True):
+            detail.show(r.id)
+
+    def _next(self) -> None:
+        self.position += 1
+        self.run_worker(self.show_current(), group="review-show", exclusive=True)
+
+    def action_merge(self) -> None:
+        from memrl.tui.screens.merge import MergeScreen
+
+        finding = self.current
+        if finding is None or finding.kind != "duplicates":
+            self.notify("only duplicate clusters can be merged", severity="warning")
+            return
+
+        def merged(done: bool | None) -> None:
+            if done:
+                self._next()
+
+        self.app.push_screen(MergeScreen([r.id for r in finding.rows]), merged)
+
+    def action_keep(self) -> None:
+        finding = self.current
+        if finding is None:
+            return
+        if finding.kind != "duplicates":
+            self.app.write(curator.pin([r.id for r in finding.rows], True))
+        self._next()
+
+    def action_archive(self) -> None:
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        finding = self.current
+        if finding is None:
+            return
+        rows = finding.rows[1:] if finding.kind == "duplicates" else finding.rows
+        listing = "\n".join(f"  {r.short_id}  {r.title[:60]}" for r in rows)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.write(curator.archive([r.id for r in rows]))
+                self._next()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Archive {len(rows)} episode{'s' if len(rows) != 1 else ''}?",
+                f"{listing}\n\nu or `memrl restore` brings them back.",
+                yes="Archive",
+            ),
+            answered,
+        )
+
+    def action_skip(self) -> None:
+        if self.current is not None:
+            self._next()

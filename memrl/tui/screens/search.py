@@ -1,0 +1,170 @@
+"""Search as you type: the core's hybrid search, ranked exactly as Claude receives it."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import get_current_worker
+
+from memrl.errors import MemrlError
+from memrl.tui.format import pct
+from memrl.tui.messages import StoreChanged
+from memrl.tui.screens.base import EpisodeActions
+from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.views import SearchResult
+
+DEBOUNCE = 0.2
+LIMIT = 10  # recalls the same candidates as the default limit, so the order is the same
+
+
+class SearchScreen(EpisodeActions):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "focus_input", "Search", show=False),
+    ]
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__()
+        self.initial = query
+        self.result: SearchResult | None = None
+        self._timer: Timer | None = None
+        self.searches = 0  # completed searches, for tests and benchmarks
+
+    def compose(self):
+        yield Header()
+        yield Input(
+            self.initial,
+            placeholder="describe a task or paste an error — results update as you type",
+            id="search-input",
+        )
+        yield Static("", id="search-status")
+        with Container(id="search-main"):
+            yield DataTable(id="search-results", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="search-side"):
+                yield Static("", id="search-why")
+                yield EpisodeDetail(self.app.memory, self.app.clock, id="search-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "search"
+        table = self.query_one(DataTable)
+        table.add_columns("#", "id", "similar", "utility", "score", "task", "project")
+        self.query_one(Input).focus()
+        self.warm_up()
+        if self.initial:
+            self.run_search(self.initial)
+
+    def selected_ids(self) -> list[str]:
+        table = self.query_one(DataTable)
+        if not self.result or not self.result.hits or table.cursor_row is None:
+            return []
+        row = min(table.cursor_row, len(self.result.hits) - 1)
+        return [self.result.hits[row].id]
+
+    @work(thread=True, group="warm", exit_on_error=False)
+    def warm_up(self) -> None:
+        """Load the embedding model while the person types the first words."""
+        try:
+            self.app.memory.embedder.embed_query("warm up")
+        except MemrlError:
+            pass
+
+    @on(Input.Changed, "#search-input")
+    def _typed(self, event: Input.Changed) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        query = event.value
+        self._timer = self.set_timer(DEBOUNCE, lambda: self.run_search(query))
+
+    @on(Input.Submitted, "#search-input")
+    def _submitted(self) -> None:
+        self.query_one(DataTable).focus()
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        query = self.query_one(Input).value
+        if query.strip():
+            self.run_search(query)
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def run_search(self, query: str) -> None:
+        worker = get_current_worker()
+        if not query.strip():
+            self.app.call_from_thread(self._show, query, None, "")
+            return
+        self.app.call_from_thread(self._status, f"searching for “{query.strip()}”…")
+        try:
+            result = self.app.memory.search(query, limit=LIMIT, log=False, with_episodes=True)
+        except MemrlError as exc:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._show, query, None, str(exc))
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, query, result, "")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#search-status", Static).update(text)
+
+    def _show(self, query: str, result: SearchResult | None, error: str) -> None:
+        if query != self.query_one(Input).value:
+            return  # typed on since: a newer search is coming
+        self.searches += 1
+        self.result = result
+        table = self.query_one(DataTable)
+        table.clear()
+        if result is None:
+            self._status(error or "type to search")
+            self.query_one("#search-why", Static).update("")
+            self.query_one(EpisodeDetail).show(None)
+            return
+        for hit in result.hits:
+            table.add_row(
+                str(hit.rank),
+                hit.row.short_id,
+                pct(hit.similarity),
+                pct(hit.row.learned.utility),
+                f"{hit.score:.3f}",
+                hit.row.title[:44],
+                hit.row.project,
+            )
+        n = len(result.hits)
+        warn = f" · {'; '.join(result.warnings)}" if result.warnings else ""
+        self._status(
+            f"{n} result{'s' if n != 1 else ''} for “{query.strip()}” · ranked by "
+            f"{1 - result.utility_weight:.0%} relevance + {result.utility_weight:.0%} utility{warn}"
+            if n
+            else f"nothing similar to “{query.strip()}” yet"
+        )
+        self._highlight(0)
+
+    @on(DataTable.RowHighlighted, "#search-results")
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        self._highlight(event.cursor_row)
+
+    def _highlight(self, row: int) -> None:
+        if not self.result or not self.result.hits or row >= len(self.result.hits):
+            return
+        hit = self.result.hits[row]
+        self.query_one("#search-why", Static).update(hit.explain(self.result.utility_weight))
+        self.query_one(EpisodeDetail).show(hit.id)
+
+    @on(DataTable.RowSelected, "#search-results")
+    def _open_hit(self, event: DataTable.RowSelected) -> None:
+        from memrl.tui.screens.episode import EpisodeScreen
+
+        if self.result and event.cursor_row < len(self.result.hits):
+            self.app.push_screen(EpisodeScreen(self.result.hits[event.cursor_row].id))
+
+    def on_key(self, event) -> None:
+        if event.key == "down" and self.focused is self.query_one(Input):
+            self.query_one(DataTable).focus()
+            event.stop()
+
+    def action_focus_input(self) -> None:
+        self.query_one(Input).focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

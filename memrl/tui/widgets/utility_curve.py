@@ -1,0 +1,55 @@
+"""An episode's utility over time, with the events that moved it marked."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from memrl.insights import History
+from memrl.learning.rules import DAY
+
+# cause → (label, colour, marker)
+MARKS = {
+    "helpful": ("helpful", "green", "▲"),
+    "unhelpful": ("unhelpful", "red", "▼"),
+    "credit": ("credit", "cyan", "◆"),
+    "propagation": ("propagation", "magenta", "•"),
+    "merge": ("merge", "yellow", "■"),
+}
+
+
+class UtilityCurve(PlotextPlot):
+    """Draws `insights.history`: the curve (decay included) and one marker per event."""
+
+    def show(self, history: History, now: float) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        curve = history.curve
+        if not curve:
+            plt.title("no history yet")
+            self.refresh()
+            return
+        xs = [(t - now) / DAY for t, _u in curve]
+        plt.plot(xs, [u * 100 for _t, u in curve], marker="braille", color="blue", label="utility")
+        groups: dict[str, list[tuple[float, float]]] = {}
+        for e in history.events:
+            key = e.detail if e.cause == "feedback" else e.cause
+            groups.setdefault(key, []).append(((e.ts - now) / DAY, e.after * 100))
+        for key, points in groups.items():
+            label, color, marker = MARKS.get(key, (key, "white", "+"))
+            plt.scatter(
+                [x for x, _y in points],
+                [y for _x, y in points],
+                marker=marker,
+                color=color,
+                label=label,
+            )
+        learned = history.row.learned
+        if learned.decay < 0.995:
+            plt.scatter([0.0], [learned.utility * 100], marker="▽", color="orange", label="decay")
+        plt.ylim(0, 100)
+        left = min([*xs, -1.0])
+        plt.xlim(left, -left * 0.01)
+        plt.xlabel("days before now")
+        plt.ylabel("utility %")
+        plt.title(f"utility {learned.utility:.0%} now · {len(history.events)} changes")
+        self.refresh()

@@ -1,0 +1,512 @@
+"""Pilot tests: a person's flows through the TUI, checked against the store afterwards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Static, TextArea
+
+from memrl.memory import Memory
+from memrl.store import Filters
+from memrl.tui.app import MemrlApp
+from memrl.tui.scenes import settle
+from memrl.tui.screens.browse import BrowseScreen
+from memrl.tui.screens.confirm import ConfirmScreen
+from memrl.tui.screens.edit import EditScreen
+from memrl.tui.screens.episode import EpisodeScreen
+from memrl.tui.screens.feedback import FeedbackScreen
+from memrl.tui.screens.merge import MergeScreen
+from memrl.tui.screens.prune import PruneScreen
+from memrl.tui.screens.search import SearchScreen
+from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.tui.widgets.episode_table import EpisodeTable
+from tests.conftest import HashEmbedder, episode
+
+pytestmark = pytest.mark.anyio
+
+NOW = 1_793_527_200.0  # 2026-11-01 08:00 UTC
+SIZE = (120, 36)
+
+
+def day(n: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(NOW - n * 86400, UTC).isoformat()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+TASKS = [
+    ("Fix the flaky login test", "Waited for the session cookie instead of sleeping"),
+    ("Speed up the CI", "Cached pip downloads keyed on the lockfile"),
+    ("Stripe webhook retries", "Stored processed event ids so retries are skipped"),
+    ("Stripe webhook duplicates", "Stored processed event ids so retries are ignored"),
+    ("Dark mode", "Added a theme toggle stored in local storage"),
+]
+
+
+@pytest.fixture(scope="session")
+def small_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five episodes on the fast deterministic embedder, built once and copied per test."""
+    root = tmp_path_factory.mktemp("small") / "store"
+    m = Memory(root, embedder=HashEmbedder(), clock=lambda: NOW)
+    for n, (task, summary) in enumerate(TASKS):
+        m.capture(episode(task=task, summary=summary, created_at=day(n + 1)))
+    m.close()
+    return root
+
+
+@pytest.fixture
+def store(small_seed: Path, data_dir: Path) -> Memory:
+    """The five episodes, newest first in the table ("Fix the flaky login test" on top)."""
+    shutil.copytree(small_seed, data_dir)
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    yield m
+    m.close()
+
+
+def app_for(memory: Memory, **kw) -> MemrlApp:
+    kw.setdefault("poll_interval", 0)
+    return MemrlApp(memory, **kw)
+
+
+def table(app: MemrlApp) -> EpisodeTable:
+    return app.screen.query_one(EpisodeTable)
+
+
+async def test_rate_helpful_and_unhelpful(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = table(app).current_id
+        await pilot.press("plus")
+        await settle(pilot)
+        await pilot.press("down", "minus")
+        await settle(pilot)
+        second = table(app).current_id
+    rows = store.rows([first, second])
+    assert (rows[first].learned.helpful, rows[first].learned.unhelpful) == (1, 0)
+    assert (rows[second].learned.helpful, rows[second].learned.unhelpful) == (0, 1)
+    assert rows[first].learned.utility > rows[second].learned.utility
+
+
+async def test_archive_asks_first_and_undo_restores(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert store.count() == 5
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.count() == 4
+        assert store.rows([target])[target].archived
+        assert table(app).total == 4
+        await pilot.press("u")
+        await settle(pilot)
+        assert store.count() == 5
+        assert not store.rows([target])[target].archived
+        assert table(app).total == 5
+
+
+async def test_pin_toggles_and_undoes(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("p")
+        await settle(pilot)
+        assert store.rows([target])[target].pinned
+        await pilot.press("u")
+        await settle(pilot)
+        assert not store.rows([target])[target].pinned
+
+
+async def test_edit_validates_inline_then_saves_and_reindexes(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("e")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EditScreen)
+        screen.query_one("#f-summary", TextArea).text = "   "
+        await settle(pilot)
+        error = screen.query_one("#err-summary", Static)
+        assert "must not be empty" in str(error.render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen  # not saved while invalid
+        screen.query_one("#f-summary", TextArea).text = "Polled for the cookie with a deadline"
+        screen.query_one("#f-tags", Input).value = "auth, flaky"
+        await settle(pilot)
+        assert "-empty" in screen.query_one("#err-summary", Static).classes
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen)
+        detail = app.screen.query_one(EpisodeDetail)
+        assert detail.episode_id == target
+    ep = store.get(target).episode
+    assert ep.summary == "Polled for the cookie with a deadline"
+    assert ep.tags == ["auth", "flaky"]
+    assert store.index.hashes()[target] == ep.content_hash()  # saving re-indexed it
+    hits = store.search("deadline cookie polled", log=False).hits
+    assert hits and hits[0].id == target
+
+
+async def test_edit_can_be_undone(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        before = store.get(target).episode.summary
+        app.push_screen(EditScreen(target))
+        await settle(pilot)
+        app.screen.query_one("#f-summary", TextArea).text = "something else entirely"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert store.get(target).episode.summary == "something else entirely"
+        await pilot.press("u")
+        await settle(pilot)
+    assert store.get(target).episode.summary == before
+
+
+async def test_edit_in_editor(store: Memory, tmp_path: Path, monkeypatch) -> None:
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import json, sys\n"
+        "p = sys.argv[1]\n"
+        "d = json.load(open(p))\n"
+        "d['outcome'] = 'partial'\n"
+        "json.dump(d, open(p, 'w'))\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    app = app_for(store)
+    monkeypatch.setattr(app, "suspend", nullcontext)  # the headless driver cannot suspend
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("E")
+        await settle(pilot)
+    assert store.get(target).episode.outcome.value == "partial"
+
+
+async def test_merge_marked_episodes(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        t = table(app)
+        t.cursor = 1  # "Stripe webhook duplicates" (newest first)
+        await pilot.press("space", "space")
+        ids = list(t.marked)
+        assert len(ids) == 2
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MergeScreen)
+        plan = store.curation.merge_plan(ids)
+        assert screen.query_one(TextArea).text == plan.episode.summary
+        screen.query_one(TextArea).text = "Stored processed Stripe event ids; repeats are skipped."
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen)
+    assert all(r.archived for r in store.rows(ids).values())
+    merged = [r for r in store.list(limit=None) if r.summary.startswith("Stored processed Stripe")]
+    assert len(merged) == 1
+    assert sorted(store.get(merged[0].id).episode.merged_from) == sorted(ids)
+
+
+async def test_prune_deselect_and_confirm(data_dir: Path) -> None:
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    old = [
+        m.capture(episode(task=f"old work {n}", created_at=day(200 + n))).episode.id
+        for n in range(3)
+    ]
+    m.capture(episode(task="recent work", created_at=day(1)))
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PruneScreen)
+        assert {c.row.id for c in screen.candidates} == set(old)
+        kept = screen.candidates[0].row.id
+        await pilot.press("space")  # deselect the first
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+    rows = m.rows(old)
+    assert not rows[kept].archived
+    assert sum(r.archived for r in rows.values()) == 2
+    assert m.count() == 2
+    m.close()
+
+
+async def test_feedback_session(store: Memory) -> None:
+    store.search("stripe webhook", log=True, limit=3)
+    queue = store.learning.unrated()
+    assert len(queue) >= 2
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FeedbackScreen)
+        progress = screen.query_one("#session-progress", Static)
+        assert f"1 of {len(queue)}" in str(progress.render())
+        assert "stripe webhook" in str(screen.query_one("#session-query", Static).render())
+        await pilot.press("y")
+        await pilot.press("n")
+        await settle(pilot)
+        assert f"{len(queue) - 2} remain" in str(progress.render())
+        for _ in queue[2:]:
+            await pilot.press("s")
+        await settle(pilot)
+        assert screen.query_one("#session-done").display
+    rows = store.rows([q[0] for q in queue])
+    assert rows[queue[0][0]].learned.helpful == 1
+    assert rows[queue[1][0]].learned.unhelpful == 1
+    assert all(
+        r.learned.helpful + r.learned.unhelpful == 0 for r in [rows[q[0]] for q in queue[2:]]
+    )
+
+
+async def test_filters_by_project(store: Memory) -> None:
+    store.capture(episode(task="Billing export", project="acme/billing", created_at=day(0.5)))
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).total == 6
+        from textual.widgets import Select
+
+        app.screen.query_one("#filter-project", Select).value = "acme/billing"
+        await settle(pilot)
+        assert table(app).total == 1
+        assert "1 of 6" in app.screen.sub_title
+
+
+@pytest.mark.slow
+async def test_search_as_you_type_ranks_like_the_cli(memory: Memory) -> None:
+    from tests.test_search import STORE
+
+    for e in STORE:
+        memory.capture(e)
+    query = "redirect after login"
+    expected = [h.id for h in memory.search(query, log=False).hits]
+    app = app_for(memory)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await pilot.press(*query)
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert screen.result is not None and screen.result.query == query
+        got = [h.id for h in screen.result.hits]
+        assert got[: len(expected)] == expected
+        assert screen.searches < len(query)  # debounced: not one search per key
+    assert memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0] == 0
+
+
+async def test_live_refresh_when_another_process_writes(store: Memory, data_dir: Path) -> None:
+    app = app_for(store, poll_interval=0.2)
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).total == 5
+        new = other.capture(episode(task="Captured by an MCP server", created_at=day(0.1)))
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if table(app).total == 6:
+                break
+        assert table(app).total == 6
+        assert table(app).entry(0).id == new.episode.id
+        other.learning.feedback([new.episode.id], True)
+        await pilot.pause(0.6)
+        assert table(app).entry(0).learned.helpful == 1
+    other.close()
+
+
+async def test_corrupt_file_is_an_error_row(store: Memory, data_dir: Path) -> None:
+    victim = store.list(limit=1)[0].id
+    path = next(data_dir.glob(f"episodes/*/{victim}.json"))
+    path.write_text("{ not json", encoding="utf-8")
+    stray = data_dir / "episodes" / "2026-10-01" / ("ab" * 16 + ".json")
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("[]", encoding="utf-8")
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        t = table(app)
+        assert victim in t.bad
+        assert [e.episode_id for e in t.errors] == ["ab" * 16]
+        assert len(t) == 6
+        t.cursor = 0
+        await settle(pilot)
+        detail = app.screen.query_one(EpisodeDetail)
+        assert detail.problem and "ab" * 16 in detail.problem
+        t.cursor = t._index_of(victim)
+        await settle(pilot)
+        assert detail.problem and "JSON" in detail.problem
+        banner = app.screen.query_one("#banner", Static)
+        assert banner.display and "cannot be read" in str(banner.render())
+
+
+async def test_episode_deleted_by_another_process(store: Memory, data_dir: Path) -> None:
+    target = store.list(limit=1)[0].id
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EpisodeScreen)
+        next(data_dir.glob(f"episodes/*/{target}.json")).unlink()
+        app.refresh_screens()
+        await settle(pilot)
+        assert app.screen.gone
+        assert "gone" in (app.screen.query_one(EpisodeDetail).problem or "")
+        await pilot.press("plus")  # nothing to rate: a notice, not a crash
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen)
+
+
+async def test_archived_by_another_process_while_open(store: Memory, data_dir: Path) -> None:
+    target = store.list(limit=1)[0].id
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    app = app_for(store, poll_interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        other.archive([target])
+        await pilot.pause(0.6)
+        await settle(pilot)
+        assert "archived" in str(app.screen.query_one("#episode-title", Static).render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table(app).total == 4
+    other.close()
+
+
+async def test_missing_index_is_announced_and_rebuilt(store: Memory, data_dir: Path) -> None:
+    shutil.rmtree(data_dir / "vectors")
+    store._index = None
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        banner = app.screen.query_one("#banner", Static)
+        assert banner.display and "memrl index" in str(banner.render())
+        await pilot.press("I")
+        await settle(pilot)
+        await settle(pilot)
+        assert "done: 5 episodes embedded" in str(app.screen.query_one("#rebuild-result").render())
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not app.screen.query_one("#banner").display
+    assert store.index.health().problem is None
+
+
+async def test_command_palette_runs_actions(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Search episodes", "Merge marked", "Mark helpful", "Prune", "Undo"} <= titles
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Overview")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        from memrl.tui.screens.overview import OverviewScreen
+
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_curve_and_graph_open_from_browse_and_search(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == target
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("escape", "slash", *"stripe", "down")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen) and app.screen.result
+        hit = app.screen.result.hits[0].id
+        await pilot.press("g")
+        await settle(pilot)
+        assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == hit
+        await pilot.press("escape", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == hit
+
+
+async def test_keys_panel_toggles(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert not app.screen.query("HelpPanel")
+
+
+def test_table_pages_lazily(data_dir: Path) -> None:
+    """Only the pages looked at are read: the table never holds every row."""
+    import asyncio
+
+    from memrl.tui.widgets.episode_table import PAGE
+
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    m.import_(
+        f'{{"task": "task {n}", "summary": "summary {n}", "project": "p", '
+        f'"created_at": "{day(n / 100)}"}}'
+        for n in range(PAGE * 3)
+    )
+
+    async def run() -> None:
+        app = app_for(m)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            t = table(app)
+            assert len(t) == PAGE * 3 and set(t._pages) == {0}
+            await pilot.press("end")
+            await settle(pilot)
+            assert t.cursor == PAGE * 3 - 1
+            assert t.current_id == m.list(limit=1, sort="created", descending=False)[0].id
+            assert len(t._pages) <= 2
+
+    asyncio.run(run())
+    assert os.environ.get("MEMRL_DATA_DIR")
+    assert m.count(Filters()) == PAGE * 3
+    m.close()
