@@ -206,8 +206,9 @@ class Curation:
         if len(projects) > 1 and project is None:
             raise InvalidInput(
                 f"these episodes belong to different projects ({', '.join(projects)}); "
-                "merging would move some of them. Say which project the merged episode belongs "
-                "to with --project, or merge within one project."
+                "merging would move some of them. Name the project the merged episode belongs "
+                "to (the project option, --project on the command line), or merge within one "
+                "project."
             )
         target_project = project or projects[0]
         if len(projects) > 1:

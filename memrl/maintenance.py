@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from memrl.episode import Episode
-from memrl.errors import InvalidInput, MemrlError
+from memrl.errors import InvalidInput, MemrlError, StoreError
 from memrl.index import Health, IndexRow
 from memrl.store import catalog_row, files
 
@@ -93,18 +93,33 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
         (report.changed if row else report.new).append(entry.id)
         upserts.append(catalog_row(memory.root, ep, archived=entry.archived))
     report.vanished = [i for i in known if i not in seen]
+    still_bad = {p for p, _e in report.corrupt}
+    if bad or set(problems) - still_bad:  # remember what is unreadable: corrupt_files() is cheap
+        try:
+            with ledger.write() as c:
+                c.executemany(
+                    "DELETE FROM problems WHERE path = ?", [(p,) for p in set(problems) - still_bad]
+                )
+                c.executemany("INSERT OR REPLACE INTO problems VALUES (?, ?, ?)", bad)
+        except StoreError:
+            pass  # a read-only store can still be inspected
     if apply:
         ledger.upsert_catalog(upserts)
         ledger.delete_catalog(report.vanished)
-        with ledger.write() as c:
-            c.execute("DELETE FROM problems")
-            c.executemany("INSERT OR REPLACE INTO problems VALUES (?, ?, ?)", bad)
         for tmp in files.leftover_temp_files(memory.root):
             try:
                 tmp.unlink()
             except OSError:
                 pass
     return report
+
+
+def corrupt_files(memory: Memory) -> list[tuple[str, str]]:
+    """Unreadable episode files as of the last scan (status or index): no file is read."""
+    return [
+        (p, e)
+        for p, e in memory.ledger.conn.execute("SELECT path, error FROM problems ORDER BY path")
+    ]
 
 
 def _index_report(memory: Memory) -> IndexReport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memrl.errors import NotFound
+from memrl.errors import InvalidInput, NotFound
 from memrl.learning.rules import DAY
 from tests.conftest import episode
 
@@ -231,3 +231,30 @@ def test_history_records_every_change_with_its_cause(flaky, clock):
     assert any(e.cause == "credit" for e in d_events)
     curve = insights.history(memory, ids["B"]).curve
     assert curve[0][0] <= curve[-1][0] and max(u for _t, u in curve) > 0.5
+
+
+def test_a_rating_can_be_undone_exactly(flaky):
+    memory, ids = flaky
+    before = memory.rows(list(ids.values()))
+    memory.learning.feedback([ids["B"]], helpful=True)
+    memory.learning.feedback([ids["B"]], helpful=False)
+    undo = memory.learning.undo_feedback(ids["B"])
+    assert undo[0].cause == "undo"
+    memory.learning.undo_feedback(ids["B"])
+    after = memory.rows(list(ids.values()))
+    for i in ids.values():
+        assert after[i].learned.q == pytest.approx(before[i].learned.q)
+        assert after[i].learned.p == pytest.approx(before[i].learned.p, abs=1e-12)
+        assert after[i].learned.helpful == before[i].learned.helpful == 0
+    with pytest.raises(NotFound, match="no rating left"):
+        memory.learning.undo_feedback(ids["B"])
+
+
+def test_a_rating_followed_by_credit_cannot_be_undone(flaky, clock):
+    memory, ids = flaky
+    memory.learning.feedback([ids["D"]], helpful=True)
+    memory.search("signup test seeding", limit=1, session_id="s")
+    clock.advance(0.01)
+    memory.capture(episode(summary="done", session_id="s", outcome="success"))
+    with pytest.raises(InvalidInput, match="has had credit since its last rating"):
+        memory.learning.undo_feedback(ids["D"])

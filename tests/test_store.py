@@ -108,6 +108,7 @@ def test_corrupt_file_is_reported_skipped_and_never_crashes(fast_memory):
     st = maintenance.status(fast_memory)
     assert [p for p, _e in st.disk.corrupt] == [f"episodes/{bad.day()}/{bad.id}.json"]
     assert "not valid JSON" in st.disk.corrupt[0][1]
+    assert maintenance.corrupt_files(fast_memory) == st.disk.corrupt  # remembered, cheap to ask
     with pytest.raises(InvalidInput, match="fix the file"):
         fast_memory.get(bad.id)
     result = fast_memory.search("caching episode", with_episodes=True)
@@ -115,6 +116,9 @@ def test_corrupt_file_is_reported_skipped_and_never_crashes(fast_memory):
     assert any(bad.id[:8] in w for w in result.warnings)
     maintenance.sync_index(fast_memory)  # reconciling leaves the broken file alone
     assert path.read_text() == '{"summary": "half a fi'
+    path.write_text(bad.to_json())  # mended by hand
+    maintenance.status(fast_memory)
+    assert maintenance.corrupt_files(fast_memory) == []
 
 
 @pytest.mark.parametrize("code", ["EROFS", "EACCES"])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from memrl.episode import Episode
-from memrl.errors import IndexUnavailable, NotFound
+from memrl.errors import IndexUnavailable, InvalidInput, NotFound
 from memrl.learning.rules import (
     Inflow,
     clip,
@@ -202,6 +202,60 @@ class Engine:
                 ch.after = own.pop(ch.id).after
         return changes + [ch for ch in spread if ch.id not in meta]
 
+    def undo_feedback(self, episode_id: str) -> list[Change]:
+        """Take back the latest rating of an episode, exactly, if nothing has moved it since.
+
+        The update u ← u + α(r − u) is inverted (u_before = (u − α r) / (1 − α)), so the
+        rating must be the episode's last own-evidence change; a later rating can be undone
+        first, a later credit or merge cannot be unpicked and is refused.
+        """
+        alpha = self.cfg.learning_rate
+        meta = self._meta([episode_id])
+        if episode_id not in meta:
+            raise NotFound(f"no episode {episode_id[:8]}")
+        created, pinned, title = meta[episode_id]
+        with self.ledger.write() as c:
+            undone: set[int] = set()
+            target = None
+            for seq, cause, detail in c.execute(
+                "SELECT seq, cause, detail FROM events WHERE episode_id = ? AND cause IN "
+                "('feedback', 'credit', 'merge', 'undo') ORDER BY seq DESC",
+                (episode_id,),
+            ):
+                if cause == "undo":
+                    undone.add(int(detail.rsplit("#", 1)[1]))
+                elif seq in undone:
+                    continue
+                elif cause == "feedback":
+                    target = (seq, detail)
+                    break
+                else:
+                    raise InvalidInput(
+                        f"{episode_id[:8]} has had {cause} since its last rating; "
+                        "a rating can only be undone before anything else moves it"
+                    )
+            if target is None:
+                raise NotFound(f"{episode_id[:8]} has no rating left to undo")
+            seq, word = target
+            helpful = word == "helpful"
+            s = self._states(c, [episode_id])[episode_id]
+            before = self._shown(s, created, pinned)
+            s.q = clip((s.q - alpha * (1.0 if helpful else 0.0)) / (1.0 - alpha))
+            s.evidence = max(0, s.evidence - 1)
+            s.helpful -= int(helpful)
+            s.unhelpful -= int(not helpful)
+            after = self._shown(s, created, pinned)
+            self.ledger.put_states(c, [s])
+            self.ledger.add_events(
+                c, [(self.m.now(), episode_id, "undo", None, before, after, f"{word} #{seq}")]
+            )
+        change = Change(episode_id, title, "undo", before, after)
+        spread = self.spread_from([episode_id])
+        own = [ch for ch in spread if ch.id == episode_id]
+        if own:
+            change.after = own[0].after
+        return [change, *(ch for ch in spread if ch.id != episode_id)]
+
     # temporal credit --------------------------------------------------------------
 
     def credit(self, ep: Episode) -> list[Change]:
@@ -243,8 +297,9 @@ class Engine:
                         scale[episode_id] = share
             weights = [
                 w * scale[i]
-                for i, w in zip(ordered, credit_weights(len(ordered), self.cfg.credit_decay),
-                                strict=True)
+                for i, w in zip(
+                    ordered, credit_weights(len(ordered), self.cfg.credit_decay), strict=True
+                )
             ]
             states = self._states(c, ordered)
             meta = self._meta(ordered)
@@ -391,10 +446,7 @@ class Engine:
             ):
                 inflows[dst].append(Inflow(src, sim, q))
         states = self._states(c, targets)
-        new_p = {
-            t: self._backup(inflows.get(t, []), states[t].evidence)
-            for t in targets
-        }
+        new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in targets}
         return self._write_p(c, states, new_p, inflows, cause)
 
     def _write_p(self, c, states, new_p, inflows, cause, dry_run: bool = False) -> list[Change]:
@@ -460,10 +512,7 @@ class Engine:
             src, dst = ids[s_row], ids[d_row]
             inflows[dst].append(Inflow(src, sim, states[src].q))
             edge_rows.append((src, dst, sim))
-        new_p = {
-            t: self._backup(inflows.get(t, []), states[t].evidence)
-            for t in ids
-        }
+        new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in ids}
         with self.ledger.write() as c:
             changes = self._write_p(c, states, new_p, inflows, "propagation", dry_run)
             if not dry_run:
