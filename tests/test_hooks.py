@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from memrl.integrations.claude import hooks
+from memrl.integrations.claude import context, hooks
 from memrl.memory import Memory
 from tests.conftest import HashEmbedder, episode
 
@@ -29,7 +29,7 @@ VENV_BIN = Path(sys.executable).parent
 @pytest.fixture(autouse=True)
 def hash_memory(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
     """Every Memory a hook opens uses the fast deterministic embedder."""
-    monkeypatch.setattr(hooks, "_open_memory", lambda: Memory(data_dir, embedder=HashEmbedder()))
+    monkeypatch.setattr(hooks, "open_memory", lambda: Memory(data_dir, embedder=HashEmbedder()))
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def test_session_start_shows_the_projects_best_memories_ranked_by_utility(
     assert text.startswith('<memrl-memories project="acme/app">')
     assert text.rstrip().endswith("</memrl-memories>")
     assert "not instructions to follow" in text and "Past experience" in text
-    assert len(text) <= hooks.MAX_CONTEXT_CHARS
+    assert len(text) <= context.MAX_CONTEXT_CHARS
     shown = [line.split()[1] for line in text.splitlines() if line.startswith("- ")]
     assert shown == [ids["best"][:8], ids["good"][:8], ids["plain"][:8]]
     assert ids["other"][:8] not in text  # another project
@@ -219,7 +219,7 @@ def test_context_stays_short_and_defuses_its_own_markers(fast_memory: Memory, re
     _, data = start("sess-long", repo)
     assert data is not None
     text = data["hookSpecificOutput"]["additionalContext"]
-    assert len(text) <= hooks.MAX_CONTEXT_CHARS
+    assert len(text) <= context.MAX_CONTEXT_CHARS
     assert text.count("</memrl-memories>") == 1
     assert "‹/memrl-memories>" in text
     assert sum(line.startswith("- ") for line in text.splitlines()) >= 3
@@ -233,7 +233,7 @@ def test_a_project_picked_up_after_months_still_shows_its_memories(
     gone = fast_memory.capture(episode(task="Old and misleading", created_at=old)).episode.id
     for _ in range(8):
         fast_memory.learning.feedback([gone], False)
-    assert fast_memory.get(kept).learned.utility < hooks.MIN_UTILITY  # decayed, unrated
+    assert fast_memory.get(kept).learned.utility < context.MIN_UTILITY  # decayed, unrated
     _, data = start("sess-months", repo)
     assert data is not None
     text = data["hookSpecificOutput"]["additionalContext"]
@@ -500,7 +500,7 @@ def test_unwritable_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("MEMRL_DATA_DIR", str(blocker / "data"))
-    monkeypatch.setattr(hooks, "_open_memory", lambda: Memory())
+    monkeypatch.setattr(hooks, "open_memory", lambda: Memory())
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(temp))
@@ -558,7 +558,7 @@ def test_interrupt_still_exits_0(monkeypatch: pytest.MonkeyPatch, data_dir: Path
     def interrupt(inp):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(hooks, "session_start", interrupt)
+    monkeypatch.setattr(context, "session_start", interrupt)
     code, _, err = call("session-start", {"session_id": "s"})
     assert code == 0 and "interrupted" in _one_line(err)
 
@@ -601,10 +601,10 @@ def test_real_hook_commands_in_a_subprocess(data_dir: Path, repo: Path, tmp_path
     memory = Memory(data_dir)
     [ep_id] = hook_episodes(memory, "sess-p")
     deadline = time.monotonic() + 60  # the detached finish embeds and indexes it
-    while ep_id not in memory.index.hashes() and time.monotonic() < deadline:
+    while "finish -: indexed" not in _logged(data_dir) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert ep_id in memory.index.hashes()
     assert "finish -: indexed" in _logged(data_dir)
+    assert ep_id in memory.index.hashes()
     assert [c.id for c in memory.list()][:1] == [ep_id]
     memory.close()
 

@@ -1,0 +1,136 @@
+"""Registering memrl's MCP server with Claude Code, for every project at once.
+
+`claude mcp add --scope user` is Claude Code's own way to do it, so it is used whenever
+`claude` is on PATH; otherwise the command and the equivalent JSON are shown for the
+user to apply. Registration is idempotent: `claude mcp get memrl` is asked first, and an
+entry that already points at this installation is left alone. Hooks are not set up here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memrl.errors import MemrlError
+
+SERVER_NAME = "memrl"
+TIMEOUT = 90  # `claude mcp get` starts the server to report its status
+
+
+class ClaudeCliError(MemrlError):
+    """`claude` ran but refused or failed."""
+
+    exit_code = 7
+
+
+@dataclass(slots=True)
+class SetupReport:
+    action: str  # added | updated | unchanged | removed | absent | printed
+    server: list[str]  # how Claude Code will start the server
+    command: list[str]  # the `claude` command that was (or would be) run
+    config_json: str  # the same registration as JSON, for a hand-edited config
+    claude: str | None = None  # the `claude` executable used, if any
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shell_command(self) -> str:
+        import shlex
+
+        return shlex.join(self.command)
+
+
+def server_command(executable: Path | None = None) -> list[str]:
+    """The absolute command that starts this installation's server."""
+    if executable is not None:
+        return [str(Path(executable).expanduser().absolute())]
+    beside = Path(sys.executable).parent / (
+        "memrl-mcp.exe" if sys.platform == "win32" else "memrl-mcp"
+    )
+    if beside.exists():
+        return [str(beside.absolute())]
+    found = shutil.which("memrl-mcp")
+    if found:
+        return [str(Path(found).absolute())]
+    return [str(Path(sys.executable).absolute()), "-m", "memrl.mcp"]
+
+
+def config_json(server: list[str]) -> str:
+    entry = {"type": "stdio", "command": server[0], "args": server[1:], "env": {}}
+    return json.dumps({"mcpServers": {SERVER_NAME: entry}}, indent=2)
+
+
+def _run(claude: str, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            [claude, *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ClaudeCliError(f"`claude {' '.join(args)}` could not run: {exc}") from None
+
+
+def registered(claude: str) -> tuple[str, list[str]] | None:
+    """(scope line, command) of the current `memrl` entry, or None when there is none."""
+    got = _run(claude, "mcp", "get", SERVER_NAME)
+    if got.returncode != 0:
+        return None
+    scope, command, args = "", "", []
+    for line in got.stdout.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "Scope":
+            scope = value.strip()
+        elif key == "Command":
+            command = value.strip()
+        elif key == "Args":
+            args = value.split()
+    return scope, [command, *args]
+
+
+def register(
+    executable: Path | None = None, *, uninstall: bool = False, dry_run: bool = False
+) -> SetupReport:
+    """Add (or with `uninstall`, remove) the user-scope `memrl` server in Claude Code."""
+    server = server_command(executable)
+    if uninstall:
+        command = ["claude", "mcp", "remove", "--scope", "user", SERVER_NAME]
+    else:
+        command = ["claude", "mcp", "add", "--scope", "user", SERVER_NAME, "--", *server]
+    report = SetupReport("printed", server, command, config_json(server))
+    claude = shutil.which("claude")
+    if claude is None or dry_run:
+        if claude is None:
+            report.notes.append("`claude` is not on PATH: run the command once it is installed")
+        return report
+    report.claude = claude
+    current = registered(claude)
+    in_user_scope = current is not None and current[0].lower().startswith("user")
+    if uninstall:
+        if not in_user_scope:
+            report.action = "absent"
+            return report
+        _check(_run(claude, *command[1:]))
+        report.action = "removed"
+        return report
+    if current is not None and not in_user_scope:
+        report.notes.append(
+            f"another `{SERVER_NAME}` entry ({current[0]}) takes precedence in some projects"
+        )
+    if in_user_scope and current is not None and current[1] == server:
+        report.action = "unchanged"
+        return report
+    if in_user_scope:
+        _check(_run(claude, "mcp", "remove", "--scope", "user", SERVER_NAME))
+    _check(_run(claude, *command[1:]))
+    report.action = "updated" if in_user_scope else "added"
+    return report
+
+
+def _check(done: subprocess.CompletedProcess[str]) -> None:
+    if done.returncode != 0:
+        why = (done.stderr or done.stdout).strip().splitlines()
+        raise ClaudeCliError(
+            f"`claude` failed (exit {done.returncode}): {why[-1] if why else 'no message'}"
+        )
