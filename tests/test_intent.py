@@ -299,3 +299,53 @@ def test_llm_without_sdk_uses_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     intent, note = extract_with_llm("Add a flag", "")
     assert intent.source == "rules"
     assert note is not None and "anthropic package is not installed" in note
+
+
+# --- through capture, as a user runs it ----------------------------------------------------
+
+
+def test_capture_extract_intent_uses_claude(api: ThreadingHTTPServer) -> None:
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    out = CliRunner().invoke(
+        app, ["capture", "--summary", "Fixed it by validating the next parameter",
+              "--project", "p", "--extract-intent", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["episode"]["task_type"] == "bugfix"
+    assert {"python", "auth"} <= set(data["episode"]["tags"])
+    assert data["episode"]["task"] == "Fix the login redirect"
+    assert len(api.requests) == 1
+
+
+def test_capture_extract_intent_without_key_falls_back_with_a_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    out = CliRunner().invoke(
+        app, ["capture", "--task", "Fix the crash on empty upload", "--summary", "Guarded None",
+              "--project", "p", "--extract-intent", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["episode"]["task_type"] == "bugfix"  # the offline rules
+    assert any("ANTHROPIC_API_KEY" in w for w in data["warnings"])
+
+
+def test_config_turns_llm_extraction_on_for_every_capture(
+    api: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memrl.memory import Memory
+
+    monkeypatch.setenv("MEMRL_CAPTURE_EXTRACT_INTENT_LLM", "true")
+    memory = Memory()
+    ep = memory.capture({"summary": "Fixed it", "project": "p"}).episode
+    assert ep.task_type.value == "bugfix" and len(api.requests) == 1
+    memory.close()
