@@ -6,6 +6,7 @@ import typer
 
 from memrl import __version__
 from memrl.cli import admin, episodes, hook, learn, search, tui
+from memrl.cli import mcp as mcp_cli
 from memrl.cli.common import JsonOpt, guarded, open_memory
 
 app = typer.Typer(
@@ -17,8 +18,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for sub in (admin.app, episodes.app, search.app, learn.app, hook.app, tui.app):
+for sub in (admin.app, episodes.app, search.app, learn.app, hook.app, tui.app, mcp_cli.app):
     app.registered_commands += sub.registered_commands
+app.registered_groups += mcp_cli.app.registered_groups  # memrl setup claude
 app.add_typer(admin.config_app, name="config")
 app.add_typer(hook.hook_app, name="hook")
 

@@ -1,0 +1,94 @@
+"""`memrl mcp` (the stdio server) and `memrl setup claude` (register it with Claude Code).
+
+Import-light like every CLI module: the server and the setup logic load inside the
+commands, so `memrl --help` never pays for the MCP SDK.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from memrl.cli.common import JsonOpt, console, guarded, note, print_json
+
+app = typer.Typer()
+setup_app = typer.Typer(
+    help="Connect memrl to Claude Code.", no_args_is_help=True, rich_markup_mode="rich"
+)
+app.add_typer(setup_app, name="setup")
+
+ACTIONS = {
+    "added": "Registered the memrl MCP server for all your projects.",
+    "updated": "Updated the memrl MCP server to this installation.",
+    "unchanged": "The memrl MCP server is already registered for all your projects.",
+    "removed": "Removed the memrl MCP server from Claude Code.",
+    "absent": "The memrl MCP server was not registered; nothing to remove.",
+}
+
+
+@app.command()
+def mcp() -> None:
+    """Serve memrl to Claude Code over stdio (what `memrl-mcp` runs)."""
+    from memrl.mcp.server import run
+
+    run()
+
+
+def _hooks(uninstall: bool, dry_run: bool) -> tuple[str, dict | None]:
+    """Install or remove Claude Code's hooks beside the server (`memrl.cli.hook` does the work)."""
+    from memrl.cli import hook
+
+    step = hook.uninstall_hooks if uninstall else hook.install_hooks
+    report = step(dry_run=dry_run)
+    return hook.describe(report), report.as_dict()
+
+
+@setup_app.command()
+@guarded
+def claude(
+    uninstall: bool = typer.Option(False, "--uninstall", help="Remove the registration."),
+    print_only: bool = typer.Option(
+        False, "--print", help="Print the command and JSON instead of running `claude`."
+    ),
+    no_hooks: bool = typer.Option(
+        False, "--no-hooks", help="Register the MCP server only, not the session hooks."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Register memrl with Claude Code for all projects: the MCP server, and the session hooks
+    unless --no-hooks. Running it again changes nothing; --uninstall undoes both."""
+    from memrl.integrations.claude.setup import register
+
+    report = register(uninstall=uninstall, dry_run=print_only)
+    hooks, hooks_json = (None, None) if no_hooks else _hooks(uninstall, print_only)
+    if as_json:
+        print_json(
+            {
+                "action": report.action,
+                "server": report.server,
+                "command": report.command,
+                "config": report.config_json,
+                "claude": report.claude,
+                "notes": report.notes,
+                "hooks": hooks_json,
+            }
+        )
+        return
+    out = console()
+    if report.action == "printed":
+        what = "remove" if uninstall else "register memrl for all projects"
+        out.print(f"To {what}, run:\n\n  {report.shell_command}\n", markup=False)
+        if not uninstall:
+            out.print(
+                "Or add this to the mcpServers of ~/.claude.json (or a project's .mcp.json):\n",
+                markup=False,
+            )
+            out.print(report.config_json, markup=False)
+    else:
+        out.print(ACTIONS[report.action], markup=False)
+        if not uninstall:
+            out.print(f"Server: {' '.join(report.server)}", markup=False)
+            out.print("In Claude Code, /mcp lists memrl with its 7 tools.", markup=False)
+    if hooks:
+        out.print(hooks[0].upper() + hooks[1:] + ".", markup=False)
+    for line in report.notes:
+        note(line)

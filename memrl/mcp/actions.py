@@ -1,0 +1,241 @@
+"""The other six tools' work: each calls the Memory facade and shapes its answer.
+
+Review defaults to the server's project (cleanup across every project from one
+session is rarely what was meant; `project="*"` asks for all). Status defaults to it
+too; stats and propagate cover every project unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from memrl import insights, maintenance
+from memrl.errors import InvalidInput
+from memrl.mcp import convert, models
+from memrl.store import Filters
+from memrl.views import EpisodeView
+
+if TYPE_CHECKING:
+    from memrl.mcp.backend import Backend
+    from memrl.memory import Memory
+
+SHOWN = 50  # longest list of episodes or changes one answer carries
+
+
+def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.CaptureResult:
+    done = memory.capture(data, source="mcp", session_id=backend.session_id)
+    ep = done.episode
+    return models.CaptureResult(
+        id=ep.id,
+        short_id=ep.short_id,
+        project=ep.project,
+        outcome=ep.outcome.value,
+        credit=convert.changes(done.credit),
+        propagation=convert.changes(done.propagation),
+        redacted=sum(ep.redactions.values()),
+        warnings=list(done.warnings),
+    )
+
+
+def feedback(
+    memory: Memory, backend: Backend, refs: Sequence[str], helpful: bool
+) -> models.FeedbackResult:
+    changes = memory.learning.feedback(list(refs), helpful, session_id=backend.session_id)
+    return models.FeedbackResult(
+        helpful=helpful,
+        rated=convert.changes(c for c in changes if c.cause == "feedback"),
+        propagated=convert.changes(c for c in changes if c.cause != "feedback"),
+    )
+
+
+def status(memory: Memory, backend: Backend, project: str) -> models.StatusResult:
+    st = maintenance.status(memory)
+    idx, disk = st.index, st.disk
+    empty = st.episodes == 0 and not idx.health.exists
+    index_ok = empty or idx.fresh
+    advice = []
+    if not index_ok:
+        advice.append(
+            idx.health.problem
+            or f"{len(idx.missing) + len(idx.stale)} episode(s) are not searchable yet and "
+            f"{len(idx.orphans)} index row(s) are left over: run `memrl index`."
+        )
+    if disk.new or disk.changed or disk.vanished:
+        advice.append("episode files changed outside memrl: run `memrl index` to catch up.")
+    if disk.corrupt:
+        advice.append(
+            f"{len(disk.corrupt)} episode file(s) cannot be read (listed in unreadable_files): "
+            "fix or remove them, then run `memrl index`."
+        )
+    if backend.warm_error:
+        advice.append(backend.warm_error)
+    loaded = getattr(memory.embedder, "loaded", True)
+    return models.StatusResult(
+        healthy=not advice,
+        project=project,
+        project_episodes=memory.count(Filters(project=project)),
+        project_archived=memory.count(Filters(project=project, archived=True)),
+        episodes=st.episodes,
+        archived=st.archived,
+        projects=st.projects,
+        retrievals=st.retrievals,
+        events=st.events,
+        size_bytes=st.size_bytes,
+        data_dir=st.data_dir,
+        model=st.model,
+        model_loaded=bool(loaded),
+        session_id=backend.session_id,
+        index=models.IndexHealth(
+            ok=index_ok,
+            rows=idx.health.rows,
+            problem=None if empty else idx.health.problem,
+            missing=len(idx.missing),
+            stale=len(idx.stale),
+            orphans=len(idx.orphans),
+        ),
+        unreadable_files=[f"{path}: {why}" for path, why in disk.corrupt[:SHOWN]],
+        untracked_files=len(disk.new),
+        advice=advice,
+    )
+
+
+def stats(memory: Memory, project: str | None) -> models.StatsResult:
+    s = insights.stats(memory, project)
+    return models.StatsResult(
+        project=project,
+        episodes=s.episodes,
+        archived=s.archived,
+        projects=[
+            models.ProjectCount(
+                project=p.project,
+                episodes=p.episodes,
+                mean_utility=convert.pct(p.mean_utility),
+                helpful=p.helpful,
+                unhelpful=p.unhelpful,
+            )
+            for p in s.projects[:SHOWN]
+        ],
+        outcomes=s.outcomes,
+        task_types=s.task_types,
+        utility_histogram=s.utility_histogram,
+        top=[convert.listed(r) for r in s.top],
+        retrievals=s.retrievals,
+        helpful=s.helpful,
+        unhelpful=s.unhelpful,
+        rated_episodes=s.rated_episodes,
+        recent_days=[models.DayCount(day=d, captures=n) for d, n in s.captures_per_day[-14:]],
+        size_bytes=s.size_bytes,
+    )
+
+
+def propagate(memory: Memory, project: str | None, temporal: bool) -> models.PropagateResult:
+    if memory.count(Filters(project=project)) == 0:
+        return models.PropagateResult(
+            project=project,
+            temporal=temporal,
+            sources=0,
+            edges=0,
+            changed=0,
+            changes=[],
+            credit=[],
+            seconds=0.0,
+        )
+    report = memory.learning.propagate(project=project, temporal=temporal)
+    largest = sorted(report.changes, key=lambda c: -abs(c.delta))[:SHOWN]
+    return models.PropagateResult(
+        project=project,
+        temporal=temporal,
+        sources=report.sources,
+        edges=report.edges,
+        changed=len(report.changes),
+        changes=convert.changes(largest),
+        credit=convert.changes(report.credit[:SHOWN]),
+        seconds=round(report.seconds, 3),
+    )
+
+
+def review(
+    memory: Memory,
+    action: str,
+    refs: Sequence[str],
+    summary: str | None,
+    project: str | None,
+    dry_run: bool,
+) -> models.ReviewResult:
+    out = models.ReviewResult(action=action, project=project, dry_run=dry_run)  # type: ignore[arg-type]
+    if action == "merge":
+        return _merge(memory, out, refs, summary)
+    if summary is not None:
+        raise InvalidInput("summary is only used with action='merge'; leave it out here")
+    if action == "cleanup":
+        return _cleanup(memory, out, refs)
+    if refs:
+        raise InvalidInput("episodes is only used with action='merge' or 'cleanup'")
+    rv = memory.curation.review(project)
+    out.clusters = [
+        models.Cluster(
+            similarity=convert.pct(c.similarity), episodes=[convert.listed(r) for r in c.rows]
+        )
+        for c in rv.clusters[:SHOWN]
+    ]
+    out.stale, out.stale_count = [convert.listed(r) for r in rv.stale[:SHOWN]], len(rv.stale)
+    out.unused, out.unused_count = [convert.listed(r) for r in rv.unused[:SHOWN]], len(rv.unused)
+    out.dead_weight_count = len(rv.prune)
+    out.dead_weight = [
+        models.PruneItem(episode=convert.listed(c.row), reason=c.reason) for c in rv.prune[:SHOWN]
+    ]
+    for c in rv.clusters[:5]:
+        ids = ", ".join(f'"{r.short_id}"' for r in c.rows)
+        out.suggestions.append(
+            f'merge: memrl_review(action="merge", episodes=[{ids}], summary="<one summary '
+            'that keeps what each one knew>", dry_run=false)'
+        )
+    if rv.prune:
+        out.suggestions.append(
+            'archive the dead weight: memrl_review(action="cleanup", dry_run=false)'
+        )
+    return out
+
+
+def _merge(memory: Memory, out: models.ReviewResult, refs: Sequence[str], summary: str | None):
+    if len(refs) < 2:
+        raise InvalidInput(
+            "merge needs episodes: two or more ids, e.g. from a cluster the analysis listed"
+        )
+    if summary is not None:
+        summary = summary.strip() or None
+    if summary is not None:
+        limit = memory.settings.capture.max_summary_chars
+        if len(summary) > limit:
+            raise InvalidInput(f"summary is {len(summary):,} characters; the limit is {limit:,}")
+    plan = memory.curation.merge_plan(refs, summary=summary, project=out.project)
+    out.notes = list(plan.notes)
+    out.archived = [r.id for r in plan.sources]
+    ep = plan.episode
+    if not out.dry_run:
+        ep = memory.curation.merge(plan)
+    learned = memory.learned(plan.state, ep.created_at.timestamp(), ep.pinned)
+    out.merged = convert.detail(EpisodeView(ep, learned, False, ""))
+    return out
+
+
+def _cleanup(memory: Memory, out: models.ReviewResult, refs: Sequence[str]):
+    plan = memory.curation.prune_plan(project=out.project)
+    if refs:
+        wanted = memory.store.resolve_all(list(refs), archived=False)
+        marked = {c.row.id for c in plan}
+        spared = [i[:8] for i in wanted if i not in marked]
+        if spared:
+            raise InvalidInput(
+                f"{', '.join(spared)} not marked as dead weight (only low-utility, long-unused "
+                "episodes are); nothing was archived. Leave episodes out to archive all of them."
+            )
+        plan = [c for c in plan if c.row.id in set(wanted)]
+    out.dead_weight_count = len(plan)
+    out.dead_weight = [
+        models.PruneItem(episode=convert.listed(c.row), reason=c.reason) for c in plan[:SHOWN]
+    ]
+    if not out.dry_run:
+        out.archived = [e.id for e in memory.curation.prune([c.row.id for c in plan])]
+    return out

@@ -1,0 +1,177 @@
+"""One server process's hold on the store: its Memory, its session, its project, its warm-up.
+
+Claude Code starts one server per open session, so many of these share one store; the
+core makes that safe across processes. Within a process the SDK runs tool handlers on
+worker threads, and a Memory is not meant to be driven by several threads at once, so
+every call takes the backend's lock. The embedding model and LanceDB load on a
+background thread as soon as the server starts (under the same lock), so the first
+`memrl_retrieve` waits for at most the rest of that load instead of starting it.
+
+Nothing here imports the MCP SDK, LanceDB or the model at import time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from memrl.errors import MemrlError
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+T = TypeVar("T")
+SESSION_ENV = "CLAUDE_CODE_SESSION_ID"  # set by Claude Code for the MCP servers it starts
+PROJECT_ENV = "CLAUDE_PROJECT_DIR"  # likewise: the folder the session was opened in
+LOG_FILE = Path("logs") / "mcp.log"
+LOG_MAX_BYTES = 1_000_000
+IDLE_TRIM_SECONDS = 2.0
+
+
+def session_from_env() -> str:
+    """Claude Code's session id when it passed one, so hooks and the server agree on it."""
+    given = os.environ.get(SESSION_ENV, "").strip()
+    if given and len(given) <= 200 and given.isprintable():
+        return given
+    return f"mcp-{uuid.uuid4().hex}"
+
+
+def project_from_env(cwd: Path | str | None = None) -> str:
+    from memrl.project import detect
+
+    folder = cwd or os.environ.get(PROJECT_ENV) or None
+    try:
+        return detect(folder)
+    except OSError:
+        return detect(None)
+
+
+def _trim_heap() -> None:
+    """Hand freed memory back to the OS: model loading leaves ~60 MB of freed heap behind."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
+
+
+class Backend:
+    def __init__(
+        self,
+        memory: Memory | None = None,
+        *,
+        session_id: str | None = None,
+        project: str | None = None,
+        factory: Callable[[], Memory] | None = None,
+    ) -> None:
+        self._memory = memory
+        self._factory = factory
+        self._lock = threading.RLock()
+        self.session_id = session_id or session_from_env()
+        self.project = project or project_from_env()
+        self._warm_thread: threading.Thread | None = None
+        self._trim_timer: threading.Timer | None = None
+        self.warm_seconds: float | None = None
+        self.warm_error: str | None = None
+
+    # the store -----------------------------------------------------------------------
+
+    def _open(self) -> Memory:
+        if self._memory is None:
+            if self._factory is not None:
+                self._memory = self._factory()
+            else:
+                from memrl.memory import Memory
+
+                self._memory = Memory()
+        return self._memory
+
+    @contextmanager
+    def use(self) -> Iterator[Memory]:
+        """The Memory, held by this thread alone until the block ends."""
+        with self._lock:
+            yield self._open()
+
+    def call(self, fn: Callable[[Memory], T]) -> T:
+        with self.use() as memory:
+            try:
+                return fn(memory)
+            finally:
+                self._trim_when_idle()
+
+    def _trim_when_idle(self) -> None:
+        """Captures and LanceDB writes leave freed heap behind; return it once calls pause."""
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
+        self._trim_timer = threading.Timer(IDLE_TRIM_SECONDS, self._idle_trim)
+        self._trim_timer.daemon = True
+        self._trim_timer.start()
+
+    def _idle_trim(self) -> None:
+        if self._lock.acquire(blocking=False):  # a call is running: the next pause will do
+            try:
+                _trim_heap()
+            finally:
+                self._lock.release()
+
+    @property
+    def data_dir(self) -> Path:
+        if self._memory is not None:
+            return self._memory.root
+        from memrl import config
+
+        return config.data_dir()
+
+    # warm-up ---------------------------------------------------------------------------
+
+    def start_warmup(self) -> None:
+        """Load the model and open the index in the background; idempotent."""
+        if self._warm_thread is None:
+            self._warm_thread = threading.Thread(target=self.warm, name="memrl-warmup", daemon=True)
+            self._warm_thread.start()
+
+    def wait_warm(self, timeout: float | None = None) -> None:
+        if self._warm_thread is not None:
+            self._warm_thread.join(timeout)
+
+    def warm(self) -> None:
+        started = time.perf_counter()
+        try:
+            with self.use() as memory:
+                memory.embedder.embed_query("warm up")
+                if memory.count():
+                    memory.search("warm up", limit=1, log=False)  # opens LanceDB and its indices
+        except MemrlError as exc:
+            self.warm_error = str(exc)  # every tool call reports it again, with its fix
+        except Exception as exc:  # never let the warm-up take the server down
+            self.warm_error = f"warm-up failed: {exc}"
+            self.log_crash("warm-up", exc)
+        finally:
+            self.warm_seconds = time.perf_counter() - started
+            _trim_heap()
+
+    # unexpected errors -----------------------------------------------------------------
+
+    def log_crash(self, where: str, exc: BaseException) -> Path | None:
+        """Append the traceback to logs/mcp.log in the data dir; the server keeps going."""
+        try:
+            path = self.data_dir / LOG_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
+                path.replace(path.with_suffix(".log.1"))
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            text = "".join(traceback.format_exception(exc))
+            with path.open("a", encoding="utf-8") as f:
+                f.write(f"--- {stamp} pid {os.getpid()} session {self.session_id} {where}\n{text}")
+            return path
+        except OSError:
+            return None

@@ -1,0 +1,239 @@
+"""The structured results of the seven tools: their models are the tools' output schemas.
+
+Percentages (similarity, utility, confidence) are 0–100 with one decimal, as people and
+Claude read them; ids are given in full and as the 8-character short form every tool accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Pct = float  # 0–100, one decimal
+
+
+class ErrorFix(BaseModel):
+    error: str
+    resolution: str
+
+
+class Change(BaseModel):
+    """One utility change: from feedback, temporal credit, propagation or a merge."""
+
+    id: str
+    short_id: str
+    title: str
+    cause: str = Field(description="feedback | credit | propagation | merge")
+    before: Pct = Field(description="utility before, percent")
+    after: Pct = Field(description="utility after, percent")
+    from_id: str | None = Field(None, description="the episode whose evidence caused it")
+
+
+class Listed(BaseModel):
+    """An episode as a listing shows it: no file is read."""
+
+    id: str
+    short_id: str
+    project: str
+    task: str
+    summary: str = Field(description="at most 300 characters; retrieve the id for all of it")
+    outcome: str
+    task_type: str
+    tags: list[str]
+    created_at: str
+    utility: Pct
+    confidence: Pct
+    retrievals: int
+    helpful: int
+    unhelpful: int
+    pinned: bool
+
+
+class Hit(BaseModel):
+    """A search result. Long summaries and lists are shortened: retrieve the id for everything."""
+
+    rank: int
+    id: str
+    short_id: str
+    project: str
+    task: str
+    summary: str
+    outcome: str
+    task_type: str
+    what_worked: list[str]
+    what_failed: list[str]
+    errors_resolved: list[ErrorFix]
+    files: list[str]
+    tags: list[str]
+    similarity: Pct
+    utility: Pct
+    confidence: Pct = Field(description="how much feedback the utility rests on, percent")
+    created_at: str
+    shortened: bool = Field(description="true when summary or lists were cut for length")
+
+
+class Detail(BaseModel):
+    """One episode in full, with what memrl has learned about it."""
+
+    id: str
+    short_id: str
+    project: str
+    session_id: str | None
+    task: str
+    summary: str
+    outcome: str
+    task_type: str
+    what_worked: list[str]
+    what_failed: list[str]
+    errors_resolved: list[ErrorFix]
+    files: list[str]
+    commands: list[str]
+    tags: list[str]
+    source: str
+    created_at: str
+    updated_at: str
+    merged_from: list[str]
+    pinned: bool
+    archived: bool
+    utility: Pct
+    confidence: Pct
+    retrievals: int
+    helpful: int
+    unhelpful: int
+
+
+class RetrieveResult(BaseModel):
+    mode: Literal["search", "list", "episode"]
+    query: str
+    project: str | None = Field(description="the project searched; null means all projects")
+    results: list[Hit] = Field(default_factory=list, description="search mode")
+    episodes: list[Listed] = Field(default_factory=list, description="list mode, newest first")
+    episode: Detail | None = Field(None, description="episode mode")
+    page: int = 1
+    offset: int = Field(0, description="list mode: episodes before this page")
+    total: int = Field(0, description="list mode: episodes in the listing")
+    has_more: bool = False
+    session_id: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class CaptureResult(BaseModel):
+    id: str
+    short_id: str
+    project: str
+    outcome: str
+    credit: list[Change] = Field(
+        description="earlier retrievals in this session that shared the outcome"
+    )
+    propagation: list[Change] = Field(description="neighbours whose utility moved")
+    redacted: int = Field(description="secrets replaced before storing")
+    warnings: list[str]
+
+
+class FeedbackResult(BaseModel):
+    helpful: bool
+    rated: list[Change] = Field(description="each named episode, utility before and after")
+    propagated: list[Change] = Field(description="similar episodes the feedback spread to")
+
+
+class IndexHealth(BaseModel):
+    ok: bool
+    rows: int
+    problem: str | None
+    missing: int
+    stale: int
+    orphans: int
+
+
+class StatusResult(BaseModel):
+    healthy: bool
+    project: str
+    project_episodes: int
+    project_archived: int
+    episodes: int = Field(description="live episodes, all projects")
+    archived: int
+    projects: int
+    retrievals: int
+    events: int
+    size_bytes: int
+    data_dir: str
+    model: str
+    model_loaded: bool
+    session_id: str
+    index: IndexHealth
+    unreadable_files: list[str]
+    untracked_files: int
+    advice: list[str]
+
+
+class ProjectCount(BaseModel):
+    project: str
+    episodes: int
+    mean_utility: Pct
+    helpful: int
+    unhelpful: int
+
+
+class DayCount(BaseModel):
+    day: str
+    captures: int
+
+
+class StatsResult(BaseModel):
+    project: str | None
+    episodes: int
+    archived: int
+    projects: list[ProjectCount]
+    outcomes: dict[str, int]
+    task_types: dict[str, int]
+    utility_histogram: list[int] = Field(
+        description="episodes per 10-point utility band, 0–10 first"
+    )
+    top: list[Listed]
+    retrievals: int
+    helpful: int
+    unhelpful: int
+    rated_episodes: int
+    recent_days: list[DayCount]
+    size_bytes: int
+
+
+class PropagateResult(BaseModel):
+    project: str | None
+    temporal: bool
+    sources: int
+    edges: int
+    changed: int
+    changes: list[Change] = Field(description="the largest changes, at most 50")
+    credit: list[Change]
+    seconds: float
+
+
+class Cluster(BaseModel):
+    similarity: Pct
+    episodes: list[Listed]
+
+
+class PruneItem(BaseModel):
+    episode: Listed
+    reason: str
+
+
+class ReviewResult(BaseModel):
+    action: Literal["analyze", "merge", "cleanup"]
+    project: str | None
+    dry_run: bool
+    clusters: list[Cluster] = Field(default_factory=list)
+    stale: list[Listed] = Field(default_factory=list, description="at most 50 shown")
+    stale_count: int = 0
+    unused: list[Listed] = Field(default_factory=list, description="at most 50 shown")
+    unused_count: int = 0
+    dead_weight: list[PruneItem] = Field(default_factory=list, description="at most 50 shown")
+    dead_weight_count: int = 0
+    merged: Detail | None = Field(
+        None, description="merge: the merged episode (a preview on a dry run)"
+    )
+    archived: list[str] = Field(default_factory=list, description="ids archived by this call")
+    notes: list[str] = Field(default_factory=list)
+    suggestions: list[str] = Field(default_factory=list)

@@ -1,0 +1,127 @@
+"""memrl_retrieve's three modes: search, list, and one episode by id.
+
+A query that looks like an id is looked up first: hex (dashes allowed), 4 to 36
+characters, with a digit or at least 8 long, so everyday words made of the letters
+a–f ("cafe", "decade") are searched, not taken for ids. If no episode has that prefix
+the query is searched as text (error codes such as "80070005" or "1234" are common
+queries); if several do, the caller is asked for more characters.
+
+Searching and showing an episode in full are logged as retrievals under the server's
+session, so a later capture in the same session credits them; listing is browsing and
+is not logged. Without a project, search covers every project; each hit names its own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from memrl import views
+from memrl.errors import InvalidInput, NotFound
+from memrl.mcp import convert, models
+from memrl.retrieval import clean_query
+from memrl.store import Filters
+
+if TYPE_CHECKING:
+    from memrl.mcp.backend import Backend
+    from memrl.memory import Memory
+
+ID_LIKE = re.compile(r"[0-9a-f-]{4,36}")
+
+
+def looks_like_id(query: str) -> bool:
+    q = query.strip().lower()
+    return bool(ID_LIKE.fullmatch(q)) and (
+        len(q.replace("-", "")) >= 8 or any(c.isdigit() for c in q)
+    )
+
+
+def run(
+    memory: Memory,
+    backend: Backend,
+    query: str,
+    list_all: bool,
+    limit: int,
+    project: str | None,
+    page: int,
+) -> models.RetrieveResult:
+    if list_all:
+        return listing(memory, backend, query, limit, project, page)
+    if not query.strip():
+        raise InvalidInput(
+            "the query is empty: describe the task in a sentence or paste the exact error line; "
+            "to browse instead, pass all=true"
+        )
+    if looks_like_id(query):
+        try:
+            episode_id = memory.resolve(query, archived=None)
+        except NotFound:
+            pass  # not an id after all: search for it as text
+        else:
+            return one(memory, backend, query, episode_id)
+    return search(memory, backend, query, limit, project)
+
+
+def base(backend: Backend, mode: str, query: str, project: str | None) -> models.RetrieveResult:
+    return models.RetrieveResult(
+        mode=mode,  # type: ignore[arg-type]
+        query=query.strip(),
+        project=project,
+        session_id=backend.session_id,
+    )
+
+
+def search(
+    memory: Memory, backend: Backend, query: str, limit: int, project: str | None
+) -> models.RetrieveResult:
+    out = base(backend, "search", query, project)
+    if memory.count(Filters(project=project)) == 0:  # nothing to search, maybe no index yet
+        out.query = clean_query(query)  # the same refusals as a real search
+        out.warnings.append(
+            "the memory is empty: nothing has been captured yet"
+            if memory.count() == 0
+            else f"project {project} has no episodes; leave project out to search them all"
+        )
+        return out
+    found = memory.search(
+        query,
+        limit=limit,
+        project=project,
+        session_id=backend.session_id,
+        origin="mcp",
+        with_episodes=True,
+    )
+    out.query = found.query
+    out.results = [convert.hit(h) for h in found.hits if h.episode is not None]
+    out.warnings = list(found.warnings)
+    return out
+
+
+def one(memory: Memory, backend: Backend, query: str, episode_id: str) -> models.RetrieveResult:
+    view = memory.get(episode_id, archived=None)
+    out = base(backend, "episode", query, view.episode.project)
+    if not view.archived:  # reading a memory in full is a use of it
+        row = memory.rows([episode_id])[episode_id]
+        hit = views.Hit(1, row, 1.0, 0.0, 1.0, 1.0, 1.0, view.episode)
+        memory.learning.log_retrieval(query.strip(), [hit], backend.session_id, None, "mcp")
+        view = memory.get(episode_id, archived=None)  # with the use just recorded
+    out.episode = convert.detail(view)
+    return out
+
+
+def listing(
+    memory: Memory, backend: Backend, query: str, limit: int, project: str | None, page: int
+) -> models.RetrieveResult:
+    """Newest first; a query, if given, keeps episodes whose task or summary contains it."""
+    text = query.strip() or None
+    if text is not None and not text.isprintable():
+        raise InvalidInput("with all=true the query filters by text: give plain printable text")
+    filters = Filters(project=project, text=text)
+    offset = (page - 1) * limit
+    rows = memory.list(filters, limit=limit, offset=offset)
+    total = memory.count(filters)
+    out = base(backend, "list", query, project)
+    out.episodes = [convert.listed(r) for r in rows]
+    out.page, out.offset, out.total = page, offset, total
+    out.has_more = offset + len(rows) < total
+    return out

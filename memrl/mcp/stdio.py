@@ -1,0 +1,219 @@
+"""Serving over stdio with a handshake that does not wait for the MCP SDK to load.
+
+Claude Code times out servers that are slow to answer `initialize`, and importing the
+SDK alone takes a second or more. So the first line is read here: a well-formed
+`initialize` is answered at once from `memrl.mcp.protocol`, then the SDK is imported,
+and the model and LanceDB load in the background as soon as the server runs. The SDK is handed the same
+`initialize` (so its session state is right) and its duplicate answer is dropped; every
+later message flows through it untouched.
+
+The real stdin and stdout are taken over first: fd 0 then reads /dev/null and fd 1
+writes to stderr, so nothing a library prints can corrupt the protocol stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import sys
+import threading
+from typing import IO, Any
+
+from memrl.mcp import protocol
+from memrl.mcp.backend import Backend
+
+FIRST_LINE_WAIT = 0.3  # seconds to wait for `initialize` before loading anything
+MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a whole episode is at most 512 KB; escaping can double it
+_ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")')
+_METHOD = re.compile(rb'"method"\s*:\s*"([^"]*)"')
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_HINT = (
+    "the request holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), "
+    "which is not valid Unicode text; send the text as UTF-8 (or as a complete escaped pair)"
+)
+
+
+def _take_stdio() -> tuple[IO[bytes], IO[bytes]]:
+    wire_in = os.fdopen(os.dup(0), "rb")
+    wire_out = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    return wire_in, wire_out
+
+
+def _readable(stream: IO[bytes], timeout: float) -> bool:
+    try:
+        ready, _, _ = select.select([stream], [], [], timeout)
+    except (OSError, ValueError):  # not selectable (e.g. Windows pipes): just read
+        return True
+    return bool(ready)
+
+
+def refusal(line: bytes) -> bytes | None:
+    """The answer to a request that the SDK's JSON parser would drop without a reply.
+
+    JSON allows escapes such as `\\ud800` that stand for no character; the SDK rejects the
+    whole line and the caller would wait forever. Such a tool call gets a tool error instead.
+    """
+    if b"\\ud" not in line.lower():
+        return None
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return None
+    if not (isinstance(msg, dict) and "id" in msg and isinstance(msg.get("method"), str)):
+        return None
+    if not _LONE_SURROGATE.search(json.dumps(msg, ensure_ascii=False)):
+        return None
+    return _reply(msg["id"], msg["method"], SURROGATE_HINT)
+
+
+def _reply(req_id: Any, method: str, text: str) -> bytes:
+    if method == "tools/call":  # the caller's mistake to read and fix: a tool error
+        result = {"content": [{"type": "text", "text": text}], "isError": True}
+        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "result": result}
+    else:
+        reply = {"jsonrpc": "2.0", "id": req_id, "error": {"code": -32602, "message": text}}
+    return json.dumps(reply).encode() + b"\n"
+
+
+def oversized(head: bytes, tail: bytes, size: int) -> bytes | None:
+    """The answer to a request too large to read, if its id can be found at either end."""
+    found = _ID.search(head) or _ID.search(tail)
+    if found is None:
+        return None
+    method = _METHOD.search(head) or _METHOD.search(tail)
+    text = (
+        f"the request is {size / 1e6:.1f} MB; requests are limited to "
+        f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB (an episode to 512 KB, a summary to 20,000 "
+        "characters). Send a shorter summary and fewer, shorter list items."
+    )
+    return _reply(json.loads(found.group(1)), method.group(1).decode() if method else "", text)
+
+
+class _Lines:
+    """The client's lines as text, starting with the one already read."""
+
+    def __init__(self, wire: IO[bytes], first: bytes | None, replies: _Replies) -> None:
+        self.wire = wire
+        self.first = first
+        self.replies = replies
+
+    def _next(self) -> bytes | None:
+        """The next line, or None after answering (or dropping) one too large to read."""
+        if self.first is not None:
+            line, self.first = self.first, None
+        else:
+            line = self.wire.readline(MAX_REQUEST_BYTES)
+        if len(line) < MAX_REQUEST_BYTES or line.endswith(b"\n"):
+            return line
+        head, tail, size = line[:4096], line[-4096:], len(line)
+        while line and not line.endswith(b"\n"):  # skip the rest without holding it
+            line = self.wire.readline(1 << 20)
+            size += len(line)
+            tail = (tail + line)[-4096:]
+        answer = oversized(head, tail, size)
+        if answer is not None:
+            self.replies.write_raw(answer)
+        return None
+
+    def readline(self) -> str:
+        while True:
+            line = self._next()
+            if line is None:
+                continue
+            answer = refusal(line)
+            if answer is None:
+                return line.decode("utf-8", errors="replace")
+            self.replies.write_raw(answer)
+
+    def close(self) -> None:
+        pass  # the descriptor belongs to the process, not to the SDK
+
+
+class _Replies:
+    """The SDK's output, minus its answer to the `initialize` already answered."""
+
+    def __init__(self, wire: IO[bytes], lock: threading.Lock, skip_id: Any) -> None:
+        self.wire = wire
+        self.lock = lock
+        self.skip_id = skip_id
+        self.skipping = skip_id is not None
+
+    def write(self, text: str) -> int:
+        if self.skipping:
+            try:
+                msg = json.loads(text)
+            except ValueError:
+                msg = None
+            if (
+                isinstance(msg, dict)
+                and msg.get("id") == self.skip_id
+                and ("result" in msg or "error" in msg)
+            ):
+                self.skipping = False
+                return len(text)
+        with self.lock:
+            self.wire.write(text.encode("utf-8"))
+        return len(text)
+
+    def write_raw(self, line: bytes) -> None:
+        with self.lock:
+            self.wire.write(line)
+            self.wire.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self.wire.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+
+async def _serve_sdk(server: Any, lines: _Lines, replies: _Replies) -> None:
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    async with stdio_server(anyio.wrap_file(lines), anyio.wrap_file(replies)) as (read, write):  # type: ignore[arg-type]
+        low = server._lowlevel_server  # MCPServer.run_stdio_async, with our streams
+        await low.run(read, write, low.create_initialization_options())
+
+
+def serve() -> None:
+    wire_in, wire_out = _take_stdio()
+    lock = threading.Lock()
+    backend = Backend()
+    first: bytes | None = None
+    skip_id: Any = None
+    if _readable(wire_in, FIRST_LINE_WAIT):
+        first = wire_in.readline(MAX_REQUEST_BYTES)
+        if not first:
+            return  # the client went away before saying anything
+        fast = protocol.fast_initialize(first)
+        if fast is not None:
+            skip_id, reply = fast
+            with lock:
+                wire_out.write(reply)
+                wire_out.flush()
+
+    # Imports stay on this thread: two threads importing the same packages at once (the SDK
+    # and the core share pydantic, anyio, httpx…) can deadlock in the import system. The
+    # warm-up thread starts from the server's lifespan, once all that is loaded, and only
+    # imports what nothing else here needs (the model runtime, LanceDB).
+    import anyio
+
+    import memrl.memory  # noqa: F401
+    from memrl.mcp.server import build_server
+
+    server = build_server(backend=backend)
+    try:
+        replies = _Replies(wire_out, lock, skip_id)
+        anyio.run(_serve_sdk, server, _Lines(wire_in, first, replies), replies)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.stderr.flush()

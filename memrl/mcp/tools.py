@@ -1,0 +1,218 @@
+"""The seven tools: validate, call the Memory facade, return a model and its text.
+
+Limits (also in each parameter's schema): query ≤ 2,000 characters; limit 1–50; page ≥ 1;
+summary ≤ 20,000 characters (`capture.max_summary_chars`); task ≤ 2,000; each list ≤ 200
+items of ≤ 2,000 characters (tags ≤ 64); a whole episode ≤ 512 KB; project ≤ 200
+characters. Longer input is refused with the limit named, never silently cut.
+
+Every failure a caller can fix is a tool error whose message says what to send instead;
+anything else is logged to `logs/mcp.log` in the data dir and reported briefly. Either
+way the server keeps serving, and a rejected call changes nothing: the core validates
+and resolves everything before it writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, Field, ValidationError
+
+from memrl.episode import MAX_ITEM_CHARS, MAX_ITEMS, MAX_TAG_CHARS, describe_validation
+from memrl.errors import MemrlError
+from memrl.mcp import actions, models, render, retrieve
+from memrl.mcp.backend import Backend
+from memrl.memory import Memory
+from memrl.retrieval import MAX_QUERY_CHARS
+
+T = TypeVar("T")
+TaskTypeName = Literal[
+    "bugfix", "feature", "refactor", "test", "docs", "research", "debug", "setup", "unknown"
+]
+
+Project = Annotated[
+    str | None,
+    Field(
+        description="A project name (as memrl_stats lists them, e.g. 'acme/app'). "
+        "Left out: see each tool.",
+        max_length=200,
+    ),
+]
+Items = Annotated[
+    list[Annotated[str, Field(max_length=MAX_ITEM_CHARS)]] | None,
+    Field(max_length=MAX_ITEMS, description=f"Up to {MAX_ITEMS} short items."),
+]
+Refs = Annotated[
+    list[Annotated[str, Field(max_length=64)]],
+    Field(
+        max_length=MAX_ITEMS,
+        description="Episode ids: 8 characters as shown, or any unique prefix of 4+; "
+        "'last' means everything the last memrl_retrieve of this session returned.",
+    ),
+]
+
+
+class ErrorResolved(BaseModel):
+    error: Annotated[str, Field(max_length=MAX_ITEM_CHARS, description="The error message")]
+    resolution: Annotated[str, Field(max_length=MAX_ITEM_CHARS, description="What fixed it")] = ""
+
+
+def result(model: BaseModel, text: str) -> CallToolResult:
+    safe = text.encode("utf-8", "replace").decode("utf-8")
+    return CallToolResult(
+        content=[TextContent(type="text", text=safe)],
+        structured_content=model.model_dump(mode="json"),
+    )
+
+
+def clean_project(value: str | None) -> str | None:
+    """None for 'not given' (null or blank); otherwise a printable name."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not value.isprintable():
+        raise ToolError("project must be a printable project name, e.g. 'acme/app'")
+    return value
+
+
+class Tools:
+    def __init__(self, backend: Backend) -> None:
+        self.b = backend
+
+    def _run(self, tool: str, fn: Callable[[Memory], T]) -> T:
+        try:
+            return self.b.call(fn)
+        except ToolError:
+            raise
+        except MemrlError as exc:
+            raise ToolError(str(exc)) from None
+        except ValidationError as exc:
+            raise ToolError(describe_validation(exc, "input")) from None
+        except Exception as exc:
+            path = self.b.log_crash(tool, exc)
+            where = f"; details are in {path}" if path else ""
+            raise ToolError(
+                f"memrl hit an unexpected error ({type(exc).__name__}){where}. Try again; if it "
+                "persists, run `memrl status` in a terminal."
+            ) from None
+
+    def memrl_retrieve(
+        self,
+        query: Annotated[
+            str,
+            Field(
+                max_length=MAX_QUERY_CHARS,
+                description="What you are about to do, or the exact error line. An episode id "
+                "(8 characters, or a unique prefix of 4+) shows that episode in full.",
+            ),
+        ] = "",
+        all: Annotated[
+            bool, Field(description="List episodes newest first instead of searching (paged).")
+        ] = False,
+        limit: Annotated[int, Field(ge=1, le=50, description="Results per call, 1–50.")] = 5,
+        project: Project = None,
+        page: Annotated[
+            int, Field(ge=1, le=100_000, description="Page of the listing (all=true).")
+        ] = 1,
+    ) -> Annotated[CallToolResult, models.RetrieveResult]:
+        project = clean_project(project)
+        out = self._run(
+            "memrl_retrieve",
+            lambda m: retrieve.run(m, self.b, query, all, limit, project, page),
+        )
+        return result(out, render.retrieve(out))
+
+    def memrl_capture(
+        self,
+        summary: Annotated[
+            str,
+            Field(
+                description="What was done and learned, in a few sentences (≤ 20,000 characters)."
+            ),
+        ],
+        outcome: Literal["success", "partial", "failure", "unknown"] = "success",
+        task: Annotated[str | None, Field(max_length=2_000, description="What was asked.")] = None,
+        task_type: TaskTypeName | None = None,
+        project: Project = None,
+        what_worked: Items = None,
+        what_failed: Items = None,
+        files_modified: Items = None,
+        tags: Annotated[
+            list[Annotated[str, Field(max_length=MAX_TAG_CHARS)]] | None,
+            Field(max_length=MAX_ITEMS),
+        ] = None,
+        errors_resolved: Annotated[list[ErrorResolved] | None, Field(max_length=MAX_ITEMS)] = None,
+    ) -> Annotated[CallToolResult, models.CaptureResult]:
+        data = {
+            "summary": summary,
+            "outcome": outcome,
+            "task": task,
+            "task_type": task_type,
+            "project": clean_project(project) or self.b.project,
+            "what_worked": what_worked,
+            "what_failed": what_failed,
+            "files": files_modified,
+            "tags": tags,
+            "errors_resolved": [e.model_dump() for e in errors_resolved or []],
+        }
+        out = self._run("memrl_capture", lambda m: actions.capture(m, self.b, data))
+        return result(out, render.capture(out))
+
+    def memrl_feedback(
+        self,
+        episodes: Refs,
+        helpful: Annotated[bool, Field(description="true if it helped, false if it misled.")],
+    ) -> Annotated[CallToolResult, models.FeedbackResult]:
+        out = self._run("memrl_feedback", lambda m: actions.feedback(m, self.b, episodes, helpful))
+        return result(out, render.feedback(out))
+
+    def memrl_status(
+        self, project: Project = None
+    ) -> Annotated[CallToolResult, models.StatusResult]:
+        project = clean_project(project) or self.b.project
+        out = self._run("memrl_status", lambda m: actions.status(m, self.b, project))
+        return result(out, render.status(out))
+
+    def memrl_stats(self, project: Project = None) -> Annotated[CallToolResult, models.StatsResult]:
+        project = clean_project(project)
+        out = self._run("memrl_stats", lambda m: actions.stats(m, project))
+        return result(out, render.stats(out))
+
+    def memrl_propagate(
+        self,
+        temporal: Annotated[
+            bool,
+            Field(description="Also credit outcomes whose earlier retrievals were never credited."),
+        ] = True,
+        project: Project = None,
+    ) -> Annotated[CallToolResult, models.PropagateResult]:
+        project = clean_project(project)
+        out = self._run("memrl_propagate", lambda m: actions.propagate(m, project, temporal))
+        return result(out, render.propagate(out))
+
+    def memrl_review(
+        self,
+        action: Literal["analyze", "merge", "cleanup"] = "analyze",
+        episodes: Annotated[
+            list[Annotated[str, Field(max_length=64)]] | None,
+            Field(
+                max_length=MAX_ITEMS,
+                description="merge: the ids to merge (2 or more); "
+                "cleanup: archive only these of the dead weight.",
+            ),
+        ] = None,
+        summary: Annotated[
+            str | None, Field(description="merge: one summary covering all of them.")
+        ] = None,
+        project: Project = None,
+        dry_run: Annotated[bool, Field(description="Only show what would change.")] = True,
+    ) -> Annotated[CallToolResult, models.ReviewResult]:
+        scope = clean_project(project)
+        scope = None if scope == "*" else scope or self.b.project
+        out = self._run(
+            "memrl_review",
+            lambda m: actions.review(m, action, episodes or [], summary, scope, dry_run),
+        )
+        return result(out, render.review(out))

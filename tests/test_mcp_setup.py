@@ -1,0 +1,155 @@
+"""`memrl setup claude`: registration through `claude mcp`, idempotent and reversible.
+
+A stand-in `claude` on PATH keeps a registry in a JSON file and answers `mcp get/add/
+remove` the way Claude Code does, so these tests never touch a real configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from memrl.cli.mcp import app as mcp_app
+from memrl.integrations.claude.setup import ClaudeCliError, register
+
+FAKE = """#!{python}
+import json, os, sys
+path = os.environ["FAKE_CLAUDE_STATE"]
+state = json.load(open(path)) if os.path.exists(path) else {{}}
+open(path + ".log", "a").write(" ".join(sys.argv[1:]) + "\\n")
+args = sys.argv[1:]
+if os.environ.get("FAKE_CLAUDE_FAIL") and args[1] == "add":
+    print("Error: config file is read-only", file=sys.stderr)
+    sys.exit(1)
+if args[:2] == ["mcp", "get"]:
+    entry = state.get(args[2])
+    if not entry:
+        print(f'No MCP server named "{{args[2]}}".', file=sys.stderr)
+        sys.exit(1)
+    print(f"{{args[2]}}:\\n  Scope: User config (available in all your projects)\\n"
+          f"  Status: ✔ Connected\\n  Type: stdio\\n  Command: {{entry[0]}}\\n"
+          f"  Args: {{' '.join(entry[1:])}}\\n  Environment:\\n")
+elif args[:2] == ["mcp", "add"]:
+    name, command = args[4], args[args.index("--") + 1:]
+    if name in state:
+        print(f"MCP server {{name}} already exists in user config", file=sys.stderr)
+        sys.exit(1)
+    state[name] = command
+elif args[:2] == ["mcp", "remove"]:
+    if args[-1] not in state:
+        sys.exit(1)
+    del state[args[-1]]
+json.dump(state, open(path, "w"))
+"""
+
+
+@pytest.fixture
+def claude(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "claude"
+    exe.write_text(FAKE.format(python=sys.executable))
+    exe.chmod(0o755)
+    state = tmp_path / "claude-state.json"
+    monkeypatch.setenv("FAKE_CLAUDE_STATE", str(state))
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    return state
+
+
+def calls(state: Path) -> list[str]:
+    log = Path(str(state) + ".log")
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_registers_once_for_all_projects_and_then_leaves_it_alone(claude, tmp_path):
+    server = tmp_path / "venv" / "bin" / "memrl-mcp"
+    first = register(server)
+    second = register(server)
+    assert first.action == "added" and second.action == "unchanged"
+    assert json.loads(claude.read_text()) == {"memrl": [str(server)]}
+    assert calls(claude) == [
+        "mcp get memrl",
+        f"mcp add --scope user memrl -- {server}",
+        "mcp get memrl",
+    ]
+
+
+def test_an_entry_for_another_installation_is_replaced(claude, tmp_path):
+    claude.write_text(json.dumps({"memrl": ["/old/venv/bin/memrl-mcp"]}))
+    report = register(tmp_path / "memrl-mcp")
+    assert report.action == "updated"
+    assert json.loads(claude.read_text()) == {"memrl": [str(tmp_path / "memrl-mcp")]}
+
+
+def test_uninstall_undoes_it_and_is_idempotent_too(claude, tmp_path):
+    register(tmp_path / "memrl-mcp")
+    assert register(uninstall=True).action == "removed"
+    assert register(uninstall=True).action == "absent"
+    assert json.loads(claude.read_text()) == {}
+
+
+def test_without_claude_the_command_and_json_are_printed(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `claude` here
+    report = register(tmp_path / "memrl-mcp")
+    assert report.action == "printed" and report.claude is None
+    assert report.shell_command == f"claude mcp add --scope user memrl -- {tmp_path / 'memrl-mcp'}"
+    assert json.loads(report.config_json)["mcpServers"]["memrl"]["command"] == str(
+        tmp_path / "memrl-mcp"
+    )
+
+
+def test_the_default_server_is_this_installations_memrl_mcp():
+    report = register(dry_run=True)
+    server = Path(report.server[0])
+    assert server.is_absolute() and server.name == "memrl-mcp" and server.exists()
+
+
+def test_a_failing_claude_is_reported(claude, monkeypatch, tmp_path):
+    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "1")
+    with pytest.raises(ClaudeCliError, match="config file is read-only"):
+        register(tmp_path / "memrl-mcp")
+
+
+def cli() -> typer.Typer:
+    root = typer.Typer()
+    root.registered_commands += mcp_app.registered_commands
+    root.registered_groups += mcp_app.registered_groups
+    return root
+
+
+def test_cli_setup_claude_registers_and_prints(claude):
+    runner = CliRunner()
+    done = runner.invoke(cli(), ["setup", "claude", "--no-hooks"])
+    again = runner.invoke(cli(), ["setup", "claude", "--no-hooks", "--json"])
+    shown = runner.invoke(cli(), ["setup", "claude", "--print", "--no-hooks"])
+    removed = runner.invoke(cli(), ["setup", "claude", "--uninstall", "--no-hooks"])
+    assert done.exit_code == 0 and "Registered the memrl MCP server" in done.output
+    assert json.loads(again.output)["action"] == "unchanged"
+    assert (
+        "claude mcp add --scope user memrl -- /" in shown.output and '"mcpServers"' in shown.output
+    )
+    assert removed.exit_code == 0 and "Removed" in removed.output
+
+
+def test_cli_reports_a_failing_claude_with_its_own_exit_code(claude, monkeypatch):
+    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "1")
+    done = CliRunner().invoke(cli(), ["setup", "claude", "--no-hooks"])
+    assert done.exit_code == ClaudeCliError.exit_code and "read-only" in done.output
+
+
+def test_cli_setup_claude_also_installs_and_removes_the_hooks(claude, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    settings = tmp_path / "claude-config" / "settings.json"
+    runner = CliRunner()
+    done = runner.invoke(cli(), ["setup", "claude"])
+    assert done.exit_code == 0, done.output
+    assert "memrl hook session-start" in settings.read_text() and "Hooks installed" in done.output
+    again = runner.invoke(cli(), ["setup", "claude", "--json"])
+    assert json.loads(again.output)["hooks"]["changed"] is False
+    removed = runner.invoke(cli(), ["setup", "claude", "--uninstall"])
+    assert removed.exit_code == 0 and "memrl hook" not in settings.read_text()
