@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 TABLE = "episodes"
 FORMAT = "1"
 VECTOR_INDEX_MIN_ROWS = 2048  # below this a flat scan is as fast and exact
-OPTIMIZE_EVERY = 16  # fragments tolerated before compaction
-KEEP_VERSIONS = timedelta(minutes=10)  # old versions concurrent readers may still hold
+MAX_SEGMENTS = 8  # vector index delta segments tolerated before retraining (more at scale)
+OPTIMIZE_EVERY = 16  # appended rows tolerated before compaction
+KEEP_VERSIONS = timedelta(seconds=30)  # old versions a reader in another process may still hold
 
 os.environ.setdefault("LANCEDB_LOG", "error")
 
@@ -251,19 +252,20 @@ class Index:
         return found
 
     def _after_write(self, table) -> None:
-        """Compact when fragments pile up or the full-text index falls behind.
+        """Compact once enough small appends have piled up, or the full-text index lags.
 
         Rows not yet in the FTS index are still searched, but with their own BM25
         statistics; keeping them under ~2 % of the table keeps keyword scores comparable.
+        Counting unindexed rows (rather than fragments, which compaction does not always
+        bring back down) keeps the cadence steady: one compaction per OPTIMIZE_EVERY writes.
         """
-        fragments = table.stats()["fragment_stats"]["num_fragments"]
         try:
             fts = table.index_stats("text_idx")
             behind = fts.num_unindexed_rows if fts else 0
             total = (fts.num_indexed_rows if fts else 0) + behind
         except Exception:
-            behind, total = 1, 1
-        if fragments > OPTIMIZE_EVERY or behind * 50 > total:
+            behind, total = OPTIMIZE_EVERY, 1
+        if behind >= OPTIMIZE_EVERY or behind * 50 > total:
             self._optimize(table)
 
     def optimize(self) -> None:
@@ -279,18 +281,21 @@ class Index:
         self._maintain_vector_index()
 
     def _maintain_vector_index(self, force: bool = False) -> None:
+        """Keep the IVF index whole: each optimize() appends a delta segment to it, and
+        every segment is searched separately (300 of them made a query ten times slower),
+        so the index is retrained once the deltas pile up. Retraining also lets the next
+        compaction merge the small fragments the deltas pinned in place."""
         from lancedb.index import IvfFlat
 
         table = self._table
         rows = table.count_rows()
-        indexed = {i.name: i for i in table.list_indices()}
-        has_vector = "vector_idx" in indexed
         if rows < VECTOR_INDEX_MIN_ROWS:
             return
-        if has_vector and not force:
+        if not force and "vector_idx" in {i.name for i in table.list_indices()}:
             stats = table.index_stats("vector_idx")
-            if stats is not None and stats.num_indexed_rows * 2 > rows:
-                return  # optimize() already folds new rows in; retrain when the table doubles
+            segments = stats.num_indices if stats is not None and stats.num_indices else 1
+            if segments <= max(MAX_SEGMENTS, rows // 5_000):
+                return
         table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
 
     def rebuild(
