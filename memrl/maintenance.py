@@ -214,6 +214,7 @@ def sync_index(
         total = memory.count()
         dim = memory.embedder.dim
         index.rebuild(dim, _embedded_batches(memory, _live_episodes(memory, None), total, progress))
+        memory.index_built()
         report = _index_report(memory)
         report.rebuilt, report.embedded = True, total
         memory.learning.propagate()

@@ -254,6 +254,13 @@ class Memory:
         if isinstance(data, Episode):
             data = data.model_dump()
         data = {k: v for k, v in dict(data).items() if v is not None}
+        limit = self.settings.capture.max_summary_chars
+        summary = data.get("summary")
+        if isinstance(summary, str) and len(summary) > limit:
+            raise InvalidInput(
+                f"summary is {len(summary):,} characters; the limit is {limit:,} "
+                "(capture.max_summary_chars). Summarise what was done and what was learned."
+            )
         data.setdefault("source", Source(source).value)
         if not data.get("created_at"):
             data["created_at"] = data["updated_at"] = self._now_iso()
@@ -264,12 +271,6 @@ class Memory:
 
             data["project"] = detect(cwd)
         ep = parse(data)
-        limit = self.settings.capture.max_summary_chars
-        if len(ep.summary) > limit:
-            raise InvalidInput(
-                f"summary is {len(ep.summary):,} characters; the limit is {limit:,} "
-                "(capture.max_summary_chars). Summarise what was done and what was learned."
-            )
         if self.settings.capture.redact:
             from memrl.redact import redact_episode
 
@@ -346,7 +347,8 @@ class Memory:
                     ep.content_hash(),
                 )
             ]
-            self.index.upsert(rows, self.embedder.dim, create_if_missing=self.count() <= 1)
+            self.index.upsert(rows, self.embedder.dim, create_if_missing=self.first_index())
+            self.index_built()
             now = self.ledger.catalog(episode_id)
             if now is not None and now.content_hash == rows[0].content_hash:
                 break
@@ -365,12 +367,26 @@ class Memory:
             )
             for ep, vec in pairs
         ]
-        first = self.count() <= len(rows)  # nothing else stored: safe to create the index
         try:
-            self.index.upsert(rows, self.embedder.dim, create_if_missing=first)
+            self.index.upsert(rows, self.embedder.dim, create_if_missing=self.first_index())
         except IndexUnavailable as exc:
             return [f"saved, but not searchable yet: {exc}"]
+        self.index_built()
         return []
+
+    def first_index(self) -> bool:
+        """Whether a missing index may be created by a write: only if none was ever built.
+
+        A store whose vectors/ folder disappeared must be rebuilt from every episode
+        (`memrl index`), not restarted with the one being written; the ledger remembers
+        that an index existed. Several first writers at once are fine: the index's own
+        lock lets one create the table and the others append to it.
+        """
+        return self.ledger.meta("index_built") is None
+
+    def index_built(self) -> None:
+        if self.ledger.meta("index_built") is None:
+            self.ledger.set_meta("index_built", self.model_id)
 
     def update(self, ref: str, changes: dict[str, Any] | Episode) -> Episode:
         """Apply field changes (or a whole edited episode), validate, save and re-index."""

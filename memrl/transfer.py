@@ -151,12 +151,13 @@ def import_lines(
         )
         for ep, vec in zip(live, vectors, strict=True)
     ]
-    create = memory.count() <= len(rows) and not memory.index.exists()
+    create = memory.first_index()
     for start in range(0, len(rows), INDEX_BATCH):
         memory.index.upsert(
             rows[start : start + INDEX_BATCH], memory.embedder.dim, create_if_missing=create
         )
-        create = False
+    if rows:
+        memory.index_built()
     memory.index.optimize()
     result.imported = len(todo)
     return result

@@ -171,3 +171,21 @@ def test_list_filters(fast_memory):
     assert [r.summary for r in fast_memory.list(Filters(tag="ui"))] == ["b"]
     assert [r.summary for r in fast_memory.list(Filters(outcome="failure"))] == ["a"]
     assert fast_memory.count() == 2
+
+
+def test_a_lost_index_is_not_restarted_with_one_episode(fast_memory):
+    import shutil
+
+    fast_memory.capture(episode(summary="first"))
+    fast_memory.capture(episode(summary="second"))
+    shutil.rmtree(fast_memory.root / "vectors")
+    result = fast_memory.capture(episode(summary="third"))
+    assert any("memrl index" in w for w in result.warnings)
+    assert not fast_memory.index.exists()  # a one-row index would hide the other two
+    _disk, report = maintenance.sync_index(fast_memory)
+    assert report.fresh and report.health.rows == 3
+
+
+def test_oversized_summary_names_the_summary_limit(fast_memory):
+    with pytest.raises(InvalidInput, match="summary is 1,500,000 characters; the limit is 20,000"):
+        fast_memory.capture(episode(summary="x" * 1_500_000))
