@@ -202,7 +202,10 @@ class Index:
         self._table.create_index("text", config=FTS(with_position=False), replace=True)
         self._maintain_vector_index(force=True)
 
-    def upsert(self, rows: Sequence[IndexRow], dim: int, *, create_if_missing: bool) -> None:
+    def upsert(
+        self, rows: Sequence[IndexRow], dim: int, *, create_if_missing: bool, new: bool = False
+    ) -> None:
+        """Add or replace rows; `new` promises none of the ids is in the table yet."""
         if not rows:
             return
         with self._lock():
@@ -216,7 +219,7 @@ class Index:
                 return
             table = self.table()
             data = self._arrow(rows, dim)
-            if self._existing_ids(table, [r.id for r in rows]):
+            if not new and self._existing_ids(table, [r.id for r in rows]):
                 (
                     table.merge_insert("id")
                     .when_matched_update_all()

@@ -318,9 +318,14 @@ class Memory:
             extract_intent=extract_intent,
             notes=notes,
         )
+        if self.ledger.catalog(ep.id) is not None:
+            raise InvalidInput(
+                f"an episode with id {ep.short_id} already exists; change it with "
+                "`memrl edit`, or leave the id out to capture a new one"
+            )
         vector = self.embedder.embed([ep.embedding_text()])[0]
         self.store.save([ep])
-        warnings = notes + self._index_episodes([(ep, vector)])
+        warnings = notes + self._index_episodes([(ep, vector)], new=True)
         credit = self.learning.credit(ep)
         spread = self.learning.after_capture(ep, vector, [c.id for c in credit])
         return CaptureResult(ep, credit, spread, warnings)
@@ -355,7 +360,9 @@ class Memory:
         self.learning.refresh_edges([episode_id])
         return True
 
-    def _index_episodes(self, pairs: Sequence[tuple[Episode, Any]]) -> builtins.list[str]:
+    def _index_episodes(
+        self, pairs: Sequence[tuple[Episode, Any]], *, new: bool = False
+    ) -> builtins.list[str]:
         rows = [
             IndexRow(
                 ep.id,
@@ -368,7 +375,9 @@ class Memory:
             for ep, vec in pairs
         ]
         try:
-            self.index.upsert(rows, self.embedder.dim, create_if_missing=self.first_index())
+            self.index.upsert(
+                rows, self.embedder.dim, create_if_missing=self.first_index(), new=new
+            )
         except IndexUnavailable as exc:
             return [f"saved, but not searchable yet: {exc}"]
         self.index_built()

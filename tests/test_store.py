@@ -189,3 +189,10 @@ def test_a_lost_index_is_not_restarted_with_one_episode(fast_memory):
 def test_oversized_summary_names_the_summary_limit(fast_memory):
     with pytest.raises(InvalidInput, match="summary is 1,500,000 characters; the limit is 20,000"):
         fast_memory.capture(episode(summary="x" * 1_500_000))
+
+
+def test_capturing_an_existing_id_is_refused(fast_memory):
+    ep = fast_memory.capture(episode(summary="original")).episode
+    with pytest.raises(InvalidInput, match="already exists"):
+        fast_memory.capture(episode(summary="impostor", id=ep.id))
+    assert fast_memory.get(ep.id).episode.summary == "original"

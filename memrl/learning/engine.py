@@ -374,6 +374,11 @@ class Engine:
     ) -> list[Change]:
         """A new episode joins the graph: nearby sources may now send it value."""
         changes = self.spread_from(list(credited)) if credited else []
+        has_sources = self.ledger.conn.execute(
+            "SELECT 1 FROM state WHERE evidence > 0 LIMIT 1"
+        ).fetchone()
+        if not has_sources:
+            return changes  # nothing has evidence yet: no value to receive
         try:
             near = self._neighbours(vector, ep.id)
         except IndexUnavailable:
