@@ -1,7 +1,7 @@
 """Hybrid retrieval in two phases.
 
 Phase one recalls candidates from LanceDB's vector search and its native full-text
-search at once, and keeps those whose relevance (cosine similarity, raised by an exact
+search (in parallel), and keeps those whose relevance (cosine similarity, raised by an exact
 keyword match) clears `retrieval.min_similarity`. Phase two re-ranks them by a blend of
 normalised relevance and learned, decayed utility. Every hit carries the numbers that
 explain its place.
@@ -27,7 +27,7 @@ _pool: ThreadPoolExecutor | None = None
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="memrl-recall")
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="memrl-fts")
     return _pool
 
 
@@ -65,12 +65,12 @@ def search(
     weight = settings.utility_weight if utility_weight is None else utility_weight
     index = memory.index
     index.table()  # raise IndexUnavailable with its fix before paying for the model
-    qvec = memory.embedder.embed_query(query)
     k = max(settings.candidates, limit * 4)
-    pool = _executor()
-    vec_future = pool.submit(index.search_vector, qvec, k, project)
-    text_future = pool.submit(index.search_text, query, k, project)
-    vec_hits, text_hits = vec_future.result(), text_future.result()
+    # Full-text search needs no vector: it runs while the query is embedded.
+    text_future = _executor().submit(index.search_text, query, k, project)
+    qvec = memory.embedder.embed_query(query)
+    vec_hits = index.search_vector(qvec, k, project)
+    text_hits = text_future.result()
 
     candidates: dict[str, Candidate] = {}
     for episode_id, sim in vec_hits:
