@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
 BUNDLED_ID = "memrl/all-MiniLM-L6-v2-int8"
 BUNDLED_DIM = 384
+# ONNX Runtime's memory arena keeps the peak of the largest batch ever embedded for the life
+# of the process (hundreds of MB after an import); long-lived servers cannot afford that.
+SESSION = {"enable_cpu_mem_arena": False}
 
 
 class Embedder(Protocol):
@@ -177,6 +180,7 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
                 threads=threads,
                 specific_model_path=str(folder),
                 local_files_only=True,
+                **SESSION,
             )
         except Exception as exc:
             raise ModelUnavailable(
@@ -210,7 +214,7 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
             "model folder."
         )
     try:
-        return TextEmbedding(name, cache_dir=str(models_dir), threads=threads)
+        return TextEmbedding(name, cache_dir=str(models_dir), threads=threads, **SESSION)
     except Exception as exc:
         raise ModelUnavailable(
             f"downloading embedding model {name!r} failed ({exc}). Retry later, or clear "
