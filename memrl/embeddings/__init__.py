@@ -202,7 +202,7 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
         )
     try:
         return TextEmbedding(
-            name, cache_dir=str(models_dir), threads=threads, local_files_only=True
+            name, cache_dir=str(models_dir), threads=threads, local_files_only=True, **SESSION
         )
     except Exception:
         pass  # not cached yet: download below
