@@ -11,7 +11,8 @@ benchmarks/results/tui.json.
   table row drawn, the app's own startup included.
 * first paint (terminal): `python -m memrl.tui` started in a pseudo-terminal until the
   newest episode's id appears on the screen: interpreter start and imports included.
-* keypress: a cursor move in the table (down, page down, end) until the app is idle again.
+* keypress: a cursor move in the table (down, page down, end) until the moved cursor is
+  painted; also while a re-sort by utility runs on its thread worker.
 * typing while searching: key latency while search-as-you-type runs the real bundled model
   and LanceDB in thread workers.
 """
@@ -247,6 +248,10 @@ def _send(app, key: str, char: str | None = None) -> float:
     return t0
 
 
+def sorting(app) -> bool:
+    return any(w.group == "reload" and w.is_running for w in app.workers)
+
+
 async def keypresses(root: Path, count: int) -> dict[str, float]:
     """Key sent → cursor moved and its line repainted, at two typing speeds."""
     from memrl.memory import Memory
@@ -294,6 +299,20 @@ async def keypresses(root: Path, count: int) -> dict[str, float]:
                 table.action_sort()
             await settle(pilot, 0.01)
             sort_ms = (time.perf_counter() - t0) * 1000 / 4
+            while_sorting = out.setdefault("down while re-sorting by utility (25 ms apart)", [])
+            for _ in range(5):
+                table.cursor = 0
+                await settle(pilot, 0.01)
+                table.action_sort("utility")  # the same key again: the other direction
+                while sorting(app):
+                    before = table.cursor
+                    t0 = _send(app, "down")
+                    while not (table.cursor != before and painted.get(table.cursor, 0) > t0):
+                        await asyncio.sleep(0.0005)
+                        if time.perf_counter() - t0 > 5:
+                            break
+                    while_sorting.append((time.perf_counter() - t0) * 1000)
+                    await asyncio.sleep(0.025)
     finally:
         EpisodeTable.render_line = original  # type: ignore[method-assign]
     result: dict[str, float] = {}
@@ -360,7 +379,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MEMRL_MODELS_DIR", str(Path.home() / ".memrl" / "models"))
     sizes = [int(s) for s in args.sizes.split(",")]
-    report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    report: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load average at start": [round(x, 2) for x in os.getloadavg()],  # others' work
+        }
+    }
     for n in sizes:
         print(f"{n:,} episodes", flush=True)
         root = store(n)

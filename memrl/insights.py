@@ -109,7 +109,7 @@ def history(memory: Memory, ref: str) -> History:
     row = memory.rows([episode_id])[episode_id]
     events = [
         Event(ts, cause, before, after, other, detail)
-        for _seq, ts, cause, other, before, after, detail in memory.ledger.events(episode_id)
+        for _seq, ts, cause, other, before, after, detail, _used in memory.ledger.events(episode_id)
     ]
     uses = [
         r[0]
@@ -179,7 +179,9 @@ def neighbours(memory: Memory, ref: str, limit: int = 20) -> list[Neighbour]:
             )
         ]
         shares = rules.flows(
-            inflows, cfg.discount_factor, memory.ledger.state(dst).evidence,
+            inflows,
+            cfg.discount_factor,
+            memory.ledger.state(dst).evidence,
             cfg.propagation_threshold,
         )
         return shares.get(src, 0.0)

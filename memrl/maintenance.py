@@ -122,7 +122,8 @@ def corrupt_files(memory: Memory) -> list[tuple[str, str]]:
     ]
 
 
-def _index_report(memory: Memory) -> IndexReport:
+def index_report(memory: Memory) -> IndexReport:
+    """The index against the catalog (missing, stale, orphaned rows); reads no episode file."""
     health = memory.index.health()
     report = IndexReport(health)
     if health.problem:
@@ -153,7 +154,7 @@ def status(memory: Memory) -> Status:
         model=memory.model.label,
         model_id=memory.model_id,
         disk=disk,
-        index=_index_report(memory),
+        index=index_report(memory),
         size_bytes=files.dir_size(memory.root),
         retrievals=memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0],
         events=memory.ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
@@ -208,14 +209,14 @@ def sync_index(
 ) -> tuple[DiskReport, IndexReport]:
     """Bring catalog and index up to date with the files; embed only what changed."""
     disk = _scan(memory, apply=True)
-    report = _index_report(memory)
+    report = index_report(memory)
     index = memory.index
     if rebuild or report.health.problem:
         total = memory.count()
         dim = memory.embedder.dim
         index.rebuild(dim, _embedded_batches(memory, _live_episodes(memory, None), total, progress))
         memory.index_built()
-        report = _index_report(memory)
+        report = index_report(memory)
         report.rebuilt, report.embedded = True, total
         memory.learning.propagate()
         return disk, report
@@ -229,7 +230,7 @@ def sync_index(
     if todo or report.orphans:
         index.optimize()
     embedded = len(todo)
-    report = _index_report(memory)
+    report = index_report(memory)
     report.embedded = embedded
     return disk, report
 

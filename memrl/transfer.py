@@ -63,8 +63,9 @@ def export(memory: Memory, filters: Filters | None = None) -> Iterator[dict[str,
                         "before": b,
                         "after": a,
                         "detail": detail,
+                        "prev_used": prev_used,
                     }
-                    for _seq, ts, cause, other, b, a, detail in events
+                    for _seq, ts, cause, other, b, a, detail, prev_used in events
                 ],
             }
             yield data
@@ -190,6 +191,7 @@ def _restore_learning(memory: Memory, todo: list[tuple[Episode, dict, bool]]) ->
                     ev["before"],
                     ev["after"],
                     ev.get("detail", ""),
+                    ev.get("prev_used"),
                 )
             )
     if states or events:

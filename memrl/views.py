@@ -118,6 +118,7 @@ class Change:
     before: float
     after: float
     other_id: str | None = None
+    seq: int | None = None  # the history event's number, for ratings (undo names it)
 
     @property
     def delta(self) -> float:

@@ -258,3 +258,19 @@ def test_a_rating_followed_by_credit_cannot_be_undone(flaky, clock):
     memory.capture(episode(summary="done", session_id="s", outcome="success"))
     with pytest.raises(InvalidInput, match="has had credit since its last rating"):
         memory.learning.undo_feedback(ids["D"])
+
+
+def test_undo_names_its_rating_and_restores_the_decay_clock(flaky, clock):
+    memory, ids = flaky
+    clock.advance(30)
+    before = memory.rows([ids["C"]])[ids["C"]].learned
+    first = memory.learning.feedback([ids["C"]], helpful=True)[0]
+    second = memory.learning.feedback([ids["C"]], helpful=True)[0]
+    assert first.seq is not None and second.seq is not None and second.seq > first.seq
+    with pytest.raises(InvalidInput, match="rated again since"):
+        memory.learning.undo_feedback(ids["C"], first.seq)
+    memory.learning.undo_feedback(ids["C"], second.seq)
+    memory.learning.undo_feedback(ids["C"], first.seq)
+    after = memory.rows([ids["C"]])[ids["C"]].learned
+    assert after.utility == pytest.approx(before.utility)  # decayed exactly as before
+    assert after.last_used_at == before.last_used_at

@@ -98,6 +98,75 @@ async def test_rate_helpful_and_unhelpful(store: Memory) -> None:
     assert rows[first].learned.utility > rows[second].learned.utility
 
 
+def notices(app: MemrlApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_rating_can_be_undone(store: Memory) -> None:
+    target = store.list(limit=1)[0].id
+    store.search(store.rows([target])[target].task, log=True, limit=1)  # used now: no decay
+    before = store.rows([target])[target].learned
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).current_id == target
+        await pilot.press("plus")
+        await settle(pilot)
+        rated = store.rows([target])[target].learned
+        assert rated.helpful == 1 and rated.utility > before.utility
+        await pilot.press("minus")  # a second rating, undone first
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert store.rows([target])[target].learned.unhelpful == 0
+        assert store.rows([target])[target].learned.q == pytest.approx(rated.q)
+        await pilot.press("u")
+        await settle(pilot)
+        assert "undid the helpful rating" in notices(app)[-1]
+        assert table(app).current.learned.helpful == 0  # the table shows it too
+    after = store.rows([target])[target].learned
+    assert (after.helpful, after.unhelpful, after.evidence) == (0, 0, before.evidence)
+    assert after.q == pytest.approx(before.q)
+    assert after.p == pytest.approx(before.p, abs=1e-12)
+    assert after.utility == pytest.approx(before.utility)
+
+
+async def test_undo_right_after_a_change_waits_for_it(store: Memory, monkeypatch) -> None:
+    import time
+
+    target = store.list(limit=1)[0].id
+    real = store.learning.feedback
+
+    def slow_feedback(*args, **kw):
+        time.sleep(0.3)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(store.learning, "feedback", slow_feedback)
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("plus", "u")  # u before the rating is saved
+        await settle(pilot)
+        assert "undid the helpful rating" in notices(app)[-1]
+    assert store.rows([target])[target].learned.helpful == 0
+
+
+async def test_undoing_a_rating_moved_since_shows_why_not(store: Memory) -> None:
+    target = store.list(limit=1)[0].id
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("plus")
+        await settle(pilot)
+        store.search(store.rows([target])[target].task, log=True, limit=1, session_id="s")
+        store.capture(episode(task="Finished the login fix", session_id="s", created_at=day(0)))
+        await pilot.press("u")
+        await settle(pilot)
+        assert "has had credit since its last rating" in notices(app)[-1]
+        assert len(app.undo_stack) == 0
+    assert store.rows([target])[target].learned.helpful == 1
+
+
 async def test_archive_asks_first_and_undo_restores(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
@@ -207,6 +276,21 @@ async def test_edit_in_editor(store: Memory, tmp_path: Path, monkeypatch) -> Non
     assert store.get(target).episode.outcome.value == "partial"
 
 
+async def test_tab_reaches_the_detail_pane_and_marks_are_counted(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab")
+        assert app.focused is app.screen.query_one(EpisodeDetail)
+        await pilot.press("tab")
+        assert app.focused.id == "filter-project"
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.focused is table(app)
+        await pilot.press("space", "space")
+        await settle(pilot)
+        assert "2 marked (m merges)" in app.screen.sub_title
+
+
 async def test_merge_marked_episodes(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
@@ -293,6 +377,29 @@ async def test_feedback_session(store: Memory) -> None:
     )
 
 
+async def test_feedback_session_undo_steps_back(store: Memory) -> None:
+    store.search("stripe webhook", log=True, limit=3)
+    queue = store.learning.unrated()
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        progress = screen.query_one("#session-progress", Static)
+        await pilot.press("y")
+        await settle(pilot)
+        assert f"2 of {len(queue)}" in str(progress.render())
+        await pilot.press("u")
+        await settle(pilot)
+        assert f"1 of {len(queue)}" in str(progress.render())
+        assert screen.query_one(EpisodeDetail).episode_id == queue[0][0]
+        assert store.rows([queue[0][0]])[queue[0][0]].learned.helpful == 0
+        await pilot.press("n")
+        await settle(pilot)
+    assert store.rows([queue[0][0]])[queue[0][0]].learned.unhelpful == 1
+
+
 async def test_filters_by_project(store: Memory) -> None:
     store.capture(episode(task="Billing export", project="acme/billing", created_at=day(0.5)))
     app = app_for(store)
@@ -329,6 +436,37 @@ async def test_search_as_you_type_ranks_like_the_cli(memory: Memory) -> None:
         assert got[: len(expected)] == expected
         assert screen.searches < len(query)  # debounced: not one search per key
     assert memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0] == 0
+
+
+async def test_a_slow_sort_says_so_and_keeps_the_keys(store: Memory, monkeypatch) -> None:
+    import threading
+
+    real = store.list
+    release = threading.Event()
+
+    def slow_list(*args, **kw):
+        if kw.get("sort") == "project":
+            release.wait(5)  # sorting 100k episodes by decayed utility takes ~0.5 s
+        return real(*args, **kw)
+
+    monkeypatch.setattr(store, "list", slow_list)
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        t = table(app)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        assert t.border_title == "sorting by project ▲…"
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert t.cursor == 2  # the old rows still move while the new order is read
+        release.set()
+        await settle(pilot)
+        assert t.border_title == ""
+        assert t.cursor == 0 and t.sort_key == "project"
+        assert [t.entry(i).project for i in range(len(t))] == sorted(
+            r.project for r in real(limit=None)
+        )
 
 
 async def test_live_refresh_when_another_process_writes(store: Memory, data_dir: Path) -> None:
@@ -373,6 +511,40 @@ async def test_corrupt_file_is_an_error_row(store: Memory, data_dir: Path) -> No
         assert detail.problem and "JSON" in detail.problem
         banner = app.screen.query_one("#banner", Static)
         assert banner.display and "cannot be read" in str(banner.render())
+
+
+async def test_unreadable_files_show_at_first_paint(
+    store: Memory, data_dir: Path, monkeypatch
+) -> None:
+    """The ledger remembers unreadable files: no disk scan stands before the error rows."""
+    import threading
+
+    from memrl import maintenance
+
+    stray = data_dir / "episodes" / "2026-10-01" / ("cd" * 16 + ".json")
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("{ not json", encoding="utf-8")
+    maintenance.status(store)  # what `memrl status` leaves in the ledger
+    scanned = threading.Event()
+    release = threading.Event()
+    real = maintenance.status
+
+    def slow_status(memory):
+        scanned.set()
+        release.wait(5)
+        return real(memory)
+
+    monkeypatch.setattr(maintenance, "status", slow_status)
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert [e.episode_id for e in table(app).errors] == ["cd" * 16]
+        banner = app.screen.query_one("#banner", Static)
+        assert banner.display and "1 episode file cannot be read" in str(banner.render())
+        release.set()
+        await settle(pilot)
+        assert scanned.is_set()
+        assert [e.episode_id for e in table(app).errors] == ["cd" * 16]
 
 
 async def test_episode_deleted_by_another_process(store: Memory, data_dir: Path) -> None:

@@ -1,4 +1,5 @@
-"""Snapshot tests: every main screen of the TUI, from a seeded demo store at a fixed time.
+"""Snapshot tests: every main screen of the TUI, from a seeded demo store at a fixed time;
+and the pilot tests that need the demo story itself (its propagation graph).
 
 Update after a deliberate change with `pytest tests/test_tui_snapshots.py --snapshot-update`
 and look at the report before committing the new SVGs.
@@ -6,6 +7,7 @@ and look at the report before committing the new SVGs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -66,3 +68,40 @@ def test_faults(demo_root: Path, snap_compare) -> None:
     path.write_text("{ this is not json", encoding="utf-8")
     shutil.rmtree(demo_root / "vectors")
     assert snap_compare(make_app(demo_root), run_before=settle, terminal_size=(120, 36))
+
+
+def test_graph_neighbours_open_by_keyboard(demo_root: Path) -> None:
+    """g opens the graph with the neighbours list focused; down, enter opens the next one."""
+    from memrl.demo import demo_id
+    from memrl.tui.screens.episode import EpisodeScreen
+
+    start = demo_id("webhook-retry")
+
+    async def run() -> None:
+        app = make_app(demo_root)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            assert app.screen.table.select(start)
+            await pilot.press("g")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, EpisodeScreen) and screen.episode_id == start
+            assert len(screen.found) >= 2
+            assert app.focused is screen.query_one("#neighbours")
+            target = screen.found[1].row
+            await pilot.press("down", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == target.id
+            title = str(app.screen.query_one("#episode-title").render())
+            assert target.short_id in title
+            assert app.focused is app.screen.query_one("#neighbours")  # walk on from here
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+            await pilot.press("1", "tab")  # details, then the tabs themselves
+            await settle(pilot)
+            await pilot.press("3")
+            await settle(pilot)
+            assert app.focused is screen.query_one("#neighbours")
+
+    asyncio.run(run())

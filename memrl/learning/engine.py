@@ -179,11 +179,11 @@ class Engine:
         changes = []
         with self.ledger.write() as c:
             states = self._states(c, ids)
-            events = []
             for episode_id in ids:
                 s = states[episode_id]
                 created, pinned, title = meta[episode_id]
                 before = self._shown(s, created, pinned)
+                prev_used = s.last_used_at
                 s.q = reward_update(s.q, reward, self.cfg.learning_rate)
                 s.evidence += 1
                 s.helpful += int(helpful)
@@ -191,10 +191,10 @@ class Engine:
                 s.last_used_at = ts
                 after = self._shown(s, created, pinned)
                 word = "helpful" if helpful else "unhelpful"
-                events.append((ts, episode_id, "feedback", None, before, after, word))
-                changes.append(Change(episode_id, title, "feedback", before, after))
+                event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
+                seq = self.ledger.add_event(c, event)
+                changes.append(Change(episode_id, title, "feedback", before, after, seq=seq))
             self.ledger.put_states(c, states.values())
-            self.ledger.add_events(c, events)
         spread = self.spread_from(ids)
         own = {ch.id: ch for ch in spread if ch.id in meta}
         for ch in changes:  # damping by new confidence may move the rated episode's p too
@@ -202,12 +202,14 @@ class Engine:
                 ch.after = own.pop(ch.id).after
         return changes + [ch for ch in spread if ch.id not in meta]
 
-    def undo_feedback(self, episode_id: str) -> list[Change]:
+    def undo_feedback(self, episode_id: str, seq: int | None = None) -> list[Change]:
         """Take back the latest rating of an episode, exactly, if nothing has moved it since.
 
         The update u ← u + α(r − u) is inverted (u_before = (u − α r) / (1 − α)), so the
         rating must be the episode's last own-evidence change; a later rating can be undone
-        first, a later credit or merge cannot be unpicked and is refused.
+        first, a later credit or merge cannot be unpicked and is refused. `seq` (from the
+        rating's Change) makes sure it is that rating, not a later one, that is undone. The
+        last-use time goes back too, unless the episode was used again since.
         """
         alpha = self.cfg.learning_rate
         meta = self._meta([episode_id])
@@ -217,26 +219,32 @@ class Engine:
         with self.ledger.write() as c:
             undone: set[int] = set()
             target = None
-            for seq, cause, detail in c.execute(
-                "SELECT seq, cause, detail FROM events WHERE episode_id = ? AND cause IN "
-                "('feedback', 'credit', 'merge', 'undo') ORDER BY seq DESC",
+            for row_seq, cause, detail, ts, prev_used in c.execute(
+                "SELECT seq, cause, detail, ts, prev_used FROM events WHERE episode_id = ? "
+                "AND cause IN ('feedback', 'credit', 'merge', 'undo') ORDER BY seq DESC",
                 (episode_id,),
             ):
                 if cause == "undo":
                     undone.add(int(detail.rsplit("#", 1)[1]))
-                elif seq in undone:
+                elif row_seq in undone:
                     continue
                 elif cause == "feedback":
-                    target = (seq, detail)
+                    target = (row_seq, detail, ts, prev_used)
                     break
                 else:
                     raise InvalidInput(
                         f"{episode_id[:8]} has had {cause} since its last rating; "
                         "a rating can only be undone before anything else moves it"
                     )
+            if seq is not None and (target is None or target[0] != seq):
+                if target is not None and target[0] > seq:
+                    raise InvalidInput(
+                        f"{episode_id[:8]} was rated again since; undo that rating first"
+                    )
+                raise NotFound(f"that rating of {episode_id[:8]} was already undone")
             if target is None:
                 raise NotFound(f"{episode_id[:8]} has no rating left to undo")
-            seq, word = target
+            found_seq, word, rated_at, prev_used = target
             helpful = word == "helpful"
             s = self._states(c, [episode_id])[episode_id]
             before = self._shown(s, created, pinned)
@@ -244,10 +252,12 @@ class Engine:
             s.evidence = max(0, s.evidence - 1)
             s.helpful -= int(helpful)
             s.unhelpful -= int(not helpful)
+            if s.last_used_at == rated_at:  # not used since: the decay clock goes back too
+                s.last_used_at = prev_used
             after = self._shown(s, created, pinned)
             self.ledger.put_states(c, [s])
             self.ledger.add_events(
-                c, [(self.m.now(), episode_id, "undo", None, before, after, f"{word} #{seq}")]
+                c, [(self.m.now(), episode_id, "undo", None, before, after, f"{word} #{found_seq}")]
             )
         change = Change(episode_id, title, "undo", before, after)
         spread = self.spread_from([episode_id])

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS events (
     other_id TEXT,
     before REAL NOT NULL,
     after REAL NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
+    detail TEXT NOT NULL DEFAULT '',
+    prev_used REAL
 );
 CREATE INDEX IF NOT EXISTS events_episode ON events(episode_id, seq);
 
@@ -194,6 +195,7 @@ class Ledger:
             ).fetchone()[0]
             if not have:
                 conn.executescript(SCHEMA)
+            self._migrate(conn)
         except sqlite3.OperationalError as exc:
             raise _store_error(exc, path) from None
         except sqlite3.DatabaseError as exc:
@@ -201,6 +203,13 @@ class Ledger:
                 f"{path} is not a usable memrl ledger ({exc}). Move it aside; "
                 "`memrl index --rebuild` recreates the catalog from the episode files."
             ) from None
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Bring a ledger written by an earlier memrl up to this schema (additive only)."""
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+        if "prev_used" not in columns:
+            conn.execute("ALTER TABLE events ADD COLUMN prev_used REAL")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -354,16 +363,21 @@ class Ledger:
         )
 
     def add_events(self, conn: sqlite3.Connection, events: Iterable[tuple[Any, ...]]) -> None:
-        """events: (ts, episode_id, cause, other_id, before, after, detail)."""
+        """events: (ts, episode_id, cause, other_id, before, after, detail[, prev_used])."""
         conn.executemany(
-            "INSERT INTO events (ts, episode_id, cause, other_id, before, after, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            events,
+            "INSERT INTO events (ts, episode_id, cause, other_id, before, after, detail, "
+            "prev_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [tuple(e) + (None,) * (8 - len(e)) for e in events],
         )
+
+    def add_event(self, conn: sqlite3.Connection, event: tuple[Any, ...]) -> int:
+        """One event; returns its sequence number."""
+        self.add_events(conn, [event])
+        return int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
 
     def events(self, episode_id: str) -> list[tuple[Any, ...]]:
         return self.conn.execute(
-            "SELECT seq, ts, cause, other_id, before, after, detail FROM events "
+            "SELECT seq, ts, cause, other_id, before, after, detail, prev_used FROM events "
             "WHERE episode_id = ? ORDER BY seq",
             (episode_id,),
         ).fetchall()

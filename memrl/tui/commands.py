@@ -32,7 +32,12 @@ ENTRIES = [
         "app",
     ),
     ("Overview", "Utility histogram, captures per day, projects  (key o)", "app.overview", "app"),
-    ("Undo", "Undo the last archive, prune, merge, pin or edit  (key u)", "app.undo", "app"),
+    (
+        "Undo",
+        "Undo the last rating, archive, prune, merge, pin or edit  (key u)",
+        "app.undo",
+        "app",
+    ),
     ("Refresh", "Re-read the store now  (key ctrl+r)", "app.refresh", "app"),
     (
         "Rebuild the search index",
@@ -81,7 +86,12 @@ ENTRIES = [
     ),
     ("Merge marked", "Merge the marked episodes into one  (key m)", "merge", "browse"),
     ("Sort", "Sort by the next column; S reverses  (key s)", "sort", "browse"),
-    ("Filter", "Filter by project, outcome or tag  (key tab)", "focus_filters", "browse"),
+    (
+        "Filter",
+        "Filter by project, outcome or tag  (tab moves between panes)",
+        "focus_filters",
+        "browse",
+    ),
 ]
 
 

@@ -2,18 +2,20 @@
 
 Every function returns a job: it runs in a thread worker, calls the Memory facade, and
 answers with a sentence for the person and, where the core can reverse it, an Undo.
-Feedback has no reverse in the core, so it is not undoable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from memrl.curation import MergePlan
+from memrl.errors import MemrlError
 from memrl.memory import Memory
 from memrl.tui.format import pct
 from memrl.tui.undo import Undo
+from memrl.views import Change
 
 Job = Callable[[Memory], tuple[str, Undo | None]]
 
@@ -27,13 +29,41 @@ def rate(ids: Sequence[str], helpful: bool) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
         changes = m.learning.feedback(list(ids), helpful)
         own = [c for c in changes if c.cause == "feedback"]
-        spread = len(changes) - len(own)
+        rated = {c.id: c.seq for c in own}
         word = "helpful" if helpful else "unhelpful"
-        moved = ", ".join(f"{c.id[:8]} {pct(c.before)} → {pct(c.after)}" for c in own[:3])
-        tail = f"; {spread} neighbour{'s' if spread != 1 else ''} moved" if spread else ""
-        return f"rated {word}: {moved}{tail}", None
+        return (
+            f"rated {word}: {_moves(own)}{_spread(len(changes) - len(own))} (u undoes)",
+            Undo(f"{word} rating of {_ids(list(rated))}", partial(_unrate, rated=rated, word=word)),
+        )
 
     return job
+
+
+def _moves(changes: Sequence[Change]) -> str:
+    return ", ".join(f"{c.id[:8]} {pct(c.before)} → {pct(c.after)}" for c in changes[:3])
+
+
+def _spread(n: int) -> str:
+    return f"; {n} neighbour{'s' if n != 1 else ''} moved" if n else ""
+
+
+def _unrate(m: Memory, rated: dict[str, int | None], word: str) -> str:
+    """Undo this app's rating of each episode; the core refuses what it cannot invert."""
+    undone: list[Change] = []
+    spread = 0
+    refused: list[str] = []
+    for episode_id, seq in rated.items():
+        try:
+            changes = m.learning.undo_feedback(episode_id, seq)
+        except MemrlError as exc:
+            refused.append(str(exc))
+            continue
+        undone.append(changes[0])
+        spread += len(changes) - 1
+    text = f"undid the {word} rating: {_moves(undone)}{_spread(spread)}" if undone else ""
+    if refused:
+        raise MemrlError("; ".join([*([text] if text else []), *refused]))
+    return text
 
 
 def pin(ids: Sequence[str], pinned: bool) -> Job:
@@ -101,7 +131,7 @@ def edit(episode_id: str, changes: dict[str, Any], before: dict[str, Any]) -> Jo
 
 def undo(item: Undo) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
-        item.apply(m)
-        return f"undid the {item.label}", None
+        said = item.apply(m)
+        return (said if isinstance(said, str) else f"undid the {item.label}"), None
 
     return job

@@ -17,6 +17,12 @@ def pct(x: float) -> str:
     return f"{x * 100:.0f}%"
 
 
+def clip(text: str, width: int) -> str:
+    """One line of at most `width` characters, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
 def utility_style(x: float) -> str:
     return "green" if x >= 0.6 else "red" if x < 0.4 else "yellow"
 
@@ -71,7 +77,7 @@ def episode_markdown(view: EpisodeView, now: float) -> str:
     ep, learned = view.episode, view.learned
     flags = []
     if ep.pinned:
-        flags.append("📌 pinned")
+        flags.append("◆ pinned")  # an emoji's width differs between terminals
     if view.archived:
         flags.append("archived")
     if ep.merged_from:

@@ -29,6 +29,8 @@ async def settle(pilot: Pilot, delay: float = 0.08) -> None:
             break
     for widget in pilot.app.screen.query("Input, TextArea"):
         widget.cursor_blink = False  # a blinking cursor would make pictures differ
+        widget.notify_style_update()  # TextArea keeps lines drawn while the cursor was off
+        widget.refresh()
     await pilot.pause()
 
 

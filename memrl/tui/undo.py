@@ -11,7 +11,7 @@ from memrl.memory import Memory
 @dataclass(slots=True)
 class Undo:
     label: str  # "archive 3e1f0a2b", shown when it is undone
-    apply: Callable[[Memory], object]
+    apply: Callable[[Memory], object]  # may return the sentence to show
 
 
 class UndoStack:

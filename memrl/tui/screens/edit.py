@@ -9,11 +9,12 @@ from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static, TextArea
+from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
 from memrl.episode import Episode
 from memrl.errors import MemrlError
 from memrl.tui import curator
+from memrl.tui.widgets.footer import Footer
 from memrl.vocab import Outcome, TaskType
 
 LINES = ("what_worked", "what_failed", "files", "commands")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Container, Vertical
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from memrl import insights
 from memrl.errors import MemrlError
-from memrl.tui.format import ago, pct
+from memrl.tui.format import ago, clip, pct
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.tui.widgets.footer import Footer
 from memrl.tui.widgets.neighbour_graph import NeighbourGraph
 from memrl.tui.widgets.utility_curve import UtilityCurve
 
@@ -24,12 +25,16 @@ class EpisodeScreen(EpisodeActions):
         Binding("2", "tab('utility')", "Utility", show=False),
         Binding("3", "tab('graph')", "Graph", show=False),
     ]
+    # what takes the keys when a tab is opened with 1, 2, 3, c or g
+    TAB_FOCUS = {"details": "EpisodeDetail", "utility": "#events", "graph": "#neighbours"}
+    FIXED = 8 + 4 * 4 + 6 * 2 + 1  # id and four numbers, cell padding, the scrollbar
 
     def __init__(self, episode_id: str, tab: str = "details") -> None:
         super().__init__()
         self.episode_id = episode_id
         self.tab = tab
         self.gone = False
+        self.found: list[insights.Neighbour] = []
 
     def compose(self):
         yield Header()
@@ -51,14 +56,23 @@ class EpisodeScreen(EpisodeActions):
         events = self.query_one("#events", DataTable)
         events.add_columns("when", "cause", "utility", "change", "detail")
         nbs = self.query_one("#neighbours", DataTable)
-        nbs.add_columns("id", "similar", "in", "out", "utility", "task")
+        nbs.add_columns("id", "sim", "in", "out", "util", "task")
         self.reload()
+        self.action_tab(self.tab)
 
     def selected_ids(self) -> list[str]:
         return [] if self.gone else [self.episode_id]
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        self.call_after_refresh(lambda: self.query_one(self.TAB_FOCUS[tab]).focus())
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        self.call_after_refresh(self._fill_neighbours)  # titles fit the table's width
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill_neighbours)
 
     @on(StoreChanged)
     def reload(self) -> None:
@@ -109,28 +123,38 @@ class EpisodeScreen(EpisodeActions):
     def _show_neighbours(self, row, found: list[insights.Neighbour]) -> None:
         if row is None:
             return
+        self.found = found
         threshold = self.memory.settings.learning.propagation_threshold
         self.query_one(NeighbourGraph).show(row, found, threshold)
+        self._fill_neighbours()
+        self.query_one("#graph-note", Static).update(
+            "Nearer means more similar; node colour is utility (green high, red low); "
+            "edge colour is the value flowing. in: points of utility this episode receives "
+            "from the neighbour; out: what it gives. enter opens the highlighted neighbour; "
+            "escape comes back."
+            if found
+            else "Value spreads only between episodes at least "
+            f"{threshold:.0%} alike; none are that close yet."
+        )
+
+    def _fill_neighbours(self) -> None:
         table = self.query_one("#neighbours", DataTable)
+        width = table.size.width or (self.size.width // 2 if self.size.width >= 110 else 80)
+        task = max(12, width - self.FIXED)
+        cursor = table.cursor_row
         table.clear()
-        for nb in found:
+        for nb in self.found:
             table.add_row(
                 nb.row.short_id,
                 pct(nb.similarity),
                 f"{nb.inflow * 100:+.1f}",
                 f"{nb.outflow * 100:+.1f}",
                 pct(nb.row.learned.utility),
-                nb.row.title[:40],
+                clip(nb.row.title, task),
                 key=nb.row.id,
             )
-        self.query_one("#graph-note", Static).update(
-            "Nearer means more similar; node colour is utility (green high, red low); "
-            "edge colour is the value flowing. in: points of utility this episode receives "
-            "from the neighbour; out: what it gives. enter opens a neighbour."
-            if found
-            else "Value spreads only between episodes at least "
-            f"{threshold:.0%} alike; none are that close yet."
-        )
+        if self.found:
+            table.move_cursor(row=min(cursor, len(self.found) - 1), animate=False)
 
     @on(DataTable.RowSelected, "#neighbours")
     def _jump(self, event: DataTable.RowSelected) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, Static
+from textual.widgets import Header, Markdown, Static
 
 from memrl.tui import curator
 from memrl.tui.format import ago
 from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.tui.widgets.footer import Footer
 
 DONE = """\
 ## Nothing left to rate
@@ -26,6 +27,7 @@ class FeedbackScreen(Screen):
         Binding("y", "rate(True)", "Helpful"),
         Binding("n", "rate(False)", "Unhelpful"),
         Binding("s", "skip", "Skip"),
+        Binding("u", "undo", "Undo"),
         Binding("escape", "app.pop_screen", "Done"),
     ]
 
@@ -35,6 +37,7 @@ class FeedbackScreen(Screen):
         self.position = 0
         self.rated = 0
         self.skipped = 0
+        self.answered: list[int] = []  # positions rated, for u
 
     def compose(self):
         yield Header()
@@ -63,6 +66,7 @@ class FeedbackScreen(Screen):
         self.query_one("#session-progress", Static).update(
             f"{self.position + (0 if done else 1)} of {len(self.queue)} · {remaining} remain"
             f" · {self.rated} rated · {self.skipped} skipped     y helpful · n unhelpful · s skip"
+            " · u undo"
         )
         if done:
             rated = f" ({self.rated} rated in this session)" if self.rated else ""
@@ -83,9 +87,18 @@ class FeedbackScreen(Screen):
         if item is None:
             return
         self.app.write(curator.rate([item[0]], helpful))
+        self.answered.append(self.position)
         self.rated += 1
         self.position += 1
         self.show_current()
+
+    def action_undo(self) -> None:
+        """Take back the last rating and show that episode again."""
+        self.app.action_undo()
+        if self.answered:
+            self.position = self.answered.pop()
+            self.rated -= 1
+            self.show_current()
 
     def action_skip(self) -> None:
         if self.current is None:

@@ -6,13 +6,14 @@ from textual import work
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Select, Static, TextArea
+from textual.widgets import Header, Select, Static, TextArea
 
 from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.format import pct
 from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.tui.widgets.footer import Footer
 
 
 class MergeScreen(Screen[bool]):

@@ -8,12 +8,13 @@ from textual import work
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from memrl import insights
 from memrl.errors import MemrlError
 from memrl.tui.format import pct
 from memrl.tui.widgets.bar_plot import BarPlot
+from memrl.tui.widgets.footer import Footer
 
 DAYS = 30
 

@@ -6,13 +6,14 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, SelectionList, Static
+from textual.widgets import Header, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from memrl.curation import PruneCandidate
 from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.format import pct
+from memrl.tui.widgets.footer import Footer
 
 
 class PruneScreen(Screen[bool]):

@@ -9,12 +9,13 @@ from textual import work
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, Static
+from textual.widgets import Header, Markdown, Static
 
 from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.format import pct
 from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.tui.widgets.footer import Footer
 from memrl.views import Row
 
 WHY = {

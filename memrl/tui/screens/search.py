@@ -6,14 +6,15 @@ from textual import on, work
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import get_current_worker
 
 from memrl.errors import MemrlError
-from memrl.tui.format import pct
+from memrl.tui.format import clip, pct
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
+from memrl.tui.widgets.footer import Footer
 from memrl.views import SearchResult
 
 DEBOUNCE = 0.2
@@ -51,7 +52,7 @@ class SearchScreen(EpisodeActions):
     def on_mount(self) -> None:
         self.sub_title = "search"
         table = self.query_one(DataTable)
-        table.add_columns("#", "id", "similar", "utility", "score", "task", "project")
+        table.add_columns("#", "id", "sim", "util", "score", "task")
         self.query_one(Input).focus()
         self.warm_up()
         if self.initial:
@@ -70,7 +71,8 @@ class SearchScreen(EpisodeActions):
         try:
             self.app.memory.embedder.embed_query("warm up")
         except MemrlError:
-            pass
+            return
+        self.app.call_from_thread(self.app.freeze_heap, "model")
 
     @on(Input.Changed, "#search-input")
     def _typed(self, event: Input.Changed) -> None:
@@ -120,25 +122,40 @@ class SearchScreen(EpisodeActions):
             self.query_one("#search-why", Static).update("")
             self.query_one(EpisodeDetail).show(None)
             return
-        for hit in result.hits:
+        self._fill()
+        n = len(result.hits)
+        warn = f" · {'; '.join(result.warnings)}" if result.warnings else ""
+        self._status(
+            f"{n} result{'s' if n != 1 else ''} for “{query.strip()}” · "
+            f"{1 - result.utility_weight:.0%} relevance + {result.utility_weight:.0%} utility{warn}"
+            if n
+            else f"nothing similar to “{query.strip()}” yet"
+        )
+        self._highlight(0)
+
+    def _fill(self) -> None:
+        """The hits, each title cut to the table's width (the detail pane has the rest)."""
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        if self.result is None:
+            return
+        width = table.size.width or self.size.width // 2
+        task = max(12, width - (1 + 8 + 3 + 4 + 5 + 6 * 2 + 1))  # the other columns
+        for hit in self.result.hits:
             table.add_row(
                 str(hit.rank),
                 hit.row.short_id,
                 pct(hit.similarity),
                 pct(hit.row.learned.utility),
                 f"{hit.score:.3f}",
-                hit.row.title[:44],
-                hit.row.project,
+                clip(hit.row.title, task),
             )
-        n = len(result.hits)
-        warn = f" · {'; '.join(result.warnings)}" if result.warnings else ""
-        self._status(
-            f"{n} result{'s' if n != 1 else ''} for “{query.strip()}” · ranked by "
-            f"{1 - result.utility_weight:.0%} relevance + {result.utility_weight:.0%} utility{warn}"
-            if n
-            else f"nothing similar to “{query.strip()}” yet"
-        )
-        self._highlight(0)
+        if self.result.hits:
+            table.move_cursor(row=min(cursor, len(self.result.hits) - 1), animate=False)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill)
 
     @on(DataTable.RowHighlighted, "#search-results")
     def _row(self, event: DataTable.RowHighlighted) -> None:

@@ -17,5 +17,8 @@ class BarPlot(PlotextPlot):
             plt.bar(positions, values, color=colour, width=0.6)
             step = max(1, math.ceil(len(labels) / 10))  # explicit ticks: never left to chance
             plt.xticks(positions[::step], labels[::step])
-            plt.ylim(0, max(1.0, max(values) * 1.1))  # empty bars stay empty
+            top = max(1, math.ceil(max(values)))
+            plt.ylim(0, top * 1.1)  # empty bars stay empty
+            every = max(1, math.ceil(top / 5))
+            plt.yticks(list(range(0, top + 1, every)))  # counts: whole numbers only
         self.refresh()

@@ -1,15 +1,17 @@
 """The detail pane: one episode rendered as markdown, or why it cannot be shown.
 
-Rendered with Rich's markdown into one Static rather than Textual's Markdown widget (a
-widget per block): the pane follows the table cursor, and one widget keeps that cheap."""
+It follows the table cursor, so it must be cheap to change: the markdown is rendered by
+Rich once per episode (and per width) into lines, and the pane only hands out the lines on
+screen — no widget per block, and no re-measuring of a text widget on every move."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from rich.markdown import Markdown
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from memrl.errors import InvalidInput, MemrlError, NotFound
 from memrl.memory import Memory
@@ -27,7 +29,7 @@ CORRUPT = (
 )
 
 
-class EpisodeDetail(VerticalScroll, can_focus=True):
+class EpisodeDetail(ScrollView, can_focus=True):
     """Shows `memory.get(id)`; remembers which episode it shows so a refresh can re-read it."""
 
     def __init__(self, memory: Memory, clock: Callable[[], float], **kwargs) -> None:
@@ -36,41 +38,70 @@ class EpisodeDetail(VerticalScroll, can_focus=True):
         self.clock = clock
         self.episode_id: str | None = None
         self.problem: str | None = None
-
-    def compose(self):
-        yield Static(id="detail-md")
+        self.text = ""  # the markdown shown
+        self._lines: list[Strip] = []
+        self._width = 0  # the width the lines were rendered at
 
     def show(self, episode_id: str | None, problem: str | None = None) -> str | None:
         """Render an episode; returns the error text when it cannot be read."""
         self.episode_id = episode_id
-        static = self.query_one("#detail-md", Static)
-
-        def md(text: str) -> None:
-            static.update(Markdown(text) if text else "")
-
+        self.problem = None
         if problem and episode_id is None:
             self.problem = problem
-            md(CORRUPT.format(error=problem))
+            self._set(CORRUPT.format(error=problem))
             return problem
         if episode_id is None:
-            self.problem = None
-            md("")
+            self._set("")
             return None
         try:
             view = self.memory.get(episode_id)
         except NotFound as exc:
             self.problem = str(exc)
-            md(GONE.format(error=exc))
+            self._set(GONE.format(error=exc))
             return self.problem
         except (InvalidInput, MemrlError) as exc:
             self.problem = str(exc)
-            md(CORRUPT.format(error=exc))
+            self._set(CORRUPT.format(error=exc))
             return self.problem
-        self.problem = None
-        md(episode_markdown(view, self.clock()))
-        self.scroll_home(animate=False)
+        self._set(episode_markdown(view, self.clock()))
         return None
 
     def refresh_episode(self) -> None:
         if self.episode_id:
+            top = self.scroll_y
             self.show(self.episode_id)
+            self.scroll_to(y=top, animate=False, immediate=True)
+
+    # rendering ----------------------------------------------------------------------
+
+    def _set(self, text: str) -> None:
+        self.text = text
+        self._width = 0
+        self._layout_lines()
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def _layout_lines(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._width:
+            return  # not laid out yet (on_resize comes), or already done
+        self._width = width
+        if self.text:
+            console = self.app.console
+            options = console.options.update(width=width, highlight=False)
+            lines = console.render_lines(Markdown(self.text), options, pad=False)
+            self._lines = [Strip(line) for line in lines]
+        else:
+            self._lines = []
+        self.virtual_size = Size(width, len(self._lines))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._layout_lines()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        index = round(self.scroll_y) + y
+        if index >= len(self._lines):
+            return Strip.blank(width, style)
+        return self._lines[index].apply_style(style).crop_extend(0, width, style)

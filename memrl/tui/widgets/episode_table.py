@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.segment import Segment
-from rich.text import Text
+from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from memrl.memory import Memory
 from memrl.store import Filters
@@ -46,7 +47,7 @@ class EpisodeTable(ScrollView, can_focus=True):
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
         Binding("enter", "choose", "Open", show=False),
-        Binding("space", "mark", "Mark"),
+        Binding("space", "mark", "Mark", show=False),
         Binding("s", "sort", "Sort", show=False),
         Binding("S", "reverse", "Reverse", show=False),
     ]
@@ -55,6 +56,9 @@ class EpisodeTable(ScrollView, can_focus=True):
 
     class Reloaded(Message):
         """Fresh counts and rows are on screen."""
+
+    class MarksChanged(Message):
+        """An episode was marked or unmarked (space)."""
 
     def __init__(self, memory: Memory, clock: Callable[[], float], **kwargs) -> None:
         super().__init__(**kwargs)
@@ -71,6 +75,9 @@ class EpisodeTable(ScrollView, can_focus=True):
         self._loading: set[int] = set()
         self._generation = 0
         self._columns_cache: tuple[int, list[tuple[Column, int]]] = (-1, [])
+        self._busy_timer: Timer | None = None
+        self._styles: dict[str, Style] = {}  # looked up at each repaint
+        self._now = 0.0
 
     # data ------------------------------------------------------------------------
 
@@ -94,13 +101,20 @@ class EpisodeTable(ScrollView, can_focus=True):
         cursor = self._index_of(current) if current else None
         self.cursor = min(cursor if cursor is not None else self.cursor, max(0, len(self) - 1))
 
-    def reload(self, filters: Filters | None = None, *, reset: bool = False) -> None:
+    def reload(
+        self, filters: Filters | None = None, *, reset: bool = False, busy: str = ""
+    ) -> None:
         """Re-read on a thread worker (a sort or filter over 100k rows can take a while);
-        the rows on screen stay until the new ones are ready."""
+        the rows on screen stay, and keep the keys, until the new ones are ready. `busy`
+        says what is happening, in the border, if it takes long enough to notice."""
         if filters is not None:
             self.filters = filters
         self._generation += 1
         generation, page = self._generation, 0 if reset else self.current_index_page
+        if self._busy_timer is not None:
+            self._busy_timer.stop()
+        if busy:
+            self._busy_timer = self.set_timer(0.1, lambda: self._show_busy(busy, generation))
         self.run_worker(
             lambda: self._reload_in_thread(generation, page, reset),
             thread=True,
@@ -117,9 +131,16 @@ class EpisodeTable(ScrollView, can_focus=True):
         alive = self.memory.rows(list(self.marked)) if self.marked else {}
         self.app.call_from_thread(self._reloaded, generation, total, pages, alive, reset)
 
+    def _show_busy(self, text: str, generation: int) -> None:
+        if generation == self._generation:
+            self.border_title = text
+
     def _reloaded(self, generation, total, pages, alive, reset: bool) -> None:
         if generation != self._generation:
             return
+        if self._busy_timer is not None:
+            self._busy_timer.stop()
+        self.border_title = ""
         current = None if reset else self.current_id
         self.total = total
         self._pages = pages
@@ -290,6 +311,7 @@ class EpisodeTable(ScrollView, can_focus=True):
                 self.marked[episode_id] = None
             self.action_move(1)
             self.refresh()
+            self.post_message(self.MarksChanged())
 
     def action_sort(self, key: str | None = None) -> None:
         keys = [c.sort for c in WIDE if c.sort]
@@ -299,7 +321,8 @@ class EpisodeTable(ScrollView, can_focus=True):
         elif key == self.sort_key:
             self.descending = not self.descending
         self.sort_key = key
-        self.reload(reset=True)
+        label = {"created": "age", "retrievals": "use", "helpful": "ratings"}.get(key, key)
+        self.reload(reset=True, busy=f"sorting by {label} {'▼' if self.descending else '▲'}…")
 
     def action_reverse(self) -> None:
         self.action_sort(self.sort_key)
@@ -329,41 +352,47 @@ class EpisodeTable(ScrollView, can_focus=True):
             self._columns_cache = (self.size.width, layout(self.size.width))
         return self._columns_cache[1]
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._look_up_styles()
+        return super().render_lines(crop)
+
+    def _look_up_styles(self) -> dict[str, Style]:
+        """Once per repaint, not once per line: each lookup walks the DOM."""
+        component = self.get_component_rich_style
+        self._styles = {
+            "base": self.rich_style,
+            "header": component("episode-table--header"),
+            "cursor": component("episode-table--cursor"),
+            "marked": component("episode-table--marked"),
+            "error": component("episode-table--error"),
+            "dim": component("episode-table--dim"),
+        }
+        self._now = self.clock()
+        return self._styles
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        styles = self._styles or self._look_up_styles()
+        base = styles["base"]
         if y == 0:
             return self._header(width)
         index = round(self.scroll_y) + y - 1
         if index >= len(self):
             return Strip.blank(width, base)
         entry = self.entry(index)
-        style = base
-        if index == self.cursor:
-            style = base + self.get_component_rich_style("episode-table--cursor")
+        style = base + styles["cursor"] if index == self.cursor else base
         if entry is None:
-            dim = self.get_component_rich_style("episode-table--dim")
-            return Strip([Segment("  …", style + dim)]).crop_extend(0, width, style)
-        cells = self._cells(entry)
-        segments: list[Segment] = []
-        for (col, w), cell in zip(self._layout(), cells, strict=True):
-            cell.truncate(w, overflow="ellipsis", pad=True)
-            if col.right:
-                cell.align("right", w)
-            segments += cell.render(self.app.console, end="")
-            segments.append(Segment(" "))
+            return Strip([Segment("  …", style + styles["dim"])]).crop_extend(0, width, style)
+        segments = cells(entry, self._layout(), self.marked, self.bad, self._now, styles["error"])
         if isinstance(entry, Row) and entry.id in self.marked:
-            style += self.get_component_rich_style("episode-table--marked")
+            style += styles["marked"]
         return Strip(segments).apply_style(style).crop_extend(0, width, style)
 
     def _header(self, width: int) -> Strip:
-        style = self.rich_style + self.get_component_rich_style("episode-table--header")
+        styles = self._styles or self._look_up_styles()
+        style = styles["base"] + styles["header"]
         text = header(self._layout(), self.sort_key, self.descending)
         return Strip([Segment(text, style)]).crop_extend(0, width, style)
-
-    def _cells(self, entry: Row | ErrorRow) -> list[Text]:
-        err = self.get_component_rich_style("episode-table--error")
-        return cells(entry, self._layout(), self.marked, self.bad, self.clock(), err)
 
 
 def _id_of(path: str) -> str:

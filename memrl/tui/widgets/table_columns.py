@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 
-from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, ago, utility_text
+from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, ago, bar, pct, utility_style
 from memrl.views import Row
 
 
@@ -27,11 +28,12 @@ WIDE = [
     Column("task", "task / summary", 0, "task"),
     Column("outcome", "outcome", 9, "outcome"),
     Column("utility", "utility", 10, "utility"),
-    Column("used", "used", 4, "retrievals", True),
+    Column("used", "used", 5, "retrievals", True),
     Column("rated", "+/−", 5, "helpful", True),
     Column("age", "age", 4, "created", True),
 ]
 NARROW_DROP = {"used", "rated"}
+BOLD = Style(bold=True)
 
 
 @dataclass(slots=True)
@@ -58,13 +60,40 @@ def header(columns: list[tuple[Column, int]], sort_key: str, descending: bool) -
     for col, w in columns:
         label = col.label if w > 1 else ""
         if col.sort and col.sort == sort_key:
-            label += " ▼" if descending else " ▲"
-        text = Text(label)
-        text.truncate(w, pad=True)
-        if col.right:
-            text.align("right", w)
-        parts.append(text.plain + " ")
+            arrow = "▼" if descending else "▲"
+            label = arrow + label if col.right else f"{label} {arrow}"  # fits narrow columns
+        parts.append("".join(seg.text for seg in _fit([(label, None)], w, col.right)) + " ")
     return "".join(parts)
+
+
+Piece = tuple[str, Style | None]
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())  # error messages can span lines; a row cannot
+
+
+def _style(name: str) -> Style | None:
+    return Style.parse(name) if name else None  # parse is cached by Rich
+
+
+def _fit(pieces: list[Piece], width: int, right: bool) -> list[Segment]:
+    """The pieces cut (with an ellipsis) or padded to exactly `width` cells."""
+    total = sum(cell_len(t) for t, _s in pieces)
+    if total <= width:
+        pad = Segment(" " * (width - total))
+        segments = [Segment(t, s) for t, s in pieces if t]
+        return [pad, *segments] if right else [*segments, pad]
+    out: list[Segment] = []
+    room = width - 1
+    for text, style in pieces:
+        n = cell_len(text)
+        if n >= room:
+            out.append(Segment(set_cell_size(text, room) + "…", style))
+            return out
+        out.append(Segment(text, style))
+        room -= n
+    return out
 
 
 def cells(
@@ -74,37 +103,50 @@ def cells(
     bad: dict[str, str],
     now: float,
     err: Style,
-) -> list[Text]:
-    keys = [c.key for c, _w in columns]
+) -> list[Segment]:
+    """One row as segments, each column fitted to its width: built directly rather than
+    through Rich Text, since every row scrolled into view is drawn this way."""
+    values = _values(entry, columns, marked, bad, now, err)
+    segments: list[Segment] = []
+    space = Segment(" ")
+    for col, width in columns:
+        segments += _fit(values.get(col.key, []), width, col.right)
+        segments.append(space)
+    return segments
+
+
+def _values(entry, columns, marked, bad, now, err) -> dict[str, list[Piece]]:
     if isinstance(entry, ErrorRow):
-        values = {
-            "gutter": Text("⚠", err),
-            "id": Text((entry.episode_id or "?")[:8], err),
-            "task": Text(f"unreadable: {entry.path} — {entry.error}", err),
+        return {
+            "gutter": [("⚠", err)],
+            "id": [((entry.episode_id or "?")[:8], err)],
+            "task": [(_line(f"unreadable: {entry.path} — {entry.error}"), err)],
         }
-        return [values.get(k, Text("")) for k in keys]
     row, learned = entry, entry.learned
     problem = bad.get(row.id)
     compact = dict((c.key, w) for c, w in columns).get("outcome") == 1
-    values = {
-        "gutter": Text.assemble(
-            ("●" if row.id in marked else " ", "bold"),
-            ("⚠" if problem else "◆" if row.pinned else " ", err if problem else ""),
-        ),
-        "id": Text(row.short_id, "bold" if row.pinned else ""),
-        "project": Text(row.project),
-        "task": Text(f"unreadable — {problem}", err) if problem else Text(row.title),
-        "outcome": Text(
-            OUTCOME_MARK.get(row.outcome, "·") + ("" if compact else f" {row.outcome}"),
-            OUTCOME_STYLE.get(row.outcome, ""),
-        ),
-        "utility": utility_text(learned.utility),
-        "used": Text(str(learned.retrievals) if learned.retrievals else "·"),
-        "rated": Text(
-            f"+{learned.helpful} −{learned.unhelpful}"
-            if learned.helpful or learned.unhelpful
-            else "·"
-        ),
-        "age": Text(ago(row.created_at, now)),
+    tone = _style(utility_style(learned.utility))
+    rated = learned.helpful or learned.unhelpful
+    return {
+        "gutter": [
+            ("●" if row.id in marked else " ", BOLD),
+            ("⚠" if problem else "◆" if row.pinned else " ", err if problem else None),
+        ],
+        "id": [(row.short_id, BOLD if row.pinned else None)],
+        "project": [(row.project, None)],
+        "task": [(_line(f"unreadable — {problem}"), err)] if problem else [(row.title, None)],
+        "outcome": [
+            (
+                OUTCOME_MARK.get(row.outcome, "·") + ("" if compact else f" {row.outcome}"),
+                _style(OUTCOME_STYLE.get(row.outcome, "")),
+            )
+        ],
+        "utility": [
+            (bar(learned.utility), tone),
+            (" ", None),
+            (f"{pct(learned.utility):>4}", tone),
+        ],
+        "used": [(str(learned.retrievals) if learned.retrievals else "·", None)],
+        "rated": [(f"+{learned.helpful} −{learned.unhelpful}" if rated else "·", None)],
+        "age": [(ago(row.created_at, now), None)],
     }
-    return [values[k] for k in keys]
