@@ -289,5 +289,5 @@ class Curation:
         m.archive([r.id for r in plan.sources])
         if plan.state.evidence:
             m.learning.spread_from([ep.id])
-        m.learning.after_capture(ep, vector, [])
+        m.learning.after_capture(ep, m.learning.neighbours_of_new(vector, ep.id), [])
         return ep

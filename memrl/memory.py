@@ -325,9 +325,10 @@ class Memory:
             )
         vector = self.embedder.embed([ep.embedding_text()])[0]
         self.store.save([ep])
+        near = self.learning.neighbours_of_new(vector, ep.id)
         warnings = notes + self._index_episodes([(ep, vector)], new=True)
         credit = self.learning.credit(ep)
-        spread = self.learning.after_capture(ep, vector, [c.id for c in credit])
+        spread = self.learning.after_capture(ep, near, [c.id for c in credit])
         return CaptureResult(ep, credit, spread, warnings)
 
     def index_episode(self, episode_id: str) -> bool:

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,14 @@ if TYPE_CHECKING:
     from memrl.memory import Memory
 
 EPS = 1e-9
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memrl-neighbours")
+    return _pool
 CONTEXT = "context"  # the origin of retrievals made to give a session its opening context
 
 
@@ -379,21 +388,34 @@ class Engine:
                 affected |= {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
             return self._recompute(c, sorted(affected), "propagation")
 
-    def after_capture(
-        self, ep: Episode, vector: np.ndarray, credited: Sequence[str]
-    ) -> list[Change]:
-        """A new episode joins the graph: nearby sources may now send it value."""
-        changes = self.spread_from(list(credited)) if credited else []
+    def neighbours_of_new(self, vector: np.ndarray, episode_id: str) -> Future | None:
+        """Start looking for a new episode's neighbours, if any episode has evidence to give.
+
+        Runs beside the index write (a separate LanceDB read), so a capture pays for the
+        slower of the two rather than both.
+        """
         has_sources = self.ledger.conn.execute(
             "SELECT 1 FROM state WHERE evidence > 0 LIMIT 1"
         ).fetchone()
         if not has_sources:
-            return changes  # nothing has evidence yet: no value to receive
-        try:
-            near = self._neighbours(vector, ep.id)
-        except IndexUnavailable:
+            return None  # nothing has evidence yet: no value to receive
+
+        def find() -> list[tuple[str, float]]:
+            try:
+                return self._neighbours(vector, episode_id)
+            except IndexUnavailable:
+                return []
+
+        return _executor().submit(find)
+
+    def after_capture(
+        self, ep: Episode, near: Future | None, credited: Sequence[str]
+    ) -> list[Change]:
+        """A new episode joins the graph: nearby sources may now send it value."""
+        changes = self.spread_from(list(credited)) if credited else []
+        if near is None:
             return changes
-        return changes + self._attach(ep.id, near)
+        return changes + self._attach(ep.id, near.result())
 
     def _attach(self, episode_id: str, near: list[tuple[str, float]]) -> list[Change]:
         if not near:
