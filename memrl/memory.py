@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,29 +17,19 @@ from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
 from memrl.errors import IndexUnavailable, InvalidInput
 from memrl.index import Index, IndexRow
-from memrl.learning.rules import confidence, decay_factor, utility
+from memrl.reading import Reading
 from memrl.store import EpisodeStore, Filters
-from memrl.store.ledger import CATALOG_COLUMNS, STATE_COLUMNS, CatalogRow, StateRow
-from memrl.views import CaptureResult, EpisodeView, Learned, Row, SearchResult
+from memrl.views import CaptureResult, SearchResult
 
 if TYPE_CHECKING:
     from memrl.curation import Curation
     from memrl.learning.engine import Engine
-
-SORTS = {
-    "created": "e.created_at",
-    "updated": "e.updated_at",
-    "utility": "memrl_utility(s.q, s.p, COALESCE(s.last_used_at, e.created_at), e.pinned)",
-    "retrievals": "s.retrievals",
-    "helpful": "s.helpful",
-    "unhelpful": "s.unhelpful",
-    "project": "e.project",
-    "outcome": "e.outcome",
-    "task": "e.task",
-}
+    from memrl.store.ledger import Ledger
 
 
-class Memory:
+class Memory(Reading):
+    """The store, its index and what was learned, behind one object (see the module doc)."""
+
     def __init__(
         self,
         root: Path | str | None = None,
@@ -62,7 +51,7 @@ class Memory:
     # the parts ------------------------------------------------------------------
 
     @property
-    def ledger(self):
+    def ledger(self) -> Ledger:
         ledger = self.store.ledger
         ledger.register_utility(self.settings.learning.decay_rate, self.clock)
         return ledger
@@ -106,7 +95,9 @@ class Memory:
         return self.clock()
 
     def _now_iso(self) -> str:
-        return datetime.fromtimestamp(self.clock(), UTC).isoformat()
+        from memrl.intake import now_iso
+
+        return now_iso(self)
 
     def close(self) -> None:
         self.store.ledger.close()
@@ -114,129 +105,6 @@ class Memory:
     def version(self) -> tuple[int, int]:
         """Changes whenever any process writes to the store: poll it to refresh live views."""
         return self.ledger.data_version()
-
-    # learned state ----------------------------------------------------------------
-
-    def learned(self, state: StateRow, created_at: float, pinned: bool) -> Learned:
-        last = state.last_used_at or created_at
-        factor = decay_factor(last, self.now(), self.settings.learning.decay_rate, pinned)
-        return Learned(
-            utility=utility(state.q, state.p, factor),
-            q=state.q,
-            p=state.p,
-            decay=factor,
-            confidence=confidence(state.evidence),
-            evidence=state.evidence,
-            retrievals=state.retrievals,
-            helpful=state.helpful,
-            unhelpful=state.unhelpful,
-            last_used_at=state.last_used_at,
-        )
-
-    def _row(self, cat: CatalogRow, state: StateRow) -> Row:
-        return Row(
-            id=cat.id,
-            project=cat.project,
-            task=cat.task,
-            summary=cat.summary,
-            outcome=cat.outcome,
-            task_type=cat.task_type,
-            source=cat.source,
-            tags=cat.tag_list,
-            created_at=cat.created_at,
-            updated_at=cat.updated_at,
-            pinned=bool(cat.pinned),
-            archived=bool(cat.archived),
-            learned=self.learned(state, cat.created_at, bool(cat.pinned)),
-        )
-
-    def rows(self, ids: Sequence[str]) -> dict[str, Row]:
-        cats = self.ledger.catalog_many(ids)
-        states = self.ledger.states(list(cats))
-        return {i: self._row(cats[i], states[i]) for i in ids if i in cats}
-
-    # reading ----------------------------------------------------------------------
-
-    def resolve(self, ref: str, *, archived: bool | None = False) -> str:
-        return self.store.resolve(ref, archived=archived)
-
-    def get(self, ref: str, *, archived: bool | None = None) -> EpisodeView:
-        episode_id = self.resolve(ref, archived=archived)
-        cat = self.ledger.catalog(episode_id)
-        assert cat is not None
-        ep = self.store.load_path(self.root / cat.path)
-        row = self._row(cat, self.ledger.state(episode_id))
-        return EpisodeView(ep, row.learned, bool(cat.archived), cat.path)
-
-    def list(
-        self,
-        filters: Filters | None = None,
-        *,
-        limit: int | None = 50,
-        offset: int = 0,
-        sort: str = "created",
-        descending: bool = True,
-    ) -> builtins.list[Row]:
-        where, args = self._where(filters or Filters())
-        if sort not in SORTS:
-            raise InvalidInput(f"cannot sort by '{sort}'; choose one of {', '.join(SORTS)}")
-        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}, e.id"
-        cols = (
-            ", ".join(f"e.{c}" for c in CATALOG_COLUMNS)
-            + ", "
-            + ", ".join(
-                f"COALESCE(s.{c}, {d})" if d is not None else f"s.{c}"
-                for c, d in zip(
-                    STATE_COLUMNS[1:], ("0.5", "0.0", "0", "0", "0", "0", None), strict=True
-                )
-            )
-        )
-        sql = (
-            f"SELECT {cols} FROM episodes e LEFT JOIN state s ON s.id = e.id "
-            f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-        )
-        out = []
-        n_cat = len(CATALOG_COLUMNS)
-        for rec in self.ledger.conn.execute(sql, [*args, -1 if limit is None else limit, offset]):
-            cat = CatalogRow(*rec[:n_cat])
-            state = StateRow(cat.id, *rec[n_cat:])
-            out.append(self._row(cat, state))
-        return out
-
-    def count(self, filters: Filters | None = None) -> int:
-        where, args = self._where(filters or Filters())
-        sql = f"SELECT COUNT(*) FROM episodes e WHERE {where}"
-        return int(self.ledger.conn.execute(sql, args).fetchone()[0])
-
-    def projects(self) -> builtins.list[tuple[str, int]]:
-        return [
-            (p, n)
-            for p, n in self.ledger.conn.execute(
-                "SELECT project, COUNT(*) FROM episodes WHERE archived = 0 "
-                "GROUP BY project ORDER BY COUNT(*) DESC"
-            )
-        ]
-
-    @staticmethod
-    def _where(f: Filters) -> tuple[str, builtins.list[Any]]:
-        clauses: builtins.list[str] = ["e.archived = ?"]
-        args: builtins.list[Any] = [int(f.archived)]
-        if f.project:
-            clauses.append("e.project = ?")
-            args.append(f.project)
-        if f.tag:
-            clauses.append("e.tags LIKE ?")
-            args.append(f"%|{f.tag.lower().lstrip('#')}|%")
-        if f.outcome:
-            clauses.append("e.outcome = ?")
-            args.append(f.outcome)
-        if f.since is not None:
-            clauses.append("e.created_at >= ?")
-            args.append(f.since)
-        if f.text:
-            clauses.append("(e.task LIKE ? OR e.summary LIKE ?)")
-            args += [f"%{f.text}%", f"%{f.text}%"]
-        return " AND ".join(clauses), args
 
     # writing ----------------------------------------------------------------------
 
@@ -251,53 +119,17 @@ class Memory:
         notes: builtins.list[str] | None = None,
     ) -> Episode:
         """Validate, fill in what the caller left out, and redact secrets."""
-        if isinstance(data, Episode):
-            data = data.model_dump()
-        data = {k: v for k, v in dict(data).items() if v is not None}
-        limit = self.settings.capture.max_summary_chars
-        summary = data.get("summary")
-        if isinstance(summary, str) and len(summary) > limit:
-            raise InvalidInput(
-                f"summary is {len(summary):,} characters; the limit is {limit:,} "
-                "(capture.max_summary_chars). Summarise what was done and what was learned."
-            )
-        data.setdefault("source", Source(source).value)
-        if not data.get("created_at"):
-            data["created_at"] = data["updated_at"] = self._now_iso()
-        if session_id and not data.get("session_id"):
-            data["session_id"] = session_id
-        if not data.get("project"):
-            from memrl.project import detect
+        from memrl.intake import prepare
 
-            data["project"] = detect(cwd)
-        ep = parse(data)
-        if self.settings.capture.redact:
-            from memrl.redact import redact_episode
-
-            ep = redact_episode(ep)
-        return self._with_intent(ep, extract_intent, notes)
-
-    def _with_intent(self, ep: Episode, use_llm: bool, notes: builtins.list[str] | None) -> Episode:
-        """Fill task type and tags the caller left out (offline rules, or Claude when asked)."""
-        if ep.task_type != "unknown" and ep.tags:
-            return ep
-        from memrl import intent
-
-        args = (ep.task, ep.summary, ep.files, ep.commands)
-        if use_llm or self.settings.capture.extract_intent_llm:
-            found, note = intent.extract_with_llm(*args)
-            if note and notes is not None:
-                notes.append(note)
-        else:
-            found = intent.extract(*args)
-        changes: dict[str, Any] = {}
-        if ep.task_type == "unknown" and found.task_type != "unknown":
-            changes["task_type"] = found.task_type
-        if not ep.tags and found.tags:
-            changes["tags"] = found.tags
-        if not ep.task and found.intent:
-            changes["task"] = found.intent
-        return Episode.model_validate({**ep.model_dump(), **changes}) if changes else ep
+        return prepare(
+            self,
+            data,
+            source=source,
+            session_id=session_id,
+            cwd=cwd,
+            extract_intent=extract_intent,
+            notes=notes,
+        )
 
     def capture(
         self,

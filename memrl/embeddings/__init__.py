@@ -28,7 +28,7 @@ BUNDLED_ID = "memrl/all-MiniLM-L6-v2-int8"
 BUNDLED_DIM = 384
 # ONNX Runtime's memory arena keeps the peak of the largest batch ever embedded for the life
 # of the process (hundreds of MB after an import); long-lived servers cannot afford that.
-SESSION = {"enable_cpu_mem_arena": False}
+SESSION: dict[str, Any] = {"enable_cpu_mem_arena": False}
 
 
 class Embedder(Protocol):

@@ -131,7 +131,7 @@ def _log_shown(
     memory: Memory, query: str, rows: list[Any], session_id: str | None, project: str
 ) -> None:
     """Record the listing as a retrieval (a use), so the session's outcome credits it."""
-    from memrl.learning.engine import CONTEXT
+    from memrl.learning.base import CONTEXT
     from memrl.views import Hit
 
     hits = [Hit(n + 1, r, 0.0, 0.0, 0.0, 0.0, r.learned.utility) for n, r in enumerate(rows)]

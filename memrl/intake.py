@@ -1,0 +1,83 @@
+"""Intake: how anything entering the store is checked and completed before it is saved.
+
+Every writer (CLI, MCP, hooks, TUI, import, merge) goes through `prepare`: validation
+with messages that say what to send instead, the summary limit, the project from git,
+secret redaction, and task type and tags from the intent extractor.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memrl.episode import Episode, Source, parse
+from memrl.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+
+def prepare(
+    memory: Memory,
+    data: dict[str, Any] | Episode,
+    *,
+    source: Source | str = Source.cli,
+    session_id: str | None = None,
+    cwd: Path | None = None,
+    extract_intent: bool = False,
+    notes: list[str] | None = None,
+) -> Episode:
+    """Validate, fill in what the caller left out, and redact secrets."""
+    if isinstance(data, Episode):
+        data = data.model_dump()
+    data = {k: v for k, v in dict(data).items() if v is not None}
+    limit = memory.settings.capture.max_summary_chars
+    summary = data.get("summary")
+    if isinstance(summary, str) and len(summary) > limit:
+        raise InvalidInput(
+            f"summary is {len(summary):,} characters; the limit is {limit:,} "
+            "(capture.max_summary_chars). Summarise what was done and what was learned."
+        )
+    data.setdefault("source", Source(source).value)
+    if not data.get("created_at"):
+        data["created_at"] = data["updated_at"] = now_iso(memory)
+    if session_id and not data.get("session_id"):
+        data["session_id"] = session_id
+    if not data.get("project"):
+        from memrl.project import detect
+
+        data["project"] = detect(cwd)
+    ep = parse(data)
+    if memory.settings.capture.redact:
+        from memrl.redact import redact_episode
+
+        ep = redact_episode(ep)
+    return with_intent(memory, ep, extract_intent, notes)
+
+
+def with_intent(memory: Memory, ep: Episode, use_llm: bool, notes: list[str] | None) -> Episode:
+    """Fill task type and tags the caller left out (offline rules, or Claude when asked)."""
+    if ep.task_type != "unknown" and ep.tags:
+        return ep
+    from memrl import intent
+
+    args = (ep.task, ep.summary, ep.files, ep.commands)
+    if use_llm or memory.settings.capture.extract_intent_llm:
+        found, note = intent.extract_with_llm(*args)
+        if note and notes is not None:
+            notes.append(note)
+    else:
+        found = intent.extract(*args)
+    changes: dict[str, Any] = {}
+    if ep.task_type == "unknown" and found.task_type != "unknown":
+        changes["task_type"] = found.task_type
+    if not ep.tags and found.tags:
+        changes["tags"] = found.tags
+    if not ep.task and found.intent:
+        changes["task"] = found.intent
+    return Episode.model_validate({**ep.model_dump(), **changes}) if changes else ep
+
+
+def now_iso(memory: Memory) -> str:
+    return datetime.fromtimestamp(memory.now(), UTC).isoformat()

@@ -1,0 +1,72 @@
+"""What every part of learning shares: settings, the ledger, and reading learned state."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from memrl.learning.rules import Inflow, clip, decay_factor, propagated
+from memrl.store.ledger import StateRow
+from memrl.views import Change
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+EPS = 1e-9
+CONTEXT = "context"  # the origin of retrievals made to give a session its opening context
+
+
+class LearningBase:
+    def __init__(self, memory: Memory) -> None:
+        self.m = memory
+
+    @property
+    def cfg(self):
+        return self.m.settings.learning
+
+    @property
+    def ledger(self):
+        return self.m.ledger
+
+    def spread_from(self, sources: Sequence[str]) -> list[Change]:
+        """Refresh the neighbourhoods of episodes whose evidence changed (see Graph)."""
+        raise NotImplementedError
+
+    def catch_up_credit(self, project: str | None = None) -> list[Change]:
+        """Credit outcomes whose earlier retrievals were never credited (see Credit)."""
+        raise NotImplementedError
+
+    def _backup(self, inflows: Sequence[Inflow], evidence: int) -> float:
+        return propagated(
+            inflows, self.cfg.discount_factor, evidence, self.cfg.propagation_threshold
+        )
+
+    def _states(self, conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, StateRow]:
+        out: dict[str, StateRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                "SELECT id, q, p, evidence, retrievals, helpful, unhelpful, last_used_at "
+                f"FROM state WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[row[0]] = StateRow(*row)
+        for i in ids:
+            out.setdefault(i, StateRow(i))
+        return out
+
+    def _shown(self, state: StateRow, created: float, pinned: bool) -> float:
+        """The utility a person sees: decayed for the time since last use."""
+        factor = decay_factor(
+            state.last_used_at or created, self.m.now(), self.cfg.decay_rate, pinned
+        )
+        return clip(state.q + state.p) * factor
+
+    def _meta(self, ids: Sequence[str]) -> dict[str, tuple[float, bool, str]]:
+        cats = self.ledger.catalog_many(ids)
+        return {
+            i: (c.created_at, bool(c.pinned), (c.task or c.summary).splitlines()[0][:80])
+            for i, c in cats.items()
+        }

@@ -1,0 +1,90 @@
+"""Temporal credit: an outcome's reward shared by the episodes retrieved before it (λ^k)."""
+
+from __future__ import annotations
+
+from memrl.episode import Episode
+from memrl.learning.base import CONTEXT, LearningBase
+from memrl.learning.rules import credit_weights, outcome_reward, reward_update
+from memrl.views import Change
+
+
+class Credit(LearningBase):
+    def credit(self, ep: Episode) -> list[Change]:
+        """Share an outcome's reward among the episodes retrieved before it (λ^k)."""
+        reward = outcome_reward(ep.outcome.value)
+        if reward is None:
+            return []
+        ts = self.m.now()
+        end = max(ts, ep.created_at.timestamp())
+        with self.ledger.write() as c:
+            if ep.session_id:
+                rows = c.execute(
+                    "SELECT seq, origin FROM retrievals WHERE session_id = ? AND credited = 0 "
+                    "AND ts <= ? ORDER BY seq DESC",
+                    (ep.session_id, end),
+                ).fetchall()
+            else:
+                window = self.cfg.credit_window_minutes * 60
+                rows = c.execute(
+                    "SELECT seq, origin FROM retrievals WHERE session_id IS NULL AND project = ? "
+                    "AND credited = 0 AND ts BETWEEN ? AND ? ORDER BY seq DESC",
+                    (ep.project, end - window, end),
+                ).fetchall()
+            seqs = [r[0] for r in rows]
+            if not seqs:
+                return []
+            ordered: list[str] = []
+            scale: dict[str, float] = {}
+            for seq, origin in rows:  # most recent retrieval first; an episode counts once
+                # Context shown at session start was not chosen for this task: it earns less.
+                share = self.cfg.context_credit_weight if origin == CONTEXT else 1.0
+                for (episode_id,) in c.execute(
+                    "SELECT r.episode_id FROM retrieved r JOIN episodes e ON e.id = r.episode_id "
+                    "WHERE r.retrieval_seq = ? AND e.archived = 0 ORDER BY r.rank",
+                    (seq,),
+                ):
+                    if episode_id != ep.id and episode_id not in ordered:
+                        ordered.append(episode_id)
+                        scale[episode_id] = share
+            weights = [
+                w * scale[i]
+                for i, w in zip(
+                    ordered, credit_weights(len(ordered), self.cfg.credit_decay), strict=True
+                )
+            ]
+            states = self._states(c, ordered)
+            meta = self._meta(ordered)
+            events, changes = [], []
+            for episode_id, weight in zip(ordered, weights, strict=True):
+                s = states[episode_id]
+                created, pinned, title = meta.get(episode_id, (ts, False, ""))
+                before = self._shown(s, created, pinned)
+                s.q = reward_update(s.q, reward, self.cfg.learning_rate, weight)
+                s.evidence += 1
+                after = self._shown(s, created, pinned)
+                detail = f"{ep.outcome.value} ×{weight:.2f}"
+                events.append((ts, episode_id, "credit", ep.id, before, after, detail))
+                changes.append(Change(episode_id, title, "credit", before, after, ep.id))
+            self.ledger.put_states(c, states.values())
+            self.ledger.add_events(c, events)
+            c.executemany("UPDATE retrievals SET credited = 1 WHERE seq = ?", [(s,) for s in seqs])
+        return changes
+
+    def catch_up_credit(self, project: str | None = None) -> list[Change]:
+        """Credit outcomes whose earlier retrievals were never credited (e.g. imported)."""
+        sql = (
+            "SELECT DISTINCT e.id FROM episodes e JOIN retrievals r ON r.session_id = e.session_id "
+            "WHERE e.archived = 0 AND e.outcome IN ('success', 'partial', 'failure') "
+            "AND r.credited = 0 AND r.ts <= e.created_at"
+        )
+        args: list[str] = []
+        if project:
+            sql += " AND e.project = ?"
+            args.append(project)
+        changes: list[Change] = []
+        for (episode_id,) in self.ledger.conn.execute(sql, args).fetchall():
+            ep = self.m.store.load(episode_id)
+            credited = self.credit(ep)
+            changes += credited
+            changes += self.spread_from([ch.id for ch in credited])
+        return changes

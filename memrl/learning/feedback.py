@@ -1,0 +1,193 @@
+"""Feedback: the retrieval log, ratings and their exact undo.
+
+A rating moves an episode's own evidence q ← q + α(r − q) and then refreshes the
+neighbourhood it touches. Every change is written in one ledger transaction together with
+its history event, so concurrent processes never lose an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memrl.errors import InvalidInput, NotFound
+from memrl.learning.base import LearningBase
+from memrl.learning.rules import clip, reward_update
+from memrl.views import Change, Hit
+
+
+class Feedback(LearningBase):
+    def log_retrieval(
+        self,
+        query: str,
+        hits: Sequence[Hit],
+        session_id: str | None,
+        project: str | None,
+        origin: str,
+    ) -> int:
+        """Record what was returned, for temporal credit and `feedback last`; a retrieval is a use."""
+        if self.m.settings.capture.redact:
+            from memrl.redact import redact_text
+
+            query = redact_text(query)[0]
+        ts = self.m.now()
+        with self.ledger.write() as c:
+            cur = c.execute(
+                "INSERT INTO retrievals (ts, session_id, project, query, origin) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (ts, session_id, project or (hits[0].row.project if hits else None), query, origin),
+            )
+            seq = int(cur.lastrowid or 0)
+            c.executemany(
+                "INSERT INTO retrieved (retrieval_seq, rank, episode_id, similarity) "
+                "VALUES (?, ?, ?, ?)",
+                [(seq, h.rank, h.id, h.similarity) for h in hits],
+            )
+            c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(h.id,) for h in hits])
+            c.executemany(
+                "UPDATE state SET retrievals = retrievals + 1, last_used_at = ? WHERE id = ?",
+                [(ts, h.id) for h in hits],
+            )
+        return seq
+
+    def last_retrieved(self, session_id: str | None = None) -> list[str]:
+        sql = "SELECT seq FROM retrievals"
+        args: list[object] = []
+        if session_id:
+            sql += " WHERE session_id = ?"
+            args.append(session_id)
+        row = self.ledger.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+        if row is None:
+            raise NotFound(
+                "nothing has been retrieved yet, so there is no 'last' retrieval to rate"
+            )
+        return [
+            r[0]
+            for r in self.ledger.conn.execute(
+                "SELECT episode_id FROM retrieved WHERE retrieval_seq = ? ORDER BY rank", (row[0],)
+            )
+        ]
+
+    def feedback(
+        self, refs: Sequence[str], helpful: bool, *, session_id: str | None = None
+    ) -> list[Change]:
+        """Rate episodes; all refs are resolved first, so a bad one changes nothing."""
+        if not refs:
+            raise NotFound("name at least one episode id (or 'last')")
+        ids: list[str] = []
+        for ref in refs:
+            if ref.strip().lower() == "last":
+                ids += self.last_retrieved(session_id)
+        rest = [r for r in refs if r.strip().lower() != "last"]
+        ids += self.m.store.resolve_all(rest, archived=False)
+        ids = list(dict.fromkeys(ids))
+        cats = self.ledger.catalog_many(ids)
+        archived = [i[:8] for i in ids if i in cats and cats[i].archived]
+        if archived:
+            raise NotFound(
+                f"{', '.join(archived)} archived; restore before rating. Nothing was changed."
+            )
+        meta = self._meta(ids)
+        reward = 1.0 if helpful else 0.0
+        ts = self.m.now()
+        changes = []
+        with self.ledger.write() as c:
+            states = self._states(c, ids)
+            for episode_id in ids:
+                s = states[episode_id]
+                created, pinned, title = meta[episode_id]
+                before = self._shown(s, created, pinned)
+                prev_used = s.last_used_at
+                s.q = reward_update(s.q, reward, self.cfg.learning_rate)
+                s.evidence += 1
+                s.helpful += int(helpful)
+                s.unhelpful += int(not helpful)
+                s.last_used_at = ts
+                after = self._shown(s, created, pinned)
+                word = "helpful" if helpful else "unhelpful"
+                event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
+                seq = self.ledger.add_event(c, event)
+                changes.append(Change(episode_id, title, "feedback", before, after, seq=seq))
+            self.ledger.put_states(c, states.values())
+        spread = self.spread_from(ids)
+        own = {ch.id: ch for ch in spread if ch.id in meta}
+        for ch in changes:  # damping by new confidence may move the rated episode's p too
+            if ch.id in own:
+                ch.after = own.pop(ch.id).after
+        return changes + [ch for ch in spread if ch.id not in meta]
+
+    def undo_feedback(self, episode_id: str, seq: int | None = None) -> list[Change]:
+        """Take back the latest rating of an episode, exactly, if nothing has moved it since.
+
+        The update u ← u + α(r − u) is inverted (u_before = (u − α r) / (1 − α)), so the
+        rating must be the episode's last own-evidence change; a later rating can be undone
+        first, a later credit or merge cannot be unpicked and is refused. `seq` (from the
+        rating's Change) makes sure it is that rating, not a later one, that is undone. The
+        last-use time goes back too, unless the episode was used again since.
+        """
+        alpha = self.cfg.learning_rate
+        meta = self._meta([episode_id])
+        if episode_id not in meta:
+            raise NotFound(f"no episode {episode_id[:8]}")
+        created, pinned, title = meta[episode_id]
+        with self.ledger.write() as c:
+            undone: set[int] = set()
+            target = None
+            for row_seq, cause, detail, ts, prev_used in c.execute(
+                "SELECT seq, cause, detail, ts, prev_used FROM events WHERE episode_id = ? "
+                "AND cause IN ('feedback', 'credit', 'merge', 'undo') ORDER BY seq DESC",
+                (episode_id,),
+            ):
+                if cause == "undo":
+                    undone.add(int(detail.rsplit("#", 1)[1]))
+                elif row_seq in undone:
+                    continue
+                elif cause == "feedback":
+                    target = (row_seq, detail, ts, prev_used)
+                    break
+                else:
+                    raise InvalidInput(
+                        f"{episode_id[:8]} has had {cause} since its last rating; "
+                        "a rating can only be undone before anything else moves it"
+                    )
+            if seq is not None and (target is None or target[0] != seq):
+                if target is not None and target[0] > seq:
+                    raise InvalidInput(
+                        f"{episode_id[:8]} was rated again since; undo that rating first"
+                    )
+                raise NotFound(f"that rating of {episode_id[:8]} was already undone")
+            if target is None:
+                raise NotFound(f"{episode_id[:8]} has no rating left to undo")
+            found_seq, word, rated_at, prev_used = target
+            helpful = word == "helpful"
+            s = self._states(c, [episode_id])[episode_id]
+            before = self._shown(s, created, pinned)
+            s.q = clip((s.q - alpha * (1.0 if helpful else 0.0)) / (1.0 - alpha))
+            s.evidence = max(0, s.evidence - 1)
+            s.helpful -= int(helpful)
+            s.unhelpful -= int(not helpful)
+            if s.last_used_at == rated_at:  # not used since: the decay clock goes back too
+                s.last_used_at = prev_used
+            after = self._shown(s, created, pinned)
+            self.ledger.put_states(c, [s])
+            self.ledger.add_events(
+                c, [(self.m.now(), episode_id, "undo", None, before, after, f"{word} #{found_seq}")]
+            )
+        change = Change(episode_id, title, "undo", before, after)
+        spread = self.spread_from([episode_id])
+        own = [ch for ch in spread if ch.id == episode_id]
+        if own:
+            change.after = own[0].after
+        return [change, *(ch for ch in spread if ch.id != episode_id)]
+
+    def unrated(self, limit: int = 200) -> list[tuple[str, str, float]]:
+        """(episode id, the query that retrieved it, when) for retrieved-but-never-rated episodes."""
+        rows = self.ledger.conn.execute(
+            "SELECT r.episode_id, q.query, MAX(q.ts) FROM retrieved r "
+            "JOIN retrievals q ON q.seq = r.retrieval_seq "
+            "JOIN episodes e ON e.id = r.episode_id "
+            "JOIN state s ON s.id = r.episode_id "
+            "WHERE e.archived = 0 AND s.helpful = 0 AND s.unhelpful = 0 "
+            "GROUP BY r.episode_id ORDER BY MAX(q.ts) DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]

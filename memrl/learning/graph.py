@@ -1,0 +1,305 @@
+"""The propagation graph: Bellman backups over the similarity graph.
+
+The graph is kept as edges src → dst, from each episode with evidence (a *source*) to
+its nearest neighbours above `propagation_threshold`. Feedback updates only the
+neighbourhood it touches, using the index's nearest-neighbour search; `propagate`
+recomputes the whole graph with batched matrix products and is a fixed point.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from memrl.episode import Episode
+from memrl.errors import IndexUnavailable
+from memrl.learning.base import EPS, LearningBase
+from memrl.learning.rules import Inflow
+from memrl.views import Change
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memrl-neighbours")
+    return _pool
+
+
+@dataclass(slots=True)
+class PropagationReport:
+    sources: int
+    edges: int
+    changes: list[Change]
+    credit: list[Change] = field(default_factory=list)
+    seconds: float = 0.0
+    dry_run: bool = False
+
+
+class Graph(LearningBase):
+    def _neighbours(self, vector: np.ndarray, exclude: str) -> list[tuple[str, float]]:
+        k = self.cfg.max_neighbours
+        hits = self.m.index.search_vector(vector, k + 1)
+        out = [(i, s) for i, s in hits if i != exclude and s >= self.cfg.propagation_threshold]
+        return out[:k]
+
+    def _vector(self, episode_id: str) -> np.ndarray | None:
+        ids, matrix = self.m.index.vectors([episode_id])
+        return matrix[0] if ids else None
+
+    def _set_out_edges(self, c: sqlite3.Connection, src: str, edges: list[tuple[str, float]]):
+        old = {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
+        c.execute("DELETE FROM edges WHERE src = ?", (src,))
+        c.executemany(
+            "INSERT INTO edges (src, dst, sim) VALUES (?, ?, ?)", [(src, d, s) for d, s in edges]
+        )
+        return old | {d for d, _s in edges}
+
+    def spread_from(self, sources: Sequence[str]) -> list[Change]:
+        """After the evidence of `sources` changed: refresh their neighbourhoods' p."""
+        try:
+            self.m.index.table()
+        except IndexUnavailable:
+            return []
+        have = (
+            {
+                r[0]
+                for r in self.ledger.conn.execute(
+                    f"SELECT DISTINCT src FROM edges WHERE src IN ({','.join('?' * len(sources))})",
+                    list(sources),
+                )
+            }
+            if sources
+            else set()
+        )
+        fresh = {}
+        for src in sources:
+            if src not in have:
+                vec = self._vector(src)
+                fresh[src] = self._neighbours(vec, src) if vec is not None else []
+        affected: set[str] = set(sources)
+        with self.ledger.write() as c:
+            for src, edges in fresh.items():
+                affected |= self._set_out_edges(c, src, edges)
+            for src in sources:
+                affected |= {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
+            return self._recompute(c, sorted(affected), "propagation")
+
+    def neighbours_of_new(self, vector: np.ndarray, episode_id: str) -> Future | None:
+        """Start looking for a new episode's neighbours, if any episode has evidence to give.
+
+        Runs beside the index write (a separate LanceDB read), so a capture pays for the
+        slower of the two rather than both.
+        """
+        has_sources = self.ledger.conn.execute(
+            "SELECT 1 FROM state WHERE evidence > 0 LIMIT 1"
+        ).fetchone()
+        if not has_sources:
+            return None  # nothing has evidence yet: no value to receive
+
+        def find() -> list[tuple[str, float]]:
+            try:
+                return self._neighbours(vector, episode_id)
+            except IndexUnavailable:
+                return []
+
+        return _executor().submit(find)
+
+    def after_capture(
+        self, ep: Episode, near: Future | None, credited: Sequence[str]
+    ) -> list[Change]:
+        """A new episode joins the graph: nearby sources may now send it value."""
+        changes = self.spread_from(list(credited)) if credited else []
+        if near is None:
+            return changes
+        return changes + self._attach(ep.id, near.result())
+
+    def _attach(self, episode_id: str, near: list[tuple[str, float]]) -> list[Change]:
+        if not near:
+            return []
+        k = self.cfg.max_neighbours
+        affected = {episode_id}
+        with self.ledger.write() as c:
+            marks = ",".join("?" * len(near))
+            sources = {
+                r[0]
+                for r in c.execute(
+                    f"SELECT s.id FROM state s JOIN episodes e ON e.id = s.id WHERE s.id IN "
+                    f"({marks}) AND s.evidence > 0 AND e.archived = 0",
+                    [i for i, _s in near],
+                )
+            }
+            for src, sim in near:
+                if src not in sources:
+                    continue
+                edges = c.execute(
+                    "SELECT dst, sim FROM edges WHERE src = ? AND dst != ?", (src, episode_id)
+                ).fetchall()
+                edges.append((episode_id, sim))
+                edges.sort(key=lambda e: -e[1])
+                affected |= self._set_out_edges(c, src, edges[:k])
+            return self._recompute(c, sorted(affected), "propagation")
+
+    def refresh_edges(self, ids: Sequence[str]) -> list[Change]:
+        """An episode's vector changed (edit, restore): rebuild its edges both ways."""
+        changes: list[Change] = []
+        for episode_id in ids:
+            vec = self._vector(episode_id)
+            if vec is None:
+                continue
+            with self.ledger.write() as c:
+                c.execute("DELETE FROM edges WHERE dst = ?", (episode_id,))
+                c.execute("DELETE FROM edges WHERE src = ?", (episode_id,))
+            near = self._neighbours(vec, episode_id)
+            changes += self._attach(episode_id, near)
+            changes += self.spread_from([episode_id])
+        return changes
+
+    def forget(self, ids: Sequence[str]) -> list[Change]:
+        """Archived episodes leave the graph; what they fed is recomputed."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self.ledger.write() as c:
+            fed = {r[0] for r in c.execute(f"SELECT dst FROM edges WHERE src IN ({marks})", ids)}
+            c.execute(f"DELETE FROM edges WHERE src IN ({marks}) OR dst IN ({marks})", [*ids, *ids])
+            return self._recompute(c, sorted(fed - set(ids)), "propagation")
+
+    def _recompute(self, c: sqlite3.Connection, targets: Sequence[str], cause: str) -> list[Change]:
+        """Recompute p for `targets` from the stored edges and the sources' q."""
+        if not targets:
+            return []
+        inflows: dict[str, list[Inflow]] = defaultdict(list)
+        for start in range(0, len(targets), 500):
+            chunk = list(targets[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for dst, src, sim, q in c.execute(
+                "SELECT e.dst, e.src, e.sim, COALESCE(s.q, 0.5) FROM edges e "
+                f"LEFT JOIN state s ON s.id = e.src WHERE e.dst IN ({marks})",
+                chunk,
+            ):
+                inflows[dst].append(Inflow(src, sim, q))
+        states = self._states(c, targets)
+        new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in targets}
+        return self._write_p(c, states, new_p, inflows, cause)
+
+    def _write_p(self, c, states, new_p, inflows, cause, dry_run: bool = False) -> list[Change]:
+        ts = self.m.now()
+        moved = [t for t, p in new_p.items() if abs(p - states[t].p) > EPS]
+        if not moved:
+            return []
+        meta = self._meta(moved)
+        events, changes, updates = [], [], []
+        for t in moved:
+            s = states[t]
+            created, pinned, title = meta.get(t, (ts, False, ""))
+            before = self._shown(s, created, pinned)
+            s.p = new_p[t]
+            after = self._shown(s, created, pinned)
+            flows = inflows.get(t, [])
+            top = max(flows, key=lambda f: f.sim * abs(f.q - 0.5), default=None)
+            other = top.src if top else None
+            detail = f"{len(flows)} neighbour{'s' if len(flows) != 1 else ''}"
+            events.append((ts, t, cause, other, before, after, detail))
+            changes.append(Change(t, title, cause, before, after, other))
+            updates.append((s.p, t))
+        if not dry_run:
+            c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(u[1],) for u in updates])
+            c.executemany("UPDATE state SET p = ? WHERE id = ?", updates)
+            self.ledger.add_events(c, events)
+        return changes
+
+    def propagate(
+        self,
+        *,
+        project: str | None = None,
+        temporal: bool = False,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PropagationReport:
+        """Recompute the whole graph exactly. Run twice, the second run changes nothing."""
+        started = time.perf_counter()
+        credit = self.catch_up_credit(project) if temporal and not dry_run else []
+        scope_sql = "e.archived = 0" + (" AND e.project = ?" if project else "")
+        args = [project] if project else []
+        live = {
+            r[0]: (r[1] or 0)
+            for r in self.ledger.conn.execute(
+                f"SELECT e.id, s.evidence FROM episodes e LEFT JOIN state s ON s.id = e.id "
+                f"WHERE {scope_sql}",
+                args,
+            )
+        }
+        ids, matrix = self.m.index.vectors(None)
+        keep = [n for n, i in enumerate(ids) if i in live]
+        ids = [ids[n] for n in keep]
+        matrix = matrix[keep]
+        src_rows = [n for n, i in enumerate(ids) if live[i] > 0]
+        edges = self._exact_edges(matrix, src_rows, progress)
+        src_ids = [ids[n] for n in src_rows]
+        states = self._states(self.ledger.conn, ids)
+        inflows: dict[str, list[Inflow]] = defaultdict(list)
+        edge_rows = []
+        for s_row, d_row, sim in edges:
+            src, dst = ids[s_row], ids[d_row]
+            inflows[dst].append(Inflow(src, sim, states[src].q))
+            edge_rows.append((src, dst, sim))
+        new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in ids}
+        with self.ledger.write() as c:
+            changes = self._write_p(c, states, new_p, inflows, "propagation", dry_run)
+            if not dry_run:
+                if project is None:
+                    c.execute("DELETE FROM edges")
+                else:
+                    c.execute(
+                        "DELETE FROM edges WHERE src IN (SELECT id FROM episodes WHERE project = ?)",
+                        (project,),
+                    )
+                c.executemany(
+                    "INSERT OR REPLACE INTO edges (src, dst, sim) VALUES (?, ?, ?)", edge_rows
+                )
+        return PropagationReport(
+            len(src_ids), len(edge_rows), changes, credit, time.perf_counter() - started, dry_run
+        )
+
+    def _exact_edges(
+        self,
+        matrix: np.ndarray,
+        src_rows: Sequence[int],
+        progress: Callable[[int, int], None] | None,
+        block: int = 1024,
+    ) -> list[tuple[int, int, float]]:
+        """Top-k neighbours above the threshold for each source, by blocked matrix products."""
+        import numpy as np
+
+        k, threshold = self.cfg.max_neighbours, self.cfg.propagation_threshold
+        out: list[tuple[int, int, float]] = []
+        src = np.asarray(src_rows, dtype=np.int64)
+        for start in range(0, len(src), block):
+            rows = src[start : start + block]
+            sims = matrix[rows] @ matrix.T
+            sims[np.arange(len(rows)), rows] = -1.0  # never your own neighbour
+            r_idx, c_idx = np.nonzero(sims >= threshold)
+            vals = sims[r_idx, c_idx]
+            order = np.lexsort((-vals, r_idx))
+            r_idx, c_idx, vals = r_idx[order], c_idx[order], vals[order]
+            bounds = np.searchsorted(r_idx, np.arange(len(rows) + 1))
+            for n in range(len(rows)):
+                lo, hi = bounds[n], min(bounds[n + 1], bounds[n] + k)
+                s_row = int(rows[n])
+                out += [
+                    (s_row, int(c), float(v))
+                    for c, v in zip(c_idx[lo:hi], vals[lo:hi], strict=True)
+                ]
+            if progress:
+                progress(min(start + block, len(src)), len(src))
+        return out

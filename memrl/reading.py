@@ -1,0 +1,171 @@
+"""Reading the store: listings, single episodes and learned state, with decay applied.
+
+Everything here reads the ledger's catalog and state tables only: no episode file is
+opened for a listing, and neither the model nor LanceDB is loaded.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memrl.errors import InvalidInput
+from memrl.learning.rules import confidence, decay_factor, utility
+from memrl.store import EpisodeStore, Filters
+from memrl.store.ledger import CATALOG_COLUMNS, STATE_COLUMNS, CatalogRow, Ledger, StateRow
+from memrl.views import EpisodeView, Learned, Row
+
+if TYPE_CHECKING:
+    from memrl.config import Settings
+
+SORTS = {
+    "created": "e.created_at",
+    "updated": "e.updated_at",
+    "utility": "memrl_utility(s.q, s.p, COALESCE(s.last_used_at, e.created_at), e.pinned)",
+    "retrievals": "s.retrievals",
+    "helpful": "s.helpful",
+    "unhelpful": "s.unhelpful",
+    "project": "e.project",
+    "outcome": "e.outcome",
+    "task": "e.task",
+}
+
+
+class Reading:
+    """The read side of Memory (a mixin: Memory supplies ledger, store, root and now)."""
+
+    root: Path
+    settings: Settings
+    store: EpisodeStore
+
+    @property
+    def ledger(self) -> Ledger:
+        raise NotImplementedError
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    # learned state ----------------------------------------------------------------
+
+    def learned(self, state: StateRow, created_at: float, pinned: bool) -> Learned:
+        last = state.last_used_at or created_at
+        factor = decay_factor(last, self.now(), self.settings.learning.decay_rate, pinned)
+        return Learned(
+            utility=utility(state.q, state.p, factor),
+            q=state.q,
+            p=state.p,
+            decay=factor,
+            confidence=confidence(state.evidence),
+            evidence=state.evidence,
+            retrievals=state.retrievals,
+            helpful=state.helpful,
+            unhelpful=state.unhelpful,
+            last_used_at=state.last_used_at,
+        )
+
+    def _row(self, cat: CatalogRow, state: StateRow) -> Row:
+        return Row(
+            id=cat.id,
+            project=cat.project,
+            task=cat.task,
+            summary=cat.summary,
+            outcome=cat.outcome,
+            task_type=cat.task_type,
+            source=cat.source,
+            tags=cat.tag_list,
+            created_at=cat.created_at,
+            updated_at=cat.updated_at,
+            pinned=bool(cat.pinned),
+            archived=bool(cat.archived),
+            learned=self.learned(state, cat.created_at, bool(cat.pinned)),
+        )
+
+    def rows(self, ids: Sequence[str]) -> dict[str, Row]:
+        cats = self.ledger.catalog_many(ids)
+        states = self.ledger.states(list(cats))
+        return {i: self._row(cats[i], states[i]) for i in ids if i in cats}
+
+    # reading ----------------------------------------------------------------------
+
+    def resolve(self, ref: str, *, archived: bool | None = False) -> str:
+        return self.store.resolve(ref, archived=archived)
+
+    def get(self, ref: str, *, archived: bool | None = None) -> EpisodeView:
+        episode_id = self.resolve(ref, archived=archived)
+        cat = self.ledger.catalog(episode_id)
+        assert cat is not None
+        ep = self.store.load_path(self.root / cat.path)
+        row = self._row(cat, self.ledger.state(episode_id))
+        return EpisodeView(ep, row.learned, bool(cat.archived), cat.path)
+
+    def list(
+        self,
+        filters: Filters | None = None,
+        *,
+        limit: int | None = 50,
+        offset: int = 0,
+        sort: str = "created",
+        descending: bool = True,
+    ) -> builtins.list[Row]:
+        where, args = self._where(filters or Filters())
+        if sort not in SORTS:
+            raise InvalidInput(f"cannot sort by '{sort}'; choose one of {', '.join(SORTS)}")
+        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}, e.id"
+        cols = (
+            ", ".join(f"e.{c}" for c in CATALOG_COLUMNS)
+            + ", "
+            + ", ".join(
+                f"COALESCE(s.{c}, {d})" if d is not None else f"s.{c}"
+                for c, d in zip(
+                    STATE_COLUMNS[1:], ("0.5", "0.0", "0", "0", "0", "0", None), strict=True
+                )
+            )
+        )
+        sql = (
+            f"SELECT {cols} FROM episodes e LEFT JOIN state s ON s.id = e.id "
+            f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        )
+        out = []
+        n_cat = len(CATALOG_COLUMNS)
+        for rec in self.ledger.conn.execute(sql, [*args, -1 if limit is None else limit, offset]):
+            cat = CatalogRow(*rec[:n_cat])
+            state = StateRow(cat.id, *rec[n_cat:])
+            out.append(self._row(cat, state))
+        return out
+
+    def count(self, filters: Filters | None = None) -> int:
+        where, args = self._where(filters or Filters())
+        sql = f"SELECT COUNT(*) FROM episodes e WHERE {where}"
+        return int(self.ledger.conn.execute(sql, args).fetchone()[0])
+
+    def projects(self) -> builtins.list[tuple[str, int]]:
+        return [
+            (p, n)
+            for p, n in self.ledger.conn.execute(
+                "SELECT project, COUNT(*) FROM episodes WHERE archived = 0 "
+                "GROUP BY project ORDER BY COUNT(*) DESC"
+            )
+        ]
+
+    @staticmethod
+    def _where(f: Filters) -> tuple[str, builtins.list[Any]]:
+        clauses: builtins.list[str] = ["e.archived = ?"]
+        args: builtins.list[Any] = [int(f.archived)]
+        if f.project:
+            clauses.append("e.project = ?")
+            args.append(f.project)
+        if f.tag:
+            clauses.append("e.tags LIKE ?")
+            args.append(f"%|{f.tag.lower().lstrip('#')}|%")
+        if f.outcome:
+            clauses.append("e.outcome = ?")
+            args.append(f.outcome)
+        if f.since is not None:
+            clauses.append("e.created_at >= ?")
+            args.append(f.since)
+        if f.text:
+            clauses.append("(e.task LIKE ? OR e.summary LIKE ?)")
+            args += [f"%{f.text}%", f"%{f.text}%"]
+        return " AND ".join(clauses), args
