@@ -24,8 +24,13 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 VENV_BIN = Path(sys.executable).parent
-BUDGETS = {"search_p50_ms@10000": 15, "search_p50_ms@100000": 50, "capture_p50_ms@10000": 30,
-           "help_s": 0.3, "import_per_s": 300}
+BUDGETS = {
+    "search_p50_ms@10000": 15,
+    "search_p50_ms@100000": 50,
+    "capture_p50_ms@10000": 30,
+    "help_s": 0.3,
+    "import_per_s": 300,
+}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -94,10 +99,13 @@ def search_latency(root: Path, rounds: int = 200) -> dict:
         for h in result.hits:
             h.explain(result.utility_weight)
         explain.append((time.perf_counter() - started) * 1000)
-    return {"p50": statistics.median(timings), "p99": pct(timings, 0.99),
-            "floor_p50": statistics.median(floor),
-            "ratio": statistics.median(timings) / statistics.median(floor),
-            "explain_extra_ms": statistics.median(explain) - statistics.median(plain)}
+    return {
+        "p50": statistics.median(timings),
+        "p99": pct(timings, 0.99),
+        "floor_p50": statistics.median(floor),
+        "ratio": statistics.median(timings) / statistics.median(floor),
+        "explain_extra_ms": statistics.median(explain) - statistics.median(plain),
+    }
 
 
 def capture_latency(root: Path, rounds: int = 100) -> dict:
@@ -153,19 +161,30 @@ def main() -> None:
         if n <= 10_000:
             row["capture"] = capture_latency(root)
         env_n = {**env, "MEMRL_DATA_DIR": str(root)}
-        row["cold_search_s"] = wall([memrl, "search", "payment webhook retries", "--no-log"],
-                                    env_n, 3)
+        row["cold_search_s"] = wall(
+            [memrl, "search", "payment webhook retries", "--no-log"], env_n, 3
+        )
         out["sizes"][n] = row
-        print(f"{n:>7}: import {rate:.0f}/s, search p50 {row['search']['p50']:.1f} ms "
-              f"(p99 {row['search']['p99']:.1f}, floor {row['search']['floor_p50']:.1f}, "
-              f"×{row['search']['ratio']:.2f})"
-              + (f", capture p50 {row['capture']['p50']:.1f} ms" if "capture" in row else "")
-              + f", cold CLI search {row['cold_search_s']:.2f} s", flush=True)
+        print(
+            f"{n:>7}: import {rate:.0f}/s, search p50 {row['search']['p50']:.1f} ms "
+            f"(p99 {row['search']['p99']:.1f}, floor {row['search']['floor_p50']:.1f}, "
+            f"×{row['search']['ratio']:.2f})"
+            + (f", capture p50 {row['capture']['p50']:.1f} ms" if "capture" in row else "")
+            + f", cold CLI search {row['cold_search_s']:.2f} s",
+            flush=True,
+        )
 
-    out["peak_rss_mb"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    print(f"memrl --help: {out['help_s']:.3f} s; embedding alone: {out['embed_floor_per_s']:.0f}/s; "
-          f"peak RSS {out['peak_rss_mb']:.0f} MB")
+    out["peak_rss_mb"] = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
+    print(
+        f"memrl --help: {out['help_s']:.3f} s; embedding alone: {out['embed_floor_per_s']:.0f}/s; "
+        f"peak RSS {out['peak_rss_mb']:.0f} MB"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "core.json").write_text(json.dumps(out, indent=2) + "\n")
 

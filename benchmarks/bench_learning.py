@@ -103,10 +103,12 @@ def run(rounds: int, seed: int, settings=None) -> dict:
             if n % 25 == 0:
                 curve.append({"round": n, **evaluate(memory, roles)})
                 last = curve[-1]["trained"]
-                print(f"round {n:>3}: trained p@5 {last['memrl_p5']:.3f} vs {last['baseline_p5']:.3f}, "
-                      f"p@1 {last['memrl_p1']:.3f} vs {last['baseline_p1']:.3f}; held-out p@5 "
-                      f"{curve[-1]['held_out']['memrl_p5']:.3f} vs {curve[-1]['held_out']['baseline_p5']:.3f}",
-                      flush=True)
+                print(
+                    f"round {n:>3}: trained p@5 {last['memrl_p5']:.3f} vs {last['baseline_p5']:.3f}, "
+                    f"p@1 {last['memrl_p1']:.3f} vs {last['baseline_p1']:.3f}; held-out p@5 "
+                    f"{curve[-1]['held_out']['memrl_p5']:.3f} vs {curve[-1]['held_out']['baseline_p5']:.3f}",
+                    flush=True,
+                )
         seconds = time.perf_counter() - started
         first = memory.learning.propagate()
         second = memory.learning.propagate()
@@ -118,8 +120,10 @@ def run(rounds: int, seed: int, settings=None) -> dict:
         "families": {"trained": len(TRAINED), "held_out": len(HELD_OUT)},
         "curve": curve,
         "final": final,
-        "ratio_p5_trained": final["trained"]["memrl_p5"] / max(final["trained"]["baseline_p5"], 1e-9),
-        "held_out_p5_delta_points": 100 * (final["held_out"]["memrl_p5"] - final["held_out"]["baseline_p5"]),
+        "ratio_p5_trained": final["trained"]["memrl_p5"]
+        / max(final["trained"]["baseline_p5"], 1e-9),
+        "held_out_p5_delta_points": 100
+        * (final["held_out"]["memrl_p5"] - final["held_out"]["baseline_p5"]),
         "propagate_changes_first": len(first.changes),
         "propagate_changes_second": len(second.changes),
         "feedback_p50_ms": statistics.median(feedback_ms),
@@ -134,9 +138,19 @@ def plot(result: dict) -> str:
     plt.theme("clear")
     xs = [c["round"] for c in result["curve"]]
     plt.plot(xs, [c["trained"]["memrl_p5"] for c in result["curve"]], label="memrl p@5 (trained)")
-    plt.plot(xs, [c["trained"]["baseline_p5"] for c in result["curve"]], label="similarity only p@5 (trained)")
-    plt.plot(xs, [c["held_out"]["memrl_p5"] for c in result["curve"]], label="memrl p@5 (never rated)")
-    plt.plot(xs, [c["held_out"]["baseline_p5"] for c in result["curve"]], label="similarity only p@5 (never rated)")
+    plt.plot(
+        xs,
+        [c["trained"]["baseline_p5"] for c in result["curve"]],
+        label="similarity only p@5 (trained)",
+    )
+    plt.plot(
+        xs, [c["held_out"]["memrl_p5"] for c in result["curve"]], label="memrl p@5 (never rated)"
+    )
+    plt.plot(
+        xs,
+        [c["held_out"]["baseline_p5"] for c in result["curve"]],
+        label="similarity only p@5 (never rated)",
+    )
     plt.title("precision@5 by round")
     plt.xlabel("round")
     plt.plotsize(100, 25)
@@ -152,12 +166,14 @@ def main() -> None:
     chart = plot(result)
     print(chart)
     f = result["final"]
-    print(f"after {args.rounds} rounds: trained p@5 {f['trained']['memrl_p5']:.3f} vs baseline "
-          f"{f['trained']['baseline_p5']:.3f} (×{result['ratio_p5_trained']:.2f}); p@1 "
-          f"{f['trained']['memrl_p1']:.3f} vs {f['trained']['baseline_p1']:.3f}; never-rated p@5 "
-          f"{f['held_out']['memrl_p5']:.3f} vs {f['held_out']['baseline_p5']:.3f} "
-          f"({result['held_out_p5_delta_points']:+.1f} pts); propagate twice: "
-          f"{result['propagate_changes_first']} then {result['propagate_changes_second']} changes")
+    print(
+        f"after {args.rounds} rounds: trained p@5 {f['trained']['memrl_p5']:.3f} vs baseline "
+        f"{f['trained']['baseline_p5']:.3f} (×{result['ratio_p5_trained']:.2f}); p@1 "
+        f"{f['trained']['memrl_p1']:.3f} vs {f['trained']['baseline_p1']:.3f}; never-rated p@5 "
+        f"{f['held_out']['memrl_p5']:.3f} vs {f['held_out']['baseline_p5']:.3f} "
+        f"({result['held_out_p5_delta_points']:+.1f} pts); propagate twice: "
+        f"{result['propagate_changes_first']} then {result['propagate_changes_second']} changes"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "learning.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "learning_curve.txt").write_text(chart + "\n")

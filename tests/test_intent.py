@@ -310,8 +310,16 @@ def test_capture_extract_intent_uses_claude(api: ThreadingHTTPServer) -> None:
     from memrl.cli import app
 
     out = CliRunner().invoke(
-        app, ["capture", "--summary", "Fixed it by validating the next parameter",
-              "--project", "p", "--extract-intent", "--json"]
+        app,
+        [
+            "capture",
+            "--summary",
+            "Fixed it by validating the next parameter",
+            "--project",
+            "p",
+            "--extract-intent",
+            "--json",
+        ],
     )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -330,8 +338,18 @@ def test_capture_extract_intent_without_key_falls_back_with_a_note(
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     out = CliRunner().invoke(
-        app, ["capture", "--task", "Fix the crash on empty upload", "--summary", "Guarded None",
-              "--project", "p", "--extract-intent", "--json"]
+        app,
+        [
+            "capture",
+            "--task",
+            "Fix the crash on empty upload",
+            "--summary",
+            "Guarded None",
+            "--project",
+            "p",
+            "--extract-intent",
+            "--json",
+        ],
     )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)

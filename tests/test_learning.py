@@ -88,11 +88,17 @@ def test_unhelpful_feedback_sinks_an_episode(flaky):
 
 
 NEIGHBOURS = {
-    "B": episode(task="Flaky login test", summary="Fixed the flaky login test by mocking the clock"),
-    "C": episode(task="Login test flakiness",
-                 summary="Mocked the clock in the login tests so they stop flaking"),
-    "R": episode(task="Flaky checkout test",
-                 summary="Fixed the flaky checkout test by seeding the random generator"),
+    "B": episode(
+        task="Flaky login test", summary="Fixed the flaky login test by mocking the clock"
+    ),
+    "C": episode(
+        task="Login test flakiness",
+        summary="Mocked the clock in the login tests so they stop flaking",
+    ),
+    "R": episode(
+        task="Flaky checkout test",
+        summary="Fixed the flaky checkout test by seeding the random generator",
+    ),
 }
 
 
@@ -101,7 +107,9 @@ def neighbours(data_dir, clock):
     from memrl.memory import Memory
 
     memory = Memory(data_dir, clock=clock)
-    ids = {k: memory.capture({**d, "created_at": CREATED}).episode.id for k, d in NEIGHBOURS.items()}
+    ids = {
+        k: memory.capture({**d, "created_at": CREATED}).episode.id for k, d in NEIGHBOURS.items()
+    }
     yield memory, ids
     memory.close()
 
@@ -112,8 +120,9 @@ def test_value_propagates_to_similar_episodes_and_changes_their_rank(neighbours)
     changes = []
     for _ in range(3):
         changes += memory.learning.feedback([ids["B"]], helpful=True)
-    assert any(c.id == ids["C"] and c.cause == "propagation" and c.after > c.before
-               for c in changes)
+    assert any(
+        c.id == ids["C"] and c.cause == "propagation" and c.after > c.before for c in changes
+    )
     c_row = memory.rows([ids["C"]])[ids["C"]]
     assert c_row.learned.p > 0 and c_row.learned.q == 0.5 and c_row.learned.helpful == 0
     # C was never rated, yet it now ranks above R, which is not similar to B.
@@ -152,8 +161,13 @@ def test_temporal_credit_rewards_what_was_retrieved_before_a_success(neighbours,
         hits = memory.search("login test mocking the clock", limit=1, session_id=session)
         assert hits.hits[0].id == ids["B"]
         clock.advance(0.01)
-        result = memory.capture(episode(summary=f"Stabilised another login test ({n})",
-                                        session_id=session, outcome="success"))
+        result = memory.capture(
+            episode(
+                summary=f"Stabilised another login test ({n})",
+                session_id=session,
+                outcome="success",
+            )
+        )
         credited = {c.id: c for c in result.credit}
         assert credited[ids["B"]].after > credited[ids["B"]].before
         # credit is given once: a second capture in the session finds nothing left to credit

@@ -15,8 +15,15 @@ def test_export_import_round_trip_is_lossless(fast_memory, tmp_path):
     from memrl.memory import Memory
     from tests.conftest import HashEmbedder
 
-    a = fast_memory.capture(episode(task="t1", summary="first", what_worked=["w"], tags=["x"],
-                                    errors_resolved=[{"error": "E", "resolution": "R"}])).episode
+    a = fast_memory.capture(
+        episode(
+            task="t1",
+            summary="first",
+            what_worked=["w"],
+            tags=["x"],
+            errors_resolved=[{"error": "E", "resolution": "R"}],
+        )
+    ).episode
     b = fast_memory.capture(episode(task="t2", summary="second", session_id="s9")).episode
     fast_memory.learning.feedback([a.id], helpful=True)
     fast_memory.set_pinned([b.id], True)
@@ -54,7 +61,9 @@ def test_large_import_is_one_batched_operation(fast_memory, monkeypatch):
     monkeypatch.setattr(fast_memory.embedder, "embed", counting_embed)
     monkeypatch.setattr(fast_memory.index, "upsert", counting_upsert)
     progress = []
-    result = fast_memory.import_(synthetic.jsonl(3000), progress=lambda d, t: progress.append((d, t)))
+    result = fast_memory.import_(
+        synthetic.jsonl(3000), progress=lambda d, t: progress.append((d, t))
+    )
     assert result.imported == 3000
     assert calls["embed"] == 12 and calls["upsert"] == 2  # 256-text batches, 2048-row appends
     assert progress[-1] == (3000, 3000)
@@ -72,9 +81,15 @@ def test_import_skips_what_is_already_there(fast_memory):
 
 
 def test_import_reports_every_bad_line_and_writes_nothing(fast_memory):
-    lines = [json.dumps({"summary": "fine", "project": "p"}), "{", json.dumps({"summary": ""}),
-             json.dumps([1]), b"\xff\xfe", json.dumps({"summary": "dup", "id": "a" * 32}),
-             json.dumps({"summary": "dup", "id": "a" * 32})]
+    lines = [
+        json.dumps({"summary": "fine", "project": "p"}),
+        "{",
+        json.dumps({"summary": ""}),
+        json.dumps([1]),
+        b"\xff\xfe",
+        json.dumps({"summary": "dup", "id": "a" * 32}),
+        json.dumps({"summary": "dup", "id": "a" * 32}),
+    ]
     result = fast_memory.import_(lines)
     assert result.imported == 0
     text = "\n".join(result.errors)
