@@ -356,6 +356,22 @@ class Index:
             for i, d in zip(res["id"].to_pylist(), res["_distance"].to_pylist(), strict=True)
         ]
 
+    def search_vectors(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
+        """`search_vector` for many query vectors in one LanceDB query, one list per row."""
+        if len(vectors) == 0:
+            return []
+        q = self.table().search(vectors).distance_type("cosine").limit(limit)
+        res = q.select(["id", "_distance"]).to_arrow()
+        out: list[list[tuple[str, float]]] = [[] for _ in range(len(vectors))]
+        ids, distances = res["id"].to_pylist(), res["_distance"].to_pylist()
+        # LanceDB leaves out query_index when there is a single query vector.
+        which = res["query_index"].to_pylist() if len(vectors) > 1 else [0] * len(ids)
+        for n, i, d in zip(which, ids, distances, strict=True):
+            out[n].append((i, 1.0 - float(d)))
+        for hits in out:
+            hits.sort(key=lambda h: -h[1])
+        return out
+
     def search_text(
         self, query: str, limit: int, project: str | None = None
     ) -> list[tuple[str, float, np.ndarray]]:
@@ -409,9 +425,11 @@ class Index:
                 )
                 out_ids += res["id"].to_pylist()
                 parts.append(_matrix(res))
+        parts = [p for p in parts if len(p)]
+        if parts:
+            return out_ids, np.concatenate(parts)
         dim = int(table.schema.field("vector").type.list_size)
-        matrix = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
-        return out_ids, matrix
+        return out_ids, np.zeros((0, dim), np.float32)
 
 
 def _matrix(res) -> np.ndarray:

@@ -47,10 +47,25 @@ class PropagationReport:
 
 class Graph(LearningBase):
     def _neighbours(self, vector: np.ndarray, exclude: str) -> list[tuple[str, float]]:
-        k = self.cfg.max_neighbours
-        hits = self.m.index.search_vector(vector, k + 1)
+        return self._keep(self.m.index.search_vector(vector, self.cfg.max_neighbours + 1), exclude)
+
+    def _keep(self, hits: list[tuple[str, float]], exclude: str) -> list[tuple[str, float]]:
         out = [(i, s) for i, s in hits if i != exclude and s >= self.cfg.propagation_threshold]
-        return out[:k]
+        return out[: self.cfg.max_neighbours]
+
+    def _neighbours_of(self, ids: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
+        """Neighbours of indexed episodes, found in batches (a credit may reach hundreds)."""
+        if not ids:
+            return {}
+        found, matrix = self.m.index.vectors(ids)
+        out: dict[str, list[tuple[str, float]]] = {i: [] for i in ids}
+        k = self.cfg.max_neighbours + 1
+        for start in range(0, len(found), 64):
+            chunk = found[start : start + 64]
+            hits = self.m.index.search_vectors(matrix[start : start + 64], k)
+            for episode_id, near in zip(chunk, hits, strict=True):
+                out[episode_id] = self._keep(near, episode_id)
+        return out
 
     def _vector(self, episode_id: str) -> np.ndarray | None:
         ids, matrix = self.m.index.vectors([episode_id])
@@ -81,11 +96,7 @@ class Graph(LearningBase):
             if sources
             else set()
         )
-        fresh = {}
-        for src in sources:
-            if src not in have:
-                vec = self._vector(src)
-                fresh[src] = self._neighbours(vec, src) if vec is not None else []
+        fresh = self._neighbours_of([s for s in sources if s not in have])
         affected: set[str] = set(sources)
         with self.ledger.write() as c:
             for src, edges in fresh.items():

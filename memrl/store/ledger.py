@@ -324,8 +324,8 @@ class Ledger:
     def match_prefix(self, prefix: str, *, archived: bool | None = None) -> list[str]:
         sql = "SELECT id FROM episodes WHERE id >= ? AND id < ?"
         args: list[Any] = [prefix, prefix + "\uffff"]
-        if archived is not None:
-            sql += " AND archived = ?"
+        if archived is not None:  # `+archived`: look up the id range, not every live row
+            sql += " AND +archived = ?"
             args.append(int(archived))
         return [r[0] for r in self.conn.execute(sql + " ORDER BY created_at DESC LIMIT 50", args)]
 
