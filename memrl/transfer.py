@@ -2,8 +2,8 @@
 
 A line is the episode's own fields plus `archived` and `learning` (state and utility
 history), so export → import into an empty store is lossless. Import validates every
-line before it writes anything, then stores the whole batch in one pass: files, one
-catalog transaction, batched embedding and a handful of index appends.
+line before it writes anything, then stores the episodes in chunks of a few thousand:
+batched embedding, the files, one catalog transaction and one index append per chunk.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from memrl.memory import Memory
 
 EXTRA_KEYS = ("archived", "learning")
-INDEX_BATCH = 2048
+CHUNK = 2048  # episodes embedded, written and indexed together
+EMBED_BATCH = 256
 MAX_REPORTED = 10
 
 
@@ -125,43 +126,61 @@ def import_lines(
     if not todo:
         return result
 
-    live = [ep for ep, _l, arch in todo if not arch]
-    total = len(live)
+    total = sum(1 for _ep, _l, arch in todo if not arch)
+    done = 0
+    create = memory.first_index()
+    for start in range(0, len(todo), CHUNK):
+        done = _store_chunk(memory, todo[start : start + CHUNK], create, done, total, progress)
+        result.imported += len(todo[start : start + CHUNK])
+    memory.index.optimize()
+    return result
+
+
+def _store_chunk(
+    memory: Memory,
+    chunk: list[tuple[Episode, dict, bool]],
+    create: bool,
+    done: int,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Embed, write, catalog and index one chunk, so memory stays flat however big the file.
+
+    Each chunk is complete before the next starts: an interrupted import keeps whole
+    episodes, and running it again skips them.
+    """
+    from memrl.store import catalog_row, files
+
+    live = [ep for ep, _l, arch in chunk if not arch]
     vectors: list[Any] = []
-    for start in range(0, total, 256):
-        batch = live[start : start + 256]
+    for start in range(0, len(live), EMBED_BATCH):
+        batch = live[start : start + EMBED_BATCH]
         vectors.extend(memory.embedder.embed([ep.embedding_text() for ep in batch]))
+        done += len(batch)
         if progress:
-            progress(min(start + 256, total), total)
-
-    for ep, _l, arch in todo:
-        from memrl.store import files
-
+            progress(done, total)
+    for ep, _l, arch in chunk:
         files.atomic_write_text(
             memory.store.path_for(ep, archived=arch), ep.to_json(), durable=False
         )
     os.sync()
-    from memrl.store import catalog_row
-
-    memory.ledger.upsert_catalog([catalog_row(memory.root, ep, archived=a) for ep, _l, a in todo])
-    _restore_learning(memory, todo)
-
-    rows = [
-        IndexRow(
-            ep.id, vec, ep.search_text(), ep.project, ep.created_at.timestamp(), ep.content_hash()
-        )
-        for ep, vec in zip(live, vectors, strict=True)
-    ]
-    create = memory.first_index()
-    for start in range(0, len(rows), INDEX_BATCH):
-        memory.index.upsert(
-            rows[start : start + INDEX_BATCH], memory.embedder.dim, create_if_missing=create
-        )
-    if rows:
+    memory.ledger.upsert_catalog([catalog_row(memory.root, ep, archived=a) for ep, _l, a in chunk])
+    _restore_learning(memory, chunk)
+    if live:
+        rows = [
+            IndexRow(
+                ep.id,
+                vec,
+                ep.search_text(),
+                ep.project,
+                ep.created_at.timestamp(),
+                ep.content_hash(),
+            )
+            for ep, vec in zip(live, vectors, strict=True)
+        ]
+        memory.index.upsert(rows, memory.embedder.dim, create_if_missing=create)
         memory.index_built()
-    memory.index.optimize()
-    result.imported = len(todo)
-    return result
+    return done
 
 
 def _restore_learning(memory: Memory, todo: list[tuple[Episode, dict, bool]]) -> None:

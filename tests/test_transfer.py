@@ -80,6 +80,31 @@ def test_import_skips_what_is_already_there(fast_memory):
     assert again.imported == 0 and again.skipped_existing == 20
 
 
+def test_an_interrupted_import_keeps_whole_chunks_and_finishes_when_run_again(
+    fast_memory, monkeypatch
+):
+    import memrl.transfer
+
+    monkeypatch.setattr(memrl.transfer, "CHUNK", 10)
+    lines = list(synthetic.jsonl(35))
+    embed, calls = fast_memory.embedder.embed, []
+
+    def failing_embed(texts):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return embed(texts)
+
+    monkeypatch.setattr(fast_memory.embedder, "embed", failing_embed)
+    with pytest.raises(RuntimeError):
+        fast_memory.import_(lines)
+    assert fast_memory.count() == 20  # two whole chunks: files, catalog and index agree
+    assert fast_memory.index.health().rows == 20
+    again = fast_memory.import_(lines)
+    assert again.imported == 15 and again.skipped_existing == 20
+    assert fast_memory.count() == 35 and fast_memory.index.health().rows == 35
+
+
 def test_import_reports_every_bad_line_and_writes_nothing(fast_memory):
     lines = [
         json.dumps({"summary": "fine", "project": "p"}),

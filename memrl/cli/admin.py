@@ -300,7 +300,7 @@ def import_(
     source: str = typer.Argument(..., help="A .jsonl file from `memrl export`, or '-' for stdin."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Import episodes from JSON Lines in one batch; nothing is written if a line is invalid."""
+    """Import episodes from JSON Lines; nothing is written if a line is invalid."""
     memory = open_memory()
     try:
         fh: Any = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
