@@ -24,6 +24,8 @@ from memrl.errors import IndexUnavailable
 if TYPE_CHECKING:
     import numpy as np
 
+    from memrl.episode import Episode
+
 TABLE = "episodes"
 FORMAT = "1"
 VECTOR_INDEX_MIN_ROWS = 2048  # below this a flat scan is as fast and exact
@@ -42,6 +44,17 @@ class IndexRow:
     project: str
     created_at: float
     content_hash: str
+
+    @classmethod
+    def of(cls, ep: Episode, vector: Any) -> IndexRow:
+        return cls(
+            ep.id,
+            vector,
+            ep.search_text(),
+            ep.project,
+            ep.created_at.timestamp(),
+            ep.content_hash(),
+        )
 
 
 @dataclass(slots=True)

@@ -184,12 +184,7 @@ def _embedded_batches(
     def flush() -> list[IndexRow]:
         nonlocal done
         vectors = memory.embedder.embed([e.embedding_text() for e in batch])
-        rows = [
-            IndexRow(
-                e.id, v, e.search_text(), e.project, e.created_at.timestamp(), e.content_hash()
-            )
-            for e, v in zip(batch, vectors, strict=True)
-        ]
+        rows = [IndexRow.of(e, v) for e, v in zip(batch, vectors, strict=True)]
         done += len(batch)
         if progress:
             progress(done, total)

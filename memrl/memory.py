@@ -175,16 +175,7 @@ class Memory(Reading):
                 return False
             ep = self.store.load(episode_id)
             vector = self.embedder.embed([ep.embedding_text()])[0]
-            rows = [
-                IndexRow(
-                    ep.id,
-                    vector,
-                    ep.search_text(),
-                    ep.project,
-                    ep.created_at.timestamp(),
-                    ep.content_hash(),
-                )
-            ]
+            rows = [IndexRow.of(ep, vector)]
             self.index.upsert(rows, self.embedder.dim, create_if_missing=self.first_index())
             self.index_built()
             now = self.ledger.catalog(episode_id)
@@ -196,17 +187,7 @@ class Memory(Reading):
     def _index_episodes(
         self, pairs: Sequence[tuple[Episode, Any]], *, new: bool = False
     ) -> builtins.list[str]:
-        rows = [
-            IndexRow(
-                ep.id,
-                vec,
-                ep.search_text(),
-                ep.project,
-                ep.created_at.timestamp(),
-                ep.content_hash(),
-            )
-            for ep, vec in pairs
-        ]
+        rows = [IndexRow.of(ep, vec) for ep, vec in pairs]
         try:
             self.index.upsert(
                 rows, self.embedder.dim, create_if_missing=self.first_index(), new=new

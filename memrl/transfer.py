@@ -167,17 +167,7 @@ def _store_chunk(
     memory.ledger.upsert_catalog([catalog_row(memory.root, ep, archived=a) for ep, _l, a in chunk])
     _restore_learning(memory, chunk)
     if live:
-        rows = [
-            IndexRow(
-                ep.id,
-                vec,
-                ep.search_text(),
-                ep.project,
-                ep.created_at.timestamp(),
-                ep.content_hash(),
-            )
-            for ep, vec in zip(live, vectors, strict=True)
-        ]
+        rows = [IndexRow.of(ep, vec) for ep, vec in zip(live, vectors, strict=True)]
         memory.index.upsert(rows, memory.embedder.dim, create_if_missing=create)
         memory.index_built()
     return done
