@@ -11,8 +11,10 @@ every few writes, and the vector index is (re)trained as the table grows.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -70,6 +72,24 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _run(coro):
+    """Run a LanceDB coroutine on memrl's one background event loop, from any thread.
+
+    LanceDB's async API runs a vector and a full-text query side by side in about the time
+    of one; its sync API runs them one after the other and fetches the schema for each.
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="memrl-lancedb", daemon=True).start()
+    return asyncio.run_coroutine_threadsafe(coro, _loop).result()
+
+
 class Index:
     def __init__(self, folder: Path, model_id: str, dim_hint: int | None = None) -> None:
         self.folder = folder
@@ -80,6 +100,7 @@ class Index:
         self._file_lock: Any = None
         self._inode: int | None = None
         self._checked = False
+        self._async: tuple[int, Any] | None = None  # (inode, AsyncTable)
 
     # opening ------------------------------------------------------------------------
 
@@ -213,7 +234,7 @@ class Index:
         data = self._arrow(rows, dim) if rows else None
         self._table = db.create_table(TABLE, data=data, schema=self._schema(dim), mode="overwrite")
         self._table.create_index("text", config=FTS(with_position=False), replace=True)
-        self._maintain_vector_index(force=True)
+        self._maintain_vector_index()
 
     def upsert(
         self, rows: Sequence[IndexRow], dim: int, *, create_if_missing: bool, new: bool = False
@@ -284,19 +305,22 @@ class Index:
         if behind >= OPTIMIZE_EVERY or behind * 50 > total:
             self._optimize(table)
 
-    def optimize(self) -> None:
-        """Compact fragments, fold new rows into the indices, drop stale versions."""
+    def optimize(self, *, whole: bool = False) -> None:
+        """Compact fragments, fold new rows into the indices, drop stale versions.
+
+        `whole` (after a bulk write) also retrains a vector index left in several segments.
+        """
         table = self._open()
         if table is None:
             return
         with self._lock():
-            self._optimize(table)
+            self._optimize(table, whole)
 
-    def _optimize(self, table) -> None:
+    def _optimize(self, table, whole: bool = False) -> None:
         table.optimize(cleanup_older_than=KEEP_VERSIONS)
-        self._maintain_vector_index()
+        self._maintain_vector_index(whole)
 
-    def _maintain_vector_index(self, force: bool = False) -> None:
+    def _maintain_vector_index(self, whole: bool = False) -> None:
         """Keep the IVF index whole: each optimize() appends a delta segment to it, and
         every segment is searched separately (300 of them made a query ten times slower),
         so the index is retrained once the deltas pile up. Retraining also lets the next
@@ -307,10 +331,10 @@ class Index:
         rows = table.count_rows()
         if rows < VECTOR_INDEX_MIN_ROWS:
             return
-        if not force and "vector_idx" in {i.name for i in table.list_indices()}:
+        if "vector_idx" in {i.name for i in table.list_indices()}:
             stats = table.index_stats("vector_idx")
             segments = stats.num_indices if stats is not None and stats.num_indices else 1
-            if segments <= max(MAX_SEGMENTS, rows // 5_000):
+            if segments <= (1 if whole else max(MAX_SEGMENTS, rows // 5_000)):
                 return
         table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
 
@@ -385,30 +409,77 @@ class Index:
             hits.sort(key=lambda h: -h[1])
         return out
 
-    def search_text(
-        self, query: str, limit: int, project: str | None = None
-    ) -> list[tuple[str, float, np.ndarray]]:
-        """(id, BM25 score, vector), best first. The query is matched as plain words."""
+    def _async_table(self):
+        """The same table through LanceDB's async API, reopened when the folder is replaced."""
+        self.table()
+        opened = self._async
+        if opened is not None and opened[0] == self._inode:
+            return opened[1]
+
+        async def open_table():
+            import lancedb
+
+            db = await lancedb.connect_async(self.folder, read_consistency_interval=timedelta(0))
+            return await db.open_table(TABLE)
+
+        try:
+            table = _run(open_table())
+        except Exception as exc:
+            raise IndexUnavailable(
+                f"the search index in {self.folder} cannot be opened ({exc}); "
+                "run `memrl index --rebuild`."
+            ) from None
+        assert self._inode is not None
+        self._async = (self._inode, table)
+        return table
+
+    def candidates(
+        self, vector: np.ndarray, query: str, limit: int, project: str | None = None
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float, np.ndarray]]]:
+        """Vector and full-text candidates, queried side by side.
+
+        Vector hits are (id, cosine similarity); text hits are (id, BM25 score, vector), the
+        query matched as plain words. Both best first.
+        """
         from lancedb.query import MatchQuery
 
-        if not query.strip():
-            return []
-        match = MatchQuery(query, "text")  # type: ignore[call-arg]
-        q = self.table().search(match, query_type="fts").limit(limit)
-        q = q.select(["id", "vector", "_score"])
-        if project:
-            q = q.where(f"project = {_quote(project)}", prefilter=True)
-        try:
-            res = q.to_arrow()
-        except Exception:
-            return []  # a query the tokenizer reduces to nothing (only stop words, symbols)
-        vectors = _matrix(res)
-        return [
-            (i, float(s), vectors[k])
-            for k, (i, s) in enumerate(
-                zip(res["id"].to_pylist(), res["_score"].to_pylist(), strict=True)
-            )
+        table = self._async_table()
+        where = f"project = {_quote(project)}" if project else None
+        vq = table.query().nearest_to(vector).distance_type("cosine").limit(limit)
+        vq = vq.select(["id", "_distance"])
+        tq = None
+        if query.strip():
+            match = MatchQuery(query, "text")  # type: ignore[call-arg]
+            tq = table.query().nearest_to_text(match).limit(limit)
+            tq = tq.select(["id", "vector", "_score"])
+        if where:
+            vq = vq.where(where)
+            tq = tq.where(where) if tq is not None else None
+
+        async def text():
+            if tq is None:
+                return None
+            try:
+                return await tq.to_arrow()
+            except Exception:
+                return None  # a query the tokenizer reduces to nothing (stop words, symbols)
+
+        async def both():
+            return await asyncio.gather(vq.to_arrow(), text())
+
+        vres, tres = _run(both())
+        vec_hits = [
+            (i, 1.0 - float(d))
+            for i, d in zip(vres["id"].to_pylist(), vres["_distance"].to_pylist(), strict=True)
         ]
+        if tres is None:
+            return vec_hits, []
+        vectors = _matrix(tres)
+        ids, scores = tres["id"].to_pylist(), tres["_score"].to_pylist()
+        text_hits = [
+            (i, float(sc), vectors[k]) for k, (i, sc) in enumerate(zip(ids, scores, strict=True))
+        ]
+        return vec_hits, text_hits
 
     def hashes(self) -> dict[str, str]:
         table = self.table()

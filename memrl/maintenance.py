@@ -223,7 +223,7 @@ def sync_index(
         for rows in _embedded_batches(memory, _live_episodes(memory, todo), len(todo), progress):
             index.upsert(rows, dim, create_if_missing=False)
     if todo or report.orphans:
-        index.optimize()
+        index.optimize(whole=True)  # an explicit repair leaves the index in one piece
     embedded = len(todo)
     report = index_report(memory)
     report.embedded = embedded

@@ -1,7 +1,7 @@
 """Hybrid retrieval in two phases.
 
 Phase one recalls candidates from LanceDB's vector search and its native full-text
-search (in parallel), and keeps those whose relevance (cosine similarity, raised by an exact
+search (side by side), and keeps those whose relevance (cosine similarity, raised by an exact
 keyword match) clears `retrieval.min_similarity`. Phase two re-ranks them by a blend of
 normalised relevance and learned, decayed utility. Every hit carries the numbers that
 explain its place.
@@ -9,7 +9,6 @@ explain its place.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from memrl.episode import _clean
@@ -21,14 +20,6 @@ if TYPE_CHECKING:
     from memrl.memory import Memory
 
 MAX_QUERY_CHARS = 2_000
-_pool: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="memrl-fts")
-    return _pool
 
 
 def clean_query(query: str) -> str:
@@ -66,11 +57,8 @@ def search(
     index = memory.index
     index.table()  # raise IndexUnavailable with its fix before paying for the model
     k = max(settings.candidates, limit * 4)
-    # Full-text search needs no vector: it runs while the query is embedded.
-    text_future = _executor().submit(index.search_text, query, k, project)
     qvec = memory.embedder.embed_query(query)
-    vec_hits = index.search_vector(qvec, k, project)
-    text_hits = text_future.result()
+    vec_hits, text_hits = index.candidates(qvec, query, k, project)
 
     candidates: dict[str, Candidate] = {}
     for episode_id, sim in vec_hits:

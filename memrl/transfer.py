@@ -132,7 +132,7 @@ def import_lines(
     for start in range(0, len(todo), CHUNK):
         done = _store_chunk(memory, todo[start : start + CHUNK], create, done, total, progress)
         result.imported += len(todo[start : start + CHUNK])
-    memory.index.optimize()
+    memory.index.optimize(whole=True)
     return result
 
 

@@ -85,6 +85,35 @@ def test_project_filter(stocked):
     assert "Database migration" not in titles(none)
 
 
+@pytest.mark.parametrize("query", ["the and of", "++ -- :: ??"])
+def test_queries_without_searchable_words_are_answered_by_meaning_alone(stocked, query):
+    memory, _ids = stocked
+    result = memory.search(query, limit=3)  # full-text search finds no terms here
+    assert all(h.keyword == 0.0 for h in result.hits)
+
+
+def test_punctuation_around_words_does_not_hide_them(stocked):
+    memory, _ids = stocked
+    result = memory.search("dark mode?!", limit=3)
+    assert titles(result)[0] == "Add dark mode"
+    assert result.hits[0].keyword == 1.0
+
+
+def test_search_sees_an_episode_captured_by_another_process_at_once(stocked, data_dir):
+    import subprocess
+    import sys
+
+    memory, _ids = stocked
+    memory.search("warm the reader up", limit=1)
+    code = (
+        "from memrl.memory import Memory; from pathlib import Path; "
+        f"Memory(Path({str(data_dir)!r})).capture({{'task': 'Zebracorn parser', "
+        "'summary': 'Taught the zebracorn parser to read nested brackets'})"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert titles(memory.search("zebracorn", limit=1)) == ["Zebracorn parser"]
+
+
 def test_unrelated_query_returns_little(stocked):
     memory, _ids = stocked
     result = memory.search("quantum chromodynamics lattice simulation", limit=5)
