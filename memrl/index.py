@@ -383,15 +383,8 @@ class Index:
         self, vector: np.ndarray, limit: int, project: str | None = None
     ) -> list[tuple[str, float]]:
         """(id, cosine similarity), best first."""
-        q = self.table().search(vector).distance_type("cosine").limit(limit)
-        q = q.select(["id", "_distance"])
-        if project:
-            q = q.where(f"project = {_quote(project)}", prefilter=True)
-        res = q.to_arrow()
-        return [
-            (i, 1.0 - float(d))
-            for i, d in zip(res["id"].to_pylist(), res["_distance"].to_pylist(), strict=True)
-        ]
+        query = _nearest(self._async_table(), vector, limit, project)
+        return _similarities(_run(query.to_arrow()))
 
     def search_vectors(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
         """`search_vector` for many query vectors in one LanceDB query, one list per row."""
@@ -444,17 +437,14 @@ class Index:
         from lancedb.query import MatchQuery
 
         table = self._async_table()
-        where = f"project = {_quote(project)}" if project else None
-        vq = table.query().nearest_to(vector).distance_type("cosine").limit(limit)
-        vq = vq.select(["id", "_distance"])
+        vq = _nearest(table, vector, limit, project)
         tq = None
         if query.strip():
             match = MatchQuery(query, "text")  # type: ignore[call-arg]
             tq = table.query().nearest_to_text(match).limit(limit)
             tq = tq.select(["id", "vector", "_score"])
-        if where:
-            vq = vq.where(where)
-            tq = tq.where(where) if tq is not None else None
+            if project:
+                tq = tq.where(f"project = {_quote(project)}")
 
         async def text():
             if tq is None:
@@ -468,10 +458,7 @@ class Index:
             return await asyncio.gather(vq.to_arrow(), text())
 
         vres, tres = _run(both())
-        vec_hits = [
-            (i, 1.0 - float(d))
-            for i, d in zip(vres["id"].to_pylist(), vres["_distance"].to_pylist(), strict=True)
-        ]
+        vec_hits = _similarities(vres)
         if tres is None:
             return vec_hits, []
         vectors = _matrix(tres)
@@ -514,6 +501,18 @@ class Index:
             return out_ids, np.concatenate(parts)
         dim = int(table.schema.field("vector").type.list_size)
         return out_ids, np.zeros((0, dim), np.float32)
+
+
+def _nearest(table, vector: np.ndarray, limit: int, project: str | None):
+    """An async vector query: the `limit` nearest rows by cosine, optionally in one project."""
+    query = table.query().nearest_to(vector).distance_type("cosine").limit(limit)
+    query = query.select(["id", "_distance"])
+    return query.where(f"project = {_quote(project)}") if project else query
+
+
+def _similarities(res) -> list[tuple[str, float]]:
+    ids, distances = res["id"].to_pylist(), res["_distance"].to_pylist()
+    return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
 
 def _matrix(res) -> np.ndarray:
