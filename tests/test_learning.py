@@ -142,6 +142,23 @@ def test_propagation_is_a_fixed_point(flaky):
     assert utilities == {k: memory.rows([v])[v].learned.utility for k, v in ids.items()}
 
 
+def test_the_graph_kept_up_as_episodes_arrive_is_what_a_full_propagation_computes(flaky):
+    memory, ids = flaky
+    memory.learning.cfg.max_neighbours = 2  # so that new episodes push weaker edges out
+    memory.learning.feedback([ids["A"]], helpful=True)
+    memory.learning.feedback([ids["D"]], helpful=False)
+    memory.learning.propagate()
+    for text in ("Flaky login test again", "Login test flaky on CI", "Signup test flaky again"):
+        memory.capture({"task": text, "summary": f"{text}: waited for the cookie"})
+    # Each of them was in reach of a rated episode; a full propagation finds the same graph.
+    memory.learning.feedback([ids["B"]], helpful=True)
+    assert memory.learning.propagate(dry_run=True).changes == []
+    # Leaving the graph (archive) or moving in it (an edit) frees a slot for the next nearest.
+    memory.archive([ids["C"]])
+    memory.update(ids["A"], {"summary": "Fixed the flaky signup test by seeding the generator"})
+    assert memory.learning.propagate(dry_run=True).changes == []
+
+
 def test_dry_run_changes_nothing(flaky):
     memory, ids = flaky
     memory.learning.feedback([ids["A"]], helpful=True)

@@ -13,7 +13,9 @@ from memrl.views import Change
 if TYPE_CHECKING:
     from memrl.memory import Memory
 
-EPS = 1e-9
+# Smaller moves of p are not changes: similarities come back from LanceDB and from numpy
+# as float32, which agree to about 1e-7, and no one reads a utility to eight digits.
+EPS = 1e-6
 CONTEXT = "context"  # the origin of retrievals made to give a session its opening context
 
 

@@ -25,6 +25,7 @@ from memrl.views import Change
 if TYPE_CHECKING:
     import numpy as np
 
+REACH = 64  # how far a new episode looks for sources that may count it among their k nearest
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -49,9 +50,21 @@ class Graph(LearningBase):
     def _neighbours(self, vector: np.ndarray, exclude: str) -> list[tuple[str, float]]:
         return self._keep(self.m.index.search_vector(vector, self.cfg.max_neighbours + 1), exclude)
 
-    def _keep(self, hits: list[tuple[str, float]], exclude: str) -> list[tuple[str, float]]:
+    def _keep(
+        self, hits: list[tuple[str, float]], exclude: str, limit: int | None = None
+    ) -> list[tuple[str, float]]:
         out = [(i, s) for i, s in hits if i != exclude and s >= self.cfg.propagation_threshold]
-        return out[: self.cfg.max_neighbours]
+        return out[: limit or self.cfg.max_neighbours]
+
+    def _within_reach(self, vector: np.ndarray, episode_id: str) -> list[tuple[str, float]]:
+        """Episodes close enough to count an episode among their own nearest.
+
+        Nearness is not symmetric: a source's k nearest may include an episode whose own k
+        nearest do not include the source. So the search for who may send value to an
+        episode looks well beyond its own k nearest.
+        """
+        hits = self.m.index.search_vector(vector, REACH + 1)
+        return self._keep(hits, episode_id, REACH)
 
     def _neighbours_of(self, ids: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
         """Neighbours of indexed episodes, found in batches (a credit may reach hundreds)."""
@@ -71,13 +84,19 @@ class Graph(LearningBase):
         ids, matrix = self.m.index.vectors([episode_id])
         return matrix[0] if ids else None
 
-    def _set_out_edges(self, c: sqlite3.Connection, src: str, edges: list[tuple[str, float]]):
-        old = {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
+    def _set_out_edges(
+        self, c: sqlite3.Connection, src: str, edges: list[tuple[str, float]]
+    ) -> set[str]:
+        """Replace a source's out-edges; returns the episodes whose edge from it changed."""
+        old = dict(c.execute("SELECT dst, sim FROM edges WHERE src = ?", (src,)).fetchall())
+        new = dict(edges)
+        if old == new:
+            return set()
         c.execute("DELETE FROM edges WHERE src = ?", (src,))
         c.executemany(
             "INSERT INTO edges (src, dst, sim) VALUES (?, ?, ?)", [(src, d, s) for d, s in edges]
         )
-        return old | {d for d, _s in edges}
+        return {d for d in old.keys() | new.keys() if old.get(d) != new.get(d)}
 
     def spread_from(self, sources: Sequence[str]) -> list[Change]:
         """After the evidence of `sources` changed: refresh their neighbourhoods' p."""
@@ -119,7 +138,7 @@ class Graph(LearningBase):
 
         def find() -> list[tuple[str, float]]:
             try:
-                return self._neighbours(vector, episode_id)
+                return self._within_reach(vector, episode_id)
             except IndexUnavailable:
                 return []
 
@@ -135,23 +154,36 @@ class Graph(LearningBase):
         return changes + self._attach(ep.id, near.result())
 
     def _attach(self, episode_id: str, near: list[tuple[str, float]]) -> list[Change]:
+        """Add an episode to the out-edges of each source that now has it among its k nearest."""
         if not near:
             return []
         k = self.cfg.max_neighbours
         affected = {episode_id}
         with self.ledger.write() as c:
             marks = ",".join("?" * len(near))
+            ids = [i for i, _s in near]
             sources = {
                 r[0]
                 for r in c.execute(
                     f"SELECT s.id FROM state s JOIN episodes e ON e.id = s.id WHERE s.id IN "
                     f"({marks}) AND s.evidence > 0 AND e.archived = 0",
-                    [i for i, _s in near],
+                    ids,
+                )
+            }
+            if not sources:
+                return []
+            marks = ",".join("?" * len(sources))
+            full = {
+                r[0]: r[1]
+                for r in c.execute(
+                    f"SELECT src, MIN(sim) FROM edges WHERE src IN ({marks}) AND dst != ? "
+                    f"GROUP BY src HAVING COUNT(*) >= ?",
+                    [*sources, episode_id, k],
                 )
             }
             for src, sim in near:
-                if src not in sources:
-                    continue
+                if src not in sources or (src in full and sim <= full[src]):
+                    continue  # not a source, or its k nearest are all nearer
                 edges = c.execute(
                     "SELECT dst, sim FROM edges WHERE src = ? AND dst != ?", (src, episode_id)
                 ).fetchall()
@@ -159,6 +191,29 @@ class Graph(LearningBase):
                 edges.sort(key=lambda e: -e[1])
                 affected |= self._set_out_edges(c, src, edges[:k])
             return self._recompute(c, sorted(affected), "propagation")
+
+    def _reconnect(self, sources: set[str]) -> list[Change]:
+        """Sources that lost an edge find their k nearest again, and what they feed is redone."""
+        live = self._sources(sources)
+        fresh = self._neighbours_of(sorted(live))
+        with self.ledger.write() as c:
+            affected: set[str] = set()
+            for src, edges in fresh.items():
+                affected |= self._set_out_edges(c, src, edges)
+            return self._recompute(c, sorted(affected), "propagation")
+
+    def _sources(self, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {
+            r[0]
+            for r in self.ledger.conn.execute(
+                f"SELECT s.id FROM state s JOIN episodes e ON e.id = s.id WHERE s.id IN "
+                f"({marks}) AND s.evidence > 0 AND e.archived = 0",
+                list(ids),
+            )
+        }
 
     def refresh_edges(self, ids: Sequence[str]) -> list[Change]:
         """An episode's vector changed (edit, restore): rebuild its edges both ways."""
@@ -168,11 +223,18 @@ class Graph(LearningBase):
             if vec is None:
                 continue
             with self.ledger.write() as c:
-                c.execute("DELETE FROM edges WHERE dst = ?", (episode_id,))
-                c.execute("DELETE FROM edges WHERE src = ?", (episode_id,))
-            near = self._neighbours(vec, episode_id)
-            changes += self._attach(episode_id, near)
+                senders = {
+                    r[0] for r in c.execute("SELECT src FROM edges WHERE dst = ?", (episode_id,))
+                }
+                fed = {
+                    r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (episode_id,))
+                }
+                c.execute("DELETE FROM edges WHERE dst = ? OR src = ?", (episode_id, episode_id))
+            changes += self._reconnect(senders)  # they may have nearer episodes now
+            changes += self._attach(episode_id, self._within_reach(vec, episode_id))
             changes += self.spread_from([episode_id])
+            with self.ledger.write() as c:  # what it fed before and feeds no more
+                changes += self._recompute(c, sorted(fed), "propagation")
         return changes
 
     def forget(self, ids: Sequence[str]) -> list[Change]:
@@ -182,8 +244,13 @@ class Graph(LearningBase):
         marks = ",".join("?" * len(ids))
         with self.ledger.write() as c:
             fed = {r[0] for r in c.execute(f"SELECT dst FROM edges WHERE src IN ({marks})", ids)}
+            senders = {
+                r[0] for r in c.execute(f"SELECT src FROM edges WHERE dst IN ({marks})", ids)
+            }
             c.execute(f"DELETE FROM edges WHERE src IN ({marks}) OR dst IN ({marks})", [*ids, *ids])
-            return self._recompute(c, sorted(fed - set(ids)), "propagation")
+            changes = self._recompute(c, sorted(fed - set(ids)), "propagation")
+        # A source that pointed at an archived episode has a free slot for its next nearest.
+        return changes + self._reconnect(senders - set(ids))
 
     def _recompute(self, c: sqlite3.Connection, targets: Sequence[str], cause: str) -> list[Change]:
         """Recompute p for `targets` from the stored edges and the sources' q."""
