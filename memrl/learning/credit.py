@@ -40,7 +40,7 @@ class Credit(LearningBase):
                 share = self.cfg.context_credit_weight if origin == CONTEXT else 1.0
                 for (episode_id,) in c.execute(
                     "SELECT r.episode_id FROM retrieved r JOIN episodes e ON e.id = r.episode_id "
-                    "WHERE r.retrieval_seq = ? AND e.archived = 0 ORDER BY r.rank",
+                    "WHERE r.retrieval_seq = ? AND +e.archived = 0 ORDER BY r.rank",
                     (seq,),
                 ):
                     if episode_id != ep.id and episode_id not in ordered:

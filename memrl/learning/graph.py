@@ -160,16 +160,7 @@ class Graph(LearningBase):
         k = self.cfg.max_neighbours
         affected = {episode_id}
         with self.ledger.write() as c:
-            marks = ",".join("?" * len(near))
-            ids = [i for i, _s in near]
-            sources = {
-                r[0]
-                for r in c.execute(
-                    f"SELECT s.id FROM state s JOIN episodes e ON e.id = s.id WHERE s.id IN "
-                    f"({marks}) AND s.evidence > 0 AND e.archived = 0",
-                    ids,
-                )
-            }
+            sources = self._sources({i for i, _s in near})
             if not sources:
                 return []
             marks = ",".join("?" * len(sources))
@@ -210,7 +201,7 @@ class Graph(LearningBase):
             r[0]
             for r in self.ledger.conn.execute(
                 f"SELECT s.id FROM state s JOIN episodes e ON e.id = s.id WHERE s.id IN "
-                f"({marks}) AND s.evidence > 0 AND e.archived = 0",
+                f"({marks}) AND s.evidence > 0 AND +e.archived = 0",  # by id, not by archived
                 list(ids),
             )
         }
