@@ -163,7 +163,7 @@ def review(
     project: str | None,
     dry_run: bool,
 ) -> models.ReviewResult:
-    out = models.ReviewResult(action=action, project=project, dry_run=dry_run)  # type: ignore[arg-type]
+    out = models.ReviewResult(action=action, project=project, dry_run=dry_run)
     if action == "merge":
         return _merge(memory, out, refs, summary)
     if summary is not None:

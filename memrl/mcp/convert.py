@@ -7,7 +7,7 @@ gives the episode in full.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from datetime import UTC, datetime
 
 from memrl import views
@@ -71,7 +71,7 @@ def hit(h: views.Hit) -> models.Hit:
     ep = h.episode
     assert ep is not None, "search with_episodes=True loads every returned hit"
     summary, cut_summary = cut(ep.summary, HIT_SUMMARY_CHARS)
-    lists = {
+    lists: dict[str, Sized] = {
         "what_worked": ep.what_worked,
         "what_failed": ep.what_failed,
         "files": ep.files,

@@ -64,7 +64,7 @@ def run(
 
 def base(backend: Backend, mode: str, query: str, project: str | None) -> models.RetrieveResult:
     return models.RetrieveResult(
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         query=query.strip(),
         project=project,
         session_id=backend.session_id,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
 
 from memrl.demo import demo_id
 
@@ -28,6 +29,7 @@ async def settle(pilot: Pilot, delay: float = 0.08) -> None:
         if not any(w.is_running for w in pilot.app.workers):
             break
     for widget in pilot.app.screen.query("Input, TextArea"):
+        assert isinstance(widget, Input | TextArea)
         widget.cursor_blink = False  # a blinking cursor would make pictures differ
         widget.notify_style_update()  # TextArea keeps lines drawn while the cursor was off
         widget.refresh()

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 from textual.binding import Binding
 from textual.screen import Screen
 
 from memrl.tui import curator
 
+if TYPE_CHECKING:
+    from textual import getters
 
-class EpisodeActions(Screen):
+    from memrl.tui.app import MemrlApp
+
+ResultT = TypeVar("ResultT")
+
+
+class MemrlScreen(Screen[ResultT]):
+    """A screen of memrl's app, so `self.app` is known to be the MemrlApp."""
+
+    if TYPE_CHECKING:
+        app = getters.app(MemrlApp)
+
+
+class EpisodeActions(MemrlScreen[None]):
     """A screen with a notion of 'the selected episodes' (`selected_ids`)."""
 
     BINDINGS = [

@@ -8,12 +8,12 @@ from pydantic import ValidationError
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
 from memrl.episode import Episode
 from memrl.errors import MemrlError
 from memrl.tui import curator
+from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.footer import Footer
 from memrl.vocab import Outcome, TaskType
 
@@ -25,7 +25,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class EditScreen(Screen[bool]):
+class EditScreen(MemrlScreen[bool]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("escape", "cancel", "Cancel"),
@@ -143,7 +143,7 @@ class EditScreen(Screen[bool]):
         summary = self.query_one("#f-summary", TextArea).text
         if len(summary) > limit:
             errors["summary"] = f"summary is {len(summary):,} characters; the limit is {limit:,}"
-        for static in self.query(".field-error"):
+        for static in self.query(".field-error").results(Static):
             name = (static.id or "").removeprefix("err-")
             text = errors.get(name, "")
             static.update(f"✗ {text}" if text else "")

@@ -4,11 +4,11 @@ that retrieved it; y helpful, n unhelpful, s skip."""
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Header, Markdown, Static
 
 from memrl.tui import curator
 from memrl.tui.format import ago
+from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 
@@ -22,7 +22,7 @@ Press **escape** to go back.
 """
 
 
-class FeedbackScreen(Screen):
+class FeedbackScreen(MemrlScreen[None]):
     BINDINGS = [
         Binding("y", "rate(True)", "Helpful"),
         Binding("n", "rate(False)", "Unhelpful"),
@@ -68,7 +68,7 @@ class FeedbackScreen(Screen):
             f" · {self.rated} rated · {self.skipped} skipped     y helpful · n unhelpful · s skip"
             " · u undo"
         )
-        if done:
+        if item is None:
             rated = f" ({self.rated} rated in this session)" if self.rated else ""
             self.query_one("#session-done", Markdown).update(DONE.format(rated=rated))
             return

@@ -5,18 +5,18 @@ from __future__ import annotations
 from textual import work
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
-from textual.screen import Screen
 from textual.widgets import Header, Select, Static, TextArea
 
 from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.format import pct
+from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 
 
-class MergeScreen(Screen[bool]):
+class MergeScreen(MemrlScreen[bool]):
     BINDINGS = [
         Binding("ctrl+s", "merge", "Merge"),
         Binding("escape", "cancel", "Cancel"),

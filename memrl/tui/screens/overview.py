@@ -7,19 +7,19 @@ from datetime import UTC, datetime, timedelta
 from textual import work
 from textual.binding import Binding
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from memrl import insights
 from memrl.errors import MemrlError
 from memrl.tui.format import pct
+from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.bar_plot import BarPlot
 from memrl.tui.widgets.footer import Footer
 
 DAYS = 30
 
 
-class OverviewScreen(Screen):
+class OverviewScreen(MemrlScreen[None]):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
     def compose(self):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Header, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
@@ -13,10 +12,11 @@ from memrl.curation import PruneCandidate
 from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.format import pct
+from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.footer import Footer
 
 
-class PruneScreen(Screen[bool]):
+class PruneScreen(MemrlScreen[bool]):
     BINDINGS = [
         Binding("ctrl+s,enter", "prune", "Archive selected", priority=True),
         Binding("escape", "cancel", "Cancel"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import work
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -10,9 +12,17 @@ from textual.widgets import ProgressBar, Static
 
 from memrl.errors import MemrlError
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from memrl.tui.app import MemrlApp
+
 
 class RebuildScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape,enter", "close", "Close")]
+
+    if TYPE_CHECKING:
+        app = getters.app(MemrlApp)
 
     def __init__(self) -> None:
         super().__init__()

@@ -3,17 +3,18 @@ episodes — and merge, keep, archive or skip each."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from textual import work
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
-from textual.screen import Screen
 from textual.widgets import Header, Markdown, Static
 
 from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.format import pct
+from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.views import Row
@@ -35,7 +36,7 @@ class Finding:
     similarity: float = 0.0
 
 
-class ReviewScreen(Screen):
+class ReviewScreen(MemrlScreen[None]):
     BINDINGS = [
         Binding("m", "merge", "Merge"),
         Binding("k", "keep", "Keep"),
@@ -73,7 +74,9 @@ class ReviewScreen(Screen):
         findings = [Finding("duplicates", c.rows, c.similarity) for c in review.clusters]
         findings += [Finding("stale", [r]) for r in review.stale]
         findings += [Finding("unused", [r]) for r in review.unused]
-        self.app.call_from_thread(self._loaded, findings)
+        # declared sync-or-async: mypy can't infer call_from_thread's type from an async method
+        loaded: Callable[[list[Finding]], Awaitable[None] | None] = self._loaded
+        self.app.call_from_thread(loaded, findings)
 
     def _status(self, text: str) -> None:
         self.query_one("#review-finding", Static).update(text)
@@ -94,7 +97,7 @@ class ReviewScreen(Screen):
         done = finding is None
         main.display = not done
         self.query_one("#review-done").display = done
-        if done:
+        if finding is None:
             self._status(f"review finished: {len(self.findings)} findings")
             self.query_one("#review-done", Markdown).update(
                 "## Review done\n\nNothing more to look at. Prune (**P**) archives old, "

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from textual_plotext import PlotextPlot
 
 
 class BarPlot(PlotextPlot):
-    def show(self, title: str, labels: list[str], values: list[float], colour: str = "blue"):
+    def show(self, title: str, labels: list[str], values: Sequence[float], colour: str = "blue"):
         plt = self.plt
         plt.clear_figure()
         plt.title(title)
         if labels:
-            positions = list(range(1, len(labels) + 1))
+            positions: list[float] = list(range(1, len(labels) + 1))
             plt.bar(positions, values, color=colour, width=0.6)
             step = max(1, math.ceil(len(labels) / 10))  # explicit ticks: never left to chance
             plt.xticks(positions[::step], labels[::step])
