@@ -24,7 +24,6 @@ from memrl.views import CaptureResult, SearchResult
 if TYPE_CHECKING:
     from memrl.curation import Curation
     from memrl.learning.engine import Engine
-    from memrl.store.ledger import Ledger
 
 
 class Memory(Reading):
@@ -49,12 +48,6 @@ class Memory(Reading):
         self._curation: Curation | None = None
 
     # the parts ------------------------------------------------------------------
-
-    @property
-    def ledger(self) -> Ledger:
-        ledger = self.store.ledger
-        ledger.register_utility(self.settings.learning.decay_rate, self.clock)
-        return ledger
 
     @property
     def embedder(self) -> Embedder:
@@ -90,9 +83,6 @@ class Memory(Reading):
 
             self._curation = Curation(self)
         return self._curation
-
-    def now(self) -> float:
-        return self.clock()
 
     def _now_iso(self) -> str:
         from memrl.intake import now_iso

@@ -7,7 +7,7 @@ opened for a listing, and neither the model nor LanceDB is loaded.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,18 +34,21 @@ SORTS = {
 
 
 class Reading:
-    """The read side of Memory (a mixin: Memory supplies ledger, store, root and now)."""
+    """The read side of Memory (a base class: Memory sets root, settings, store and clock)."""
 
     root: Path
     settings: Settings
     store: EpisodeStore
+    clock: Callable[[], float]
 
     @property
     def ledger(self) -> Ledger:
-        raise NotImplementedError
+        ledger = self.store.ledger
+        ledger.register_utility(self.settings.learning.decay_rate, self.clock)
+        return ledger
 
     def now(self) -> float:
-        raise NotImplementedError
+        return self.clock()
 
     # learned state ----------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from memrl.learning.rules import Inflow, clip, decay_factor, propagated
 from memrl.store.ledger import StateRow
-from memrl.views import Change
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -30,14 +29,6 @@ class LearningBase:
     @property
     def ledger(self):
         return self.m.ledger
-
-    def spread_from(self, sources: Sequence[str]) -> list[Change]:
-        """Refresh the neighbourhoods of episodes whose evidence changed (see Graph)."""
-        raise NotImplementedError
-
-    def catch_up_credit(self, project: str | None = None) -> list[Change]:
-        """Credit outcomes whose earlier retrievals were never credited (see Credit)."""
-        raise NotImplementedError
 
     def _backup(self, inflows: Sequence[Inflow], evidence: int) -> float:
         return propagated(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from memrl.episode import Episode
-from memrl.learning.base import CONTEXT, LearningBase
+from memrl.learning.base import CONTEXT
+from memrl.learning.graph import Graph, PropagationReport
 from memrl.learning.rules import credit_weights, outcome_reward, reward_update
 from memrl.views import Change
 
 
-class Credit(LearningBase):
+class Credit(Graph):
     def credit(self, ep: Episode) -> list[Change]:
         """Share an outcome's reward among the episodes retrieved before it (λ^k)."""
         reward = outcome_reward(ep.outcome.value)
@@ -88,3 +92,19 @@ class Credit(LearningBase):
             changes += credited
             changes += self.spread_from([ch.id for ch in credited])
         return changes
+
+    def propagate(
+        self,
+        *,
+        project: str | None = None,
+        temporal: bool = False,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PropagationReport:
+        """With `temporal`, first the credit still owed; then the whole graph, exactly."""
+        started = time.perf_counter()
+        credit = self.catch_up_credit(project) if temporal and not dry_run else []
+        report = super().propagate(project=project, dry_run=dry_run, progress=progress)
+        report.credit = credit
+        report.seconds = time.perf_counter() - started
+        return report

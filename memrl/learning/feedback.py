@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memrl.errors import InvalidInput, NotFound
-from memrl.learning.base import LearningBase
+from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
 from memrl.views import Change, Hit
 
 
-class Feedback(LearningBase):
+class Feedback(Graph):
     def log_retrieval(
         self,
         query: str,

@@ -291,13 +291,11 @@ class Graph(LearningBase):
         self,
         *,
         project: str | None = None,
-        temporal: bool = False,
         dry_run: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> PropagationReport:
         """Recompute the whole graph exactly. Run twice, the second run changes nothing."""
         started = time.perf_counter()
-        credit = self.catch_up_credit(project) if temporal and not dry_run else []
         scope_sql = "e.archived = 0" + (" AND e.project = ?" if project else "")
         args = [project] if project else []
         live = {
@@ -337,7 +335,11 @@ class Graph(LearningBase):
                     "INSERT OR REPLACE INTO edges (src, dst, sim) VALUES (?, ?, ?)", edge_rows
                 )
         return PropagationReport(
-            len(src_ids), len(edge_rows), changes, credit, time.perf_counter() - started, dry_run
+            len(src_ids),
+            len(edge_rows),
+            changes,
+            seconds=time.perf_counter() - started,
+            dry_run=dry_run,
         )
 
     def _exact_edges(

@@ -43,7 +43,8 @@ class EpisodeActions(MemrlScreen[None]):
         return self.app.memory
 
     def selected_ids(self) -> list[str]:
-        raise NotImplementedError
+        """The episodes an action applies to; screens that show episodes say which."""
+        return []
 
     def _ids(self) -> list[str]:
         ids = self.selected_ids()
