@@ -16,6 +16,7 @@ import numpy as np
 
 from memrl.episode import Episode, ErrorResolution, Outcome, now
 from memrl.errors import IndexUnavailable, InvalidInput
+from memrl.intake import check_summary
 from memrl.learning.rules import DAY, clip
 from memrl.store import Filters
 from memrl.store.ledger import StateRow
@@ -225,10 +226,15 @@ class Curation:
             return list(seen.values())
 
         outcome = min((e.outcome for e in episodes), key=OUTCOME_ORDER.index)
-        merged_summary = summary or "\n\n".join(dict.fromkeys(e.summary for e in episodes))
-        if len(merged_summary) > self.m.settings.capture.max_summary_chars:
-            merged_summary = best.summary
-            notes.append("the summaries together were too long; kept the most useful one")
+        summary = (summary or "").strip()
+        if summary:
+            check_summary(self.m.settings, summary)  # one the caller wrote is never swapped
+            merged_summary = summary
+        else:
+            merged_summary = "\n\n".join(dict.fromkeys(e.summary for e in episodes))
+            if len(merged_summary) > self.m.settings.capture.max_summary_chars:
+                merged_summary = best.summary
+                notes.append("the summaries together were too long; kept the most useful one")
         ep = Episode(
             created_at=min(e.created_at for e in episodes),
             updated_at=now(),

@@ -15,7 +15,18 @@ from memrl.episode import Episode, Source, parse
 from memrl.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from memrl.config import Settings
     from memrl.memory import Memory
+
+
+def check_summary(settings: Settings, summary: str) -> None:
+    """Refuse a summary over `capture.max_summary_chars`, from whichever writer it comes."""
+    limit = settings.capture.max_summary_chars
+    if len(summary) > limit:
+        raise InvalidInput(
+            f"summary is {len(summary):,} characters; the limit is {limit:,} "
+            "(capture.max_summary_chars). Summarise what was done and what was learned."
+        )
 
 
 def prepare(
@@ -32,13 +43,9 @@ def prepare(
     if isinstance(data, Episode):
         data = data.model_dump()
     data = {k: v for k, v in dict(data).items() if v is not None}
-    limit = memory.settings.capture.max_summary_chars
     summary = data.get("summary")
-    if isinstance(summary, str) and len(summary) > limit:
-        raise InvalidInput(
-            f"summary is {len(summary):,} characters; the limit is {limit:,} "
-            "(capture.max_summary_chars). Summarise what was done and what was learned."
-        )
+    if isinstance(summary, str):
+        check_summary(memory.settings, summary)
     data.setdefault("source", Source(source).value)
     if not data.get("created_at"):
         data["created_at"] = data["updated_at"] = now_iso(memory)

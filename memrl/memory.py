@@ -17,6 +17,7 @@ from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
 from memrl.errors import IndexUnavailable, InvalidInput
 from memrl.index import Index, IndexRow
+from memrl.intake import check_summary
 from memrl.reading import Reading
 from memrl.store import EpisodeStore, Filters
 from memrl.views import CaptureResult, SearchResult
@@ -211,6 +212,7 @@ class Memory(Reading):
         for frozen in ("id", "created_at", "schema_version"):
             if getattr(ep, frozen) != getattr(view.episode, frozen):
                 raise InvalidInput(f"{frozen} cannot be changed")
+        check_summary(self.settings, ep.summary)
         if self.settings.capture.redact:
             from memrl.redact import redact_episode
 

@@ -138,6 +138,14 @@ def test_merge_refuses_one_id_and_asks_about_projects(mem):
     assert mem.count() == 2
 
 
+def test_a_merge_summary_over_the_limit_is_refused_not_replaced(mem):
+    a = mem.capture(episode(summary="first take on the cache")).episode.id
+    b = mem.capture(episode(summary="second take on the cache")).episode.id
+    with pytest.raises(InvalidInput, match="the limit is 20,000"):
+        mem.curation.merge_plan([a, b], summary="x" * 20_001)
+    assert mem.count() == 2
+
+
 def test_review_finds_duplicates_stale_and_unused(mem, clock):
     dup1 = mem.capture(
         episode(

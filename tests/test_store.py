@@ -191,6 +191,13 @@ def test_oversized_summary_names_the_summary_limit(fast_memory):
         fast_memory.capture(episode(summary="x" * 1_500_000))
 
 
+def test_an_edit_over_the_summary_limit_is_refused_and_keeps_the_episode(fast_memory):
+    ep = fast_memory.capture(episode(summary="short")).episode
+    with pytest.raises(InvalidInput, match="the limit is 20,000"):
+        fast_memory.update(ep.id, {"summary": "x" * 20_001})
+    assert fast_memory.get(ep.id).episode.summary == "short"
+
+
 def test_capturing_an_existing_id_is_refused(fast_memory):
     ep = fast_memory.capture(episode(summary="original")).episode
     with pytest.raises(InvalidInput, match="already exists"):

@@ -203,12 +203,6 @@ def _merge(memory: Memory, out: models.ReviewResult, refs: Sequence[str], summar
         raise InvalidInput(
             "merge needs episodes: two or more ids, e.g. from a cluster the analysis listed"
         )
-    if summary is not None:
-        summary = summary.strip() or None
-    if summary is not None:
-        limit = memory.settings.capture.max_summary_chars
-        if len(summary) > limit:
-            raise InvalidInput(f"summary is {len(summary):,} characters; the limit is {limit:,}")
     plan = memory.curation.merge_plan(refs, summary=summary, project=out.project)
     out.notes = list(plan.notes)
     out.archived = [r.id for r in plan.sources]

@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
 from memrl.episode import Episode
-from memrl.errors import MemrlError
+from memrl.errors import InvalidInput, MemrlError
+from memrl.intake import check_summary
 from memrl.tui import curator
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.footer import Footer
@@ -139,10 +140,10 @@ class EditScreen(MemrlScreen[bool]):
                 where = ".".join(str(p) for p in err["loc"][1:])
                 msg = err["msg"].removeprefix("Value error, ")
                 errors.setdefault(field, f"{field}{' ' + where if where else ''}: {msg}")
-        limit = self.app.memory.settings.capture.max_summary_chars
-        summary = self.query_one("#f-summary", TextArea).text
-        if len(summary) > limit:
-            errors["summary"] = f"summary is {len(summary):,} characters; the limit is {limit:,}"
+        try:
+            check_summary(self.app.memory.settings, self.query_one("#f-summary", TextArea).text)
+        except InvalidInput as exc:
+            errors["summary"] = str(exc)
         for static in self.query(".field-error").results(Static):
             name = (static.id or "").removeprefix("err-")
             text = errors.get(name, "")
