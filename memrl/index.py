@@ -11,7 +11,6 @@ every few writes, and the vector index is (re)trained as the table grows.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import threading
@@ -24,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from memrl.errors import IndexUnavailable
 
 if TYPE_CHECKING:
+    import asyncio
+
     import numpy as np
 
     from memrl.episode import Episode
@@ -82,6 +83,8 @@ def _run(coro):
     LanceDB's async API runs a vector and a full-text query side by side in about the time
     of one; its sync API runs them one after the other and fetches the schema for each.
     """
+    import asyncio  # here, not at the top: listing and showing episodes never query LanceDB
+
     global _loop
     with _loop_lock:
         if _loop is None:
@@ -101,6 +104,7 @@ class Index:
         self._inode: int | None = None
         self._checked = False
         self._async: tuple[int, Any] | None = None  # (inode, AsyncTable)
+        self._opening = threading.RLock()  # a capture's neighbour search opens it too
 
     # opening ------------------------------------------------------------------------
 
@@ -121,6 +125,10 @@ class Index:
 
     def _open(self):
         """The open table, reopened when the folder was replaced (a rebuild elsewhere)."""
+        with self._opening:
+            return self._reopen()
+
+    def _reopen(self):
         try:
             inode = self.table_path.stat().st_ino
         except FileNotFoundError:
@@ -404,6 +412,10 @@ class Index:
 
     def _async_table(self):
         """The same table through LanceDB's async API, reopened when the folder is replaced."""
+        with self._opening:
+            return self._open_async()
+
+    def _open_async(self):
         self.table()
         opened = self._async
         if opened is not None and opened[0] == self._inode:
@@ -455,6 +467,8 @@ class Index:
                 return None  # a query the tokenizer reduces to nothing (stop words, symbols)
 
         async def both():
+            import asyncio
+
             return await asyncio.gather(vq.to_arrow(), text())
 
         vres, tres = _run(both())

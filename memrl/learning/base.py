@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from memrl.learning.rules import Inflow, clip, decay_factor, propagated
+from memrl.learning.rules import Inflow, decay_factor, propagated, utility
 from memrl.store.ledger import StateRow
 
 if TYPE_CHECKING:
@@ -35,27 +34,12 @@ class LearningBase:
             inflows, self.cfg.discount_factor, evidence, self.cfg.propagation_threshold
         )
 
-    def _states(self, conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, StateRow]:
-        out: dict[str, StateRow] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                "SELECT id, q, p, evidence, retrievals, helpful, unhelpful, last_used_at "
-                f"FROM state WHERE id IN ({marks})",
-                chunk,
-            ):
-                out[row[0]] = StateRow(*row)
-        for i in ids:
-            out.setdefault(i, StateRow(i))
-        return out
-
     def _shown(self, state: StateRow, created: float, pinned: bool) -> float:
         """The utility a person sees: decayed for the time since last use."""
         factor = decay_factor(
             state.last_used_at or created, self.m.now(), self.cfg.decay_rate, pinned
         )
-        return clip(state.q + state.p) * factor
+        return utility(state.q, state.p, factor)
 
     def _meta(self, ids: Sequence[str]) -> dict[str, tuple[float, bool, str]]:
         cats = self.ledger.catalog_many(ids)

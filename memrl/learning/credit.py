@@ -37,26 +37,29 @@ class Credit(Graph):
             seqs = [r[0] for r in rows]
             if not seqs:
                 return []
-            ordered: list[str] = []
-            scale: dict[str, float] = {}
-            for seq, origin in rows:  # most recent retrieval first; an episode counts once
-                # Context shown at session start was not chosen for this task: it earns less.
-                share = self.cfg.context_credit_weight if origin == CONTEXT else 1.0
-                for (episode_id,) in c.execute(
-                    "SELECT r.episode_id FROM retrieved r JOIN episodes e ON e.id = r.episode_id "
-                    "WHERE r.retrieval_seq = ? AND +e.archived = 0 ORDER BY r.rank",
-                    (seq,),
+            origins = dict(rows)
+            scale: dict[str, float] = {}  # episode → its share, most recent retrieval first
+            for start in range(0, len(seqs), 500):
+                chunk = seqs[start : start + 500]
+                for seq, episode_id in c.execute(
+                    "SELECT r.retrieval_seq, r.episode_id FROM retrieved r "
+                    "JOIN episodes e ON e.id = r.episode_id "
+                    f"WHERE r.retrieval_seq IN ({','.join('?' * len(chunk))}) "
+                    "AND +e.archived = 0 ORDER BY r.retrieval_seq DESC, r.rank",
+                    chunk,
                 ):
-                    if episode_id != ep.id and episode_id not in ordered:
-                        ordered.append(episode_id)
-                        scale[episode_id] = share
+                    if episode_id != ep.id and episode_id not in scale:
+                        # Context shown at session start was not chosen for this task.
+                        context = origins[seq] == CONTEXT
+                        scale[episode_id] = self.cfg.context_credit_weight if context else 1.0
+            ordered = list(scale)
             weights = [
                 w * scale[i]
                 for i, w in zip(
                     ordered, credit_weights(len(ordered), self.cfg.credit_decay), strict=True
                 )
             ]
-            states = self._states(c, ordered)
+            states = self.ledger.states(ordered)
             meta = self._meta(ordered)
             events, changes = [], []
             for episode_id, weight in zip(ordered, weights, strict=True):

@@ -91,7 +91,7 @@ class Feedback(Graph):
         ts = self.m.now()
         changes = []
         with self.ledger.write() as c:
-            states = self._states(c, ids)
+            states = self.ledger.states(ids)
             for episode_id in ids:
                 s = states[episode_id]
                 created, pinned, title = meta[episode_id]
@@ -159,7 +159,7 @@ class Feedback(Graph):
                 raise NotFound(f"{episode_id[:8]} has no rating left to undo")
             found_seq, word, rated_at, prev_used = target
             helpful = word == "helpful"
-            s = self._states(c, [episode_id])[episode_id]
+            s = self.ledger.states([episode_id])[episode_id]
             before = self._shown(s, created, pinned)
             s.q = clip((s.q - alpha * (1.0 if helpful else 0.0)) / (1.0 - alpha))
             s.evidence = max(0, s.evidence - 1)

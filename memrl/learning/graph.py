@@ -47,9 +47,6 @@ class PropagationReport:
 
 
 class Graph(LearningBase):
-    def _neighbours(self, vector: np.ndarray, exclude: str) -> list[tuple[str, float]]:
-        return self._keep(self.m.index.search_vector(vector, self.cfg.max_neighbours + 1), exclude)
-
     def _keep(
         self, hits: list[tuple[str, float]], exclude: str, limit: int | None = None
     ) -> list[tuple[str, float]]:
@@ -257,7 +254,7 @@ class Graph(LearningBase):
                 chunk,
             ):
                 inflows[dst].append(Inflow(src, sim, q))
-        states = self._states(c, targets)
+        states = self.ledger.states(targets)
         new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in targets}
         return self._write_p(c, states, new_p, inflows, cause)
 
@@ -313,7 +310,7 @@ class Graph(LearningBase):
         src_rows = [n for n, i in enumerate(ids) if live[i] > 0]
         edges = self._exact_edges(matrix, src_rows, progress)
         src_ids = [ids[n] for n in src_rows]
-        states = self._states(self.ledger.conn, ids)
+        states = self.ledger.states(ids)
         inflows: dict[str, list[Inflow]] = defaultdict(list)
         edge_rows = []
         for s_row, d_row, sim in edges:
