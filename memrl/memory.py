@@ -17,7 +17,7 @@ from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
 from memrl.errors import IndexUnavailable, InvalidInput
 from memrl.index import Index, IndexRow
-from memrl.intake import check_summary
+from memrl.intake import check_summary, now_iso
 from memrl.reading import Reading
 from memrl.store import EpisodeStore, Filters
 from memrl.views import CaptureResult, SearchResult
@@ -84,11 +84,6 @@ class Memory(Reading):
 
             self._curation = Curation(self)
         return self._curation
-
-    def _now_iso(self) -> str:
-        from memrl.intake import now_iso
-
-        return now_iso(self)
 
     def close(self) -> None:
         self.store.ledger.close()
@@ -167,8 +162,7 @@ class Memory(Reading):
             ep = self.store.load(episode_id)
             vector = self.embedder.embed([ep.embedding_text()])[0]
             rows = [IndexRow.of(ep, vector)]
-            self.index.upsert(rows, self.embedder.dim, create_if_missing=self.first_index())
-            self.index_built()
+            self.write_index(rows)
             now = self.ledger.catalog(episode_id)
             if now is not None and now.content_hash == rows[0].content_hash:
                 break
@@ -180,23 +174,24 @@ class Memory(Reading):
     ) -> builtins.list[str]:
         rows = [IndexRow.of(ep, vec) for ep, vec in pairs]
         try:
-            self.index.upsert(
-                rows, self.embedder.dim, create_if_missing=self.first_index(), new=new
-            )
+            self.write_index(rows, new=new)
         except IndexUnavailable as exc:
             return [f"saved, but not searchable yet: {exc}"]
-        self.index_built()
         return []
 
-    def first_index(self) -> bool:
-        """Whether a missing index may be created by a write: only if none was ever built.
+    def write_index(self, rows: Sequence[IndexRow], *, new: bool = False) -> None:
+        """Add or replace index rows; `new` promises none of the ids is indexed yet.
 
-        A store whose vectors/ folder disappeared must be rebuilt from every episode
-        (`memrl index`), not restarted with the one being written; the ledger remembers
-        that an index existed. Several first writers at once are fine: the index's own
-        lock lets one create the table and the others append to it.
+        A missing index is created by a write only if none was ever built: a store whose
+        vectors/ folder disappeared must be rebuilt from every episode (`memrl index`), not
+        restarted with the one being written, and the ledger remembers that an index
+        existed. Several first writers at once are fine: the index's own lock lets one
+        create the table and the others append to it.
         """
-        return self.ledger.meta("index_built") is None
+        first = self.ledger.meta("index_built") is None
+        self.index.upsert(rows, self.embedder.dim, create_if_missing=first, new=new)
+        if first:
+            self.index_built()
 
     def index_built(self) -> None:
         if self.ledger.meta("index_built") is None:
@@ -207,7 +202,7 @@ class Memory(Reading):
         view = self.get(ref)
         current = view.episode.model_dump()
         incoming = changes.model_dump() if isinstance(changes, Episode) else dict(changes)
-        merged = {**current, **incoming, "updated_at": self._now_iso()}
+        merged = {**current, **incoming, "updated_at": now_iso(self)}
         ep = parse(merged)
         for frozen in ("id", "created_at", "schema_version"):
             if getattr(ep, frozen) != getattr(view.episode, frozen):

@@ -128,9 +128,8 @@ def import_lines(
 
     total = sum(1 for _ep, _l, arch in todo if not arch)
     done = 0
-    create = memory.first_index()
     for start in range(0, len(todo), CHUNK):
-        done = _store_chunk(memory, todo[start : start + CHUNK], create, done, total, progress)
+        done = _store_chunk(memory, todo[start : start + CHUNK], done, total, progress)
         result.imported += len(todo[start : start + CHUNK])
     memory.index.optimize(whole=True)
     return result
@@ -139,7 +138,6 @@ def import_lines(
 def _store_chunk(
     memory: Memory,
     chunk: list[tuple[Episode, dict, bool]],
-    create: bool,
     done: int,
     total: int,
     progress: Callable[[int, int], None] | None,
@@ -168,8 +166,7 @@ def _store_chunk(
     _restore_learning(memory, chunk)
     if live:
         rows = [IndexRow.of(ep, vec) for ep, vec in zip(live, vectors, strict=True)]
-        memory.index.upsert(rows, memory.embedder.dim, create_if_missing=create)
-        memory.index_built()
+        memory.write_index(rows)
     return done
 
 
