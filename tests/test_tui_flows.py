@@ -205,6 +205,25 @@ async def test_pin_toggles_and_undoes(store: Memory) -> None:
         assert not store.rows([target])[target].pinned
 
 
+async def test_undoing_a_pin_restores_each_episodes_own_state(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")  # A is pinned before the batch
+        await settle(pilot)
+        await pilot.press("space", "space")  # mark A and B
+        await settle(pilot)
+        a, b = table(app).marked
+        assert store.rows([a])[a].pinned and not store.rows([b])[b].pinned
+        await pilot.press("p")
+        await settle(pilot)
+        assert all(r.pinned for r in store.rows([a, b]).values())
+        await pilot.press("u")
+        await settle(pilot)
+    assert store.rows([a])[a].pinned
+    assert not store.rows([b])[b].pinned
+
+
 async def test_edit_validates_inline_then_saves_and_reindexes(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:

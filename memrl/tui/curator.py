@@ -68,11 +68,15 @@ def _unrate(m: Memory, rated: dict[str, int | None], word: str) -> str:
 
 def pin(ids: Sequence[str], pinned: bool) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
+        was = m.rows([m.resolve(i) for i in ids])
         done = m.set_pinned(list(ids), pinned)
+        changed = [i for i in done if was[i].pinned != pinned]  # undo restores only these
         verb = "pinned" if pinned else "unpinned"
         return (
             f"{verb} {_ids(done)}",
-            Undo(f"{verb[:-2]} of {_ids(done)}", lambda mm: mm.set_pinned(done, not pinned)),
+            Undo(f"{verb[:-2]} of {_ids(changed)}", lambda mm: mm.set_pinned(changed, not pinned))
+            if changed
+            else None,
         )
 
     return job
