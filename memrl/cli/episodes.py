@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shlex
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -368,25 +364,16 @@ def edit(
 
 
 def _edit_in_editor(memory: Any, episode: Any) -> Any:
+    from memrl.editing import edit_text, editor
     from memrl.errors import InvalidInput
 
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     original = episode.to_json()
     text = original
     while True:
-        with tempfile.NamedTemporaryFile(
-            "w", suffix=".json", prefix=f"memrl-{episode.short_id}-", delete=False, encoding="utf-8"
-        ) as fh:
-            fh.write(text)
-            path = fh.name
-        try:
-            status = subprocess.call([*shlex.split(editor), path])
-            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
-        finally:
-            os.unlink(path)
+        status, text = edit_text(text, prefix=f"memrl-{episode.short_id}-")
         if status != 0:
             raise InvalidInput(
-                f"the editor ({editor}) exited with status {status}; nothing was saved"
+                f"the editor ({editor()}) exited with status {status}; nothing was saved"
             )
         if text == original:
             return None

@@ -1,16 +1,12 @@
-"""Edit an episode in $EDITOR (VISUAL, then EDITOR, then vi) with the app suspended."""
+"""Edit an episode in $EDITOR (see memrl.editing) with the app suspended."""
 
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import subprocess
-import tempfile
-from pathlib import Path
 
 from textual.app import App, SuspendNotSupported
 
+from memrl.editing import edit_text
 from memrl.errors import MemrlError
 from memrl.tui import curator
 
@@ -33,11 +29,6 @@ def editable(data: dict) -> dict:
     return {k: data[k] for k in EDITABLE}
 
 
-def run_editor(path: Path) -> int:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    return subprocess.call([*shlex.split(editor), str(path)])
-
-
 def changes_from(original: dict, text: str) -> dict:
     """What the person changed, or raise ValueError naming what is wrong with the JSON."""
     data = json.loads(text)
@@ -56,23 +47,15 @@ def edit_in_editor(app: App, episode_id: str) -> None:
         app.notify(str(exc), severity="error")
         return
     original = editable(episode.model_dump(mode="json"))
-    with tempfile.NamedTemporaryFile(
-        "w", suffix=".json", prefix=f"memrl-{episode.short_id}-", delete=False, encoding="utf-8"
-    ) as fh:
-        fh.write(json.dumps(original, indent=2, ensure_ascii=False) + "\n")
-        path = Path(fh.name)
     try:
-        try:
-            with app.suspend():
-                status = run_editor(path)
-        except SuspendNotSupported:
-            app.notify(
-                "this terminal cannot hand over to an editor; use e instead", severity="error"
-            )
-            return
-        text = path.read_text(encoding="utf-8")
-    finally:
-        path.unlink(missing_ok=True)
+        status, text = edit_text(
+            json.dumps(original, indent=2, ensure_ascii=False) + "\n",
+            prefix=f"memrl-{episode.short_id}-",
+            around=app.suspend,
+        )
+    except SuspendNotSupported:
+        app.notify("this terminal cannot hand over to an editor; use e instead", severity="error")
+        return
     if status != 0:
         app.notify(f"the editor exited with status {status}; nothing was saved", severity="error")
         return
