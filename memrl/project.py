@@ -10,8 +10,11 @@ Nothing here runs git: `.git/config` is read directly, which keeps hooks fast.
 from __future__ import annotations
 
 import configparser
+import os
 import re
 from pathlib import Path
+
+SESSION_DIR_ENV = "CLAUDE_PROJECT_DIR"  # set by Claude Code: the folder the session was opened in
 
 
 def git_root(start: Path) -> Path | None:
@@ -92,3 +95,13 @@ def detect(cwd: Path | str | None = None) -> str:
         if name:
             return name
     return main_root(root).name or "default"
+
+
+def detect_session(cwd: Path | str | None = None) -> str:
+    """The project of a Claude Code session: `cwd`, else the folder Claude Code was opened
+    in, else the working directory; an unreadable folder falls back to the working directory."""
+    folder = cwd or os.environ.get(SESSION_DIR_ENV) or None
+    try:
+        return detect(folder)
+    except OSError:
+        return detect(None)

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"  # set by Claude Code for the MCP servers it starts
-PROJECT_ENV = "CLAUDE_PROJECT_DIR"  # likewise: the folder the session was opened in
 LOG_FILE = Path("logs") / "mcp.log"
 LOG_MAX_BYTES = 1_000_000
 IDLE_TRIM_SECONDS = 2.0
@@ -43,16 +42,6 @@ def session_from_env() -> str:
     if given and len(given) <= 200 and given.isprintable():
         return given
     return f"mcp-{uuid.uuid4().hex}"
-
-
-def project_from_env(cwd: Path | str | None = None) -> str:
-    from memrl.project import detect
-
-    folder = cwd or os.environ.get(PROJECT_ENV) or None
-    try:
-        return detect(folder)
-    except OSError:
-        return detect(None)
 
 
 def _trim_heap() -> None:
@@ -73,11 +62,13 @@ class Backend:
         project: str | None = None,
         factory: Callable[[], Memory] | None = None,
     ) -> None:
+        from memrl.project import detect_session
+
         self._memory = memory
         self._factory = factory
         self._lock = threading.RLock()
         self.session_id = session_id or session_from_env()
-        self.project = project or project_from_env()
+        self.project = project or detect_session()
         self._warm_thread: threading.Thread | None = None
         self._trim_timer: threading.Timer | None = None
         self.warm_seconds: float | None = None

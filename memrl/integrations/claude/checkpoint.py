@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memrl.integrations.claude import hooks
-from memrl.integrations.claude.context import MARK, _project
+from memrl.integrations.claude.context import MARK
 from memrl.integrations.claude.hooks import (
     CHECKPOINT_EVERY,
     LOCK_WAIT,
@@ -55,6 +55,7 @@ def record(
 ) -> str:
     """Checkpoint (stop, pre-compact) or finish (session-end) the session's episode."""
     from memrl.integrations.claude.transcript import episode_fields, parse_transcript
+    from memrl.project import detect_session
 
     final = event == "session-end"
     path = inp.transcript_path
@@ -79,7 +80,7 @@ def record(
         fields["session_id"] = session_id
         if fields["task"].startswith(f"<{MARK}"):
             fields["task"] = ""  # memrl's own context is never the task
-        project = _project(t.cwd or inp.cwd)
+        project = detect_session(t.cwd or inp.cwd)
         with _lock(memory.root):
             note, jobs = _upsert(memory, t, fields, session_id, project, final)
     finally:

@@ -9,7 +9,6 @@ context, which earns a reduced share of credit), so the session's outcome later 
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +33,14 @@ _TAG = re.compile(r"<(/?\s*memrl)", re.IGNORECASE)
 def session_start(inp: HookInput) -> tuple[str, str]:
     """The context block for a new session (empty when there is nothing to show)."""
     from memrl import config
+    from memrl.project import detect_session
     from memrl.store import LEDGER_FILE
 
     if not (config.data_dir() / LEDGER_FILE).exists():
         return "", "no store yet"
     memory = hooks.open_memory()
     try:
-        project = _project(inp.cwd)
+        project = detect_session(inp.cwd)
         rows = _useful(memory, project, inp.session_id)
         if not rows:
             return "", f"nothing to show for {project}"
@@ -54,16 +54,6 @@ def session_start(inp: HookInput) -> tuple[str, str]:
         return json.dumps(output, ensure_ascii=False), f"showed {shown} for {project}"
     finally:
         memory.close()
-
-
-def _project(cwd: str | None) -> str:
-    from memrl.project import detect
-
-    folder = cwd or os.environ.get("CLAUDE_PROJECT_DIR") or None
-    try:
-        return detect(folder)
-    except OSError:
-        return detect(None)
 
 
 def _useful(memory: Memory, project: str, session_id: str | None) -> list[Any]:
