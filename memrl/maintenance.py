@@ -235,7 +235,7 @@ def sync_index(
 
 def scan_secrets(memory: Memory) -> dict[str, Any]:
     """Every episode (live and archived) and every logged query, checked for secrets."""
-    from memrl.redact import redact_episode, scan_text
+    from memrl.redact import add_counts, redact_episode, redact_text
 
     found: list[dict[str, Any]] = []
     by_kind: dict[str, int] = {}
@@ -255,8 +255,7 @@ def scan_secrets(memory: Memory) -> dict[str, Any]:
             for k, n in clean.redactions.items()
             if n > ep.redactions.get(k, 0)
         }
-        for k, n in kinds.items():
-            by_kind[k] = by_kind.get(k, 0) + n
+        add_counts(by_kind, kinds)
         found.append(
             {
                 "id": cat.id,
@@ -267,15 +266,13 @@ def scan_secrets(memory: Memory) -> dict[str, Any]:
                 "episode": clean,
             }
         )
-    queries: list[tuple[int, str, dict[str, int]]] = []
-    for seq, query in memory.ledger.conn.execute("SELECT seq, query FROM retrievals"):
-        counts = scan_text(query)
-        if counts:
-            queries.append((seq, query, counts))
+    queries: list[tuple[int, str]] = []  # (seq, the query with its secrets redacted)
     query_kinds: dict[str, int] = {}
-    for _seq, _q, counts in queries:
-        for k, n in counts.items():
-            query_kinds[k] = query_kinds.get(k, 0) + n
+    for seq, query in memory.ledger.conn.execute("SELECT seq, query FROM retrievals"):
+        redacted, counts = redact_text(query)
+        if counts:
+            queries.append((seq, redacted))
+            add_counts(query_kinds, counts)
     return {
         "scanned": len(cats),
         "episodes": found,
@@ -288,15 +285,13 @@ def scan_secrets(memory: Memory) -> dict[str, Any]:
 
 def fix_secrets(memory: Memory, scan: dict[str, Any]) -> int:
     """Re-redact in place: `update` rewrites the file and re-indexes live episodes."""
-    from memrl.redact import redact_text
-
     for item in scan["episodes"]:
         memory.update(item["id"], item["episode"])
     if scan["queries"]:
         with memory.ledger.write() as c:
             c.executemany(
                 "UPDATE retrievals SET query = ? WHERE seq = ?",
-                [(redact_text(q)[0], seq) for seq, q, _counts in scan["queries"]],
+                [(redacted, seq) for seq, redacted in scan["queries"]],
             )
     if any(not item["archived"] for item in scan["episodes"]):
         memory.index.optimize()  # fold the rewritten rows in; old versions age out

@@ -337,7 +337,7 @@ def scan_text(text: str) -> dict[str, int]:
     return redact_text(text)[1]
 
 
-def _merge(total: dict[str, int], counts: dict[str, int]) -> None:
+def add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
     for kind, n in counts.items():
         total[kind] = total.get(kind, 0) + n
 
@@ -354,7 +354,7 @@ def redact_episode(ep: Episode) -> Episode:
 
     def clean(text: str, limit: int = MAX_ITEM_CHARS) -> str:
         new, counts = redact_text(text)
-        _merge(found, counts)
+        add_counts(found, counts)
         return new[:limit]  # a marker can be longer than the secret it replaced
 
     def clean_list(items: list[str], limit: int = MAX_ITEM_CHARS) -> list[str]:
@@ -375,7 +375,7 @@ def redact_episode(ep: Episode) -> Episode:
     if not found:
         return ep
     redactions = dict(ep.redactions)
-    _merge(redactions, found)
+    add_counts(redactions, found)
     data = ep.model_dump()
     data.update(update, redactions=redactions)
     return type(ep).model_validate(data)
