@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rich.text import Text
-
 from memrl.learning.rules import DAY
 from memrl.views import EpisodeView, Learned
 
@@ -32,11 +30,6 @@ def bar(x: float, width: int = 5) -> str:
     eighths = round(max(0.0, min(1.0, x)) * width * 8)
     full, part = divmod(eighths, 8)
     return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width, " ")
-
-
-def utility_text(x: float, width: int = 5) -> Text:
-    style = utility_style(x)
-    return Text.assemble((bar(x, width), style), " ", (f"{pct(x):>4}", style))
 
 
 def ago(ts: float, now: float) -> str:

@@ -32,11 +32,3 @@ class EpisodeChosen(Message):
 @dataclass
 class FiltersChanged(Message):
     filters: Filters
-
-
-@dataclass
-class Done(Message):
-    """A write finished: what to tell the person, and whether it went wrong."""
-
-    text: str
-    error: bool = False

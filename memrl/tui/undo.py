@@ -28,7 +28,3 @@ class UndoStack:
 
     def __len__(self) -> int:
         return len(self._items)
-
-    @property
-    def last(self) -> Undo | None:
-        return self._items[-1] if self._items else None
