@@ -16,6 +16,15 @@ def ts_to_dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
+def human_size(n: float) -> str:
+    """A byte count for people: `512 B`, `1.5 KB`, … up to GB."""
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
 @dataclass(slots=True)
 class Learned:
     """An episode's learned state, with decay applied for the moment it was read."""

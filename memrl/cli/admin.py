@@ -212,11 +212,9 @@ def status(as_json: bool = JsonOpt) -> None:
 
 
 def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+    from memrl.views import human_size
+
+    return human_size(n)
 
 
 @config_app.command("show")
