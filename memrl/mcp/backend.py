@@ -60,30 +60,24 @@ class Backend:
         *,
         session_id: str | None = None,
         project: str | None = None,
-        factory: Callable[[], Memory] | None = None,
     ) -> None:
         from memrl.project import detect_session
 
         self._memory = memory
-        self._factory = factory
         self._lock = threading.RLock()
         self.session_id = session_id or session_from_env()
         self.project = project or detect_session()
         self._warm_thread: threading.Thread | None = None
         self._trim_timer: threading.Timer | None = None
-        self.warm_seconds: float | None = None
         self.warm_error: str | None = None
 
     # the store -----------------------------------------------------------------------
 
     def _open(self) -> Memory:
         if self._memory is None:
-            if self._factory is not None:
-                self._memory = self._factory()
-            else:
-                from memrl.memory import Memory
+            from memrl.memory import Memory
 
-                self._memory = Memory()
+            self._memory = Memory()
         return self._memory
 
     @contextmanager
@@ -130,12 +124,7 @@ class Backend:
             self._warm_thread = threading.Thread(target=self.warm, name="memrl-warmup", daemon=True)
             self._warm_thread.start()
 
-    def wait_warm(self, timeout: float | None = None) -> None:
-        if self._warm_thread is not None:
-            self._warm_thread.join(timeout)
-
     def warm(self) -> None:
-        started = time.perf_counter()
         try:
             with self.use() as memory:
                 memory.embedder.embed_query("warm up")
@@ -147,7 +136,6 @@ class Backend:
             self.warm_error = f"warm-up failed: {exc}"
             self.log_crash("warm-up", exc)
         finally:
-            self.warm_seconds = time.perf_counter() - started
             _trim_heap()
 
     # unexpected errors -----------------------------------------------------------------
