@@ -205,16 +205,12 @@ def status(as_json: bool = JsonOpt) -> None:
             f"{st.disk.leftovers} temp files from interrupted writes (cleaned by `memrl index`)",
         )
     t.add_row("learning", f"{st.retrievals} retrievals logged, {st.events} utility changes")
-    t.add_row("size", _size(st.size_bytes))
+    from memrl.views import human_size
+
+    t.add_row("size", human_size(st.size_bytes))
     console().print(t)
     if not ix.fresh or st.disk.corrupt:
         raise typer.Exit(1)
-
-
-def _size(n: float) -> str:
-    from memrl.views import human_size
-
-    return human_size(n)
 
 
 @config_app.command("show")

@@ -224,13 +224,13 @@ def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = 
         return
     from rich.table import Table
 
-    from memrl.cli.admin import _size
+    from memrl.views import human_size
 
     c = console()
     c.print(
         f"[bold]{s.episodes}[/] episodes ({s.archived} archived), {s.retrievals} retrievals, "
         f"{s.helpful} helpful / {s.unhelpful} unhelpful ratings on {s.rated_episodes} episodes, "
-        f"{_size(s.size_bytes)}"
+        f"{human_size(s.size_bytes)}"
     )
     if not s.episodes:
         return
