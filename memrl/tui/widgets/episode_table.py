@@ -85,21 +85,11 @@ class EpisodeTable(ScrollView, can_focus=True):
         """(Re)read the count and the first page; later pages come on demand."""
         if filters is not None:
             self.filters = filters
-        current = self.current_id if keep_cursor else None
         self._generation += 1
-        self._pages.clear()
-        self._loading.clear()
-        self.total = self.memory.count(self.filters)
-        self._pages[0] = self._fetch(0)
-        page = self.current_index_page
-        if page and page * PAGE < self.total:
-            self._pages[page] = self._fetch(page)  # no flicker where the cursor is
-        if self.marked:
-            alive = self.memory.rows(list(self.marked))
-            self.marked = {i: None for i in self.marked if i in alive and not alive[i].archived}
-        self.virtual_size = Size(self.size.width, len(self) + 1)
-        cursor = self._index_of(current) if current else None
-        self.cursor = min(cursor if cursor is not None else self.cursor, max(0, len(self) - 1))
+        total, pages, alive = self._read(self.current_index_page)  # no flicker at the cursor
+        self._reloaded(
+            self._generation, total, pages, alive, False, keep_cursor=keep_cursor, announce=False
+        )
 
     def reload(
         self, filters: Filters | None = None, *, reset: bool = False, busy: str = ""
@@ -123,25 +113,43 @@ class EpisodeTable(ScrollView, can_focus=True):
             exit_on_error=False,
         )
 
-    def _reload_in_thread(self, generation: int, page: int, reset: bool) -> None:
+    def _read(self, page: int) -> tuple[int, dict[int, list[Row]], dict[str, Row]]:
+        """The count, the first page and the one at `page`, and the marked episodes' rows
+        (to drop marks on ones gone or archived): what a (re)load shows."""
         total = self.memory.count(self.filters)
         pages = {0: self._fetch(0)}
         if page and page * PAGE < total:
             pages[page] = self._fetch(page)
         alive = self.memory.rows(list(self.marked)) if self.marked else {}
+        return total, pages, alive
+
+    def _reload_in_thread(self, generation: int, page: int, reset: bool) -> None:
+        total, pages, alive = self._read(page)
         self.app.call_from_thread(self._reloaded, generation, total, pages, alive, reset)
 
     def _show_busy(self, text: str, generation: int) -> None:
         if generation == self._generation:
             self.border_title = text
 
-    def _reloaded(self, generation, total, pages, alive, reset: bool) -> None:
+    def _reloaded(
+        self,
+        generation: int,
+        total: int,
+        pages: dict[int, list[Row]],
+        alive: dict[str, Row],
+        reset: bool,
+        *,
+        keep_cursor: bool = True,
+        announce: bool = True,
+    ) -> None:
+        """Show what `_read` found, keeping the cursor on its episode unless `reset` (back
+        to the top) or not `keep_cursor`; `announce` posts Reloaded."""
         if generation != self._generation:
             return
         if self._busy_timer is not None:
             self._busy_timer.stop()
         self.border_title = ""
-        current = None if reset else self.current_id
+        current = self.current_id if keep_cursor and not reset else None
         self.total = total
         self._pages = pages
         self._loading.clear()
@@ -153,7 +161,8 @@ class EpisodeTable(ScrollView, can_focus=True):
             self.cursor = 0
             self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
-        self.post_message(self.Reloaded())
+        if announce:
+            self.post_message(self.Reloaded())
 
     def _fetch(self, page: int) -> list[Row]:
         return self.memory.list(
