@@ -305,3 +305,17 @@ def test_undo_names_its_rating_and_restores_the_decay_clock(flaky, clock):
     after = memory.rows([ids["C"]])[ids["C"]].learned
     assert after.utility == pytest.approx(before.utility)  # decayed exactly as before
     assert after.last_used_at == before.last_used_at
+
+
+def test_a_logged_use_is_a_retrieval_in_the_given_order(flaky):
+    memory, ids = flaky
+    rows = memory.rows([ids[k] for k in list(ids)[:2]])
+    listed = list(rows.values())
+    seq = memory.learning.log_use("shown", listed, "s1", None, "context")
+    assert memory.learning.last_retrieved("s1") == [r.id for r in listed]
+    stored = memory.ledger.conn.execute(
+        "SELECT project FROM retrievals WHERE seq = ?", (seq,)
+    ).fetchone()
+    assert stored[0] == listed[0].project
+    after = memory.rows([r.id for r in listed])
+    assert all(after[r.id].learned.retrievals == r.learned.retrievals + 1 for r in listed)

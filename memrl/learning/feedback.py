@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from memrl.errors import InvalidInput, NotFound
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
-from memrl.views import Change, Hit
+from memrl.views import Change, Hit, Row
 
 
 class Feedback(Graph):
@@ -25,6 +25,36 @@ class Feedback(Graph):
         origin: str,
     ) -> int:
         """Record what was returned, for temporal credit and `feedback last`; a retrieval is a use."""
+        used = [(h.rank, h.id, h.similarity) for h in hits]
+        return self._log(
+            query, used, session_id, project or (hits[0].row.project if hits else None), origin
+        )
+
+    def log_use(
+        self,
+        query: str,
+        rows: Sequence[Row],
+        session_id: str | None,
+        project: str | None,
+        origin: str,
+        *,
+        similarity: float = 0.0,
+    ) -> int:
+        """Record episodes shown or read outside a search as a retrieval, ranked in order."""
+        used = [(n + 1, r.id, similarity) for n, r in enumerate(rows)]
+        return self._log(
+            query, used, session_id, project or (rows[0].project if rows else None), origin
+        )
+
+    def _log(
+        self,
+        query: str,
+        used: Sequence[tuple[int, str, float]],
+        session_id: str | None,
+        project: str | None,
+        origin: str,
+    ) -> int:
+        """Insert one retrieval and its (rank, id, similarity) entries; each counts as a use."""
         if self.m.settings.capture.redact:
             from memrl.redact import redact_text
 
@@ -34,18 +64,18 @@ class Feedback(Graph):
             cur = c.execute(
                 "INSERT INTO retrievals (ts, session_id, project, query, origin) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (ts, session_id, project or (hits[0].row.project if hits else None), query, origin),
+                (ts, session_id, project, query, origin),
             )
             seq = int(cur.lastrowid or 0)
             c.executemany(
                 "INSERT INTO retrieved (retrieval_seq, rank, episode_id, similarity) "
                 "VALUES (?, ?, ?, ?)",
-                [(seq, h.rank, h.id, h.similarity) for h in hits],
+                [(seq, rank, episode_id, sim) for rank, episode_id, sim in used],
             )
-            c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(h.id,) for h in hits])
+            c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(u[1],) for u in used])
             c.executemany(
                 "UPDATE state SET retrievals = retrievals + 1, last_used_at = ? WHERE id = ?",
-                [(ts, h.id) for h in hits],
+                [(ts, u[1]) for u in used],
             )
         return seq
 

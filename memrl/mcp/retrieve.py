@@ -13,10 +13,10 @@ is not logged. Without a project, search covers every project; each hit names it
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING
 
-from memrl import views
 from memrl.errors import InvalidInput, NotFound
 from memrl.mcp import convert, models
 from memrl.retrieval import clean_query
@@ -102,9 +102,11 @@ def one(memory: Memory, backend: Backend, query: str, episode_id: str) -> models
     out = base(backend, "episode", query, view.episode.project)
     if not view.archived:  # reading a memory in full is a use of it
         row = memory.rows([episode_id])[episode_id]
-        hit = views.Hit(1, row, 1.0, 0.0, 1.0, 1.0, 1.0, view.episode)
-        memory.learning.log_retrieval(query.strip(), [hit], backend.session_id, None, "mcp")
-        view = memory.get(episode_id, archived=None)  # with the use just recorded
+        memory.learning.log_use(
+            query.strip(), [row], backend.session_id, None, "mcp", similarity=1.0
+        )
+        learned = memory.rows([episode_id])[episode_id].learned  # with the use just recorded
+        view = dataclasses.replace(view, learned=learned)
     out.episode = convert.detail(view)
     return out
 

@@ -122,7 +122,5 @@ def _log_shown(
 ) -> None:
     """Record the listing as a retrieval (a use), so the session's outcome credits it."""
     from memrl.learning.base import CONTEXT
-    from memrl.views import Hit
 
-    hits = [Hit(n + 1, r, 0.0, 0.0, 0.0, 0.0, r.learned.utility) for n, r in enumerate(rows)]
-    memory.learning.log_retrieval(query, hits, session_id, project, CONTEXT)
+    memory.learning.log_use(query, rows, session_id, project, CONTEXT)
