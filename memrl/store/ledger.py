@@ -338,6 +338,26 @@ class Ledger:
         sql += " ORDER BY created_at DESC LIMIT ?"
         return [r[0] for r in self.conn.execute(sql, [*args, n])]
 
+    def session_episodes(
+        self,
+        session_id: str,
+        *,
+        source: str | None = None,
+        archived: bool | None = None,
+        newest_first: bool = False,
+    ) -> list[CatalogRow]:
+        """The episodes captured in one session, by creation time (oldest first unless asked)."""
+        sql = f"SELECT {','.join(CATALOG_COLUMNS)} FROM episodes WHERE session_id = ?"
+        args: list[Any] = [session_id]
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        if archived is not None:
+            sql += " AND archived = ?"
+            args.append(int(archived))
+        sql += f" ORDER BY created_at {'DESC' if newest_first else 'ASC'}"
+        return [CatalogRow(*r) for r in self.conn.execute(sql, args)]
+
     # learning state -------------------------------------------------------------
 
     def states(self, ids: Sequence[str]) -> dict[str, StateRow]:

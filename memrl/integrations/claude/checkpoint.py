@@ -104,12 +104,7 @@ def _due(
         if not force and memory.now() - row.updated_at < every:
             return False, "checkpoint not due yet"
         return True, ""
-    if (
-        session_id
-        and memory.ledger.conn.execute(
-            "SELECT 1 FROM episodes WHERE session_id = ? AND source = 'mcp'", (session_id,)
-        ).fetchone()
-    ):
+    if session_id and memory.ledger.session_episodes(session_id, source="mcp"):
         return False, "captured by Claude through memrl_capture"
     started = _first_timestamp(path)
     if not force and started is not None and memory.now() - started < every:
@@ -136,12 +131,8 @@ def _hook_row(memory: Memory, session_id: str | None) -> CatalogRow | None:
     """The session's hook episode, archived or not (the oldest, should there be two)."""
     if not session_id:
         return None
-    row = memory.ledger.conn.execute(
-        "SELECT id FROM episodes WHERE session_id = ? AND source = 'hook' "
-        "ORDER BY created_at LIMIT 1",
-        (session_id,),
-    ).fetchone()
-    return memory.ledger.catalog(row[0]) if row else None
+    rows = memory.ledger.session_episodes(session_id, source="hook")
+    return rows[0] if rows else None
 
 
 def _mcp_episode(memory: Memory, session_id: str, t: Transcript, project: str) -> str | None:
@@ -152,17 +143,18 @@ def _mcp_episode(memory: Memory, session_id: str, t: Transcript, project: str) -
     id, so a capture seen in the transcript is also looked for in this session's project
     and time span.
     """
+    own = memory.ledger.session_episodes(
+        session_id, source="mcp", archived=False, newest_first=True
+    )
+    if own:
+        return own[0].id
+    if not t.captured_via_mcp or t.started_at is None:
+        return None
     row = memory.ledger.conn.execute(
-        "SELECT id FROM episodes WHERE session_id = ? AND source = 'mcp' AND archived = 0 "
-        "ORDER BY created_at DESC LIMIT 1",
-        (session_id,),
+        "SELECT id FROM episodes WHERE source = 'mcp' AND archived = 0 AND project = ? "
+        "AND created_at >= ? AND created_at <= ? ORDER BY created_at DESC LIMIT 1",
+        (project, t.started_at.timestamp() - 60, memory.now() + 60),
     ).fetchone()
-    if row is None and t.captured_via_mcp and t.started_at is not None:
-        row = memory.ledger.conn.execute(
-            "SELECT id FROM episodes WHERE source = 'mcp' AND archived = 0 AND project = ? "
-            "AND created_at >= ? AND created_at <= ? ORDER BY created_at DESC LIMIT 1",
-            (project, t.started_at.timestamp() - 60, memory.now() + 60),
-        ).fetchone()
     return row[0] if row else None
 
 

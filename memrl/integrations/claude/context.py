@@ -63,12 +63,7 @@ def _useful(memory: Memory, project: str, session_id: str | None) -> list[Any]:
     rows = memory.list(Filters(project=project), sort="utility", limit=SHOW * 6)
     own: set[str] = set()
     if session_id:
-        own = {
-            r[0]
-            for r in memory.ledger.conn.execute(
-                "SELECT id FROM episodes WHERE session_id = ?", (session_id,)
-            )
-        }
+        own = {r.id for r in memory.ledger.session_episodes(session_id)}
     # Evidence decides what is left out; decay only orders what stays, so a project picked
     # up again after months still shows its best memories.
     rows = [r for r in rows if r.id not in own and _evidence_value(r) >= MIN_UTILITY]
