@@ -51,6 +51,8 @@ class Review:
     stale: list[Row] = field(default_factory=list)
     unused: list[Row] = field(default_factory=list)
     prune: list[PruneCandidate] = field(default_factory=list)
+    # by episode id, whole days: since a stale one was last used, since an unused one was made
+    days: dict[str, int] = field(default_factory=dict)
 
     def suggestions(self) -> list[str]:
         out = []
@@ -186,8 +188,10 @@ class Curation:
                 continue
             if learned.retrievals == 0 and age >= UNUSED_AFTER_DAYS:
                 review.unused.append(row)
+                review.days[row.id] = round(age)
             elif idle >= stale_days:
                 review.stale.append(row)
+                review.days[row.id] = round(idle)
         review.prune = self.prune_plan(project=project)
         return review
 

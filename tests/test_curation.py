@@ -170,6 +170,8 @@ def test_review_finds_duplicates_stale_and_unused(mem, clock):
     assert [sorted(c.ids) for c in review.clusters] == [sorted([dup1, dup2])]
     assert {r.id for r in review.unused} == {dup1, dup2}
     assert [r.id for r in review.stale] == [other]
+    assert set(review.days) == {dup1, dup2, other}
+    assert all(d >= 90 for d in review.days.values())
     assert any("memrl merge" in s for s in review.suggestions())
 
 

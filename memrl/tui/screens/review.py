@@ -22,9 +22,9 @@ from memrl.views import Row
 WHY = {
     "duplicates": "near-duplicates ({sim} alike): merge them into one episode that keeps "
     "what each knew (m), keep them apart (k), archive all but the most useful (a), or skip (s)",
-    "stale": "not used for {idle} days: keep it pinned so it stops decaying (k), "
+    "stale": "not used for {days} days: keep it pinned so it stops decaying (k), "
     "archive it (a), or skip (s)",
-    "unused": "never retrieved since it was captured {age} days ago: keep it pinned (k), "
+    "unused": "never retrieved since it was captured {days} days ago: keep it pinned (k), "
     "archive it (a), or skip (s)",
 }
 
@@ -34,6 +34,7 @@ class Finding:
     kind: str  # duplicates | stale | unused
     rows: list[Row]
     similarity: float = 0.0
+    days: int = 0  # stale: since last used; unused: since captured (the core's count)
 
 
 class ReviewScreen(MemrlScreen[None]):
@@ -72,8 +73,8 @@ class ReviewScreen(MemrlScreen[None]):
             self.app.call_from_thread(self._status, f"✗ {exc}")
             return
         findings = [Finding("duplicates", c.rows, c.similarity) for c in review.clusters]
-        findings += [Finding("stale", [r]) for r in review.stale]
-        findings += [Finding("unused", [r]) for r in review.unused]
+        findings += [Finding("stale", [r], days=review.days[r.id]) for r in review.stale]
+        findings += [Finding("unused", [r], days=review.days[r.id]) for r in review.unused]
         # declared sync-or-async: mypy can't infer call_from_thread's type from an async method
         loaded: Callable[[list[Finding]], Awaitable[None] | None] = self._loaded
         self.app.call_from_thread(loaded, findings)
@@ -104,13 +105,7 @@ class ReviewScreen(MemrlScreen[None]):
                 "low-utility episodes; **escape** goes back."
             )
             return
-        now = self.app.clock()
-        row = finding.rows[0]
-        why = WHY[finding.kind].format(
-            sim=pct(finding.similarity),
-            idle=round((now - (row.learned.last_used_at or row.created_at)) / 86400),
-            age=round((now - row.created_at) / 86400),
-        )
+        why = WHY[finding.kind].format(sim=pct(finding.similarity), days=finding.days)
         self._status(
             f"finding {self.position + 1} of {len(self.findings)} · {finding.kind} · {why}"
         )
