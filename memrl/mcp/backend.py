@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from memrl import logs
 from memrl.errors import MemrlError
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"  # set by Claude Code for the MCP servers it starts
 LOG_FILE = Path("logs") / "mcp.log"
-LOG_MAX_BYTES = 1_000_000
 IDLE_TRIM_SECONDS = 2.0
 
 
@@ -143,14 +143,9 @@ class Backend:
     def log_crash(self, where: str, exc: BaseException) -> Path | None:
         """Append the traceback to logs/mcp.log in the data dir; the server keeps going."""
         try:
-            path = self.data_dir / LOG_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
-                path.replace(path.with_suffix(".log.1"))
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             text = "".join(traceback.format_exception(exc))
-            with path.open("a", encoding="utf-8") as f:
-                f.write(f"--- {stamp} pid {os.getpid()} session {self.session_id} {where}\n{text}")
-            return path
+            head = f"--- {stamp} pid {os.getpid()} session {self.session_id} {where}\n"
+            return logs.append(self.data_dir / LOG_FILE, head + text)
         except OSError:
             return None

@@ -56,6 +56,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from memrl import logs
+
 if TYPE_CHECKING:
     from memrl.memory import Memory
 
@@ -68,7 +70,6 @@ EVENTS = {
 CHECKPOINT_EVERY = 300.0  # seconds between Stop checkpoints of one session
 LOCK_WAIT = 20.0
 LOG_FILE = Path("logs") / "hooks.log"
-LOG_MAX_BYTES = 1_000_000
 MODULE = "memrl.integrations.claude.hooks"
 
 
@@ -188,12 +189,7 @@ def log(message: str) -> Path | None:
     entry = f"{stamp} pid {os.getpid()} {message}\n"
     for path in _log_paths():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
-                os.replace(path, path.with_name(path.name + ".1"))
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(entry)
-            return path
+            return logs.append(path, entry)
         except OSError:
             continue
     return None

@@ -1,0 +1,25 @@
+"""Small rotating log files (`logs/hooks.log`, `logs/mcp.log`): standard library only.
+
+The hooks and the MCP handshake import this, so it must stay light.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MAX_BYTES = 1_000_000  # past this, the log moves to `<name>.1` (replacing the older one)
+
+
+def append(path: str | Path, text: str) -> Path:
+    """Append `text` to the log at `path`, creating its folder and rotating it when full.
+
+    Raises OSError when the log cannot be written; callers choose their fallback.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > MAX_BYTES:
+        os.replace(path, path.with_name(path.name + ".1"))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
