@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from memrl.episode import Episode
+if TYPE_CHECKING:  # annotations only: front-ends' formatters below stay free of pydantic
+    from memrl.episode import Episode
 
 
 def short(episode_id: str) -> str:
@@ -23,6 +25,16 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def pct(x: float) -> str:
+    """A fraction as a whole percentage: `0.734` → `73%`."""
+    return f"{x * 100:.0f}%"
+
+
+def utility_style(x: float) -> str:
+    """The colour a utility is shown in: green from 0.6, red below 0.4, else yellow."""
+    return "green" if x >= 0.6 else "red" if x < 0.4 else "yellow"
 
 
 @dataclass(slots=True)

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from memrl.views import pct as pct  # re-exported for the commands; views is pydantic-free
+from memrl.views import utility_style as utility_style
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -98,17 +101,9 @@ def print_plot(figure: str) -> None:
     sys.stdout.write(figure + "\n")
 
 
-def pct(x: float) -> str:
-    return f"{x * 100:.0f}%"
-
-
 def bar(x: float, width: int = 10) -> str:
     full = max(0, min(width, round(x * width)))
     return "█" * full + "░" * (width - full)
-
-
-def utility_style(x: float) -> str:
-    return "green" if x >= 0.6 else "red" if x < 0.4 else "yellow"
 
 
 def outcome_style(outcome: str) -> str:

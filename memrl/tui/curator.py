@@ -13,9 +13,8 @@ from typing import Any
 from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.memory import Memory
-from memrl.tui.format import pct
 from memrl.tui.undo import Undo
-from memrl.views import Change
+from memrl.views import Change, pct
 
 Job = Callable[[Memory], tuple[str, Undo | None]]
 

@@ -1,28 +1,21 @@
-"""Small formatters shared by the screens: percentages, bars, ages and episode markdown."""
+"""Small formatters shared by the screens: bars, ages and episode markdown (percentages
+are memrl.views.pct, shared with the CLI)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from memrl.learning.rules import DAY
-from memrl.views import EpisodeView, Learned
+from memrl.views import EpisodeView, Learned, pct
 
 OUTCOME_STYLE = {"success": "green", "partial": "yellow", "failure": "red", "unknown": "dim"}
 OUTCOME_MARK = {"success": "✓", "partial": "◐", "failure": "✗", "unknown": "○"}
-
-
-def pct(x: float) -> str:
-    return f"{x * 100:.0f}%"
 
 
 def clip(text: str, width: int) -> str:
     """One line of at most `width` characters, with an ellipsis when cut."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def utility_style(x: float) -> str:
-    return "green" if x >= 0.6 else "red" if x < 0.4 else "yellow"
 
 
 def bar(x: float, width: int = 5) -> str:

@@ -9,13 +9,14 @@ from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from memrl import insights
 from memrl.errors import MemrlError
-from memrl.tui.format import ago, clip, pct
+from memrl.tui.format import ago, clip
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.tui.widgets.neighbour_graph import NeighbourGraph
 from memrl.tui.widgets.utility_curve import UtilityCurve
+from memrl.views import pct
 
 
 class EpisodeScreen(EpisodeActions):

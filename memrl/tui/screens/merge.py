@@ -10,10 +10,10 @@ from textual.widgets import Header, Select, Static, TextArea
 from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.tui import curator
-from memrl.tui.format import pct
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
+from memrl.views import pct
 
 
 class MergeScreen(MemrlScreen[bool]):

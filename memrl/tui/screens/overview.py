@@ -11,10 +11,10 @@ from textual.widgets import DataTable, Header, Static
 
 from memrl import insights
 from memrl.errors import MemrlError
-from memrl.tui.format import pct
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.bar_plot import BarPlot
 from memrl.tui.widgets.footer import Footer
+from memrl.views import pct
 
 DAYS = 30
 

@@ -11,9 +11,9 @@ from textual.widgets.selection_list import Selection
 from memrl.curation import PruneCandidate
 from memrl.errors import MemrlError
 from memrl.tui import curator
-from memrl.tui.format import pct
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.footer import Footer
+from memrl.views import pct
 
 
 class PruneScreen(MemrlScreen[bool]):

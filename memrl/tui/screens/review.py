@@ -13,11 +13,10 @@ from textual.widgets import Header, Markdown, Static
 
 from memrl.errors import MemrlError
 from memrl.tui import curator
-from memrl.tui.format import pct
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
-from memrl.views import Row
+from memrl.views import Row, pct
 
 WHY = {
     "duplicates": "near-duplicates ({sim} alike): merge them into one episode that keeps "

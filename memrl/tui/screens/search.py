@@ -10,12 +10,12 @@ from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import get_current_worker
 
 from memrl.errors import MemrlError
-from memrl.tui.format import clip, pct
+from memrl.tui.format import clip
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
-from memrl.views import SearchResult
+from memrl.views import SearchResult, pct
 
 DEBOUNCE = 0.2
 LIMIT = 10  # recalls the same candidates as the default limit, so the order is the same

@@ -8,8 +8,8 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 
-from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, ago, bar, pct, utility_style
-from memrl.views import Row
+from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, ago, bar
+from memrl.views import Row, pct, utility_style
 
 
 @dataclass(slots=True)
