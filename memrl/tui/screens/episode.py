@@ -84,19 +84,21 @@ class EpisodeScreen(EpisodeActions):
             title.update(f"{self.episode_id[:8]} — cannot be shown")
             self.sub_title = "gone"
             return
-        row = self.memory.rows([self.episode_id]).get(self.episode_id)
+        try:
+            history: insights.History | None = insights.history(self.memory, self.episode_id)
+        except MemrlError:
+            history = None
+        # the history read the row: the title comes from it, not from a second read
+        row = history.row if history else self.memory.rows([self.episode_id]).get(self.episode_id)
         if row is None:
             return
         self.sub_title = f"{row.short_id} · {row.project}"
         title.update(f"{row.short_id}  {row.title}" + ("  (archived)" if row.archived else ""))
-        self._history()
+        if history is not None:
+            self._history(history)
         self.load_neighbours()
 
-    def _history(self) -> None:
-        try:
-            history = insights.history(self.memory, self.episode_id)
-        except MemrlError:
-            return
+    def _history(self, history: insights.History) -> None:
         now = self.app.clock()
         self.query_one(UtilityCurve).show(history, now)
         table = self.query_one("#events", DataTable)
