@@ -220,6 +220,7 @@ async def test_undoing_a_pin_restores_each_episodes_own_state(store: Memory) -> 
         assert all(r.pinned for r in store.rows([a, b]).values())
         await pilot.press("u")
         await settle(pilot)
+        assert f"undid the pin of {b[:8]}" in notices(app)[-1]
     assert store.rows([a])[a].pinned
     assert not store.rows([b])[b].pinned
 

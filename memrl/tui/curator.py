@@ -70,10 +70,10 @@ def pin(ids: Sequence[str], pinned: bool) -> Job:
         was = m.rows([m.resolve(i) for i in ids])
         done = m.set_pinned(list(ids), pinned)
         changed = [i for i in done if was[i].pinned != pinned]  # undo restores only these
-        verb = "pinned" if pinned else "unpinned"
+        verb = "pin" if pinned else "unpin"
         return (
-            f"{verb} {_ids(done)}",
-            Undo(f"{verb[:-2]} of {_ids(changed)}", lambda mm: mm.set_pinned(changed, not pinned))
+            f"{verb}ned {_ids(done)}",
+            Undo(f"{verb} of {_ids(changed)}", lambda mm: mm.set_pinned(changed, not pinned))
             if changed
             else None,
         )
