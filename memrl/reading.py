@@ -143,6 +143,12 @@ class Reading:
         sql = f"SELECT COUNT(*) FROM episodes e WHERE {where}"
         return int(self.ledger.conn.execute(sql, args).fetchone()[0])
 
+    def exists(self, filters: Filters | None = None) -> bool:
+        """Whether any episode matches: unlike `count`, stops at the first."""
+        where, args = self._where(filters or Filters())
+        sql = f"SELECT 1 FROM episodes e WHERE {where} LIMIT 1"
+        return self.ledger.conn.execute(sql, args).fetchone() is not None
+
     def projects(self) -> builtins.list[tuple[str, int]]:
         return [
             (p, n)

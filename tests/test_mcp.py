@@ -401,3 +401,29 @@ async def test_an_unexpected_error_is_logged_and_the_server_carries_on(server, m
     assert "unexpected error (RuntimeError)" in message and str(log) in message
     assert "disk on fire" in log.read_text() and "disk on fire" not in message
     assert found["results"]
+
+
+def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypatch):
+    import time
+
+    from memrl.mcp import backend as backend_module
+
+    trims: list[float] = []
+    monkeypatch.setattr(backend_module, "IDLE_TRIM_SECONDS", 0.2)
+    monkeypatch.setattr(backend_module, "_trim_heap", lambda: trims.append(time.monotonic()))
+    backend = backend_module.Backend(memory, session_id="s", project="p")
+
+    for _ in range(5):  # one burst
+        backend.call(lambda m: m.count())
+    last = time.monotonic()
+    deadline = last + 5
+    while not trims and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(trims) == 1 and trims[0] - last >= 0.2
+
+    backend.call(lambda m: m.count())  # a second burst, after the pause
+    deadline = time.monotonic() + 5
+    while len(trims) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert len(trims) == 2

@@ -188,10 +188,9 @@ def list_(
         print_json([row_json(r) for r in rows])
         return
     if not rows:
-        total = memory.count()
         msg = (
             "No episodes match."
-            if total
+            if memory.exists()
             else "No episodes yet. Capture one: memrl capture --task '…' --summary '…'"
         )
         console().print(f"[dim]{msg}[/]")

@@ -130,7 +130,7 @@ def stats(memory: Memory, project: str | None) -> models.StatsResult:
 
 
 def propagate(memory: Memory, project: str | None, temporal: bool) -> models.PropagateResult:
-    if memory.count(Filters(project=project)) == 0:
+    if not memory.exists(Filters(project=project)):
         return models.PropagateResult(
             project=project,
             temporal=temporal,

@@ -68,7 +68,9 @@ class Backend:
         self.session_id = session_id or session_from_env()
         self.project = project or detect_session()
         self._warm_thread: threading.Thread | None = None
-        self._trim_timer: threading.Timer | None = None
+        self._last_call = 0.0
+        self._called = threading.Event()
+        self._trimmer: threading.Thread | None = None
         self.warm_error: str | None = None
 
     # the store -----------------------------------------------------------------------
@@ -95,18 +97,24 @@ class Backend:
 
     def _trim_when_idle(self) -> None:
         """Captures and LanceDB writes leave freed heap behind; return it once calls pause."""
-        if self._trim_timer is not None:
-            self._trim_timer.cancel()
-        self._trim_timer = threading.Timer(IDLE_TRIM_SECONDS, self._idle_trim)
-        self._trim_timer.daemon = True
-        self._trim_timer.start()
+        self._last_call = time.monotonic()
+        self._called.set()
+        if self._trimmer is None:
+            self._trimmer = threading.Thread(target=self._trim_loop, name="memrl-trim", daemon=True)
+            self._trimmer.start()
 
-    def _idle_trim(self) -> None:
-        if self._lock.acquire(blocking=False):  # a call is running: the next pause will do
-            try:
-                _trim_heap()
-            finally:
-                self._lock.release()
+    def _trim_loop(self) -> None:
+        """One thread for the life of the server: after each burst of calls, one trim."""
+        while True:
+            self._called.wait()
+            while (idle := time.monotonic() - self._last_call) < IDLE_TRIM_SECONDS:
+                time.sleep(IDLE_TRIM_SECONDS - idle)
+            self._called.clear()
+            if self._lock.acquire(blocking=False):  # a call is running: its end sets it again
+                try:
+                    _trim_heap()
+                finally:
+                    self._lock.release()
 
     @property
     def data_dir(self) -> Path:
@@ -128,7 +136,7 @@ class Backend:
         try:
             with self.use() as memory:
                 memory.embedder.embed_query("warm up")
-                if memory.count():
+                if memory.exists():
                     memory.search("warm up", limit=1, log=False)  # opens LanceDB and its indices
         except MemrlError as exc:
             self.warm_error = str(exc)  # every tool call reports it again, with its fix

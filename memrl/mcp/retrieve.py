@@ -75,11 +75,11 @@ def search(
     memory: Memory, backend: Backend, query: str, limit: int, project: str | None
 ) -> models.RetrieveResult:
     out = base(backend, "search", query, project)
-    if memory.count(Filters(project=project)) == 0:  # nothing to search, maybe no index yet
+    if not memory.exists(Filters(project=project)):  # nothing to search, maybe no index yet
         out.query = clean_query(query)  # the same refusals as a real search
         out.warnings.append(
             "the memory is empty: nothing has been captured yet"
-            if memory.count() == 0
+            if not memory.exists()
             else f"project {project} has no episodes; leave project out to search them all"
         )
         return out
