@@ -404,14 +404,20 @@ async def test_an_unexpected_error_is_logged_and_the_server_carries_on(server, m
 
 
 def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypatch):
+    import threading
     import time
 
     from memrl.mcp import backend as backend_module
 
     trims: list[float] = []
     monkeypatch.setattr(backend_module, "IDLE_TRIM_SECONDS", 0.2)
-    monkeypatch.setattr(backend_module, "_trim_heap", lambda: trims.append(time.monotonic()))
     backend = backend_module.Backend(memory, session_id="s", project="p")
+
+    def trim() -> None:  # servers of earlier tests may still be trimming in this process
+        if threading.current_thread() is backend._trimmer:
+            trims.append(time.monotonic())
+
+    monkeypatch.setattr(backend_module, "_trim_heap", trim)
 
     for _ in range(5):  # one burst
         backend.call(lambda m: m.count())
@@ -419,7 +425,7 @@ def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypat
     deadline = last + 5
     while not trims and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert len(trims) == 1 and trims[0] - last >= 0.2
+    assert len(trims) == 1 and trims[0] - last >= 0.19  # not before the pause
 
     backend.call(lambda m: m.count())  # a second burst, after the pause
     deadline = time.monotonic() + 5
