@@ -18,11 +18,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+# Each module's app holds its commands and its groups (config, hook, setup): merged here.
 for sub in (admin.app, episodes.app, search.app, learn.app, hook.app, tui.app, mcp_cli.app):
     app.registered_commands += sub.registered_commands
-app.registered_groups += mcp_cli.app.registered_groups  # memrl setup claude
-app.add_typer(admin.config_app, name="config")
-app.add_typer(hook.hook_app, name="hook")
+    app.registered_groups += sub.registered_groups
 
 
 def _version(value: bool) -> None:

@@ -21,6 +21,7 @@ from memrl.cli.common import (
 
 app = typer.Typer()
 config_app = typer.Typer(help="Show, read and change settings (config.toml).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 
 def _progress(description: str):
