@@ -64,8 +64,10 @@ class BrowseScreen(EpisodeActions):
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
-        self.table.load(self.query_one(FilterBar).filters)
-        self._total = self.memory.count(Filters())
+        filters = self.query_one(FilterBar).filters
+        self.table.load(filters)
+        unfiltered = filters == Filters()
+        self._total = self.table.total if unfiltered else self.memory.count(Filters())
         self._show_corrupt()
         self.table.focus()
         self.call_after_refresh(self.check_store)  # a disk scan: after the first paint
