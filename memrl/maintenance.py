@@ -8,9 +8,9 @@ changing anything.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memrl.episode import Episode
@@ -74,7 +74,7 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
     seen: set[str] = set()
     upserts, bad = [], []
     for entry in files.scan(memory.root):
-        rel = os.path.relpath(entry.path, memory.root)
+        rel = entry.rel
         row = known.get(entry.id)
         seen.add(entry.id)
         if row and row.path == rel and row.mtime_ns == entry.mtime_ns and row.size == entry.size:
@@ -83,7 +83,7 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
             report.corrupt.append((rel, problems[rel][0]))
             continue
         try:
-            ep = memory.store.load_path(entry.path)
+            ep = memory.store.load_path(Path(entry.path))
             if ep.id != entry.id:
                 raise InvalidInput(f"its id {ep.id[:8]} does not match its file name")
         except MemrlError as exc:

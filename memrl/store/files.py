@@ -70,14 +70,11 @@ def move(src: Path, dst: Path) -> None:
 @dataclass(frozen=True, slots=True)
 class FileEntry:
     id: str
-    path: Path
+    rel: str  # relative to the data dir, as the catalog records it
+    path: str
     archived: bool
     mtime_ns: int
     size: int
-
-
-def relative(root: Path, folder: str, day: str, episode_id: str) -> str:
-    return f"{folder}/{day}/{episode_id}.json"
 
 
 def scan(root: Path) -> Iterator[FileEntry]:
@@ -99,7 +96,8 @@ def scan(root: Path) -> Iterator[FileEntry]:
                     st = entry.stat()
                 except FileNotFoundError:
                     continue
-                yield FileEntry(name[:-5], Path(entry.path), archived, st.st_mtime_ns, st.st_size)
+                rel = f"{folder}/{day.name}/{name}"
+                yield FileEntry(name[:-5], rel, entry.path, archived, st.st_mtime_ns, st.st_size)
 
 
 def leftover_temp_files(root: Path) -> list[Path]:
@@ -110,12 +108,18 @@ def leftover_temp_files(root: Path) -> list[Path]:
     return out
 
 
-def dir_size(root: Path) -> int:
+def dir_size(root: Path | str) -> int:
     total = 0
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            try:
-                total += os.stat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                total += dir_size(entry.path)
+            else:
+                total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            pass
     return total
