@@ -4,6 +4,7 @@ A line is the episode's own fields plus `archived` and `learning` (state and uti
 history), so export → import into an empty store is lossless. Import validates every
 line before it writes anything, then stores the episodes in chunks of a few thousand:
 batched embedding, the files, one catalog transaction and one index append per chunk.
+Memory stays flat however big the file: checked episodes wait on disk, not in a list.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from memrl.episode import Episode, Source
+from memrl.episode import Episode, Source, parse
 from memrl.errors import InvalidInput
 from memrl.index import IndexRow
-from memrl.store import Filters
+from memrl.store import Filters, files
 from memrl.store.ledger import StateRow
 
 if TYPE_CHECKING:
@@ -101,36 +102,53 @@ def import_lines(
     lines: Iterable[str | bytes],
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
+    """Check every line, then store the new episodes chunk by chunk.
+
+    The checked episodes wait in an unnamed temporary file in the data dir, not in memory,
+    so an import of 100,000 episodes holds one chunk at a time.
+    """
     result = ImportResult()
-    parsed: list[tuple[Episode, dict, bool]] = []
-    seen: set[str] = set()
-    for n, line in enumerate(lines, 1):
-        try:
-            item = _parse_line(memory, n, line)
-        except InvalidInput as exc:
-            result.errors.append(str(exc))
-            continue
-        if item is None:
-            continue
-        if item[0].id in seen:
-            result.errors.append(f"line {n}: id {item[0].id[:8]} appears twice in the file")
-            continue
-        seen.add(item[0].id)
-        parsed.append(item)
-    if result.errors:
-        return result  # all or nothing: fix the file, then import again
+    archived: dict[str, bool] = {}  # every episode checked so far, by id
+    with files.Spool(memory.root) as spool:
+        for n, line in enumerate(lines, 1):
+            try:
+                item = _parse_line(memory, n, line)
+            except InvalidInput as exc:
+                result.errors.append(str(exc))
+                continue
+            if item is None:
+                continue
+            ep, learning, arch = item
+            if ep.id in archived:
+                result.errors.append(f"line {n}: id {ep.id[:8]} appears twice in the file")
+                continue
+            archived[ep.id] = arch
+            if not result.errors:  # after the first bad line nothing will be written
+                record = {"episode": ep.model_dump(mode="json"), "learning": learning}
+                spool.add(json.dumps(record, ensure_ascii=False))
+        if result.errors:
+            return result  # all or nothing: fix the file, then import again
 
-    existing = set(memory.ledger.catalog_many([ep.id for ep, _l, _a in parsed]))
-    todo = [(ep, learn, arch) for ep, learn, arch in parsed if ep.id not in existing]
-    result.skipped_existing = len(parsed) - len(todo)
-    if not todo:
-        return result
-
-    total = sum(1 for _ep, _l, arch in todo if not arch)
-    done = 0
-    for start in range(0, len(todo), CHUNK):
-        done = _store_chunk(memory, todo[start : start + CHUNK], done, total, progress)
-        result.imported += len(todo[start : start + CHUNK])
+        existing = set(memory.ledger.catalog_many(list(archived)))
+        result.skipped_existing = len(existing)
+        if len(existing) == len(archived):
+            return result
+        total = sum(1 for i, arch in archived.items() if not arch and i not in existing)
+        done = 0
+        chunk: list[tuple[Episode, dict, bool]] = []
+        for text in spool:
+            record = json.loads(text)
+            ep = parse(record["episode"])
+            if ep.id in existing:
+                continue
+            chunk.append((ep, record["learning"], archived[ep.id]))
+            if len(chunk) == CHUNK:
+                done = _store_chunk(memory, chunk, done, total, progress)
+                result.imported += len(chunk)
+                chunk = []
+        if chunk:
+            _store_chunk(memory, chunk, done, total, progress)
+            result.imported += len(chunk)
     memory.index.optimize(whole=True)
     return result
 
@@ -147,7 +165,7 @@ def _store_chunk(
     Each chunk is complete before the next starts: an interrupted import keeps whole
     episodes, and running it again skips them.
     """
-    from memrl.store import catalog_row, files
+    from memrl.store import catalog_row
 
     live = [ep for ep, _l, arch in chunk if not arch]
     vectors: list[Any] = []

@@ -130,3 +130,21 @@ def test_import_redacts_secrets(fast_memory):
     assert result.imported == 1
     ep = fast_memory.get("latest").episode
     assert token not in ep.summary and ep.redactions
+
+
+def test_a_stream_of_lines_without_ids_is_imported_once_each(fast_memory, monkeypatch):
+    """Like `memrl import -` from a pipe: read once; the ids given when checking are kept."""
+    import memrl.transfer
+
+    monkeypatch.setattr(memrl.transfer, "CHUNK", 10)
+    lines = (
+        json.dumps({"summary": f"streamed lesson {n}", "project": "pipe", "tags": ["s"]})
+        for n in range(25)
+    )
+    result = fast_memory.import_(lines)
+    assert result.imported == 25 and not result.errors
+    rows = fast_memory.list(Filters(project="pipe"), limit=None)
+    assert sorted(r.summary for r in rows) == sorted(f"streamed lesson {n}" for n in range(25))
+    assert fast_memory.index.health().rows == 25
+    assert all(fast_memory.get(r.id).episode.id == r.id for r in rows)
+    assert not list(fast_memory.root.glob("**/tmp*"))  # the checked lines left no file behind

@@ -32,6 +32,34 @@ def _explain(exc: OSError, path: Path) -> StoreError:
     return StoreError(f"cannot write {path}: {exc.strerror or exc}")
 
 
+class Spool:
+    """Lines parked on disk: an unnamed file in the data dir, gone when closed or on a crash."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self.file = tempfile.TemporaryFile("w+", encoding="utf-8", dir=root)  # noqa: SIM115 (closed by __exit__)
+        except OSError as exc:
+            raise _explain(exc, root) from None
+
+    def add(self, line: str) -> None:
+        try:
+            self.file.write(line + "\n")
+        except OSError as exc:
+            raise _explain(exc, self.root) from None
+
+    def __iter__(self) -> Iterator[str]:
+        self.file.seek(0)
+        return iter(self.file)
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.file.close()
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     tmp_name = None
     try:
