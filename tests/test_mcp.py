@@ -404,6 +404,7 @@ async def test_an_unexpected_error_is_logged_and_the_server_carries_on(server, m
 
 
 def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypatch):
+    import gc
     import threading
     import time
 
@@ -411,25 +412,34 @@ def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypat
 
     trims: list[float] = []
     monkeypatch.setattr(backend_module, "IDLE_TRIM_SECONDS", 0.2)
+    monkeypatch.setattr(backend_module, "TRIM_POLL_SECONDS", 0.05)
     backend = backend_module.Backend(memory, session_id="s", project="p")
+    mine: list[threading.Thread] = []
 
     def trim() -> None:  # servers of earlier tests may still be trimming in this process
-        if threading.current_thread() is backend._trimmer:
+        if threading.current_thread() in mine:
             trims.append(time.monotonic())
 
-    monkeypatch.setattr(backend_module, "_trim_heap", trim)
+    def wait_for(n: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(trims) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
 
+    monkeypatch.setattr(backend_module, "_trim_heap", trim)
     for _ in range(5):  # one burst
         backend.call(lambda m: m.count())
+        mine[:] = [backend._trimmer]
     last = time.monotonic()
-    deadline = last + 5
-    while not trims and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(1)
     assert len(trims) == 1 and trims[0] - last >= 0.19  # not before the pause
 
     backend.call(lambda m: m.count())  # a second burst, after the pause
-    deadline = time.monotonic() + 5
-    while len(trims) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(2)
     time.sleep(0.3)
     assert len(trims) == 2
+
+    thread = mine[0]
+    del backend  # a server that is gone leaves no thread behind
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and len(trims) == 2

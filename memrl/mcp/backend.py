@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ T = TypeVar("T")
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"  # set by Claude Code for the MCP servers it starts
 LOG_FILE = Path("logs") / "mcp.log"
 IDLE_TRIM_SECONDS = 2.0
+TRIM_POLL_SECONDS = 60.0  # how often an idle trim thread checks that its server still exists
 
 
 def session_from_env() -> str:
@@ -51,6 +53,17 @@ def _trim_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to trim
+
+
+def _trim_loop(ref: weakref.ref[Backend], called: threading.Event) -> None:
+    """One thread for the life of a server: after each burst of calls, one trim. It holds
+    the backend only while trimming, and ends once the backend is gone."""
+    while ref() is not None:
+        if called.wait(timeout=TRIM_POLL_SECONDS):
+            backend = ref()
+            if backend is not None:
+                backend._trim_after_pause()
+            del backend
 
 
 class Backend:
@@ -100,21 +113,21 @@ class Backend:
         self._last_call = time.monotonic()
         self._called.set()
         if self._trimmer is None:
-            self._trimmer = threading.Thread(target=self._trim_loop, name="memrl-trim", daemon=True)
+            self._trimmer = threading.Thread(
+                target=_trim_loop, args=(weakref.ref(self), self._called), name="memrl-trim"
+            )
+            self._trimmer.daemon = True
             self._trimmer.start()
 
-    def _trim_loop(self) -> None:
-        """One thread for the life of the server: after each burst of calls, one trim."""
-        while True:
-            self._called.wait()
-            while (idle := time.monotonic() - self._last_call) < IDLE_TRIM_SECONDS:
-                time.sleep(IDLE_TRIM_SECONDS - idle)
-            self._called.clear()
-            if self._lock.acquire(blocking=False):  # a call is running: its end sets it again
-                try:
-                    _trim_heap()
-                finally:
-                    self._lock.release()
+    def _trim_after_pause(self) -> None:
+        while (idle := time.monotonic() - self._last_call) < IDLE_TRIM_SECONDS:
+            time.sleep(IDLE_TRIM_SECONDS - idle)
+        self._called.clear()
+        if self._lock.acquire(blocking=False):  # a call is running: its end sets it again
+            try:
+                _trim_heap()
+            finally:
+                self._lock.release()
 
     @property
     def data_dir(self) -> Path:
