@@ -42,7 +42,6 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, in input order."""
-        ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
