@@ -13,12 +13,13 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from memrl.episode import Episode, Source, parse
 from memrl.errors import InvalidInput
 from memrl.index import IndexRow
-from memrl.store import Filters, files
+from memrl.store import Filters, catalog_row, files
 from memrl.store.ledger import StateRow
 
 if TYPE_CHECKING:
@@ -134,20 +135,15 @@ def import_lines(
         if len(existing) == len(archived):
             return result
         total = sum(1 for i, arch in archived.items() if not arch and i not in existing)
+        records = (json.loads(text) for text in spool)
+        todo = (
+            (ep, r["learning"], archived[ep.id])
+            for r in records
+            if (ep := parse(r["episode"])).id not in existing
+        )
         done = 0
-        chunk: list[tuple[Episode, dict, bool]] = []
-        for text in spool:
-            record = json.loads(text)
-            ep = parse(record["episode"])
-            if ep.id in existing:
-                continue
-            chunk.append((ep, record["learning"], archived[ep.id]))
-            if len(chunk) == CHUNK:
-                done = _store_chunk(memory, chunk, done, total, progress)
-                result.imported += len(chunk)
-                chunk = []
-        if chunk:
-            _store_chunk(memory, chunk, done, total, progress)
+        while chunk := list(islice(todo, CHUNK)):
+            done = _store_chunk(memory, chunk, done, total, progress)
             result.imported += len(chunk)
     memory.index.optimize(whole=True)
     return result
@@ -165,8 +161,6 @@ def _store_chunk(
     Each chunk is complete before the next starts: an interrupted import keeps whole
     episodes, and running it again skips them.
     """
-    from memrl.store import catalog_row
-
     live = [ep for ep, _l, arch in chunk if not arch]
     vectors: list[Any] = []
     for start in range(0, len(live), EMBED_BATCH):

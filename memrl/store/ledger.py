@@ -352,8 +352,8 @@ class Ledger:
         if source is not None:
             sql += " AND source = ?"
             args.append(source)
-        if archived is not None:
-            sql += " AND archived = ?"
+        if archived is not None:  # `+archived`: look up the session, not every live row
+            sql += " AND +archived = ?"
             args.append(int(archived))
         sql += f" ORDER BY created_at {'DESC' if newest_first else 'ASC'}"
         return [CatalogRow(*r) for r in self.conn.execute(sql, args)]
