@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,33 @@ OPTIMIZE_EVERY = 16  # appended rows tolerated before compaction
 KEEP_VERSIONS = timedelta(seconds=30)  # old versions a reader in another process may still hold
 
 os.environ.setdefault("LANCEDB_LOG", "error")
+_import_lock = threading.Lock()
+
+
+def _lancedb():
+    """`import lancedb`, about half a second sooner than a plain import.
+
+    LanceDB imports lance_namespace, whose generated REST client builds several hundred
+    pydantic validators (request models and `validate_call` methods) that a local table
+    never uses. Pydantic can defer building a validator to its first use; this turns that
+    on while LanceDB is imported, and only then. Deferred or not, a validator behaves the
+    same once built, so nothing changes but the start-up time.
+    """
+    module = sys.modules.get("lancedb")
+    if module is not None:
+        return module
+    with _import_lock:
+        try:
+            from pydantic._internal._config import config_defaults
+        except ImportError:  # pragma: no cover - a pydantic without the setting
+            config_defaults = {}
+        before = config_defaults.get("defer_build", False)
+        config_defaults["defer_build"] = True
+        try:
+            import lancedb
+        finally:
+            config_defaults["defer_build"] = before
+    return lancedb
 
 
 @dataclass(slots=True)
@@ -110,8 +138,7 @@ class Index:
 
     def _connect(self):
         if self._db is None:
-            import lancedb
-
+            lancedb = _lancedb()
             # Always read the latest version: other processes write to this table too.
             self._db = lancedb.connect(self.folder, read_consistency_interval=timedelta(0))
         return self._db
@@ -236,9 +263,9 @@ class Index:
 
     def _create(self, dim: int, rows: Sequence[IndexRow]) -> None:
         """Create the table with its full-text index; the caller holds the write lock."""
+        db = self._connect()
         from lancedb.index import FTS
 
-        db = self._connect()
         data = self._arrow(rows, dim) if rows else None
         self._table = db.create_table(TABLE, data=data, schema=self._schema(dim), mode="overwrite")
         self._table.create_index("text", config=FTS(with_position=False), replace=True)
@@ -353,7 +380,7 @@ class Index:
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Build a fresh table beside the old one and swap it in."""
-        import lancedb
+        lancedb = _lancedb()
         from lancedb.index import FTS
 
         staging = self.folder.with_name(self.folder.name + ".rebuild")
@@ -422,9 +449,7 @@ class Index:
             return opened[1]
 
         async def open_table():
-            import lancedb
-
-            db = await lancedb.connect_async(self.folder, read_consistency_interval=timedelta(0))
+            db = await _lancedb().connect_async(self.folder, read_consistency_interval=timedelta(0))
             return await db.open_table(TABLE)
 
         try:

@@ -54,3 +54,25 @@ def test_listing_does_not_load_the_model_or_lancedb(data_dir):
         "try:\n    main()\nexcept SystemExit:\n    pass"
     )
     assert not {"fastembed", "lancedb", "onnxruntime"} & {m.split(".")[0] for m in loaded}
+
+
+def test_lancedb_imports_with_deferred_validators_and_leaves_pydantic_as_it_was():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pydantic._internal._config import config_defaults as d\n"
+            "from memrl.index import _lancedb\n"
+            "lancedb = _lancedb()\n"
+            "from lance_namespace import DescribeTableRequest as R\n"
+            "built_at_import = R.__pydantic_complete__\n"
+            "r = R.model_validate({'id': ['a', 'b']})\n"
+            "print(d['defer_build'], built_at_import, R.__pydantic_complete__, r.id)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Deferred while LanceDB was imported, built (and working) on first use, and the
+    # default is back for every model defined afterwards.
+    assert out.stdout.split() == ["False", "False", "True", "['a',", "'b']"]
