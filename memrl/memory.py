@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memrl import config
+from memrl import background, config
 from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
-from memrl.errors import IndexUnavailable, InvalidInput
+from memrl.errors import IndexUnavailable, InvalidInput, ModelUnavailable
 from memrl.index import Index, IndexRow
 from memrl.intake import check_summary, now_iso
 from memrl.reading import Reading
@@ -141,8 +141,16 @@ class Memory(Reading):
                 f"an episode with id {ep.short_id} already exists; change it with "
                 "`memrl edit`, or leave the id out to capture a new one"
             )
-        vector = self.embedder.embed([ep.embedding_text()])[0]
+        # The text is embedded while the file is written and synced.
+        embedding = background.submit(self.embedder.embed, [ep.embedding_text()])
         self.store.save([ep])
+        try:
+            vector = embedding.result()[0]
+        except ModelUnavailable as exc:
+            raise ModelUnavailable(
+                f"{exc} The episode itself is saved as {ep.short_id}: `memrl index` makes it "
+                "searchable once the model loads."
+            ) from None
         near = self.learning.neighbours_of_new(vector, ep.id)
         warnings = notes + self._index_episodes([(ep, vector)], new=True)
         credit = self.learning.credit(ep)

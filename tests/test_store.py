@@ -8,9 +8,9 @@ import os
 import pytest
 
 from memrl import maintenance
-from memrl.errors import Ambiguous, InvalidInput, NotFound, StoreError
+from memrl.errors import Ambiguous, InvalidInput, ModelUnavailable, NotFound, StoreError
 from memrl.store import Filters
-from tests.conftest import episode
+from tests.conftest import HashEmbedder, episode
 
 
 def test_capture_writes_one_json_file_by_day(fast_memory):
@@ -184,6 +184,25 @@ def test_a_lost_index_is_not_restarted_with_one_episode(fast_memory):
     assert not fast_memory.index.exists()  # a one-row index would hide the other two
     _disk, report = maintenance.sync_index(fast_memory)
     assert report.fresh and report.health.rows == 3
+
+
+class UnloadableModel(HashEmbedder):
+    def embed(self, texts):
+        raise ModelUnavailable("the embedding model could not be loaded (model.onnx is corrupt).")
+
+
+def test_a_capture_whose_model_cannot_load_keeps_the_episode_for_memrl_index(fast_memory):
+    from memrl.memory import Memory
+
+    fast_memory.capture(episode(summary="an earlier episode"))
+    broken = Memory(fast_memory.root, embedder=UnloadableModel())
+    with pytest.raises(ModelUnavailable, match=r"corrupt\)\. The episode itself is saved as"):
+        broken.capture(episode(summary="quokka migration notes"))
+    assert fast_memory.count() == 2  # nothing typed is lost
+    saved = next(r for r in fast_memory.list() if r.summary == "quokka migration notes")
+    _disk, report = maintenance.sync_index(fast_memory)
+    assert report.fresh and report.health.rows == 2
+    assert fast_memory.search("quokka migration", limit=1).hits[0].id == saved.id
 
 
 def test_oversized_summary_names_the_summary_limit(fast_memory):

@@ -12,10 +12,11 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from memrl import background
 from memrl.episode import Episode
 from memrl.errors import IndexUnavailable
 from memrl.learning.base import EPS, LearningBase
@@ -26,14 +27,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 REACH = 64  # how far a new episode looks for sources that may count it among their k nearest
-_pool: ThreadPoolExecutor | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memrl-neighbours")
-    return _pool
 
 
 @dataclass(slots=True)
@@ -139,7 +132,7 @@ class Graph(LearningBase):
             except IndexUnavailable:
                 return []
 
-        return _executor().submit(find)
+        return background.submit(find)
 
     def after_capture(
         self, ep: Episode, near: Future | None, credited: Sequence[str]
