@@ -241,3 +241,20 @@ def test_session_episodes_filter_by_source_and_archive_in_creation_order(fast_me
     ]
     assert [r.id for r in ledger.session_episodes("s1", source="mcp", archived=False)] == [first]
     assert ledger.session_episodes("s3") == []
+
+
+def test_a_ledger_from_an_earlier_version_gains_the_sources_index_and_keeps_its_rows(fast_memory):
+    from memrl.store.ledger import Ledger
+
+    fast_memory.capture(episode(summary="kept"))
+    fast_memory.learning.feedback(["latest"], True)
+    path = fast_memory.ledger.path
+    fast_memory.ledger.conn.execute("DROP INDEX state_sources")  # as an earlier memrl left it
+    fast_memory.close()
+
+    ledger = Ledger(path)
+    ask = "SELECT 1 FROM state WHERE evidence > 0 LIMIT 1"
+    plan = " ".join(str(r) for r in ledger.conn.execute("EXPLAIN QUERY PLAN " + ask))
+    assert "state_sources" in plan  # "has any episode evidence?" no longer scans every row
+    assert ledger.conn.execute(ask).fetchone() == (1,)
+    assert [r.summary for r in ledger.all_catalog().values()] == ["kept"]

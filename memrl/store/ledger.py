@@ -210,6 +210,16 @@ class Ledger:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
         if "prev_used" not in columns:
             conn.execute("ALTER TABLE events ADD COLUMN prev_used REAL")
+        indices = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        if "state_sources" not in indices:
+            # Every capture asks whether any episode has evidence; without this index the
+            # answer "none yet" takes a scan of every state row (15 ms at 100k).
+            try:
+                conn.execute("CREATE INDEX state_sources ON state(id) WHERE evidence > 0")
+            except sqlite3.OperationalError:
+                pass  # a read-only ledger: the same answers, found by a scan
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
