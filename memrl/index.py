@@ -35,6 +35,7 @@ FORMAT = "1"
 VECTOR_INDEX_MIN_ROWS = 2048  # below this a flat scan is as fast and exact
 MAX_SEGMENTS = 8  # vector index delta segments tolerated before retraining (more at scale)
 OPTIMIZE_EVERY = 16  # appended rows tolerated before compaction
+STATS_EVERY = 4  # on a large table, table versions between two looks at the index's lag
 KEEP_VERSIONS = timedelta(seconds=30)  # old versions a reader in another process may still hold
 
 os.environ.setdefault("LANCEDB_LOG", "error")
@@ -132,6 +133,7 @@ class Index:
         self._inode: int | None = None
         self._checked = False
         self._async: tuple[int, Any] | None = None  # (inode, AsyncTable)
+        self._rows = 0  # the table's size when this process last looked at the index's lag
         self._opening = threading.RLock()  # a capture's neighbour search opens it too
 
     # opening ------------------------------------------------------------------------
@@ -295,9 +297,9 @@ class Index:
                     .when_not_matched_insert_all()
                     .execute(data)
                 )
+                self._after_write(table)
             else:
-                table.add(data)
-            self._after_write(table)
+                self._after_write(table, table.add(data).version)
 
     def delete(self, ids: Sequence[str]) -> None:
         if not ids or not self.exists():
@@ -323,20 +325,29 @@ class Index:
             found.update(res["id"].to_pylist())
         return found
 
-    def _after_write(self, table) -> None:
+    def _after_write(self, table, version: int | None = None) -> None:
         """Compact once enough small appends have piled up, or the full-text index lags.
 
         Rows not yet in the FTS index are still searched, but with their own BM25
         statistics; keeping them under ~2 % of the table keeps keyword scores comparable.
         Counting unindexed rows (rather than fragments, which compaction does not always
         bring back down) keeps the cadence steady: one compaction per OPTIMIZE_EVERY writes.
+
+        Reading the index's statistics costs a sixth of an append. Once the table is large
+        enough for OPTIMIZE_EVERY to be the rule, an append (which gives its `version`)
+        reads them only at every STATS_EVERY-th table version, whichever process wrote the
+        ones between: compaction then comes at most STATS_EVERY - 1 appends late.
         """
+        large = self._rows >= OPTIMIZE_EVERY * 50
+        if version is not None and large and version % STATS_EVERY:
+            return
         try:
             fts = table.index_stats("text_idx")
             behind = fts.num_unindexed_rows if fts else 0
             total = (fts.num_indexed_rows if fts else 0) + behind
         except Exception:
             behind, total = OPTIMIZE_EVERY, 1
+        self._rows = total
         if behind >= OPTIMIZE_EVERY or behind * 50 > total:
             self._optimize(table)
 

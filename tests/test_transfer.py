@@ -148,3 +148,19 @@ def test_a_stream_of_lines_without_ids_is_imported_once_each(fast_memory, monkey
     assert fast_memory.index.health().rows == 25
     assert all(fast_memory.get(r.id).episode.id == r.id for r in rows)
     assert not list(fast_memory.root.glob("**/tmp*"))  # the checked lines left no file behind
+
+
+def test_the_index_keeps_up_with_captures_one_at_a_time(fast_memory):
+    """Single appends are folded into the indices every few writes, so keyword scores stay
+    comparable and searches do not slow down under a pile of one-row fragments."""
+    from memrl.index import OPTIMIZE_EVERY, STATS_EVERY
+
+    assert fast_memory.import_(synthetic.jsonl(900)).imported == 900
+    lags = []
+    for ep in synthetic.episodes(3 * OPTIMIZE_EVERY, seed=5):
+        ep.pop("id")
+        fast_memory.capture(ep)
+        lags.append(fast_memory.index.table().index_stats("text_idx").num_unindexed_rows)
+    assert max(lags) <= OPTIMIZE_EVERY + STATS_EVERY - 1
+    assert lags.count(0) >= 2  # compacted more than once
+    assert fast_memory.index.health().rows == 900 + 3 * OPTIMIZE_EVERY
