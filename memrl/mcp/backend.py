@@ -57,7 +57,7 @@ def few_malloc_arenas() -> None:
     """
     try:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         pass  # not glibc
 
 
@@ -66,7 +66,7 @@ def _trim_heap() -> None:
     gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         pass  # not glibc: nothing to trim
 
 
