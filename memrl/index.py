@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 TABLE = "episodes"
 FORMAT = "1"
 VECTOR_INDEX_MIN_ROWS = 2048  # below this a flat scan is as fast and exact
+QUANTISED_MIN_ROWS = 50_000  # from here the vector index keeps 8-bit vectors (IVF_SQ)
+REFINE = 4  # a quantised index's candidates per hit, re-scored with the exact vectors
+KIND_TTL = 60.0  # seconds an open index trusts what it last saw of the vector index's kind
 MAX_SEGMENTS = 8  # vector index delta segments tolerated before retraining (more at scale)
 OPTIMIZE_EVERY = 16  # appended rows tolerated before compaction
 STATS_EVERY = 4  # on a large table, table versions between two looks at the index's lag
@@ -134,6 +138,8 @@ class Index:
         self._checked = False
         self._async: tuple[int, Any] | None = None  # (inode, AsyncTable)
         self._rows = 0  # the table's size when this process last looked at the index's lag
+        self._quantised: bool | None = None  # is the vector index IVF_SQ (None: not looked)
+        self._kind_seen = 0.0
         self._opening = threading.RLock()  # a capture's neighbour search opens it too
 
     # opening ------------------------------------------------------------------------
@@ -175,6 +181,7 @@ class Index:
             ) from None
         self._inode = inode
         self._checked = False
+        self._quantised = None
         return self._table
 
     def _mismatch(self, model: str | None, dim: int) -> str | None:
@@ -370,19 +377,20 @@ class Index:
         """Keep the IVF index whole: each optimize() appends a delta segment to it, and
         every segment is searched separately (300 of them made a query ten times slower),
         so the index is retrained once the deltas pile up. Retraining also lets the next
-        compaction merge the small fragments the deltas pinned in place."""
-        from lancedb.index import IvfFlat
-
+        compaction merge the small fragments the deltas pinned in place. A table that grows
+        past QUANTISED_MIN_ROWS (or shrinks well below it) is retrained into the other kind."""
         table = self._table
         rows = table.count_rows()
         if rows < VECTOR_INDEX_MIN_ROWS:
             return
-        if "vector_idx" in {i.name for i in table.list_indices()}:
+        have = {i.name: i.index_type for i in table.list_indices()}.get("vector_idx")
+        if have is not None and have == _vector_index_kind(rows, have):
             stats = table.index_stats("vector_idx")
             segments = stats.num_indices if stats is not None and stats.num_indices else 1
             if segments <= (1 if whole else max(MAX_SEGMENTS, rows // 5_000)):
                 return
-        table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
+        table.create_index("vector", config=_vector_index(rows, have), replace=True)
+        self._quantised = None
 
     def rebuild(
         self,
@@ -408,9 +416,7 @@ class Index:
         table.optimize()
         table.create_index("text", config=FTS(with_position=False), replace=True)
         if count >= VECTOR_INDEX_MIN_ROWS:
-            from lancedb.index import IvfFlat
-
-            table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
+            table.create_index("vector", config=_vector_index(count), replace=True)
         with self._lock():
             old = self.folder.with_name(self.folder.name + f".old-{os.getpid()}")
             if self.table_path.exists():
@@ -429,7 +435,7 @@ class Index:
         self, vector: np.ndarray, limit: int, project: str | None = None
     ) -> list[tuple[str, float]]:
         """(id, cosine similarity), best first."""
-        query = _nearest(self._async_table(), vector, limit, project)
+        query = _nearest(self._async_table(), vector, limit, project, self._refine())
         return _similarities(_run(query.to_arrow()))
 
     def search_vectors(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
@@ -437,6 +443,8 @@ class Index:
         if len(vectors) == 0:
             return []
         q = self.table().search(vectors).distance_type("cosine").limit(limit)
+        if refine := self._refine():
+            q = q.refine_factor(refine)
         res = q.select(["id", "_distance"]).to_arrow()
         out: list[list[tuple[str, float]]] = [[] for _ in range(len(vectors))]
         ids, distances = res["id"].to_pylist(), res["_distance"].to_pylist()
@@ -447,6 +455,19 @@ class Index:
         for hits in out:
             hits.sort(key=lambda h: -h[1])
         return out
+
+    def _refine(self) -> int | None:
+        """REFINE if the vector index is quantised, so every distance returned is exact.
+
+        Another process may retrain the index into the other kind, so what was seen is
+        looked at again once it is KIND_TTL old.
+        """
+        now = time.monotonic()
+        if self._quantised is None or now - self._kind_seen > KIND_TTL:
+            kinds = {i.name: i.index_type for i in self.table().list_indices()}
+            self._quantised = kinds.get("vector_idx") == QUANTISED
+            self._kind_seen = now
+        return REFINE if self._quantised else None
 
     def _async_table(self):
         """The same table through LanceDB's async API, reopened when the folder is replaced."""
@@ -485,7 +506,7 @@ class Index:
         from lancedb.query import MatchQuery
 
         table = self._async_table()
-        vq = _nearest(table, vector, limit, project)
+        vq = _nearest(table, vector, limit, project, self._refine())
         tq = None
         if query.strip():
             match = MatchQuery(query, "text")  # type: ignore[call-arg]
@@ -553,11 +574,33 @@ class Index:
         return out_ids, np.zeros((0, dim), np.float32)
 
 
-def _nearest(table, vector: np.ndarray, limit: int, project: str | None):
+def _nearest(table, vector: np.ndarray, limit: int, project: str | None, refine: int | None):
     """An async vector query: the `limit` nearest rows by cosine, optionally in one project."""
     query = table.query().nearest_to(vector).distance_type("cosine").limit(limit)
+    if refine:
+        query = query.refine_factor(refine)
     query = query.select(["id", "_distance"])
     return query.where(f"project = {_quote(project)}") if project else query
+
+
+QUANTISED = "IvfSq"  # LanceDB's name for the kind, as list_indices() gives it
+
+
+def _vector_index_kind(rows: int, have: str | None = None) -> str:
+    """IVF_FLAT keeps every vector whole in the index (154 MB at 100k, all of it read into
+    memory by a process's first query); IVF_SQ keeps them in 8 bits, and queries re-score
+    their candidates with the exact vectors. Below QUANTISED_MIN_ROWS the flat index is
+    the faster one, and a quantised index stays until the table is a fifth smaller."""
+    threshold = QUANTISED_MIN_ROWS * (0.8 if have == QUANTISED else 1)
+    return QUANTISED if rows >= threshold else "IvfFlat"
+
+
+def _vector_index(rows: int, have: str | None = None):
+    from lancedb.index import IvfFlat, IvfSq
+
+    if _vector_index_kind(rows, have) == QUANTISED:
+        return IvfSq(distance_type="cosine")
+    return IvfFlat(distance_type="cosine")
 
 
 def _similarities(res) -> list[tuple[str, float]]:

@@ -164,3 +164,39 @@ def test_the_index_keeps_up_with_captures_one_at_a_time(fast_memory):
     assert max(lags) <= OPTIMIZE_EVERY + STATS_EVERY - 1
     assert lags.count(0) >= 2  # compacted more than once
     assert fast_memory.index.health().rows == 900 + 3 * OPTIMIZE_EVERY
+
+
+def test_a_large_table_gets_a_quantised_vector_index_whose_answers_stay_exact(
+    fast_memory, monkeypatch
+):
+    """Past QUANTISED_MIN_ROWS the vector index keeps 8-bit vectors (a quarter of the memory);
+    queries re-score their candidates with the exact vectors, so similarities and
+    neighbours are what an exhaustive search gives."""
+    import numpy as np
+
+    from memrl import index as ix
+
+    monkeypatch.setattr(ix, "QUANTISED_MIN_ROWS", 2100)
+    assert fast_memory.import_(synthetic.jsonl(2200)).imported == 2200
+    index = fast_memory.index
+
+    def kind():
+        return {i.name: i.index_type for i in index.table().list_indices()}["vector_idx"]
+
+    assert kind() == "IvfSq"
+    ids, matrix = index.vectors()
+    found = exact = 0
+    for row in range(0, 2200, 110):
+        hits = index.search_vector(matrix[row], 10)
+        sims = matrix @ matrix[row]
+        for episode_id, similarity in hits:
+            assert similarity == pytest.approx(float(sims[ids.index(episode_id)]), abs=1e-5)
+        best = {ids[i] for i in np.argsort(-sims)[:10]}
+        found += len(best & {i for i, _s in hits})
+        exact += len(best)
+    assert found / exact >= 0.95
+
+    monkeypatch.setattr(ix, "QUANTISED_MIN_ROWS", 10_000)  # the table is now "small" again
+    index.optimize(whole=True)
+    assert kind() == "IvfFlat"
+    assert index._refine() is None
