@@ -196,7 +196,15 @@ def test_a_large_table_gets_a_quantised_vector_index_whose_answers_stay_exact(
         exact += len(best)
     assert found / exact >= 0.95
 
+    # Another process's retraining is seen within KIND_TTL.
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder
+
+    other = Memory(fast_memory.root, embedder=HashEmbedder()).index
+    assert other._refine() == ix.REFINE
     monkeypatch.setattr(ix, "QUANTISED_MIN_ROWS", 10_000)  # the table is now "small" again
     index.optimize(whole=True)
     assert kind() == "IvfFlat"
     assert index._refine() is None
+    monkeypatch.setattr(ix, "KIND_TTL", 0.0)
+    assert other._refine() is None
