@@ -35,6 +35,7 @@ TABLE = "episodes"
 FORMAT = "1"
 VECTOR_INDEX_MIN_ROWS = 2048  # below this a flat scan is as fast and exact
 QUANTISED_MIN_ROWS = 50_000  # from here the vector index keeps 8-bit vectors (IVF_SQ)
+QUANTISED = "IvfSq"  # that kind, as LanceDB's list_indices() names it
 REFINE = 4  # a quantised index's candidates per hit, re-scored with the exact vectors
 KIND_TTL = 1.0  # seconds an open index trusts what it last saw of the vector index's kind
 MAX_SEGMENTS = 8  # vector index delta segments tolerated before retraining (more at scale)
@@ -384,12 +385,13 @@ class Index:
         if rows < VECTOR_INDEX_MIN_ROWS:
             return
         have = {i.name: i.index_type for i in table.list_indices()}.get("vector_idx")
-        if have is not None and have == _vector_index_kind(rows, have):
+        want = _vector_index_kind(rows, have)
+        if have == want:
             stats = table.index_stats("vector_idx")
             segments = stats.num_indices if stats is not None and stats.num_indices else 1
             if segments <= (1 if whole else max(MAX_SEGMENTS, rows // 5_000)):
                 return
-        table.create_index("vector", config=_vector_index(rows, have), replace=True)
+        table.create_index("vector", config=_vector_index(want), replace=True)
         self._quantised = None
 
     def rebuild(
@@ -416,7 +418,9 @@ class Index:
         table.optimize()
         table.create_index("text", config=FTS(with_position=False), replace=True)
         if count >= VECTOR_INDEX_MIN_ROWS:
-            table.create_index("vector", config=_vector_index(count), replace=True)
+            table.create_index(
+                "vector", config=_vector_index(_vector_index_kind(count)), replace=True
+            )
         with self._lock():
             old = self.folder.with_name(self.folder.name + f".old-{os.getpid()}")
             if self.table_path.exists():
@@ -584,9 +588,6 @@ def _nearest(table, vector: np.ndarray, limit: int, project: str | None, refine:
     return query.where(f"project = {_quote(project)}") if project else query
 
 
-QUANTISED = "IvfSq"  # LanceDB's name for the kind, as list_indices() gives it
-
-
 def _vector_index_kind(rows: int, have: str | None = None) -> str:
     """IVF_FLAT keeps every vector whole in the index (154 MB at 100k, all of it read into
     memory by a process's first query); IVF_SQ keeps them in 8 bits, and queries re-score
@@ -596,12 +597,10 @@ def _vector_index_kind(rows: int, have: str | None = None) -> str:
     return QUANTISED if rows >= threshold else "IvfFlat"
 
 
-def _vector_index(rows: int, have: str | None = None):
+def _vector_index(kind: str):
     from lancedb.index import IvfFlat, IvfSq
 
-    if _vector_index_kind(rows, have) == QUANTISED:
-        return IvfSq(distance_type="cosine")
-    return IvfFlat(distance_type="cosine")
+    return (IvfSq if kind == QUANTISED else IvfFlat)(distance_type="cosine")
 
 
 def _similarities(res) -> list[tuple[str, float]]:
