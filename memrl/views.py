@@ -27,6 +27,11 @@ def human_size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def plural(count: int, word: str) -> str:
+    """`1 episode`, `3 episodes`."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
 def pct(x: float) -> str:
     """A fraction as a whole percentage: `0.734` → `73%`."""
     return f"{x * 100:.0f}%"

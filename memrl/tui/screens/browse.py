@@ -16,6 +16,7 @@ from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.episode_table import EpisodeTable
 from memrl.tui.widgets.filter_bar import FilterBar
 from memrl.tui.widgets.footer import Footer
+from memrl.views import plural
 
 EMPTY = """\
 # Nothing remembered yet
@@ -83,7 +84,7 @@ class BrowseScreen(EpisodeActions):
         self.query_one(FilterBar).display = not empty
         shown = len(self.table)
         self.sub_title = (
-            f"{total:,} episodes · {len(self._projects)} projects"
+            f"{plural(total, 'episode')} · {plural(len(self._projects), 'project')}"
             if shown == total
             else f"{shown:,} of {total:,} episodes"
         ) + (f" · {len(self.table.marked)} marked (m merges)" if self.table.marked else "")

@@ -14,7 +14,7 @@ from memrl.errors import MemrlError
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.bar_plot import BarPlot
 from memrl.tui.widgets.footer import Footer
-from memrl.views import pct
+from memrl.views import pct, plural
 
 DAYS = 30
 
@@ -54,7 +54,7 @@ class OverviewScreen(MemrlScreen[None]):
         self._totals(
             f"[b]{s.episodes:,}[/] episodes ({s.archived:,} archived) · [b]{s.retrievals:,}[/] "
             f"retrievals · [green]{s.helpful:,} helpful[/] / [red]{s.unhelpful:,} unhelpful[/] "
-            f"ratings on {s.rated_episodes:,} episodes · {len(s.projects)} projects"
+            f"ratings on {plural(s.rated_episodes, 'episode')} · {plural(len(s.projects), 'project')}"
         )
         labels = [f"{10 * i}" for i in range(10)]
         self.query_one("#histogram", BarPlot).show(
