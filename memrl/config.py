@@ -67,6 +67,8 @@ class LearningSettings(_Section):
     """Without a session id, retrievals in the same project this recently share the credit."""
     context_credit_weight: float = Field(0.25, ge=0, le=1)
     """Share of credit for memories shown as session-start context rather than searched for."""
+    credit_floor: float = Field(0.01, ge=0, le=1)
+    """A share of credit below this is no evidence: those episodes are left as they were."""
 
 
 class RetrievalSettings(_Section):

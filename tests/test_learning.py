@@ -204,6 +204,29 @@ def test_credit_is_shared_more_for_later_retrievals(flaky, clock):
     assert gain[ids["A"]] > gain[ids["D"]] > 0
 
 
+def test_credit_too_small_to_matter_is_no_evidence(data_dir, clock):
+    from memrl.memory import Memory
+
+    memory = Memory(data_dir, clock=clock)
+    for n in range(24):
+        memory.capture(
+            episode(task=f"Fix flaky test number {n}", summary=f"Flaky test {n} fixed by a retry")
+        )
+    shown = memory.search("fix the flaky test", limit=24, session_id="s-long").hits
+    assert len(shown) == 24
+    clock.advance(0.01)
+    credit = memory.capture(episode(summary="done", session_id="s-long", outcome="success")).credit
+    # λ = 0.8: the 21st share is 0.8^20 ≈ 0.0115, the 22nd 0.0092, below the 0.01 floor
+    assert [c.id for c in credit] == [h.id for h in shown[:21]]
+    rows = memory.rows([h.id for h in shown])
+    assert [rows[h.id].learned.evidence for h in shown] == [1] * 21 + [0] * 3
+    assert (
+        memory.capture(episode(summary="again", session_id="s-long", outcome="success")).credit
+        == []
+    )
+    memory.close()
+
+
 def test_failure_outcome_gives_negative_credit_and_no_session_uses_project_window(flaky, clock):
     memory, ids = flaky
     memory.search("signup test seeding", limit=1)  # no session: CLI-style

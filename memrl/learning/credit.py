@@ -52,13 +52,12 @@ class Credit(Graph):
                         # Context shown at session start was not chosen for this task.
                         context = origins[seq] == CONTEXT
                         scale[episode_id] = self.cfg.context_credit_weight if context else 1.0
-            ordered = list(scale)
-            weights = [
-                w * scale[i]
-                for i, w in zip(
-                    ordered, credit_weights(len(ordered), self.cfg.credit_decay), strict=True
-                )
-            ]
+            # λ^k soon rounds to nothing (0.8^20 ≈ 0.01): such a share moves no utility and must
+            # not count as evidence, nor make the episode a source whose neighbours are sought.
+            shares = zip(scale, credit_weights(len(scale), self.cfg.credit_decay), strict=True)
+            kept = [(i, w * scale[i]) for i, w in shares if w * scale[i] >= self.cfg.credit_floor]
+            ordered = [i for i, _w in kept]
+            weights = [w for _i, w in kept]
             states = self.ledger.states(ordered)
             meta = self._meta(ordered)
             events, changes = [], []
