@@ -119,6 +119,14 @@ def test_a_model_that_does_not_compact_is_used_as_pinned(tmp_path, monkeypatch, 
     assert ("not supported" if failure == "raises" else "agree only to 0.99") in about["why_not"]
     assert bundled.sha256(folder / "model.onnx") == bundled.FILES["model.onnx"][2]
 
+    # The same runtime is not asked again; an upgraded one is.
+    monkeypatch.undo()
+    bundled.assemble(tmp_path)
+    assert bundled.manifest(folder)["compacted"] is False
+    monkeypatch.setattr(bundled, "_runtime", lambda: "99.0")
+    bundled.assemble(tmp_path)
+    assert bundled.manifest(folder)["compacted"] is True
+
 
 def test_missing_package_file_names_the_fix(tmp_path, monkeypatch):
     files = dict(bundled.FILES)

@@ -121,8 +121,17 @@ def _built(folder: Path) -> bool:
     return (
         about.get("source") == FILES["model.onnx"][2]
         and about.get("recipe") == RECIPE
+        # a runtime that could not run the compacted graph is tried again once upgraded
+        and (about.get("compacted") or about.get("runtime") == _runtime())
         and _valid(folder / "model.onnx", about.get("sha256", ""))
     )
+
+
+def _runtime() -> str:
+    try:
+        return metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def _build_model(folder: Path) -> None:
@@ -142,6 +151,7 @@ def _build_model(folder: Path) -> None:
             "sha256": sha256(tmp),
             "compacted": not why,
             "rewritten_nodes": 0 if why else rewritten,
+            "runtime": _runtime(),
         }
         if why:
             about["why_not"] = why
