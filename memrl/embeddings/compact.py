@@ -98,6 +98,7 @@ def _rewrite(graph: Any) -> int:
             return None
         return values, numpy_helper.to_array(inits[mul.input[1]]), cast, mul
 
+    # Nodes are told apart by their outputs, which a graph keeps unique.
     nodes, added, dropped, count = [], [], set(), 0
     for node in graph.node:
         if node.op_type == "MatMul" and (d := dequantised(node.input[1])):
@@ -150,10 +151,10 @@ def _rewrite(graph: Any) -> int:
         else:
             nodes.append(node)
             continue
-        dropped |= {id(cast), id(mul)}
+        dropped |= {cast.output[0], mul.output[0]}
         count += 1
 
-    kept = [node for node in nodes if id(node) not in dropped]
+    kept = [node for node in nodes if node.output[0] not in dropped]
     used = {name for node in kept for name in node.input}
     initializers = [i for i in graph.initializer if i.name in used] + added
     del graph.node[:]
