@@ -20,7 +20,7 @@ from memrl.intake import check_summary
 from memrl.learning.rules import DAY, clip
 from memrl.store import Filters
 from memrl.store.ledger import StateRow
-from memrl.views import Row
+from memrl.views import Row, plural
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -67,7 +67,8 @@ class Review:
             )
         if self.stale:
             out.append(
-                f"{len(self.stale)} episodes have not been used for a long time: "
+                f"{plural(len(self.stale), 'episode')} "
+                f"{'has' if len(self.stale) == 1 else 'have'} not been used for a long time: "
                 "pin what still matters (memrl pin <id>), let decay handle the rest"
             )
         return out

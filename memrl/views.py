@@ -121,7 +121,9 @@ class Hit:
             f"utility {learned.utility:.0%} × {utility_weight:.2f}"
             + (f" (decayed ×{learned.decay:.2f})" if learned.decay < 0.995 else "")
         )
-        parts.append(f"confidence {learned.confidence:.0%} from {learned.evidence} signals")
+        parts.append(
+            f"confidence {learned.confidence:.0%} from {plural(learned.evidence, 'signal')}"
+        )
         return f"score {self.score:.3f} = " + ", ".join(parts)
 
 

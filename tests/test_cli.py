@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -234,7 +235,10 @@ def test_index_and_status():
     assert data["model"] == "all-MiniLM-L6-v2-int8 (bundled)"
     out = json.loads(run("index", "--rebuild", "--json").stdout)
     assert out["rebuilt"] and out["rows"] == 1
-    assert "up to date" in run("status").output
+    shown = run("status").output
+    assert "up to date" in shown
+    assert re.search(r"1 live, 0 archived, 1 project\s*$", shown, re.MULTILINE)
+    assert "1 row, 384 dimensions" in shown
 
 
 def test_status_reports_an_unreadable_file(data_dir):
@@ -265,7 +269,7 @@ def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
     assert len(lines) == 1 and json.loads(lines[0])["learning"]["helpful"] == 1
     monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "other"))
     out = run("import", str(dump)).output
-    assert "imported 1 episodes" in out
+    assert "imported 1 episode" in out and "1 episodes" not in out
     shown = json.loads(run("show", first[:8], "--json").stdout)
     assert shown["learning"]["helpful"] == 1 and shown["learning"]["utility"] > 0.5
     assert "skipped 1 already present" in run("import", str(dump)).output

@@ -18,6 +18,7 @@ from memrl.cli.common import (
     open_memory,
     print_json,
 )
+from memrl.views import human_size, plural
 
 app = typer.Typer()
 config_app = typer.Typer(help="Show, read and change settings (config.toml).", no_args_is_help=True)
@@ -124,7 +125,7 @@ def index(
         note(f"skipped unreadable {path}: {why}")
     verb = "rebuilt" if report.rebuilt else "updated"
     console().print(
-        f"[green]✓[/] index {verb}: {report.health.rows} episodes, "
+        f"[green]✓[/] index {verb}: {plural(report.health.rows, 'episode')}, "
         f"{report.embedded} embedded"
         + (f", {len(disk.new)} new files" if disk.new else "")
         + (f", {len(disk.vanished)} vanished" if disk.vanished else "")
@@ -181,13 +182,16 @@ def status(as_json: bool = JsonOpt) -> None:
     t.add_column(style="bold")
     t.add_column()
     t.add_row("data dir", st.data_dir)
-    t.add_row("episodes", f"{st.episodes} live, {st.archived} archived, {st.projects} projects")
+    t.add_row(
+        "episodes",
+        f"{st.episodes:,} live, {st.archived:,} archived, {plural(st.projects, 'project')}",
+    )
     t.add_row("model", st.model)
     if ix.health.problem:
         t.add_row("index", f"[red]{ix.health.problem}[/]")
     else:
         state = "[green]up to date[/]" if ix.fresh else "[yellow]needs `memrl index`[/]"
-        t.add_row("index", f"{ix.health.rows} rows, {ix.health.dim} dimensions, {state}")
+        t.add_row("index", f"{plural(ix.health.rows, 'row')}, {ix.health.dim} dimensions, {state}")
         if not ix.fresh:
             t.add_row(
                 "",
@@ -197,7 +201,7 @@ def status(as_json: bool = JsonOpt) -> None:
     if pending:
         t.add_row("files", f"[yellow]{pending} changed on disk since last index[/]")
     if st.disk.corrupt:
-        t.add_row("unreadable", f"[red]{len(st.disk.corrupt)} files[/]")
+        t.add_row("unreadable", f"[red]{plural(len(st.disk.corrupt), 'file')}[/]")
         for path, why in st.disk.corrupt[:10]:
             t.add_row("", f"[red]{path}[/]: {why}")
     if st.disk.leftovers:
@@ -205,9 +209,10 @@ def status(as_json: bool = JsonOpt) -> None:
             "interrupted",
             f"{st.disk.leftovers} temp files from interrupted writes (cleaned by `memrl index`)",
         )
-    t.add_row("learning", f"{st.retrievals} retrievals logged, {st.events} utility changes")
-    from memrl.views import human_size
-
+    t.add_row(
+        "learning",
+        f"{plural(st.retrievals, 'retrieval')} logged, {plural(st.events, 'utility change')}",
+    )
     t.add_row("size", human_size(st.size_bytes))
     console().print(t)
     if not ix.fresh or st.disk.corrupt:
@@ -286,7 +291,7 @@ def export_(
         if output:
             out.close()
     if output:
-        console().print(f"[green]✓[/] exported {n} episodes to {output}")
+        console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
 
 
 @app.command("import")
@@ -325,7 +330,7 @@ def import_(
         )
     if not as_json:
         console().print(
-            f"[green]✓[/] imported {result.imported} episodes"
+            f"[green]✓[/] imported {plural(result.imported, 'episode')}"
             + (
                 f", skipped {result.skipped_existing} already present"
                 if result.skipped_existing

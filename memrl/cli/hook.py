@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from memrl.cli.common import JsonOpt, console, fail, guarded, note, open_memory, print_json
+from memrl.views import plural
 
 if TYPE_CHECKING:
     from memrl.integrations.claude.settings import HooksReport
@@ -142,7 +143,7 @@ def _print_scan(scan: dict[str, Any], fixed: int, fix: bool) -> None:
     episodes, queries = scan["episodes"], scan["queries"]
     out = console()
     if not episodes and not queries:
-        out.print(f"[green]✓[/] no secrets found in {scan['scanned']:,} episodes")
+        out.print(f"[green]✓[/] no secrets found in {plural(scan['scanned'], 'episode')}")
     else:
         table = Table(show_edge=False, title="secrets found", title_justify="left")
         table.add_column("kind")

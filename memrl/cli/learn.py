@@ -24,6 +24,7 @@ from memrl.cli.common import (
     row_json,
     utility_style,
 )
+from memrl.views import human_size, plural
 
 app = typer.Typer()
 
@@ -93,7 +94,7 @@ def propagate(
         console().print(f"[dim]… and {len(big) - 30} smaller changes[/]")
     verb = "would change" if dry_run else "changed"
     console().print(
-        f"{report.sources} episodes with evidence, {report.edges} edges; "
+        f"{plural(report.sources, 'episode')} with evidence, {plural(report.edges, 'edge')}; "
         f"{len(report.changes)} utilities {verb} ({report.seconds:.2f} s)"
     )
 
@@ -224,12 +225,12 @@ def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = 
         return
     from rich.table import Table
 
-    from memrl.views import human_size
-
     c = console()
     c.print(
-        f"[bold]{s.episodes}[/] episodes ({s.archived} archived), {s.retrievals} retrievals, "
-        f"{s.helpful} helpful / {s.unhelpful} unhelpful ratings on {s.rated_episodes} episodes, "
+        f"[bold]{plural(s.episodes, 'episode')}[/] ({s.archived:,} archived), "
+        f"{plural(s.retrievals, 'retrieval')}, "
+        f"{s.helpful} helpful / {s.unhelpful} unhelpful ratings on "
+        f"{plural(s.rated_episodes, 'episode')}, "
         f"{human_size(s.size_bytes)}"
     )
     if not s.episodes:
@@ -307,7 +308,8 @@ def prune(
     console().print(t)
     if execute:
         console().print(
-            f"[yellow]archived {len(archived)} episodes[/] (memrl restore <id> brings one back)"
+            f"[yellow]archived {plural(len(archived), 'episode')}[/] "
+            "(memrl restore <id> brings one back)"
         )
     else:
         console().print(f"{len(plan)} candidates. Dry run: add --execute to archive them.")
