@@ -180,7 +180,7 @@ def status(s: models.StatusResult) -> str:
         f"({s.project_archived} archived).",
         f"All projects: {plural(s.episodes, 'episode')} in {plural(s.projects, 'project')}, {s.archived} archived, "
         f"{s.retrievals} retrievals, {s.events} utility changes recorded.",
-        f"Index: {idx.rows} rows, " + ("up to date." if idx.ok else "needs repair."),
+        f"Index: {plural(idx.rows, 'row')}, " + ("up to date." if idx.ok else "needs repair."),
         f"Model: {s.model}" + (", loaded." if s.model_loaded else ", loading in the background."),
         f"Data: {s.data_dir} ({human_size(s.size_bytes)}). This session: {s.session_id}.",
     ]
@@ -192,7 +192,7 @@ def stats(s: models.StatsResult) -> str:
     lines = [
         f"{plural(s.episodes, 'episode')} in {where(s.project)} ({s.archived} archived), {s.retrievals} "
         f"retrievals; rated {s.helpful} helpful / {s.unhelpful} unhelpful "
-        f"({s.rated_episodes} episodes rated).",
+        f"({plural(s.rated_episodes, 'episode')} rated).",
     ]
     if s.outcomes:
         lines.append("Outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(s.outcomes.items())))

@@ -128,7 +128,10 @@ class BrowseScreen(EpisodeActions):
             text = f"⚠ {index.health.problem}  Press I to rebuild it here."
         elif report.episodes and (index.missing or index.stale):
             n = len(index.missing) + len(index.stale)
-            text = f"⚠ {n} episodes are not up to date in the search index. Press I to update it."
+            text = (
+                f"⚠ {plural(n, 'episode')} {'is' if n == 1 else 'are'} not up to date in the "
+                "search index. Press I to update it."
+            )
         self._banner("index", text)
         self._show_corrupt()
 

@@ -13,7 +13,7 @@ from memrl.tui import curator
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
-from memrl.views import pct
+from memrl.views import pct, plural
 
 
 class MergeScreen(MemrlScreen[bool]):
@@ -76,7 +76,7 @@ class MergeScreen(MemrlScreen[bool]):
         notes = [
             f"merged: utility {pct(plan.state.q)} from {plan.state.evidence} signals · "
             f"{len(plan.episode.what_worked)} worked · {len(plan.episode.errors_resolved)} "
-            f"errors · {len(plan.episode.files)} files · tags {', '.join(plan.episode.tags) or '—'}",
+            f"errors · {plural(len(plan.episode.files), 'file')} · tags {', '.join(plan.episode.tags) or '—'}",
             *plan.notes,
         ]
         self.query_one("#merge-notes", Static).update("\n".join(notes))

@@ -13,7 +13,7 @@ from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.footer import Footer
-from memrl.views import pct
+from memrl.views import pct, plural
 
 
 class PruneScreen(MemrlScreen[bool]):
@@ -59,7 +59,7 @@ class PruneScreen(MemrlScreen[bool]):
             )
             return
         self._help(
-            f"{len(plan)} episodes below {pct(cfg.min_utility)} utility and unused for "
+            f"{plural(len(plan), 'episode')} below {pct(cfg.min_utility)} utility and unused for "
             f"{cfg.older_than_days}+ days (never pinned, never rated helpful). "
             "space deselects; enter archives the selected ones — nothing is deleted, u undoes."
         )

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
 from memrl.errors import MemrlError
+from memrl.views import plural
 
 if TYPE_CHECKING:
     from textual import getters
@@ -55,7 +56,7 @@ class RebuildScreen(ModalScreen[bool]):
             self.app.call_from_thread(self._finish, f"✗ {exc}", False)
             return
         text = (
-            f"✓ done: {report.embedded} episodes embedded"
+            f"✓ done: {plural(report.embedded, 'episode')} embedded"
             + (f", {len(disk.corrupt)} unreadable files skipped" if disk.corrupt else "")
             + ". Press enter to close."
         )

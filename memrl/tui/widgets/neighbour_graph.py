@@ -8,7 +8,7 @@ import math
 from textual_plotext import PlotextPlot
 
 from memrl.insights import Neighbour
-from memrl.views import Row
+from memrl.views import Row, plural
 
 
 def _colour(utility: float) -> str:
@@ -45,5 +45,5 @@ class NeighbourGraph(PlotextPlot):
             plt.text(nb.row.short_id, x, y - 0.13, alignment="center", background="default")
         plt.scatter([0], [0], marker="◉", color=_colour(centre.learned.utility))
         plt.text(centre.short_id, 0, -0.13, alignment="center", background="default", style="bold")
-        plt.title(f"{len(neighbours)} neighbours ≥ {threshold:.0%} alike")
+        plt.title(f"{plural(len(neighbours), 'neighbour')} ≥ {threshold:.0%} alike")
         self.refresh()

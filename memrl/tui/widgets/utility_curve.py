@@ -6,6 +6,7 @@ from textual_plotext import PlotextPlot
 
 from memrl.insights import History
 from memrl.learning.rules import DAY
+from memrl.views import plural
 
 # cause → (label, colour, marker)
 MARKS = {
@@ -51,5 +52,5 @@ class UtilityCurve(PlotextPlot):
         plt.xlim(left, -left * 0.01)
         plt.xlabel("days before now")
         plt.ylabel("utility %")
-        plt.title(f"utility {learned.utility:.0%} now · {len(history.events)} changes")
+        plt.title(f"utility {learned.utility:.0%} now · {plural(len(history.events), 'change')}")
         self.refresh()
