@@ -137,10 +137,11 @@ def _runtime() -> str:
 def _build_model(folder: Path) -> None:
     source = pinned("model.onnx")
     with _scratch(folder, "model.onnx") as tmp:
+        check = None
         try:
             rewritten = compact.compact(source, tmp)
-            agreement = compact.verify(source, tmp, folder / "tokenizer.json")
-            why = "" if agreement >= compact.AGREEMENT else f"vectors agree only to {agreement:.4f}"
+            check = compact.verify(source, tmp, folder / "tokenizer.json")
+            why = check.problem
         except Exception as exc:  # an older runtime, a missing operator: use the pinned graph
             rewritten, why = 0, f"{type(exc).__name__}: {exc}"
         if why:
@@ -153,6 +154,8 @@ def _build_model(folder: Path) -> None:
             "rewritten_nodes": 0 if why else rewritten,
             "runtime": _runtime(),
         }
+        if check is not None:
+            about |= {"agreement": round(check.agreement, 5), "speed": round(check.speed, 2)}
         if why:
             about["why_not"] = why
         os.replace(tmp, folder / "model.onnx")
