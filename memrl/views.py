@@ -27,9 +27,9 @@ def human_size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def plural(count: int, word: str) -> str:
-    """`1 episode`, `3 episodes`."""
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 episode`, `3 episodes`; `many` for a plural that is not word + s."""
+    return f"{count:,} " + (word if count == 1 else many or word + "s")
 
 
 def pct(x: float) -> str:

@@ -61,7 +61,8 @@ def test_propagate_twice_changes_nothing_the_second_time():
     first = json.loads(run("propagate", "--json").stdout)
     second = json.loads(run("propagate", "--json").stdout)
     assert first["sources"] == 1 and second["changes"] == []
-    assert "0 utilities changed" in run("propagate").output
+    shown = run("propagate").output
+    assert "0 utilities changed" in shown and "1 episode with evidence" in shown
     dry = json.loads(run("propagate", "--dry-run", "--temporal", "--json").stdout)
     assert dry["dry_run"] is True
 
@@ -117,3 +118,12 @@ def test_merge_and_review():
     assert bad.exit_code == 2 and "at least two" in bad.output
     review = json.loads(run("review", "--print", "--json").stdout)
     assert set(review) == {"duplicates", "stale", "unused", "prune", "suggestions"}
+
+
+def test_counts_of_one_read_right():
+    from memrl.views import plural
+
+    assert plural(1, "episode") == "1 episode" and plural(0, "episode") == "0 episodes"
+    assert plural(1, "utility", "utilities") == "1 utility"
+    assert plural(2, "utility", "utilities") == "2 utilities"
+    assert plural(12_345, "row") == "12,345 rows"

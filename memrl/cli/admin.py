@@ -127,7 +127,7 @@ def index(
     console().print(
         f"[green]✓[/] index {verb}: {plural(report.health.rows, 'episode')}, "
         f"{report.embedded} embedded"
-        + (f", {len(disk.new)} new files" if disk.new else "")
+        + (f", {plural(len(disk.new), 'new file')}" if disk.new else "")
         + (f", {len(disk.vanished)} vanished" if disk.vanished else "")
     )
     if report.health.problem:
@@ -207,7 +207,8 @@ def status(as_json: bool = JsonOpt) -> None:
     if st.disk.leftovers:
         t.add_row(
             "interrupted",
-            f"{st.disk.leftovers} temp files from interrupted writes (cleaned by `memrl index`)",
+            f"{plural(st.disk.leftovers, 'temp file')} from interrupted writes "
+            "(cleaned by `memrl index`)",
         )
     t.add_row(
         "learning",

@@ -160,16 +160,13 @@ def _print_scan(scan: dict[str, Any], fixed: int, fix: bool) -> None:
             out.print(f"  [cyan]{item['short_id']}[/] {escape(item['title'][:70])}{state}: {kinds}")
         if len(episodes) > 50:
             out.print(f"  … and {len(episodes) - 50} more (--json lists them all)")
+        also = f" and {plural(len(queries), 'logged query', 'logged queries')}" if queries else ""
         if fix:
-            out.print(
-                f"[green]✓[/] re-redacted {fixed} episode{'s' if fixed != 1 else ''}"
-                + (f" and {len(queries)} logged queries" if queries else "")
-            )
+            out.print(f"[green]✓[/] re-redacted {plural(fixed, 'episode')}{also}")
         else:
             out.print(
-                f"{len(episodes)} of {scan['scanned']:,} episodes"
-                + (f" and {len(queries)} logged queries" if queries else "")
-                + " hold secrets; `memrl redact --fix` replaces them with [REDACTED:<kind>]."
+                f"{len(episodes)} of {scan['scanned']:,} episodes{also} hold secrets; "
+                "`memrl redact --fix` replaces them with [REDACTED:<kind>]."
             )
     if scan["unreadable"]:
         note(

@@ -91,11 +91,11 @@ def propagate(
     big = sorted(report.changes, key=lambda c: -abs(c.delta))
     print_changes(big[:30], "would change" if dry_run else "changed")
     if len(big) > 30:
-        console().print(f"[dim]… and {len(big) - 30} smaller changes[/]")
+        console().print(f"[dim]… and {plural(len(big) - 30, 'smaller change')}[/]")
     verb = "would change" if dry_run else "changed"
     console().print(
         f"{plural(report.sources, 'episode')} with evidence, {plural(report.edges, 'edge')}; "
-        f"{len(report.changes)} utilities {verb} ({report.seconds:.2f} s)"
+        f"{plural(len(report.changes), 'utility', 'utilities')} {verb} ({report.seconds:.2f} s)"
     )
 
 
@@ -312,7 +312,9 @@ def prune(
             "(memrl restore <id> brings one back)"
         )
     else:
-        console().print(f"{len(plan)} candidates. Dry run: add --execute to archive them.")
+        console().print(
+            f"{plural(len(plan), 'candidate')}. Dry run: add --execute to archive them."
+        )
 
 
 @app.command()
@@ -348,7 +350,7 @@ def merge(
     verb = "would merge" if dry_run else "merged"
     console().print(
         f"[green]✓[/] {verb} {len(plan.sources)} episodes into [cyan]{ep.short_id}[/] — "
-        f"{ep.title} (utility {pct(plan.state.q)}, {plan.state.evidence} signals)"
+        f"{ep.title} (utility {pct(plan.state.q)}, {plural(plan.state.evidence, 'signal')})"
     )
     if not dry_run:
         console().print("[dim]originals archived: memrl restore <id> brings one back[/]")

@@ -54,14 +54,14 @@ class Credit(Graph):
                         scale[episode_id] = self.cfg.context_credit_weight if context else 1.0
             # λ^k soon rounds to nothing (0.8^20 ≈ 0.01): such a share moves no utility and must
             # not count as evidence, nor make the episode a source whose neighbours are sought.
-            shares = zip(scale, credit_weights(len(scale), self.cfg.credit_decay), strict=True)
-            kept = [(i, w * scale[i]) for i, w in shares if w * scale[i] >= self.cfg.credit_floor]
-            ordered = [i for i, _w in kept]
-            weights = [w for _i, w in kept]
+            lam = credit_weights(len(scale), self.cfg.credit_decay)
+            shares = {i: w * scale[i] for i, w in zip(scale, lam, strict=True)}
+            ordered = [i for i, share in shares.items() if share >= self.cfg.credit_floor]
             states = self.ledger.states(ordered)
             meta = self._meta(ordered)
             events, changes = [], []
-            for episode_id, weight in zip(ordered, weights, strict=True):
+            for episode_id in ordered:
+                weight = shares[episode_id]
                 s = states[episode_id]
                 created, pinned, title = meta.get(episode_id, (ts, False, ""))
                 before = self._shown(s, created, pinned)

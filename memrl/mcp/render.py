@@ -179,7 +179,7 @@ def status(s: models.StatusResult) -> str:
         f"{head} Project {defuse(s.project)}: {plural(s.project_episodes, 'episode')} "
         f"({s.project_archived} archived).",
         f"All projects: {plural(s.episodes, 'episode')} in {plural(s.projects, 'project')}, {s.archived} archived, "
-        f"{s.retrievals} retrievals, {s.events} utility changes recorded.",
+        f"{plural(s.retrievals, 'retrieval')}, {plural(s.events, 'utility change')} recorded.",
         f"Index: {plural(idx.rows, 'row')}, " + ("up to date." if idx.ok else "needs repair."),
         f"Model: {s.model}" + (", loaded." if s.model_loaded else ", loading in the background."),
         f"Data: {s.data_dir} ({human_size(s.size_bytes)}). This session: {s.session_id}.",
@@ -190,8 +190,8 @@ def status(s: models.StatusResult) -> str:
 
 def stats(s: models.StatsResult) -> str:
     lines = [
-        f"{plural(s.episodes, 'episode')} in {where(s.project)} ({s.archived} archived), {s.retrievals} "
-        f"retrievals; rated {s.helpful} helpful / {s.unhelpful} unhelpful "
+        f"{plural(s.episodes, 'episode')} in {where(s.project)} ({s.archived} archived), "
+        f"{plural(s.retrievals, 'retrieval')}; rated {s.helpful} helpful / {s.unhelpful} unhelpful "
         f"({plural(s.rated_episodes, 'episode')} rated).",
     ]
     if s.outcomes:

@@ -74,9 +74,11 @@ class MergeScreen(MemrlScreen[bool]):
         if not keep_summary:
             self.query_one(TextArea).text = plan.episode.summary
         notes = [
-            f"merged: utility {pct(plan.state.q)} from {plan.state.evidence} signals · "
-            f"{len(plan.episode.what_worked)} worked · {len(plan.episode.errors_resolved)} "
-            f"errors · {plural(len(plan.episode.files), 'file')} · tags {', '.join(plan.episode.tags) or '—'}",
+            f"merged: utility {pct(plan.state.q)} from {plural(plan.state.evidence, 'signal')} · "
+            f"{len(plan.episode.what_worked)} worked · "
+            f"{plural(len(plan.episode.errors_resolved), 'error')} · "
+            f"{plural(len(plan.episode.files), 'file')} · "
+            f"tags {', '.join(plan.episode.tags) or '—'}",
             *plan.notes,
         ]
         self.query_one("#merge-notes", Static).update("\n".join(notes))

@@ -57,7 +57,7 @@ class RebuildScreen(ModalScreen[bool]):
             return
         text = (
             f"✓ done: {plural(report.embedded, 'episode')} embedded"
-            + (f", {len(disk.corrupt)} unreadable files skipped" if disk.corrupt else "")
+            + (f", {plural(len(disk.corrupt), 'unreadable file')} skipped" if disk.corrupt else "")
             + ". Press enter to close."
         )
         self.app.call_from_thread(self._finish, text, True)

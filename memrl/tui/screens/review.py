@@ -16,7 +16,7 @@ from memrl.tui import curator
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
-from memrl.views import Row, pct
+from memrl.views import Row, pct, plural
 
 WHY = {
     "duplicates": "near-duplicates ({sim} alike): merge them into one episode that keeps "
@@ -98,7 +98,7 @@ class ReviewScreen(MemrlScreen[None]):
         main.display = not done
         self.query_one("#review-done").display = done
         if finding is None:
-            self._status(f"review finished: {len(self.findings)} findings")
+            self._status(f"review finished: {plural(len(self.findings), 'finding')}")
             self.query_one("#review-done", Markdown).update(
                 "## Review done\n\nNothing more to look at. Prune (**P**) archives old, "
                 "low-utility episodes; **escape** goes back."
