@@ -32,6 +32,23 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} " + (word if count == 1 else many or word + "s")
 
 
+def age(ts: float, now: float) -> str:
+    """How long ago, compactly, for table columns: `now`, `5m`, `3h`, `12d`, `2y`."""
+    seconds = max(0.0, now - ts)
+    if seconds >= 2 * 365 * 86_400:
+        return f"{seconds / (365 * 86_400):.0f}y"
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return "now"
+
+
+def ago(ts: float, now: float) -> str:
+    """How long ago, for a sentence: `just now`, `5m ago`."""
+    when = age(ts, now)
+    return "just now" if when == "now" else f"{when} ago"
+
+
 def pct(x: float) -> str:
     """A fraction as a whole percentage: `0.734` → `73%`."""
     return f"{x * 100:.0f}%"

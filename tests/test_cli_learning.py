@@ -127,3 +127,17 @@ def test_counts_of_one_read_right():
     assert plural(1, "utility", "utilities") == "1 utility"
     assert plural(2, "utility", "utilities") == "2 utilities"
     assert plural(12_345, "row") == "12,345 rows"
+
+
+def test_ages_read_right_in_columns_and_sentences():
+    from memrl.views import age, ago
+
+    now = 1_800_000_000.0
+    assert [age(now - s, now) for s in (5, 90, 7200, 3 * 86_400, 800 * 86_400)] == [
+        "now",
+        "2m",
+        "2h",
+        "3d",
+        "2y",
+    ]
+    assert ago(now - 5, now) == "just now" and ago(now - 7200, now) == "2h ago"

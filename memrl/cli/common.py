@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -108,14 +107,6 @@ def bar(x: float, width: int = 10) -> str:
 
 def outcome_style(outcome: str) -> str:
     return {"success": "green", "partial": "yellow", "failure": "red"}.get(outcome, "dim")
-
-
-def ago(ts: float, now: float | None = None) -> str:
-    seconds = max(0.0, (now or time.time()) - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return "just now"
 
 
 def row_json(row: Any) -> dict[str, Any]:

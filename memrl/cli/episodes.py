@@ -13,7 +13,6 @@ import typer
 
 from memrl.cli.common import (
     JsonOpt,
-    ago,
     bar,
     console,
     fail,
@@ -27,6 +26,7 @@ from memrl.cli.common import (
     row_json,
     utility_style,
 )
+from memrl.views import ago
 from memrl.vocab import Outcome, TaskType
 
 app = typer.Typer()
@@ -209,6 +209,7 @@ def list_(
         ("age", {"justify": "right"}),
     ):
         table.add_column(name, **kw)
+    now = time.time()
     for r in rows:
         u = r.learned.utility
         table.add_row(
@@ -219,7 +220,7 @@ def list_(
             f"[{utility_style(u)}]{bar(u, 5)} {pct(u):>4}[/]",
             str(r.learned.retrievals),
             f"{r.learned.helpful}/{r.learned.unhelpful}",
-            ago(r.created_at),
+            ago(r.created_at, now),
         )
     console().print(table)
     total = memory.count(filters)
@@ -270,7 +271,8 @@ def show(
     add("project", escape(ep.project))
     add(
         "created",
-        ep.created_at.strftime("%Y-%m-%d %H:%M UTC") + f"  ({ago(ep.created_at.timestamp())})",
+        ep.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        + f"  ({ago(ep.created_at.timestamp(), time.time())})",
     )
     add(
         "outcome",

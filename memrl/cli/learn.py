@@ -10,7 +10,6 @@ import typer
 
 from memrl.cli.common import (
     JsonOpt,
-    ago,
     bar,
     change_json,
     console,
@@ -24,7 +23,7 @@ from memrl.cli.common import (
     row_json,
     utility_style,
 )
-from memrl.views import human_size, plural
+from memrl.views import ago, human_size, plural
 
 app = typer.Typer()
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from memrl.learning.rules import DAY
-from memrl.views import EpisodeView, Learned, pct
+from memrl.views import EpisodeView, Learned, ago, pct
 
 OUTCOME_STYLE = {"success": "green", "partial": "yellow", "failure": "red", "unknown": "dim"}
 OUTCOME_MARK = {"success": "✓", "partial": "◐", "failure": "✗", "unknown": "○"}
@@ -23,16 +22,6 @@ def bar(x: float, width: int = 5) -> str:
     eighths = round(max(0.0, min(1.0, x)) * width * 8)
     full, part = divmod(eighths, 8)
     return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width, " ")
-
-
-def ago(ts: float, now: float) -> str:
-    seconds = max(0.0, now - ts)
-    if seconds >= 2 * 365 * DAY:
-        return f"{seconds / (365 * DAY):.0f}y"
-    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return "now"
 
 
 def day(ts: float) -> str:
@@ -72,7 +61,7 @@ def episode_markdown(view: EpisodeView, now: float) -> str:
     head += (
         f"{OUTCOME_MARK[ep.outcome.value]} {ep.outcome.value} · {day(ep.created_at.timestamp())}"
     )
-    head += f" ({ago(ep.created_at.timestamp(), now)} ago)"
+    head += f" ({ago(ep.created_at.timestamp(), now)})"
     lines = [
         f"## {ep.task or ep.title}",
         "",
@@ -97,6 +86,6 @@ def episode_markdown(view: EpisodeView, now: float) -> str:
         "",
         f"retrieved {learned.retrievals}× · rated helpful {learned.helpful}× · "
         f"unhelpful {learned.unhelpful}×"
-        + (f" · last used {ago(learned.last_used_at, now)} ago" if learned.last_used_at else ""),
+        + (f" · last used {ago(learned.last_used_at, now)}" if learned.last_used_at else ""),
     ]
     return "\n".join(lines)

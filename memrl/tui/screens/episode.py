@@ -9,14 +9,14 @@ from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from memrl import insights
 from memrl.errors import MemrlError
-from memrl.tui.format import ago, clip
+from memrl.tui.format import clip
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.tui.widgets.neighbour_graph import NeighbourGraph
 from memrl.tui.widgets.utility_curve import UtilityCurve
-from memrl.views import pct
+from memrl.views import age, pct
 
 
 class EpisodeScreen(EpisodeActions):
@@ -107,7 +107,7 @@ class EpisodeScreen(EpisodeActions):
             delta = e.after - e.before
             cause = e.cause + (f" ← {e.other_id[:8]}" if e.other_id else "")
             table.add_row(
-                ago(e.ts, now),
+                age(e.ts, now),
                 cause,
                 f"{pct(e.before)} → {pct(e.after)}",
                 f"{delta * 100:+.1f} pts",

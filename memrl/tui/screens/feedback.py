@@ -7,10 +7,10 @@ from textual.binding import Binding
 from textual.widgets import Header, Markdown, Static
 
 from memrl.tui import curator
-from memrl.tui.format import ago
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
+from memrl.views import ago
 
 DONE = """\
 ## Nothing left to rate
@@ -74,7 +74,7 @@ class FeedbackScreen(MemrlScreen[None]):
             return
         episode_id, query, ts = item
         self.query_one("#session-query", Static).update(
-            f"Retrieved {ago(ts, self.app.clock())} ago for:  “{query}”\n"
+            f"Retrieved {ago(ts, self.app.clock())} for:  “{query}”\n"
             "Did this memory help with that?"
         )
         error = self.query_one(EpisodeDetail).show(episode_id)

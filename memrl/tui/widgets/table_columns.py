@@ -8,8 +8,8 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 
-from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, ago, bar
-from memrl.views import Row, pct, utility_style
+from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, bar
+from memrl.views import Row, age, pct, utility_style
 
 
 @dataclass(slots=True)
@@ -148,5 +148,5 @@ def _values(entry, columns, marked, bad, now, err) -> dict[str, list[Piece]]:
         ],
         "used": [(str(learned.retrievals) if learned.retrievals else "·", None)],
         "rated": [(f"+{learned.helpful} −{learned.unhelpful}" if rated else "·", None)],
-        "age": [(ago(row.created_at, now), None)],
+        "age": [(age(row.created_at, now), None)],
     }
