@@ -468,6 +468,26 @@ def _logged(data_dir: Path) -> str:
     return (data_dir / hooks.LOG_FILE).read_text()
 
 
+def test_the_background_finish_compacts_what_waits(data_dir: Path) -> None:
+    """The detached finish indexes the session's episode, then compacts the rows waiting for
+    it, so the next session's searches do not pay for them."""
+    from benchmarks import synthetic
+
+    memory = Memory(data_dir, embedder=HashEmbedder())
+    assert memory.import_(synthetic.jsonl(300)).imported == 300
+    memory.capture(episode(task="Tune the retry policy", project="acme/app"))
+    saved = memory.prepare(episode(task="Fix the flaky upload test", project="acme/app"))
+    memory.store.save([saved])  # as a hook saves it, leaving the index to the finish
+    memory.close()
+
+    assert hooks.main(["finish", json.dumps({"index": [saved.id]})]) == 0
+    assert f"indexed {saved.id[:8]}, compacted 2 waiting rows" in _logged(data_dir)
+    memory = Memory(data_dir, embedder=HashEmbedder())
+    assert memory.index.table().index_stats("text_idx").num_unindexed_rows == 0
+    assert saved.id in memory.index.hashes()
+    memory.close()
+
+
 @pytest.mark.parametrize("event", list(hooks.EVENTS))
 @pytest.mark.parametrize("raw", ["not json at all", "", "[1, 2]", "\x00\xff"])
 def test_garbage_input_exits_0_with_one_line(data_dir: Path, event: str, raw: str) -> None:

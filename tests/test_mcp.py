@@ -403,6 +403,34 @@ async def test_an_unexpected_error_is_logged_and_the_server_carries_on(server, m
     assert found["results"]
 
 
+def test_a_pause_after_captures_compacts_the_rows_they_left_waiting(fast_memory, monkeypatch):
+    """Searches pay for index rows that wait for compaction; the first pause folds them in."""
+    import time
+
+    from benchmarks import synthetic
+    from memrl.index import Index
+    from memrl.mcp import backend as backend_module
+
+    monkeypatch.setattr(backend_module, "IDLE_TRIM_SECONDS", 0.2)
+    monkeypatch.setattr(backend_module, "TRIM_POLL_SECONDS", 0.05)
+    assert fast_memory.import_(synthetic.jsonl(300)).imported == 300
+    backend = backend_module.Backend(fast_memory, session_id="s", project="p")
+
+    def waiting() -> int:  # read apart from the server's Memory, as another process would
+        index = Index(fast_memory.index.folder, fast_memory.model_id, 384)
+        return index.table().index_stats("text_idx").num_unindexed_rows
+
+    for ep in synthetic.episodes(3, seed=9):
+        ep.pop("id")
+        backend.call(lambda m, ep=ep: m.capture(ep))
+    assert waiting() == 3
+    deadline = time.monotonic() + 10
+    while waiting() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert waiting() == 0
+    assert backend.call(lambda m: m.index.health().rows) == 303
+
+
 def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypatch):
     import gc
     import threading

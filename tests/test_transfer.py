@@ -166,6 +166,34 @@ def test_the_index_keeps_up_with_captures_one_at_a_time(fast_memory):
     assert fast_memory.index.health().rows == 900 + 3 * OPTIMIZE_EVERY
 
 
+def test_rows_waiting_for_compaction_are_compacted_on_request(fast_memory):
+    """A process about to sit idle folds the rows that wait for compaction into the indices,
+    so the next search does not pay for them; it never waits for another writer."""
+    from filelock import FileLock
+
+    from memrl.index import Index
+
+    assert fast_memory.import_(synthetic.jsonl(300)).imported == 300
+    index = fast_memory.index
+    assert index.compact_waiting() == 0  # nothing waits after an import
+    for ep in synthetic.episodes(3, seed=8):
+        ep.pop("id")
+        fast_memory.capture(ep)
+    stats = index.table().index_stats("text_idx")
+    assert stats.num_unindexed_rows == 3  # too few to compact on the write path
+
+    with FileLock(str(index.folder / ".write.lock")):  # another process is writing
+        assert Index(index.folder, index.model_id, 384).compact_waiting() == 0
+    assert index.table().index_stats("text_idx").num_unindexed_rows == 3
+
+    assert index.compact_waiting() == 3
+    assert index.table().index_stats("text_idx").num_unindexed_rows == 0
+    assert index.compact_waiting() == 0
+    latest = fast_memory.get("latest").episode
+    assert fast_memory.search(latest.summary, limit=1).hits[0].id == latest.id
+    assert index.health().rows == 303
+
+
 def test_a_large_table_gets_a_quantised_vector_index_whose_answers_stay_exact(
     fast_memory, monkeypatch
 ):

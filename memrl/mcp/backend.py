@@ -126,7 +126,8 @@ class Backend:
                 self._trim_when_idle()
 
     def _trim_when_idle(self) -> None:
-        """Captures and LanceDB writes leave freed heap behind; return it once calls pause."""
+        """Once calls pause: compact the index rows that wait for it (so the next search does
+        not pay for them), and return the freed heap that captures and LanceDB writes leave."""
         self._last_call = time.monotonic()
         self._called.set()
         if self._trimmer is None:
@@ -142,9 +143,19 @@ class Backend:
         self._called.clear()
         if self._lock.acquire(blocking=False):  # a call is running: its end sets it again
             try:
+                self._compact_index()
                 _trim_heap()
             finally:
                 self._lock.release()
+
+    def _compact_index(self) -> None:
+        memory = self._memory
+        if memory is None or not memory.index.opened:
+            return  # nothing searched or wrote here: no reason to load LanceDB now
+        try:
+            memory.index.compact_waiting()
+        except Exception as exc:  # the next write compacts; never take the server down
+            self.log_crash("idle compaction", exc)
 
     @property
     def data_dir(self) -> Path:

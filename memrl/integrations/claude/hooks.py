@@ -212,12 +212,15 @@ def _finish_main(argv: list[str]) -> int:
     """`python -m memrl.integrations.claude.hooks finish '<jobs json>'` (the detached part)."""
     started = time.perf_counter()
     from memrl.integrations.claude.checkpoint import Jobs, finish
+    from memrl.views import plural
 
     try:
         jobs = Jobs(**json.loads(argv[0]))
         memory = open_memory()
         try:
             note = finish(memory, jobs)
+            if jobs.index and (compacted := memory.index.compact_waiting()):
+                note += f", compacted {plural(compacted, 'waiting row')}"
         finally:
             memory.close()
         log(f"finish -: {note} ({time.perf_counter() - started:.2f} s)")
