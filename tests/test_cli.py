@@ -216,6 +216,23 @@ def test_search_table_and_json():
     assert empty.exit_code == 2 and "query is empty" in empty.output
 
 
+@pytest.mark.parametrize("width", [60, 80])
+def test_tables_fit_a_narrow_terminal_and_keep_their_short_columns(monkeypatch, width):
+    """In a split pane the task is cut short on one line; ids, outcomes and utilities stay
+    whole (they used to be squeezed to a letter while the task kept its full width)."""
+    import memrl.cli.common as common
+
+    task = "Speed up the nightly CSV export for the billing team by streaming the rows"
+    run("capture", "--task", task, "--summary", "Server-side cursor", "--outcome", "partial")
+    monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.setattr(common, "_console", None)
+    for out in (run("list").output, run("search", "nightly CSV export").output):
+        lines = out.splitlines()
+        [row] = [line for line in lines if "Speed up" in line]
+        assert max(map(len, lines)) <= width and len(lines) == 3  # header, rule, one row
+        assert "partial" in row and "50%" in row and "…" in row and task not in out
+
+
 def test_search_without_index_says_what_to_do(data_dir):
     captured()
     import shutil

@@ -141,3 +141,18 @@ def test_ages_read_right_in_columns_and_sentences():
         "2y",
     ]
     assert ago(now - 5, now) == "just now" and ago(now - 7200, now) == "2h ago"
+
+
+def test_feedback_shows_the_largest_changes_and_counts_the_rest():
+    """Value spreading to many neighbours is listed largest first, a dozen at most; a change
+    too small for one decimal still shows its size rather than '+0.0 pts'."""
+    ids = [
+        capture(f"Made the upload retry test stable, attempt {n}", f"Fix flaky upload test {n}")
+        for n in range(16)
+    ]
+    out = run("feedback", "helpful", ids[0]).output
+    spread = out.split("propagated to neighbours", 1)[1]
+    rows = [line for line in spread.splitlines() if "propagation from" in line]
+    assert len(rows) == 12 and "… and 3 smaller changes" in spread  # 15 neighbours in all
+    points = [float(row.split("+")[-1].split()[0]) for row in rows]
+    assert points == sorted(points, reverse=True) and "0.0 pts" not in out

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from memrl.views import pct as pct  # re-exported for the commands; views is pydantic-free
+from memrl.views import plural
 from memrl.views import utility_style as utility_style
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from memrl.memory import Memory
 
@@ -105,6 +107,17 @@ def bar(x: float, width: int = 10) -> str:
     return "█" * full + "░" * (width - full)
 
 
+def cut(text: str) -> Text:
+    """A cell that gives way in a narrow terminal: one line, cut short with '…'.
+
+    Rich narrows only the columns whose cells may wrap; a column of these is one of them,
+    so the short columns beside it (ids, outcomes, percentages) keep their width.
+    """
+    from rich.text import Text
+
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
 def outcome_style(outcome: str) -> str:
     return {"success": "green", "partial": "yellow", "failure": "red"}.get(outcome, "dim")
 
@@ -142,26 +155,32 @@ def change_json(ch: Any) -> dict[str, Any]:
     }
 
 
-def print_changes(changes: list[Any], heading: str) -> None:
+def print_changes(changes: list[Any], heading: str, limit: int = 12) -> None:
+    """The largest changes first, at most `limit` of them; the others are counted."""
     if not changes:
         return
     from rich.table import Table
 
     table = Table(title=heading, title_justify="left", show_edge=False)
     table.add_column("id", style="cyan", no_wrap=True)
-    table.add_column("episode", overflow="ellipsis", no_wrap=True, max_width=50)
+    table.add_column("episode", max_width=50)
     table.add_column("cause")
-    table.add_column("utility", justify="right")
-    table.add_column("change", justify="right")
-    for ch in changes:
+    table.add_column("utility", justify="right", no_wrap=True)
+    table.add_column("change", justify="right", no_wrap=True)
+    shown = sorted(changes, key=lambda c: -abs(c.delta))[:limit]
+    for ch in shown:
         sign = "+" if ch.delta >= 0 else "−"
         style = "green" if ch.delta >= 0 else "red"
         cause = ch.cause + (f" from {ch.other_id[:8]}" if ch.other_id else "")
+        points = abs(ch.delta) * 100
+        amount = f"{points:.1f}" if points >= 0.1 else f"{points:.1g}"  # never a bare 0.0
         table.add_row(
             ch.id[:8],
-            ch.title,
+            cut(ch.title),
             cause,
             f"{pct(ch.before)} → {pct(ch.after)}",
-            f"[{style}]{sign}{abs(ch.delta) * 100:.1f} pts[/]",
+            f"[{style}]{sign}{amount} pts[/]",
         )
     console().print(table)
+    if len(changes) > len(shown):
+        console().print(f"[dim]… and {plural(len(changes) - len(shown), 'smaller change')}[/]")

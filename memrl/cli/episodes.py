@@ -15,6 +15,7 @@ from memrl.cli.common import (
     JsonOpt,
     bar,
     console,
+    cut,
     fail,
     guarded,
     note,
@@ -26,7 +27,7 @@ from memrl.cli.common import (
     row_json,
     utility_style,
 )
-from memrl.views import ago
+from memrl.views import age, ago
 from memrl.vocab import Outcome, TaskType
 
 app = typer.Typer()
@@ -197,31 +198,37 @@ def list_(
         return
     from rich.table import Table
 
-    table = Table(show_edge=False, pad_edge=False)
-    for name, kw in (
-        ("id", {"style": "cyan", "no_wrap": True}),
-        ("project", {"max_width": 18}),
-        ("task", {"ratio": 1, "no_wrap": True, "overflow": "ellipsis"}),
+    # In a narrow terminal the counts go first, then the project: the task keeps some room.
+    width = console().width
+    shown = {"project": not project and width >= 70, "used": width >= 100, "±": width >= 100}
+    columns: list[tuple[str, dict[str, Any]]] = [
+        ("id", {"style": "cyan"}),
+        ("project", {"max_width": 18, "overflow": "ellipsis"}),
+        ("task", {"no_wrap": False}),  # the one column that narrows (see `cut`)
         ("outcome", {}),
-        ("utility", {"no_wrap": True}),
+        ("utility", {}),
         ("used", {"justify": "right"}),
         ("±", {"justify": "right"}),
         ("age", {"justify": "right"}),
-    ):
-        table.add_column(name, **kw)
+    ]
+    table = Table(show_edge=False, pad_edge=False, title=project, title_justify="left")
+    for name, kw in columns:
+        if shown.get(name, True):
+            table.add_column(name, **{"no_wrap": True, **kw})
     now = time.time()
     for r in rows:
         u = r.learned.utility
-        table.add_row(
-            r.short_id + ("📌" if r.pinned else ""),
-            r.project,
-            r.title,
-            f"[{outcome_style(r.outcome)}]{r.outcome}[/]",
-            f"[{utility_style(u)}]{bar(u, 5)} {pct(u):>4}[/]",
-            str(r.learned.retrievals),
-            f"{r.learned.helpful}/{r.learned.unhelpful}",
-            ago(r.created_at, now),
-        )
+        cells: dict[str, Any] = {
+            "id": r.short_id + ("📌" if r.pinned else ""),
+            "project": r.project,
+            "task": cut(r.title),
+            "outcome": f"[{outcome_style(r.outcome)}]{r.outcome}[/]",
+            "utility": f"[{utility_style(u)}]{bar(u, 5)} {pct(u):>4}[/]",
+            "used": str(r.learned.retrievals),
+            "±": f"{r.learned.helpful}/{r.learned.unhelpful}",
+            "age": age(r.created_at, now),
+        }
+        table.add_row(*(cells[name] for name, _kw in columns if shown.get(name, True)))
     console().print(table)
     total = memory.count(filters)
     if total > len(rows):

@@ -87,11 +87,8 @@ def propagate(
         )
         return
     print_changes(report.credit, "temporal credit")
-    big = sorted(report.changes, key=lambda c: -abs(c.delta))
-    print_changes(big[:30], "would change" if dry_run else "changed")
-    if len(big) > 30:
-        console().print(f"[dim]… and {plural(len(big) - 30, 'smaller change')}[/]")
     verb = "would change" if dry_run else "changed"
+    print_changes(report.changes, verb, limit=30)
     console().print(
         f"{plural(report.sources, 'episode')} with evidence, {plural(report.edges, 'edge')}; "
         f"{plural(len(report.changes), 'utility', 'utilities')} {verb} ({report.seconds:.2f} s)"

@@ -7,6 +7,7 @@ import typer
 from memrl.cli.common import (
     JsonOpt,
     console,
+    cut,
     guarded,
     note,
     open_memory,
@@ -68,21 +69,21 @@ def search(
     from rich.table import Table
 
     table = Table(show_edge=False, pad_edge=False)
-    table.add_column("#", justify="right", style="dim")
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
     table.add_column("id", style="cyan", no_wrap=True)
-    table.add_column("task", ratio=1, overflow="ellipsis", no_wrap=not explain)
-    table.add_column("outcome")
-    table.add_column("similarity", justify="right")
-    table.add_column("utility", justify="right")
+    table.add_column("task")  # the one column that narrows: cut short, or wrapped to explain
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("similarity", justify="right", no_wrap=True)
+    table.add_column("utility", justify="right", no_wrap=True)
     if explain:
-        table.add_column("confidence", justify="right")
-        table.add_column("score", justify="right")
+        table.add_column("confidence", justify="right", no_wrap=True)
+        table.add_column("score", justify="right", no_wrap=True)
     for h in result.hits:
         u = h.row.learned.utility
         cells = [
             str(h.rank),
             h.row.short_id,
-            h.row.title,
+            h.row.title if explain else cut(h.row.title),
             f"[{outcome_style(h.row.outcome)}]{h.row.outcome}[/]",
             pct(h.similarity) + (" [magenta]kw[/]" if h.keyword >= 0.5 else ""),
             f"[{utility_style(u)}]{pct(u)}[/]",
