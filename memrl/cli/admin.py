@@ -235,10 +235,10 @@ def config_show(as_json: bool = JsonOpt) -> None:
     from rich.table import Table
 
     table = Table(show_edge=False, title=str(root / config.CONFIG_FILE), title_justify="left")
-    table.add_column("key", style="cyan")
-    table.add_column("value")
-    table.add_column("default", style="dim")
-    table.add_column("meaning", style="dim", ratio=1)
+    table.add_column("key", style="cyan", no_wrap=True)  # whole: it is what `set` takes
+    table.add_column("value", no_wrap=True)
+    table.add_column("default", style="dim", no_wrap=True)
+    table.add_column("meaning", style="dim")
     for key, (_type, default, desc) in config.all_keys().items():
         value = values[key]
         shown = f"[bold]{value!r}[/]" if value != default else repr(value)

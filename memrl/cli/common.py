@@ -118,6 +118,14 @@ def cut(text: str) -> Text:
     return Text(text, no_wrap=True, overflow="ellipsis")
 
 
+def points(delta: float) -> str:
+    """A utility change in percentage points, coloured: `+5.0 pts`, `−0.04 pts`.
+    A change too small for one decimal shows its size rather than a bare 0.0."""
+    size = abs(delta) * 100
+    amount = f"{size:.1f}" if size >= 0.1 else f"{size:.1g}"
+    return f"[green]+{amount} pts[/]" if delta >= 0 else f"[red]−{amount} pts[/]"
+
+
 def outcome_style(outcome: str) -> str:
     return {"success": "green", "partial": "yellow", "failure": "red"}.get(outcome, "dim")
 
@@ -169,17 +177,9 @@ def print_changes(changes: list[Any], heading: str, limit: int = 12) -> None:
     table.add_column("change", justify="right", no_wrap=True)
     shown = sorted(changes, key=lambda c: -abs(c.delta))[:limit]
     for ch in shown:
-        sign = "+" if ch.delta >= 0 else "−"
-        style = "green" if ch.delta >= 0 else "red"
         cause = ch.cause + (f" from {ch.other_id[:8]}" if ch.other_id else "")
-        points = abs(ch.delta) * 100
-        amount = f"{points:.1f}" if points >= 0.1 else f"{points:.1g}"  # never a bare 0.0
         table.add_row(
-            ch.id[:8],
-            cut(ch.title),
-            cause,
-            f"{pct(ch.before)} → {pct(ch.after)}",
-            f"[{style}]{sign}{amount} pts[/]",
+            ch.id[:8], cut(ch.title), cause, f"{pct(ch.before)} → {pct(ch.after)}", points(ch.delta)
         )
     console().print(table)
     if len(changes) > len(shown):

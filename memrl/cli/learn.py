@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,10 +14,12 @@ from memrl.cli.common import (
     bar,
     change_json,
     console,
+    cut,
     guarded,
     note,
     open_memory,
     pct,
+    points,
     print_changes,
     print_json,
     print_plot,
@@ -163,8 +166,11 @@ def history(
     from rich.table import Table
 
     table = Table(show_edge=False)
-    for col in ("when", "cause", "utility", "change", "detail"):
-        table.add_column(col)
+    table.add_column("when", no_wrap=True)
+    table.add_column("cause")
+    table.add_column("utility", no_wrap=True)
+    table.add_column("change", justify="right", no_wrap=True)
+    table.add_column("detail")
     for e in h.events:
         d = e.after - e.before
         cause = e.cause + (f" ← {e.other_id[:8]}" if e.other_id else "")
@@ -172,7 +178,7 @@ def history(
             ago(e.ts, memory.now()),
             cause,
             f"{pct(e.before)} → {pct(e.after)}",
-            f"[{'green' if d >= 0 else 'red'}]{d * 100:+.1f} pts[/]",
+            points(d),
             e.detail,
         )
     console().print(table)
@@ -232,8 +238,9 @@ def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = 
     if not s.episodes:
         return
     t = Table(title="projects", title_justify="left", show_edge=False)
-    for col in ("project", "episodes", "mean utility", "helpful", "unhelpful"):
-        t.add_column(col, justify="left" if col == "project" else "right")
+    t.add_column("project", overflow="ellipsis", max_width=30)
+    for col in ("episodes", "mean utility", "helpful", "unhelpful"):
+        t.add_column(col, justify="right", no_wrap=True)
     for p in s.projects[:15]:
         t.add_row(p.project, str(p.episodes), pct(p.mean_utility), str(p.helpful), str(p.unhelpful))
     c.print(t)
@@ -247,17 +254,22 @@ def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = 
     plt.theme("clear")
     labels = [f"{10 * i}-{10 * i + 10}" for i in range(10)]
     plt.bar(labels, s.utility_histogram)
-    plt.title("utility (%)")
+    step = max(1, math.ceil(max(s.utility_histogram, default=0) / 5))
+    plt.yticks(range(0, max(s.utility_histogram, default=0) + step, step))  # whole episodes
+    plt.title("episodes by utility (%)")
     plt.plotsize(min(100, c.width), 14)
     print_plot(plt.build())
     top = Table(title="most useful", title_justify="left", show_edge=False)
-    for col in ("id", "task", "utility", "used", "±"):
-        top.add_column(col)
+    top.add_column("id", no_wrap=True)
+    top.add_column("task", max_width=60)
+    top.add_column("utility", no_wrap=True)
+    top.add_column("used", justify="right", no_wrap=True)
+    top.add_column("±", justify="right", no_wrap=True)
     for r in s.top:
         u = r.learned.utility
         top.add_row(
             r.short_id,
-            r.title[:60],
+            cut(r.title),
             f"[{utility_style(u)}]{bar(u, 5)} {pct(u)}[/]",
             str(r.learned.retrievals),
             f"{r.learned.helpful}/{r.learned.unhelpful}",
@@ -297,10 +309,11 @@ def prune(
     from rich.table import Table
 
     t = Table(show_edge=False)
-    for col in ("id", "task", "why"):
-        t.add_column(col)
+    t.add_column("id", no_wrap=True)
+    t.add_column("task", max_width=60)
+    t.add_column("why")
     for cand in plan:
-        t.add_row(cand.row.short_id, cand.row.title[:60], cand.reason)
+        t.add_row(cand.row.short_id, cut(cand.row.title), cand.reason)
     console().print(t)
     if execute:
         console().print(
