@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import get_args
 
 import pytest
@@ -429,6 +430,35 @@ def test_a_pause_after_captures_compacts_the_rows_they_left_waiting(fast_memory,
         time.sleep(0.05)
     assert waiting() == 0
     assert backend.call(lambda m: m.index.health().rows) == 303
+
+
+def test_a_call_does_not_wait_for_an_idle_compaction(fast_memory, monkeypatch):
+    """Compaction may take seconds on a large store; a call that arrives meanwhile runs."""
+    import threading
+
+    from memrl.index import Index
+    from memrl.mcp import backend as backend_module
+
+    monkeypatch.setattr(backend_module, "IDLE_TRIM_SECONDS", 0.1)
+    monkeypatch.setattr(backend_module, "TRIM_POLL_SECONDS", 0.05)
+    compacting, call_done, saw_call = threading.Event(), threading.Event(), []
+
+    def slow_compaction(index: Index) -> int:
+        if not compacting.is_set():
+            compacting.set()
+            saw_call.append(call_done.wait(timeout=10))
+        return 0
+
+    monkeypatch.setattr(Index, "compact_waiting", slow_compaction)
+    backend = backend_module.Backend(fast_memory, session_id="s", project="p")
+    backend.call(lambda m: m.capture(episode(summary="Pinned the flaky clock in tests")))
+    assert compacting.wait(timeout=10)
+    assert backend.call(lambda m: m.count()) == 1  # while the compaction still runs
+    call_done.set()
+    deadline = time.monotonic() + 10
+    while not saw_call and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert saw_call == [True]
 
 
 def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypatch):
