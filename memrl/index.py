@@ -385,11 +385,12 @@ class Index:
             return 0
         try:
             table = self.table()
-            behind, _total = self._behind(table)
-            if not behind:
+            if not self._behind(table)[0]:
                 return 0
             with self._lock().acquire(timeout=0):
-                self._optimize(table)
+                behind = self._behind(table)[0]  # again: another process may have compacted
+                if behind:
+                    self._optimize(table)
         except (Timeout, IndexUnavailable):
             return 0
         return behind
