@@ -91,7 +91,11 @@ def verify(pinned: Path, compacted: Path, tokenizer: Path) -> Check:
     for text in PROBES:
         ids = np.array([tok.encode(text).ids], dtype=np.int64)
         feeds.append(
-            {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": 0 * ids}
+            {
+                "input_ids": ids,
+                "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids),
+            }
         )
     worst = 1.0
     for feed in feeds:
