@@ -370,8 +370,8 @@ class Index:
         return behind, total
 
     def compact_waiting(self) -> int:
-        """Compact now if appended rows wait for it; returns how many did (0 if none did, or
-        another process is writing).
+        """Compact now if appended rows wait for it; returns how many did (0 if none did,
+        another process is writing, or the index cannot be written).
 
         LanceDB searches rows that are not in its indices yet apart from them: a search on
         a table with a few of them waiting takes 5–10 ms longer (at 1k and 10k episodes).
@@ -391,7 +391,7 @@ class Index:
                 behind = self._behind(table)[0]  # again: another process may have compacted
                 if behind:
                     self._optimize(table)
-        except (Timeout, IndexUnavailable):
+        except (Timeout, IndexUnavailable, OSError):  # busy, missing or read-only: not now
             return 0
         return behind
 
