@@ -224,6 +224,8 @@ def sync_index(
             index.upsert(rows, dim, create_if_missing=False)
     if todo or report.orphans:
         index.optimize(whole=True)  # an explicit repair leaves the index in one piece
+    else:
+        index.compact_waiting()  # nothing to repair: still fold in what recent writes left
     embedded = len(todo)
     report = index_report(memory)
     report.embedded = embedded

@@ -172,6 +172,7 @@ def test_rows_waiting_for_compaction_are_compacted_on_request(fast_memory):
     from filelock import FileLock
 
     from memrl.index import Index
+    from memrl.maintenance import sync_index
 
     assert fast_memory.import_(synthetic.jsonl(300)).imported == 300
     index = fast_memory.index
@@ -189,9 +190,16 @@ def test_rows_waiting_for_compaction_are_compacted_on_request(fast_memory):
     assert index.compact_waiting() == 3
     assert index.table().index_stats("text_idx").num_unindexed_rows == 0
     assert index.compact_waiting() == 0
+
+    ep = next(synthetic.episodes(1, seed=10))
+    ep.pop("id")
+    fast_memory.capture(ep)
+    _disk, report = sync_index(fast_memory)  # `memrl index` with nothing to repair
+    assert report.embedded == 0
+    assert index.table().index_stats("text_idx").num_unindexed_rows == 0
     latest = fast_memory.get("latest").episode
     assert fast_memory.search(latest.summary, limit=1).hits[0].id == latest.id
-    assert index.health().rows == 303
+    assert index.health().rows == 304
 
 
 def test_a_large_table_gets_a_quantised_vector_index_whose_answers_stay_exact(
