@@ -43,6 +43,7 @@ FILES = {
 MANIFEST = "model.json"
 RECIPE = f"int8-matmulnbits-{compact.BLOCK}"  # a new recipe rebuilds every assembled model
 TOKENIZER_CONFIG = json.dumps({"model_max_length": MAX_LENGTH}) + "\n"
+BUILD_WAIT = 120.0  # seconds a process waits for another one's build of the model
 
 
 def sha256(path: Path) -> str:
@@ -100,7 +101,9 @@ def assemble(models_dir: Path) -> Path:
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)
     if not _built(folder):
-        _build_model(folder)
+        with _one_builder(models_dir):
+            if not _built(folder):  # again: another process may have built it meanwhile
+                _build_model(folder)
     config = folder / "tokenizer_config.json"
     if not config.is_file() or config.read_text(encoding="utf-8") != TOKENIZER_CONFIG:
         atomic_write_text(config, TOKENIZER_CONFIG)
@@ -160,6 +163,29 @@ def _build_model(folder: Path) -> None:
             about["why_not"] = why
         os.replace(tmp, folder / "model.onnx")
     atomic_write_text(folder / MANIFEST, json.dumps(about, indent=2) + "\n")
+
+
+@contextmanager
+def _one_builder(models_dir: Path) -> Iterator[None]:
+    """Let one process build the model while the others wait for it.
+
+    Building takes a second or two, and its speed check must not time three builds that
+    share the CPU. Should the wait run out, the build goes ahead anyway: every build
+    writes through its own temp file, so the folder stays valid either way.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(models_dir / f".{FOLDER}.lock"))
+    try:
+        lock.acquire(timeout=BUILD_WAIT)
+        held = True
+    except Timeout:
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()
 
 
 @contextmanager
