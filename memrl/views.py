@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -168,6 +169,11 @@ class Change:
     @property
     def delta(self) -> float:
         return self.after - self.before
+
+
+def largest_first(changes: Iterable[Change]) -> list[Change]:
+    """Utility changes, the largest first: the order to show them in when not all fit."""
+    return sorted(changes, key=lambda c: -abs(c.delta))
 
 
 @dataclass(slots=True)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from memrl.views import largest_first, plural
 from memrl.views import pct as pct  # re-exported for the commands; views is pydantic-free
-from memrl.views import plural
 from memrl.views import utility_style as utility_style
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def print_changes(changes: list[Any], heading: str, limit: int = 12) -> None:
     table.add_column("cause")
     table.add_column("utility", justify="right", no_wrap=True)
     table.add_column("change", justify="right", no_wrap=True)
-    shown = sorted(changes, key=lambda c: -abs(c.delta))[:limit]
+    shown = largest_first(changes)[:limit]
     for ch in shown:
         cause = ch.cause + (f" from {ch.other_id[:8]}" if ch.other_id else "")
         table.add_row(

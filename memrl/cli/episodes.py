@@ -211,10 +211,10 @@ def list_(
         ("±", {"justify": "right"}),
         ("age", {"justify": "right"}),
     ]
+    columns = [(name, kw) for name, kw in columns if shown.get(name, True)]
     table = Table(show_edge=False, pad_edge=False, title=project, title_justify="left")
     for name, kw in columns:
-        if shown.get(name, True):
-            table.add_column(name, **{"no_wrap": True, **kw})
+        table.add_column(name, **{"no_wrap": True, **kw})
     now = time.time()
     for r in rows:
         u = r.learned.utility
@@ -228,7 +228,7 @@ def list_(
             "±": f"{r.learned.helpful}/{r.learned.unhelpful}",
             "age": age(r.created_at, now),
         }
-        table.add_row(*(cells[name] for name, _kw in columns if shown.get(name, True)))
+        table.add_row(*(cells[name] for name, _kw in columns))
     console().print(table)
     total = memory.count(filters)
     if total > len(rows):

@@ -254,8 +254,9 @@ def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = 
     plt.theme("clear")
     labels = [f"{10 * i}-{10 * i + 10}" for i in range(10)]
     plt.bar(labels, s.utility_histogram)
-    step = max(1, math.ceil(max(s.utility_histogram, default=0) / 5))
-    plt.yticks(range(0, max(s.utility_histogram, default=0) + step, step))  # whole episodes
+    tallest = max(s.utility_histogram, default=0)
+    step = max(1, math.ceil(tallest / 5))
+    plt.yticks(range(0, tallest + step, step))  # whole episodes
     plt.title("episodes by utility (%)")
     plt.plotsize(min(100, c.width), 14)
     print_plot(plt.build())

@@ -14,7 +14,7 @@ from memrl import insights, maintenance
 from memrl.errors import InvalidInput
 from memrl.mcp import convert, models
 from memrl.store import Filters
-from memrl.views import EpisodeView
+from memrl.views import EpisodeView, largest_first
 
 if TYPE_CHECKING:
     from memrl.mcp.backend import Backend
@@ -142,7 +142,7 @@ def propagate(memory: Memory, project: str | None, temporal: bool) -> models.Pro
             seconds=0.0,
         )
     report = memory.learning.propagate(project=project, temporal=temporal)
-    largest = sorted(report.changes, key=lambda c: -abs(c.delta))[:SHOWN]
+    largest = largest_first(report.changes)[:SHOWN]
     return models.PropagateResult(
         project=project,
         temporal=temporal,

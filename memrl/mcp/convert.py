@@ -43,7 +43,8 @@ def change(ch: views.Change) -> models.Change:
 
 
 def changes(items: Iterable[views.Change]) -> list[models.Change]:
-    return [change(ch) for ch in items]
+    """The largest first, as every list of changes is shown."""
+    return [change(ch) for ch in views.largest_first(items)]
 
 
 def listed(row: views.Row) -> models.Listed:

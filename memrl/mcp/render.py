@@ -71,9 +71,10 @@ def memory_block(ep: models.Hit | models.Detail) -> str:
 
 
 def changes(items: Sequence[models.Change], limit: int = 10) -> list[str]:
-    """The largest changes first, at most `limit` of them."""
-    largest = sorted(items, key=lambda c: -abs(c.after - c.before))[:limit]
-    out = [f"- {c.short_id} {quote(c.title, 60)}: {p(c.before)} → {p(c.after)}" for c in largest]
+    """At most `limit` changes (they come largest first, from `convert.changes`)."""
+    out = [
+        f"- {c.short_id} {quote(c.title, 60)}: {p(c.before)} → {p(c.after)}" for c in items[:limit]
+    ]
     if len(items) > limit:
         out.append(f"- … and {len(items) - limit} more")
     return out
