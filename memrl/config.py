@@ -47,7 +47,7 @@ class EmbeddingSettings(_Section):
     model_path: str = ""
     """A local folder holding model.onnx and tokenizer.json; wins over `model`."""
     threads: int = Field(0, ge=0, le=256)
-    """ONNX Runtime threads; 0 lets it use every core."""
+    """Cores the model may use (0: every core): a query's threads, or an import's parallel runs."""
 
 
 class LearningSettings(_Section):

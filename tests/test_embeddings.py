@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from memrl import embeddings
 from memrl.config import EmbeddingSettings
 from memrl.embeddings import FastEmbedder, bundled, spec
 from memrl.errors import ModelUnavailable
@@ -48,6 +49,18 @@ def test_embedding_is_deterministic_and_order_preserving(tmp_path):
     one_by_one = np.stack([e.embed_query(t) for t in texts])
     batched = e.embed(texts)
     assert np.allclose(one_by_one, batched, atol=1e-5)
+
+
+def test_many_texts_are_embedded_on_every_core_in_input_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(embeddings, "_cores", lambda: 2)
+    e = fresh(tmp_path)
+    texts = [f"episode {i}: " + "retried the flaky login test " * (i % 7) for i in range(41)]
+    assert e.workers == 2 and len(texts) >= embeddings.SPREAD_FROM  # spread over two runs
+    spread = e.embed(texts)
+    one_by_one = np.stack([e.embed_query(t) for t in texts])
+    assert np.allclose(spread, one_by_one, atol=1e-5)
+    # One core asked for, one used: no second session.
+    assert FastEmbedder(e.spec, tmp_path, threads=1).workers == 1
 
 
 def test_corrupt_assembled_model_is_rebuilt_from_the_package(tmp_path):
