@@ -145,9 +145,12 @@ class FastEmbedder:
 
         session = self._session(1)
         parts = [list(texts[i : i + PART]) for i in range(0, len(texts), PART)]
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="memrl-embed") as pool:
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="memrl-embed")
+        try:
             done = pool.map(lambda part: list(session.embed(part, batch_size=BATCH)), parts)
             return [vector for part in done for vector in part]
+        finally:  # on Ctrl-C, drop the parts not started rather than embed them all first
+            pool.shutdown(cancel_futures=True)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
