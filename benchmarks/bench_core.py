@@ -38,7 +38,7 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def build(n: int, fresh: bool) -> tuple[Path, float | None]:
+def build(n: int, fresh: bool = False) -> tuple[Path, float | None]:
     """A store of n episodes; returns its folder and the import rate if it was built now."""
     from benchmarks import synthetic
     from memrl.memory import Memory
