@@ -38,7 +38,7 @@ def _progress(description: str):
         TextColumn(description),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        TimeRemainingColumn(elapsed_when_finished=True),  # the time it took, once done
         console=err_console(),
         transient=False,
     )
