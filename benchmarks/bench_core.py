@@ -229,8 +229,9 @@ def main() -> None:
             [memrl, "search", "payment webhook retries", "--no-log"], env_n, 3
         )
         out["sizes"][n] = row
+        cached = "" if row["import_measured_now"] else " (cached)"
         print(
-            f"{n:>7}: import {rate:.0f}/s{'' if row['import_measured_now'] else ' (cached)'}, search p50 {row['search']['p50']:.1f} ms "
+            f"{n:>7}: import {rate:.0f}/s{cached}, search p50 {row['search']['p50']:.1f} ms "
             f"(p99 {row['search']['p99']:.1f}, floor {row['search']['floor_p50']:.1f}, "
             f"×{row['search']['ratio']:.2f}; hybrid floor {row['search']['hybrid_floor_p50']:.1f}, "
             f"×{row['search']['hybrid_ratio']:.2f})"

@@ -94,7 +94,8 @@ class FastEmbedder:
         self.model_id = model_spec.model_id
         self.models_dir = models_dir
         self.threads = threads or None
-        self.workers = min(threads or _cores(), _cores())
+        cores = _cores()
+        self.workers = min(threads or cores, cores)
         self._sessions: dict[int | None, Any] = {}
         self._dim: int | None = BUNDLED_DIM if model_spec.kind == "bundled" else None
         self._lock = threading.Lock()
