@@ -7,6 +7,7 @@ Resolution order for every key: environment (`MEMRL_<SECTION>_<KEY>`) over
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -122,12 +123,16 @@ SECTIONS: dict[str, type[_Section]] = {
 }
 
 
+_TYPE_NAMES = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
+
+
 def all_keys() -> dict[str, tuple[str, Any, str]]:
     """Every dotted key with its type name, default and description."""
     out: dict[str, tuple[str, Any, str]] = {}
     for section, model in SECTIONS.items():
         for name, field in model.model_fields.items():
             type_name = getattr(field.annotation, "__name__", str(field.annotation))
+            type_name = _TYPE_NAMES.get(type_name, type_name)
             out[f"{section}.{name}"] = (type_name, field.default, field.description or "")
     return out
 
@@ -193,6 +198,11 @@ def load(directory: Path | None = None) -> Settings:
     return settings
 
 
+def literal(value: Any) -> str:
+    """A value as config.toml spells it: true, 0.1, "text"."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def get(settings: Settings, key: str) -> Any:
     section, name = _split(key)
     return getattr(getattr(settings, section), name)
@@ -222,8 +232,8 @@ def set_value(directory: Path, key: str, value: str) -> Any:
         type_name, default, desc = all_keys()[key]
         msg = exc.errors()[0]["msg"]
         raise ConfigError(
-            f"{key} = {value!r} is not accepted: {msg}. It takes a {type_name} "
-            f"(default {default!r}): {desc}"
+            f"{key} = {value!r} is not accepted: {msg}. It takes {type_name} "
+            f"(default {literal(default)}): {desc}"
         ) from None
     path = directory / CONFIG_FILE
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()

@@ -277,6 +277,17 @@ def test_config_show_get_set():
     assert bad.exit_code == 2 and "unknown config key" in bad.output
 
 
+def test_config_speaks_toml():
+    """Values read back as config.toml spells them, and a negative number is a value."""
+    assert run("config", "get", "capture.redact").stdout.strip() == "true"
+    assert "capture.redact = false" in run("config", "set", "capture.redact", "false").output
+    assert run("config", "get", "capture.redact").stdout.strip() == "false"
+    bad = runner.invoke(app, ["config", "set", "learning.decay_rate", "-0.5"])
+    assert bad.exit_code == 2 and "No such option" not in bad.output
+    assert "greater than or equal to 0" in bad.output and "a number (default 0.01)" in bad.output
+    assert run("config", "get", "learning.decay_rate").stdout.strip() == "0.01"
+
+
 def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
     first = captured()
     run("feedback", "helpful", first[:8])

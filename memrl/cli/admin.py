@@ -241,8 +241,10 @@ def config_show(as_json: bool = JsonOpt) -> None:
     table.add_column("meaning", style="dim")
     for key, (_type, default, desc) in config.all_keys().items():
         value = values[key]
-        shown = f"[bold]{value!r}[/]" if value != default else repr(value)
-        table.add_row(key, shown, repr(default), desc)
+        shown = config.literal(value)
+        table.add_row(
+            key, f"[bold]{shown}[/]" if value != default else shown, config.literal(default), desc
+        )
     console().print(table)
 
 
@@ -254,10 +256,11 @@ def config_get(
     """Print one setting's value."""
     from memrl import config
 
-    print(config.get(config.load(), key))
+    value = config.get(config.load(), key)
+    print(value if isinstance(value, str) else config.literal(value))
 
 
-@config_app.command("set")
+@config_app.command("set", context_settings={"ignore_unknown_options": True})
 @guarded
 def config_set(
     key: str = typer.Argument(..., help="A dotted key, e.g. learning.learning_rate"),
@@ -267,7 +270,7 @@ def config_set(
     from memrl import config
 
     typed = config.set_value(config.data_dir(), key, value)
-    console().print(f"[green]✓[/] {key} = {typed!r}")
+    console().print(f"[green]✓[/] {key} = {config.literal(typed)}")
 
 
 @app.command("export")
