@@ -376,8 +376,9 @@ class Index:
         LanceDB searches rows that are not in its indices yet apart from them: a search on
         a table with a few of them waiting takes 5–10 ms longer (at 1k and 10k episodes).
         Writes compact every OPTIMIZE_EVERY appends; the rest is compacted by a process
-        about to sit idle (the MCP server between calls, the hooks' background finish) and
-        by `memrl index`, so the next search, in any process, does not pay for them.
+        about to sit idle (the MCP server between calls, the TUI between changes, the hooks'
+        background finish) and by `memrl index`, so the next search, in any process, does
+        not pay for them.
         """
         from filelock import Timeout
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -256,6 +257,34 @@ async def test_edit_validates_inline_then_saves_and_reindexes(store: Memory) -> 
     assert store.index.hashes()[target] == ep.content_hash()  # saving re-indexed it
     hits = store.search("deadline cookie polled", log=False).hits
     assert hits and hits[0].id == target
+
+
+async def test_rows_a_change_leaves_are_compacted_once_changes_pause(
+    data_dir: Path, monkeypatch
+) -> None:
+    """In a table this large a single change is not compacted by the write itself."""
+    monkeypatch.setattr("memrl.tui.app.COMPACT_AFTER", 1.0)
+    store = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    chores = [episode(task=f"Chore {n}", summary=f"Tidied module {n}") for n in range(60)]
+    store.import_(json.dumps(chore) for chore in chores)
+    store.capture(episode(task=TASKS[0][0], summary=TASKS[0][1]))
+    index = store.index
+    index.compact_waiting()
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#f-summary", TextArea).text = "Polled for the cookie"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert index._behind(index.table())[0] == 1  # the re-indexed row waits
+        await pilot.pause(1.5)
+        await settle(pilot)
+        assert index._behind(index.table())[0] == 0
+    assert store.search("cookie polled", log=False).hits[0].id == target
+    store.close()
 
 
 async def test_edit_can_be_undone(store: Memory) -> None:

@@ -14,12 +14,15 @@ from functools import partial
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 
 from memrl.errors import MemrlError
 from memrl.memory import Memory
 from memrl.tui import commands, curator
 from memrl.tui.messages import StoreChanged
 from memrl.tui.undo import Undo, UndoStack
+
+COMPACT_AFTER = 2.0  # seconds without a change before the index rows changes left are folded in
 
 
 class MemrlApp(App[None]):
@@ -60,6 +63,7 @@ class MemrlApp(App[None]):
         self._frozen: set[str] = set()
         self._writing = 0  # changes running on workers
         self._undo_waiting = 0  # u pressed while they ran
+        self._compactor: Timer | None = None
 
     def on_mount(self) -> None:
         from memrl.tui.screens.browse import BrowseScreen
@@ -123,6 +127,25 @@ class MemrlApp(App[None]):
         if self._undo_waiting and not self._writing:
             self._undo_waiting -= 1
             self.action_undo()
+        self._compact_later()
+
+    def _compact_later(self) -> None:
+        """Once changes pause, fold the index rows they appended into LanceDB's indices, as
+        an MCP server does between calls: until then every search, in any process, scans
+        those rows apart from the indices (5–10 ms more)."""
+        if self._compactor is not None:
+            self._compactor.stop()
+        self._compactor = self.set_timer(COMPACT_AFTER, self._compact)
+
+    def _compact(self) -> None:
+        if not self._writing and self.memory.index.opened:  # a running change re-arms it
+            self.run_worker(self._compact_index, thread=True, group="compact", exclusive=True)
+
+    def _compact_index(self) -> None:
+        try:
+            self.memory.index.compact_waiting()
+        except Exception:  # the next write compacts: never take the app down for it
+            pass
 
     # actions -----------------------------------------------------------------------
 
