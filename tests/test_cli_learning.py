@@ -102,6 +102,8 @@ def test_prune_dry_run_and_execute():
     assert len(data["archived"]) == 1 and a not in data["archived"]  # helpful episodes are spared
     bad = runner.invoke(app, ["prune", "--min-utility", "2"])
     assert bad.exit_code == 2
+    out = run("prune").output  # the defaults: unused 90 days, below 25 %
+    assert "Nothing to prune" in out and "below 25% utility" in out and "90 days" in out
 
 
 def test_merge_and_review():
