@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 
@@ -301,6 +302,35 @@ def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
     shown = json.loads(run("show", first[:8], "--json").stdout)
     assert shown["learning"]["helpful"] == 1 and shown["learning"]["utility"] > 0.5
     assert "skipped 1 already present" in run("import", str(dump)).output
+
+
+def test_export_that_cannot_be_written_keeps_the_earlier_one(tmp_path, monkeypatch):
+    captured()
+    bad = runner.invoke(app, ["export", "-o", str(tmp_path / "no-such-dir" / "all.jsonl")])
+    assert bad.exit_code == 2 and "cannot write" in bad.output and bad.exception is not None
+    assert "Traceback" not in bad.output
+    dump = tmp_path / "all.jsonl"
+    run("export", "-o", str(dump))
+    earlier = dump.read_text()
+
+    def disk_full(self, filters=None):
+        yield {"id": "half"}
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("memrl.memory.Memory.export", disk_full)
+    bad = runner.invoke(app, ["export", "-o", str(dump)])
+    assert bad.exit_code == 2 and "No space left" in bad.output and "Nothing was" in bad.output
+    assert dump.read_text() == earlier
+    assert [p.name for p in tmp_path.glob("*.jsonl*")] + list(tmp_path.glob(".tmp-*")) == [
+        dump.name
+    ]
+
+
+def test_index_with_nothing_to_do_draws_no_bar():
+    captured()
+    out = run("index").output
+    assert "0 embedded" in out and "0/?" not in out and "━" not in out
+    assert "2/2" not in out and "1/1" in run("index", "--rebuild").output
 
 
 def test_import_with_a_bad_line_imports_nothing(tmp_path):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import typer
 
@@ -25,7 +27,13 @@ config_app = typer.Typer(help="Show, read and change settings (config.toml).", n
 app.add_typer(config_app, name="config")
 
 
-def _progress(description: str):
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr; yields its update(done, total).
+
+    In a terminal it shows from the start (the input is checked before the first count)
+    and goes away if there was nothing to do; in a log it is written once, if there was.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -34,14 +42,33 @@ def _progress(description: str):
         TimeRemainingColumn,
     )
 
-    return Progress(
+    console = err_console()
+    progress = Progress(
         TextColumn(description),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(elapsed_when_finished=True),  # the time it took, once done
-        console=err_console(),
-        transient=False,
+        console=console,
     )
+    task = progress.add_task(description, total=None)
+    worked = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal worked
+        if total and not worked:
+            worked = True
+            if not progress.live.is_started:
+                progress.start()
+        progress.update(task, completed=done, total=total)
+
+    if console.is_terminal:
+        progress.start()
+    try:
+        yield update
+    finally:
+        if progress.live.is_started:
+            progress.live.transient = not worked
+            progress.stop()
 
 
 @app.command()
@@ -100,12 +127,7 @@ def index(
     from memrl import maintenance
 
     memory = open_memory()
-    with _progress("embedding") as progress:
-        task = progress.add_task("embedding", total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with _progress("embedding") as update:
         disk, report = maintenance.sync_index(memory, rebuild=rebuild, progress=update)
     if as_json:
         print_json(
@@ -285,17 +307,27 @@ def export_(
     from memrl.store import Filters
 
     memory = open_memory()
-    out = output.open("w", encoding="utf-8") if output else sys.stdout
-    n = 0
-    try:
+
+    def write(out: IO[str]) -> int:
+        n = 0
         for item in memory.export(Filters(project=project)):
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
             n += 1
-    finally:
-        if output:
-            out.close()
-    if output:
-        console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
+        return n
+
+    if output is None:
+        write(sys.stdout)
+        return
+    from memrl.store.files import replacing
+
+    try:  # the file appears whole or not at all; an earlier export there is kept until then
+        with replacing(output.expanduser()) as out:
+            n = write(out)
+    except OSError as exc:
+        raise fail(
+            f"cannot write {output}: {exc.strerror or exc}. Nothing was exported.", 2
+        ) from None
+    console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
 
 
 @app.command("import")
@@ -310,11 +342,8 @@ def import_(
         fh: Any = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
-    with fh, _progress("importing") as progress:
-        task = progress.add_task("importing", total=None)
-        result = memory.import_(
-            fh, progress=lambda done, total: progress.update(task, completed=done, total=total)
-        )
+    with fh, _progress("importing") as update:
+        result = memory.import_(fh, progress=update)
     if as_json:
         print_json(
             {

@@ -11,8 +11,10 @@ import errno
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from memrl.errors import StoreError
 
@@ -60,26 +62,32 @@ class Spool:
         self.file.close()
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    tmp_name = None
+@contextmanager
+def replacing(path: Path, mode: str = "w", *, durable: bool = True) -> Iterator[IO[Any]]:
+    """A file written beside `path` that replaces it only once the block completes: a
+    reader, a crash or an error sees the old file or the new one, never half of it.
+    Raises OSError."""
+    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
         os.replace(tmp_name, path)
-        tmp_name = None
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path, "wb", durable=durable) as fh:
+            fh.write(data)
     except OSError as exc:
         raise _explain(exc, path) from None
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
 
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
