@@ -107,7 +107,7 @@ def test_capture_from_json_on_stdin():
     [
         (["capture", "--task", "no summary"], None, "a summary is required"),
         (["capture", "--summary", "x", "--outcome", "won"], None, "Invalid value for '--outcome'"),
-        (["capture", "--from", "-"], "{not json", "not valid JSON"),
+        (["capture", "--from", "-"], "{not json", "stdin is not valid JSON"),
         (["capture", "--from", "-"], "[1, 2]", "one JSON object"),
         (["capture", "--from", "/nonexistent.json"], None, "cannot read /nonexistent.json"),
     ],

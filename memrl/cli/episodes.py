@@ -126,6 +126,7 @@ def capture(
 def parse_json(raw: bytes, source: str) -> dict[str, Any]:
     from memrl.errors import InvalidInput
 
+    source = "stdin" if source == "-" else source
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
