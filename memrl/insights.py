@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import IndexUnavailable
 from memrl.learning import rules
-from memrl.learning.rules import DAY, Inflow, decay_factor, histogram
+from memrl.learning.rules import Inflow, decay_factor, histogram
 from memrl.store import Filters, files
 from memrl.views import Row
 
@@ -191,7 +191,3 @@ def neighbours(memory: Memory, ref: str, limit: int = 20) -> list[Neighbour]:
         for i, s in near
         if i in rows
     ]
-
-
-def age_days(memory: Memory, ts: float) -> float:
-    return (memory.now() - ts) / DAY

@@ -25,10 +25,8 @@ from memrl.store.ledger import StateRow
 if TYPE_CHECKING:
     from memrl.memory import Memory
 
-EXTRA_KEYS = ("archived", "learning")
 CHUNK = 2048  # episodes embedded, written and indexed together
 EMBED_BATCH = 256
-MAX_REPORTED = 10
 
 
 @dataclass(slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: front-ends' formatters below stay free of pydantic
@@ -13,10 +12,6 @@ if TYPE_CHECKING:  # annotations only: front-ends' formatters below stay free of
 
 def short(episode_id: str) -> str:
     return episode_id[:8]
-
-
-def ts_to_dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 def human_size(n: float) -> str:

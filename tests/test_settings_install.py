@@ -262,4 +262,4 @@ def test_cli_wrappers_install_and_uninstall(config_dir: Path) -> None:
     assert dry.removed and "would be removed" in describe(dry)
     assert set(ours(load(config_dir / "settings.json"))) == set(settings.HOOKS)
     assert uninstall_hooks().removed
-    assert settings.installed() == {}
+    assert ours(load(config_dir / "settings.json")) == {}

@@ -201,18 +201,6 @@ def uninstall(*, dry_run: bool = False, path: Path | None = None) -> HooksReport
     return report
 
 
-def installed(path: Path | None = None) -> dict[str, str]:
-    """Event → command of the memrl hooks now in the settings (for status and doctor)."""
-    data = read(path or settings_path())
-    out = {}
-    for event, groups in data.get("hooks", {}).items():
-        for group in groups:
-            for hook in (group.get("hooks") or []) if isinstance(group, dict) else []:
-                if is_memrl_hook(hook):
-                    out[event] = hook["command"]
-    return out
-
-
 def _write(path: Path, data: dict[str, Any], report: HooksReport) -> None:
     if report.dry_run:
         return
