@@ -2,14 +2,15 @@
 
 `reconcile` brings the catalog in line with what is on disk (new, changed, vanished and
 unreadable files); `sync_index` brings the index in line with the catalog, embedding only
-what is missing or stale, or everything on `rebuild`. `status` reports both without
-changing anything.
+what is missing or stale, or everything on `rebuild`. `status` reports both, changing
+nothing but what the ledger caches about the files: which ones cannot be read, and the
+times of files that were touched (copied, restored) without a change to what they hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,7 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
         p: (e, m) for p, e, m in ledger.conn.execute("SELECT path, error, mtime_ns FROM problems")
     }
     seen: set[str] = set()
-    upserts, bad = [], []
+    upserts, touched, bad = [], [], []
     for entry in files.scan(memory.root):
         rel = entry.rel
         row = known.get(entry.id)
@@ -90,9 +91,18 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
             report.corrupt.append((rel, str(exc)))
             bad.append((rel, str(exc), entry.mtime_ns))
             continue
+        fresh = catalog_row(memory.root, ep, archived=entry.archived)
+        if row and replace(fresh, mtime_ns=row.mtime_ns, size=row.size) == row:
+            touched.append(fresh)  # copied or restored with new times, same content
+            continue
         (report.changed if row else report.new).append(entry.id)
-        upserts.append(catalog_row(memory.root, ep, archived=entry.archived))
+        upserts.append(fresh)
     report.vanished = [i for i in known if i not in seen]
+    if touched:  # the catalog's file times are a cache: refreshed so the next scan skips them
+        try:
+            ledger.upsert_catalog(touched)
+        except StoreError:
+            pass  # a read-only store reads them again next time
     still_bad = {p for p, _e in report.corrupt}
     if bad or set(problems) - still_bad:  # remember what is unreadable: corrupt_files() is cheap
         try:

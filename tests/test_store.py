@@ -121,6 +121,26 @@ def test_corrupt_file_is_reported_skipped_and_never_crashes(fast_memory):
     assert maintenance.corrupt_files(fast_memory) == []
 
 
+def test_files_copied_with_new_times_are_not_changes_and_are_read_once(fast_memory, monkeypatch):
+    """A store copied or restored without its file times (cp -r, some backups): status
+    must not call every episode changed, nor read every file again on each run."""
+    eps = [fast_memory.capture(episode(summary=f"episode {n}")).episode for n in range(3)]
+    paths = sorted((fast_memory.root / "episodes").rglob("*.json"))
+    for path in paths:
+        os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    edited = fast_memory.store.load(eps[0].id).model_copy(update={"summary": "edited by hand"})
+    next(p for p in paths if eps[0].id in p.name).write_text(edited.to_json())
+    st = maintenance.status(fast_memory)
+    assert st.disk.changed == [eps[0].id] and not st.disk.new and not st.disk.corrupt
+    reads = []
+    load = type(fast_memory.store).load_path
+    monkeypatch.setattr(
+        type(fast_memory.store), "load_path", lambda s, p: reads.append(p) or load(s, p)
+    )
+    assert maintenance.status(fast_memory).disk.changed == [eps[0].id]
+    assert [p.name for p in reads] == [f"{eps[0].id}.json"]  # the touched ones are not read
+
+
 @pytest.mark.parametrize("code", ["EROFS", "EACCES"])
 def test_read_only_data_dir_gives_a_clear_error_and_keeps_data(fast_memory, monkeypatch, code):
     import errno
