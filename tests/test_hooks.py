@@ -19,6 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from memrl.integrations.claude import context, hooks
+from memrl.integrations.claude.checkpoint import _reading
+from memrl.integrations.claude.transcript import Transcript as Parsed
 from memrl.memory import Memory
 from tests.conftest import HashEmbedder, episode
 
@@ -286,6 +288,23 @@ def test_session_end_captures_the_bugfix_fixture(fast_memory: Memory) -> None:
     assert ep.project == "acme-app"  # from the transcript's cwd, not the hook's
     hits = fast_memory.search("login redirect lands on 404", log=False).hits
     assert hits and hits[0].id == episode_id  # indexed and searchable
+
+
+def test_the_log_says_when_a_transcript_was_not_read_whole(
+    fast_memory: Memory, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.jsonl"
+    lines = (FIXTURES / "bugfix.jsonl").read_text().splitlines()
+    broken.write_text("\n".join([lines[0], "{not json", "[1, 2]", *lines[1:]]) + "\n")
+    session = "5d1c0a7e-2f3b-4c8d-9e10-112233445566"
+    assert end(session, broken)[0] == 0
+    assert hook_episodes(fast_memory, session)  # still captured
+    logged = (fast_memory.root / "logs" / "hooks.log").read_text()
+    assert "transcript: 2 unreadable lines skipped" in logged
+    assert "MB read" not in logged
+    assert _reading(Parsed(Path("t.jsonl"), truncated=True)) == (
+        "; transcript: only its first 50 MB read: the end is missing"
+    )
 
 
 @pytest.mark.parametrize(

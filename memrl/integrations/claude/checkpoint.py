@@ -30,6 +30,7 @@ from memrl.integrations.claude.hooks import (
     HookInput,
     log,
 )
+from memrl.views import plural
 
 if TYPE_CHECKING:
     from memrl.episode import Episode
@@ -83,11 +84,22 @@ def record(
         project = detect_session(t.cwd or inp.cwd)
         with _lock(memory.root):
             note, jobs = _upsert(memory, t, fields, session_id, project, final)
+        note += _reading(t)
     finally:
         memory.close()
     if jobs:
         note += "; " + _dispatch(jobs, background)
     return note
+
+
+def _reading(t: Transcript) -> str:
+    """What the log should know about how the transcript was read, if it was not whole."""
+    remarks = [f"{plural(t.skipped_lines, 'unreadable line')} skipped"] if t.skipped_lines else []
+    if t.truncated:
+        from memrl.integrations.claude.transcript import MAX_BYTES
+
+        remarks.append(f"only its first {MAX_BYTES // 1_000_000} MB read: the end is missing")
+    return f"; transcript: {', '.join(remarks)}" if remarks else ""
 
 
 def _due(

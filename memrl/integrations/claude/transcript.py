@@ -54,6 +54,9 @@ _ERROR_LINE = re.compile(
 )
 
 
+MAX_BYTES = 50_000_000  # a transcript is read this far; past it, the rest is left out
+
+
 @dataclass
 class Transcript:
     """What a session did, as read from its transcript."""
@@ -354,7 +357,7 @@ def _when(ts: str | None) -> datetime | None:
         return None
 
 
-def parse_transcript(path: Path, *, max_bytes: int = 50_000_000) -> Transcript:
+def parse_transcript(path: Path, *, max_bytes: int = MAX_BYTES) -> Transcript:
     """Read a transcript line by line; bad lines are counted in `skipped_lines`, never fatal."""
     parser = _Parser(Path(path))
     read = 0
