@@ -303,7 +303,7 @@ def test_the_log_says_when_a_transcript_was_not_read_whole(
     assert "transcript: 2 unreadable lines skipped" in logged
     assert "MB read" not in logged
     assert _reading(Parsed(Path("t.jsonl"), truncated=True)) == (
-        "; transcript: only its first 50 MB read: the end is missing"
+        "; transcript: over 50 MB, its middle left out"
     )
 
 

@@ -391,13 +391,20 @@ def test_failed_look_arounds_are_not_errors(session: Session) -> None:
     assert t.errors == [("`make` failed", None)]
 
 
-def test_max_bytes_stops_reading(tmp_path: Path, session: Session) -> None:
+def test_an_oversized_transcript_is_read_from_both_ends(tmp_path: Path, session: Session) -> None:
+    """The task is at the start and the outcome at the end: only the middle is left out."""
+    session.prompt("Make the build reproducible")
     for i in range(50):
         session.bash(f"make step{i}", "ok")
-    session.parse()
-    t = parse_transcript(session.path, max_bytes=2_000)
-    assert t.truncated is True
-    assert 0 < len(t.commands) < 50
+    session.bash("pytest -q", "3 passed in 0.4s").say("The build is reproducible now.")
+    whole = session.parse()
+    assert whole.truncated is False and len(whole.commands) == 51
+    t = parse_transcript(session.path, max_bytes=4_000)
+    assert t.truncated is True and t.skipped_lines == 0  # the line cut in two is not counted
+    assert t.first_prompt == "Make the build reproducible"
+    assert "make step0" in t.commands and "make step25" not in t.commands
+    assert t.commands[-1] == "pytest -q" and t.tests_passed_at_end is True
+    assert t.final_text == "The build is reproducible now."
 
 
 def test_five_megabyte_transcript(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def _reading(t: Transcript) -> str:
     if t.truncated:
         from memrl.integrations.claude.transcript import MAX_BYTES
 
-        remarks.append(f"only its first {MAX_BYTES // 1_000_000} MB read: the end is missing")
+        remarks.append(f"over {MAX_BYTES // 1_000_000} MB, its middle left out")
     return f"; transcript: {', '.join(remarks)}" if remarks else ""
 
 

@@ -10,11 +10,12 @@ still counts for files and commands, because that work happened too.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 EDIT_TOOLS = {"Edit", "Write", "MultiEdit", "NotebookEdit"}
 MAX_TEXT = 300
@@ -54,7 +55,7 @@ _ERROR_LINE = re.compile(
 )
 
 
-MAX_BYTES = 50_000_000  # a transcript is read this far; past it, the rest is left out
+MAX_BYTES = 50_000_000  # read of a transcript at most: its first and last 25 MB
 
 
 @dataclass
@@ -358,30 +359,47 @@ def _when(ts: str | None) -> datetime | None:
 
 
 def parse_transcript(path: Path, *, max_bytes: int = MAX_BYTES) -> Transcript:
-    """Read a transcript line by line; bad lines are counted in `skipped_lines`, never fatal."""
+    """Read a transcript line by line; bad lines are counted in `skipped_lines`, never fatal.
+
+    A transcript over `max_bytes` is read from its two ends, half of the budget each: the
+    task is asked at the start and the outcome shows at the end, so only the middle is
+    left out (`truncated`).
+    """
     parser = _Parser(Path(path))
-    read = 0
     with open(path, "rb") as fh:
-        for raw in fh:
-            read += len(raw)
-            if read > max_bytes:
-                parser.t.truncated = True
-                break
-            if not raw.strip():
-                continue
-            try:
-                entry = json.loads(raw)
-            except (ValueError, RecursionError):
-                parser.t.skipped_lines += 1
-                continue
-            if not isinstance(entry, dict):
-                parser.t.skipped_lines += 1
-                continue
-            try:
-                parser.line(entry)
-            except (TypeError, AttributeError, KeyError, ValueError):  # a shape we do not know
-                parser.t.skipped_lines += 1
+        size = os.fstat(fh.fileno()).st_size
+        if size <= max_bytes:
+            _read_lines(parser, fh, size)
+        else:
+            parser.t.truncated = True
+            _read_lines(parser, fh, max_bytes // 2)
+            fh.seek(size - max_bytes // 2)
+            fh.readline()  # the rest of a line cut in two
+            _read_lines(parser, fh, max_bytes // 2)
     return parser.finish()
+
+
+def _read_lines(parser: _Parser, fh: IO[bytes], budget: int) -> None:
+    """Whole lines from where `fh` stands, up to `budget` bytes."""
+    read = 0
+    for raw in fh:
+        read += len(raw)
+        if read > budget:
+            return
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw)
+        except (ValueError, RecursionError):
+            parser.t.skipped_lines += 1
+            continue
+        if not isinstance(entry, dict):
+            parser.t.skipped_lines += 1
+            continue
+        try:
+            parser.line(entry)
+        except (TypeError, AttributeError, KeyError, ValueError):  # a shape we do not know
+            parser.t.skipped_lines += 1
 
 
 _SUCCESS = re.compile(
