@@ -55,7 +55,7 @@ _ERROR_LINE = re.compile(
 )
 
 
-MAX_BYTES = 50_000_000  # read of a transcript at most: its first and last 25 MB
+MAX_BYTES = 50_000_000  # the most of a transcript that is read: its first and last 25 MB
 
 
 @dataclass
