@@ -93,14 +93,16 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
             continue
         fresh = catalog_row(memory.root, ep, archived=entry.archived)
         if row and replace(fresh, mtime_ns=row.mtime_ns, size=row.size) == row:
-            touched.append(fresh)  # copied or restored with new times, same content
+            # Copied or restored with new times, same content. The times recorded are
+            # those seen before the read: a write since then shows as a change next time.
+            touched.append((row, entry.mtime_ns, entry.size))
             continue
         (report.changed if row else report.new).append(entry.id)
         upserts.append(fresh)
     report.vanished = [i for i in known if i not in seen]
     if touched:  # the catalog's file times are a cache: refreshed so the next scan skips them
         try:
-            ledger.upsert_catalog(touched)
+            ledger.refresh_file_times(touched)
         except StoreError:
             pass  # a read-only store reads them again next time
     still_bad = {p for p, _e in report.corrupt}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -139,6 +140,25 @@ def test_files_copied_with_new_times_are_not_changes_and_are_read_once(fast_memo
     )
     assert maintenance.status(fast_memory).disk.changed == [eps[0].id]
     assert [p.name for p in reads] == [f"{eps[0].id}.json"]  # the touched ones are not read
+
+
+def test_a_write_during_the_scan_keeps_its_own_catalog_row(fast_memory, monkeypatch):
+    """status refreshes a touched file's times only where no write came in meanwhile."""
+    ep = fast_memory.capture(episode(summary="touched while scanned")).episode
+    path = next((fast_memory.root / "episodes").rglob(f"{ep.id}.json"))
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    ledger = fast_memory.ledger
+    newer = replace(ledger.catalog(ep.id), summary="written by another process", updated_at=1.0)
+    load = type(fast_memory.store).load_path
+
+    def load_then_another_write(store, p):
+        loaded = load(store, p)
+        ledger.upsert_catalog([newer])  # lands between this scan's read and its refresh
+        return loaded
+
+    monkeypatch.setattr(type(fast_memory.store), "load_path", load_then_another_write)
+    maintenance.status(fast_memory)
+    assert ledger.catalog(ep.id) == newer
 
 
 @pytest.mark.parametrize("code", ["EROFS", "EACCES"])

@@ -307,6 +307,19 @@ class Ledger:
             )
             c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(r.id,) for r in rows])
 
+    def refresh_file_times(self, rows: Sequence[tuple[CatalogRow, int, int]]) -> None:
+        """Record new file times (row, mtime_ns, size) for files whose content is unchanged,
+        only where the row still is as it was read: a write meanwhile keeps its own."""
+        with self.write() as c:
+            c.executemany(
+                "UPDATE episodes SET mtime_ns = ?, size = ? "
+                "WHERE id = ? AND content_hash = ? AND updated_at = ? AND mtime_ns = ?",
+                [
+                    (mtime, size, r.id, r.content_hash, r.updated_at, r.mtime_ns)
+                    for r, mtime, size in rows
+                ],
+            )
+
     def delete_catalog(self, ids: Sequence[str]) -> None:
         with self.write() as c:
             c.executemany("DELETE FROM episodes WHERE id = ?", [(i,) for i in ids])
