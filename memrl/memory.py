@@ -207,20 +207,21 @@ class Memory(Reading):
 
     def update(self, ref: str, changes: dict[str, Any] | Episode) -> Episode:
         """Apply field changes (or a whole edited episode), validate, save and re-index."""
-        view = self.get(ref)
-        current = view.episode.model_dump()
-        incoming = changes.model_dump() if isinstance(changes, Episode) else dict(changes)
-        merged = {**current, **incoming, "updated_at": now_iso(self)}
-        ep = parse(merged)
-        for frozen in ("id", "created_at", "schema_version"):
-            if getattr(ep, frozen) != getattr(view.episode, frozen):
-                raise InvalidInput(f"{frozen} cannot be changed")
-        check_summary(self.settings, ep.summary)
-        if self.settings.capture.redact:
-            from memrl.redact import redact_episode
+        with self.store.editing():  # read and written back with no other edit in between
+            view = self.get(ref)
+            current = view.episode.model_dump()
+            incoming = changes.model_dump() if isinstance(changes, Episode) else dict(changes)
+            merged = {**current, **incoming, "updated_at": now_iso(self)}
+            ep = parse(merged)
+            for frozen in ("id", "created_at", "schema_version"):
+                if getattr(ep, frozen) != getattr(view.episode, frozen):
+                    raise InvalidInput(f"{frozen} cannot be changed")
+            check_summary(self.settings, ep.summary)
+            if self.settings.capture.redact:
+                from memrl.redact import redact_episode
 
-            ep = redact_episode(ep)
-        self.store.save([ep])
+                ep = redact_episode(ep)
+            self.store.save([ep])
         if view.archived:
             return ep
         if ep.content_hash() != view.episode.content_hash():

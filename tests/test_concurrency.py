@@ -65,3 +65,34 @@ def test_sigkill_mid_capture_leaves_no_partial_file_and_index_reconciles(memory)
     assert memory.count() == len(files)
     assert report.fresh and report.health.rows == len(files)
     assert not list((memory.root / "episodes").rglob(".tmp-*"))
+
+
+def test_two_edits_of_one_episode_at_once_keep_both_changes(data_dir):
+    """An edit reads the episode, changes it and writes it back. A second writer (another
+    process: its own Memory) that edits while the first has read must not be overwritten."""
+    import threading
+
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder, episode
+
+    first = Memory(data_dir, embedder=HashEmbedder())
+    second = Memory(data_dir, embedder=HashEmbedder())
+    ep = first.capture(episode(summary="one episode, two editors")).episode
+    has_read, second_done = threading.Event(), threading.Event()
+    get = first.get
+
+    def get_then_wait(ref, **kw):
+        view = get(ref, **kw)
+        has_read.set()
+        second_done.wait(timeout=1.0)  # the other editor writes now, if nothing stops it
+        return view
+
+    first.get = get_then_wait  # type: ignore[method-assign]
+    editor = threading.Thread(target=first.update, args=(ep.id, {"tags": ["from-first"]}))
+    editor.start()
+    assert has_read.wait(timeout=5)
+    second.update(ep.id, {"what_failed": ["from the second"]})
+    second_done.set()
+    editor.join(timeout=10)
+    stored = Memory(data_dir, embedder=HashEmbedder()).get(ep.id).episode
+    assert stored.tags == ["from-first"] and stored.what_failed == ["from the second"]

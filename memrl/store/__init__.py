@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from memrl.store import files
 from memrl.store.ledger import SUMMARY_CHARS, CatalogRow, Ledger, tags_field
 
 LEDGER_FILE = "memrl.db"
+EDIT_LOCK = ".edit.lock"
+EDIT_WAIT = 30.0  # seconds to wait for another process's edit before giving up
 
 
 @dataclass(slots=True)
@@ -60,6 +63,7 @@ class EpisodeStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._ledger: Ledger | None = None
+        self._edit_lock: Any = None
 
     @property
     def ledger(self) -> Ledger:
@@ -88,8 +92,36 @@ class EpisodeStore:
         self.ledger.upsert_catalog(rows)
         return rows
 
+    @contextmanager
+    def editing(self) -> Iterator[None]:
+        """Held by every process around a read-change-write of episode files (an edit, a
+        pin, an archive or restore, a hook's update in place), so that none of them writes
+        back a copy read before another one's change. Re-entrant within a thread."""
+        from filelock import FileLock, Timeout
+
+        if self._edit_lock is None:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise files.explain(exc, self.root) from None
+            self._edit_lock = FileLock(str(self.root / EDIT_LOCK), timeout=EDIT_WAIT)
+        try:
+            with self._edit_lock:
+                yield
+        except Timeout:
+            raise StoreError(
+                f"another memrl process kept {self.root / EDIT_LOCK} for {EDIT_WAIT:.0f} s; "
+                "retry once it is done"
+            ) from None
+        except OSError as exc:
+            raise files.explain(exc, self.root / EDIT_LOCK) from None
+
     def set_archived(self, ids: Sequence[str], archived: bool) -> list[Episode]:
         """Move files between episodes/ and archive/; nothing is ever deleted."""
+        with self.editing():
+            return self._set_archived(ids, archived)
+
+    def _set_archived(self, ids: Sequence[str], archived: bool) -> list[Episode]:
         moved = []
         for episode_id in ids:
             row = self.ledger.catalog(episode_id)

@@ -23,7 +23,7 @@ ARCHIVE = "archive"
 TMP_PREFIX = ".tmp-"
 
 
-def _explain(exc: OSError, path: Path) -> StoreError:
+def explain(exc: OSError, path: Path) -> StoreError:
     if exc.errno == errno.ENOSPC:
         return StoreError(f"no space left to write {path}; free some disk space and retry")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -43,13 +43,13 @@ class Spool:
             root.mkdir(parents=True, exist_ok=True)
             self.file = tempfile.TemporaryFile("w+", encoding="utf-8", dir=root)  # noqa: SIM115 (closed by __exit__)
         except OSError as exc:
-            raise _explain(exc, root) from None
+            raise explain(exc, root) from None
 
     def add(self, line: str) -> None:
         try:
             self.file.write(line + "\n")
         except OSError as exc:
-            raise _explain(exc, self.root) from None
+            raise explain(exc, self.root) from None
 
     def __iter__(self) -> Iterator[str]:
         self.file.seek(0)
@@ -87,7 +87,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         with replacing(path, "wb", durable=durable) as fh:
             fh.write(data)
     except OSError as exc:
-        raise _explain(exc, path) from None
+        raise explain(exc, path) from None
 
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
@@ -100,7 +100,7 @@ def move(src: Path, dst: Path) -> None:
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
     except OSError as exc:
-        raise _explain(exc, dst) from None
+        raise explain(exc, dst) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,15 +228,16 @@ def _save(
         ep = memory.prepare({**fields, "project": project}, source="hook", session_id=session_id)
         memory.store.save([ep])
         return ep, True
-    current = memory.store.load(existing.id)
-    now = datetime.fromtimestamp(memory.now(), UTC).isoformat()
-    changes = {k: v for k, v in fields.items() if k != "session_id"}
-    # The transcript's text is redacted afresh, so its secrets are counted afresh.
-    changes |= {"updated_at": now, "redactions": {}}
-    ep = memory.prepare({**current.model_dump(), **changes}, source="hook")
-    if ep.model_dump(exclude={"updated_at"}) == current.model_dump(exclude={"updated_at"}):
-        return current, False
-    memory.store.save([ep])
+    with memory.store.editing():  # a person's edit or archive meanwhile is not overwritten
+        current = memory.store.load(existing.id)
+        now = datetime.fromtimestamp(memory.now(), UTC).isoformat()
+        changes = {k: v for k, v in fields.items() if k != "session_id"}
+        # The transcript's text is redacted afresh, so its secrets are counted afresh.
+        changes |= {"updated_at": now, "redactions": {}}
+        ep = memory.prepare({**current.model_dump(), **changes}, source="hook")
+        if ep.model_dump(exclude={"updated_at"}) == current.model_dump(exclude={"updated_at"}):
+            return current, False
+        memory.store.save([ep])
     return ep, True
 
 
