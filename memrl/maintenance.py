@@ -18,6 +18,7 @@ from memrl.episode import Episode
 from memrl.errors import InvalidInput, MemrlError, StoreError
 from memrl.index import Health, IndexRow
 from memrl.store import catalog_row, files
+from memrl.store.ledger import CatalogRow
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -94,6 +95,16 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
         # The file times recorded are those seen before the read: a write since then
         # shows as a change at the next scan instead of going unnoticed.
         fresh = catalog_row(memory.root, ep, archived=entry.archived)
+        if fresh.path != rel:  # moved by hand out of the folder of the day it was made
+            try:
+                fresh = _put_back(memory, ep, entry, fresh, apply=apply)
+            except InvalidInput as exc:
+                report.corrupt.append((rel, str(exc)))
+                bad.append((rel, str(exc), entry.mtime_ns))
+                continue
+            (report.changed if row else report.new).append(entry.id)
+            upserts.append(fresh)
+            continue
         if row and replace(fresh, mtime_ns=row.mtime_ns, size=row.size) == row:
             touched.append((row, entry.mtime_ns, entry.size))  # copied or restored, same content
             continue
@@ -124,6 +135,23 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
             except OSError:
                 pass
     return report
+
+
+def _put_back(
+    memory: Memory, ep: Episode, entry: files.FileEntry, row: CatalogRow, *, apply: bool
+) -> CatalogRow:
+    """Move (with apply) a file found out of place back to where its id and day put it."""
+    target = memory.root / row.path
+    if target.exists():
+        raise InvalidInput(
+            f"a second copy of episode {ep.short_id}, whose file is {row.path}; "
+            "keep one of the two and run `memrl index` again"
+        )
+    if not apply:
+        return row
+    with memory.store.editing():
+        files.move(Path(entry.path), target)
+    return catalog_row(memory.root, ep, archived=entry.archived)
 
 
 def corrupt_files(memory: Memory) -> list[tuple[str, str]]:

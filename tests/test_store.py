@@ -161,6 +161,33 @@ def test_a_write_during_the_scan_keeps_its_own_catalog_row(fast_memory, monkeypa
     assert ledger.catalog(ep.id) == newer
 
 
+def test_a_file_moved_by_hand_is_put_back_by_memrl_index(fast_memory):
+    ep = fast_memory.capture(episode(summary="filed under the wrong day")).episode
+    home = next((fast_memory.root / "episodes").rglob(f"{ep.id}.json"))
+    stray = fast_memory.root / "episodes" / "2020-01-01" / home.name
+    stray.parent.mkdir()
+    home.rename(stray)
+    assert maintenance.status(fast_memory).disk.changed == [ep.id]
+    maintenance.sync_index(fast_memory)
+    assert home.is_file() and not stray.exists()
+    assert fast_memory.get(ep.id[:8]).episode.summary == "filed under the wrong day"
+    fast_memory.update(ep.id, {"tags": ["found"]})  # and it is written where it is read
+    assert [p.name for p in fast_memory.root.rglob(f"{ep.id}.json")] == [home.name]
+
+
+def test_a_second_copy_of_an_episode_is_reported_and_left_alone(fast_memory):
+    ep = fast_memory.capture(episode(summary="copied by hand")).episode
+    home = next((fast_memory.root / "episodes").rglob(f"{ep.id}.json"))
+    copy = fast_memory.root / "episodes" / "2020-01-01" / home.name
+    copy.parent.mkdir()
+    copy.write_bytes(home.read_bytes())
+    _disk, _report = maintenance.sync_index(fast_memory)
+    [(path, why)] = maintenance.corrupt_files(fast_memory)
+    assert path == f"episodes/2020-01-01/{home.name}" and "second copy" in why
+    assert home.is_file() and copy.is_file()
+    assert fast_memory.get(ep.id[:8]).episode.summary == "copied by hand"
+
+
 @pytest.mark.parametrize("code", ["EROFS", "EACCES"])
 def test_read_only_data_dir_gives_a_clear_error_and_keeps_data(fast_memory, monkeypatch, code):
     import errno
