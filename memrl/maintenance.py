@@ -34,6 +34,7 @@ class DiskReport:
     vanished: list[str] = field(default_factory=list)  # catalog rows without a file
     corrupt: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     leftovers: int = 0  # temp files from interrupted writes
+    bytes: int = 0  # in the episode files
 
 
 @dataclass(slots=True)
@@ -68,19 +69,28 @@ class Status:
 def _scan(memory: Memory, *, apply: bool) -> DiskReport:
     """Compare files with the catalog; with apply, update the catalog to match."""
     ledger = memory.ledger
-    report = DiskReport(leftovers=len(files.leftover_temp_files(memory.root)))
-    known = ledger.all_catalog()
+    report = DiskReport()
+    # Where each file was and its times: all a scan needs while nothing changed.
+    known = {
+        i: (p, m, n)
+        for i, p, m, n in ledger.conn.execute("SELECT id, path, mtime_ns, size FROM episodes")
+    }
+    rows: dict[str, CatalogRow] = {}  # whole catalog rows, read once the first file differs
     problems = {
         p: (e, m) for p, e, m in ledger.conn.execute("SELECT path, error, mtime_ns FROM problems")
     }
     seen: set[str] = set()
     upserts, touched, bad = [], [], []
-    for entry in files.scan(memory.root):
+    leftovers: list[Path] = []
+    for entry in files.scan(memory.root, leftovers):
         rel = entry.rel
-        row = known.get(entry.id)
         seen.add(entry.id)
-        if row and row.path == rel and row.mtime_ns == entry.mtime_ns and row.size == entry.size:
+        report.bytes += entry.size
+        if known.get(entry.id) == (rel, entry.mtime_ns, entry.size):
             continue
+        if entry.id in known and not rows:
+            rows = ledger.all_catalog()
+        row = rows.get(entry.id)
         if rel in problems and problems[rel][1] == entry.mtime_ns:
             report.corrupt.append((rel, problems[rel][0]))
             continue
@@ -126,10 +136,11 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
                 c.executemany("INSERT OR REPLACE INTO problems VALUES (?, ?, ?)", bad)
         except StoreError:
             pass  # a read-only store can still be inspected
+    report.leftovers = len(leftovers)
     if apply:
         ledger.upsert_catalog(upserts)
         ledger.delete_catalog(report.vanished)
-        for tmp in files.leftover_temp_files(memory.root):
+        for tmp in leftovers:
             try:
                 tmp.unlink()
             except OSError:
@@ -195,7 +206,7 @@ def status(memory: Memory) -> Status:
         model_id=memory.model_id,
         disk=disk,
         index=index_report(memory),
-        size_bytes=files.dir_size(memory.root),
+        size_bytes=disk.bytes + files.dir_size(memory.root, skip=(files.EPISODES, files.ARCHIVE)),
         retrievals=memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0],
         events=memory.ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
     )

@@ -60,6 +60,9 @@ def test_sigkill_mid_capture_leaves_no_partial_file_and_index_reconciles(memory)
     for f in files:
         assert not f.name.startswith(".tmp-")
         memory.store.load_path(f)  # every file is a whole, valid episode
+    a_while_ago = time.time() - 120  # what the killed writer left is stale by the next index
+    for tmp in (memory.root / "episodes").rglob(".tmp-*"):
+        os.utime(tmp, (a_while_ago, a_while_ago))
     disk, report = maintenance.sync_index(memory)
     assert not disk.corrupt
     assert memory.count() == len(files)

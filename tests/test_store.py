@@ -188,6 +188,18 @@ def test_a_second_copy_of_an_episode_is_reported_and_left_alone(fast_memory):
     assert fast_memory.get(ep.id[:8]).episode.summary == "copied by hand"
 
 
+def test_memrl_index_removes_stale_temp_files_but_not_a_write_in_progress(fast_memory):
+    ep = fast_memory.capture(episode(summary="beside two temp files")).episode
+    day = next((fast_memory.root / "episodes").rglob(f"{ep.id}.json")).parent
+    stale, live = day / ".tmp-killed", day / ".tmp-writing"
+    stale.write_text("{half")
+    live.write_text("{being written")
+    os.utime(stale, (1_700_000_000, 1_700_000_000))
+    assert maintenance.status(fast_memory).disk.leftovers == 1
+    maintenance.sync_index(fast_memory)
+    assert not stale.exists() and live.exists()  # another process may be about to rename it
+
+
 @pytest.mark.parametrize("code", ["EROFS", "EACCES"])
 def test_read_only_data_dir_gives_a_clear_error_and_keeps_data(fast_memory, monkeypatch, code):
     import errno

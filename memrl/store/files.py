@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from memrl.errors import StoreError
 EPISODES = "episodes"
 ARCHIVE = "archive"
 TMP_PREFIX = ".tmp-"
+LEFTOVER_AGE = 60.0  # seconds before a temp file counts as left behind by a killed writer
 
 
 def explain(exc: OSError, path: Path) -> StoreError:
@@ -113,8 +115,13 @@ class FileEntry:
     size: int
 
 
-def scan(root: Path) -> Iterator[FileEntry]:
-    """Every episode file under episodes/ and archive/, with stat data, without reading it."""
+def scan(root: Path, leftovers: list[Path] | None = None) -> Iterator[FileEntry]:
+    """Every episode file under episodes/ and archive/, with stat data, without reading it.
+
+    Temp files that a killed writer left behind (a minute old or more: a live write takes
+    milliseconds) are added to `leftovers` when it is given.
+    """
+    stale = time.time() - LEFTOVER_AGE
     for folder, archived in ((EPISODES, False), (ARCHIVE, True)):
         base = root / folder
         try:
@@ -126,9 +133,13 @@ def scan(root: Path) -> Iterator[FileEntry]:
                 continue
             for entry in os.scandir(day.path):
                 name = entry.name
-                if not name.endswith(".json") or name.startswith("."):
-                    continue
                 try:
+                    if name.startswith(TMP_PREFIX):
+                        if leftovers is not None and entry.stat().st_mtime < stale:
+                            leftovers.append(Path(entry.path))
+                        continue
+                    if not name.endswith(".json") or name.startswith("."):
+                        continue
                     st = entry.stat()
                 except FileNotFoundError:
                     continue
@@ -136,21 +147,16 @@ def scan(root: Path) -> Iterator[FileEntry]:
                 yield FileEntry(name[:-5], rel, entry.path, archived, st.st_mtime_ns, st.st_size)
 
 
-def leftover_temp_files(root: Path) -> list[Path]:
-    """Temp files a killed writer left behind; safe to delete, never read as episodes."""
-    out = []
-    for folder in (EPISODES, ARCHIVE):
-        out += list((root / folder).glob(f"*/{TMP_PREFIX}*"))
-    return out
-
-
-def dir_size(root: Path | str) -> int:
+def dir_size(root: Path | str, skip: Collection[str] = ()) -> int:
+    """Bytes in the files under `root`, leaving out its entries named in `skip`."""
     total = 0
     try:
         entries = list(os.scandir(root))
     except OSError:
         return 0
     for entry in entries:
+        if entry.name in skip:
+            continue
         try:
             if entry.is_dir(follow_symlinks=False):
                 total += dir_size(entry.path)
