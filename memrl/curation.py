@@ -88,6 +88,18 @@ class Curation:
 
     # prune ----------------------------------------------------------------------
 
+    def prune_limits(
+        self, older_than_days: int | None = None, min_utility: float | None = None
+    ) -> tuple[int, float]:
+        """The idle days and the utility below which episodes are pruned: as given, else
+        from the settings."""
+        cfg = self.m.settings.prune
+        days = cfg.older_than_days if older_than_days is None else older_than_days
+        floor = cfg.min_utility if min_utility is None else min_utility
+        if days < 0 or not 0 <= floor <= 1:
+            raise InvalidInput("--older-than must be ≥ 0 days and --min-utility between 0 and 1")
+        return days, floor
+
     def prune_plan(
         self,
         *,
@@ -95,11 +107,7 @@ class Curation:
         min_utility: float | None = None,
         project: str | None = None,
     ) -> list[PruneCandidate]:
-        cfg = self.m.settings.prune
-        days = cfg.older_than_days if older_than_days is None else older_than_days
-        floor = cfg.min_utility if min_utility is None else min_utility
-        if days < 0 or not 0 <= floor <= 1:
-            raise InvalidInput("--older-than must be ≥ 0 days and --min-utility between 0 and 1")
+        days, floor = self.prune_limits(older_than_days, min_utility)
         now_ts = self.m.now()
         out = []
         for row in self.m.list(

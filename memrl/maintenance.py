@@ -102,7 +102,11 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
             report.corrupt.append((rel, str(exc)))
             bad.append((rel, str(exc), entry.mtime_ns))
             continue
-        fresh = catalog_row(memory.root, ep, archived=entry.archived)
+        # The file times recorded are those seen before the read: a write since then
+        # shows as a change at the next scan instead of going unnoticed.
+        fresh = catalog_row(
+            memory.root, ep, archived=entry.archived, stat=(entry.mtime_ns, entry.size)
+        )
         if fresh.path != rel:  # moved by hand out of the folder of the day it was made
             try:
                 fresh = _put_back(memory, ep, entry, fresh, apply=apply)
@@ -117,9 +121,7 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
             touched.append((row, entry.mtime_ns, entry.size))  # copied or restored, same content
             continue
         (report.changed if row else report.new).append(entry.id)
-        # The file times recorded are those seen before the read: a write since then
-        # shows as a change at the next scan instead of going unnoticed.
-        upserts.append(replace(fresh, mtime_ns=entry.mtime_ns, size=entry.size))
+        upserts.append(fresh)
     report.vanished = [i for i in known if i not in seen]
     if touched:  # the catalog's file times are a cache: refreshed so the next scan skips them
         try:

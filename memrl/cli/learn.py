@@ -305,9 +305,7 @@ def prune(
         )
         return
     if not plan:
-        cfg = memory.settings.prune
-        floor = cfg.min_utility if min_utility is None else min_utility
-        days = cfg.older_than_days if older_than is None else older_than
+        days, floor = memory.curation.prune_limits(older_than, min_utility)
         console().print(
             f"[dim]Nothing to prune: no episode is both below {pct(floor)} utility and unused "
             f"for {plural(days, 'day')} (--min-utility, --older-than).[/]"

@@ -29,15 +29,20 @@ class Filters:
     text: str | None = None  # substring of task or summary (for browsing, not search)
 
 
-def catalog_row(root: Path, ep: Episode, *, archived: bool = False) -> CatalogRow:
+def catalog_row(
+    root: Path, ep: Episode, *, archived: bool = False, stat: tuple[int, int] | None = None
+) -> CatalogRow:
+    """The catalog's row for an episode; `stat` (mtime_ns, size) saves reading the file's."""
     folder = files.ARCHIVE if archived else files.EPISODES
     rel = f"{folder}/{ep.day()}/{ep.id}.json"
-    path = root / rel
-    try:
-        st = path.stat()
-        mtime, size = st.st_mtime_ns, st.st_size
-    except FileNotFoundError:
-        mtime, size = 0, 0
+    if stat is not None:
+        mtime, size = stat
+    else:
+        try:
+            st = (root / rel).stat()
+            mtime, size = st.st_mtime_ns, st.st_size
+        except FileNotFoundError:
+            mtime, size = 0, 0
     return CatalogRow(
         id=ep.id,
         path=rel,
@@ -106,8 +111,7 @@ class EpisodeStore:
                 raise files.explain(exc, self.root) from None
             self._edit_lock = FileLock(str(self.root / EDIT_LOCK), timeout=EDIT_WAIT)
         try:
-            with self._edit_lock:
-                yield
+            self._edit_lock.acquire()
         except Timeout:
             raise StoreError(
                 f"another memrl process kept {self.root / EDIT_LOCK} for {EDIT_WAIT:.0f} s; "
@@ -115,6 +119,10 @@ class EpisodeStore:
             ) from None
         except OSError as exc:
             raise files.explain(exc, self.root / EDIT_LOCK) from None
+        try:
+            yield
+        finally:
+            self._edit_lock.release()
 
     def set_archived(self, ids: Sequence[str], archived: bool) -> list[Episode]:
         """Move files between episodes/ and archive/; nothing is ever deleted."""

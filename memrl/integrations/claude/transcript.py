@@ -369,7 +369,7 @@ def parse_transcript(path: Path, *, max_bytes: int = MAX_BYTES) -> Transcript:
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size <= max_bytes:
-            _read_lines(parser, fh, size)
+            _read_lines(parser, fh, max_bytes)
         else:
             parser.t.truncated = True
             _read_lines(parser, fh, max_bytes // 2)
