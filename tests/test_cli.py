@@ -201,6 +201,11 @@ def test_archive_and_restore():
     assert result.exit_code == 3 and "archived" in result.output
     assert "restored" in run("restore", episode_id[:8]).output
     assert len(json.loads(run("list", "--json").stdout)) == 1
+    # 'latest' means the newest archived episode to restore, as it means the newest to archive
+    run("archive", "latest")
+    assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [episode_id]
+    result = runner.invoke(app, ["restore", "latest"])
+    assert result.exit_code == 3 and "no episode is archived" in result.output
 
 
 def test_search_table_and_json():

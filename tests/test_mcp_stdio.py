@@ -90,7 +90,8 @@ async def test_the_handshake_is_answered_at_once_exactly_as_the_sdk_would(data_d
 
 
 def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
-    """Lone surrogate escapes and oversized requests: a tool error, and the server carries on."""
+    """Lone surrogates, oversized or malformed requests, batches, null ids: each gets an
+    answer with its id where it has one, and the server carries on."""
     env = {**os.environ, **server_env()}
     proc = subprocess.Popen(
         [str(EXE)],
@@ -118,6 +119,12 @@ def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
         lone = ask(tool(1, "memrl_retrieve", '{"query":"bad \\ud800 text"}'))
         huge = ask(tool(2, "memrl_capture", '{"summary":"' + "x" * 3_000_000 + '"}'))
         fine = ask(tool(3, "memrl_capture", '{"summary":"Rocket \\ud83d\\ude80 launch fixed"}'))
+        not_json = ask(b'{"jsonrpc":"2.0","id":4,"method":"tools/list"')
+        batch = ask(b'[{"jsonrpc":"2.0","id":5,"method":"tools/list"}]')
+        bad_params = ask(b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":"str"}')
+        deep = ask(tool(7, "memrl_capture", '{"summary":"x","tags":' + "[" * 600 + "]" * 600 + "}"))
+        null_id = ask(b'{"jsonrpc":"2.0","id":null,"method":"tools/list"}')
+        after = ask(b'{"jsonrpc":"2.0","id":8,"method":"tools/list"}')
     finally:
         proc.kill()
         proc.wait()
@@ -126,6 +133,13 @@ def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
     assert huge["id"] == 2 and huge["result"]["isError"]
     assert "limited to 2 MB" in huge["result"]["content"][0]["text"]
     assert not fine["result"]["isError"]
+    assert not_json["id"] == 4 and not_json["error"]["code"] == -32700
+    assert batch["id"] is None and "one message per line" in batch["error"]["message"]
+    assert bad_params["id"] == 6 and bad_params["result"]["isError"]
+    assert "params must be a JSON object" in bad_params["result"]["content"][0]["text"]
+    assert deep["id"] == 7 and "too deeply" in deep["result"]["content"][0]["text"]
+    assert null_id["id"] is None and "not null" in null_id["error"]["message"]
+    assert after["id"] == 8 and len(after["result"]["tools"]) == 7  # still serving
     memory = Memory(data_dir)
     try:
         assert memory.get(fine["result"]["structuredContent"]["id"]).episode.summary == (

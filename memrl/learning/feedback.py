@@ -87,8 +87,10 @@ class Feedback(Graph):
             args.append(session_id)
         row = self.ledger.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
         if row is None:
+            where = f" in session {session_id}" if session_id else ""
             raise NotFound(
-                "nothing has been retrieved yet, so there is no 'last' retrieval to rate"
+                f"nothing has been retrieved{where} yet (listing all episodes is not a "
+                "retrieval), so there is no 'last' retrieval to rate: name the episode ids"
             )
         return [
             r[0]

@@ -173,27 +173,32 @@ def review(
     if refs:
         raise InvalidInput("episodes is only used with action='merge' or 'cleanup'")
     rv = memory.curation.review(project)
+    shown = models.REVIEW_SHOWN
     out.clusters = [
         models.Cluster(
-            similarity=convert.pct(c.similarity), episodes=[convert.listed(r) for r in c.rows]
+            similarity=convert.pct(c.similarity),
+            size=len(c.rows),
+            episodes=[convert.listed(r) for r in c.rows[: models.CLUSTER_SHOWN]],
         )
-        for c in rv.clusters[:SHOWN]
+        for c in rv.clusters[:shown]
     ]
-    out.stale, out.stale_count = [convert.listed(r) for r in rv.stale[:SHOWN]], len(rv.stale)
-    out.unused, out.unused_count = [convert.listed(r) for r in rv.unused[:SHOWN]], len(rv.unused)
+    out.cluster_count = len(rv.clusters)
+    out.stale, out.stale_count = [convert.listed(r) for r in rv.stale[:shown]], len(rv.stale)
+    out.unused, out.unused_count = [convert.listed(r) for r in rv.unused[:shown]], len(rv.unused)
     out.dead_weight_count = len(rv.prune)
     out.dead_weight = [
-        models.PruneItem(episode=convert.listed(c.row), reason=c.reason) for c in rv.prune[:SHOWN]
+        models.PruneItem(episode=convert.listed(c.row), reason=c.reason) for c in rv.prune[:shown]
     ]
     for c in rv.clusters[:5]:
-        ids = ", ".join(f'"{r.short_id}"' for r in c.rows)
+        ids = ", ".join(f'"{r.short_id}"' for r in c.rows[: models.CLUSTER_SHOWN])
         out.suggestions.append(
-            f'merge: memrl_review(action="merge", episodes=[{ids}], summary="<one summary '
-            'that keeps what each one knew>", dry_run=false)'
+            f'preview a merge: memrl_review(action="merge", episodes=[{ids}], summary="<one '
+            'summary that keeps what each one knew>"), then the same with dry_run=false'
         )
     if rv.prune:
         out.suggestions.append(
-            'archive the dead weight: memrl_review(action="cleanup", dry_run=false)'
+            'preview archiving the dead weight: memrl_review(action="cleanup"), then the same '
+            "with dry_run=false"
         )
     return out
 
@@ -203,6 +208,11 @@ def _merge(memory: Memory, out: models.ReviewResult, refs: Sequence[str], summar
         raise InvalidInput(
             "merge needs episodes: two or more ids, e.g. from a cluster the analysis listed"
         )
+    if summary is not None and not summary.strip():
+        raise InvalidInput(
+            "summary is blank: write one summary that keeps what each episode knew, or leave "
+            "summary out to join theirs"
+        )
     plan = memory.curation.merge_plan(refs, summary=summary, project=out.project)
     out.notes = list(plan.notes)
     out.archived = [r.id for r in plan.sources]
@@ -211,6 +221,8 @@ def _merge(memory: Memory, out: models.ReviewResult, refs: Sequence[str], summar
         ep = memory.curation.merge(plan)
     learned = memory.learned(plan.state, ep.created_at.timestamp(), ep.pinned)
     out.merged = convert.detail(EpisodeView(ep, learned, False, ""))
+    if out.dry_run:  # the merge itself gives the episode its id
+        out.merged.id = out.merged.short_id = "(new)"
     return out
 
 

@@ -21,6 +21,7 @@ from memrl import __version__
 from memrl.mcp import protocol
 from memrl.mcp.backend import Backend
 from memrl.mcp.tools import Tools
+from memrl.views import plural
 
 DESCRIPTIONS = {
     "memrl_retrieve": (
@@ -92,11 +93,27 @@ def _explain(name: str, exc: ValidationError, schema: dict[str, Any]) -> str:
     for err in exc.errors()[:8]:
         loc = ".".join(str(p) for p in err["loc"]) or "arguments"
         msg = err["msg"].replace("Input should", "should").replace("Value error, ", "")
+        msg = msg.replace("should be a valid boolean", "should be true or false")
         if err["type"] == "missing":
             problems.append(f"{loc} is required")
             continue
         if err["type"] == "string_unicode":
             problems.append(f"{loc} is not valid UTF-8 text (a lone surrogate); send plain text")
+            continue
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{loc} is not a known field")
+            continue
+        ctx, given = err.get("ctx", {}), err.get("input")
+        if err["type"] == "string_too_long" and isinstance(given, str):
+            problems.append(f"{loc} is {len(given):,} characters; at most {ctx['max_length']:,}")
+            continue
+        if err["type"] == "too_short" and not ctx.get("actual_length"):
+            problems.append(f"{loc} is empty: give at least one")
+            continue
+        if err["type"] in ("too_long", "too_short") and "actual_length" in ctx:
+            most = "at most" if err["type"] == "too_long" else "at least"
+            bound = ctx.get("max_length", ctx.get("min_length"))
+            problems.append(f"{loc} has {plural(ctx['actual_length'], 'item')}; {most} {bound}")
             continue
         shown = repr(err.get("input"))
         shown = shown if len(shown) <= 60 else shown[:57] + "..."

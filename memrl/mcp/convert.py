@@ -1,21 +1,26 @@
 """From the Memory facade's views to the tools' output models.
 
-Search results are shortened (long summaries, long lists) so five of them stay a few
-thousand characters in Claude's context; `shortened` says so, and retrieving the id
-gives the episode in full.
+Search results are shortened (long summaries, long lists, long items) so five of them
+stay a few thousand characters in Claude's context; `shortened` says so, and retrieving
+the id gives the episode in full. "In full" has a bound too: an episode may hold 512 KB,
+more than Claude Code accepts from one tool call (25,000 tokens), so its lists are cut
+to DETAIL_CHARS in all, and `omitted` counts what was left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from memrl import views
 from memrl.mcp import models
 
 HIT_SUMMARY_CHARS = 1_500
 HIT_ITEMS = 10
+HIT_ITEM_CHARS = 400
 LISTED_SUMMARY_CHARS = 300
+DETAIL_CHARS = 40_000  # an episode's text in one reply; the structured copy doubles it
 
 
 def pct(x: float) -> float:
@@ -68,17 +73,24 @@ def listed(row: views.Row) -> models.Listed:
     )
 
 
+def _short(items: Sequence[str]) -> tuple[list[str], bool]:
+    """At most HIT_ITEMS items of at most HIT_ITEM_CHARS each, and whether any was cut."""
+    kept = [cut(item, HIT_ITEM_CHARS) for item in items[:HIT_ITEMS]]
+    return [k for k, _ in kept], len(items) > HIT_ITEMS or any(c for _, c in kept)
+
+
 def hit(h: views.Hit) -> models.Hit:
     ep = h.episode
     assert ep is not None, "search with_episodes=True loads every returned hit"
     summary, cut_summary = cut(ep.summary, HIT_SUMMARY_CHARS)
-    lists: dict[str, Sized] = {
-        "what_worked": ep.what_worked,
-        "what_failed": ep.what_failed,
-        "files": ep.files,
-        "errors_resolved": ep.errors_resolved,
-    }
-    shortened = cut_summary or any(len(v) > HIT_ITEMS for v in lists.values())
+    worked, cut_worked = _short(ep.what_worked)
+    failed, cut_failed = _short(ep.what_failed)
+    files, cut_files = _short(ep.files)
+    fixes = [
+        (cut(e.error, HIT_ITEM_CHARS), cut(e.resolution, HIT_ITEM_CHARS))
+        for e in ep.errors_resolved[:HIT_ITEMS]
+    ]
+    cut_fixes = len(ep.errors_resolved) > HIT_ITEMS or any(a[1] or b[1] for a, b in fixes)
     learned = h.row.learned
     return models.Hit(
         rank=h.rank,
@@ -89,24 +101,49 @@ def hit(h: views.Hit) -> models.Hit:
         summary=summary,
         outcome=ep.outcome.value,
         task_type=ep.task_type.value,
-        what_worked=ep.what_worked[:HIT_ITEMS],
-        what_failed=ep.what_failed[:HIT_ITEMS],
-        errors_resolved=[
-            models.ErrorFix(error=e.error, resolution=e.resolution)
-            for e in ep.errors_resolved[:HIT_ITEMS]
-        ],
-        files=ep.files[:HIT_ITEMS],
+        what_worked=worked,
+        what_failed=failed,
+        errors_resolved=[models.ErrorFix(error=a[0], resolution=b[0]) for a, b in fixes],
+        files=files,
         tags=ep.tags,
         similarity=pct(max(0.0, h.similarity)),
         utility=pct(learned.utility),
         confidence=pct(learned.confidence),
         created_at=ep.created_at.isoformat(timespec="seconds"),
-        shortened=shortened,
+        shortened=cut_summary or cut_worked or cut_failed or cut_files or cut_fixes,
     )
+
+
+def _fit(lists: dict[str, list[Any]], room: int) -> tuple[dict[str, list[Any]], int]:
+    """Keep items, list by list in order, while their text fits in `room` characters;
+    return what was kept and how many items were left out."""
+    kept: dict[str, list[Any]] = {}
+    omitted = 0
+    for name, items in lists.items():
+        kept[name] = []
+        for item in items:
+            size = len(item) if isinstance(item, str) else len(item.error) + len(item.resolution)
+            if size + 4 > room:
+                room = 0
+                omitted += 1
+                continue
+            room -= size + 4
+            kept[name].append(item)
+    return kept, omitted
 
 
 def detail(view: views.EpisodeView) -> models.Detail:
     ep, learned = view.episode, view.learned
+    lists, omitted = _fit(
+        {
+            "what_worked": ep.what_worked,
+            "what_failed": ep.what_failed,
+            "errors_resolved": ep.errors_resolved,
+            "files": ep.files,
+            "commands": ep.commands,
+        },
+        DETAIL_CHARS - len(ep.summary) - len(ep.task),
+    )
     return models.Detail(
         id=ep.id,
         short_id=ep.short_id,
@@ -116,13 +153,15 @@ def detail(view: views.EpisodeView) -> models.Detail:
         summary=ep.summary,
         outcome=ep.outcome.value,
         task_type=ep.task_type.value,
-        what_worked=ep.what_worked,
-        what_failed=ep.what_failed,
+        what_worked=lists["what_worked"],
+        what_failed=lists["what_failed"],
         errors_resolved=[
-            models.ErrorFix(error=e.error, resolution=e.resolution) for e in ep.errors_resolved
+            models.ErrorFix(error=e.error, resolution=e.resolution)
+            for e in lists["errors_resolved"]
         ],
-        files=ep.files,
-        commands=ep.commands,
+        files=lists["files"],
+        commands=lists["commands"],
+        omitted=omitted,
         tags=ep.tags,
         source=ep.source.value,
         created_at=ep.created_at.isoformat(timespec="seconds"),

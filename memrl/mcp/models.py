@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Pct = float  # 0–100, one decimal
+REVIEW_SHOWN = 20  # episodes (or groups) per list in one review answer
+CLUSTER_SHOWN = 10  # episodes of one group of near-duplicates
 
 
 class ErrorFix(BaseModel):
@@ -89,6 +91,9 @@ class Detail(BaseModel):
     errors_resolved: list[ErrorFix]
     files: list[str]
     commands: list[str]
+    omitted: int = Field(
+        0, description="list items left out to keep the reply under 40,000 characters"
+    )
     tags: list[str]
     source: str
     created_at: str
@@ -212,7 +217,8 @@ class PropagateResult(BaseModel):
 
 class Cluster(BaseModel):
     similarity: Pct
-    episodes: list[Listed]
+    size: int = Field(description="episodes in the group")
+    episodes: list[Listed] = Field(description=f"at most {CLUSTER_SHOWN} shown")
 
 
 class PruneItem(BaseModel):
@@ -224,12 +230,17 @@ class ReviewResult(BaseModel):
     action: Literal["analyze", "merge", "cleanup"]
     project: str | None
     dry_run: bool
-    clusters: list[Cluster] = Field(default_factory=list)
-    stale: list[Listed] = Field(default_factory=list, description="at most 50 shown")
+    clusters: list[Cluster] = Field(
+        default_factory=list, description=f"at most {REVIEW_SHOWN} shown"
+    )
+    cluster_count: int = 0
+    stale: list[Listed] = Field(default_factory=list, description=f"at most {REVIEW_SHOWN} shown")
     stale_count: int = 0
-    unused: list[Listed] = Field(default_factory=list, description="at most 50 shown")
+    unused: list[Listed] = Field(default_factory=list, description=f"at most {REVIEW_SHOWN} shown")
     unused_count: int = 0
-    dead_weight: list[PruneItem] = Field(default_factory=list, description="at most 50 shown")
+    dead_weight: list[PruneItem] = Field(
+        default_factory=list, description=f"at most {REVIEW_SHOWN} shown"
+    )
     dead_weight_count: int = 0
     merged: Detail | None = Field(
         None, description="merge: the merged episode (a preview on a dry run)"

@@ -47,6 +47,11 @@ def run(
 ) -> models.RetrieveResult:
     if list_all:
         return listing(memory, backend, query, limit, project, page)
+    if page > 1:
+        raise InvalidInput(
+            "page is for listing (all=true); a search returns its best results at once: "
+            "raise limit (up to 50) to see more of them"
+        )
     if not query.strip():
         raise InvalidInput(
             "the query is empty: describe the task in a sentence or paste the exact error line; "
@@ -126,4 +131,6 @@ def listing(
     out.episodes = [convert.listed(r) for r in rows]
     out.page, out.offset, out.total = page, offset, total
     out.has_more = offset + len(rows) < total
+    if project and not total and not memory.exists(Filters(project=project)):
+        out.warnings.append(f"project {project} has no episodes; leave project out to list all")
     return out

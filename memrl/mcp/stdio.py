@@ -54,31 +54,93 @@ def _readable(stream: IO[bytes], timeout: float) -> bool:
 
 
 def refusal(line: bytes) -> bytes | None:
-    """The answer to a request that the SDK's JSON parser would drop without a reply.
+    """The answer to a line the SDK would drop without replying, or None to pass it on.
 
-    JSON allows escapes such as `\\ud800` that stand for no character; the SDK rejects the
-    whole line and the caller would wait forever. Such a tool call gets a tool error instead.
+    The SDK logs a line it cannot read as a JSON-RPC message and moves on, so a caller who
+    sent a request waits forever. Such lines are answered here instead, with the request's
+    id where one can be found: a tool call gets a tool error; anything else, a JSON-RPC
+    error. JSON allows escapes such as `\\ud800` that stand for no character; a request
+    holding one is refused with what to send instead.
     """
-    if b"\\ud" not in line.lower():
-        return None
+    import mcp_types
+
+    if not line.strip():
+        return None  # a blank line: nothing was asked
+    try:
+        mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        problem = _first_problem(exc)
+    else:
+        if b"null" not in line or not _null_id(line):
+            return None
+        return _error(
+            None, INVALID_REQUEST, "a request's id must be a string or a number, not null"
+        )
     try:
         msg = json.loads(line)
+    except RecursionError:
+        msg = None
+        problem = "it nests arrays or objects too deeply"
     except ValueError:
-        return None
-    if not (isinstance(msg, dict) and "id" in msg and isinstance(msg.get("method"), str)):
-        return None
-    if not _LONE_SURROGATE.search(json.dumps(msg, ensure_ascii=False)):
-        return None
-    return _reply(msg["id"], msg["method"], SURROGATE_HINT)
+        found = _ID.search(line[:4096])
+        req_id = json.loads(found.group(1)) if found else None
+        return _error(req_id, PARSE_ERROR, f"the line is not valid JSON ({problem})")
+    if isinstance(msg, list):
+        return _error(None, INVALID_REQUEST, "batches are not supported: send one message per line")
+    if not isinstance(msg, dict):
+        found = _ID.search(line[:4096])
+        if found is None:
+            return _error(None, INVALID_REQUEST, f"not a JSON-RPC message ({problem})")
+        msg = {"id": json.loads(found.group(1)), "method": _method(line)}
+    if "id" not in msg or not isinstance(msg.get("method"), str):
+        return None  # a notification or a response: nobody waits for an answer
+    req_id = msg["id"] if isinstance(msg["id"], str | int) else None
+    if _LONE_SURROGATE.search(json.dumps(msg.get("params"), ensure_ascii=False)):
+        text = SURROGATE_HINT
+    elif "params" in msg and not isinstance(msg["params"], dict):
+        text = "params must be a JSON object"
+    else:
+        text = f"not a valid JSON-RPC request ({problem})"
+    return _reply(req_id, msg["method"], text)
+
+
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+
+
+def _first_problem(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return str(exc)
+    first = errors()[0]
+    msg = str(first.get("msg", "")).removeprefix("Invalid JSON: ")
+    if "recursion limit" in msg:
+        return "it nests arrays or objects too deeply"
+    return msg or "not a JSON-RPC message"
+
+
+def _null_id(line: bytes) -> bool:
+    try:
+        msg = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(msg, dict) and "id" in msg and msg["id"] is None and "method" in msg
+
+
+def _method(line: bytes) -> str:
+    found = _METHOD.search(line[:4096])
+    return found.group(1).decode("utf-8", "replace") if found else ""
+
+
+def _error(req_id: Any, code: int, text: str) -> bytes:
+    reply = {"jsonrpc": "2.0", "id": req_id, "error": {"code": code, "message": text}}
+    return json.dumps(reply).encode() + b"\n"
 
 
 def _reply(req_id: Any, method: str, text: str) -> bytes:
     if method == "tools/call":  # the caller's mistake to read and fix: a tool error
         result = {"content": [{"type": "text", "text": text}], "isError": True}
-        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "result": result}
-    else:
-        reply = {"jsonrpc": "2.0", "id": req_id, "error": {"code": -32602, "message": text}}
-    return json.dumps(reply).encode() + b"\n"
+        return json.dumps({"jsonrpc": "2.0", "id": req_id, "result": result}).encode() + b"\n"
+    return _error(req_id, INVALID_PARAMS, text)
 
 
 def oversized(head: bytes, tail: bytes, size: int) -> bytes | None:
@@ -86,13 +148,12 @@ def oversized(head: bytes, tail: bytes, size: int) -> bytes | None:
     found = _ID.search(head) or _ID.search(tail)
     if found is None:
         return None
-    method = _METHOD.search(head) or _METHOD.search(tail)
     text = (
         f"the request is {size / 1e6:.1f} MB; requests are limited to "
-        f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB (an episode to 512 KB, a summary to 20,000 "
-        "characters). Send a shorter summary and fewer, shorter list items."
+        f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB (a query to 2,000 characters; an episode to "
+        "512 KB, its summary to 20,000 characters). Send a shorter request."
     )
-    return _reply(json.loads(found.group(1)), method.group(1).decode() if method else "", text)
+    return _reply(json.loads(found.group(1)), _method(head) or _method(tail), text)
 
 
 class _Lines:

@@ -18,7 +18,7 @@ from typing import Annotated, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memrl.episode import MAX_ITEM_CHARS, MAX_ITEMS, MAX_TAG_CHARS, describe_validation
 from memrl.errors import MemrlError
@@ -47,6 +47,7 @@ Items = Annotated[
 Refs = Annotated[
     list[Annotated[str, Field(max_length=64)]],
     Field(
+        min_length=1,
         max_length=MAX_ITEMS,
         description="Episode ids: 8 characters as shown, or any unique prefix of 4+; "
         "'last' means everything the last memrl_retrieve of this session returned.",
@@ -55,6 +56,8 @@ Refs = Annotated[
 
 
 class ErrorResolved(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key would lose its text
+
     error: Annotated[str, Field(max_length=MAX_ITEM_CHARS, description="The error message")]
     resolution: Annotated[str, Field(max_length=MAX_ITEM_CHARS, description="What fixed it")] = ""
 
@@ -67,13 +70,19 @@ def result(model: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def clean_project(value: str | None) -> str | None:
-    """None for 'not given' (null or blank); otherwise a printable name."""
+def clean_project(value: str | None, *, named: bool = False) -> str | None:
+    """None for 'not given' (null or blank); otherwise a printable name. With `named`, the
+    name is one to file an episode under, so '*' (all projects, to memrl_review) is not."""
     if value is None or not value.strip():
         return None
     value = value.strip()
     if not value.isprintable():
         raise ToolError("project must be a printable project name, e.g. 'acme/app'")
+    if named and value == "*":
+        raise ToolError(
+            "'*' means every project and cannot name one; leave project out for this "
+            "session's project, or give a name such as 'acme/app'"
+        )
     return value
 
 
@@ -109,12 +118,20 @@ class Tools:
             ),
         ] = "",
         all: Annotated[
-            bool, Field(description="List episodes newest first instead of searching (paged).")
+            bool,
+            Field(
+                strict=True,
+                description="List episodes newest first instead of searching (paged). A query "
+                "then keeps those whose task or summary contains it.",
+            ),
         ] = False,
-        limit: Annotated[int, Field(ge=1, le=50, description="Results per call, 1–50.")] = 5,
+        limit: Annotated[
+            int, Field(strict=True, ge=1, le=50, description="Results per call, 1–50.")
+        ] = 5,
         project: Project = None,
         page: Annotated[
-            int, Field(ge=1, le=100_000, description="Page of the listing (all=true).")
+            int,
+            Field(strict=True, ge=1, le=100_000, description="Page of the listing (all=true)."),
         ] = 1,
     ) -> Annotated[CallToolResult, models.RetrieveResult]:
         project = clean_project(project)
@@ -150,7 +167,7 @@ class Tools:
             "outcome": outcome,
             "task": task,
             "task_type": task_type,
-            "project": clean_project(project) or self.b.project,
+            "project": clean_project(project, named=True) or self.b.project,
             "what_worked": what_worked,
             "what_failed": what_failed,
             "files": files_modified,
@@ -163,7 +180,9 @@ class Tools:
     def memrl_feedback(
         self,
         episodes: Refs,
-        helpful: Annotated[bool, Field(description="true if it helped, false if it misled.")],
+        helpful: Annotated[
+            bool, Field(strict=True, description="true if it helped, false if it misled.")
+        ],
     ) -> Annotated[CallToolResult, models.FeedbackResult]:
         out = self._run("memrl_feedback", lambda m: actions.feedback(m, self.b, episodes, helpful))
         return result(out, render.feedback(out))
@@ -184,7 +203,10 @@ class Tools:
         self,
         temporal: Annotated[
             bool,
-            Field(description="Also credit outcomes whose earlier retrievals were never credited."),
+            Field(
+                strict=True,
+                description="Also credit outcomes whose earlier retrievals were never credited.",
+            ),
         ] = True,
         project: Project = None,
     ) -> Annotated[CallToolResult, models.PropagateResult]:
@@ -207,7 +229,9 @@ class Tools:
             str | None, Field(description="merge: one summary covering all of them.")
         ] = None,
         project: Project = None,
-        dry_run: Annotated[bool, Field(description="Only show what would change.")] = True,
+        dry_run: Annotated[
+            bool, Field(strict=True, description="Only show what would change.")
+        ] = True,
     ) -> Annotated[CallToolResult, models.ReviewResult]:
         scope = clean_project(project)
         scope = None if scope == "*" else scope or self.b.project

@@ -180,14 +180,18 @@ class EpisodeStore:
         """A full id from an id, a unique prefix of 4+ characters, or `latest`."""
         ref = ref.strip().lower()
         if ref in ("latest", "last-captured"):
-            ids = self.ledger.latest(1)
+            ids = self.ledger.latest(1, archived=archived)
             if not ids:
-                raise NotFound("the store is empty: capture an episode first (`memrl capture`)")
+                raise NotFound(
+                    "no episode is archived"
+                    if archived
+                    else "the store is empty: capture an episode first (`memrl capture`)"
+                )
             return ids[0]
         if len(ref) < MIN_PREFIX or not all(c in "0123456789abcdef-" for c in ref):
             raise InvalidInput(
                 f"'{ref}' is not an episode id: give at least {MIN_PREFIX} hex characters "
-                "of an id (as `memrl list` shows them), or 'latest'."
+                "of an id (as `memrl list` shows them), or 'latest' for the newest episode."
             )
         ref = ref.replace("-", "")
         matches = self.ledger.match_prefix(ref, archived=archived)

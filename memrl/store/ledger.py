@@ -352,8 +352,13 @@ class Ledger:
             args.append(int(archived))
         return [r[0] for r in self.conn.execute(sql + " ORDER BY created_at DESC LIMIT 50", args)]
 
-    def latest(self, n: int = 1, project: str | None = None) -> list[str]:
-        sql = "SELECT id FROM episodes WHERE archived = 0"
+    def latest(
+        self, n: int = 1, project: str | None = None, archived: bool | None = False
+    ) -> list[str]:
+        """The newest episodes: live ones, archived ones (`archived=True`), or either (None)."""
+        sql = "SELECT id FROM episodes WHERE " + (
+            "1" if archived is None else f"archived = {int(archived)}"
+        )
         args: list[Any] = []
         if project:
             sql += " AND project = ?"
