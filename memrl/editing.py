@@ -15,6 +15,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from memrl.errors import InvalidInput
+
 
 def editor() -> str:
     return os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
@@ -35,7 +37,13 @@ def edit_text(
         path = Path(fh.name)
     try:
         with around():
-            status = subprocess.call([*shlex.split(editor()), str(path)])
+            try:
+                status = subprocess.call([*shlex.split(editor()), str(path)])
+            except (OSError, ValueError) as exc:  # not found, not executable, bad quoting
+                raise InvalidInput(
+                    f"cannot run the editor {editor()!r} ({getattr(exc, 'strerror', exc)}); "
+                    "set $EDITOR (or $VISUAL) to an editor on PATH. Nothing was changed."
+                ) from None
         return status, path.read_text(encoding="utf-8", errors="surrogateescape")
     finally:
         path.unlink(missing_ok=True)

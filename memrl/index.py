@@ -438,20 +438,36 @@ class Index:
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Build a fresh table beside the old one and swap it in."""
+        data = (self._arrow(batch, dim) for batch in batches if batch)
+        return self._swap_in(self._schema(dim), data, progress)
+
+    def rewrite(self) -> int:
+        """Write the table afresh from its current rows, leaving nothing of older versions.
+
+        Replaced and deleted rows (text since redacted or edited away) live on in the old
+        data files, which compaction leaves alone while few of a file's rows are deleted.
+        Writers wait on the lock meanwhile, so none of their rows is left behind.
+        """
+        with self._lock():
+            current = self.table().to_arrow()
+            return self._swap_in(current.schema, [current])
+
+    def _swap_in(
+        self, schema: Any, data: Iterable[Any], progress: Callable[[int], None] | None = None
+    ) -> int:
         lancedb = _lancedb()
         from lancedb.index import FTS
 
         staging = self.folder.with_name(self.folder.name + ".rebuild")
         shutil.rmtree(staging, ignore_errors=True)
         db = lancedb.connect(staging)
-        table = db.create_table(TABLE, schema=self._schema(dim))
+        table = db.create_table(TABLE, schema=schema)
         count = 0
-        for batch in batches:
-            if batch:
-                table.add(self._arrow(batch, dim))
-                count += len(batch)
-                if progress:
-                    progress(len(batch))
+        for part in data:
+            table.add(part)
+            count += part.num_rows
+            if progress:
+                progress(part.num_rows)
         table.optimize()
         table.create_index("text", config=FTS(with_position=False), replace=True)
         if count >= VECTOR_INDEX_MIN_ROWS:

@@ -339,7 +339,12 @@ def scan_secrets(memory: Memory) -> dict[str, Any]:
 
 
 def fix_secrets(memory: Memory, scan: dict[str, Any]) -> int:
-    """Re-redact in place: `update` rewrites the file and re-indexes live episodes."""
+    """Re-redact in place, and leave no copy of a secret behind.
+
+    `update` rewrites each file (a new file renamed over the old) and re-indexes live
+    episodes; the index is then written afresh, since its older versions still hold the
+    old rows, and the ledger is vacuumed, since its free pages still hold the old queries.
+    """
     for item in scan["episodes"]:
         memory.update(item["id"], item["episode"])
     if scan["queries"]:
@@ -348,6 +353,7 @@ def fix_secrets(memory: Memory, scan: dict[str, Any]) -> int:
                 "UPDATE retrievals SET query = ? WHERE seq = ?",
                 [(redacted, seq) for seq, redacted in scan["queries"]],
             )
-    if any(not item["archived"] for item in scan["episodes"]):
-        memory.index.optimize()  # fold the rewritten rows in; old versions age out
+        memory.ledger.vacuum()
+    if scan["episodes"] and memory.index.exists():  # archived ones too: their rows were
+        memory.index.rewrite()  # deleted when archived, but older versions keep them
     return len(scan["episodes"])

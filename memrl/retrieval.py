@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from memrl.episode import _clean
-from memrl.errors import InvalidInput, MemrlError
+from memrl.errors import InvalidInput, MemrlError, StoreError
 from memrl.learning.rules import Candidate, rank
 from memrl.views import Hit, SearchResult
 
@@ -105,5 +105,8 @@ def search(
         hits = kept
     retrieval_id = None
     if log and hits:
-        retrieval_id = memory.learning.log_retrieval(query, hits, session_id, project, origin)
+        try:
+            retrieval_id = memory.learning.log_retrieval(query, hits, session_id, project, origin)
+        except StoreError as exc:  # a read-only store can still be searched
+            warnings.append(f"this search was not logged, so it cannot be rated: {exc}")
     return SearchResult(query, hits, retrieval_id, weight, warnings)

@@ -162,7 +162,14 @@ def test_edit_with_set_validates_and_reindexes():
     assert json.loads(run("show", episode_id[:8], "--json").stdout)["outcome"] == "success"
 
 
-def test_edit_in_editor(monkeypatch, tmp_path):
+@pytest.fixture
+def at_a_terminal(monkeypatch):
+    import memrl.cli.episodes
+
+    monkeypatch.setattr(memrl.cli.episodes, "_terminal", lambda: True)
+
+
+def test_edit_in_editor(monkeypatch, tmp_path, at_a_terminal):
     episode_id = captured()
     script = tmp_path / "editor.py"
     script.write_text(
@@ -180,7 +187,7 @@ def test_edit_in_editor(monkeypatch, tmp_path):
     assert hits[0]["id"] == episode_id and hits[0]["summary"] == "Edited in an editor"
 
 
-def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_path):
+def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_path, at_a_terminal):
     episode_id = captured()
     script = tmp_path / "editor.py"
     script.write_text("import sys\nopen(sys.argv[1], 'w').write('{broken')\n")
@@ -190,6 +197,19 @@ def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_pa
     result = runner.invoke(app, ["edit", episode_id[:8]], input="n\n")
     assert result.exit_code == 2 and "unchanged" in result.output
     assert json.loads(run("show", episode_id[:8], "--json").stdout)["summary"].startswith("Fixed")
+
+
+def test_edit_needs_an_editor_that_runs_and_a_terminal(monkeypatch, at_a_terminal):
+    episode_id = captured()
+    monkeypatch.setenv("EDITOR", "/nonexistent/editor")
+    result = runner.invoke(app, ["edit", episode_id[:8]])
+    assert result.exit_code == 2 and "cannot run the editor '/nonexistent/editor'" in result.output
+    monkeypatch.setattr("memrl.cli.episodes._terminal", lambda: False)
+    result = runner.invoke(app, ["edit", episode_id[:8]])
+    assert result.exit_code == 2 and "--set field=value" in result.output
+    result = runner.invoke(app, ["edit", episode_id[:8], "--set", "merged_from=nothex"])
+    assert result.exit_code == 2 and "'merged_from' is kept by memrl" in result.output
+    assert json.loads(run("show", episode_id[:8], "--json").stdout)["merged_from"] == []
 
 
 def test_archive_and_restore():

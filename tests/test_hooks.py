@@ -704,6 +704,11 @@ def test_redact_fix_rewrites_files_index_and_log(leaky: Memory) -> None:
         assert hashes[row.id] == leaky.get(row.id).episode.content_hash()
     again = CliRunner().invoke(app, ["redact", "--check"])
     assert again.exit_code == 0 and "no secrets found" in again.output
+    leaky.close()
+    for path in leaky.root.rglob("*"):  # no copy is left anywhere: index versions, ledger pages
+        if path.is_file():
+            data = path.read_bytes()
+            assert TOKEN.encode() not in data and AWS.encode() not in data, path
 
 
 def test_redact_refuses_both_flags(leaky: Memory) -> None:

@@ -325,6 +325,40 @@ async def test_edit_in_editor(store: Memory, tmp_path: Path, monkeypatch) -> Non
     assert store.get(target).episode.outcome.value == "partial"
 
 
+async def test_an_edit_that_breaks_the_json_is_kept_for_the_next_one(
+    store: Memory, tmp_path: Path, monkeypatch
+) -> None:
+    """The first edit drops a comma; the second sees that text, mends it and saves."""
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys\n"
+        "p = sys.argv[1]\n"
+        "t = open(p).read()\n"
+        'if \'"outcome": "partial" BROKEN\' in t:\n'
+        "    t = t.replace(' BROKEN', '')\n"
+        "else:\n"
+        '    t = t.replace(\'"outcome": "success"\', \'"outcome": "partial" BROKEN\')\n'
+        "open(p, 'w').write(t)\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    app = app_for(store)
+    monkeypatch.setattr(app, "suspend", nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        assert store.get(target).episode.outcome.value == "success"
+        await pilot.press("E")
+        await settle(pilot)
+        assert store.get(target).episode.outcome.value == "success"  # nothing saved yet
+        assert any("press E to go on" in str(n.message) for n in app._notifications)
+        await pilot.press("E")
+        await settle(pilot)
+    assert store.get(target).episode.outcome.value == "partial"
+    assert not list(tmp_path.glob("memrl-*-unsaved.json"))
+
+
 async def test_tab_reaches_the_detail_pane_and_marks_are_counted(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:

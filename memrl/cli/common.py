@@ -44,7 +44,7 @@ def err_console() -> Console:
     if _err is None:
         from rich.console import Console
 
-        _err = Console(stderr=True, highlight=False)
+        _err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay whole
     return _err
 
 

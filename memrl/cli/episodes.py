@@ -16,6 +16,7 @@ from memrl.cli.common import (
     bar,
     console,
     cut,
+    err_console,
     fail,
     guarded,
     note,
@@ -32,7 +33,17 @@ from memrl.vocab import Outcome, TaskType
 
 app = typer.Typer()
 
-LIST_FIELDS = {"what_worked", "what_failed", "files", "commands", "tags", "merged_from"}
+LIST_FIELDS = {"what_worked", "what_failed", "files", "commands", "tags"}
+# Fields memrl keeps itself: `--set` cannot change them (pin and archive have commands).
+FIXED_FIELDS = {
+    "schema_version",
+    "id",
+    "created_at",
+    "updated_at",
+    "source",
+    "merged_from",
+    "redactions",
+}
 
 
 def _errors(values: list[str]) -> list[dict[str, str]]:
@@ -355,13 +366,18 @@ def edit(
             field = field.strip().replace("-", "_")
             if not sep:
                 raise InvalidInput(f"--set takes field=value, not '{item}'")
-            if field not in Episode.model_fields:
-                raise InvalidInput(
-                    f"'{field}' is not an episode field; fields: {', '.join(Episode.model_fields)}"
-                )
+            editable = [f for f in Episode.model_fields if f not in FIXED_FIELDS]
+            if field not in editable:
+                what = "kept by memrl" if field in FIXED_FIELDS else "not an episode field"
+                raise InvalidInput(f"'{field}' is {what}; --set takes: {', '.join(editable)}")
             changes[field] = _coerce(field, value)
         ep = memory.update(view.episode.id, changes)
     else:
+        if not _terminal():
+            raise InvalidInput(
+                "without --set, `memrl edit` opens $EDITOR, which needs a terminal; "
+                "here, change fields with --set field=value"
+            )
         ep = _edit_in_editor(memory, view.episode)
         if ep is None:
             console().print("[dim]no changes[/]")
@@ -372,7 +388,14 @@ def edit(
         console().print(f"[green]✓[/] saved [cyan]{ep.short_id}[/] and re-indexed")
 
 
+def _terminal() -> bool:
+    """Is a person at a terminal, to work in an editor and answer questions?"""
+    return sys.stdin.isatty()
+
+
 def _edit_in_editor(memory: Any, episode: Any) -> Any:
+    from rich.markup import escape
+
     from memrl.editing import edit_text, editor
     from memrl.errors import InvalidInput
 
@@ -390,8 +413,8 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
             data = parse_json(text.encode("utf-8", errors="surrogateescape"), "the edited episode")
             return memory.update(episode.id, data)
         except InvalidInput as exc:
-            console().print(f"[red]{exc}[/]")
-            if not sys.stdin.isatty() or not typer.confirm("Edit again?", default=True):
+            err_console().print(f"[red]{escape(str(exc))}[/]")
+            if not _terminal() or not typer.confirm("Edit again?", default=True):
                 raise InvalidInput(
                     "the edit was not valid; the stored episode is unchanged"
                 ) from None

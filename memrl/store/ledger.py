@@ -232,14 +232,31 @@ class Ledger:
                     f"cannot open {self.path}: {exc}. Check that the data directory is "
                     "writable, or point MEMRL_DATA_DIR elsewhere."
                 ) from None
-            conn.execute("PRAGMA busy_timeout = 30000")
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _settings(conn)
             except sqlite3.OperationalError:
-                pass  # read-only data dir: reads still work
-            conn.execute("PRAGMA synchronous = NORMAL")
+                conn.close()
+                conn = self._read_only()
             conn.create_function("memrl_utility", 4, self._utility_sql, deterministic=True)
             self._local.conn = conn
+        return conn
+
+    def _read_only(self) -> sqlite3.Connection:
+        """The ledger of a data dir that cannot be written (a read-only mount, say).
+
+        SQLite cannot open a WAL database there the usual way (it needs to create the
+        shared-memory file beside it), but can as an immutable file: every read works, and
+        any write is refused with a message saying why.
+        """
+        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"cannot open {self.path}: {exc}. The data directory is read-only or not "
+                "yours: fix its permissions, or point MEMRL_DATA_DIR elsewhere."
+            ) from None
         return conn
 
     def register_utility(self, decay_rate: float, clock) -> None:
@@ -258,6 +275,12 @@ class Ledger:
     @property
     def conn(self) -> sqlite3.Connection:
         return self._conn()
+
+    def vacuum(self) -> None:
+        """Rewrite the database so no free page (or write-ahead log) keeps deleted text."""
+        conn = self._conn()
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -278,6 +301,9 @@ class Ledger:
             raise _store_error(exc, self.path) from None
         try:
             yield conn
+        except sqlite3.OperationalError as exc:
+            conn.execute("ROLLBACK")
+            raise _store_error(exc, self.path) from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -442,6 +468,15 @@ class Ledger:
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _settings(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA busy_timeout = 30000")
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError:
+        pass  # a read-only database file: reads still work
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 def _store_error(exc: sqlite3.OperationalError, path: Path) -> StoreError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 from textual.app import App, SuspendNotSupported
 
@@ -47,25 +49,39 @@ def edit_in_editor(app: App, episode_id: str) -> None:
         app.notify(str(exc), severity="error")
         return
     original = editable(episode.model_dump(mode="json"))
+    unsaved = _unsaved(episode.short_id)
+    # An edit that was not valid JSON is kept, and the next E goes on from it.
+    resumed = unsaved.read_text(encoding="utf-8") if unsaved.is_file() else None
+    text = resumed or json.dumps(original, indent=2, ensure_ascii=False) + "\n"
     try:
-        status, text = edit_text(
-            json.dumps(original, indent=2, ensure_ascii=False) + "\n",
-            prefix=f"memrl-{episode.short_id}-",
-            around=app.suspend,
-        )
+        status, edited = edit_text(text, prefix=f"memrl-{episode.short_id}-", around=app.suspend)
     except SuspendNotSupported:
         app.notify("this terminal cannot hand over to an editor; use e instead", severity="error")
+        return
+    except MemrlError as exc:  # no editor to run
+        app.notify(str(exc), severity="error", timeout=10)
         return
     if status != 0:
         app.notify(f"the editor exited with status {status}; nothing was saved", severity="error")
         return
     try:
-        changes = changes_from(original, text)
+        changes = changes_from(original, edited)
     except ValueError as exc:
-        app.notify(f"not saved: {exc}", severity="error", timeout=10)
+        unsaved.write_text(edited, encoding="utf-8")
+        app.notify(
+            f"not saved: {exc}. Your text is kept: press E to go on editing it",
+            severity="error",
+            timeout=15,
+        )
         return
+    unsaved.unlink(missing_ok=True)
     if not changes:
         app.notify("no changes")
         return
     before = {k: original[k] for k in changes}
     app.write(curator.edit(episode_id, changes, before))  # type: ignore[attr-defined]
+
+
+def _unsaved(short_id: str) -> Path:
+    """Where an edit that could not be applied waits for the person to go on with it."""
+    return Path(tempfile.gettempdir()) / f"memrl-{short_id}-unsaved.json"
