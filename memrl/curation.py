@@ -147,6 +147,7 @@ class Curation:
             cat = cats.get(i)
             if cat and not cat.archived and (project is None or cat.project == project):
                 by_project[cat.project].append(n)
+        apart = self.m.ledger.apart()  # pairs a person said are not duplicates
         parent = list(range(len(ids)))
         link: dict[int, float] = {}
 
@@ -165,7 +166,7 @@ class Curation:
                 rows, cols = np.nonzero(sims >= threshold)
                 for r, c in zip(rows, cols, strict=True):
                     a, b = members[start + r], members[c]
-                    if a < b:
+                    if a < b and (min(ids[a], ids[b]), max(ids[a], ids[b])) not in apart:
                         ra, rb = find(a), find(b)
                         if ra != rb:
                             parent[rb] = ra
@@ -182,6 +183,15 @@ class Curation:
                 clusters.append(Cluster(ordered, link.get(root, threshold)))
         clusters.sort(key=lambda c: (-len(c.rows), -c.similarity))
         return clusters
+
+    def keep_apart(self, refs: Sequence[str], apart: bool = True) -> list[str]:
+        """Say these alike episodes are distinct: review stops grouping them (or, with
+        `apart=False`, may group them again). Returns their ids."""
+        ids = self.m.store.resolve_all(list(refs), archived=None)
+        if len(ids) < 2:
+            raise InvalidInput("keeping apart takes two or more episodes")
+        self.m.ledger.set_apart(ids, apart)
+        return ids
 
     def review(self, project: str | None = None) -> Review:
         stale_days = self.m.settings.review.stale_days

@@ -173,6 +173,11 @@ def test_review_finds_duplicates_stale_and_unused(mem, clock):
     assert set(review.days) == {dup1, dup2, other}
     assert all(d >= 90 for d in review.days.values())
     assert any("memrl merge" in s for s in review.suggestions())
+    # a person says they are distinct: review stops grouping them, and can be told again
+    mem.curation.keep_apart([dup1, dup2])
+    assert mem.curation.review().clusters == []
+    mem.curation.keep_apart([dup2, dup1], apart=False)
+    assert [sorted(c.ids) for c in mem.curation.review().clusters] == [sorted([dup1, dup2])]
 
 
 @pytest.mark.slow

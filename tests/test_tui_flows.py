@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, Markdown, SelectionList, Static, TextArea
 
 from memrl.memory import Memory
 from memrl.store import Filters
@@ -23,6 +23,7 @@ from memrl.tui.screens.episode import EpisodeScreen
 from memrl.tui.screens.feedback import FeedbackScreen
 from memrl.tui.screens.merge import MergeScreen
 from memrl.tui.screens.prune import PruneScreen
+from memrl.tui.screens.review import ReviewScreen
 from memrl.tui.screens.search import SearchScreen
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.episode_table import EpisodeTable
@@ -287,6 +288,29 @@ async def test_rows_a_change_leaves_are_compacted_once_changes_pause(
     store.close()
 
 
+async def test_quitting_asks_before_losing_an_unsaved_edit(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        app.push_screen(EditScreen(target))
+        await settle(pilot)
+        app.screen.query_one("#f-summary", TextArea).text = "half-typed thought"
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and app.is_running  # asked, not gone
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, EditScreen)  # back in the form, the text still there
+        assert app.screen.query_one("#f-summary", TextArea).text == "half-typed thought"
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not app.is_running
+    assert store.get(target).episode.summary != "half-typed thought"
+
+
 async def test_edit_can_be_undone(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
@@ -430,10 +454,61 @@ async def test_prune_deselect_and_confirm(data_dir: Path) -> None:
     m.close()
 
 
+async def test_review_keeps_look_alikes_apart_and_undo_steps_back(data_dir: Path) -> None:
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    twins = [
+        m.capture(episode(task="Rotate the TLS certs", summary="Renewed via certbot")).episode.id
+        for _ in range(2)
+    ]
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        assert sorted(r.id for r in screen.current.rows) == sorted(twins)
+        await pilot.press("k")
+        await settle(pilot)
+        assert m.curation.review().clusters == []  # remembered, not just skipped
+        await pilot.press("u")
+        await settle(pilot)
+        assert screen.position == 0 and screen.current is not None  # the finding is back
+        assert [sorted(c.ids) for c in m.curation.review().clusters] == [sorted(twins)]
+    m.close()
+
+
+async def test_undo_on_the_prune_screen_puts_the_candidates_back(data_dir: Path) -> None:
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    old = {
+        m.capture(episode(task=f"old {n}", created_at=day(200 + n))).episode.id for n in range(3)
+    }
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        await pilot.press("space", "enter")  # archive two of the three
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PruneScreen) and len(screen.candidates) == 1
+        await pilot.press("u")
+        await settle(pilot)
+        await settle(pilot)
+        assert {c.row.id for c in screen.candidates} == old  # listed again, at once
+        assert len(screen.query_one(SelectionList).selected) == 3
+    m.close()
+
+
 async def test_feedback_session(store: Memory) -> None:
-    store.search("stripe webhook", log=True, limit=3)
+    for query in ("stripe webhook", "flaky login test", "dark mode theme"):
+        store.search(query, log=True, limit=3)
     queue = store.learning.unrated()
-    assert len(queue) >= 2
+    assert len(queue) >= 4
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -443,15 +518,25 @@ async def test_feedback_session(store: Memory) -> None:
         assert isinstance(screen, FeedbackScreen)
         progress = screen.query_one("#session-progress", Static)
         assert f"1 of {len(queue)}" in str(progress.render())
-        assert "stripe webhook" in str(screen.query_one("#session-query", Static).render())
+        assert f"“{queue[0][1]}”" in str(screen.query_one("#session-query", Static).render())
         await pilot.press("y")
         await pilot.press("n")
         await settle(pilot)
         assert f"{len(queue) - 2} remain" in str(progress.render())
+        await pilot.press("s", "u")  # u steps back over the skip, not over an older rating
+        await settle(pilot)
+        assert f"3 of {len(queue)} · {len(queue) - 2} remain · 2 rated · 0 skipped" in str(
+            progress.render()
+        )
         for _ in queue[2:]:
             await pilot.press("s")
         await settle(pilot)
         assert screen.query_one("#session-done").display
+        done = screen.query_one("#session-done", Markdown).source
+        assert f"2 rated, {len(queue) - 2} skipped" in done and "come back next time" in done
+        await pilot.press("u", "u")  # the last skip, then... the skips before it, one by one
+        await settle(pilot)
+        assert f"{len(queue) - 1} of {len(queue)}" in str(progress.render())
     rows = store.rows([q[0] for q in queue])
     assert rows[queue[0][0]].learned.helpful == 1
     assert rows[queue[1][0]].learned.unhelpful == 1
@@ -518,6 +603,13 @@ async def test_search_as_you_type_ranks_like_the_cli(memory: Memory) -> None:
         got = [h.id for h in screen.result.hits]
         assert got[: len(expected)] == expected
         assert screen.searches < len(query)  # debounced: not one search per key
+        detail = screen.query_one(EpisodeDetail)
+        assert detail.episode_id == expected[0]
+        await pilot.press("ctrl+u", *"xqzvw")  # a query that finds nothing
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert screen.result is not None and not screen.result.hits
+        assert detail.episode_id is None and not detail.text  # no stale hit beside it
     assert memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0] == 0
 
 
@@ -661,6 +753,10 @@ async def test_archived_by_another_process_while_open(store: Memory, data_dir: P
         await pilot.pause(0.6)
         await settle(pilot)
         assert "archived" in str(app.screen.query_one("#episode-title", Static).render())
+        await pilot.press("e")  # an archived episode is restored before it is edited
+        await settle(pilot)
+        assert not isinstance(app.screen, EditScreen)
+        assert any("is archived" in str(n.message) for n in app._notifications)
         await pilot.press("escape")
         await settle(pilot)
         assert table(app).total == 4

@@ -12,6 +12,7 @@ It holds two kinds of data:
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -107,6 +108,14 @@ CREATE TABLE IF NOT EXISTS problems (
 );
 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- pairs a person judged distinct though alike: review does not group them again
+CREATE TABLE IF NOT EXISTS apart (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    ts REAL NOT NULL,
+    PRIMARY KEY (a, b)
+);
 """
 
 CATALOG_COLUMNS = (
@@ -213,6 +222,15 @@ class Ledger:
         indices = {
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
         }
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "apart" not in tables:
+            try:
+                conn.execute(
+                    "CREATE TABLE apart (a TEXT NOT NULL, b TEXT NOT NULL, ts REAL NOT NULL, "
+                    "PRIMARY KEY (a, b))"
+                )
+            except sqlite3.OperationalError:
+                pass  # a read-only ledger: nothing is kept apart there
         if "state_sources" not in indices:
             # Every capture asks whether any episode has evidence; without this index the
             # answer "none yet" takes a scan of every state row (15 ms at 100k).
@@ -275,6 +293,25 @@ class Ledger:
     @property
     def conn(self) -> sqlite3.Connection:
         return self._conn()
+
+    def set_apart(self, ids: Sequence[str], apart: bool) -> None:
+        """Mark (or unmark) every pair of `ids` as distinct episodes."""
+        pairs = [(a, b) for a, b in itertools.combinations(sorted(set(ids)), 2)]
+        with self.write() as c:
+            if apart:
+                c.executemany(
+                    "INSERT OR IGNORE INTO apart (a, b, ts) VALUES (?, ?, ?)",
+                    [(a, b, now_ts()) for a, b in pairs],
+                )
+            else:
+                c.executemany("DELETE FROM apart WHERE a = ? AND b = ?", pairs)
+
+    def apart(self) -> set[tuple[str, str]]:
+        """Every pair marked distinct, each as (smaller id, larger id)."""
+        try:
+            return {(r[0], r[1]) for r in self.conn.execute("SELECT a, b FROM apart")}
+        except sqlite3.OperationalError:  # a read-only ledger from before the table
+            return set()
 
     def vacuum(self) -> None:
         """Rewrite the database so no free page (or write-ahead log) keeps deleted text."""

@@ -149,6 +149,23 @@ class MemrlApp(App[None]):
 
     # actions -----------------------------------------------------------------------
 
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q), asking first while a form holds changes not saved."""
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        if not any(getattr(s, "unsaved", lambda: False)() for s in self.screen_stack):
+            await super().action_quit()
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.exit()
+
+        if not isinstance(self.screen, ConfirmScreen):
+            self.push_screen(
+                ConfirmScreen("Quit and lose the changes not saved?", yes="Quit"), answered
+            )
+
     def action_undo(self) -> None:
         if self._writing:  # u right after a change undoes that change, once it is saved
             self._undo_waiting += 1

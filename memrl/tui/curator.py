@@ -81,6 +81,17 @@ def pin(ids: Sequence[str], pinned: bool) -> Job:
     return job
 
 
+def keep_apart(ids: Sequence[str]) -> Job:
+    def job(m: Memory) -> tuple[str, Undo | None]:
+        kept = m.curation.keep_apart(ids)
+        return (
+            f"kept {_ids(kept)} apart: review will not group them again (u undoes)",
+            Undo(f"keeping apart of {_ids(kept)}", lambda mm: mm.curation.keep_apart(kept, False)),
+        )
+
+    return job
+
+
 def archive(ids: Sequence[str]) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
         moved = [e.id for e in m.archive(list(ids))]

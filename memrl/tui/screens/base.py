@@ -81,17 +81,32 @@ class EpisodeActions(MemrlScreen[None]):
 
         self.app.push_screen(ConfirmScreen(question, detail, yes="Archive"), answered)
 
+    def _editable(self) -> str | None:
+        """The episode to edit: the first selected, unless it is archived (said so)."""
+        ids = self._ids()
+        if not ids:
+            return None
+        row = self.memory.rows(ids[:1]).get(ids[0])
+        if row is not None and row.archived:
+            self.notify(
+                f"{row.short_id} is archived: u (undo) or `memrl restore` brings it back, "
+                "then it can be edited",
+                severity="warning",
+            )
+            return None
+        return ids[0]
+
     def action_edit(self) -> None:
         from memrl.tui.screens.edit import EditScreen
 
-        if ids := self._ids():
-            self.app.push_screen(EditScreen(ids[0]))
+        if episode_id := self._editable():
+            self.app.push_screen(EditScreen(episode_id))
 
     def action_edit_external(self) -> None:
         from memrl.tui.editor import edit_in_editor
 
-        if ids := self._ids():
-            edit_in_editor(self.app, ids[0])
+        if episode_id := self._editable():
+            edit_in_editor(self.app, episode_id)
 
     def action_curve(self) -> None:
         self._open("utility")

@@ -175,10 +175,17 @@ class EditScreen(MemrlScreen[bool]):
         self.app.write(curator.edit(self.episode_id, changes, before))
         self.dismiss(True)
 
+    def unsaved(self) -> bool:
+        """Does the form hold changes that were not saved? (Quitting asks first.)"""
+        try:
+            return self.original is not None and bool(self.changes())
+        except Exception:  # a field that does not parse yet is a change too
+            return True
+
     def action_cancel(self) -> None:
         from memrl.tui.screens.confirm import ConfirmScreen
 
-        if self.original is None or not self.changes():
+        if not self.unsaved():
             self.dismiss(False)
             return
 

@@ -92,7 +92,7 @@ class EpisodeScreen(EpisodeActions):
         row = history.row if history else self.memory.rows([self.episode_id]).get(self.episode_id)
         if row is None:
             return
-        self.sub_title = f"{row.short_id} · {row.project}"
+        self.sub_title = f"{row.short_id} · {row.project}" + (" · archived" if row.archived else "")
         title.update(f"{row.short_id}  {row.title}" + ("  (archived)" if row.archived else ""))
         if history is not None:
             self._history(history)

@@ -12,11 +12,21 @@ from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.views import ago
 
-DONE = """\
-## Nothing left to rate
+NOTHING = """\
+## Nothing to rate
 
-Every episode Claude retrieved has feedback now{rated}. Ratings teach memrl which memories
-help: helpful ones rise in search, unhelpful ones fade, and their neighbours follow.
+No episode is waiting for feedback: each one Claude retrieves shows up here until it is
+rated. Ratings teach memrl which memories help: helpful ones rise in search, unhelpful
+ones fade, and their neighbours follow.
+
+Press **escape** to go back.
+"""
+
+DONE = """\
+## Session done
+
+{counts}{later} Ratings teach memrl which memories help: helpful ones rise in search,
+unhelpful ones fade, and their neighbours follow.
 
 Press **escape** to go back.
 """
@@ -37,7 +47,7 @@ class FeedbackScreen(MemrlScreen[None]):
         self.position = 0
         self.rated = 0
         self.skipped = 0
-        self.answered: list[int] = []  # positions rated, for u
+        self.steps: list[tuple[int, bool]] = []  # (position, rated) of each answer, for u
 
     def compose(self):
         yield Header()
@@ -69,8 +79,10 @@ class FeedbackScreen(MemrlScreen[None]):
             " · u undo"
         )
         if item is None:
-            rated = f" ({self.rated} rated in this session)" if self.rated else ""
-            self.query_one("#session-done", Markdown).update(DONE.format(rated=rated))
+            later = " Skipped ones come back next time." if self.skipped else ""
+            counts = f"{self.rated} rated, {self.skipped} skipped."
+            text = DONE.format(counts=counts, later=later) if self.queue else NOTHING
+            self.query_one("#session-done", Markdown).update(text)
             return
         episode_id, query, ts = item
         self.query_one("#session-query", Static).update(
@@ -85,24 +97,33 @@ class FeedbackScreen(MemrlScreen[None]):
     def action_rate(self, helpful: bool) -> None:
         item = self.current
         if item is None:
+            self.notify("nothing left to rate; escape goes back")
             return
         self.app.write(curator.rate([item[0]], helpful))
-        self.answered.append(self.position)
+        self.steps.append((self.position, True))
         self.rated += 1
         self.position += 1
         self.show_current()
 
-    def action_undo(self) -> None:
-        """Take back the last rating and show that episode again."""
-        self.app.action_undo()
-        if self.answered:
-            self.position = self.answered.pop()
-            self.rated -= 1
-            self.show_current()
-
     def action_skip(self) -> None:
         if self.current is None:
+            self.notify("nothing left to rate; escape goes back")
             return
+        self.steps.append((self.position, False))
         self.skipped += 1
         self.position += 1
+        self.show_current()
+
+    def action_undo(self) -> None:
+        """Step back one card: a rating is taken back, a skip forgotten. Only this
+        session's answers: what was done before it is undone from the other screens."""
+        if not self.steps:
+            self.notify("nothing to undo in this session", severity="warning")
+            return
+        self.position, rated = self.steps.pop()
+        if rated:
+            self.app.action_undo()
+            self.rated -= 1
+        else:
+            self.skipped -= 1
         self.show_current()

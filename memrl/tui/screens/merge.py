@@ -123,5 +123,10 @@ class MergeScreen(MemrlScreen[bool]):
         self.app.write(curator.merge(plan))
         self.dismiss(True)
 
+    def unsaved(self) -> bool:
+        """Has the person written a summary of their own? (Quitting asks first.)"""
+        written = self.query_one(TextArea).text.strip()
+        return bool(written) and (self.plan is None or written != self.plan.episode.summary.strip())
+
     def action_cancel(self) -> None:
         self.dismiss(False)

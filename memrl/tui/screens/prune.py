@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.binding import Binding
 from textual.widgets import Header, SelectionList, Static
 from textual.widgets.selection_list import Selection
@@ -11,6 +11,7 @@ from textual.widgets.selection_list import Selection
 from memrl.curation import PruneCandidate
 from memrl.errors import MemrlError
 from memrl.tui import curator
+from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.footer import Footer
 from memrl.views import pct, plural
@@ -48,8 +49,17 @@ class PruneScreen(MemrlScreen[bool]):
     def _help(self, text: str) -> None:
         self.query_one("#prune-help", Static).update(text)
 
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self.load()  # an undo, or another process, may have changed who qualifies
+
     def _show(self, plan: list[PruneCandidate]) -> None:
+        selections = self.query_one(SelectionList)
+        # what the person deselected stays deselected when the list is read again
+        off = {c.row.id for c in self.candidates} - set(selections.selected)
         self.candidates = plan
+        highlighted = selections.highlighted or 0
+        selections.clear_options()
         cfg = self.app.memory.settings.prune
         if not plan:
             self._help(
@@ -63,8 +73,6 @@ class PruneScreen(MemrlScreen[bool]):
             f"{cfg.older_than_days}+ days (never pinned, never rated helpful). "
             "space deselects; enter archives the selected ones — nothing is deleted, u undoes."
         )
-        selections = self.query_one(SelectionList)
-        selections.clear_options()
         for cand in plan:
             label = Text.assemble(
                 (cand.row.short_id, "bold"),
@@ -75,8 +83,8 @@ class PruneScreen(MemrlScreen[bool]):
                 "  ",
                 (cand.reason, "italic yellow"),
             )
-            selections.add_option(Selection(label, cand.row.id, True))
-        selections.highlighted = 0
+            selections.add_option(Selection(label, cand.row.id, cand.row.id not in off))
+        selections.highlighted = min(highlighted, len(plan) - 1)
         selections.focus()
 
     def action_prune(self) -> None:

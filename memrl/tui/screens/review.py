@@ -42,6 +42,7 @@ class ReviewScreen(MemrlScreen[None]):
         Binding("k", "keep", "Keep"),
         Binding("a", "archive", "Archive"),
         Binding("s", "skip", "Skip"),
+        Binding("u", "undo", "Undo"),
         Binding("escape", "app.pop_screen", "Done"),
     ]
 
@@ -51,6 +52,7 @@ class ReviewScreen(MemrlScreen[None]):
         self.findings: list[Finding] = []
         self.position = 0
         self.loaded = False
+        self.steps: list[tuple[int, bool]] = []  # (position, changed the store) per answer
 
     def compose(self):
         yield Header()
@@ -113,8 +115,19 @@ class ReviewScreen(MemrlScreen[None]):
         for detail, r in zip(details, finding.rows, strict=True):
             detail.show(r.id)
 
-    def _next(self) -> None:
+    def _next(self, changed: bool = True) -> None:
+        self.steps.append((self.position, changed))
         self.position += 1
+        self.run_worker(self.show_current(), group="review-show", exclusive=True)
+
+    def action_undo(self) -> None:
+        """Step back one finding, undoing what was done to it (a skip just goes back)."""
+        if not self.steps:
+            self.app.action_undo()  # nothing answered here yet: the app's own undo
+            return
+        self.position, changed = self.steps.pop()
+        if changed:
+            self.app.action_undo()
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
 
     def action_merge(self) -> None:
@@ -135,8 +148,11 @@ class ReviewScreen(MemrlScreen[None]):
         finding = self.current
         if finding is None:
             return
-        if finding.kind != "duplicates":
-            self.app.write(curator.pin([r.id for r in finding.rows], True))
+        ids = [r.id for r in finding.rows]
+        if finding.kind == "duplicates":
+            self.app.write(curator.keep_apart(ids))
+        else:
+            self.app.write(curator.pin(ids, True))
         self._next()
 
     def action_archive(self) -> None:
@@ -164,4 +180,4 @@ class ReviewScreen(MemrlScreen[None]):
 
     def action_skip(self) -> None:
         if self.current is not None:
-            self._next()
+            self._next(changed=False)

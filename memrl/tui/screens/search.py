@@ -162,7 +162,11 @@ class SearchScreen(EpisodeActions):
         self._highlight(event.cursor_row)
 
     def _highlight(self, row: int) -> None:
-        if not self.result or not self.result.hits or row >= len(self.result.hits):
+        if not self.result or not self.result.hits:  # nothing found: nothing to show
+            self.query_one("#search-why", Static).update("")
+            self.query_one(EpisodeDetail).show(None)
+            return
+        if row >= len(self.result.hits):
             return
         hit = self.result.hits[row]
         self.query_one("#search-why", Static).update(hit.explain(self.result.utility_weight))
