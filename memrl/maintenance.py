@@ -45,6 +45,7 @@ class IndexReport:
     orphans: list[str] = field(default_factory=list)
     embedded: int = 0
     rebuilt: bool = False
+    empty: bool = False  # no index yet, as none was ever needed
 
     @property
     def fresh(self) -> bool:
@@ -178,6 +179,8 @@ def corrupt_files(memory: Memory) -> list[tuple[str, str]]:
 def index_report(memory: Memory) -> IndexReport:
     """The index against the catalog (missing, stale, orphaned rows); reads no episode file."""
     health = memory.index.health()
+    if not health.exists and memory.ledger.meta("index_built") is None:
+        return IndexReport(Health(False), empty=True)  # the first capture creates it
     report = IndexReport(health)
     if health.problem:
         return report

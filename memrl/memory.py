@@ -285,10 +285,12 @@ class Memory(Reading):
 
     # import / export ----------------------------------------------------------------
 
-    def export(self, filters: Filters | None = None) -> Iterator[dict[str, Any]]:
+    def export(
+        self, filters: Filters | None = None, skipped: builtins.list[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         from memrl.transfer import export
 
-        return export(self, filters)
+        return export(self, filters, skipped)
 
     def import_(
         self, lines: Iterable[str | bytes], progress: Callable[[int, int], None] | None = None

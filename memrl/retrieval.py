@@ -31,7 +31,7 @@ def clean_query(query: str) -> str:
         raise InvalidInput("the query is empty: describe the task or paste the error to look for")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(
-            f"the query is {len(query):,} characters; keep it under {MAX_QUERY_CHARS:,} "
+            f"the query is {len(query):,} characters; keep it to {MAX_QUERY_CHARS:,} "
             "(the key sentence or the error line is enough)"
         )
     return query
@@ -55,6 +55,11 @@ def search(
     settings = memory.settings.retrieval
     weight = settings.utility_weight if utility_weight is None else utility_weight
     index = memory.index
+    if not index.exists() and memory.ledger.meta("index_built") is None:
+        # never written to: an empty store, not a broken one
+        return SearchResult(
+            query, [], None, weight, ["the memory is empty: capture an episode first"]
+        )
     index.table()  # raise IndexUnavailable with its fix before paying for the model
     k = max(settings.candidates, limit * 4)
     qvec = memory.embedder.embed_query(query)

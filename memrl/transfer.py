@@ -17,7 +17,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from memrl.episode import Episode, Source, parse
-from memrl.errors import InvalidInput
+from memrl.errors import InvalidInput, MemrlError
 from memrl.index import IndexRow
 from memrl.store import Filters, catalog_row, files
 from memrl.store.ledger import StateRow
@@ -36,14 +36,22 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)
 
 
-def export(memory: Memory, filters: Filters | None = None) -> Iterator[dict[str, Any]]:
+def export(
+    memory: Memory, filters: Filters | None = None, skipped: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every episode as `import` reads it back. A file that cannot be read, or no longer
+    holds a valid episode (a hand edit gone wrong), is left out and named in `skipped`:
+    an export that `import` would refuse as a whole is no backup."""
     filters = filters or Filters()
     archived_too = replace(filters, archived=True)
     for f in (filters, archived_too) if not filters.archived else (filters,):
         for row in memory.list(f, limit=None, sort="created", descending=False):
             try:
                 data = memory.store.raw(row.id)
-            except (OSError, ValueError):
+                parse(data)
+            except (OSError, ValueError, MemrlError) as exc:  # pydantic errors are ValueErrors
+                if skipped is not None:
+                    skipped.append(f"{row.short_id}: {_first_line(exc)}")
                 continue
             state = memory.ledger.state(row.id)
             events = memory.ledger.events(row.id)
@@ -70,6 +78,11 @@ def export(memory: Memory, filters: Filters | None = None) -> Iterator[dict[str,
                 ],
             }
             yield data
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dict, bool] | None:

@@ -35,6 +35,25 @@ def captured(*extra: str) -> str:
     return json.loads(out.stdout)["id"]
 
 
+def test_output_to_a_reader_that_stopped_is_not_a_failure(data_dir):
+    """`memrl list | head -1`: the reader leaves early; memrl exits 0, without a traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    captured()
+    exe = Path(sys.executable).parent / "memrl"
+    for args in (["list"], ["stats"], ["export"]):
+        proc = subprocess.Popen(
+            [str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # gone before memrl writes a line
+        err = proc.stderr.read()
+        assert proc.wait() == 0 and b"Traceback" not in err, (args, err)
+
+
 def test_help_lists_the_commands():
     out = run("--help").output
     for cmd in ("capture", "search", "list", "show", "index", "status", "config", "feedback"):
@@ -48,6 +67,13 @@ def test_init_creates_the_store_and_loads_the_model(data_dir):
     assert (data_dir / "config.toml").read_text().startswith("# memrl settings")
     again = json.loads(run("init", "--json").stdout)
     assert again["config_created"] is False and again["dim"] == 384
+    # a new store is healthy, and searching it says it is empty rather than broken
+    assert "none yet: the first capture creates it" in run("status").output
+    assert json.loads(run("status", "--json").stdout)["index"]["fresh"] is True
+    found = json.loads(run("search", "anything", "--json").stdout)
+    assert found["hits"] == [] and found["warnings"] == [
+        "the memory is empty: capture an episode first"
+    ]
 
 
 def test_capture_by_flags_stores_every_field(data_dir):
@@ -284,6 +310,16 @@ def test_index_and_status():
     assert "1 row, 384 dimensions" in shown
 
 
+def test_status_says_a_deleted_file_needs_an_index_run(data_dir):
+    episode_id = captured()
+    next((data_dir / "episodes").rglob(f"{episode_id}.json")).unlink()
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1 and "1 deleted on disk" in result.output
+    assert "needs `memrl index`" in result.output and "up to date" not in result.output
+    run("index")
+    assert "up to date" in run("status").output
+
+
 def test_status_reports_an_unreadable_file(data_dir):
     episode_id = captured()
     path = next((data_dir / "episodes").rglob(f"{episode_id}.json"))
@@ -329,6 +365,19 @@ def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
     assert "skipped 1 already present" in run("import", str(dump)).output
 
 
+def test_export_leaves_out_a_hand_broken_episode_and_says_so(tmp_path, data_dir, monkeypatch):
+    good, broken = captured(), captured()
+    path = next((data_dir / "episodes").rglob(f"{broken}.json"))
+    path.write_text(path.read_text().replace('"outcome": "unknown"', '"outcome": "weird"'))
+    dump = tmp_path / "all.jsonl"
+    result = runner.invoke(app, ["export", "-o", str(dump)])
+    assert result.exit_code == 1 and "1 episode left out" in result.output
+    assert broken[:8] in result.output and "outcome" in result.output
+    assert [json.loads(line)["id"] for line in dump.read_text().splitlines()] == [good]
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "other"))
+    assert "imported 1 episode" in run("import", str(dump)).output  # the backup restores
+
+
 def test_export_that_cannot_be_written_keeps_the_earlier_one(tmp_path, monkeypatch):
     captured()
     bad = runner.invoke(app, ["export", "-o", str(tmp_path / "no-such-dir" / "all.jsonl")])
@@ -338,7 +387,7 @@ def test_export_that_cannot_be_written_keeps_the_earlier_one(tmp_path, monkeypat
     run("export", "-o", str(dump))
     earlier = dump.read_text()
 
-    def disk_full(self, filters=None):
+    def disk_full(self, filters=None, skipped=None):
         yield {"id": "half"}
         raise OSError(errno.ENOSPC, "No space left on device")
 

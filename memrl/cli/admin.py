@@ -165,6 +165,9 @@ def status(as_json: bool = JsonOpt) -> None:
     memory = open_memory()
     st = maintenance.status(memory)
     ix = st.index
+    disk = st.disk
+    pending = len(disk.new) + len(disk.changed) + len(disk.vanished)
+    healthy = ix.fresh and not pending and not disk.corrupt
     if as_json:
         print_json(
             {
@@ -197,7 +200,7 @@ def status(as_json: bool = JsonOpt) -> None:
                 "utility_events": st.events,
             }
         )
-        raise typer.Exit(0 if ix.fresh and not st.disk.corrupt else 1)
+        raise typer.Exit(0 if healthy else 1)
     from rich.table import Table
 
     t = Table.grid(padding=(0, 2))
@@ -209,19 +212,30 @@ def status(as_json: bool = JsonOpt) -> None:
         f"{st.episodes:,} live, {st.archived:,} archived, {plural(st.projects, 'project')}",
     )
     t.add_row("model", st.model)
-    if ix.health.problem:
+    if ix.empty:
+        t.add_row("index", "none yet: the first capture creates it")
+    elif ix.health.problem:
         t.add_row("index", f"[red]{ix.health.problem}[/]")
     else:
-        state = "[green]up to date[/]" if ix.fresh else "[yellow]needs `memrl index`[/]"
+        fresh = ix.fresh and not pending
+        state = "[green]up to date[/]" if fresh else "[yellow]needs `memrl index`[/]"
         t.add_row("index", f"{plural(ix.health.rows, 'row')}, {ix.health.dim} dimensions, {state}")
         if not ix.fresh:
             t.add_row(
                 "",
                 f"{len(ix.missing)} missing, {len(ix.stale)} stale, {len(ix.orphans)} orphaned rows",
             )
-    pending = len(st.disk.new) + len(st.disk.changed) + len(st.disk.vanished)
     if pending:
-        t.add_row("files", f"[yellow]{pending} changed on disk since last index[/]")
+        kinds = [
+            f"{len(found)} {word}"
+            for found, word in (
+                (disk.new, "new"),
+                (disk.changed, "changed"),
+                (disk.vanished, "deleted"),
+            )
+            if found
+        ]
+        t.add_row("files", f"[yellow]{', '.join(kinds)} on disk since the last index[/]")
     if st.disk.corrupt:
         t.add_row("unreadable", f"[red]{plural(len(st.disk.corrupt), 'file')}[/]")
         for path, why in st.disk.corrupt[:10]:
@@ -238,7 +252,7 @@ def status(as_json: bool = JsonOpt) -> None:
     )
     t.add_row("size", human_size(st.size_bytes))
     console().print(t)
-    if not ix.fresh or st.disk.corrupt:
+    if not healthy:
         raise typer.Exit(1)
 
 
@@ -307,16 +321,27 @@ def export_(
     from memrl.store import Filters
 
     memory = open_memory()
+    skipped: list[str] = []
 
     def write(out: IO[str]) -> int:
         n = 0
-        for item in memory.export(Filters(project=project)):
+        for item in memory.export(Filters(project=project), skipped):
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
             n += 1
         return n
 
+    def left_out() -> None:
+        if skipped:
+            note(
+                f"{plural(len(skipped), 'episode')} left out: its file no longer holds a valid "
+                "episode (fix it, then export again; `memrl status` lists it): "
+                + "; ".join(skipped[:5])
+            )
+            raise typer.Exit(1)
+
     if output is None:
         write(sys.stdout)
+        left_out()
         return
     from memrl.store.files import replacing
 
@@ -328,6 +353,7 @@ def export_(
             f"cannot write {output}: {exc.strerror or exc}. Nothing was exported.", 2
         ) from None
     console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
+    left_out()
 
 
 @app.command("import")

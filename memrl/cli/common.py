@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,15 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        _console = Console(highlight=False)
+        class Quiet(Console):
+            def on_broken_pipe(self) -> None:
+                """The reader stopped reading (`memrl list | head`): not a failure of memrl's,
+                so exit 0, as `memrl export | head` does, not rich's 1."""
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                raise SystemExit(0)
+
+        _console = Quiet(highlight=False)
     return _console
 
 
