@@ -218,6 +218,32 @@ def _split(key: str) -> tuple[str, str]:
     return section, name
 
 
+def _check_model(key: str, value: str) -> None:
+    """A model that cannot load is refused before the store is switched to it."""
+    if key == "embedding.model_path":
+        folder = Path(value).expanduser()
+        missing = [f for f in ("model.onnx", "tokenizer.json") if not (folder / f).is_file()]
+        if missing:
+            raise ConfigError(
+                f"{key} = {value!r} is not accepted: {folder} has no {' or '.join(missing)}. "
+                "It takes a folder holding an ONNX model and its tokenizer."
+            )
+        return
+    from fastembed import TextEmbedding
+
+    names = {m["model"] for m in TextEmbedding.list_supported_models()}
+    if value not in names:
+        import difflib
+
+        close = difflib.get_close_matches(value, sorted(names), n=3, cutoff=0.6)
+        raise ConfigError(
+            f"{key} = {value!r} is not a fastembed model"
+            + (f" (did you mean {', '.join(close)}?)" if close else "")
+            + ". `python -c 'import fastembed; print(fastembed.TextEmbedding."
+            "list_supported_models())'` lists them; leave the key empty for the bundled model."
+        )
+
+
 def set_value(directory: Path, key: str, value: str) -> Any:
     """Validate and write one key to config.toml, keeping the file's comments."""
     import tomlkit
@@ -235,6 +261,8 @@ def set_value(directory: Path, key: str, value: str) -> Any:
             f"{key} = {value!r} is not accepted: {msg}. It takes {type_name} "
             f"(default {literal(default)}): {desc}"
         ) from None
+    if typed and key in ("embedding.model", "embedding.model_path"):
+        _check_model(key, typed)
     path = directory / CONFIG_FILE
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     table = doc.get(section)

@@ -68,3 +68,16 @@ def test_set_keeps_comments_and_validates(data_dir):
     with pytest.raises(ConfigError, match="unknown config key 'learning.rate'"):
         config.set_value(data_dir, "learning.rate", "0.3")
     assert config.load(data_dir).learning.discount_factor == 0.9
+
+
+def test_a_model_that_cannot_load_is_refused_before_the_store_switches(data_dir, tmp_path):
+    data_dir.mkdir(parents=True)
+    with pytest.raises(ConfigError, match="'nonexistent/model' is not a fastembed model"):
+        config.set_value(data_dir, "embedding.model", "nonexistent/model")
+    with pytest.raises(ConfigError, match="did you mean .*BAAI/bge-small-en-v1.5"):
+        config.set_value(data_dir, "embedding.model", "BAAI/bge-smal")
+    with pytest.raises(ConfigError, match="has no model.onnx or tokenizer.json"):
+        config.set_value(data_dir, "embedding.model_path", str(tmp_path))
+    assert config.load(data_dir).embedding.model == ""  # nothing was written
+    assert config.set_value(data_dir, "embedding.model", "BAAI/bge-small-en-v1.5")
+    assert config.set_value(data_dir, "embedding.model", "") == ""  # back to the bundled one
