@@ -547,3 +547,32 @@ def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypat
     gc.collect()
     thread.join(timeout=5)
     assert not thread.is_alive() and len(trims) == 2
+
+
+def test_a_capture_tells_its_own_start_apart_from_what_moved_elsewhere():
+    from memrl.mcp import models, render
+
+    def change(episode_id: str, before: float, after: float) -> models.Change:
+        return models.Change(
+            id=episode_id,
+            short_id=episode_id[:8],
+            title="t",
+            cause="propagation",
+            before=before,
+            after=after,
+        )
+
+    new, other = "a" * 32, "b" * 32
+    done = models.CaptureResult(
+        id=new,
+        short_id=new[:8],
+        project="acme/app",
+        outcome="success",
+        credit=[],
+        propagation=[change(new, 50, 57.5), change(other, 60, 61)],
+        redacted=0,
+        warnings=[],
+    )
+    text = render.capture(done)
+    assert "evidence starts it at 58% utility" in text  # 57.5 rounds up, as people round
+    assert "utility moved for 1 similar episode." in text

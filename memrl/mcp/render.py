@@ -188,10 +188,14 @@ def capture(c: models.CaptureResult) -> str:
             f"session {verb} the {c.outcome}:"
         )
         lines += changes(c.credit)
-    if c.propagation:
+    own = [ch for ch in c.propagation if ch.id == c.id]
+    others = [ch for ch in c.propagation if ch.id != c.id]
+    if own:
         lines.append(
-            f"Propagation: utility moved for {plural(len(c.propagation), 'similar episode')}."
+            f"Propagation: similar episodes' evidence starts it at {p(own[0].after)} utility."
         )
+    if others:
+        lines.append(f"Propagation: utility moved for {plural(len(others), 'similar episode')}.")
     if not c.credit and not c.propagation:
         lines.append("No utility changed: nothing retrieved in this session awaited this outcome.")
     lines += [f"Warning: {w}" for w in c.warnings]
