@@ -31,15 +31,19 @@ if args[:2] == ["mcp", "get"]:
     if not entry:
         print(f'No MCP server named "{{args[2]}}".', file=sys.stderr)
         sys.exit(1)
+    command, env = entry["command"], entry["env"]
     print(f"{{args[2]}}:\\n  Scope: User config (available in all your projects)\\n"
-          f"  Status: ✔ Connected\\n  Type: stdio\\n  Command: {{entry[0]}}\\n"
-          f"  Args: {{' '.join(entry[1:])}}\\n  Environment:\\n")
+          f"  Status: ✔ Connected\\n  Type: stdio\\n  Command: {{command[0]}}\\n"
+          f"  Args: {{' '.join(command[1:])}}\\n  Environment:\\n"
+          + "".join(f"    {{k}}={{v}}\\n" for k, v in env.items()))
 elif args[:2] == ["mcp", "add"]:
     name, command = args[4], args[args.index("--") + 1:]
+    settings = args[5:args.index("--")]
+    env = dict(v.split("=", 1) for k, v in zip(settings[::2], settings[1::2]) if k == "-e")
     if name in state:
         print(f"MCP server {{name}} already exists in user config", file=sys.stderr)
         sys.exit(1)
-    state[name] = command
+    state[name] = {{"command": command, "env": env}}
 elif args[:2] == ["mcp", "remove"]:
     if args[-1] not in state:
         sys.exit(1)
@@ -66,12 +70,24 @@ def calls(state: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def test_registers_once_for_all_projects_and_then_leaves_it_alone(claude, tmp_path):
+@pytest.fixture
+def default_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shell with memrl's default locations: the server needs no environment. (Nothing
+    here opens the store, so ~/.memrl is never touched.)"""
+    monkeypatch.delenv("MEMRL_DATA_DIR")
+    monkeypatch.delenv("MEMRL_MODELS_DIR", raising=False)
+
+
+def entry(command: str | Path, **env: str) -> dict:
+    return {"command": [str(command)], "env": env}
+
+
+def test_registers_once_for_all_projects_and_then_leaves_it_alone(claude, tmp_path, default_store):
     server = tmp_path / "venv" / "bin" / "memrl-mcp"
     first = register(server)
     second = register(server)
     assert first.action == "added" and second.action == "unchanged"
-    assert json.loads(claude.read_text()) == {"memrl": [str(server)]}
+    assert json.loads(claude.read_text()) == {"memrl": entry(server)}
     assert calls(claude) == [
         "mcp get memrl",
         f"mcp add --scope user memrl -- {server}",
@@ -79,11 +95,30 @@ def test_registers_once_for_all_projects_and_then_leaves_it_alone(claude, tmp_pa
     ]
 
 
+def test_a_store_elsewhere_is_given_to_the_server_too(claude, tmp_path, monkeypatch, data_dir):
+    """A CLI on MEMRL_DATA_DIR registers a server on the same store, not on ~/.memrl."""
+    monkeypatch.delenv("MEMRL_MODELS_DIR", raising=False)
+    server = tmp_path / "memrl-mcp"
+    assert register(server).action == "added"
+    assert json.loads(claude.read_text()) == {"memrl": entry(server, MEMRL_DATA_DIR=str(data_dir))}
+    assert register(server).action == "unchanged"
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "other"))  # moved: registered anew
+    assert register(server).action == "updated"
+    assert json.loads(claude.read_text())["memrl"]["env"] == {
+        "MEMRL_DATA_DIR": str(tmp_path / "other")
+    }
+    shown = register(server, dry_run=True)
+    assert f"-e MEMRL_DATA_DIR={tmp_path / 'other'} --" in shown.shell_command
+    assert json.loads(shown.config_json)["mcpServers"]["memrl"]["env"] == {
+        "MEMRL_DATA_DIR": str(tmp_path / "other")
+    }
+
+
 def test_an_entry_for_another_installation_is_replaced(claude, tmp_path):
-    claude.write_text(json.dumps({"memrl": ["/old/venv/bin/memrl-mcp"]}))
+    claude.write_text(json.dumps({"memrl": entry("/old/venv/bin/memrl-mcp")}))
     report = register(tmp_path / "memrl-mcp")
     assert report.action == "updated"
-    assert json.loads(claude.read_text()) == {"memrl": [str(tmp_path / "memrl-mcp")]}
+    assert json.loads(claude.read_text())["memrl"]["command"] == [str(tmp_path / "memrl-mcp")]
 
 
 def test_uninstall_undoes_it_and_is_idempotent_too(claude, tmp_path):
@@ -93,7 +128,7 @@ def test_uninstall_undoes_it_and_is_idempotent_too(claude, tmp_path):
     assert json.loads(claude.read_text()) == {}
 
 
-def test_without_claude_the_command_and_json_are_printed(tmp_path, monkeypatch):
+def test_without_claude_the_command_and_json_are_printed(tmp_path, monkeypatch, default_store):
     monkeypatch.setenv("PATH", str(tmp_path))  # no `claude` here
     report = register(tmp_path / "memrl-mcp")
     assert report.action == "printed" and report.claude is None
@@ -122,7 +157,7 @@ def cli() -> typer.Typer:
     return root
 
 
-def test_cli_setup_claude_registers_and_prints(claude):
+def test_cli_setup_claude_registers_and_prints(claude, default_store):
     runner = CliRunner()
     done = runner.invoke(cli(), ["setup", "claude", "--no-hooks"])
     again = runner.invoke(cli(), ["setup", "claude", "--no-hooks", "--json"])

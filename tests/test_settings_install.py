@@ -33,6 +33,32 @@ USER_SETTINGS: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def default_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """memrl's default locations, so hook commands carry no environment (no test here
+    opens the store)."""
+    monkeypatch.delenv("MEMRL_DATA_DIR")
+    monkeypatch.delenv("MEMRL_MODELS_DIR", raising=False)
+
+
+def test_hooks_of_a_store_elsewhere_run_on_that_store(
+    config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "my store"
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(store))
+    settings.install(command=MEMRL)
+    data = json.loads((config_dir / "settings.json").read_text())
+    command = data["hooks"]["SessionStart"][0]["hooks"][0]["command"]
+    assert command == f"MEMRL_DATA_DIR='{store}' {MEMRL} hook session-start"
+    assert settings.is_memrl_hook({"command": command})  # found again to update or remove
+    monkeypatch.delenv("MEMRL_DATA_DIR")
+    settings.install(command=MEMRL)  # back to the default store: replaced, not doubled
+    data = json.loads((config_dir / "settings.json").read_text())
+    assert [h["hooks"][0]["command"] for h in data["hooks"]["SessionStart"]] == [
+        f"{MEMRL} hook session-start"
+    ]
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "claude-config"

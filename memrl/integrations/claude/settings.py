@@ -94,8 +94,12 @@ def is_memrl_hook(hook: Any) -> bool:
 
 
 def wanted(command: str | None = None) -> dict[str, dict[str, Any]]:
-    """The hook entry memrl installs for each event."""
-    base = command or memrl_command()
+    """The hook entry memrl installs for each event: this shell's store, if not the default,
+    goes with it (`MEMRL_DATA_DIR=… memrl hook …`), as it does with the MCP server."""
+    from memrl.integrations.claude.setup import server_env
+
+    prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in server_env().items())
+    base = prefix + (command or memrl_command())
     out = {}
     for event, (sub, timeout, background) in HOOKS.items():
         hook: dict[str, Any] = {"type": "command", "command": f"{base} hook {sub}"}

@@ -9,6 +9,7 @@ entry that already points at this installation is left alone. Hooks are not set 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from memrl.errors import MemrlError
 
 SERVER_NAME = "memrl"
 TIMEOUT = 90  # `claude mcp get` starts the server to report its status
+# Where the store and the models are: a CLI pointed elsewhere must give the server the same.
+LOCATIONS = ("MEMRL_DATA_DIR", "MEMRL_MODELS_DIR")
 
 
 class ClaudeCliError(MemrlError):
@@ -58,8 +61,17 @@ def server_command(executable: Path | None = None) -> list[str]:
     return [str(Path(sys.executable).absolute()), "-m", "memrl.mcp"]
 
 
-def config_json(server: list[str]) -> str:
-    entry = {"type": "stdio", "command": server[0], "args": server[1:], "env": {}}
+def server_env() -> dict[str, str]:
+    """The locations this shell's memrl uses, when not the defaults, as absolute paths."""
+    return {
+        name: str(Path(os.environ[name]).expanduser().absolute())
+        for name in LOCATIONS
+        if os.environ.get(name)
+    }
+
+
+def config_json(server: list[str], env: dict[str, str] | None = None) -> str:
+    entry = {"type": "stdio", "command": server[0], "args": server[1:], "env": env or {}}
     return json.dumps({"mcpServers": {SERVER_NAME: entry}}, indent=2)
 
 
@@ -72,21 +84,27 @@ def _run(claude: str, *args: str) -> subprocess.CompletedProcess[str]:
         raise ClaudeCliError(f"`claude {' '.join(args)}` could not run: {exc}") from None
 
 
-def registered(claude: str) -> tuple[str, list[str]] | None:
-    """(scope line, command) of the current `memrl` entry, or None when there is none."""
+def registered(claude: str) -> tuple[str, list[str], dict[str, str]] | None:
+    """(scope line, command, environment) of the current `memrl` entry, or None."""
     got = _run(claude, "mcp", "get", SERVER_NAME)
     if got.returncode != 0:
         return None
-    scope, command, args = "", "", []
+    scope, command, args, env = "", "", [], {}
+    in_env = False
     for line in got.stdout.splitlines():
         key, _, value = line.strip().partition(":")
+        if in_env and line.startswith("    ") and "=" in line:
+            name, _, val = line.strip().partition("=")
+            env[name] = val
+            continue
+        in_env = key == "Environment"
         if key == "Scope":
             scope = value.strip()
         elif key == "Command":
             command = value.strip()
         elif key == "Args":
             args = value.split()
-    return scope, [command, *args]
+    return scope, [command, *args], env
 
 
 def register(
@@ -94,11 +112,13 @@ def register(
 ) -> SetupReport:
     """Add (or with `uninstall`, remove) the user-scope `memrl` server in Claude Code."""
     server = server_command(executable)
+    env = server_env()
     if uninstall:
         command = ["claude", "mcp", "remove", "--scope", "user", SERVER_NAME]
     else:
-        command = ["claude", "mcp", "add", "--scope", "user", SERVER_NAME, "--", *server]
-    report = SetupReport("printed", server, command, config_json(server))
+        settings = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
+        command = ["claude", "mcp", "add", "--scope", "user", SERVER_NAME, *settings, "--", *server]
+    report = SetupReport("printed", server, command, config_json(server, env))
     claude = shutil.which("claude")
     if claude is None or dry_run:
         if claude is None:
@@ -118,7 +138,7 @@ def register(
         report.notes.append(
             f"another `{SERVER_NAME}` entry ({current[0]}) takes precedence in some projects"
         )
-    if in_user_scope and current is not None and current[1] == server:
+    if in_user_scope and current is not None and current[1:] == (server, env):
         report.action = "unchanged"
         return report
     if in_user_scope:
