@@ -128,6 +128,24 @@ def test_capture_from_json_on_stdin():
     assert json.loads(out.stdout)["episode"]["tags"] == ["ui"]
 
 
+def test_capture_from_a_file_saved_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "episode.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"summary": "Saved by Notepad"}).encode())
+    out = run("capture", "--from", str(path), "--json")
+    assert json.loads(out.stdout)["episode"]["summary"] == "Saved by Notepad"
+
+
+def test_archiving_an_archived_episode_says_so():
+    episode_id = captured()
+    run("archive", episode_id[:8])
+    again = runner.invoke(app, ["archive", episode_id[:8]])
+    assert again.exit_code == 3 and f"{episode_id[:8]} is archived" in again.output
+    twice = runner.invoke(app, ["restore", episode_id[:8]])
+    assert twice.exit_code == 0
+    again = runner.invoke(app, ["restore", episode_id[:8]])
+    assert again.exit_code == 3 and f"{episode_id[:8]} is not archived" in again.output
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [

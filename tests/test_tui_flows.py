@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Markdown, SelectionList, Static, TextArea
+from textual.widgets import Input, Markdown, SelectionList, Static, TabbedContent, TextArea
 
 from memrl.memory import Memory
 from memrl.store import Filters
@@ -805,9 +805,17 @@ async def test_curve_and_graph_open_from_browse_and_search(store: Memory) -> Non
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == target
+        depth = len(app.screen_stack)
+        await pilot.press("g", "c", "g")  # tabs of the same episode, not screens on screens
+        await settle(pilot)
+        assert len(app.screen_stack) == depth
+        assert app.screen.query_one(TabbedContent).active == "graph"
         await pilot.press("3")
         await settle(pilot)
-        await pilot.press("escape", "slash", *"stripe", "down")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, EpisodeScreen)  # one escape back to the list
+        await pilot.press("slash", *"stripe", "down")
         await pilot.pause(0.4)
         await settle(pilot)
         assert isinstance(app.screen, SearchScreen) and app.screen.result

@@ -148,7 +148,7 @@ def index(
     verb = "rebuilt" if report.rebuilt else "updated"
     console().print(
         f"[green]✓[/] index {verb}: {plural(report.health.rows, 'episode')}, "
-        f"{report.embedded} embedded"
+        f"{report.embedded:,} embedded"
         + (f", {plural(len(disk.new), 'new file')}" if disk.new else "")
         + (f", {len(disk.vanished)} vanished" if disk.vanished else "")
     )

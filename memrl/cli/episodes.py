@@ -139,7 +139,7 @@ def parse_json(raw: bytes, source: str) -> dict[str, Any]:
 
     source = "stdin" if source == "-" else source
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is fine
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             f"{source} is not valid UTF-8 (byte {exc.start}); save it as UTF-8"

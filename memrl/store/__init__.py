@@ -196,12 +196,11 @@ class EpisodeStore:
         ref = ref.replace("-", "")
         matches = self.ledger.match_prefix(ref, archived=archived)
         if not matches:
-            hint = ""
-            if archived is False and self.ledger.match_prefix(ref, archived=True):
-                hint = " It is archived: `memrl restore` brings it back."
-            elif archived is True and self.ledger.match_prefix(ref, archived=False):
-                hint = " It is not archived."
-            raise NotFound(f"no episode matches '{ref}'.{hint}")
+            if archived is False and (other := self.ledger.match_prefix(ref, archived=True)):
+                raise NotFound(f"{other[0][:8]} is archived: `memrl restore` brings it back.")
+            if archived is True and (other := self.ledger.match_prefix(ref, archived=False)):
+                raise NotFound(f"{other[0][:8]} is not archived.")
+            raise NotFound(f"no episode matches '{ref}'.")
         if len(matches) > 1 and ref not in matches:
             raise Ambiguous(ref, matches)
         return ref if ref in matches else matches[0]

@@ -117,5 +117,9 @@ class EpisodeActions(MemrlScreen[None]):
     def _open(self, tab: str) -> None:
         from memrl.tui.screens.episode import EpisodeScreen
 
-        if ids := self._ids():
-            self.app.push_screen(EpisodeScreen(ids[0], tab=tab))
+        if not (ids := self._ids()):
+            return
+        if isinstance(self, EpisodeScreen) and self.episode_id == ids[0]:
+            self.action_tab(tab)  # the same episode: another tab, not another screen
+            return
+        self.app.push_screen(EpisodeScreen(ids[0], tab=tab))
