@@ -576,3 +576,15 @@ def test_a_capture_tells_its_own_start_apart_from_what_moved_elsewhere():
     text = render.capture(done)
     assert "evidence starts it at 58% utility" in text  # 57.5 rounds up, as people round
     assert "utility moved for 1 similar episode." in text
+
+
+async def test_an_unknown_project_or_id_is_pointed_out(server):
+    async with Client(server) as client:
+        await ok(client, "memrl_capture", summary="Tuned the pool", project="acme/app")
+        stats, stats_text = await ok(client, "memrl_stats", project="acme/ap")
+        _, review_text = await ok(client, "memrl_review", project="ACME/APP")
+        _, search_text = await ok(client, "memrl_retrieve", query="deadbeef")
+    assert stats["warnings"] == ["project acme/ap has no episodes; did you mean acme/app?"]
+    assert "Note: project acme/ap has no episodes; did you mean acme/app?" in stats_text
+    assert "did you mean acme/app?" in review_text
+    assert "no episode id starts with deadbeef, so it was searched as text" in search_text

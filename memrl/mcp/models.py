@@ -170,6 +170,7 @@ class StatusResult(BaseModel):
     unreadable_files: list[str]
     untracked_files: int
     advice: list[str]
+    warnings: list[str] = Field(default_factory=list)
 
 
 class ProjectCount(BaseModel):
@@ -202,6 +203,7 @@ class StatsResult(BaseModel):
     rated_episodes: int
     recent_days: list[DayCount]
     size_bytes: int
+    warnings: list[str] = Field(default_factory=list)
 
 
 class PropagateResult(BaseModel):
@@ -213,6 +215,7 @@ class PropagateResult(BaseModel):
     changes: list[Change] = Field(description="the largest changes, at most 50")
     credit: list[Change]
     seconds: float
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Cluster(BaseModel):

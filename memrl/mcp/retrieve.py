@@ -60,10 +60,13 @@ def run(
     if looks_like_id(query):
         try:
             episode_id = memory.resolve(query, archived=None)
-        except NotFound:
-            pass  # not an id after all: search for it as text
-        else:
-            return one(memory, backend, query, episode_id)
+        except NotFound:  # not an id after all: search for it as text, and say so
+            found = search(memory, backend, query, limit, project)
+            found.warnings.append(
+                f"no episode id starts with {query.strip()}, so it was searched as text"
+            )
+            return found
+        return one(memory, backend, query, episode_id)
     return search(memory, backend, query, limit, project)
 
 
