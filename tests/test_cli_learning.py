@@ -87,7 +87,7 @@ def test_stats():
     assert data["episodes"] == 2 and data["helpful"] == 1 and sum(data["utility_histogram"]) == 2
     assert data["projects"][0]["project"] == "acme/web"
     out = run("stats").output
-    assert "2 episodes" in out and "most useful" in out and "\x1b[" not in out
+    assert "2 live episodes" in out and "most useful" in out and "\x1b[" not in out
 
 
 def test_prune_dry_run_and_execute():

@@ -869,3 +869,16 @@ def test_table_pages_lazily(data_dir: Path) -> None:
     assert os.environ.get("MEMRL_DATA_DIR")
     assert m.count(Filters()) == PAGE * 3
     m.close()
+
+
+async def test_filters_that_match_nothing_say_so_and_x_clears_them(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#filter-tag", Input).value = "nomatch"
+        await settle(pilot)
+        table(app).focus()
+        assert len(table(app)) == 0 and "x clears them" in app.screen.sub_title
+        await pilot.press("x")
+        await settle(pilot)
+        assert len(table(app)) == 5 and app.screen.query_one("#filter-tag", Input).value == ""

@@ -229,7 +229,7 @@ def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = 
 
     c = console()
     c.print(
-        f"[bold]{plural(s.episodes, 'episode')}[/] ({s.archived:,} archived), "
+        f"[bold]{plural(s.episodes, 'live episode')}[/] ({s.archived:,} archived), "
         f"{plural(s.retrievals, 'retrieval')}, "
         f"{s.helpful} helpful / {s.unhelpful} unhelpful ratings on "
         f"{plural(s.rated_episodes, 'episode')}, "

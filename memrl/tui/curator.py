@@ -14,7 +14,7 @@ from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.memory import Memory
 from memrl.tui.undo import Undo
-from memrl.views import Change, pct
+from memrl.views import Change, pct, plural
 
 Job = Callable[[Memory], tuple[str, Undo | None]]
 
@@ -109,7 +109,7 @@ def prune(ids: Sequence[str]) -> Job:
         return (
             f"pruned {len(moved)} episode{'s' if len(moved) != 1 else ''} to the archive "
             "(u undoes)",
-            Undo(f"prune of {len(moved)}", lambda mm: mm.restore(moved)),
+            Undo(f"prune of {plural(len(moved), 'episode')}", lambda mm: mm.restore(moved)),
         )
 
     return job
@@ -125,7 +125,7 @@ def merge(plan: MergePlan) -> Job:
             mm.restore(sources)
 
         return (
-            f"merged {_ids(sources)} into {merged.short_id}; the originals are archived",
+            f"merged {_ids(sources)} into {merged.short_id}; the originals are archived (u undoes)",
             Undo(f"merge into {merged.short_id}", undo),
         )
 

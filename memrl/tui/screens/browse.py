@@ -25,7 +25,7 @@ memrl learns from **episodes**: short records of a piece of work — what was as
 was done, what worked and what failed. Claude Code captures them for you once memrl is
 connected, and this screen fills in live as they arrive.
 
-- **Connect Claude Code:** `claude mcp add memrl -- memrl-mcp` gives Claude the memory tools.
+- **Connect Claude Code:** `memrl setup claude` gives Claude the memory tools and hooks.
 - **Capture one by hand:** `memrl capture --task "Fix the flaky login test" --summary "Waited for the session cookie instead of sleeping" --outcome success`
 - **Look around first:** `memrl tui --demo` opens a store full of realistic episodes.
 
@@ -38,6 +38,7 @@ class BrowseScreen(EpisodeActions):
         Binding("m", "merge", "Merge", show=False),
         Binding("escape", "clear_marks", "Clear marks", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
+        Binding("x", "clear_filters", "Clear filters", show=False),
     ]
 
     def __init__(self) -> None:
@@ -76,6 +77,10 @@ class BrowseScreen(EpisodeActions):
     def selected_ids(self) -> list[str]:
         return self.table.selected_ids()
 
+    def action_clear_filters(self) -> None:
+        self.query_one(FilterBar).clear()
+        self.table.focus()
+
     def _update_counts(self) -> None:
         total = self._total
         empty = total == 0 and not self.table.errors
@@ -87,6 +92,7 @@ class BrowseScreen(EpisodeActions):
             f"{plural(total, 'episode')} · {plural(len(self._projects), 'project')}"
             if shown == total
             else f"{shown:,} of {total:,} episodes"
+            + (" · none matches the filters: x clears them" if not shown else "")
         ) + (f" · {len(self.table.marked)} marked (m merges)" if self.table.marked else "")
 
     # the store -------------------------------------------------------------------------

@@ -52,8 +52,10 @@ class OverviewScreen(MemrlScreen[None]):
 
     def _show(self, s: insights.Stats) -> None:
         self._totals(
-            f"[b]{s.episodes:,}[/] episodes ({s.archived:,} archived) · [b]{s.retrievals:,}[/] "
-            f"retrievals · [green]{s.helpful:,} helpful[/] / [red]{s.unhelpful:,} unhelpful[/] "
+            f"[b]{s.episodes:,}[/] live {'episode' if s.episodes == 1 else 'episodes'} "
+            f"({s.archived:,} archived) · [b]{s.retrievals:,}[/] "
+            f"{'retrieval' if s.retrievals == 1 else 'retrievals'} · "
+            f"[green]{s.helpful:,} helpful[/] / [red]{s.unhelpful:,} unhelpful[/] "
             f"ratings on {plural(s.rated_episodes, 'episode')} · {plural(len(s.projects), 'project')}"
         )
         labels = [f"{10 * i}" for i in range(10)]

@@ -42,6 +42,12 @@ class FilterBar(Horizontal):
         if current != Select.NULL and current in {p for p, _n in projects}:
             select.value = current
 
+    def clear(self) -> None:
+        """Every filter back to 'all' (each change reloads the table once more)."""
+        self.query_one("#filter-project", Select).clear()
+        self.query_one("#filter-outcome", Select).clear()
+        self.query_one("#filter-tag", Input).value = ""
+
     @property
     def filters(self) -> Filters:
         project = self.query_one("#filter-project", Select).value
