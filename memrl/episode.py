@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from memrl.errors import InvalidInput
@@ -75,6 +76,15 @@ class ErrorResolution(BaseModel):
 
     error: Text
     resolution: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        """ "error => resolution" (as `memrl capture --error` takes it) is one too."""
+        if isinstance(value, str):
+            error, sep, resolution = value.partition("=>")
+            return {"error": error.strip(), "resolution": resolution.strip() if sep else ""}
+        return value
 
     @field_validator("error")
     @classmethod

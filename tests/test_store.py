@@ -337,3 +337,15 @@ def test_a_ledger_from_an_earlier_version_gains_the_sources_index_and_keeps_its_
     assert "state_sources" in plan  # "has any episode evidence?" no longer scans every row
     assert ledger.conn.execute(ask).fetchone() == (1,)
     assert [r.summary for r in ledger.all_catalog().values()] == ["kept"]
+
+
+def test_an_error_and_its_resolution_may_be_written_as_one_line():
+    from memrl.episode import parse
+
+    ep = parse(
+        {"summary": "s", "errors_resolved": ["ImportError: numpy => pinned numpy<2", "flaky"]}
+    )
+    assert [(e.error, e.resolution) for e in ep.errors_resolved] == [
+        ("ImportError: numpy", "pinned numpy<2"),
+        ("flaky", ""),
+    ]

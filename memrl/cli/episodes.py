@@ -46,14 +46,6 @@ FIXED_FIELDS = {
 }
 
 
-def _errors(values: list[str]) -> list[dict[str, str]]:
-    out = []
-    for value in values:
-        error, sep, resolution = value.partition("=>")
-        out.append({"error": error.strip(), "resolution": resolution.strip() if sep else ""})
-    return out
-
-
 def _read_source(source: str) -> bytes:
     if source == "-":
         return sys.stdin.buffer.read()
@@ -96,7 +88,7 @@ def capture(
         "outcome": outcome.value if outcome else None,
         "what_worked": worked or None,
         "what_failed": failed or None,
-        "errors_resolved": _errors(error) if error else None,
+        "errors_resolved": error or None,  # "error => resolution", as the model reads it
         "files": file or None,
         "commands": command or None,
         "tags": tag or None,
@@ -303,7 +295,11 @@ def show(
     add("failed", "\n".join(f"✗ {escape(w)}" for w in ep.what_failed))
     add(
         "errors",
-        "\n".join(f"{escape(e.error)}\n  → {escape(e.resolution)}" for e in ep.errors_resolved),
+        "\n".join(
+            f"{escape(e.error)}\n  → "
+            + (escape(e.resolution) if e.resolution else "[dim](no resolution recorded)[/]")
+            for e in ep.errors_resolved
+        ),
     )
     add("files", escape(", ".join(ep.files)))
     add("commands", "\n".join(f"$ {escape(c)}" for c in ep.commands))
@@ -337,7 +333,7 @@ def _coerce(field: str, value: str) -> Any:
         except json.JSONDecodeError:
             pass
         if field == "errors_resolved":
-            return _errors([v for v in value.split(";") if v.strip()])
+            return [v for v in value.split(";") if v.strip()]
         return [v.strip() for v in value.split(",") if v.strip()]
     if field == "pinned":
         return value.strip().lower() in ("1", "true", "yes", "on")
