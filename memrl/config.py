@@ -137,6 +137,9 @@ def all_keys() -> dict[str, tuple[str, Any, str]]:
     return out
 
 
+ENV_ORIGIN = "the environment (MEMRL_<SECTION>_<KEY>)"
+
+
 def _describe_error(err: ValidationError, origin: str) -> str:
     lines = []
     known = all_keys()
@@ -154,8 +157,11 @@ def _describe_error(err: ValidationError, origin: str) -> str:
                 lines.append(f"unknown key '{loc}' in {origin}; valid keys: {valid}")
             continue
         expected = known.get(loc)
-        hint = f" ({expected[0]}, default {expected[1]!r})" if expected else ""
-        lines.append(f"{loc} = {e.get('input')!r} in {origin}: {e['msg']}{hint}")
+        hint = f" ({expected[0]}, default {literal(expected[1])})" if expected else ""
+        where = origin
+        if origin == ENV_ORIGIN:  # name the variable to fix
+            where = f"the environment (MEMRL_{loc.replace('.', '_').upper()})"
+        lines.append(f"{loc} = {e.get('input')!r} in {where}: {e['msg']}{hint}")
     return "; ".join(lines)
 
 
@@ -192,9 +198,7 @@ def load(directory: Path | None = None) -> Settings:
         try:
             settings = Settings.model_validate(merged)
         except ValidationError as exc:
-            raise ConfigError(
-                _describe_error(exc, "the environment (MEMRL_<SECTION>_<KEY>)")
-            ) from None
+            raise ConfigError(_describe_error(exc, ENV_ORIGIN)) from None
     return settings
 
 

@@ -51,7 +51,9 @@ def test_environment_overrides_file(data_dir, monkeypatch):
     monkeypatch.setenv("MEMRL_RETRIEVAL_LIMIT", "9")
     assert config.load(data_dir).retrieval.limit == 9
     monkeypatch.setenv("MEMRL_RETRIEVAL_LIMIT", "zero")
-    with pytest.raises(ConfigError, match="retrieval.limit"):
+    with pytest.raises(
+        ConfigError, match=r"retrieval.limit .* environment \(MEMRL_RETRIEVAL_LIMIT\)"
+    ):
         config.load(data_dir)
 
 
@@ -81,3 +83,10 @@ def test_a_model_that_cannot_load_is_refused_before_the_store_switches(data_dir,
     assert config.load(data_dir).embedding.model == ""  # nothing was written
     assert config.set_value(data_dir, "embedding.model", "BAAI/bge-small-en-v1.5")
     assert config.set_value(data_dir, "embedding.model", "") == ""  # back to the bundled one
+
+
+def test_the_readme_lists_every_config_key():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert [k for k in config.all_keys() if f"`{k}`" not in readme] == []
