@@ -200,7 +200,10 @@ def _plot_curve(curve: list[tuple[float, float]]) -> None:
 
 @app.command()
 @guarded
-def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = JsonOpt) -> None:
+def stats(
+    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    as_json: bool = JsonOpt,
+) -> None:
     """Totals per project, outcome mix, utility histogram, top episodes, usage."""
     from memrl import insights
 
@@ -282,8 +285,10 @@ def stats(project: str = typer.Option(None, "--project", "-p"), as_json: bool = 
 @guarded
 def prune(
     older_than: int = typer.Option(None, "--older-than", help="Days unused (default from config)."),
-    min_utility: float = typer.Option(None, "--min-utility", help="Utility below this (0–1)."),
-    project: str = typer.Option(None, "--project", "-p"),
+    min_utility: float = typer.Option(
+        None, "--min-utility", help="Utility below this, 0–1 (default from config)."
+    ),
+    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
     execute: bool = typer.Option(
         False, "--execute", help="Archive the candidates (default: dry run)."
     ),
