@@ -469,3 +469,40 @@ def test_five_megabyte_transcript(tmp_path: Path) -> None:
     assert len(t.files) == min(i, 700)
     assert len(t.commands) == i and t.commands[-1] == f"make part{i}"
     assert t.final_text == "Ported."
+
+
+def test_a_secret_at_a_cut_is_kept_whole_for_redaction_or_left_out(session: Session) -> None:
+    """Cut to 34 of its 36 characters, a token would slip past redaction in clear."""
+    from memrl.integrations.claude.transcript import MAX_FINAL
+    from memrl.redact import redact_text
+
+    token = "ghp_" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[:36]
+    filler = "W" * (MAX_FINAL - 40)
+    session.prompt("Rotate the deploy token").say(f"{filler} {token} and done")
+    summary = episode_fields(session.parse())["summary"]
+    assert token[:-2] not in redact_text(summary)[0]
+    assert summary == filler  # the word that did not fit is left out whole
+
+
+def test_a_refused_memrl_capture_does_not_stand_for_the_session(session: Session) -> None:
+    tool = "mcp__memrl__memrl_capture"
+    session.prompt("Fix the cart").edit("/w/cart.py")
+    session.tool(tool, {"summary": "x"}, "task is over the limit", error=True)
+    assert session.parse().captured_via_mcp is False  # the hook captures it instead
+    session.tool(tool, {"summary": "Fixed the cart"}, "Captured episode ab12cd34")
+    assert session.parse().captured_via_mcp is True
+
+
+def test_ide_context_slash_commands_and_small_talk_are_not_the_task(session: Session) -> None:
+    session.prompt(
+        [
+            {"type": "text", "text": "<ide_opened_file>The user opened app.py</ide_opened_file>"},
+            {"type": "text", "text": "hi"},
+        ]
+    )
+    session.prompt(
+        "<command-message>fix-issue is running…</command-message>\n"
+        "<command-name>/fix-issue</command-name>\n<command-args>412 checkout total</command-args>"
+    )
+    session.prompt("continue")
+    assert episode_fields(session.parse())["task"] == "/fix-issue 412 checkout total"

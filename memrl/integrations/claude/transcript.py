@@ -31,7 +31,17 @@ _NOT_PROMPT = (
 # (grep finding nothing, ls of a missing path) are not errors worth remembering.
 _TRIVIAL = {"ls", "pwd", "cat", "head", "tail", "echo", "which", "wc", "tree", "clear", "cd",
             "find", "grep", "rg", "ag", "stat", "file", "date", "whoami", "test", "[", "diff"}  # fmt: skip
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
+_REMINDER = re.compile(
+    r"<system-reminder>.*?</system-reminder>|<ide_[a-z_]+>.*?</ide_[a-z_]+>", re.S
+)  # context Claude Code adds to a prompt: reminders, the file or selection open in the IDE
+_COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
+_COMMAND_NAME = re.compile(r"<command-name>/?(.*?)</command-name>", re.S)
+# Prompts that carry on rather than ask: never a session's task.
+_TRIVIAL_PROMPT = re.compile(
+    r"(?:hi|hello|hey|thanks?(?: you)?|ok(?:ay)?|yes|no|y|n|go(?: on| ahead)?|continue|proceed"
+    r"|do it|sure|please|keep going|carry on|next)[\s.!]*",
+    re.I,
+)
 _REJECTED = ("The user doesn't want to proceed", "[Request interrupted", "tool use was rejected")
 _TEST_CMD = re.compile(
     r"(?<![\w./-])(?:pytest|py\.test|tox|nox|jest|vitest|mocha|rspec|phpunit|ctest"
@@ -99,10 +109,24 @@ class _OpenError:
     read: bool = False
 
 
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words, never inside one.
+
+    Secrets are redacted when the episode is stored, by patterns that need the whole
+    token: `ghp_…` cut to 34 of its 36 characters would be stored in clear. So a cut
+    keeps a word whole or leaves it out (a single word longer than `limit`, too).
+    """
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]  # the next character tells whether the cut falls between words
+    cut = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+    return head[:cut].rstrip() if cut > 0 else ""
+
+
 def short(text: str, limit: int = MAX_TEXT) -> str:
-    """One line, whitespace collapsed, at most `limit` characters."""
+    """One line, whitespace collapsed, at most `limit` characters, cut between words."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else clip(text, limit - 1) + "…"
 
 
 def _text_of(content: Any) -> str:
@@ -208,7 +232,7 @@ class _Parser:
                 self.result(block, entry.get("toolUseResult"))
         if entry.get("isCompactSummary"):
             self.t.compacted = True
-            self.t.compact_summary = _text_of(content)[:20_000]
+            self.t.compact_summary = clip(_text_of(content), 20_000)
             return
         if (
             side
@@ -217,10 +241,18 @@ class _Parser:
         ):
             return
         text = _REMINDER.sub("", _text_of(content)).strip()
-        if not text or text.startswith(_NOT_PROMPT):
+        if text.startswith(("<command-message>", "<command-name>")):
+            # a slash command: its arguments say what was asked (/fix-issue 412 …)
+            args, name = _COMMAND_ARGS.search(text), _COMMAND_NAME.search(text)
+            if args and args.group(1).strip() and name:
+                text = f"/{name.group(1).strip()} {args.group(1).strip()}"
+            else:
+                return
+        elif not text or text.startswith(_NOT_PROMPT):
             return
-        self.t.prompts.append(text[:MAX_FINAL])
-        self.t.first_prompt = self.t.first_prompt or text
+        self.t.prompts.append(clip(text, MAX_FINAL))
+        if not self.t.first_prompt and not _TRIVIAL_PROMPT.fullmatch(text):
+            self.t.first_prompt = text
         self.final_closed = True
 
     def assistant(self, content: Any, side: bool, api_error: bool) -> None:
@@ -247,8 +279,7 @@ class _Parser:
         args = args if isinstance(args, dict) else {}
         if not side:
             self.final_closed = True
-        if name.startswith("mcp__"):
-            self.t.captured_via_mcp |= name.endswith("__memrl_capture")
+        if name.startswith("mcp__"):  # a capture counts once its result says it was saved
             self.t.retrieved_via_mcp |= name.endswith("__memrl_retrieve")
         if name == "Bash" and isinstance(args.get("command"), str):
             command = args["command"].strip()
@@ -275,7 +306,9 @@ class _Parser:
         if any(marker in output[:200] for marker in _REJECTED):
             return
         failed = bool(block.get("is_error"))
-        if use.name in EDIT_TOOLS:
+        if use.name.startswith("mcp__") and use.name.endswith("__memrl_capture"):
+            self.t.captured_via_mcp |= not failed  # a refused capture saved nothing
+        elif use.name in EDIT_TOOLS:
             path = self._path(use)
             if path:
                 self.edit_result(use.name, path, failed, output)
@@ -346,7 +379,7 @@ class _Parser:
             path = self._path(use) if use.name in EDIT_TOOLS else None
             if path:
                 self.add_file(path)
-        self.t.final_text = "\n\n".join(self.final)[:MAX_FINAL].strip()
+        self.t.final_text = clip("\n\n".join(self.final), MAX_FINAL).strip()
         self.t.started_at, self.t.ended_at = _when(self.first_ts), _when(self.last_ts)
         return self.t
 
@@ -490,7 +523,7 @@ def episode_fields(t: Transcript) -> dict[str, Any]:
         "task": _first_sentence(t.first_prompt or "")
         or _primary_request(t.compact_summary)
         or short(t.title or ""),
-        "summary": summary[:MAX_FINAL],
+        "summary": clip(summary, MAX_FINAL),
         "outcome": outcome(t),
         "what_worked": list(dict.fromkeys(worked))[:20],
         "what_failed": unresolved,
