@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memrl.errors import IndexUnavailable
+from memrl.errors import IndexUnavailable, StoreError
 
 if TYPE_CHECKING:
     import asyncio
@@ -460,6 +460,13 @@ class Index:
 
         staging = self.folder.with_name(self.folder.name + ".rebuild")
         shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staging.mkdir(parents=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write {staging}: {exc.strerror}. The data directory is read-only or "
+                "not yours: fix its permissions, or point MEMRL_DATA_DIR elsewhere."
+            ) from None
         db = lancedb.connect(staging)
         table = db.create_table(TABLE, schema=schema)
         count = 0

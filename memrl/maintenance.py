@@ -267,10 +267,23 @@ def sync_index(
         dim = memory.embedder.dim
         index.rebuild(dim, _embedded_batches(memory, _live_episodes(memory, None), total, progress))
         memory.index_built()
+        # Episodes captured while it ran went to the table it replaced: add them now.
+        late = _catch_up(memory, index_report(memory), progress)
         report = index_report(memory)
-        report.rebuilt, report.embedded = True, total
+        report.rebuilt, report.embedded = True, total + late
         memory.learning.propagate()
         return disk, report
+    embedded = _catch_up(memory, report, progress)
+    if not embedded and not report.orphans:
+        index.compact_waiting()  # nothing to repair: still fold in what recent writes left
+    report = index_report(memory)
+    report.embedded = embedded
+    return disk, report
+
+
+def _catch_up(memory: Memory, report: IndexReport, progress: Progress | None) -> int:
+    """Embed what the index misses or holds stale, drop its orphans; how many were embedded."""
+    index = memory.index
     todo = report.missing + report.stale
     if report.orphans:
         index.delete(report.orphans)
@@ -280,12 +293,7 @@ def sync_index(
             index.upsert(rows, dim, create_if_missing=False)
     if todo or report.orphans:
         index.optimize(whole=True)  # an explicit repair leaves the index in one piece
-    else:
-        index.compact_waiting()  # nothing to repair: still fold in what recent writes left
-    embedded = len(todo)
-    report = index_report(memory)
-    report.embedded = embedded
-    return disk, report
+    return len(todo)
 
 
 # secrets in an existing store -----------------------------------------------------------

@@ -188,3 +188,10 @@ def test_cli_setup_claude_also_installs_and_removes_the_hooks(claude, tmp_path, 
     assert json.loads(again.output)["hooks"]["changed"] is False
     removed = runner.invoke(cli(), ["setup", "claude", "--uninstall"])
     assert removed.exit_code == 0 and "memrl hook" not in settings.read_text()
+
+
+def test_the_printed_command_stays_on_one_line_to_paste(tmp_path, monkeypatch, data_dir):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `claude`: the command is printed
+    shown = CliRunner().invoke(cli(), ["setup", "claude", "--print", "--no-hooks"])
+    line = next(ln for ln in shown.output.splitlines() if "claude mcp add" in ln)
+    assert line.strip().endswith("memrl-mcp") and f"MEMRL_DATA_DIR={data_dir}" in line

@@ -349,3 +349,29 @@ def test_an_error_and_its_resolution_may_be_written_as_one_line():
         ("ImportError: numpy", "pinned numpy<2"),
         ("flaky", ""),
     ]
+
+
+def test_an_episode_captured_during_a_rebuild_is_searchable_after_it(fast_memory):
+    """The rebuild swaps in a table built from a snapshot; what was captured meanwhile went
+    to the table it replaced, and is added after the swap."""
+    from memrl import maintenance
+    from tests.conftest import episode
+
+    for n in range(3):
+        fast_memory.capture(episode(summary=f"Earlier work number {n}"))
+    batches = maintenance._embedded_batches
+    late: list[str] = []
+
+    def capture_midway(*args, **kwargs):
+        for batch in batches(*args, **kwargs):
+            if not late:
+                late.append(fast_memory.capture(episode(summary="Captured mid-rebuild")).episode.id)
+            yield batch
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(maintenance, "_embedded_batches", capture_midway)
+        _disk, report = maintenance.sync_index(fast_memory, rebuild=True)
+    assert report.rebuilt and report.fresh and not report.missing
+    assert late[0] in fast_memory.index.hashes()

@@ -76,19 +76,22 @@ def claude(
     out = console()
     if report.action == "printed":
         what = "remove" if uninstall else "register memrl for all projects"
-        out.print(f"To {what}, run:\n\n  {report.shell_command}\n", markup=False)
+        out.print(f"To {what}, run:\n\n  {report.shell_command}\n", markup=False, soft_wrap=True)
         if not uninstall:
             out.print(
                 "Or add this to the mcpServers of ~/.claude.json (or a project's .mcp.json):\n",
                 markup=False,
+                soft_wrap=True,
             )
-            out.print(report.config_json, markup=False)
+            out.print(report.config_json, markup=False, soft_wrap=True)
     else:
-        out.print(ACTIONS[report.action], markup=False)
+        out.print(ACTIONS[report.action], markup=False, soft_wrap=True)
         if not uninstall:
-            out.print(f"Server: {' '.join(report.server)}", markup=False)
-            out.print("In Claude Code, /mcp lists memrl with its 7 tools.", markup=False)
+            out.print(f"Server: {' '.join(report.server)}", markup=False, soft_wrap=True)
+            out.print(
+                "In Claude Code, /mcp lists memrl with its 7 tools.", markup=False, soft_wrap=True
+            )
     if hooks:
-        out.print(hooks[0].upper() + hooks[1:] + ".", markup=False)
+        out.print(hooks[0].upper() + hooks[1:] + ".", markup=False, soft_wrap=True)
     for line in report.notes:
         note(line)
