@@ -326,7 +326,7 @@ def scan_secrets(memory: Memory) -> dict[str, Any]:
             {
                 "id": cat.id,
                 "short_id": cat.id[:8],
-                "title": ep.title,
+                "title": clean.title,  # never the secret it reports
                 "archived": bool(cat.archived),
                 "kinds": kinds,
                 "episode": clean,

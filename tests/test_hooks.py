@@ -686,6 +686,10 @@ def test_redact_check_reports_kinds_and_episodes(leaky: Memory) -> None:
     human = CliRunner().invoke(app, ["redact"])
     assert human.exit_code == 1
     assert "github_token" in human.output and "memrl redact --fix" in human.output
+    assert TOKEN not in human.output and TOKEN not in res.stdout  # the report does not leak
+    leaky.capture(episode(task=f"Push with {TOKEN}", summary="Pushed"))
+    titled = CliRunner().invoke(app, ["redact"])
+    assert "Push with [REDACTED:github_token]" in titled.output and TOKEN not in titled.output
 
 
 def test_redact_fix_rewrites_files_index_and_log(leaky: Memory) -> None:

@@ -170,7 +170,7 @@ async def test_the_next_page_keeps_the_project_and_the_filter(server):
             client, "memrl_retrieve", all=True, limit=2, project="acme/app", query="pool"
         )
         _, nothing = await ok(client, "memrl_retrieve", all=True, project="acme/ap")
-    assert 'Episodes whose task or summary contains "pool" in project acme/app' in text
+    assert 'Episodes whose task or summary contains "pool" in project "acme/app"' in text
     assert 'memrl_retrieve(all=true, query="pool", limit=2, project="acme/app", page=2)' in text
     assert "project acme/ap has no episodes" in nothing
 

@@ -124,6 +124,8 @@ def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
         bad_params = ask(b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":"str"}')
         deep = ask(tool(7, "memrl_capture", '{"summary":"x","tags":' + "[" * 600 + "]" * 600 + "}"))
         null_id = ask(b'{"jsonrpc":"2.0","id":null,"method":"tools/list"}')
+        true_id = ask(b'{"jsonrpc":"2.0","id":true,"method":"ping"}')
+        no_method = ask(b'{"jsonrpc":"2.0","id":13}')
         after = ask(b'{"jsonrpc":"2.0","id":8,"method":"tools/list"}')
     finally:
         proc.kill()
@@ -138,7 +140,9 @@ def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
     assert bad_params["id"] == 6 and bad_params["result"]["isError"]
     assert "params must be a JSON object" in bad_params["result"]["content"][0]["text"]
     assert deep["id"] == 7 and "too deeply" in deep["result"]["content"][0]["text"]
-    assert null_id["id"] is None and "not null" in null_id["error"]["message"]
+    assert null_id["id"] is None and "a string or a number" in null_id["error"]["message"]
+    assert true_id["id"] is None and true_id["error"]["code"] == -32600
+    assert no_method["id"] == 13 and "needs a method" in no_method["error"]["message"]
     assert after["id"] == 8 and len(after["result"]["tools"]) == 7  # still serving
     memory = Memory(data_dir)
     try:

@@ -37,7 +37,8 @@ def p(x: float) -> str:
 
 
 def where(project: str | None) -> str:
-    return f"project {project}" if project else "all projects"
+    """A project as a header names it: quoted, since a name is text someone wrote."""
+    return f"project {quote(project, 80)}" if project else "all projects"
 
 
 def _attr(value: str) -> str:

@@ -70,12 +70,10 @@ def refusal(line: bytes) -> bytes | None:
         mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         problem = _first_problem(exc)
-    else:
-        if b"null" not in line or not _null_id(line):
+    else:  # read, perhaps as a notification: a request's id of the wrong kind is ignored
+        if b'"id"' not in line or _ID.search(line[:4096]) or not _bad_id(line):
             return None
-        return _error(
-            None, INVALID_REQUEST, "a request's id must be a string or a number, not null"
-        )
+        return _error(None, INVALID_REQUEST, "a request's id must be a string or a number")
     try:
         msg = json.loads(line)
     except RecursionError:
@@ -92,9 +90,11 @@ def refusal(line: bytes) -> bytes | None:
         if found is None:
             return _error(None, INVALID_REQUEST, f"not a JSON-RPC message ({problem})")
         msg = {"id": json.loads(found.group(1)), "method": _method(line)}
+    if "id" in msg and "method" not in msg and "result" not in msg and "error" not in msg:
+        return _error(_id_or_none(msg["id"]), INVALID_REQUEST, "a request needs a method")
     if "id" not in msg or not isinstance(msg.get("method"), str):
         return None  # a notification or a response: nobody waits for an answer
-    req_id = msg["id"] if isinstance(msg["id"], str | int) else None
+    req_id = _id_or_none(msg["id"])
     if _LONE_SURROGATE.search(json.dumps(msg.get("params"), ensure_ascii=False)):
         text = SURROGATE_HINT
     elif "params" in msg and not isinstance(msg["params"], dict):
@@ -118,12 +118,20 @@ def _first_problem(exc: ValueError) -> str:
     return msg or "not a JSON-RPC message"
 
 
-def _null_id(line: bytes) -> bool:
+def _id_or_none(value: Any) -> Any:
+    """The id to answer with: the request's own, when it is a valid one."""
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _bad_id(line: bytes) -> bool:
+    """Is this a request whose id is neither a string nor a number (null, true, {…})?"""
     try:
         msg = json.loads(line)
     except (ValueError, RecursionError):
         return False
-    return isinstance(msg, dict) and "id" in msg and msg["id"] is None and "method" in msg
+    return (
+        isinstance(msg, dict) and "id" in msg and "method" in msg and _id_or_none(msg["id"]) is None
+    )
 
 
 def _method(line: bytes) -> str:

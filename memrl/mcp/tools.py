@@ -35,8 +35,8 @@ TaskTypeName = Literal[
 Project = Annotated[
     str | None,
     Field(
-        description="A project name (as memrl_stats lists them, e.g. 'acme/app'). "
-        "Left out: see each tool.",
+        description="A project name (as memrl_stats lists them, e.g. 'acme/app'), or '*' for "
+        "every project. Left out: see each tool.",
         max_length=200,
     ),
 ]
@@ -68,6 +68,11 @@ def result(model: BaseModel, text: str) -> CallToolResult:
         content=[TextContent(type="text", text=safe)],
         structured_content=model.model_dump(mode="json"),
     )
+
+
+def every_project(value: str | None) -> str | None:
+    """A project to read from: '*' (every project) is the same as leaving it out."""
+    return None if value == "*" else value
 
 
 def clean_project(value: str | None, *, named: bool = False) -> str | None:
@@ -134,7 +139,7 @@ class Tools:
             Field(strict=True, ge=1, le=100_000, description="Page of the listing (all=true)."),
         ] = 1,
     ) -> Annotated[CallToolResult, models.RetrieveResult]:
-        project = clean_project(project)
+        project = every_project(clean_project(project))
         out = self._run(
             "memrl_retrieve",
             lambda m: retrieve.run(m, self.b, query, all, limit, project, page),
@@ -190,12 +195,12 @@ class Tools:
     def memrl_status(
         self, project: Project = None
     ) -> Annotated[CallToolResult, models.StatusResult]:
-        project = clean_project(project) or self.b.project
+        project = every_project(clean_project(project)) or self.b.project
         out = self._run("memrl_status", lambda m: actions.status(m, self.b, project))
         return result(out, render.status(out))
 
     def memrl_stats(self, project: Project = None) -> Annotated[CallToolResult, models.StatsResult]:
-        project = clean_project(project)
+        project = every_project(clean_project(project))
         out = self._run("memrl_stats", lambda m: actions.stats(m, project))
         return result(out, render.stats(out))
 
@@ -210,7 +215,7 @@ class Tools:
         ] = True,
         project: Project = None,
     ) -> Annotated[CallToolResult, models.PropagateResult]:
-        project = clean_project(project)
+        project = every_project(clean_project(project))
         out = self._run("memrl_propagate", lambda m: actions.propagate(m, project, temporal))
         return result(out, render.propagate(out))
 
