@@ -195,6 +195,30 @@ def test_what_session_start_showed_is_logged_as_a_retrieval_of_that_session(
     assert fast_memory.get(ids["plain"]).learned.retrievals == 1
 
 
+def test_a_busy_store_costs_session_start_its_log_not_its_context(
+    fast_memory: Memory, repo: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claude Code kills SessionStart after 10 s: a store locked for longer by a big import
+    must not leave the session without its memories."""
+    import sqlite3
+
+    seed(fast_memory)
+    monkeypatch.setattr(context, "LOG_WAIT_MS", 200)
+    other = sqlite3.connect(data_dir / "memrl.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        started = time.perf_counter()
+        _, data = start("sess-busy", repo)
+        seconds = time.perf_counter() - started
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (
+        data is not None and "</memrl-memories>" in data["hookSpecificOutput"]["additionalContext"]
+    )
+    assert seconds < 5
+
+
 def test_empty_store_prints_nothing_and_creates_nothing(data_dir: Path, repo: Path) -> None:
     out, data = start("sess-empty", repo)
     assert out == "" and data is None

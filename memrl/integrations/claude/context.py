@@ -12,6 +12,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from memrl.errors import StoreError
 from memrl.integrations.claude import hooks
 from memrl.integrations.claude.hooks import HookInput
 
@@ -30,6 +31,9 @@ DATA_NOTE = (
 _TAG = re.compile(r"<(/?\s*memrl)", re.IGNORECASE)
 
 
+LOG_WAIT_MS = 3_000  # the longest SessionStart waits to log what it showed
+
+
 def session_start(inp: HookInput) -> tuple[str, str]:
     """The context block for a new session (empty when there is nothing to show)."""
     from memrl import config
@@ -46,12 +50,18 @@ def session_start(inp: HookInput) -> tuple[str, str]:
             return "", f"nothing to show for {project}"
         text = render_context(rows, project, memory.now())
         query = f"session start ({inp.source or 'startup'}): {project}, best by utility"
-        _log_shown(memory, query, rows, inp.session_id, project)
+        # Claude Code gives this hook 10 s: a store busy for long costs the log, not the context
+        memory.ledger.conn.execute(f"PRAGMA busy_timeout = {LOG_WAIT_MS}")
+        note = ""
+        try:
+            _log_shown(memory, query, rows, inp.session_id, project)
+        except StoreError as exc:
+            note = f" (not logged: {exc})"
         output = {
             "hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": text}
         }
         shown = ", ".join(r.short_id for r in rows)
-        return json.dumps(output, ensure_ascii=False), f"showed {shown} for {project}"
+        return json.dumps(output, ensure_ascii=False), f"showed {shown} for {project}{note}"
     finally:
         memory.close()
 

@@ -68,7 +68,7 @@ EVENTS = {
     "session-end": "SessionEnd",
 }
 CHECKPOINT_EVERY = 300.0  # seconds between Stop checkpoints of one session
-LOCK_WAIT = 20.0
+LOCK_WAIT = 10.0  # below SessionEnd's 15 s: time left to say why, before Claude Code kills it
 LOG_FILE = Path("logs") / "hooks.log"
 MODULE = "memrl.integrations.claude.hooks"
 
