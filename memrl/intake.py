@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from memrl.config import Settings
     from memrl.memory import Memory
 
+FUTURE_SLACK = 86_400.0  # seconds a created_at may lie ahead of this clock (another's, skewed)
+
 
 def check_summary(settings: Settings, summary: str) -> None:
     """Refuse a summary over `capture.max_summary_chars`, from whichever writer it comes."""
@@ -56,6 +58,11 @@ def prepare(
 
         data["project"] = detect(cwd)
     ep = parse(data)
+    if ep.created_at.timestamp() > memory.now() + FUTURE_SLACK:
+        raise InvalidInput(
+            f"created_at {ep.created_at.isoformat(timespec='seconds')} is in the future; "
+            "leave it out for now, or give the time the work was done"
+        )
     if memory.settings.capture.redact:
         from memrl.redact import redact_episode
 

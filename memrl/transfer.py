@@ -14,9 +14,11 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from memrl.episode import Episode, Source, parse
+from pydantic import BaseModel, Field, ValidationError
+
+from memrl.episode import Episode, Source, describe_validation, parse
 from memrl.errors import InvalidInput, MemrlError
 from memrl.index import IndexRow
 from memrl.store import Filters, catalog_row, files
@@ -85,6 +87,36 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+Unit = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class Event(BaseModel):
+    """One utility change of an exported episode's history."""
+
+    ts: float
+    cause: str
+    other_id: str | None = None
+    before: Unit
+    after: Unit
+    detail: str = ""
+    prev_used: float | None = None
+
+
+class Learned(BaseModel):
+    """What an export says was learned about an episode: utility is a probability, counts
+    are not negative, so an edited export cannot put impossible values in the ledger."""
+
+    q: Unit = 0.5
+    p: Unit = 0.0
+    evidence: Count = 0
+    retrievals: Count = 0
+    helpful: Count = 0
+    unhelpful: Count = 0
+    last_used_at: float | None = None
+    history: list[Event] = Field(default_factory=list)
+
+
 def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dict, bool] | None:
     if isinstance(line, bytes):
         try:
@@ -99,7 +131,11 @@ def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dic
         raise InvalidInput(f"line {n}: not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"line {n}: expected a JSON object")
-    learning = data.pop("learning", None) or {}
+    raw = data.pop("learning", None)
+    try:
+        learning = Learned.model_validate(raw).model_dump() if raw else {}
+    except ValidationError as exc:
+        raise InvalidInput(f"line {n}: {describe_validation(exc, 'learning')}") from None
     archived = bool(data.pop("archived", False))
     data.setdefault("source", Source.imported.value)
     try:

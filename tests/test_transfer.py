@@ -114,12 +114,16 @@ def test_import_reports_every_bad_line_and_writes_nothing(fast_memory):
         b"\xff\xfe",
         json.dumps({"summary": "dup", "id": "a" * 32}),
         json.dumps({"summary": "dup", "id": "a" * 32}),
+        json.dumps({"summary": "edited", "learning": {"q": 7, "helpful": -3}}),
+        json.dumps({"summary": "later", "created_at": "2099-01-01T00:00:00Z"}),
+        json.dumps({"summary": "odd", "learning": {"history": [{"cause": "feedback"}]}}),
     ]
     result = fast_memory.import_(lines)
     assert result.imported == 0
     text = "\n".join(result.errors)
-    for n in (2, 3, 4, 5, 7):
+    for n in (2, 3, 4, 5, 7, 8, 9, 10):
         assert f"line {n}" in text
+    assert "invalid learning: q " in text and "; helpful " in text and "in the future" in text
     assert fast_memory.count() == 0
     assert fast_memory.count(Filters(archived=True)) == 0
 
