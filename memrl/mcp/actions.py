@@ -66,7 +66,8 @@ def status(memory: Memory, backend: Backend, project: str) -> models.StatusResul
     st = maintenance.status(memory)
     idx, disk = st.index, st.disk
     empty = st.episodes == 0 and not idx.health.exists
-    index_ok = empty or idx.fresh
+    changed_on_disk = bool(disk.new or disk.changed or disk.vanished)
+    index_ok = empty or (idx.fresh and not changed_on_disk)
     advice = []
     if not index_ok:
         advice.append(
@@ -74,7 +75,7 @@ def status(memory: Memory, backend: Backend, project: str) -> models.StatusResul
             or f"{len(idx.missing) + len(idx.stale)} episode(s) are not searchable yet and "
             f"{len(idx.orphans)} index row(s) are left over: run `memrl index`."
         )
-    if disk.new or disk.changed or disk.vanished:
+    if changed_on_disk:
         advice.append("episode files changed outside memrl: run `memrl index` to catch up.")
     if disk.corrupt:
         advice.append(

@@ -226,6 +226,7 @@ def status(s: models.StatusResult) -> str:
         f"Data: {s.data_dir} ({human_size(s.size_bytes)}). This session: {s.session_id}.",
     ]
     lines += [f"To do: {a}" for a in s.advice]
+    lines += [f"Unreadable: {f}" for f in s.unreadable_files[:10]]
     lines += [f"Note: {w}" for w in s.warnings]
     return "\n".join(lines)
 

@@ -183,7 +183,7 @@ class EpisodeStore:
             ids = self.ledger.latest(1, archived=archived)
             if not ids:
                 raise NotFound(
-                    "no episode is archived"
+                    "no episode is archived."
                     if archived
                     else "the store is empty: capture an episode first (`memrl capture`)"
                 )
