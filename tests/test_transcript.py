@@ -506,3 +506,17 @@ def test_ide_context_slash_commands_and_small_talk_are_not_the_task(session: Ses
     )
     session.prompt("continue")
     assert episode_fields(session.parse())["task"] == "/fix-issue 412 checkout total"
+
+
+def test_files_are_named_from_the_repository_root(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src" / "auth").mkdir(parents=True)
+    s = Session(tmp_path / "s.jsonl", cwd=str(repo / "src" / "auth"))
+    s.prompt("Fix the redirect").edit(str(repo / "src/auth/views.py"))
+    s.edit(str(repo / "tests/test_redirect.py")).edit("/etc/hosts")
+    assert episode_fields(s.parse())["files"] == [
+        "src/auth/views.py",
+        "tests/test_redirect.py",
+        "/etc/hosts",
+    ]

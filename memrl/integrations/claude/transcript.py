@@ -189,6 +189,7 @@ class _Parser:
         self.final_closed = False
         self.first_ts: str | None = None
         self.last_ts: str | None = None
+        self.base: str | None = None  # see _base
 
     def line(self, entry: dict[str, Any]) -> None:
         uuid = entry.get("uuid")
@@ -293,8 +294,19 @@ class _Parser:
         path = use.input.get("notebook_path" if use.name == "NotebookEdit" else "file_path")
         if not isinstance(path, str) or not path:
             return None
-        cwd = (self.t.cwd or "").rstrip("/")
-        return path[len(cwd) + 1 :] if cwd and path.startswith(cwd + "/") else path
+        base = self._base()
+        return path[len(base) + 1 :] if base and path.startswith(base + "/") else path
+
+    def _base(self) -> str:
+        """What file paths are shown relative to: the repository's root (as the project is
+        named from it), else the session's folder; found once."""
+        if self.base is None:
+            from memrl.project import git_root
+
+            cwd = (self.t.cwd or "").rstrip("/")
+            root = git_root(Path(cwd)) if cwd else None
+            self.base = str(root) if root is not None and cwd.startswith(str(root)) else cwd
+        return self.base
 
     def result(self, block: dict[str, Any], extra: Any) -> None:
         use = self.uses.pop(str(block.get("tool_use_id")), None)
