@@ -520,3 +520,34 @@ def test_files_are_named_from_the_repository_root(tmp_path: Path) -> None:
         "tests/test_redirect.py",
         "/etc/hosts",
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "final", "expected"),
+    [
+        (
+            "npx jest",
+            "✓ handles 3 errors gracefully\nTests:       2 passed, 2 total",
+            "The suite is green.",
+            "success",
+        ),
+        ("pytest", "=== 1 failed, 4 passed in 0.31s ===", "Tried a fix.", "failure"),
+        (
+            "cargo test",
+            "test result: ok. 5 passed; 0 failed",
+            "Not done yet: I'd still need to update the docs.",
+            "partial",
+        ),
+        (None, "", "I wasn't able to reproduce the bug.", "failure"),
+        (None, "", "The build is still broken after the upgrade.", "failure"),
+        (None, "", "I fixed the typo, but the tests fail on CI.", "partial"),
+    ],
+)
+def test_the_outcome_follows_the_evidence(
+    session: Session, command: str | None, output: str, final: str, expected: str
+) -> None:
+    session.prompt("Fix it").edit("/w/a.py")
+    if command:
+        session.bash(command, output)
+    session.say(final)
+    assert episode_fields(session.parse())["outcome"] == expected

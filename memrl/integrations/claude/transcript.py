@@ -54,7 +54,11 @@ _INSTALL_ONLY = re.compile(
 )
 _EXIT_CODE = re.compile(r"^Exit code ([1-9]\d*)\s*$", re.M)
 _TEST_FAILED = re.compile(
-    r"\b[1-9]\d* (?:failed|errors?)\b|^FAILED\b|^FAIL\b|^--- FAIL|test result: FAILED", re.M
+    # "N failed" counts only on a runner's summary line (1 failed, 2 passed in 0.3s; Tests: 1
+    # failed, 3 total), not in a test's own name ("✓ handles 3 errors gracefully")
+    r"^(?=.*(?:\bpassed\b|\btotal\b|\bin \d|^=+ ))[^\n]*\b[1-9]\d* (?:failed|errors?)\b"
+    r"|^FAILED\b|^FAIL\b|^--- FAIL|test result: FAILED",
+    re.M,
 )
 _FAILED_LINE = re.compile(r"^(?:FAILED|FAIL|--- FAIL)\b")
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(?:Error|Exception|Failure)\b\s*[:(]")
@@ -455,6 +459,7 @@ _SUCCESS = re.compile(
 )
 _FAILURE = re.compile(
     r"\b(?:could not|couldn't|failed to|unable to|still fail(?:s|ing)?|blocked|not able to"
+    r"|wasn't able to|weren't able to|still broken|tests? (?:still )?fail(?:s|ed|ing)?"
     r"|did not work|didn't work|doesn't work|gave up|not fixed)\b",
     re.I,
 )
@@ -490,7 +495,7 @@ def outcome(t: Transcript) -> str:
     failed_words = _FAILURE.search(t.final_text) is not None
     ok_words = _SUCCESS.search(t.final_text) is not None
     if t.tests_passed_at_end is True:
-        return "partial" if failed_words else "success"
+        return "partial" if failed_words or _PARTIAL.search(t.final_text) else "success"
     if t.tests_passed_at_end is False:
         return "failure"
     if _PARTIAL.search(t.final_text) or (failed_words and ok_words):
