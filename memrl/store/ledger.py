@@ -108,15 +108,13 @@ CREATE TABLE IF NOT EXISTS problems (
 );
 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-
--- pairs a person judged distinct though alike: review does not group them again
-CREATE TABLE IF NOT EXISTS apart (
-    a TEXT NOT NULL,
-    b TEXT NOT NULL,
-    ts REAL NOT NULL,
-    PRIMARY KEY (a, b)
-);
 """
+# Pairs a person judged distinct though alike: review does not group them again. Added
+# after the first schema, so every ledger, old or new, gets it from _migrate.
+APART = (
+    "CREATE TABLE IF NOT EXISTS apart "
+    "(a TEXT NOT NULL, b TEXT NOT NULL, ts REAL NOT NULL, PRIMARY KEY (a, b))"
+)
 
 CATALOG_COLUMNS = (
     "id",
@@ -222,15 +220,10 @@ class Ledger:
         indices = {
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
         }
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "apart" not in tables:
-            try:
-                conn.execute(
-                    "CREATE TABLE apart (a TEXT NOT NULL, b TEXT NOT NULL, ts REAL NOT NULL, "
-                    "PRIMARY KEY (a, b))"
-                )
-            except sqlite3.OperationalError:
-                pass  # a read-only ledger: nothing is kept apart there
+        try:
+            conn.execute(APART)
+        except sqlite3.OperationalError:
+            pass  # a read-only ledger: nothing is kept apart there
         if "state_sources" not in indices:
             # Every capture asks whether any episode has evidence; without this index the
             # answer "none yet" takes a scan of every state row (15 ms at 100k).
