@@ -195,3 +195,16 @@ def test_the_printed_command_stays_on_one_line_to_paste(tmp_path, monkeypatch, d
     shown = CliRunner().invoke(cli(), ["setup", "claude", "--print", "--no-hooks"])
     line = next(ln for ln in shown.output.splitlines() if "claude mcp add" in ln)
     assert line.strip().endswith("memrl-mcp") and f"MEMRL_DATA_DIR={data_dir}" in line
+
+
+def test_a_settings_file_that_cannot_be_merged_stops_setup_before_any_change(
+    claude, tmp_path, monkeypatch
+):
+    config = tmp_path / "claude-config"
+    config.mkdir()
+    (config / "settings.json").write_text('{"hooks": null}')
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+    done = CliRunner().invoke(cli(), ["setup", "claude"])
+    assert done.exit_code != 0 and "settings.json" in done.output
+    assert not claude.exists() or json.loads(claude.read_text()) == {}  # not half done
+    assert (config / "settings.json").read_text() == '{"hooks": null}'

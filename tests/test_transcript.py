@@ -551,3 +551,8 @@ def test_the_outcome_follows_the_evidence(
         session.bash(command, output)
     session.say(final)
     assert episode_fields(session.parse())["outcome"] == expected
+
+
+def test_a_greeting_alone_asks_for_nothing(session: Session) -> None:
+    session.prompt("hi").say("Hi! How can I help you today?")
+    assert episode_fields(session.parse())["task"] == ""  # the hooks keep no episode of it

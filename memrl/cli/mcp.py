@@ -58,6 +58,8 @@ def claude(
     unless --no-hooks. Running it again changes nothing; --uninstall undoes both."""
     from memrl.integrations.claude.setup import register
 
+    if not no_hooks:  # a settings.json that cannot be merged stops it before any change
+        _hooks(uninstall, dry_run=True)
     report = register(uninstall=uninstall, dry_run=print_only)
     hooks, hooks_json = (None, None) if no_hooks else _hooks(uninstall, print_only)
     if as_json:
