@@ -224,22 +224,19 @@ def _split(key: str) -> tuple[str, str]:
 
 def _check_model(key: str, value: str) -> None:
     """A model that cannot load is refused before the store is switched to it."""
+    from memrl.embeddings import closest_models, missing_files
+
     if key == "embedding.model_path":
         folder = Path(value).expanduser()
-        missing = [f for f in ("model.onnx", "tokenizer.json") if not (folder / f).is_file()]
+        missing = missing_files(folder)
         if missing:
             raise ConfigError(
                 f"{key} = {value!r} is not accepted: {folder} has no {' or '.join(missing)}. "
                 "It takes a folder holding an ONNX model and its tokenizer."
             )
         return
-    from fastembed import TextEmbedding
-
-    names = {m["model"] for m in TextEmbedding.list_supported_models()}
-    if value not in names:
-        import difflib
-
-        close = difflib.get_close_matches(value, sorted(names), n=3, cutoff=0.6)
+    close = closest_models(value)
+    if close is not None:
         raise ConfigError(
             f"{key} = {value!r} is not a fastembed model"
             + (f" (did you mean {', '.join(close)}?)" if close else "")

@@ -36,6 +36,11 @@ class DiskReport:
     leftovers: int = 0  # temp files from interrupted writes
     bytes: int = 0  # in the episode files
 
+    @property
+    def pending(self) -> int:
+        """Files added, changed or deleted since the catalog read them: `memrl index` catches up."""
+        return len(self.new) + len(self.changed) + len(self.vanished)
+
 
 @dataclass(slots=True)
 class IndexReport:
@@ -65,6 +70,11 @@ class Status:
     size_bytes: int
     retrievals: int
     events: int
+
+    @property
+    def index_current(self) -> bool:
+        """Does the index answer for every episode file as it is on disk now?"""
+        return self.index.fresh and not self.disk.pending
 
 
 def _scan(memory: Memory, *, apply: bool) -> DiskReport:

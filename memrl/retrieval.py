@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from memrl.episode import _clean
-from memrl.errors import InvalidInput, MemrlError, StoreError
+from memrl.errors import IndexUnavailable, InvalidInput, MemrlError, StoreError
 from memrl.learning.rules import Candidate, rank
 from memrl.views import Hit, SearchResult
 
@@ -55,12 +55,14 @@ def search(
     settings = memory.settings.retrieval
     weight = settings.utility_weight if utility_weight is None else utility_weight
     index = memory.index
-    if not index.exists() and memory.ledger.meta("index_built") is None:
-        # never written to: an empty store, not a broken one
-        return SearchResult(
-            query, [], None, weight, ["the memory is empty: capture an episode first"]
-        )
-    index.table()  # raise IndexUnavailable with its fix before paying for the model
+    try:
+        index.table()  # raise IndexUnavailable with its fix before paying for the model
+    except IndexUnavailable:
+        if memory.ledger.meta("index_built") is None:  # never written to: empty, not broken
+            return SearchResult(
+                query, [], None, weight, ["the memory is empty: capture an episode first"]
+            )
+        raise
     k = max(settings.candidates, limit * 4)
     qvec = memory.embedder.embed_query(query)
     vec_hits, text_hits = index.candidates(qvec, query, k, project)

@@ -105,7 +105,8 @@ class Event(BaseModel):
 
 class Learned(BaseModel):
     """What an export says was learned about an episode: utility is a probability, counts
-    are not negative, so an edited export cannot put impossible values in the ledger."""
+    are not negative, so an edited export cannot put impossible values in the ledger. Its
+    fields are the ledger's `StateRow`'s, and the history of utility changes."""
 
     q: Unit = 0.5
     p: Unit = 0.0
@@ -230,35 +231,18 @@ def _store_chunk(
 
 
 def _restore_learning(memory: Memory, todo: list[tuple[Episode, dict, bool]]) -> None:
+    """Write what was learned, as `Learned` checked it: the state row's fields, and history."""
     states, events = [], []
     for ep, learn, _arch in todo:
         if not learn:
             continue
-        states.append(
-            StateRow(
-                ep.id,
-                float(learn.get("q", 0.5)),
-                float(learn.get("p", 0.0)),
-                int(learn.get("evidence", 0)),
-                int(learn.get("retrievals", 0)),
-                int(learn.get("helpful", 0)),
-                int(learn.get("unhelpful", 0)),
-                learn.get("last_used_at"),
-            )
-        )
-        for ev in learn.get("history", []):
-            events.append(
-                (
-                    ev["ts"],
-                    ep.id,
-                    ev["cause"],
-                    ev.get("other_id"),
-                    ev["before"],
-                    ev["after"],
-                    ev.get("detail", ""),
-                    ev.get("prev_used"),
-                )
-            )
+        history = learn.pop("history")
+        states.append(StateRow(ep.id, **learn))
+        events += [
+            (e["ts"], ep.id, e["cause"], e["other_id"], e["before"], e["after"], e["detail"],
+             e["prev_used"])
+            for e in history
+        ]  # fmt: skip
     if states or events:
         with memory.ledger.write() as c:
             memory.ledger.put_states(c, states)

@@ -588,3 +588,15 @@ async def test_an_unknown_project_or_id_is_pointed_out(server):
     assert "Note: project acme/ap has no episodes; did you mean acme/app?" in stats_text
     assert "did you mean acme/app?" in review_text
     assert "no episode id starts with deadbeef, so it was searched as text" in search_text
+
+
+async def test_status_asks_for_an_index_run_once_when_files_changed_by_hand(server, memory):
+    async with Client(server) as client:
+        saved, _ = await ok(client, "memrl_capture", summary="Tuned the pool")
+        path = memory.root / memory.ledger.catalog(saved["id"]).path
+        path.write_text(path.read_text().replace("Tuned the pool", "Tuned the pool by hand"))
+        status, text = await ok(client, "memrl_status")
+    assert not status["index"]["ok"] and "Index: 1 row, needs repair." in text
+    assert status["advice"] == [
+        "episode files changed outside memrl: run `memrl index` to catch up."
+    ]

@@ -166,8 +166,7 @@ def status(as_json: bool = JsonOpt) -> None:
     st = maintenance.status(memory)
     ix = st.index
     disk = st.disk
-    pending = len(disk.new) + len(disk.changed) + len(disk.vanished)
-    healthy = ix.fresh and not pending and not disk.corrupt
+    healthy = st.index_current and not disk.corrupt
     if as_json:
         print_json(
             {
@@ -217,15 +216,14 @@ def status(as_json: bool = JsonOpt) -> None:
     elif ix.health.problem:
         t.add_row("index", f"[red]{ix.health.problem}[/]")
     else:
-        fresh = ix.fresh and not pending
-        state = "[green]up to date[/]" if fresh else "[yellow]needs `memrl index`[/]"
+        state = "[green]up to date[/]" if st.index_current else "[yellow]needs `memrl index`[/]"
         t.add_row("index", f"{plural(ix.health.rows, 'row')}, {ix.health.dim} dimensions, {state}")
         if not ix.fresh:
             t.add_row(
                 "",
                 f"{len(ix.missing)} missing, {len(ix.stale)} stale, {len(ix.orphans)} orphaned rows",
             )
-    if pending:
+    if disk.pending:
         kinds = [
             f"{len(found)} {word}"
             for found, word in (

@@ -6,6 +6,8 @@ commands, so `memrl --help` never pays for the MCP SDK.
 
 from __future__ import annotations
 
+import functools
+
 import typer
 
 from memrl.cli.common import JsonOpt, console, guarded, note, print_json
@@ -75,25 +77,20 @@ def claude(
             }
         )
         return
-    out = console()
+    # Plain text, never wrapped: the command is pasted into a shell as one line.
+    say = functools.partial(console().print, markup=False, soft_wrap=True)
     if report.action == "printed":
         what = "remove" if uninstall else "register memrl for all projects"
-        out.print(f"To {what}, run:\n\n  {report.shell_command}\n", markup=False, soft_wrap=True)
+        say(f"To {what}, run:\n\n  {report.shell_command}\n")
         if not uninstall:
-            out.print(
-                "Or add this to the mcpServers of ~/.claude.json (or a project's .mcp.json):\n",
-                markup=False,
-                soft_wrap=True,
-            )
-            out.print(report.config_json, markup=False, soft_wrap=True)
+            say("Or add this to the mcpServers of ~/.claude.json (or a project's .mcp.json):\n")
+            say(report.config_json)
     else:
-        out.print(ACTIONS[report.action], markup=False, soft_wrap=True)
+        say(ACTIONS[report.action])
         if not uninstall:
-            out.print(f"Server: {' '.join(report.server)}", markup=False, soft_wrap=True)
-            out.print(
-                "In Claude Code, /mcp lists memrl with its 7 tools.", markup=False, soft_wrap=True
-            )
+            say(f"Server: {' '.join(report.server)}")
+            say("In Claude Code, /mcp lists memrl with its 7 tools.")
     if hooks:
-        out.print(hooks[0].upper() + hooks[1:] + ".", markup=False, soft_wrap=True)
+        say(hooks[0].upper() + hooks[1:] + ".")
     for line in report.notes:
         note(line)

@@ -222,8 +222,7 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
             ) from None
 
     name = model_spec.name
-    supported = {m["model"] for m in TextEmbedding.list_supported_models()}
-    if name not in supported:
+    if closest_models(name) is not None:
         raise ModelUnavailable(
             f"embedding.model = {name!r} is not a fastembed model. Pick one from "
             "`python -c 'import fastembed; print(fastembed.TextEmbedding.list_supported_models())'`, "
@@ -249,6 +248,25 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
             f"downloading embedding model {name!r} failed ({exc}). Retry later, or clear "
             "embedding.model to use the bundled model."
         ) from None
+
+
+LOCAL_FILES = ("model.onnx", "tokenizer.json")  # what embedding.model_path must hold
+
+
+def missing_files(folder: Path) -> list[str]:
+    """Which of LOCAL_FILES a local model folder lacks."""
+    return [name for name in LOCAL_FILES if not (folder / name).is_file()]
+
+
+def closest_models(name: str) -> list[str] | None:
+    """None when `name` is a fastembed model; else the model names closest to it.
+    Imports fastembed (about half a second)."""
+    import difflib
+
+    from fastembed import TextEmbedding
+
+    names = sorted({m["model"] for m in TextEmbedding.list_supported_models()})
+    return None if name in names else difflib.get_close_matches(name, names, n=3, cutoff=0.6)
 
 
 def _reachable(host: str, timeout: float = 3.0) -> bool:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from memrl.embeddings import compact
+from memrl.embeddings import compact, missing_files
 from memrl.errors import ModelUnavailable
 from memrl.store.files import atomic_write_text
 
@@ -207,7 +207,7 @@ def prepare_local(path: Path, models_dir: Path) -> Path:
             f"embedding.model_path {path} is not a folder. Point it at a folder with "
             "model.onnx and tokenizer.json, or clear it to use the bundled model."
         )
-    missing = [n for n in ("model.onnx", "tokenizer.json") if not (path / n).is_file()]
+    missing = missing_files(path)
     if missing:
         raise ModelUnavailable(
             f"embedding.model_path {path} lacks {', '.join(missing)}; it needs model.onnx "

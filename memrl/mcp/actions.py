@@ -23,19 +23,6 @@ if TYPE_CHECKING:
 SHOWN = 50  # longest list of episodes or changes one answer carries
 
 
-def unknown_project(memory: Memory, project: str | None) -> list[str]:
-    """A warning when `project` names no episode, with the names it may have meant."""
-    if not project or memory.exists(Filters(project=project)):
-        return []
-    import difflib
-
-    names = [name for name, _count in memory.projects()]
-    close = difflib.get_close_matches(project, names, n=3, cutoff=0.5)
-    close += [n for n in names if n.lower() == project.lower().strip("/") and n not in close]
-    hint = f"did you mean {', '.join(close)}?" if close else "memrl_stats lists the projects"
-    return [f"project {project} has no episodes; {hint}"]
-
-
 def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.CaptureResult:
     done = memory.capture(data, source="mcp", session_id=backend.session_id)
     ep = done.episode
@@ -66,16 +53,14 @@ def status(memory: Memory, backend: Backend, project: str) -> models.StatusResul
     st = maintenance.status(memory)
     idx, disk = st.index, st.disk
     empty = st.episodes == 0 and not idx.health.exists
-    changed_on_disk = bool(disk.new or disk.changed or disk.vanished)
-    index_ok = empty or (idx.fresh and not changed_on_disk)
     advice = []
-    if not index_ok:
+    if not (empty or idx.fresh):
         advice.append(
             idx.health.problem
             or f"{len(idx.missing) + len(idx.stale)} episode(s) are not searchable yet and "
             f"{len(idx.orphans)} index row(s) are left over: run `memrl index`."
         )
-    if changed_on_disk:
+    if disk.pending:
         advice.append("episode files changed outside memrl: run `memrl index` to catch up.")
     if disk.corrupt:
         advice.append(
@@ -101,7 +86,7 @@ def status(memory: Memory, backend: Backend, project: str) -> models.StatusResul
         model_loaded=bool(loaded),
         session_id=backend.session_id,
         index=models.IndexHealth(
-            ok=index_ok,
+            ok=empty or st.index_current,
             rows=idx.health.rows,
             problem=None if empty else idx.health.problem,
             missing=len(idx.missing),
@@ -111,7 +96,7 @@ def status(memory: Memory, backend: Backend, project: str) -> models.StatusResul
         unreadable_files=[f"{path}: {why}" for path, why in disk.corrupt[:SHOWN]],
         untracked_files=len(disk.new),
         advice=advice,
-        warnings=unknown_project(memory, project),
+        warnings=convert.unknown_project(memory, project),
     )
 
 
@@ -141,7 +126,7 @@ def stats(memory: Memory, project: str | None) -> models.StatsResult:
         rated_episodes=s.rated_episodes,
         recent_days=[models.DayCount(day=d, captures=n) for d, n in s.captures_per_day[-14:]],
         size_bytes=s.size_bytes,
-        warnings=unknown_project(memory, project),
+        warnings=convert.unknown_project(memory, project),
     )
 
 
@@ -156,7 +141,7 @@ def propagate(memory: Memory, project: str | None, temporal: bool) -> models.Pro
             changes=[],
             credit=[],
             seconds=0.0,
-            warnings=unknown_project(memory, project),
+            warnings=convert.unknown_project(memory, project),
         )
     report = memory.learning.propagate(project=project, temporal=temporal)
     largest = largest_first(report.changes)[:SHOWN]
@@ -181,7 +166,7 @@ def review(
     dry_run: bool,
 ) -> models.ReviewResult:
     out = models.ReviewResult(action=action, project=project, dry_run=dry_run)
-    out.notes += unknown_project(memory, project)
+    out.notes += convert.unknown_project(memory, project)
     if action == "merge":
         return _merge(memory, out, refs, summary)
     if summary is not None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memrl import views
 from memrl.mcp import models
+from memrl.store import Filters
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
 
 HIT_SUMMARY_CHARS = 1_500
 HIT_ITEMS = 10
@@ -175,3 +179,19 @@ def detail(view: views.EpisodeView) -> models.Detail:
         helpful=learned.helpful,
         unhelpful=learned.unhelpful,
     )
+
+
+def unknown_project(
+    memory: Memory, project: str | None, otherwise: str = "memrl_stats lists the projects"
+) -> list[str]:
+    """A warning when `project` names no episode, with the names it may have meant (else
+    `otherwise`, what to do instead)."""
+    if not project or memory.exists(Filters(project=project)):
+        return []
+    import difflib
+
+    names = [name for name, _count in memory.projects()]
+    close = difflib.get_close_matches(project, names, n=3, cutoff=0.5)
+    close += [n for n in names if n.lower() == project.lower().strip("/") and n not in close]
+    hint = f"did you mean {', '.join(close)}?" if close else otherwise
+    return [f"project {project} has no episodes; {hint}"]

@@ -85,10 +85,10 @@ def search(
     out = base(backend, "search", query, project)
     if not memory.exists(Filters(project=project)):  # nothing to search, maybe no index yet
         out.query = clean_query(query)  # the same refusals as a real search
-        out.warnings.append(
-            "the memory is empty: nothing has been captured yet"
-            if not memory.exists()
-            else f"project {project} has no episodes; leave project out to search them all"
+        out.warnings += (
+            convert.unknown_project(memory, project, "leave project out to search them all")
+            if memory.exists()
+            else ["the memory is empty: nothing has been captured yet"]
         )
         return out
     found = memory.search(
@@ -134,6 +134,6 @@ def listing(
     out.episodes = [convert.listed(r) for r in rows]
     out.page, out.offset, out.total = page, offset, total
     out.has_more = offset + len(rows) < total
-    if project and not total and not memory.exists(Filters(project=project)):
-        out.warnings.append(f"project {project} has no episodes; leave project out to list all")
+    if not total:
+        out.warnings += convert.unknown_project(memory, project, "leave project out to list all")
     return out

@@ -239,7 +239,7 @@ class Tools:
         ] = True,
     ) -> Annotated[CallToolResult, models.ReviewResult]:
         scope = clean_project(project)
-        scope = None if scope == "*" else scope or self.b.project
+        scope = every_project(scope) if scope else self.b.project  # "*": every project
         out = self._run(
             "memrl_review",
             lambda m: actions.review(m, action, episodes or [], summary, scope, dry_run),
