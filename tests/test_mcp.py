@@ -600,3 +600,12 @@ async def test_status_asks_for_an_index_run_once_when_files_changed_by_hand(serv
     assert status["advice"] == [
         "episode files changed outside memrl: run `memrl index` to catch up."
     ]
+
+
+async def test_the_sessions_own_project_is_not_called_unknown(memory):
+    server = build_server(memory, session_id="s", project="acme/new")  # nothing captured here
+    async with Client(server) as client:
+        await ok(client, "memrl_capture", summary="Elsewhere", project="acme/app")
+        status, _ = await ok(client, "memrl_status")
+        _, review = await ok(client, "memrl_review")
+    assert status["warnings"] == [] and "has no episodes" not in review

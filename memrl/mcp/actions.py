@@ -49,7 +49,10 @@ def feedback(
     )
 
 
-def status(memory: Memory, backend: Backend, project: str) -> models.StatusResult:
+def status(
+    memory: Memory, backend: Backend, project: str, *, named: bool = True
+) -> models.StatusResult:
+    """`named`: the caller gave `project` (a default one is not warned about)."""
     st = maintenance.status(memory)
     idx, disk = st.index, st.disk
     empty = st.episodes == 0 and not idx.health.exists
@@ -96,7 +99,7 @@ def status(memory: Memory, backend: Backend, project: str) -> models.StatusResul
         unreadable_files=[f"{path}: {why}" for path, why in disk.corrupt[:SHOWN]],
         untracked_files=len(disk.new),
         advice=advice,
-        warnings=convert.unknown_project(memory, project),
+        warnings=convert.unknown_project(memory, project) if named else [],
     )
 
 
@@ -164,9 +167,12 @@ def review(
     summary: str | None,
     project: str | None,
     dry_run: bool,
+    *,
+    named: bool = True,
 ) -> models.ReviewResult:
+    """`named`: the caller gave `project` (a default one is not warned about)."""
     out = models.ReviewResult(action=action, project=project, dry_run=dry_run)
-    out.notes += convert.unknown_project(memory, project)
+    out.notes += convert.unknown_project(memory, project) if named else []
     if action == "merge":
         return _merge(memory, out, refs, summary)
     if summary is not None:

@@ -195,8 +195,12 @@ class Tools:
     def memrl_status(
         self, project: Project = None
     ) -> Annotated[CallToolResult, models.StatusResult]:
-        project = every_project(clean_project(project)) or self.b.project
-        out = self._run("memrl_status", lambda m: actions.status(m, self.b, project))
+        named = clean_project(project)
+        project = every_project(named) or self.b.project
+        out = self._run(
+            "memrl_status",
+            lambda m: actions.status(m, self.b, project, named=named is not None),
+        )
         return result(out, render.status(out))
 
     def memrl_stats(self, project: Project = None) -> Annotated[CallToolResult, models.StatsResult]:
@@ -238,10 +242,12 @@ class Tools:
             bool, Field(strict=True, description="Only show what would change.")
         ] = True,
     ) -> Annotated[CallToolResult, models.ReviewResult]:
-        scope = clean_project(project)
-        scope = every_project(scope) if scope else self.b.project  # "*": every project
+        named = clean_project(project)
+        scope = every_project(named) if named else self.b.project  # "*": every project
         out = self._run(
             "memrl_review",
-            lambda m: actions.review(m, action, episodes or [], summary, scope, dry_run),
+            lambda m: actions.review(
+                m, action, episodes or [], summary, scope, dry_run, named=named is not None
+            ),
         )
         return result(out, render.review(out))
