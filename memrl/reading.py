@@ -83,6 +83,7 @@ class Reading:
             pinned=bool(cat.pinned),
             archived=bool(cat.archived),
             learned=self.learned(state, cat.created_at, bool(cat.pinned)),
+            path=cat.path,
         )
 
     def rows(self, ids: Sequence[str]) -> dict[str, Row]:

@@ -85,6 +85,15 @@ _PATTERNS: list[_Rule] = [
         "v",
         None,
     ),
+    (  # in prose: "the aws secret is wJalr…", "secret key: wJalr…"
+        "aws_secret_key",
+        re.compile(
+            r"(?i:\bsecret|\baws\b)[^\n]{0,60}?(?<![A-Za-z0-9/+=])"
+            r"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+        ),
+        "v",
+        lambda v: _looks_random(v),  # defined below
+    ),
     ("github_token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b"), None, None),
     ("github_token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"), None, None),
     ("gitlab_token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}" + _TOKEN_END), None, None),

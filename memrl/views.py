@@ -88,6 +88,7 @@ class Row:
     pinned: bool
     archived: bool
     learned: Learned
+    path: str  # the episode's file, relative to the data dir
 
     @property
     def short_id(self) -> str:

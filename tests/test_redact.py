@@ -31,6 +31,8 @@ SECRETS: list[tuple[str, str, str, str]] = [
     ("aws-akia", f"export AWS_ACCESS_KEY_ID={AKIA}", AKIA, "aws_access_key"),
     ("aws-asia", "creds: ASIA" + "J7ZQ3LMN2XV9RKWB in the session", "ASIAJ7ZQ", "aws_access_key"),
     ("aws-secret", f"aws_secret_access_key = {AWS_SECRET}", AWS_SECRET, "aws_secret_key"),
+    ("aws-secret-prose", f"the aws secret is {AWS_SECRET} for now", AWS_SECRET, "aws_secret_key"),
+    ("aws-secret-pair", f"key {AKIA}, secret: {AWS_SECRET}", AWS_SECRET, "aws_secret_key"),
     ("github-ghp", f"git clone https://x.com/r?t={GHP}", GHP, "github_token"),
     ("github-gho", "token gho_" + "Zz9y" * 9, "gho_" + "Zz9y" * 9, "github_token"),
     ("github-ghu", "ghu_" + "k3Lm" * 9 + " was rotated", "ghu_" + "k3Lm" * 9, "github_token"),
@@ -192,6 +194,9 @@ ORDINARY = [
     "max_tokens=300",
     "COMPONENT_NAME=UserProfileSettingsPanel",
     "node_id: MDQ6VXNlcjU4MzIzMQ==",
+    "rotated the secret in commit 8199be6f2c5e1d0a7b3c4d5e6f708192a3b4c5d6",
+    "aws s3 cp s3://acme-builds/releases/2024/ReleaseNotesV2 .",
+    "the secret lives in src/components/AuthProviderConfig2024/index.ts",
     "The quick brown fox jumps over the lazy dog while the tests keep failing on CI, "
     "so we refactored the authentication module and rotated every token by hand.",
     "Basic internationalization support landed in 2.0.",

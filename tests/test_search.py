@@ -137,6 +137,18 @@ def test_archived_episodes_are_not_found(stocked):
     assert "Harden auth redirect" in titles(memory.search("auth redirect sanitisation"))
 
 
+def test_an_episode_whose_file_was_deleted_by_hand_is_skipped_with_a_note(stocked, data_dir):
+    memory, ids = stocked
+    next((data_dir / "episodes").rglob(f"{ids[1]}.json")).unlink()
+    result = memory.search("auth redirect sanitisation")
+    assert "Harden auth redirect" not in titles(result) and result.hits
+    assert [h.rank for h in result.hits] == list(range(1, len(result.hits) + 1))
+    assert any(
+        w.startswith(f"skipped {ids[1][:8]}") and "memrl index" in w for w in result.warnings
+    )
+    assert memory.learning.last_retrieved() == [h.id for h in result.hits]
+
+
 @pytest.mark.parametrize("query", ["", "   ", "\x00"])
 def test_empty_query_is_refused(stocked, query):
     memory, _ids = stocked
