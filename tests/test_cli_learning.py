@@ -55,6 +55,25 @@ def test_feedback_aliases_and_last():
     assert bad.exit_code == 2
 
 
+def test_last_is_the_latest_command_line_search_not_a_claude_session_s(data_dir):
+    from memrl.memory import Memory
+
+    a, b = two()
+    assert (
+        "nothing has been retrieved from the command line"
+        in run("feedback", "yes", "last", code=3).output
+    )
+    run("search", "mocking the clock", "--limit", "1")
+    # meanwhile a Claude Code session retrieves the other episode through its MCP server
+    memory = Memory(data_dir)
+    found = memory.search("session cookie wait", limit=1, session_id="s1", origin="mcp")
+    assert [h.id for h in found.hits] == [a]
+    out = json.loads(run("feedback", "yes", "last", "--json").stdout)
+    assert [c["id"] for c in out if c["cause"] == "feedback"] == [b]
+    out = json.loads(run("feedback", "yes", "last", "--session", "s1", "--json").stdout)
+    assert [c["id"] for c in out if c["cause"] == "feedback"] == [a]
+
+
 def test_propagate_twice_changes_nothing_the_second_time():
     a, _b = two()
     run("feedback", "helpful", a[:8])

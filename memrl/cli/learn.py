@@ -45,14 +45,18 @@ class Verdict(StrEnum):
 def feedback(
     verdict: Verdict = typer.Argument(..., help="helpful|unhelpful (or yes/no, good/bad)."),
     refs: list[str] = typer.Argument(
-        ..., help="Ids, prefixes, or 'last' (the latest search's hits)."
+        ..., help="Ids, prefixes, or 'last' (the hits of your latest `memrl search`)."
     ),
-    session: str = typer.Option(None, "--session", help="'last' within this session."),
+    session: str = typer.Option(
+        None, "--session", help="'last' is the latest retrieval in this session instead."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Rate episodes: utility moves, and value spreads to similar episodes."""
     helpful = verdict in (Verdict.helpful, Verdict.yes, Verdict.good)
-    changes = open_memory().learning.feedback(refs, helpful, session_id=session)
+    # A Claude Code session searching meanwhile must not take the ratings meant for yours.
+    origin = None if session else "cli"
+    changes = open_memory().learning.feedback(refs, helpful, session_id=session, origin=origin)
     if as_json:
         print_json([change_json(c) for c in changes])
         return

@@ -79,17 +79,23 @@ class Feedback(Graph):
             )
         return seq
 
-    def last_retrieved(self, session_id: str | None = None) -> list[str]:
-        sql = "SELECT seq FROM retrievals"
-        args: list[object] = []
+    def last_retrieved(self, session_id: str | None = None, origin: str | None = None) -> list[str]:
+        """The hits of the latest retrieval, in that session or from that face if given."""
+        conditions, args = [], []
         if session_id:
-            sql += " WHERE session_id = ?"
+            conditions.append("session_id = ?")
             args.append(session_id)
+        if origin:
+            conditions.append("origin = ?")
+            args.append(origin)
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+        sql = "SELECT seq FROM retrievals" + where
         row = self.ledger.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
         if row is None:
-            where = f" in session {session_id}" if session_id else ""
+            scope = f" in session {session_id}" if session_id else ""
+            scope += " from the command line" if origin == "cli" else ""
             raise NotFound(
-                f"nothing has been retrieved{where} yet (listing all episodes is not a "
+                f"nothing has been retrieved{scope} yet (listing all episodes is not a "
                 "retrieval), so there is no 'last' retrieval to rate: name the episode ids"
             )
         return [
@@ -100,15 +106,23 @@ class Feedback(Graph):
         ]
 
     def feedback(
-        self, refs: Sequence[str], helpful: bool, *, session_id: str | None = None
+        self,
+        refs: Sequence[str],
+        helpful: bool,
+        *,
+        session_id: str | None = None,
+        origin: str | None = None,
     ) -> list[Change]:
-        """Rate episodes; all refs are resolved first, so a bad one changes nothing."""
+        """Rate episodes; all refs are resolved first, so a bad one changes nothing.
+
+        'last' names the hits of the latest retrieval in `session_id`, or from `origin`.
+        """
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")
         ids: list[str] = []
         for ref in refs:
             if ref.strip().lower() == "last":
-                ids += self.last_retrieved(session_id)
+                ids += self.last_retrieved(session_id, origin)
         rest = [r for r in refs if r.strip().lower() != "last"]
         ids += self.m.store.resolve_all(rest, archived=False)
         ids = list(dict.fromkeys(ids))
