@@ -139,6 +139,15 @@ def outcome_style(outcome: str) -> str:
     return {"success": "green", "partial": "yellow", "failure": "red"}.get(outcome, "dim")
 
 
+def iso(ts: float | None) -> str | None:
+    """A moment in --json output: ISO 8601 in UTC, as in the episode files."""
+    from datetime import UTC, datetime
+
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
 def row_json(row: Any) -> dict[str, Any]:
     learned = row.learned
     return {
@@ -150,7 +159,7 @@ def row_json(row: Any) -> dict[str, Any]:
         "outcome": row.outcome,
         "task_type": row.task_type,
         "tags": row.tags,
-        "created_at": row.created_at,
+        "created_at": iso(row.created_at),
         "pinned": row.pinned,
         "archived": row.archived,
         "utility": round(learned.utility, 4),

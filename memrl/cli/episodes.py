@@ -19,6 +19,7 @@ from memrl.cli.common import (
     err_console,
     fail,
     guarded,
+    iso,
     note,
     open_memory,
     outcome_style,
@@ -262,7 +263,7 @@ def show(
             "retrievals": learned.retrievals,
             "helpful": learned.helpful,
             "unhelpful": learned.unhelpful,
-            "last_used_at": learned.last_used_at,
+            "last_used_at": iso(learned.last_used_at),
         }
         print_json(data)
         return

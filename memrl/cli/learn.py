@@ -16,6 +16,7 @@ from memrl.cli.common import (
     console,
     cut,
     guarded,
+    iso,
     note,
     open_memory,
     pct,
@@ -145,16 +146,16 @@ def history(
                 **row_json(h.row),
                 "events": [
                     {
-                        "ts": e.ts,
+                        "ts": iso(e.ts),
                         "cause": e.cause,
-                        "before": e.before,
-                        "after": e.after,
+                        "before": round(e.before, 4),
+                        "after": round(e.after, 4),
                         "other_id": e.other_id,
                         "detail": e.detail,
                     }
                     for e in h.events
                 ],
-                "curve": h.curve,
+                "curve": [(iso(ts), round(utility, 4)) for ts, utility in h.curve],
             }
         )
         return
