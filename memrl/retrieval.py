@@ -116,7 +116,7 @@ def search(
         hit.rank = n + 1
     hits = kept
     retrieval_id = None
-    if log and hits:
+    if log:  # a search that found nothing too: 'feedback last' must not rate an older one
         try:
             retrieval_id = memory.learning.log_retrieval(query, hits, session_id, project, origin)
         except StoreError as exc:  # a read-only store can still be searched

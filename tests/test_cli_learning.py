@@ -73,6 +73,12 @@ def test_last_is_the_latest_command_line_search_not_a_claude_session_s(data_dir)
     assert [c["id"] for c in out if c["cause"] == "feedback"] == [b]
     out = json.loads(run("feedback", "yes", "last", "--session", "s1", "--json").stdout)
     assert [c["id"] for c in out if c["cause"] == "feedback"] == [a]
+    # a search that finds nothing is the latest search: it does not pass 'last' to an older one
+    assert "Nothing relevant found" in run("search", "zebra giraffe quantum").output
+    before = json.loads(run("list", "--json").stdout)
+    refused = run("feedback", "yes", "last", code=3).output
+    assert "the latest search found nothing" in refused
+    assert json.loads(run("list", "--json").stdout) == before
 
 
 def test_propagate_twice_changes_nothing_the_second_time():

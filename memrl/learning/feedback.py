@@ -98,12 +98,18 @@ class Feedback(Graph):
                 f"nothing has been retrieved{scope} yet (listing all episodes is not a "
                 "retrieval), so there is no 'last' retrieval to rate: name the episode ids"
             )
-        return [
+        ids = [
             r[0]
             for r in self.ledger.conn.execute(
                 "SELECT episode_id FROM retrieved WHERE retrieval_seq = ? ORDER BY rank", (row[0],)
             )
         ]
+        if not ids:
+            raise NotFound(
+                "the latest search found nothing, so 'last' names no episode: name the "
+                "episode ids. Nothing was changed."
+            )
+        return ids
 
     def feedback(
         self,
