@@ -81,6 +81,11 @@ def test_last_is_the_latest_command_line_search_not_a_claude_session_s(data_dir)
     assert json.loads(run("list", "--json").stdout) == before
 
 
+def test_propagate_on_a_new_store_has_nothing_to_do():
+    run("init")
+    assert "0 utilities changed" in run("propagate", "--temporal").output
+
+
 def test_propagate_twice_changes_nothing_the_second_time():
     a, _b = two()
     run("feedback", "helpful", a[:8])

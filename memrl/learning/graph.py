@@ -296,6 +296,8 @@ class Graph(LearningBase):
                 args,
             )
         }
+        if not live:  # nothing stored (or all archived): no index is needed to know that
+            return PropagationReport(0, 0, [], dry_run=dry_run)
         ids, matrix = self.m.index.vectors(None)
         keep = [n for n, i in enumerate(ids) if i in live]
         ids = [ids[n] for n in keep]
