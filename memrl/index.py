@@ -605,9 +605,17 @@ class Index:
         return vec_hits, text_hits
 
     def hashes(self) -> dict[str, str]:
+        return self.hashes_and_doubles()[0]
+
+    def hashes_and_doubles(self) -> tuple[dict[str, str], list[str]]:
+        """Each row's content hash by id, and the ids found in more than one row."""
+        from collections import Counter
+
         table = self.table()
         res = table.search().select(["id", "content_hash"]).limit(None).to_arrow()
-        return dict(zip(res["id"].to_pylist(), res["content_hash"].to_pylist(), strict=True))
+        ids = res["id"].to_pylist()
+        twice = [i for i, n in Counter(ids).items() if n > 1]
+        return dict(zip(ids, res["content_hash"].to_pylist(), strict=True)), twice
 
     def vectors(self, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """Vectors for the given ids (all rows if None), as one float32 matrix."""

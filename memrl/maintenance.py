@@ -48,13 +48,17 @@ class IndexReport:
     missing: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
+    # Live ids with two rows: a capture and an index run added the same new episode at once.
+    doubled: list[str] = field(default_factory=list)
     embedded: int = 0
     rebuilt: bool = False
     empty: bool = False  # no index yet, as none was ever needed
 
     @property
     def fresh(self) -> bool:
-        return not (self.health.problem or self.missing or self.stale or self.orphans)
+        return not (
+            self.health.problem or self.missing or self.stale or self.orphans or self.doubled
+        )
 
 
 @dataclass(slots=True)
@@ -194,7 +198,7 @@ def index_report(memory: Memory) -> IndexReport:
     report = IndexReport(health)
     if health.problem:
         return report
-    indexed = memory.index.hashes()
+    indexed, twice = memory.index.hashes_and_doubles()
     live = {
         i: h
         for i, h in memory.ledger.conn.execute(
@@ -204,6 +208,7 @@ def index_report(memory: Memory) -> IndexReport:
     report.missing = [i for i in live if i not in indexed]
     report.stale = [i for i, h in live.items() if i in indexed and indexed[i] != h]
     report.orphans = [i for i in indexed if i not in live]
+    report.doubled = [i for i in twice if i in live and i not in report.stale]
     return report
 
 
@@ -294,9 +299,9 @@ def sync_index(
 def _catch_up(memory: Memory, report: IndexReport, progress: Progress | None) -> int:
     """Embed what the index misses or holds stale, drop its orphans; how many were embedded."""
     index = memory.index
-    todo = report.missing + report.stale
-    if report.orphans:
-        index.delete(report.orphans)
+    todo = report.missing + report.stale + report.doubled
+    if report.orphans or report.doubled:
+        index.delete(report.orphans + report.doubled)  # a doubled row is embedded afresh
     if todo:
         dim = memory.embedder.dim
         for rows in _embedded_batches(memory, _live_episodes(memory, todo), len(todo), progress):

@@ -375,3 +375,21 @@ def test_an_episode_captured_during_a_rebuild_is_searchable_after_it(fast_memory
         _disk, report = maintenance.sync_index(fast_memory, rebuild=True)
     assert report.rebuilt and report.fresh and not report.missing
     assert late[0] in fast_memory.index.hashes()
+
+
+def test_an_episode_indexed_twice_is_reported_counted_once_and_repaired(fast_memory):
+    """A capture and an index run may both add the same new episode; nothing may break."""
+    from memrl.index import IndexRow
+
+    a = fast_memory.capture(episode(summary="Retried the payment webhook with backoff")).episode
+    b = fast_memory.capture(episode(summary="Retried the payment webhook with jitter")).episode
+    vector = fast_memory.embedder.embed([a.embedding_text()])[0]
+    fast_memory.write_index([IndexRow.of(a, vector)], new=True)  # the second add of the race
+    report = maintenance.index_report(fast_memory)
+    assert report.doubled == [a.id] and not report.fresh
+    changes = fast_memory.learning.feedback([b.id], helpful=True)  # spreads to a once
+    assert [c.id for c in changes if c.cause != "feedback"] == [a.id]
+    assert fast_memory.learning.propagate().changes == []
+    _disk, report = maintenance.sync_index(fast_memory)
+    assert report.fresh and report.health.rows == 2 and report.embedded == 1
+    assert [h.id for h in fast_memory.search("payment webhook", limit=5).hits].count(a.id) == 1

@@ -185,6 +185,7 @@ def status(as_json: bool = JsonOpt) -> None:
                     "missing": len(ix.missing),
                     "stale": len(ix.stale),
                     "orphans": len(ix.orphans),
+                    "doubled": len(ix.doubled),
                     "fresh": ix.fresh,
                 },
                 "files": {
@@ -219,10 +220,11 @@ def status(as_json: bool = JsonOpt) -> None:
         state = "[green]up to date[/]" if st.index_current else "[yellow]needs `memrl index`[/]"
         t.add_row("index", f"{plural(ix.health.rows, 'row')}, {ix.health.dim} dimensions, {state}")
         if not ix.fresh:
-            t.add_row(
-                "",
-                f"{len(ix.missing)} missing, {len(ix.stale)} stale, {len(ix.orphans)} orphaned rows",
+            problems = (
+                f"{len(ix.missing)} missing, {len(ix.stale)} stale, {len(ix.orphans)} orphaned"
             )
+            problems += f", {len(ix.doubled)} doubled rows" if ix.doubled else " rows"
+            t.add_row("", problems)
     if disk.pending:
         kinds = [
             f"{len(found)} {word}"

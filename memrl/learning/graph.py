@@ -43,7 +43,12 @@ class Graph(LearningBase):
     def _keep(
         self, hits: list[tuple[str, float]], exclude: str, limit: int | None = None
     ) -> list[tuple[str, float]]:
-        out = [(i, s) for i, s in hits if i != exclude and s >= self.cfg.propagation_threshold]
+        seen = {exclude}  # an id indexed twice (until `memrl index` repairs it) counts once
+        out = []
+        for i, s in hits:
+            if i not in seen and s >= self.cfg.propagation_threshold:
+                seen.add(i)
+                out.append((i, s))
         return out[: limit or self.cfg.max_neighbours]
 
     def _within_reach(self, vector: np.ndarray, episode_id: str) -> list[tuple[str, float]]:
@@ -299,7 +304,8 @@ class Graph(LearningBase):
         if not live:  # nothing stored (or all archived): no index is needed to know that
             return PropagationReport(0, 0, [], dry_run=dry_run)
         ids, matrix = self.m.index.vectors(None)
-        keep = [n for n, i in enumerate(ids) if i in live]
+        first = {i: n for n, i in reversed(list(enumerate(ids)))}  # one row per id
+        keep = [n for n, i in enumerate(ids) if i in live and first[i] == n]
         ids = [ids[n] for n in keep]
         matrix = matrix[keep]
         src_rows = [n for n, i in enumerate(ids) if live[i] > 0]

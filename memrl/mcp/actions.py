@@ -61,7 +61,8 @@ def status(
         advice.append(
             idx.health.problem
             or f"{len(idx.missing) + len(idx.stale)} episode(s) are not searchable yet and "
-            f"{len(idx.orphans)} index row(s) are left over: run `memrl index`."
+            f"{len(idx.orphans) + len(idx.doubled)} index row(s) are left over or doubled: "
+            "run `memrl index`."
         )
     if disk.pending:
         advice.append("episode files changed outside memrl: run `memrl index` to catch up.")
