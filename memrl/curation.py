@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from memrl.episode import Episode, ErrorResolution, Outcome, now
-from memrl.errors import IndexUnavailable, InvalidInput
+from memrl.errors import IndexUnavailable, InvalidInput, NotFound
 from memrl.intake import check_summary
 from memrl.learning.rules import DAY, clip
 from memrl.store import Filters
@@ -282,19 +282,7 @@ class Curation:
                 for k in e.redactions
             },
         )
-        states = self.m.ledger.states(ids)
-        weights = {i: states[i].evidence + 1 for i in ids}
-        total = sum(weights.values())
-        last_used = [s.last_used_at for s in states.values() if s.last_used_at]
-        state = StateRow(
-            ep.id,
-            q=clip(sum(states[i].q * weights[i] for i in ids) / total),
-            evidence=sum(s.evidence for s in states.values()),
-            retrievals=sum(s.retrievals for s in states.values()),
-            helpful=sum(s.helpful for s in states.values()),
-            unhelpful=sum(s.unhelpful for s in states.values()),
-            last_used_at=max(last_used) if last_used else None,
-        )
+        state = _merged_state(ep.id, self.m.ledger.states(ids))
         return MergePlan([rows[i] for i in ids], ep, state, notes)
 
     def merge(self, plan: MergePlan) -> Episode:
@@ -302,21 +290,49 @@ class Curation:
         m = self.m
         ep = m.prepare(plan.episode, source=plan.episode.source)
         vector = m.embedder.embed([ep.embedding_text()])[0]
-        m.store.save([ep])
-        m._index_episodes([(ep, vector)])
-        before = {r.id: r.learned.utility for r in plan.sources}
-        ts = m.now()
-        with m.ledger.write() as c:
-            m.ledger.put_states(c, [plan.state])
-            m.ledger.add_events(
-                c,
-                [
-                    (ts, ep.id, "merge", src, before[src], clip(plan.state.q), "merged from")
-                    for src in before
-                ],
-            )
-        m.archive([r.id for r in plan.sources])
+        ids = [r.id for r in plan.sources]
+        # Another merge of the same episodes waits here, then finds them archived.
+        with m.store.editing():
+            cats = m.ledger.catalog_many(ids)
+            gone = [i[:8] for i in ids if i not in cats or cats[i].archived]
+            if gone:
+                raise NotFound(
+                    f"{', '.join(gone)} archived meanwhile (merged or archived by another "
+                    "process). Nothing was changed."
+                )
+            m.store.save([ep])
+            m._index_episodes([(ep, vector)])
+            before = {r.id: r.learned.utility for r in plan.sources}
+            ts = m.now()
+            with m.ledger.write() as c:
+                # read again in the write: a rating given since the plan is carried over
+                plan.state = _merged_state(ep.id, m.ledger.states(ids))
+                m.ledger.put_states(c, [plan.state])
+                m.ledger.add_events(
+                    c,
+                    [
+                        (ts, ep.id, "merge", src, before[src], clip(plan.state.q), "merged from")
+                        for src in before
+                    ],
+                )
+            m.archive(ids)
         if plan.state.evidence:
             m.learning.spread_from([ep.id])
         m.learning.after_capture(ep, m.learning.neighbours_of_new(vector, ep.id), [])
         return ep
+
+
+def _merged_state(episode_id: str, states: dict[str, StateRow]) -> StateRow:
+    """The originals' evidence, combined: q weighted by each one's evidence (plus one)."""
+    weights = {i: s.evidence + 1 for i, s in states.items()}
+    total = sum(weights.values())
+    last_used = [s.last_used_at for s in states.values() if s.last_used_at]
+    return StateRow(
+        episode_id,
+        q=clip(sum(s.q * weights[i] for i, s in states.items()) / total),
+        evidence=sum(s.evidence for s in states.values()),
+        retrievals=sum(s.retrievals for s in states.values()),
+        helpful=sum(s.helpful for s in states.values()),
+        unhelpful=sum(s.unhelpful for s in states.values()),
+        last_used_at=max(last_used) if last_used else None,
+    )

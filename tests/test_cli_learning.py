@@ -148,14 +148,18 @@ def test_prune_dry_run_and_execute():
 
 def test_merge_and_review():
     a, b = two()
+    run("feedback", "helpful", a[:8])
     dry = json.loads(run("merge", a[:8], b[:8], "--dry-run", "--json").stdout)
     assert dry["dry_run"] and len(json.loads(run("list", "--json").stdout)) == 2
+    assert dry["id"] is None and "id" not in dry["episode"]  # no made-up id
+    assert "would merge 2 episodes into a new episode" in run("merge", a, b, "--dry-run").output
     out = run(
         "merge", a[:8], b[:8], "--summary", "Login test: wait for the cookie, mock the clock"
     ).output
     assert "merged 2 episodes" in out
     rows = json.loads(run("list", "--json").stdout)
     assert len(rows) == 1 and rows[0]["summary"].startswith("Login test")
+    assert f"utility {round(rows[0]['utility'] * 100)}%" in out  # what list shows after
     bad = runner.invoke(app, ["merge", rows[0]["id"][:8]])
     assert bad.exit_code == 2 and "at least two" in bad.output
     review = json.loads(run("review", "--print", "--json").stdout)

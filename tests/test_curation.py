@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memrl.errors import InvalidInput
+from memrl.errors import InvalidInput, NotFound
 from memrl.store import Filters
 from tests.conftest import episode
 from tests.test_learning import CREATED, Clock
@@ -212,3 +212,18 @@ def test_four_processes_rating_one_episode_keep_exact_counts(mem):
     ).fetchone()[0]
     assert n_events == 100
     assert 0.0 < row.learned.q < 1.0
+
+
+def test_two_merges_of_the_same_episodes_make_one_and_keep_a_rating_given_meanwhile(mem):
+    """Two processes merging the same pair: the second finds them merged and changes nothing;
+    a rating given between a merge's plan and its commit is carried into the merged episode."""
+    a = mem.capture(episode(task="Fix flaky upload test", summary="Raised the timeout")).episode
+    b = mem.capture(episode(task="Flaky upload again", summary="Mocked the storage")).episode
+    first = mem.curation.merge_plan([a.id, b.id])
+    second = mem.curation.merge_plan([a.id, b.id])
+    mem.learning.feedback([a.id], helpful=True)  # after both plans were made
+    merged = mem.curation.merge(first)
+    assert mem.ledger.state(merged.id).helpful == 1
+    with pytest.raises(NotFound, match="archived meanwhile.*Nothing was changed"):
+        mem.curation.merge(second)
+    assert [r.id for r in mem.list()] == [merged.id]

@@ -360,21 +360,29 @@ def merge(
     for n in plan.notes:
         note(n)
     ep = plan.episode if dry_run else memory.curation.merge(plan)
+    from rich.markup import escape
+
+    # Merged, it also gets what its neighbours spread to it; a dry run knows only its own.
+    utility = plan.state.q if dry_run else memory.rows([ep.id])[ep.id].learned.utility
     if as_json:
+        data = ep.model_dump(mode="json")
+        if dry_run:
+            del data["id"]  # a new id is drawn when the merge is made
         print_json(
             {
                 "dry_run": dry_run,
-                "id": ep.id,
+                "id": None if dry_run else ep.id,
                 "merged_from": [r.id for r in plan.sources],
-                "utility": plan.state.q,
-                "episode": ep.model_dump(mode="json"),
+                "utility": round(utility, 4),
+                "episode": data,
             }
         )
         return
+    into = "a new episode" if dry_run else f"[cyan]{ep.short_id}[/]"
     verb = "would merge" if dry_run else "merged"
     console().print(
-        f"[green]✓[/] {verb} {len(plan.sources)} episodes into [cyan]{ep.short_id}[/] — "
-        f"{ep.title} (utility {pct(plan.state.q)}, {plural(plan.state.evidence, 'signal')})"
+        f"[green]✓[/] {verb} {len(plan.sources)} episodes into {into} — {escape(ep.title)} "
+        f"(utility {pct(utility)}, {plural(plan.state.evidence, 'signal')})"
     )
     if not dry_run:
         console().print("[dim]originals archived: memrl restore <id> brings one back[/]")
