@@ -52,7 +52,7 @@ class EmbeddingSettings(_Section):
 
 
 class LearningSettings(_Section):
-    learning_rate: float = Field(0.1, gt=0, le=1)
+    learning_rate: float = Field(0.1, gt=0, lt=1)
     """α in u ← u + α(r − u): how far one piece of feedback moves utility."""
     discount_factor: float = Field(0.9, ge=0, lt=1)
     """γ: how much of a neighbour's value spreads (Bellman discount). Must stay below 1."""

@@ -268,7 +268,10 @@ class Memory(Reading):
         log: bool = True,
         utility_weight: float | None = None,
         with_episodes: bool = False,
+        log_project: str | None = None,
     ) -> SearchResult:
+        """`log_project`: the project the search was made in, for temporal credit without a
+        session (default: `project`, else the top hit's)."""
         from memrl.retrieval import search
 
         return search(
@@ -281,6 +284,7 @@ class Memory(Reading):
             log=log,
             utility_weight=utility_weight,
             with_episodes=with_episodes,
+            log_project=log_project,
         )
 
     # import / export ----------------------------------------------------------------

@@ -48,6 +48,7 @@ def search(
     log: bool,
     utility_weight: float | None,
     with_episodes: bool,
+    log_project: str | None = None,
 ) -> SearchResult:
     query = clean_query(query)
     if not 1 <= limit <= 100:
@@ -118,7 +119,9 @@ def search(
     retrieval_id = None
     if log:  # a search that found nothing too: 'feedback last' must not rate an older one
         try:
-            retrieval_id = memory.learning.log_retrieval(query, hits, session_id, project, origin)
+            retrieval_id = memory.learning.log_retrieval(
+                query, hits, session_id, project or log_project, origin
+            )
         except StoreError as exc:  # a read-only store can still be searched
             warnings.append(f"this search was not logged, so it cannot be rated: {exc}")
     return SearchResult(query, hits, retrieval_id, weight, warnings)

@@ -202,3 +202,29 @@ def test_feedback_shows_the_largest_changes_and_counts_the_rest():
     assert len(rows) == 12 and "… and 3 smaller changes" in spread  # 15 neighbours in all
     points = [float(row.split("+")[-1].split()[0]) for row in rows]
     assert points == sorted(points, reverse=True) and "0.0 pts" not in out
+
+
+def test_a_search_credits_the_success_captured_later_in_the_project_it_was_made_in(
+    tmp_path, monkeypatch
+):
+    a, _b = two()  # both in acme/web
+    repo = tmp_path / "billing-service"
+    repo.mkdir()
+    monkeypatch.chdir(repo)  # no git: the folder names the project
+    run("search", "flaky login test", "--limit", "1")
+    out = json.loads(
+        run("capture", "--summary", "Shipped the fix", "--outcome", "success", "--json").stdout
+    )
+    assert out["episode"]["project"] == "billing-service"
+    assert [c["id"] for c in out["credit"]] == [a]
+
+
+def test_last_leaves_out_a_hit_archived_since_and_rates_the_others():
+    a, b = two()
+    hits = [h["id"] for h in json.loads(run("search", "flaky login test", "--json").stdout)["hits"]]
+    assert set(hits) == {a, b}
+    run("archive", a[:8])
+    out = json.loads(run("feedback", "yes", "last", "--json").stdout)
+    assert [c["id"] for c in out if c["cause"] == "feedback"] == [b]
+    run("archive", b[:8])
+    assert "archived since" in run("feedback", "yes", "last", code=3).output

@@ -37,9 +37,18 @@ def search(
     as_json: bool = JsonOpt,
 ) -> None:
     """Find past episodes by meaning and by exact words (errors, paths, names)."""
+    from memrl.project import detect
+
     memory = open_memory()
     result = memory.search(
-        query, limit=limit, project=project, session_id=session, log=not no_log, origin="cli"
+        query,
+        limit=limit,
+        project=project,
+        session_id=session,
+        log=not no_log,
+        origin="cli",
+        # credited by a success captured here later, whichever project the hits are from
+        log_project=None if project or session else detect(),
     )
     if as_json:
         print_json(

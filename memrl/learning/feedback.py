@@ -126,9 +126,16 @@ class Feedback(Graph):
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")
         ids: list[str] = []
-        for ref in refs:
-            if ref.strip().lower() == "last":
-                ids += self.last_retrieved(session_id, origin)
+        if any(ref.strip().lower() == "last" for ref in refs):
+            last = self.last_retrieved(session_id, origin)
+            found = self.ledger.catalog_many(last)
+            # a hit archived (or merged) since is left out: the others are still rated
+            ids += [i for i in last if i in found and not found[i].archived]
+            if not ids:
+                raise NotFound(
+                    "every hit of the latest search has been archived since; name the episode "
+                    "ids. Nothing was changed."
+                )
         rest = [r for r in refs if r.strip().lower() != "last"]
         ids += self.m.store.resolve_all(rest, archived=False)
         ids = list(dict.fromkeys(ids))
