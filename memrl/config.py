@@ -23,7 +23,16 @@ CONFIG_FILE = "config.toml"
 def data_dir() -> Path:
     """The store every memrl process on this machine shares."""
     env = os.environ.get("MEMRL_DATA_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".memrl"
+    path = Path(env).expanduser() if env else Path.home() / ".memrl"
+    if path.exists() and not path.is_dir():
+        from memrl.errors import StoreError
+
+        named = f"MEMRL_DATA_DIR ({path})" if env else f"the data directory {path}"
+        raise StoreError(
+            f"{named} is a file, not a directory: point MEMRL_DATA_DIR at a folder "
+            "(memrl creates it if it does not exist)"
+        )
+    return path
 
 
 def models_dir(root: Path) -> Path:
@@ -271,8 +280,12 @@ def set_value(directory: Path, key: str, value: str) -> Any:
         table = tomlkit.table()
         doc[section] = table
     table[name] = typed
-    directory.mkdir(parents=True, exist_ok=True)
-    from memrl.store.files import atomic_write_text
+    from memrl.store.files import atomic_write_text, explain
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise explain(exc, directory) from None
 
     atomic_write_text(path, tomlkit.dumps(doc))
     return typed

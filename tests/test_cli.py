@@ -438,3 +438,17 @@ def test_no_color_is_respected():
     captured()
     out = run("list").output
     assert "\x1b[" not in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["init"], ["search", "foo"], ["config", "set", "retrieval.limit", "3"], ["list"], ["tui"]],
+)
+def test_a_data_dir_that_is_a_file_is_named_with_the_fix(tmp_path, monkeypatch, args):
+    afile = tmp_path / "afile"
+    afile.write_text("notes")
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(afile))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 4  # a message, not a traceback
+    assert f"MEMRL_DATA_DIR ({afile}) is a file" in result.output
+    assert afile.read_text() == "notes"

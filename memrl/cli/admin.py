@@ -78,10 +78,13 @@ def init(as_json: bool = JsonOpt) -> None:
     import time
 
     from memrl import config
-    from memrl.store.files import atomic_write_text
+    from memrl.store.files import atomic_write_text, explain
 
     root = config.data_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise explain(exc, root) from None
     cfg = root / config.CONFIG_FILE
     created = not cfg.exists()
     if created:
