@@ -227,3 +227,10 @@ async def test_four_servers_share_one_store_and_lose_nothing(memory):
         r[0] for r in memory.ledger.conn.execute("SELECT DISTINCT session_id FROM retrievals")
     }
     assert sessions == {f"session-{n}" for n in range(4)}
+
+
+def test_help_says_what_the_server_is_and_arguments_are_refused():
+    shown = subprocess.run([EXE, "--help"], capture_output=True, text=True, timeout=10)
+    assert shown.returncode == 0 and "memrl setup claude" in shown.stdout
+    wrong = subprocess.run([EXE, "--port", "80"], capture_output=True, text=True, timeout=10)
+    assert wrong.returncode == 2 and "takes no arguments" in wrong.stderr

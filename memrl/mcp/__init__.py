@@ -1,7 +1,33 @@
 """memrl's MCP server for Claude Code (`memrl-mcp`)."""
 
+USAGE = """\
+Usage: memrl-mcp
+
+memrl's MCP server. Claude Code starts it and speaks JSON-RPC with it over stdin and
+stdout, one server per open session, all sharing the store in MEMRL_DATA_DIR (default
+~/.memrl). Register it for every project with `memrl setup claude`.
+"""
+
 
 def main() -> None:
+    import sys
+
+    args = sys.argv[1:]
+    if args:
+        known = args in (["-h"], ["--help"])
+        (sys.stdout if known else sys.stderr).write(
+            USAGE if known else f"memrl-mcp takes no arguments, not {' '.join(args)!r}\n\n{USAGE}"
+        )
+        raise SystemExit(0 if known else 2)
+    if sys.stdin.isatty():  # a person, not Claude Code: say what this is, let Ctrl-C quit
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        sys.stderr.write(
+            "memrl-mcp is the MCP server Claude Code starts (`memrl setup claude` registers "
+            "it); it now waits for JSON-RPC on stdin. Ctrl-C or Ctrl-D quits.\n"
+        )
+
     from memrl.mcp.backend import few_malloc_arenas
     from memrl.mcp.server import run
 
