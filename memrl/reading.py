@@ -27,10 +27,11 @@ SORTS = {
     "retrievals": "s.retrievals",
     "helpful": "s.helpful",
     "unhelpful": "s.unhelpful",
-    "project": "e.project",
+    "project": "e.project COLLATE NOCASE",
     "outcome": "e.outcome",
-    "task": "e.task",
+    "task": "e.task COLLATE NOCASE",
 }
+ALPHABETICAL = {"project", "outcome", "task"}  # A to Z unless told otherwise
 
 
 class Reading:

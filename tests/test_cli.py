@@ -452,3 +452,15 @@ def test_a_data_dir_that_is_a_file_is_named_with_the_fix(tmp_path, monkeypatch, 
     assert result.exit_code == 4  # a message, not a traceback
     assert f"MEMRL_DATA_DIR ({afile}) is a file" in result.output
     assert afile.read_text() == "notes"
+
+
+def test_list_sorts_text_a_to_z_ignoring_case_and_reverse_turns_any_sort_round():
+    for task in ("bump deps", "Add retry", "Zip the logs"):
+        run("capture", "--summary", f"Did: {task}", "--task", task, "--project", "acme/web")
+    tasks = [r["task"] for r in json.loads(run("list", "--sort", "task", "--json").stdout)]
+    assert tasks == ["Add retry", "bump deps", "Zip the logs"]
+    back = json.loads(run("list", "--sort", "task", "--reverse", "--json").stdout)
+    assert [r["task"] for r in back] == tasks[::-1]
+    newest = [r["task"] for r in json.loads(run("list", "--json").stdout)]
+    assert newest == ["Zip the logs", "Add retry", "bump deps"]
+    assert [r["task"] for r in json.loads(run("list", "-r", "--json").stdout)] == newest[::-1]

@@ -174,11 +174,18 @@ def list_(
     outcome: Outcome = typer.Option(None, "--outcome", "-o", help="Only this outcome."),
     since: str = typer.Option(None, "--since", help="Created since: 7d, 12h, 2w or a date."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many."),
-    sort: str = typer.Option("created", "--sort", help="created, utility, retrievals, helpful…"),
+    sort: str = typer.Option(
+        "created",
+        "--sort",
+        help="created, updated, utility, retrievals, helpful, unhelpful (highest first); "
+        "project, outcome, task (A to Z).",
+    ),
+    reverse: bool = typer.Option(False, "--reverse", "-r", help="The other way round."),
     archived: bool = typer.Option(False, "--archived", help="List archived episodes instead."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List episodes, newest first. Reads only the catalog: no model, no index."""
+    from memrl.reading import ALPHABETICAL
     from memrl.store import Filters
 
     memory = open_memory()
@@ -189,7 +196,8 @@ def list_(
         since=parse_since(since),
         archived=archived,
     )
-    rows = memory.list(filters, limit=limit, sort=sort)
+    descending = (sort not in ALPHABETICAL) != reverse
+    rows = memory.list(filters, limit=limit, sort=sort, descending=descending)
     if as_json:
         print_json([row_json(r) for r in rows])
         return
