@@ -191,7 +191,9 @@ def test_show_unknown_and_ambiguous_ids():
     result = runner.invoke(app, ["show", "ffffffff"])
     assert result.exit_code == 3 and "no episode matches 'ffffffff'" in result.output
     result = runner.invoke(app, ["show", "xyz"])
-    assert result.exit_code == 2 and "at least 4 hex characters" in result.output
+    assert result.exit_code == 3 and "at least 4 hex characters" in result.output
+    archived = runner.invoke(app, ["archive", "xyz"])  # the same code from every command
+    assert archived.exit_code == 3 and "at least 4 hex characters" in archived.output
 
 
 def test_edit_with_set_validates_and_reindexes():

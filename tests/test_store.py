@@ -66,7 +66,7 @@ def test_prefixes_resolve_and_ambiguity_lists_matches(fast_memory):
     target = ids[7]
     assert fast_memory.resolve(target[:12]) == target
     assert fast_memory.resolve("latest") == ids[-1]
-    with pytest.raises(InvalidInput, match="at least 4"):
+    with pytest.raises(NotFound, match="at least 4"):
         fast_memory.resolve(target[:3])
     with pytest.raises(NotFound, match="no episode matches"):
         fast_memory.resolve("ffffffffffff")

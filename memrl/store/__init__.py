@@ -189,7 +189,7 @@ class EpisodeStore:
                 )
             return ids[0]
         if len(ref) < MIN_PREFIX or not all(c in "0123456789abcdef-" for c in ref):
-            raise InvalidInput(
+            raise NotFound(  # an unknown id, as any other that matches nothing (exit 3)
                 f"'{ref}' is not an episode id: give at least {MIN_PREFIX} hex characters "
                 "of an id (as `memrl list` shows them), or 'latest' for the newest episode."
             )
@@ -212,7 +212,7 @@ class EpisodeStore:
         for ref in refs:
             try:
                 ids.setdefault(self.resolve(ref, archived=archived), None)
-            except (NotFound, Ambiguous, InvalidInput) as exc:
+            except (NotFound, Ambiguous) as exc:
                 problems.append(str(exc))
         if problems:
             raise NotFound("; ".join(problems) + " Nothing was changed.")
