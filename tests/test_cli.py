@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -466,3 +468,13 @@ def test_list_sorts_text_a_to_z_ignoring_case_and_reverse_turns_any_sort_round()
     newest = [r["task"] for r in json.loads(run("list", "--json").stdout)]
     assert newest == ["Zip the logs", "Add retry", "bump deps"]
     assert [r["task"] for r in json.loads(run("list", "-r", "--json").stdout)] == newest[::-1]
+
+
+def test_edit_refuses_an_archived_episode_and_changes_nothing():
+    episode_id = captured()
+    run("archive", episode_id[:8])
+    path = next((Path(os.environ["MEMRL_DATA_DIR"]) / "archive").rglob(f"{episode_id}.json"))
+    before = path.read_bytes()
+    result = runner.invoke(app, ["edit", episode_id[:8], "--set", "task=changed"])
+    assert result.exit_code == 3 and "is archived: `memrl restore` brings it back" in result.output
+    assert path.read_bytes() == before

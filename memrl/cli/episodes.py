@@ -363,7 +363,7 @@ def edit(
     from memrl.errors import InvalidInput
 
     memory = open_memory()
-    view = memory.get(ref)
+    view = memory.get(ref, archived=False)  # an archived one: "`memrl restore` brings it back"
     if set_:
         changes: dict[str, Any] = {}
         for item in set_:
