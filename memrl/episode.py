@@ -210,19 +210,30 @@ def describe_validation(exc: ValidationError, what: str = "episode") -> str:
         "source": "one of " + ", ".join(s.value for s in Source),
     }
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    extra = [e for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1]
+    for err in errors:
         loc = ".".join(str(p) for p in err["loc"]) or what
         field = str(err["loc"][0]) if err["loc"] else ""
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            known = ", ".join(Episode.model_fields)
-            msg = f"is not an episode field (fields: {known})"
+        if err in extra:
+            msg = "is not an episode field"
+            if err is extra[-1]:  # the list of fields once, after the last unknown one
+                msg += f" (fields: {', '.join(Episode.model_fields)})"
+        elif err["type"] == "extra_forbidden":
+            msg = "is not a field here"
         elif err["type"] == "missing":
             msg = "is required"
         elif field in hints and err["type"] in ("enum", "literal_error"):
             msg = f"must be {hints[field]}, not {err.get('input')!r}"
         lines.append(f"{loc} {msg}")
-    return f"invalid {what}: " + "; ".join(lines)
+    out = f"invalid {what}: " + "; ".join(lines)
+    if {str(e["loc"][0]) for e in extra} & {"learning", "archived"}:
+        out += (
+            ". This is what `memrl show --json` or `memrl export` prints: `memrl import` takes "
+            "export lines whole; to capture a copy, drop learning, archived and id"
+        )
+    return out
 
 
 def parse(data: dict[str, Any] | str | bytes, what: str = "episode") -> Episode:

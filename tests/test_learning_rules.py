@@ -97,3 +97,10 @@ def test_confidence_grows_with_evidence():
     assert rules.confidence(0) == 0.0
     assert rules.confidence(2) == 0.5
     assert rules.confidence(1) < rules.confidence(5) < rules.confidence(50) < 1
+
+
+def test_histogram_bins_by_the_percentage_shown():
+    from memrl.learning.rules import histogram
+
+    # a new episode that decayed a hair below 0.5 shows as 50%: it belongs with 50–60
+    assert histogram([0.4999999, 0.5, 0.0, 1.0, 0.449]) == [1, 0, 0, 0, 1, 2, 0, 0, 0, 1]

@@ -137,6 +137,8 @@ def parse_json(raw: bytes, source: str) -> dict[str, Any]:
         raise InvalidInput(
             f"{source} is not valid UTF-8 (byte {exc.start}); save it as UTF-8"
         ) from None
+    if not text.strip():
+        raise InvalidInput(f"{source} is empty: give an episode as one JSON object")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -194,8 +194,8 @@ def _plot_curve(curve: list[tuple[float, float]]) -> None:
 
     plt.clear_figure()
     plt.theme("clear")
-    xs = [datetime.fromtimestamp(t, UTC).strftime("%d/%m/%Y %H:%M:%S") for t, _u in curve]
-    plt.date_form("d/m/Y H:M:S")
+    xs = [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") for t, _u in curve]
+    plt.date_form("Y-m-d H:M:S")  # ISO dates, as everywhere else in memrl
     plt.plot(xs, [u * 100 for _t, u in curve], marker="braille")
     plt.ylim(0, 100)
     plt.ylabel("utility %")
@@ -406,8 +406,11 @@ def print_review(memory, project: str | None, as_json: bool) -> None:
         return
     c = console()
     c.print(
-        f"[bold]{len(review.clusters)}[/] duplicate clusters, [bold]{len(review.stale)}[/] stale, "
-        f"[bold]{len(review.unused)}[/] never used, [bold]{len(review.prune)}[/] prune candidates"
+        f"[bold]{len(review.clusters)}[/] duplicate "
+        f"{'cluster' if len(review.clusters) == 1 else 'clusters'}, "
+        f"[bold]{len(review.stale)}[/] stale, [bold]{len(review.unused)}[/] never used, "
+        f"[bold]{len(review.prune)}[/] prune "
+        f"{'candidate' if len(review.prune) == 1 else 'candidates'}"
     )
     for n, cl in enumerate(review.clusters[:20], 1):
         c.print(f"\n[bold]cluster {n}[/] ({cl.similarity:.0%} alike)")

@@ -101,6 +101,8 @@ def search(
             cells += [pct(h.row.learned.confidence), f"{h.score:.3f}"]
         table.add_row(*cells)
     console().print(table)
+    if any(h.keyword >= 0.5 for h in result.hits):
+        console().print("[dim][magenta]kw[/]: the query's exact words are in it too[/]")
     if explain:
         for h in result.hits:
             console().print(

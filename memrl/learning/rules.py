@@ -146,7 +146,8 @@ def rank(
 
 
 def histogram(values: Iterable[float], bins: int = 10) -> list[int]:
+    """Counts per equal bin of [0, 1], by the whole percentage shown (49.999… is 50 %)."""
     counts = [0] * bins
     for v in values:
-        counts[min(bins - 1, max(0, math.floor(v * bins)))] += 1
+        counts[min(bins - 1, max(0, math.floor(round(v * 100) * bins / 100)))] += 1
     return counts
