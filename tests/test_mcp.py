@@ -233,7 +233,7 @@ async def test_status_and_stats_describe_the_store(server, memory):
         "acme/app",
         "acme/billing",
     }
-    assert one["episodes"] == 1 and "2 episodes in all projects" in stats_text
+    assert one["episodes"] == 1 and "2 live episodes in all projects and 0 archived" in stats_text
 
 
 async def test_propagate_spreads_feedback_and_reaches_a_fixed_point(server):

@@ -217,9 +217,10 @@ def status(s: models.StatusResult) -> str:
     head = "memrl is healthy." if s.healthy else "memrl needs attention."
     idx = s.index
     lines = [
-        f"{head} Project {defuse(s.project)}: {plural(s.project_episodes, 'episode')} "
-        f"({s.project_archived} archived).",
-        f"All projects: {plural(s.episodes, 'episode')} in {plural(s.projects, 'project')}, {s.archived} archived, "
+        f"{head} Project {defuse(s.project)}: {s.project_episodes} live "
+        f"{'episode' if s.project_episodes == 1 else 'episodes'}, {s.project_archived} archived.",
+        f"All projects: {s.episodes} live {'episode' if s.episodes == 1 else 'episodes'} in "
+        f"{plural(s.projects, 'project')}, {s.archived} archived, "
         f"{plural(s.retrievals, 'retrieval')}, {plural(s.events, 'utility change')} recorded.",
         f"Index: {plural(idx.rows, 'row')}, " + ("up to date." if idx.ok else "needs repair."),
         f"Model: {s.model}" + (", loaded." if s.model_loaded else ", loading in the background."),
@@ -233,7 +234,8 @@ def status(s: models.StatusResult) -> str:
 
 def stats(s: models.StatsResult) -> str:
     lines = [
-        f"{plural(s.episodes, 'episode')} in {where(s.project)} ({s.archived} archived), "
+        f"{s.episodes} live {'episode' if s.episodes == 1 else 'episodes'} in {where(s.project)} "
+        f"and {s.archived} archived, "
         f"{plural(s.retrievals, 'retrieval')}; rated {s.helpful} helpful / {s.unhelpful} unhelpful "
         f"({plural(s.rated_episodes, 'episode')} rated).",
     ]
