@@ -132,12 +132,14 @@ async def test_an_id_or_prefix_shows_the_whole_episode(server, memory):
         short = saved["id"][:6] if any(c.isdigit() for c in saved["id"][:6]) else saved["id"][:8]
         by_prefix, _ = await ok(client, "memrl_retrieve", query=short.upper())
         searched, _ = await ok(client, "memrl_retrieve", query="importer rewrite")
-    assert by_short["mode"] == by_prefix["mode"] == "episode"
+        latest, _ = await ok(client, "memrl_retrieve", query="latest")
+    assert by_short["mode"] == by_prefix["mode"] == latest["mode"] == "episode"
+    assert latest["episode"]["id"] == saved["id"]
     assert by_short["episode"]["summary"] == long_summary.strip()
     assert by_short["episode"]["errors_resolved"] == REDIRECT["errors_resolved"]
     assert searched["results"][0]["shortened"] and len(searched["results"][0]["summary"]) <= 1500
     assert "in full" in text and "</memory>" in text
-    assert memory.get(saved["id"]).learned.retrievals == 3  # reading it in full is a use
+    assert memory.get(saved["id"]).learned.retrievals == 4  # reading it in full is a use
 
 
 async def test_hex_words_and_unknown_ids_are_searched_as_text(server):

@@ -4,7 +4,8 @@ A query that looks like an id is looked up first: hex (dashes allowed), 4 to 36
 characters, with a digit or at least 8 long, so everyday words made of the letters
 a–f ("cafe", "decade") are searched, not taken for ids. If no episode has that prefix
 the query is searched as text (error codes such as "80070005" or "1234" are common
-queries); if several do, the caller is asked for more characters.
+queries); if several do, the caller is asked for more characters. "latest" shows the
+newest live episode.
 
 Searching and showing an episode in full are logged as retrievals under the server's
 session, so a later capture in the same session credits them; listing is browsing and
@@ -57,6 +58,8 @@ def run(
             "the query is empty: describe the task in a sentence or paste the exact error line; "
             "to browse instead, pass all=true"
         )
+    if query.strip().lower() == "latest":
+        return one(memory, backend, query, memory.resolve("latest", archived=False))
     if looks_like_id(query):
         try:
             episode_id = memory.resolve(query, archived=None)

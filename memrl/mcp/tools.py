@@ -119,7 +119,8 @@ class Tools:
             Field(
                 max_length=MAX_QUERY_CHARS,
                 description="What you are about to do, or the exact error line. An episode id "
-                "(8 characters, or a unique prefix of 4+) shows that episode in full.",
+                "(8 characters as shown; a shorter prefix of 4+ needs a digit in it) or 'latest' "
+                "shows that episode in full.",
             ),
         ] = "",
         all: Annotated[
