@@ -160,6 +160,19 @@ class Reading:
             )
         ]
 
+    def unknown_project(self, project: str | None, otherwise: str) -> str | None:
+        """A note when `project` names no live episode, with the names it may have meant
+        (else `otherwise`, what to do instead); None for a known project or none given."""
+        if not project or self.exists(Filters(project=project)):
+            return None
+        import difflib
+
+        names = [name for name, _count in self.projects()]
+        close = difflib.get_close_matches(project, names, n=3, cutoff=0.5)
+        close += [n for n in names if n.lower() == project.lower().strip("/") and n not in close]
+        hint = f"did you mean {', '.join(close)}?" if close else otherwise
+        return f"project {project} has no episodes; {hint}"
+
     @staticmethod
     def _where(f: Filters) -> tuple[str, builtins.list[Any]]:
         clauses: builtins.list[str] = ["e.archived = ?"]

@@ -489,3 +489,14 @@ def test_capture_from_says_what_is_wrong_with_what_it_was_given():
     again = runner.invoke(app, ["capture", "--from", "-"], input=shown)
     assert again.exit_code == 2 and "`memrl import` takes export lines whole" in again.output
     assert again.output.count("(fields:") == 1
+
+
+def test_an_unknown_project_is_pointed_out_with_the_close_names():
+    captured()  # in acme/web
+    for args in (["list"], ["export"], ["stats"]):
+        result = runner.invoke(app, [*args, "--project", "acme/wbe"])
+        assert result.exit_code == 0 and "project acme/wbe has no episodes" in result.output
+        assert "did you mean acme/web?" in result.output
+    assert "has no episodes" not in runner.invoke(app, ["list", "-p", "acme/web"]).output
+    tui = runner.invoke(app, ["tui", "--project", "acme/wbe"])
+    assert tui.exit_code == 2 and "did you mean acme/web?" in tui.output

@@ -17,6 +17,7 @@ from memrl.cli.common import (
     fail,
     guarded,
     note,
+    note_unknown_project,
     open_memory,
     print_json,
 )
@@ -343,7 +344,8 @@ def export_(
             raise typer.Exit(1)
 
     if output is None:
-        write(sys.stdout)
+        if not write(sys.stdout):
+            note_unknown_project(memory, project)
         left_out()
         return
     from memrl.store.files import replacing
@@ -355,6 +357,8 @@ def export_(
         raise fail(
             f"cannot write {output}: {exc.strerror or exc}. Nothing was exported.", 2
         ) from None
+    if not n:
+        note_unknown_project(memory, project)
     console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
     left_out()
 

@@ -64,6 +64,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def note_unknown_project(memory: Memory, project: str | None) -> None:
+    """Say so when --project names no episode, rather than show an empty result silently."""
+    message = memory.unknown_project(project, "`memrl stats` lists the projects")
+    if message:
+        note(message)
+
+
 def note(message: str) -> None:
     from rich.markup import escape
 

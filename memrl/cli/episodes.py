@@ -21,6 +21,7 @@ from memrl.cli.common import (
     guarded,
     iso,
     note,
+    note_unknown_project,
     open_memory,
     outcome_style,
     pct,
@@ -200,6 +201,8 @@ def list_(
     )
     descending = (sort not in ALPHABETICAL) != reverse
     rows = memory.list(filters, limit=limit, sort=sort, descending=descending)
+    if not rows and not archived:
+        note_unknown_project(memory, project)
     if as_json:
         print_json([row_json(r) for r in rows])
         return

@@ -18,6 +18,7 @@ from memrl.cli.common import (
     guarded,
     iso,
     note,
+    note_unknown_project,
     open_memory,
     pct,
     points,
@@ -214,6 +215,8 @@ def stats(
 
     memory = open_memory()
     s = insights.stats(memory, project)
+    if not s.episodes:
+        note_unknown_project(memory, project)
     if as_json:
         print_json(
             {

@@ -10,6 +10,7 @@ from memrl.cli.common import (
     cut,
     guarded,
     note,
+    note_unknown_project,
     open_memory,
     outcome_style,
     pct,
@@ -73,6 +74,7 @@ def search(
     for w in result.warnings:
         note(w)
     if not result.hits:
+        note_unknown_project(memory, project)
         console().print("[dim]Nothing relevant found.[/]")
         return
     from rich.table import Table

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from memrl.cli.common import guarded
+from memrl.cli.common import fail, guarded, open_memory
 
 app = typer.Typer()
 
@@ -24,6 +24,11 @@ def tui(
     """Browse, search, rate, edit, merge and prune episodes in a terminal UI."""
     from memrl.tui.launch import run
 
+    if project and not demo:
+        memory = open_memory()
+        unknown = memory.unknown_project(project, "leave out --project to see them all")
+        if unknown and memory.exists():
+            raise fail(unknown, 2)
     run(demo=demo, project=project)
 
 

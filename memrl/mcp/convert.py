@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from memrl import views
 from memrl.mcp import models
-from memrl.store import Filters
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -184,14 +183,6 @@ def detail(view: views.EpisodeView) -> models.Detail:
 def unknown_project(
     memory: Memory, project: str | None, otherwise: str = "memrl_stats lists the projects"
 ) -> list[str]:
-    """A warning when `project` names no episode, with the names it may have meant (else
-    `otherwise`, what to do instead)."""
-    if not project or memory.exists(Filters(project=project)):
-        return []
-    import difflib
-
-    names = [name for name, _count in memory.projects()]
-    close = difflib.get_close_matches(project, names, n=3, cutoff=0.5)
-    close += [n for n in names if n.lower() == project.lower().strip("/") and n not in close]
-    hint = f"did you mean {', '.join(close)}?" if close else otherwise
-    return [f"project {project} has no episodes; {hint}"]
+    """A warning when `project` names no episode (see `Memory.unknown_project`)."""
+    note = memory.unknown_project(project, otherwise)
+    return [note] if note else []
