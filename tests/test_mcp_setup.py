@@ -197,6 +197,19 @@ def test_the_printed_command_stays_on_one_line_to_paste(tmp_path, monkeypatch, d
     assert line.strip().endswith("memrl-mcp") and f"MEMRL_DATA_DIR={data_dir}" in line
 
 
+def test_print_shows_the_hooks_to_merge_and_writes_nothing(tmp_path, monkeypatch, data_dir):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    shown = CliRunner().invoke(cli(), ["setup", "claude", "--print"])
+    block = shown.output[shown.output.index('{\n  "hooks"') :]
+    block = block[: block.rindex("}") + 1]
+    hooks = json.loads(block)["hooks"]
+    assert set(hooks) == {"SessionStart", "Stop", "PreCompact", "SessionEnd"}
+    command = hooks["SessionStart"][0]["hooks"][0]["command"]
+    assert command.startswith(f"MEMRL_DATA_DIR={data_dir} ") and command.endswith("session-start")
+    assert not (tmp_path / "claude-config").exists()
+
+
 def test_a_settings_file_that_cannot_be_merged_stops_setup_before_any_change(
     claude, tmp_path, monkeypatch
 ):

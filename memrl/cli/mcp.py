@@ -92,5 +92,13 @@ def claude(
             say("In Claude Code, /mcp lists memrl with its 7 tools.")
     if hooks:
         say(hooks[0].upper() + hooks[1:] + ".")
+    if hooks and report.action == "printed" and not uninstall:
+        import json
+
+        from memrl.integrations.claude.settings import wanted
+
+        say('\nOr merge these hooks into the "hooks" of that settings.json:\n')
+        blocks = {event: [{"hooks": [hook]}] for event, hook in wanted().items()}
+        say(json.dumps({"hooks": blocks}, indent=2))
     for line in report.notes:
         note(line)
