@@ -176,11 +176,22 @@ def _describe_error(err: ValidationError, origin: str) -> str:
 
 def _env_overrides() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
+    known = {}
     for key in all_keys():
         section, name = key.split(".")
         env = f"MEMRL_{section.upper()}_{name.upper()}"
+        known[env] = key
         if env in os.environ:
             out.setdefault(section, {})[name] = os.environ[env]
+    # A misspelt override would be ignored without a word, as a misspelt key in the file is not.
+    sections = {f"MEMRL_{key.split('.')[0].upper()}_" for key in known.values()}
+    for env in os.environ:
+        if env not in known and any(env.startswith(s) for s in sections):
+            import difflib
+
+            close = difflib.get_close_matches(env, list(known), n=1, cutoff=0.8)
+            hint = f"did you mean {close[0]}?" if close else "`memrl config show` lists the keys"
+            raise ConfigError(f"{env} is not a memrl setting; {hint}")
     return out
 
 

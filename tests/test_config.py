@@ -90,3 +90,16 @@ def test_the_readme_lists_every_config_key():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert [k for k in config.all_keys() if f"`{k}`" not in readme] == []
+
+
+def test_a_misspelt_environment_override_is_named_not_ignored(monkeypatch):
+    monkeypatch.setenv("MEMRL_LEARNING_LERNING_RATE", "0.3")
+    with pytest.raises(
+        ConfigError,
+        match="MEMRL_LEARNING_LERNING_RATE is not a memrl setting; "
+        "did you mean MEMRL_LEARNING_LEARNING_RATE",
+    ):
+        config.load()
+    monkeypatch.delenv("MEMRL_LEARNING_LERNING_RATE")
+    monkeypatch.setenv("MEMRL_LEARNING_LEARNING_RATE", "0.3")
+    assert config.load().learning.learning_rate == 0.3
