@@ -500,3 +500,11 @@ def test_an_unknown_project_is_pointed_out_with_the_close_names():
     assert "has no episodes" not in runner.invoke(app, ["list", "-p", "acme/web"]).output
     tui = runner.invoke(app, ["tui", "--project", "acme/wbe"])
     assert tui.exit_code == 2 and "did you mean acme/web?" in tui.output
+
+
+def test_a_data_dir_that_does_not_exist_yet_is_pointed_out(tmp_path, monkeypatch):
+    typo = tmp_path / "memrl-stroe"
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(typo))
+    first = runner.invoke(app, ["list"])
+    assert first.exit_code == 0 and f"MEMRL_DATA_DIR is {typo}, which did not exist" in first.output
+    assert "did not exist" not in runner.invoke(app, ["list"]).output  # only the first time

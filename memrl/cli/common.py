@@ -98,9 +98,13 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def open_memory() -> Memory:
+    from memrl import config
     from memrl.memory import Memory
 
-    return Memory()
+    root = config.data_dir()
+    if os.environ.get("MEMRL_DATA_DIR") and not root.exists():  # a typo must not pass unseen
+        note(f"MEMRL_DATA_DIR is {root}, which did not exist: a new, empty store starts there")
+    return Memory(root)
 
 
 def print_json(data: Any) -> None:
