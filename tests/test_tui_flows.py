@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -882,3 +882,323 @@ async def test_filters_that_match_nothing_say_so_and_x_clears_them(store: Memory
         await pilot.press("x")
         await settle(pilot)
         assert len(table(app)) == 5 and app.screen.query_one("#filter-tag", Input).value == ""
+
+
+async def test_an_editor_that_cannot_run_gives_the_app_back(store: Memory, monkeypatch) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", "nonexistent-editor-xyz")
+    app = app_for(store)
+    resumed: list[bool] = []
+
+    @contextmanager
+    def suspend():  # as Textual's: the app comes back only when the block ends normally
+        yield
+        resumed.append(True)
+
+    monkeypatch.setattr(app, "suspend", suspend)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("E")
+        await settle(pilot)
+        assert resumed == [True]
+        assert "cannot run the editor 'nonexistent-editor-xyz'" in notices(app)[-1]
+
+
+async def test_letter_keys_are_text_in_a_form_not_app_actions(store: Memory) -> None:
+    from textual.widgets import Select
+
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#f-summary", TextArea).text = "saved first"
+        await pilot.press("ctrl+s")  # an edit for the app's u to undo
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, EditScreen)
+        await pilot.press("shift+tab")  # from the task field onto the form itself
+        assert app.focused is form.query_one("#edit-form")
+        await pilot.press("u", "o", "r", "f", "P", "slash", "I", "q")
+        await settle(pilot)
+        assert app.screen is form and app.is_running
+        assert "Undo" not in {c.title for c in app.get_system_commands(form)}
+        form.query_one("#f-outcome", Select).focus()
+        await pilot.press("u", "o", "r")
+        await settle(pilot)
+        assert app.screen is form
+        assert store.get(target).episode.summary == "saved first"  # not undone
+        await pilot.press("escape")  # nothing changed: leaves at once
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen)
+        await pilot.press("space", "space", "m")
+        await settle(pilot)
+        merge = app.screen
+        assert isinstance(merge, MergeScreen)
+        await pilot.press("shift+tab")  # off the summary
+        assert not isinstance(app.focused, TextArea)
+        await pilot.press("u", "o")
+        await settle(pilot)
+        assert app.screen is merge
+        assert store.get(target).episode.summary == "saved first"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("u")  # out of the forms, u undoes again
+        await settle(pilot)
+    assert store.get(target).episode.summary == TASKS[0][1]
+
+
+async def test_search_keeps_the_cursor_on_the_episode_it_rates(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"stripe webhook")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SearchScreen) and screen.result
+        assert len(screen.result.hits) >= 2
+        await pilot.press("down", "down")  # onto the table, then its second row
+        await settle(pilot)
+        [target] = screen.selected_ids()
+        assert target == screen.result.hits[1].id
+        for key in ("minus", "minus"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert screen.selected_ids() == [target]
+            assert screen.query_one(EpisodeDetail).episode_id == target
+    assert store.rows([target])[target].learned.unhelpful == 2
+
+
+async def test_a_failed_rating_in_a_session_is_not_counted_and_u_stays_in_it(
+    store: Memory, data_dir: Path
+) -> None:
+    store.search("stripe webhook", log=True, limit=3)
+    queue = store.learning.unrated()
+    gone = queue[0][0]
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        t = table(app)
+        t.cursor = next(i for i in range(len(t)) if t.entry(i).id != gone)
+        target = t.current_id
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#f-summary", TextArea).text = "edited before the session"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FeedbackScreen)
+        other.archive([gone])  # archived elsewhere while its card is up
+        await pilot.press("y")
+        await settle(pilot)
+        progress = str(screen.query_one("#session-progress", Static).render())
+        assert "0 rated · 0 skipped" in progress
+        await pilot.press("u")
+        await settle(pilot)
+        assert notices(app)[-1] == "nothing to undo in this session"
+        assert len(app.undo_stack) == 1  # the edit is still there to undo
+    assert store.get(target).episode.summary == "edited before the session"
+    other.close()
+
+
+async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> None:
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    twins = [
+        m.capture(episode(task="Rotate the TLS certs", summary="Renewed via certbot")).episode.id
+        for _ in range(2)
+    ]
+    pinned = m.capture(episode(task="Dark mode", created_at=day(1))).episode.id
+    old = m.capture(episode(task="Speed up the CI", created_at=day(200))).episode.id
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table(app).select(pinned)
+        await pilot.press("p")  # a change made before the review
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        assert [f.kind for f in screen.findings] == ["duplicates", "unused"]
+        await pilot.press("u")  # nothing answered here yet
+        await settle(pilot)
+        assert notices(app)[-1] == "nothing to undo in this review"
+        assert m.rows([pinned])[pinned].pinned
+        await pilot.press("k")  # keep the twins apart
+        await settle(pilot)
+        assert screen.position == 1 and m.curation.review().clusters == []
+        other.archive([old])
+        await pilot.press("k")  # pinning it fails: the finding stays, with no step to undo
+        await settle(pilot)
+        assert "is archived" in notices(app)[-1]
+        assert screen.position == 1 and len(screen.steps) == 1
+        await pilot.press("u")  # takes back the keeping apart, not the pin
+        await settle(pilot)
+        assert screen.position == 0
+        assert [sorted(c.ids) for c in m.curation.review().clusters] == [sorted(twins)]
+        await pilot.press("u")
+        await settle(pilot)
+        assert notices(app)[-1] == "nothing to undo in this review"
+    assert m.rows([pinned])[pinned].pinned
+    other.close()
+    m.close()
+
+
+async def test_archived_notice_offers_u_only_for_an_archive_made_here(
+    store: Memory, data_dir: Path
+) -> None:
+    target = store.list(limit=1)[0].id
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    app = app_for(store, poll_interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("plus")  # something else for u to undo
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        other.archive([target])
+        await pilot.pause(0.6)
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert notices(app)[-1].startswith(
+            f"{target[:8]} is archived: `memrl restore` brings it back"
+        )
+        other.restore([target])
+        await pilot.pause(0.6)
+        await settle(pilot)
+        await pilot.press("a", "y")  # archived here: u brings it back
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert "is archived: u (undo) or `memrl restore`" in notices(app)[-1]
+    other.close()
+
+
+async def test_escape_from_a_merge_asks_before_losing_the_summary(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "space", "m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MergeScreen)
+        await pilot.press("escape")  # the plan's own summary: nothing to lose
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one(TextArea).text = "My own words for both"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen.query_one(TextArea).text == "My own words for both"
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen)
+    assert store.count() == 5
+
+
+async def test_an_edit_with_a_bad_value_is_kept_for_the_next_one(
+    store: Memory, tmp_path: Path, monkeypatch
+) -> None:
+    """The first edit sets an outcome that does not exist; the second mends it and saves."""
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys\n"
+        "p = sys.argv[1]\n"
+        "t = open(p).read()\n"
+        'if \'"outcome": "bogus"\' in t:\n'
+        '    t = t.replace(\'"outcome": "bogus"\', \'"outcome": "partial"\')\n'
+        "else:\n"
+        '    t = t.replace(\'"outcome": "success"\', \'"outcome": "bogus"\')\n'
+        "open(p, 'w').write(t)\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    app = app_for(store)
+    monkeypatch.setattr(app, "suspend", nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("E")
+        await settle(pilot)
+        assert store.get(target).episode.outcome.value == "success"
+        assert "outcome must be one of" in notices(app)[-1]
+        assert "press E to go on" in notices(app)[-1]
+        await pilot.press("E")
+        await settle(pilot)
+    assert store.get(target).episode.outcome.value == "partial"
+    assert not list(tmp_path.glob("memrl-*-unsaved.json"))
+
+
+async def test_saving_a_form_refuses_an_episode_archived_meanwhile(
+    store: Memory, data_dir: Path
+) -> None:
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#f-summary", TextArea).text = "typed while it was archived"
+        other.archive([target])
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form  # the text is still there to copy
+        assert f"{target[:8]} is archived" in notices(app)[-1]
+        assert len(app.undo_stack) == 0
+    view = store.get(target)
+    assert view.archived and view.episode.summary == TASKS[0][1]
+    other.close()
+
+
+async def test_opening_a_screen_already_open_goes_back_to_it(store: Memory) -> None:
+    from memrl.tui.screens.overview import OverviewScreen
+
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in "ororor":
+            await pilot.press(key)
+            await settle(pilot)
+        assert [type(s) for s in app.screen_stack[-3:]] == [
+            BrowseScreen,
+            OverviewScreen,
+            ReviewScreen,
+        ]
+        assert len(app.screen_stack) == 4  # and Textual's own default screen
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen)
+
+
+async def test_the_edit_form_does_not_select_the_task_on_focus(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = table(app).current_id
+        await pilot.press("e")
+        await settle(pilot)
+        task = app.screen.query_one("#f-task", Input)
+        assert app.focused is task
+        assert task.selection.is_empty and task.cursor_position == len(task.value)
+        await pilot.press(*" now", "ctrl+s")
+        await settle(pilot)
+    assert store.get(target).episode.task == TASKS[0][0] + " now"

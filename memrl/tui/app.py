@@ -24,6 +24,8 @@ from memrl.tui.undo import Undo, UndoStack
 
 COMPACT_AFTER = 2.0  # seconds without a change before the index rows changes left are folded in
 
+Done = Callable[[bool, Undo | None], None]  # was a change saved, and its undo
+
 
 class MemrlApp(App[None]):
     CSS_PATH = "memrl.tcss"
@@ -39,7 +41,7 @@ class MemrlApp(App[None]):
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("I", "rebuild_index", "Rebuild index", show=False),
         Binding("question_mark", "keys", "Keys", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "leave", "Quit"),
     ]
 
     def __init__(
@@ -104,25 +106,29 @@ class MemrlApp(App[None]):
 
     # writes ------------------------------------------------------------------------
 
-    def write(self, job: curator.Job) -> None:
-        """Run a change on a thread worker; report it, remember its undo, refresh."""
+    def write(self, job: curator.Job, done: Done | None = None) -> None:
+        """Run a change on a thread worker; report it, remember its undo, refresh. `done`
+        hears whether it was saved, and its undo: screens that step through answers count
+        only what was saved, and step back through their own undos."""
         self._writing += 1
-        self.run_worker(partial(self._run_job, job), thread=True, group="write")
+        self.run_worker(partial(self._run_job, job, done), thread=True, group="write")
 
-    def _run_job(self, job: curator.Job) -> None:
+    def _run_job(self, job: curator.Job, done: Done | None) -> None:
         with self._write_lock:
             try:
                 text, undo = job(self.memory)
             except MemrlError as exc:
-                self.call_from_thread(self._job_done, str(exc), None, True)
+                self.call_from_thread(self._job_done, str(exc), None, True, done)
                 return
-        self.call_from_thread(self._job_done, text, undo, False)
+        self.call_from_thread(self._job_done, text, undo, False, done)
 
-    def _job_done(self, text: str, undo: Undo | None, error: bool) -> None:
+    def _job_done(self, text: str, undo: Undo | None, error: bool, done: Done | None) -> None:
         self._writing -= 1
         if undo is not None:
             self.undo_stack.push(undo)
         self.notify(text, severity="error" if error else "information", timeout=6)
+        if done is not None:
+            done(not error, undo)
         self.poll()
         if self._undo_waiting and not self._writing:
             self._undo_waiting -= 1
@@ -148,6 +154,18 @@ class MemrlApp(App[None]):
             pass
 
     # actions -----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In a form the letters are the person's text: the app's letter keys rest there,
+        even when the focus is on a dropdown or on the form itself (ctrl+q still quits)."""
+        from memrl.tui.screens.base import FormScreen
+
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        return not (isinstance(screen, FormScreen) and action in screen.APP_ACTIONS_OFF)
+
+    async def action_leave(self) -> None:
+        """q: quit, as ctrl+q does (but not from a form: see check_action)."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         """Quit (q, ctrl+q), asking first while a form holds changes not saved."""
@@ -216,8 +234,12 @@ class MemrlApp(App[None]):
             self.action_show_help_panel()
 
     def _push_unique(self, kind: type[Screen], *args) -> None:
-        if isinstance(self.screen, kind):
-            return
+        """Open a screen, or go back to it if it is open already, not one more on the stack."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, kind):
+                if screen is not self.screen:
+                    screen.pop_until_active()
+                return
         self.push_screen(kind(*args))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

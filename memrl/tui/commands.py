@@ -96,11 +96,13 @@ ENTRIES = [
 
 
 def entries(screen: Screen) -> list[tuple[str, str, str]]:
-    from memrl.tui.screens.base import EpisodeActions
+    from memrl.tui.screens.base import EpisodeActions, FormScreen
     from memrl.tui.screens.browse import BrowseScreen
 
     out = []
     for title, help_text, action, where in ENTRIES:
+        if isinstance(screen, FormScreen) and action.removeprefix("app.") in screen.APP_ACTIONS_OFF:
+            continue  # a form's keys are text; its palette offers no more than they do
         if where == "episode" and not isinstance(screen, EpisodeActions):
             continue
         if where == "browse" and not isinstance(screen, BrowseScreen):

@@ -97,7 +97,7 @@ def archive(ids: Sequence[str]) -> Job:
         moved = [e.id for e in m.archive(list(ids))]
         return (
             f"archived {_ids(moved)} (u undoes)",
-            Undo(f"archive of {_ids(moved)}", lambda mm: mm.restore(moved)),
+            Undo(f"archive of {_ids(moved)}", lambda mm: mm.restore(moved), restores=moved),
         )
 
     return job
@@ -109,7 +109,11 @@ def prune(ids: Sequence[str]) -> Job:
         return (
             f"pruned {len(moved)} episode{'s' if len(moved) != 1 else ''} to the archive "
             "(u undoes)",
-            Undo(f"prune of {plural(len(moved), 'episode')}", lambda mm: mm.restore(moved)),
+            Undo(
+                f"prune of {plural(len(moved), 'episode')}",
+                lambda mm: mm.restore(moved),
+                restores=moved,
+            ),
         )
 
     return job
@@ -126,7 +130,7 @@ def merge(plan: MergePlan) -> Job:
 
         return (
             f"merged {_ids(sources)} into {merged.short_id}; the originals are archived (u undoes)",
-            Undo(f"merge into {merged.short_id}", undo),
+            Undo(f"merge into {merged.short_id}", undo, restores=sources),
         )
 
     return job
@@ -134,6 +138,12 @@ def merge(plan: MergePlan) -> Job:
 
 def edit(episode_id: str, changes: dict[str, Any], before: dict[str, Any]) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
+        row = m.rows([episode_id]).get(episode_id)
+        if row is not None and row.archived:  # archived meanwhile, by another process
+            raise MemrlError(
+                f"{row.short_id} is archived: `memrl restore` brings it back, then it can be "
+                "edited. Nothing was saved."
+            )
         ep = m.update(episode_id, changes)
         return (
             f"saved {ep.short_id} and re-indexed it",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from textual.app import App, SuspendNotSupported
 
 from memrl.editing import edit_text
-from memrl.errors import MemrlError
+from memrl.episode import Episode, parse
+from memrl.errors import InvalidInput, MemrlError
+from memrl.intake import check_summary
 from memrl.tui import curator
 
 EDITABLE = (
@@ -42,6 +46,31 @@ def changes_from(original: dict, text: str) -> dict:
     return {k: v for k, v in data.items() if v != original.get(k)}
 
 
+def check(app: App, episode: Episode, changes: dict) -> None:
+    """Raise InvalidInput naming what the store would refuse: a value the episode cannot
+    hold, or an episode archived meanwhile (by another process)."""
+    parse({**episode.model_dump(mode="json"), **changes}, "the edited episode")
+    if "summary" in changes:
+        check_summary(app.memory.settings, str(changes["summary"]))  # type: ignore[attr-defined]
+    row = app.memory.rows([episode.id]).get(episode.id)  # type: ignore[attr-defined]
+    if row is not None and row.archived:
+        raise InvalidInput(f"{row.short_id} was archived meanwhile; `memrl restore` brings it back")
+
+
+@contextmanager
+def _suspended(app: App) -> Iterator[None]:
+    """`app.suspend()`, which resumes the app only when its block ends without an error:
+    an error inside (no editor to run) is held until the app is back, then raised."""
+    failure: BaseException | None = None
+    with app.suspend():
+        try:
+            yield
+        except BaseException as exc:
+            failure = exc
+    if failure is not None:
+        raise failure
+
+
 def edit_in_editor(app: App, episode_id: str) -> None:
     try:
         episode = app.memory.get(episode_id).episode  # type: ignore[attr-defined]
@@ -50,11 +79,13 @@ def edit_in_editor(app: App, episode_id: str) -> None:
         return
     original = editable(episode.model_dump(mode="json"))
     unsaved = _unsaved(episode.short_id)
-    # An edit that was not valid JSON is kept, and the next E goes on from it.
+    # An edit that could not be saved (broken JSON, a bad value) is kept: the next E goes on.
     resumed = unsaved.read_text(encoding="utf-8") if unsaved.is_file() else None
     text = resumed or json.dumps(original, indent=2, ensure_ascii=False) + "\n"
     try:
-        status, edited = edit_text(text, prefix=f"memrl-{episode.short_id}-", around=app.suspend)
+        status, edited = edit_text(
+            text, prefix=f"memrl-{episode.short_id}-", around=lambda: _suspended(app)
+        )
     except SuspendNotSupported:
         app.notify("this terminal cannot hand over to an editor; use e instead", severity="error")
         return
@@ -66,7 +97,8 @@ def edit_in_editor(app: App, episode_id: str) -> None:
         return
     try:
         changes = changes_from(original, edited)
-    except ValueError as exc:
+        check(app, episode, changes)
+    except (ValueError, InvalidInput) as exc:
         unsaved.write_text(edited, encoding="utf-8")
         app.notify(
             f"not saved: {exc}. Your text is kept: press E to go on editing it",

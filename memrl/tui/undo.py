@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from memrl.memory import Memory
@@ -12,6 +12,7 @@ from memrl.memory import Memory
 class Undo:
     label: str  # "archive 3e1f0a2b", shown when it is undone
     apply: Callable[[Memory], object]  # may return the sentence to show
+    restores: Sequence[str] = ()  # the archived episodes it brings back
 
 
 class UndoStack:
@@ -25,6 +26,19 @@ class UndoStack:
 
     def pop(self) -> Undo | None:
         return self._items.pop() if self._items else None
+
+    def peek(self) -> Undo | None:
+        """What `u` would undo next."""
+        return self._items[-1] if self._items else None
+
+    def remove(self, item: Undo) -> bool:
+        """Take this one off the stack, to undo it out of turn (a screen's own step back);
+        False if it is no longer there (undone already, or fallen off the end)."""
+        for n, other in enumerate(self._items):
+            if other is item:
+                del self._items[n]
+                return True
+        return False
 
     def __len__(self) -> int:
         return len(self._items)

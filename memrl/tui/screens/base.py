@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from textual import getters
 
     from memrl.tui.app import MemrlApp
+    from memrl.views import Row
 
 ResultT = TypeVar("ResultT")
 
@@ -22,6 +23,48 @@ class MemrlScreen(Screen[ResultT]):
 
     if TYPE_CHECKING:
         app = getters.app(MemrlApp)
+
+    @property
+    def on_stack(self) -> bool:
+        """Still on the app's stack? (A change saved on a worker may answer after it closed.)"""
+        return self in self.app.screen_stack
+
+
+class FormScreen(MemrlScreen[bool]):
+    """A screen where the person types: ctrl+s applies it, escape asks before throwing
+    away what was typed, and the app's letter keys rest (`MemrlApp.check_action`)."""
+
+    APP_ACTIONS_OFF = frozenset(
+        {"search", "feedback_session", "review", "prune", "overview", "undo"}
+        | {"rebuild_index", "leave"}
+    )
+
+    def unsaved(self) -> bool:
+        """Does the form hold changes that were not applied? (Escape and quitting ask.)"""
+        return False
+
+    def action_cancel(self) -> None:
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        if not self.unsaved():
+            self.dismiss(False)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(False)
+
+        self.app.push_screen(ConfirmScreen("Discard your changes?", yes="Discard"), answered)
+
+
+def archived_notice(app: MemrlApp, row: Row) -> str:
+    """Why an archived episode cannot be edited, and what brings it back: `u` only when
+    undoing the last change here restores it (not when another process archived it)."""
+    last = app.undo_stack.peek()
+    undo = "u (undo) or " if last is not None and row.id in last.restores else ""
+    return (
+        f"{row.short_id} is archived: {undo}`memrl restore` brings it back, then it can be edited"
+    )
 
 
 class EpisodeActions(MemrlScreen[None]):
@@ -88,11 +131,7 @@ class EpisodeActions(MemrlScreen[None]):
             return None
         row = self.memory.rows(ids[:1]).get(ids[0])
         if row is not None and row.archived:
-            self.notify(
-                f"{row.short_id} is archived: u (undo) or `memrl restore` brings it back, "
-                "then it can be edited",
-                severity="warning",
-            )
+            self.notify(archived_notice(self.app, row), severity="warning")
             return None
         return ids[0]
 

@@ -14,7 +14,7 @@ from memrl.episode import Episode
 from memrl.errors import InvalidInput, MemrlError
 from memrl.intake import check_summary
 from memrl.tui import curator
-from memrl.tui.screens.base import MemrlScreen
+from memrl.tui.screens.base import FormScreen, archived_notice
 from memrl.tui.widgets.footer import Footer
 from memrl.vocab import Outcome, TaskType
 
@@ -26,7 +26,13 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class EditScreen(MemrlScreen[bool]):
+def _input(value: str, id: str) -> Input:
+    """A one-line field: focusing it puts the cursor after its text, so the first key
+    goes on from it rather than replacing it all."""
+    return Input(value, id=id, select_on_focus=False)
+
+
+class EditScreen(FormScreen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("escape", "cancel", "Cancel"),
@@ -53,10 +59,10 @@ class EditScreen(MemrlScreen[bool]):
             id="edit-status",
         )
         with VerticalScroll(id="edit-form"):
-            yield from self._field("task", Input(ep.task, id="f-task"))
+            yield from self._field("task", _input(ep.task, "f-task"))
             with Horizontal(classes="row"):
                 with Vertical():
-                    yield from self._field("project", Input(ep.project, id="f-project"))
+                    yield from self._field("project", _input(ep.project, "f-project"))
                 with Vertical():
                     yield from self._field(
                         "outcome",
@@ -78,7 +84,7 @@ class EditScreen(MemrlScreen[bool]):
                         ),
                     )
             yield from self._field("summary", TextArea(ep.summary, id="f-summary"))
-            yield from self._field("tags (comma separated)", Input(", ".join(ep.tags), id="f-tags"))
+            yield from self._field("tags (comma separated)", _input(", ".join(ep.tags), "f-tags"))
             for name in LINES:
                 text = "\n".join(getattr(ep, name))
                 yield from self._field(
@@ -171,26 +177,17 @@ class EditScreen(MemrlScreen[bool]):
         if not changes:
             self.dismiss(False)
             return
+        row = self.app.memory.rows([self.episode_id]).get(self.episode_id)
+        if row is not None and row.archived:  # by another process, since the form opened
+            self.notify(archived_notice(self.app, row), severity="warning", timeout=10)
+            return
         before = {k: v for k, v in self.original.model_dump(mode="json").items() if k in changes}
         self.app.write(curator.edit(self.episode_id, changes, before))
         self.dismiss(True)
 
     def unsaved(self) -> bool:
-        """Does the form hold changes that were not saved? (Quitting asks first.)"""
+        """Does the form hold changes that were not saved? (Escape and quitting ask first.)"""
         try:
             return self.original is not None and bool(self.changes())
         except Exception:  # a field that does not parse yet is a change too
             return True
-
-    def action_cancel(self) -> None:
-        from memrl.tui.screens.confirm import ConfirmScreen
-
-        if not self.unsaved():
-            self.dismiss(False)
-            return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(False)
-
-        self.app.push_screen(ConfirmScreen("Discard your changes?", yes="Discard"), answered)

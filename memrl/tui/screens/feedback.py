@@ -3,11 +3,15 @@ that retrieved it; y helpful, n unhelpful, s skip."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 from textual.binding import Binding
 from textual.widgets import Header, Markdown, Static
 
 from memrl.tui import curator
 from memrl.tui.screens.base import MemrlScreen
+from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.views import ago
@@ -32,6 +36,17 @@ Press **escape** to go back.
 """
 
 
+@dataclass(slots=True, eq=False)
+class Answer:
+    """One card answered, for u to step back over."""
+
+    position: int
+    rated: bool  # False: skipped
+    saving: bool = False  # the rating is on its way to the store
+    undo: Undo | None = None  # the rating's, once saved
+    taken_back: bool = False  # u came before it was saved: undo it when it is
+
+
 class FeedbackScreen(MemrlScreen[None]):
     BINDINGS = [
         Binding("y", "rate(True)", "Helpful"),
@@ -47,7 +62,7 @@ class FeedbackScreen(MemrlScreen[None]):
         self.position = 0
         self.rated = 0
         self.skipped = 0
-        self.steps: list[tuple[int, bool]] = []  # (position, rated) of each answer, for u
+        self.steps: list[Answer] = []
 
     def compose(self):
         yield Header()
@@ -99,17 +114,33 @@ class FeedbackScreen(MemrlScreen[None]):
         if item is None:
             self.notify("nothing left to rate; escape goes back")
             return
-        self.app.write(curator.rate([item[0]], helpful))
-        self.steps.append((self.position, True))
+        answer = Answer(self.position, rated=True, saving=True)
+        self.steps.append(answer)
         self.rated += 1
         self.position += 1
         self.show_current()
+        self.app.write(curator.rate([item[0]], helpful), partial(self._saved, answer))
+
+    def _saved(self, answer: Answer, ok: bool, undo: Undo | None) -> None:
+        answer.saving, answer.undo = False, undo
+        if answer.taken_back:
+            self._take_back(answer)
+        elif not ok and answer in self.steps:  # not rated (the app says why): not counted
+            self.steps.remove(answer)
+            self.rated -= 1
+            if self.on_stack:
+                self.show_current()
+
+    def _take_back(self, answer: Answer) -> None:
+        """Undo this answer's rating: this one, whatever else was done since."""
+        if answer.undo is not None and self.app.undo_stack.remove(answer.undo):
+            self.app.write(curator.undo(answer.undo))
 
     def action_skip(self) -> None:
         if self.current is None:
             self.notify("nothing left to rate; escape goes back")
             return
-        self.steps.append((self.position, False))
+        self.steps.append(Answer(self.position, rated=False))
         self.skipped += 1
         self.position += 1
         self.show_current()
@@ -120,10 +151,13 @@ class FeedbackScreen(MemrlScreen[None]):
         if not self.steps:
             self.notify("nothing to undo in this session", severity="warning")
             return
-        self.position, rated = self.steps.pop()
-        if rated:
-            self.app.action_undo()
+        answer = self.steps.pop()
+        self.position = answer.position
+        if answer.rated:
             self.rated -= 1
+            answer.taken_back = True
+            if not answer.saving:
+                self._take_back(answer)
         else:
             self.skipped -= 1
         self.show_current()

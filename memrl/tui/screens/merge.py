@@ -10,13 +10,14 @@ from textual.widgets import Header, Select, Static, TextArea
 from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.tui import curator
-from memrl.tui.screens.base import MemrlScreen
+from memrl.tui.screens.base import FormScreen
+from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.views import pct, plural
 
 
-class MergeScreen(MemrlScreen[bool]):
+class MergeScreen(FormScreen):
     BINDINGS = [
         Binding("ctrl+s", "merge", "Merge"),
         Binding("escape", "cancel", "Cancel"),
@@ -27,6 +28,8 @@ class MergeScreen(MemrlScreen[bool]):
         self.ids = ids
         self.plan: MergePlan | None = None
         self.project: str | None = None
+        self.merging = False  # applied, not saved yet
+        self.undo: Undo | None = None  # once merged: what takes it back
 
     def compose(self):
         yield Header()
@@ -86,6 +89,8 @@ class MergeScreen(MemrlScreen[bool]):
     def action_merge(self) -> None:
         from memrl.tui.screens.confirm import ConfirmScreen
 
+        if self.merging:
+            return
         if self.plan is None:
             self.notify("there is no merge plan to apply", severity="error")
             return
@@ -120,13 +125,21 @@ class MergeScreen(MemrlScreen[bool]):
         self.app.call_from_thread(self._apply, plan)
 
     def _apply(self, plan: MergePlan) -> None:
-        self.app.write(curator.merge(plan))
-        self.dismiss(True)
+        self.merging = True
+        self.app.write(curator.merge(plan), self._merged)
+
+    def _merged(self, ok: bool, undo: Undo | None) -> None:
+        """Closes once merged; when the merge fails (the app says why) the summary stays."""
+        self.merging = False
+        if ok and self.is_active:
+            self.undo = undo
+            self.dismiss(True)
 
     def unsaved(self) -> bool:
-        """Has the person written a summary of their own? (Quitting asks first.)"""
+        """Has the person written a summary of their own? (Escape and quitting ask first.)"""
         written = self.query_one(TextArea).text.strip()
         return bool(written) and (self.plan is None or written != self.plan.episode.summary.strip())
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        if not self.merging:  # leaving now would not stop the merge
+            super().action_cancel()

@@ -14,6 +14,7 @@ from textual.widgets import Header, Markdown, Static
 from memrl.errors import MemrlError
 from memrl.tui import curator
 from memrl.tui.screens.base import MemrlScreen
+from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.views import Row, pct, plural
@@ -52,7 +53,8 @@ class ReviewScreen(MemrlScreen[None]):
         self.findings: list[Finding] = []
         self.position = 0
         self.loaded = False
-        self.steps: list[tuple[int, bool]] = []  # (position, changed the store) per answer
+        self.steps: list[tuple[int, Undo | None]] = []  # (position, what undoes it) per answer
+        self.saving = False  # an answer's change is on its way to the store
 
     def compose(self):
         yield Header()
@@ -115,59 +117,74 @@ class ReviewScreen(MemrlScreen[None]):
         for detail, r in zip(details, finding.rows, strict=True):
             detail.show(r.id)
 
-    def _next(self, changed: bool = True) -> None:
-        self.steps.append((self.position, changed))
+    def _next(self, undo: Undo | None = None) -> None:
+        self.steps.append((self.position, undo))
         self.position += 1
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
 
+    def _change(self, job: curator.Job) -> None:
+        """Make an answer's change; the next finding comes once it is saved (a change that
+        fails leaves this finding up, and nothing for u to take back)."""
+        self.saving = True
+        self.app.write(job, self._saved)
+
+    def _saved(self, ok: bool, undo: Undo | None) -> None:
+        self.saving = False
+        if ok and self.on_stack:
+            self._next(undo)
+
     def action_undo(self) -> None:
-        """Step back one finding, undoing what was done to it (a skip just goes back)."""
-        if not self.steps:
-            self.app.action_undo()  # nothing answered here yet: the app's own undo
+        """Step back one finding, undoing what was done to it (a skip just goes back).
+        Only this review's answers: what was done before it is undone from other screens."""
+        if self.saving:
             return
-        self.position, changed = self.steps.pop()
-        if changed:
-            self.app.action_undo()
+        if not self.steps:
+            self.notify("nothing to undo in this review", severity="warning")
+            return
+        self.position, undo = self.steps.pop()
+        if undo is not None and self.app.undo_stack.remove(undo):
+            self.app.write(curator.undo(undo))
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
 
     def action_merge(self) -> None:
         from memrl.tui.screens.merge import MergeScreen
 
         finding = self.current
+        if self.saving:
+            return
         if finding is None or finding.kind != "duplicates":
             self.notify("only duplicate clusters can be merged", severity="warning")
             return
+        screen = MergeScreen([r.id for r in finding.rows])
 
         def merged(done: bool | None) -> None:
             if done:
-                self._next()
+                self._next(screen.undo)
 
-        self.app.push_screen(MergeScreen([r.id for r in finding.rows]), merged)
+        self.app.push_screen(screen, merged)
 
     def action_keep(self) -> None:
         finding = self.current
-        if finding is None:
+        if finding is None or self.saving:
             return
         ids = [r.id for r in finding.rows]
         if finding.kind == "duplicates":
-            self.app.write(curator.keep_apart(ids))
+            self._change(curator.keep_apart(ids))
         else:
-            self.app.write(curator.pin(ids, True))
-        self._next()
+            self._change(curator.pin(ids, True))
 
     def action_archive(self) -> None:
         from memrl.tui.screens.confirm import ConfirmScreen
 
         finding = self.current
-        if finding is None:
+        if finding is None or self.saving:
             return
         rows = finding.rows[1:] if finding.kind == "duplicates" else finding.rows
         listing = "\n".join(f"  {r.short_id}  {r.title[:60]}" for r in rows)
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.write(curator.archive([r.id for r in rows]))
-                self._next()
+                self._change(curator.archive([r.id for r in rows]))
 
         self.app.push_screen(
             ConfirmScreen(
@@ -179,5 +196,5 @@ class ReviewScreen(MemrlScreen[None]):
         )
 
     def action_skip(self) -> None:
-        if self.current is not None:
-            self._next(changed=False)
+        if self.current is not None and not self.saving:
+            self._next()

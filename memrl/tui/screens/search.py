@@ -114,15 +114,20 @@ class SearchScreen(EpisodeActions):
         if query != self.query_one(Input).value:
             return  # typed on since: a newer search is coming
         self.searches += 1
+        # the same query again (the store changed): the cursor stays on its episode
+        again = result is not None and self.result is not None and result.query == self.result.query
+        keep = self.selected_ids() if again else []
         self.result = result
         table = self.query_one(DataTable)
-        table.clear()
         if result is None:
+            table.clear()
             self._status(error or "type to search")
             self.query_one("#search-why", Static).update("")
             self.query_one(EpisodeDetail).show(None)
             return
-        self._fill()
+        if not again:
+            table.move_cursor(row=0, animate=False)
+        self._fill(keep[0] if keep else None)
         n = len(result.hits)
         warn = f" · {'; '.join(result.warnings)}" if result.warnings else ""
         self._status(
@@ -131,10 +136,11 @@ class SearchScreen(EpisodeActions):
             if n
             else f"nothing similar to “{query.strip()}” yet"
         )
-        self._highlight(0)
+        self._highlight(table.cursor_row)
 
-    def _fill(self) -> None:
-        """The hits, each title cut to the table's width (the detail pane has the rest)."""
+    def _fill(self, episode_id: str | None = None) -> None:
+        """The hits, each title cut to the table's width (the detail pane has the rest); the
+        cursor stays on `episode_id` if it is still found, else on the same row."""
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -151,8 +157,11 @@ class SearchScreen(EpisodeActions):
                 f"{hit.score:.3f}",
                 clip(hit.row.title, task),
             )
-        if self.result.hits:
-            table.move_cursor(row=min(cursor, len(self.result.hits) - 1), animate=False)
+        ids = [hit.id for hit in self.result.hits]
+        if episode_id in ids:
+            cursor = ids.index(episode_id)
+        if ids:
+            table.move_cursor(row=min(cursor, len(ids) - 1), animate=False)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fill)
