@@ -191,8 +191,9 @@ def import_lines(
         )
         done = 0
         while chunk := list(islice(todo, CHUNK)):
-            done = _store_chunk(memory, chunk, done, total, progress)
-            result.imported += len(chunk)
+            done, stored = _store_chunk(memory, chunk, done, total, progress)
+            result.imported += stored
+            result.skipped_existing += len(chunk) - stored
     memory.index.optimize(whole=True)
     return result
 
@@ -203,11 +204,13 @@ def _store_chunk(
     done: int,
     total: int,
     progress: Callable[[int, int], None] | None,
-) -> int:
-    """Embed, write, catalog and index one chunk, so memory stays flat however big the file.
+) -> tuple[int, int]:
+    """Embed, write, catalog and index one chunk, so memory stays flat however big the file;
+    returns the progress count and how many episodes were stored.
 
     Each chunk is complete before the next starts: an interrupted import keeps whole
-    episodes, and running it again skips them.
+    episodes, and running it again skips them. So does a second import of the same file
+    running at the same time: what it stored first is left out here.
     """
     live = [ep for ep, _l, arch in chunk if not arch]
     vectors: list[Any] = []
@@ -217,17 +220,23 @@ def _store_chunk(
         done += len(batch)
         if progress:
             progress(done, total)
-    for ep, _l, arch in chunk:
-        files.atomic_write_text(
-            memory.store.path_for(ep, archived=arch), ep.to_json(), durable=False
+    vector_of = {ep.id: vec for ep, vec in zip(live, vectors, strict=True)}
+    with memory.store.editing():
+        present = memory.ledger.catalog_many([ep.id for ep, _l, _a in chunk])
+        chunk = [item for item in chunk if item[0].id not in present]
+        for ep, _l, arch in chunk:
+            files.atomic_write_text(
+                memory.store.path_for(ep, archived=arch), ep.to_json(), durable=False
+            )
+        os.sync()
+        memory.ledger.upsert_catalog(
+            [catalog_row(memory.root, ep, archived=a) for ep, _l, a in chunk]
         )
-    os.sync()
-    memory.ledger.upsert_catalog([catalog_row(memory.root, ep, archived=a) for ep, _l, a in chunk])
-    _restore_learning(memory, chunk)
-    if live:
-        rows = [IndexRow.of(ep, vec) for ep, vec in zip(live, vectors, strict=True)]
+        _restore_learning(memory, chunk)
+    rows = [IndexRow.of(ep, vector_of[ep.id]) for ep, _l, arch in chunk if not arch]
+    if rows:
         memory.write_index(rows)
-    return done
+    return done, len(chunk)
 
 
 def _restore_learning(memory: Memory, todo: list[tuple[Episode, dict, bool]]) -> None:

@@ -248,3 +248,27 @@ def test_a_large_table_gets_a_quantised_vector_index_whose_answers_stay_exact(
     assert index._refine() is None
     monkeypatch.setattr(ix, "KIND_TTL", 0.0)
     assert other._refine() is None
+
+
+def test_the_same_file_imported_twice_at_once_is_stored_once(fast_memory, tmp_path):
+    """A second import that runs while the first is embedding finds its episodes stored."""
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder
+
+    for n in range(3):
+        ep = fast_memory.capture(episode(task=f"t{n}", summary=f"work {n}")).episode
+        fast_memory.learning.feedback([ep.id], helpful=True)
+    lines = [json.dumps(item) for item in fast_memory.export()]
+    first = Memory(tmp_path / "other", embedder=HashEmbedder())
+    second = Memory(tmp_path / "other", embedder=HashEmbedder())
+    raced = []
+
+    def meanwhile(done: int, total: int) -> None:
+        if not raced:  # the first import has embedded, not yet written: the second runs whole
+            raced.append(second.import_(lines))
+
+    result = first.import_(lines, progress=meanwhile)
+    assert raced[0].imported == 3 and result.imported == 0 and result.skipped_existing == 3
+    for item in fast_memory.export():
+        assert len(first.ledger.events(item["id"])) == len(item["learning"]["history"])
+    assert first.count() == 3
