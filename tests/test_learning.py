@@ -342,3 +342,20 @@ def test_a_logged_use_is_a_retrieval_in_the_given_order(flaky):
     assert stored[0] == listed[0].project
     after = memory.rows([r.id for r in listed])
     assert all(after[r.id].learned.retrievals == r.learned.retrievals + 1 for r in listed)
+
+
+def test_propagating_one_project_agrees_with_propagating_them_all(fast_memory):
+    """Value that reaches an episode from another project still counts in a project's run,
+    and that run leaves the other projects' edges and values as the whole run set them."""
+    m = fast_memory
+    a = m.capture(episode(summary="Retry the payment webhook with backoff", project="p1"))
+    b = m.capture(episode(summary="Retry the payment webhook with backoff!", project="p2"))
+    m.learning.feedback([a.episode.id], helpful=True)
+    m.learning.propagate()
+    whole = m.get(b.episode.id).learned.utility
+    edges = m.ledger.conn.execute("SELECT COUNT(*) FROM edges").fetchone()[0]
+    assert whole > 0.5 and edges
+    for project in ("p2", "p1", "p2"):
+        assert m.learning.propagate(project=project).changes == []
+        assert m.get(b.episode.id).learned.utility == pytest.approx(whole)
+        assert m.ledger.conn.execute("SELECT COUNT(*) FROM edges").fetchone()[0] == edges

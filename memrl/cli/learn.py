@@ -74,7 +74,12 @@ def propagate(
     temporal: bool = typer.Option(
         False, "--temporal", help="Also give outstanding temporal credit."
     ),
-    project: str = typer.Option(None, "--project", "-p", help="Only within this project."),
+    project: str = typer.Option(
+        None,
+        "--project",
+        "-p",
+        help="Update only this project's episodes (value from others still counts).",
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would change; change nothing."
     ),

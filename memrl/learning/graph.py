@@ -289,19 +289,22 @@ class Graph(LearningBase):
         dry_run: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> PropagationReport:
-        """Recompute the whole graph exactly. Run twice, the second run changes nothing."""
+        """Recompute the whole graph exactly. Run twice, the second run changes nothing.
+
+        With `project`, only that project's episodes are updated, from the same graph as a
+        whole run (value reaching them from other projects included), so that the two agree.
+        """
         started = time.perf_counter()
-        scope_sql = "e.archived = 0" + (" AND e.project = ?" if project else "")
-        args = [project] if project else []
-        live = {
-            r[0]: (r[1] or 0)
-            for r in self.ledger.conn.execute(
-                f"SELECT e.id, s.evidence FROM episodes e LEFT JOIN state s ON s.id = e.id "
-                f"WHERE {scope_sql}",
-                args,
-            )
-        }
-        if not live:  # nothing stored (or all archived): no index is needed to know that
+        live: dict[str, int] = {}
+        targets: set[str] = set()
+        for episode_id, evidence, where in self.ledger.conn.execute(
+            "SELECT e.id, s.evidence, e.project FROM episodes e LEFT JOIN state s ON s.id = e.id "
+            "WHERE e.archived = 0"
+        ):
+            live[episode_id] = evidence or 0
+            if project is None or where == project:
+                targets.add(episode_id)
+        if not targets:  # nothing stored (or all archived): no index is needed to know that
             return PropagationReport(0, 0, [], dry_run=dry_run)
         ids, matrix = self.m.index.vectors(None)
         first = {i: n for n, i in reversed(list(enumerate(ids)))}  # one row per id
@@ -316,17 +319,20 @@ class Graph(LearningBase):
         edge_rows = []
         for s_row, d_row, sim in edges:
             src, dst = ids[s_row], ids[d_row]
-            inflows[dst].append(Inflow(src, sim, states[src].q))
-            edge_rows.append((src, dst, sim))
-        new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in ids}
+            if dst in targets:
+                inflows[dst].append(Inflow(src, sim, states[src].q))
+                edge_rows.append((src, dst, sim))
+        new_p = {
+            t: self._backup(inflows.get(t, []), states[t].evidence) for t in ids if t in targets
+        }
         with self.ledger.write() as c:
             changes = self._write_p(c, states, new_p, inflows, "propagation", dry_run)
             if not dry_run:
                 if project is None:
                     c.execute("DELETE FROM edges")
-                else:
+                else:  # the edges into this project's episodes, whichever project sends them
                     c.execute(
-                        "DELETE FROM edges WHERE src IN (SELECT id FROM episodes WHERE project = ?)",
+                        "DELETE FROM edges WHERE dst IN (SELECT id FROM episodes WHERE project = ?)",
                         (project,),
                     )
                 c.executemany(
