@@ -127,7 +127,14 @@ def _curve(memory: Memory, row: Row, events: list[Event], uses: list[float]):
     rate = memory.settings.learning.decay_rate
     now = memory.now()
     start = row.created_at
-    base = events[0].before if events else row.learned.utility / max(row.learned.decay, 1e-9)
+    pins = [e for e in events if e.cause in ("pin", "unpin")]
+    pinned = pins[0].cause == "unpin" if pins else row.pinned  # as it was before the first
+    if events:  # the first change found it decayed since its last use before then
+        first = events[0]
+        used = max((u for u in uses if u <= first.ts), default=start)
+        base = first.before / max(decay_factor(used, first.ts, rate, pinned), 1e-9)
+    else:
+        base = row.learned.utility / max(row.learned.decay, 1e-9)
     points: list[tuple[float, float]] = [(start, base)]
     last_use = start
     marks = sorted(
@@ -135,12 +142,14 @@ def _curve(memory: Memory, row: Row, events: list[Event], uses: list[float]):
     )
     value = base
     for ts, kind, ev in marks:
-        factor = decay_factor(last_use, ts, rate, row.pinned)
+        factor = decay_factor(last_use, ts, rate, pinned)
         points.append((ts, value * factor))
         if kind == "use" or (ev is not None and ev.cause in ("feedback", "merge")):
             last_use = ts
         if ev is not None:
-            value = ev.after / max(decay_factor(last_use, ts, rate, row.pinned), 1e-9)
+            if ev.cause in ("pin", "unpin"):
+                pinned = ev.cause == "pin"
+            value = ev.after / max(decay_factor(last_use, ts, rate, pinned), 1e-9)
             points.append((ts, ev.after))
         else:
             points.append((ts, value))
@@ -149,7 +158,7 @@ def _curve(memory: Memory, row: Row, events: list[Event], uses: list[float]):
     span = max(0.0, now - (marks[-1][0] if marks else start))
     for k in range(1, steps + 1):
         ts = (marks[-1][0] if marks else start) + span * k / steps
-        points.append((ts, value * decay_factor(last_use, ts, rate, row.pinned)))
+        points.append((ts, value * decay_factor(last_use, ts, rate, pinned)))
     return points
 
 

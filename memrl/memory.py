@@ -231,9 +231,19 @@ class Memory(Reading):
         return ep
 
     def set_pinned(self, refs: Sequence[str], pinned: bool) -> builtins.list[str]:
+        """Pin (no decay, never pruned) or unpin; the utility shown moves, so history says so."""
         ids = self.store.resolve_all(refs)
         for episode_id in ids:
+            before = self.rows([episode_id])[episode_id]
             self.update(episode_id, {"pinned": pinned})
+            if before.pinned == pinned:
+                continue
+            after = self.rows([episode_id])[episode_id].learned.utility
+            with self.ledger.write() as c:
+                cause = "pin" if pinned else "unpin"
+                self.ledger.add_event(
+                    c, (self.now(), episode_id, cause, None, before.learned.utility, after, "")
+                )
         return ids
 
     def archive(self, refs: Sequence[str]) -> builtins.list[Episode]:

@@ -108,16 +108,18 @@ def test_pin_unpin_and_history():
     out = run("history", a[:8]).output
     assert "feedback" in out and "50% → 55%" in out
     data = json.loads(run("history", a[:8], "--json").stdout)
-    assert data["events"][0]["cause"] == "feedback" and len(data["curve"]) > 2
+    assert [e["cause"] for e in data["events"]] == ["pin", "unpin", "feedback"]
+    rated = data["events"][2]
+    assert len(data["curve"]) > 2
     # every moment in --json output is ISO 8601 UTC, the same string as in the episode file
     shown = json.loads(run("show", a[:8], "--json").stdout)
     listed = {r["id"]: r for r in json.loads(run("list", "--json").stdout)}
     assert data["created_at"] == shown["created_at"] == listed[a]["created_at"]
-    assert datetime.fromisoformat(data["events"][0]["ts"]) <= datetime.fromisoformat(
+    assert datetime.fromisoformat(rated["ts"]) <= datetime.fromisoformat(
         shown["learning"]["last_used_at"]
     )
     assert all(datetime.fromisoformat(ts).tzinfo is UTC for ts, _u in data["curve"])
-    assert data["events"][0]["after"] == 0.55
+    assert rated["after"] == 0.55
 
 
 def test_stats():

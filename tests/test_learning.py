@@ -359,3 +359,23 @@ def test_propagating_one_project_agrees_with_propagating_them_all(fast_memory):
         assert m.learning.propagate(project=project).changes == []
         assert m.get(b.episode.id).learned.utility == pytest.approx(whole)
         assert m.ledger.conn.execute("SELECT COUNT(*) FROM edges").fetchone()[0] == edges
+
+
+def test_pinning_and_unpinning_are_in_history_and_the_curve(flaky, clock):
+    from memrl import insights
+
+    memory, ids = flaky
+    episode_id = next(iter(ids.values()))
+    clock.advance(100)
+    decayed = memory.get(episode_id).learned.utility
+    memory.set_pinned([episode_id], True)
+    memory.set_pinned([episode_id], True)  # already pinned: nothing more to record
+    clock.advance(10)
+    memory.set_pinned([episode_id], False)
+    unpinned = memory.get(episode_id).learned.utility  # decay since the last use counts again
+    assert unpinned < decayed
+    h = insights.history(memory, episode_id)
+    pins = [(e.cause, round(e.before, 3), round(e.after, 3)) for e in h.events]
+    assert pins == [("pin", round(decayed, 3), 0.5), ("unpin", 0.5, round(unpinned, 3))]
+    values = [round(u, 3) for _t, u in h.curve]
+    assert values[0] == 0.5 and 0.5 in values[2:] and values[-1] == round(unpinned, 3)

@@ -15,6 +15,8 @@ MARKS = {
     "credit": ("credit", "cyan", "◆"),
     "propagation": ("propagation", "magenta", "•"),
     "merge": ("merge", "yellow", "■"),
+    "pin": ("pinned", "white", "◆"),
+    "unpin": ("unpinned", "white", "◇"),
 }
 
 
