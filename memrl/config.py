@@ -271,20 +271,29 @@ def set_value(directory: Path, key: str, value: str) -> Any:
 
     section, name = _split(key)
     model = SECTIONS[section]
+    path = directory / CONFIG_FILE
+    # Checked against the file's section alone: a bad value elsewhere (even the one being
+    # replaced) must not stop the fix, and the environment's overrides are not written.
     try:
-        current = getattr(load(directory), section).model_dump()
-        current[name] = value
+        raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}. Fix or delete the file.") from exc
+    current = dict(raw.get(section) or {})
+    current[name] = value
+    try:
         typed = getattr(model.model_validate(current), name)
     except ValidationError as exc:
+        errors = exc.errors()
+        mine = [e for e in errors if e["loc"] and e["loc"][0] == name]
+        if not mine:  # this value is fine; another key of the section in the file is not
+            raise ConfigError(_describe_error(exc, str(path))) from None
         type_name, default, desc = all_keys()[key]
-        msg = exc.errors()[0]["msg"]
         raise ConfigError(
-            f"{key} = {value!r} is not accepted: {msg}. It takes {type_name} "
+            f"{key} = {value!r} is not accepted: {mine[0]['msg']}. It takes {type_name} "
             f"(default {literal(default)}): {desc}"
         ) from None
     if typed and key in ("embedding.model", "embedding.model_path"):
         _check_model(key, typed)
-    path = directory / CONFIG_FILE
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     table = doc.get(section)
     if table is None:

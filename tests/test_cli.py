@@ -360,6 +360,18 @@ def test_config_show_get_set():
     assert bad.exit_code == 2 and "retrieval.limit" in bad.output and "integer" in bad.output
     bad = runner.invoke(app, ["config", "get", "nope.key"])
     assert bad.exit_code == 2 and "unknown config key" in bad.output
+    got = json.loads(run("config", "get", "retrieval.limit", "--json").stdout)
+    assert got == {"key": "retrieval.limit", "value": 8}
+    assert json.loads(run("config", "set", "retrieval.limit", "6", "--json").stdout)["value"] == 6
+
+
+def test_config_set_repairs_a_bad_value_in_the_file(data_dir):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "config.toml").write_text("# mine\n[learning]\nlearning_rate = 2\n")
+    assert runner.invoke(app, ["list"]).exit_code == 2  # the bad value stops every command
+    run("config", "set", "learning.learning_rate", "0.2")
+    assert (data_dir / "config.toml").read_text() == "# mine\n[learning]\nlearning_rate = 0.2\n"
+    assert run("config", "get", "learning.learning_rate").stdout.strip() == "0.2"
 
 
 def test_config_speaks_toml():

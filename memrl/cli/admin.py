@@ -292,11 +292,15 @@ def config_show(as_json: bool = JsonOpt) -> None:
 @guarded
 def config_get(
     key: str = typer.Argument(..., help="A dotted key, e.g. learning.learning_rate"),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Print one setting's value."""
     from memrl import config
 
     value = config.get(config.load(), key)
+    if as_json:
+        print_json({"key": key, "value": value})
+        return
     print(value if isinstance(value, str) else config.literal(value))
 
 
@@ -305,11 +309,15 @@ def config_get(
 def config_set(
     key: str = typer.Argument(..., help="A dotted key, e.g. learning.learning_rate"),
     value: str = typer.Argument(..., help="The new value (validated)."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Change one setting in config.toml (comments are kept)."""
     from memrl import config
 
     typed = config.set_value(config.data_dir(), key, value)
+    if as_json:
+        print_json({"key": key, "value": typed})
+        return
     console().print(f"[green]✓[/] {key} = {config.literal(typed)}")
 
 
