@@ -121,7 +121,11 @@ class Curation:
             idle = (now_ts - (learned.last_used_at or row.created_at)) / DAY
             if idle < days:
                 continue
-            why = [f"utility {learned.utility:.0%} < {floor:.0%}", f"unused for {idle:.0f} days"]
+            digits = 0 if f"{learned.utility:.0%}" != f"{floor:.0%}" else 1  # never "46% < 46%"
+            why = [
+                f"utility {learned.utility:.{digits}%} < {floor:.{digits}%}",
+                f"unused for {idle:.0f} days",
+            ]
             if learned.unhelpful:
                 why.append(f"rated unhelpful {learned.unhelpful}×")
             elif learned.retrievals == 0:
