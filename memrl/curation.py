@@ -109,6 +109,11 @@ class Curation:
     ) -> list[PruneCandidate]:
         days, floor = self.prune_limits(older_than_days, min_utility)
         now_ts = self.m.now()
+        restored = dict(  # restored by hand: unused counts from then
+            self.m.ledger.conn.execute(
+                "SELECT episode_id, MAX(ts) FROM events WHERE cause = 'restore' GROUP BY episode_id"
+            )
+        )
         out = []
         for row in self.m.list(
             Filters(project=project), limit=None, sort="utility", descending=False
@@ -118,7 +123,8 @@ class Curation:
                 break  # sorted by utility: nothing further qualifies
             if row.pinned or learned.helpful > 0:
                 continue
-            idle = (now_ts - (learned.last_used_at or row.created_at)) / DAY
+            since = max(learned.last_used_at or row.created_at, restored.get(row.id, 0.0))
+            idle = (now_ts - since) / DAY
             if idle < days:
                 continue
             digits = 0 if f"{learned.utility:.0%}" != f"{floor:.0%}" else 1  # never "46% < 46%"

@@ -257,13 +257,40 @@ class Memory(Reading):
         return moved
 
     def restore(self, refs: Sequence[str]) -> builtins.list[Episode]:
+        """Bring archived episodes back. Recorded in their history: a prune leaves an episode
+        restored by hand alone until it has been unused for the prune's days again."""
         ids = self.store.resolve_all(refs, archived=True)
         moved = self.store.set_archived(ids, False)
         if moved:
             vectors = self.embedder.embed([e.embedding_text() for e in moved])
             self._index_episodes(list(zip(moved, vectors, strict=True)))
             self.learning.refresh_edges([e.id for e in moved])
+            rows = self.rows([e.id for e in moved])
+            ts = self.now()
+            with self.ledger.write() as c:
+                self.ledger.add_events(
+                    c,
+                    [
+                        (ts, i, "restore", None, r.learned.utility, r.learned.utility, "")
+                        for i, r in rows.items()
+                    ],
+                )
         return moved
+
+    def merged_into(self, ids: Sequence[str]) -> dict[str, str]:
+        """For episodes merged away: the live episode each was merged into."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {
+            src: merged
+            for merged, src in self.ledger.conn.execute(
+                "SELECT v.episode_id, v.other_id FROM events v JOIN episodes e "
+                f"ON e.id = v.episode_id WHERE v.cause = 'merge' AND v.other_id IN ({marks}) "
+                "AND e.archived = 0",
+                list(ids),
+            )
+        }
 
     # search -----------------------------------------------------------------------
 

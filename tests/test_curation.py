@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -72,6 +73,31 @@ def test_pruned_episode_restores_with_every_field(mem, clock):
     assert mem.count() == 0
     mem.restore([ep.id[:8]])
     assert mem.get(ep.id).episode.model_dump() == ep.model_dump()
+    # restored by hand: not offered for pruning again until unused for the prune's days
+    assert mem.curation.prune_plan() == []
+    clock.advance(91)
+    assert [c.row.id for c in mem.curation.prune_plan()] == [ep.id]
+
+
+def test_restoring_an_episode_merged_away_is_pointed_out(data_dir):
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result
+
+    ids = [
+        json.loads(run("capture", "--summary", s, "--json").stdout)["id"]
+        for s in ("Retry the webhook with backoff", "Retry the webhook with jitter")
+    ]
+    merged = json.loads(run("merge", *ids, "--json").stdout)["id"]
+    out = run("restore", ids[0][:8]).output
+    assert f"{ids[0][:8]} was merged into {merged[:8]}, which is still live" in out
 
 
 def test_merge_keeps_the_union_and_combined_evidence(mem):

@@ -452,7 +452,14 @@ def restore(
     as_json: bool = JsonOpt,
 ) -> None:
     """Bring archived episodes back into the store and the index."""
-    moved = open_memory().restore(refs)
+    memory = open_memory()
+    moved = memory.restore(refs)
+    merged = memory.merged_into([e.id for e in moved])
+    for src, into in merged.items():
+        note(
+            f"{src[:8]} was merged into {into[:8]}, which is still live: the ratings it had now "
+            f"count in both. Archive one of them (`memrl archive {into[:8]}`) to undo that."
+        )
     if as_json:
         print_json({"restored": [e.id for e in moved]})
         return
