@@ -228,5 +228,8 @@ def test_last_leaves_out_a_hit_archived_since_and_rates_the_others():
     run("archive", a[:8])
     out = json.loads(run("feedback", "yes", "last", "--json").stdout)
     assert [c["id"] for c in out if c["cause"] == "feedback"] == [b]
+    again = run("feedback", "yes", "last", code=2).output  # each rating counts: once a search
+    assert "the latest search was rated helpful already" in again
+    run("search", "flaky login test")
     run("archive", b[:8])
     assert "archived since" in run("feedback", "yes", "last", code=3).output

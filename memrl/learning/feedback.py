@@ -81,6 +81,10 @@ class Feedback(Graph):
 
     def last_retrieved(self, session_id: str | None = None, origin: str | None = None) -> list[str]:
         """The hits of the latest retrieval, in that session or from that face if given."""
+        return self._last(session_id, origin)[1]
+
+    def _last(self, session_id: str | None, origin: str | None) -> tuple[int, list[str], str]:
+        """The latest retrieval: its seq, its hits, and how it was rated as 'last' (or '')."""
         conditions, args = [], []
         if session_id:
             conditions.append("session_id = ?")
@@ -89,7 +93,7 @@ class Feedback(Graph):
             conditions.append("origin = ?")
             args.append(origin)
         where = " WHERE " + " AND ".join(conditions) if conditions else ""
-        sql = "SELECT seq FROM retrievals" + where
+        sql = "SELECT seq, rated FROM retrievals" + where
         row = self.ledger.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
         if row is None:
             scope = f" in session {session_id}" if session_id else ""
@@ -109,7 +113,7 @@ class Feedback(Graph):
                 "the latest search found nothing, so 'last' names no episode: name the "
                 "episode ids. Nothing was changed."
             )
-        return ids
+        return row[0], ids, row[1] or ""
 
     def feedback(
         self,
@@ -126,8 +130,11 @@ class Feedback(Graph):
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")
         ids: list[str] = []
+        last_seq = None
         if any(ref.strip().lower() == "last" for ref in refs):
-            last = self.last_retrieved(session_id, origin)
+            last_seq, last, rated = self._last(session_id, origin)
+            if rated:
+                raise _rated_already(rated)
             found = self.ledger.catalog_many(last)
             # a hit archived (or merged) since is left out: the others are still rated
             ids += [i for i in last if i in found and not found[i].archived]
@@ -150,6 +157,10 @@ class Feedback(Graph):
         ts = self.m.now()
         changes = []
         with self.ledger.write() as c:
+            if last_seq is not None:  # again, in the write: another process may have rated it
+                rated = c.execute("SELECT rated FROM retrievals WHERE seq = ?", (last_seq,))
+                if rated := rated.fetchone()[0]:
+                    raise _rated_already(rated)
             states = self.ledger.states(ids)
             for episode_id in ids:
                 s = states[episode_id]
@@ -167,6 +178,9 @@ class Feedback(Graph):
                 seq = self.ledger.add_event(c, event)
                 changes.append(Change(episode_id, title, "feedback", before, after, seq=seq))
             self.ledger.put_states(c, states.values())
+            if last_seq is not None:
+                word = "helpful" if helpful else "unhelpful"
+                c.execute("UPDATE retrievals SET rated = ? WHERE seq = ?", (word, last_seq))
         spread = self.spread_from(ids)
         own = {ch.id: ch for ch in spread if ch.id in meta}
         for ch in changes:  # damping by new confidence may move the rated episode's p too
@@ -250,3 +264,10 @@ class Feedback(Graph):
             (limit,),
         ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _rated_already(rated: str) -> InvalidInput:
+    return InvalidInput(
+        f"the latest search was rated {rated} already, and every rating counts: 'last' rates "
+        "a search once. Name the episode ids to rate them again. Nothing was changed."
+    )

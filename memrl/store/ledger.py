@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS retrievals (
     project TEXT,
     query TEXT NOT NULL,
     origin TEXT NOT NULL,
-    credited INTEGER NOT NULL DEFAULT 0
+    credited INTEGER NOT NULL DEFAULT 0,
+    rated TEXT  -- 'helpful' or 'unhelpful' once rated as 'last': a search is rated so once
 );
 CREATE INDEX IF NOT EXISTS retrievals_session ON retrievals(session_id, seq);
 CREATE INDEX IF NOT EXISTS retrievals_project ON retrievals(project, ts);
@@ -217,6 +218,11 @@ class Ledger:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
         if "prev_used" not in columns:
             conn.execute("ALTER TABLE events ADD COLUMN prev_used REAL")
+        if "rated" not in {r[1] for r in conn.execute("PRAGMA table_info(retrievals)")}:
+            try:
+                conn.execute("ALTER TABLE retrievals ADD COLUMN rated TEXT")
+            except sqlite3.OperationalError:
+                pass  # a read-only ledger: it rates nothing
         indices = {
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
         }
