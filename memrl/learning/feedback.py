@@ -7,6 +7,7 @@ its history event, so concurrent processes never lose an update.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from memrl.errors import InvalidInput, NotFound
@@ -93,8 +94,12 @@ class Feedback(Graph):
             conditions.append("origin = ?")
             args.append(origin)
         where = " WHERE " + " AND ".join(conditions) if conditions else ""
-        sql = "SELECT seq, rated FROM retrievals" + where
-        row = self.ledger.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+        order = where + " ORDER BY seq DESC LIMIT 1"
+        try:
+            row = self.ledger.conn.execute("SELECT seq, rated FROM retrievals" + order, args)
+        except sqlite3.OperationalError:  # a read-only ledger from before `rated`
+            row = self.ledger.conn.execute("SELECT seq, NULL FROM retrievals" + order, args)
+        row = row.fetchone()
         if row is None:
             scope = f" in session {session_id}" if session_id else ""
             scope += " from the command line" if origin == "cli" else ""
