@@ -256,15 +256,17 @@ class Memory(Reading):
         self.learning.forget([e.id for e in moved])
         return moved
 
-    def restore(self, refs: Sequence[str]) -> builtins.list[Episode]:
+    def restore(self, refs: Sequence[str], *, undo: bool = False) -> builtins.list[Episode]:
         """Bring archived episodes back. Recorded in their history: a prune leaves an episode
-        restored by hand alone until it has been unused for the prune's days again."""
+        restored by hand alone until it has been unused for the prune's days again. `undo`
+        (an archive, prune or merge taken back) puts things as they were, unrecorded."""
         ids = self.store.resolve_all(refs, archived=True)
         moved = self.store.set_archived(ids, False)
         if moved:
             vectors = self.embedder.embed([e.embedding_text() for e in moved])
             self._index_episodes(list(zip(moved, vectors, strict=True)))
             self.learning.refresh_edges([e.id for e in moved])
+        if moved and not undo:
             rows = self.rows([e.id for e in moved])
             ts = self.now()
             with self.ledger.write() as c:

@@ -1202,3 +1202,237 @@ async def test_the_edit_form_does_not_select_the_task_on_focus(store: Memory) ->
         await pilot.press(*" now", "ctrl+s")
         await settle(pilot)
     assert store.get(target).episode.task == TASKS[0][0] + " now"
+
+
+# what an exploratory pass in a real terminal found ------------------------------------------
+
+
+def footer_actions(app: MemrlApp) -> set[str]:
+    from textual.widgets._footer import FooterKey
+
+    return {key.action.partition("(")[0] for key in app.screen.query(FooterKey)}
+
+
+LONG = "Stripe webhook retries lost whenever the worker restarts halfway through delivery"
+
+
+async def test_search_titles_fit_a_small_terminal_with_an_ellipsis(store: Memory) -> None:
+    for n in range(8):
+        store.capture(episode(task=f"{LONG} ({n})", summary=f"Acked stripe webhook {n} late"))
+    app = app_for(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"stripe webhook")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        from textual.widgets import DataTable
+
+        results = app.screen.query_one(DataTable)
+        assert results.row_count > results.size.height  # a vertical scrollbar takes room
+        assert not results.show_horizontal_scrollbar
+        assert results.virtual_size.width <= results.scrollable_content_region.width
+        titles = [str(results.get_row_at(n)[-1]) for n in range(results.row_count)]
+        assert any(t.startswith(LONG[:20]) and t.endswith("…") for t in titles)
+
+
+async def test_the_prune_screen_shows_each_reason_in_full(data_dir: Path) -> None:
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for n in range(2):
+        m.capture(episode(task=f"{LONG} {n}", project="acme/a-long-project", created_at=day(200)))
+    app = app_for(m)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PruneScreen) and len(screen.candidates) == 2
+        prompt = str(screen.query_one(SelectionList).get_option_at_index(0).prompt)
+        assert prompt.startswith(f"{screen.candidates[0].row.short_id}  utility")  # reason first
+        why = screen.query_one("#prune-why", Static)
+        for n in range(2):
+            assert screen.candidates[n].reason in str(why.render())  # whole, wrapped if need be
+            await pilot.press("down")
+            await settle(pilot)
+    m.close()
+
+
+def test_table_columns_never_run_past_the_edge() -> None:
+    from memrl.tui.widgets.table_columns import header, layout
+
+    for width in range(30, 200):
+        columns = layout(width)
+        assert sum(w + 1 for _c, w in columns) <= width, width
+        for col, _w in columns:
+            if col.sort:  # the sort's arrow shows in whatever room its column has
+                assert "▲" in header(columns, col.sort, False), (width, col.key)
+
+
+async def test_sort_steps_through_the_columns_shown_and_names_a_hidden_one(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        t = table(app)
+        shown = {c.sort for c, _w in t._layout() if c.sort}
+        assert "retrievals" not in shown  # the counts are dropped at this width
+        seen = []
+        for _ in range(len(shown)):
+            await pilot.press("s")
+            await settle(pilot)
+            seen.append(t.sort_key)
+            assert t.border_subtitle == ""  # the header's arrow says it
+        assert set(seen) == shown
+        await pilot.resize_terminal(200, 30)
+        await settle(pilot)
+        while t.sort_key != "retrievals":
+            await pilot.press("s")
+            await settle(pilot)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert t.border_subtitle == "sorted by use ▼"
+
+
+async def test_an_unreadable_episode_says_why_in_full_and_offers_no_save(
+    store: Memory, data_dir: Path
+) -> None:
+    victim = store.list(limit=1)[0].id
+    path = next(data_dir.glob(f"episodes/*/{victim}.json"))
+    path.write_text("{ not json", encoding="utf-8")
+    app = app_for(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(EditScreen(victim))
+        await settle(pilot)
+        status = app.screen.query_one("#edit-status", Static)
+        text = str(status.render())
+        assert "cannot be edited" in text and "fix the file by hand" in text
+        assert status.size.height > 1  # wrapped, not cut
+        assert "save" not in footer_actions(app) and "cancel" in footer_actions(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("slash", *TASKS[0][0].lower())
+        await pilot.pause(0.4)
+        await settle(pilot)
+        status = app.screen.query_one("#search-status", Static)
+        assert f"skipped {victim[:8]}" in str(status.render())
+        assert "fix the file by hand" in str(status.render())
+
+
+async def test_a_finished_feedback_session_offers_no_answer_keys(store: Memory) -> None:
+    store.search("stripe webhook", log=True, limit=2)
+    queue = store.learning.unrated()
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        assert {"rate", "skip"} <= footer_actions(app)
+        for _ in queue:
+            await pilot.press("s")
+        await settle(pilot)
+        progress = str(screen.query_one("#session-progress", Static).render())
+        assert progress.startswith("done") and "y helpful" not in progress
+        assert not {"rate", "skip"} & footer_actions(app) and "undo" in footer_actions(app)
+        await pilot.press("u")  # still steps back
+        await settle(pilot)
+        assert f"{len(queue)} of {len(queue)}" in str(
+            screen.query_one("#session-progress", Static).render()
+        )
+        assert {"rate", "skip"} <= footer_actions(app)
+
+
+async def test_the_utility_curve_counts_days_ago(store: Memory) -> None:
+    target = store.list(limit=1)[0].id
+    store.learning.feedback([target], True)
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(EpisodeScreen(target, tab="utility"))
+        await settle(pilot)
+        from memrl.tui.widgets.utility_curve import UtilityCurve
+
+        plot = app.screen.query_one(UtilityCurve)
+        lines = str(plot.render()).splitlines()
+        ticks = next(line for line in lines if line.rstrip().endswith("now"))
+        assert "-" not in ticks  # days ago, counted up from now
+        assert any("days ago" in line for line in lines)
+
+
+def test_graph_labels_never_cover_a_node() -> None:
+    import asyncio
+
+    from textual.app import App
+
+    from memrl.insights import Neighbour
+    from memrl.tui.widgets.neighbour_graph import NeighbourGraph
+    from memrl.views import Learned, Row
+
+    def row(n: int, utility: float) -> Row:
+        learned = Learned(utility, 0.5, 0.0, 1.0, 0.0, 0, 0, 0, 0, None)
+        return Row(f"{n:x}" * 32, "p", f"task {n}", "s", "success", "bugfix", "cli", [], NOW, NOW,
+                   False, False, learned, "")  # fmt: skip
+
+    centre = row(0, 0.5)
+    found = [Neighbour(row(n, 0.7), sim, 0.0, 0.0) for n, sim in enumerate([1.0, 0.6, 0.55], 1)]
+
+    class Graph(App[None]):
+        def compose(self):
+            yield NeighbourGraph()
+
+    async def run(size: tuple[int, int]) -> str:
+        app = Graph()
+        async with app.run_test(size=size) as pilot:
+            app.query_one(NeighbourGraph).show(centre, found, 0.5)
+            await pilot.pause()
+            return str(app.query_one(NeighbourGraph).render())
+
+    for size in [(80, 8), (80, 12), (120, 24)]:
+        text = asyncio.run(run(size))
+        assert text.count("●") == 3 and text.count("◉") == 1, size
+        for r in [centre, *(nb.row for nb in found)]:
+            assert r.short_id in text, size
+
+
+async def test_a_short_terminal_keeps_the_list_and_the_question_in_sight(store: Memory) -> None:
+    for n in range(7):
+        store.capture(episode(task=f"chore {n}", created_at=day(10 + n)))
+    app = app_for(store)
+    async with app.run_test(size=(60, 15)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert "-short" in screen.classes and not screen.query_one("#filters").display
+        assert screen.query_one("#filter-tag").region.height == 0  # out of sight...
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused is table(app)  # ...and out of reach
+        assert table(app).size.height >= 8
+        await pilot.press(*["space"] * 12, "a")
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        question = confirm.query_one("#confirm-question")
+        assert question.region.y >= 0 and "Archive 12 episodes?" in str(question.render())
+        assert confirm.query_one("#yes").region.bottom <= 15
+        await pilot.press("n")
+        await settle(pilot)
+    assert store.count() == 12
+
+
+def test_a_signal_ends_the_demo_and_its_store_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    import time
+
+    from memrl.tui.launch import demo_store, exit_on_signals
+
+    monkeypatch.setattr("memrl.demo.seed_demo", lambda memory, progress: None)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    before = signal.getsignal(signal.SIGHUP)
+    roots: list[Path] = []
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        with pytest.raises(SystemExit), exit_on_signals(), demo_store(quiet=True) as root:
+            roots.append(root)
+            os.kill(os.getpid(), signum)  # a closed terminal, a kill
+            time.sleep(5)
+    assert len(roots) == 2 and not any(r.exists() for r in roots)
+    assert signal.getsignal(signal.SIGHUP) == before  # put back afterwards

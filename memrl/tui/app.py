@@ -31,6 +31,7 @@ class MemrlApp(App[None]):
     CSS_PATH = "memrl.tcss"
     TITLE = "memrl"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (20, "-tall")]  # -short: only what matters most
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
         Binding("f", "feedback_session", "Rate session", show=False),

@@ -97,7 +97,9 @@ def archive(ids: Sequence[str]) -> Job:
         moved = [e.id for e in m.archive(list(ids))]
         return (
             f"archived {_ids(moved)} (u undoes)",
-            Undo(f"archive of {_ids(moved)}", lambda mm: mm.restore(moved), restores=moved),
+            Undo(
+                f"archive of {_ids(moved)}", lambda mm: mm.restore(moved, undo=True), restores=moved
+            ),
         )
 
     return job
@@ -111,7 +113,7 @@ def prune(ids: Sequence[str]) -> Job:
             "(u undoes)",
             Undo(
                 f"prune of {plural(len(moved), 'episode')}",
-                lambda mm: mm.restore(moved),
+                lambda mm: mm.restore(moved, undo=True),
                 restores=moved,
             ),
         )
@@ -126,7 +128,7 @@ def merge(plan: MergePlan) -> Job:
 
         def undo(mm: Memory) -> None:
             mm.archive([merged.id])
-            mm.restore(sources)
+            mm.restore(sources, undo=True)
 
         return (
             f"merged {_ids(sources)} into {merged.short_id}; the originals are archived (u undoes)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -38,12 +39,33 @@ def demo_store(quiet: bool = False) -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@contextmanager
+def exit_on_signals() -> Iterator[None]:
+    """A closed terminal (SIGHUP) or a kill (SIGTERM) ends the app by an exception, not
+    on the spot, so the `with` blocks around it clean up (the demo store is deleted)."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    before = {
+        s: signal.signal(s, leave)
+        for s in signals
+        if signal.getsignal(s) is not signal.SIG_IGN  # under nohup, say: still ignored
+    }
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
 def run(*, demo: bool = False, project: str | None = None, start: str = "browse") -> None:
     from memrl.memory import Memory
     from memrl.tui.app import MemrlApp
 
     if demo:
-        with demo_store() as root:
+        with exit_on_signals(), demo_store() as root:
             MemrlApp(Memory(root), project=project, start=start).run()
     else:
         MemrlApp(Memory(), project=project, start=start).run()

@@ -86,7 +86,7 @@ class BrowseScreen(EpisodeActions):
         empty = total == 0 and not self.table.errors
         self.query_one("#empty").display = empty
         self.query_one("#browse-main").display = not empty
-        self.query_one(FilterBar).display = not empty
+        self.query_one(FilterBar).set_class(empty, "hidden")  # -short hides it too (CSS)
         shown = len(self.table)
         self.sub_title = (
             f"{plural(total, 'episode')} · {plural(len(self._projects), 'project')}"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    AUTO_FOCUS = "#yes"  # not the detail's scroll, which tab reaches
     BINDINGS = [
         Binding("y,enter", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -23,8 +24,9 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self):
         with Vertical(id="confirm"):
             yield Static(self.question, id="confirm-question")
-            if self.detail:
-                yield Static(self.detail, id="confirm-detail")
+            if self.detail:  # a long one scrolls: the question and the buttons stay in sight
+                with VerticalScroll(id="confirm-scroll"):
+                    yield Static(self.detail, id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.yes} (y)", variant="warning", id="yes")
                 yield Button("Cancel (n)", id="no")

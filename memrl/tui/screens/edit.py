@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
 from memrl.episode import Episode
@@ -47,9 +48,14 @@ class EditScreen(FormScreen):
     def compose(self):
         try:
             self.original = self.app.memory.get(self.episode_id).episode
-        except MemrlError as exc:
+        except MemrlError as exc:  # nothing to save: the reason in full, and escape
+            why = str(exc).replace(f"{self.app.memory.root}/", "")
             yield Header()
-            yield Static(f"This episode cannot be edited: {exc}", id="edit-status")
+            yield Static(
+                Content(f"This episode cannot be edited: {why}"),
+                id="edit-status",
+                classes="-problem",
+            )
             yield Footer()
             return
         ep = self.original
@@ -96,6 +102,10 @@ class EditScreen(FormScreen):
                 TextArea(errors, id="f-errors_resolved"),
             )
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No Save in the footer for an episode that could not be read."""
+        return not (action == "save" and self.original is None)
 
     def _field(self, label: str, widget):
         name = (widget.id or "").removeprefix("f-")

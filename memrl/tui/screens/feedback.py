@@ -88,11 +88,14 @@ class FeedbackScreen(MemrlScreen[None]):
         for name in ("#session-query", "#session-episode"):
             self.query_one(name).display = not done
         remaining = len(self.queue) - self.position
+        counts = f"{self.rated} rated · {self.skipped} skipped"
         self.query_one("#session-progress", Static).update(
-            f"{self.position + (0 if done else 1)} of {len(self.queue)} · {remaining} remain"
-            f" · {self.rated} rated · {self.skipped} skipped     y helpful · n unhelpful · s skip"
-            " · u undo"
+            f"{self.position + 1} of {len(self.queue)} · {remaining} remain · {counts}"
+            "     y helpful · n unhelpful · s skip · u undo"
+            if not done
+            else f"done · {counts}" + ("     u undo · escape back" if self.steps else "")
         )
+        self.refresh_bindings()  # y, n and s leave the footer once nothing is left
         if item is None:
             later = " Skipped ones come back next time." if self.skipped else ""
             counts = f"{self.rated} rated, {self.skipped} skipped."
@@ -108,6 +111,10 @@ class FeedbackScreen(MemrlScreen[None]):
         if error:
             self.position += 1
             self.show_current()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """When every card is answered, y, n and s are no longer offered (u steps back)."""
+        return action not in ("rate", "skip") or self.current is not None
 
     def action_rate(self, helpful: bool) -> None:
         item = self.current

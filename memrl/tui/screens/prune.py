@@ -31,10 +31,12 @@ class PruneScreen(MemrlScreen[bool]):
         yield Header()
         yield Static("finding prune candidates…", id="prune-help")
         yield SelectionList[str](id="prune-list")
+        yield Static("", id="prune-why")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "prune"
+        self._why(None)
         self.load()
 
     @work(thread=True, exclusive=True, group="prune-plan", exit_on_error=False)
@@ -62,6 +64,7 @@ class PruneScreen(MemrlScreen[bool]):
         selections.clear_options()
         cfg = self.app.memory.settings.prune
         if not plan:
+            self._why(None)
             self._help(
                 "Nothing to prune: no episode is both below "
                 f"{pct(cfg.min_utility)} utility and unused for {cfg.older_than_days} days. "
@@ -73,19 +76,41 @@ class PruneScreen(MemrlScreen[bool]):
             f"{cfg.older_than_days}+ days (never pinned, never rated helpful). "
             "space deselects; enter archives the selected ones — nothing is deleted, u undoes."
         )
-        for cand in plan:
+        for cand in plan:  # the reason first: it is what the person judges by
             label = Text.assemble(
                 (cand.row.short_id, "bold"),
                 "  ",
-                (cand.row.project, "dim"),
-                "  ",
-                cand.row.title[:50],
-                "  ",
                 (cand.reason, "italic yellow"),
+                "  ",
+                cand.row.title,
+                "  ",
+                (cand.row.project, "dim"),
             )
             selections.add_option(Selection(label, cand.row.id, cand.row.id not in off))
         selections.highlighted = min(highlighted, len(plan) - 1)
+        self._why(selections.highlighted)
         selections.focus()
+
+    @on(SelectionList.SelectionHighlighted, "#prune-list")
+    def _highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
+        self._why(event.selection_index)
+
+    def _why(self, index: int | None) -> None:
+        """The highlighted candidate in full, wrapped: a row may be cut at its edge."""
+        why = self.query_one("#prune-why", Static)
+        why.display = index is not None and 0 <= index < len(self.candidates)
+        if index is None or not why.display:
+            return
+        cand = self.candidates[index]
+        why.update(
+            Text.assemble(
+                (cand.row.short_id, "bold"),
+                f"  {cand.row.title}  ",
+                (cand.row.project, "dim"),
+                "\n",
+                (cand.reason, "italic yellow"),
+            )
+        )
 
     def action_prune(self) -> None:
         from memrl.tui.screens.confirm import ConfirmScreen

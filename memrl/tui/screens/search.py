@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Container, Vertical
+from textual.content import Content
+from textual.geometry import Size
 from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import get_current_worker
@@ -19,6 +21,7 @@ from memrl.views import SearchResult, pct
 
 DEBOUNCE = 0.2
 LIMIT = 10  # recalls the same candidates as the default limit, so the order is the same
+LABELS = ("#", "id", "sim", "util", "score", "task")
 
 
 class SearchScreen(EpisodeActions):
@@ -33,6 +36,7 @@ class SearchScreen(EpisodeActions):
         self.result: SearchResult | None = None
         self._timer: Timer | None = None
         self.searches = 0  # completed searches, for tests and benchmarks
+        self._fitted = Size(0, 0)  # the table's size the titles were cut for
 
     def compose(self):
         yield Header()
@@ -52,7 +56,7 @@ class SearchScreen(EpisodeActions):
     def on_mount(self) -> None:
         self.sub_title = "search"
         table = self.query_one(DataTable)
-        table.add_columns("#", "id", "sim", "util", "score", "task")
+        table.add_columns(*LABELS)
         self.query_one(Input).focus()
         self.warm_up()
         if self.initial:
@@ -108,7 +112,11 @@ class SearchScreen(EpisodeActions):
             self.app.call_from_thread(self._show, query, result, "")
 
     def _status(self, text: str) -> None:
-        self.query_one("#search-status", Static).update(text)
+        self.query_one("#search-status", Static).update(Content(text))  # the query is no markup
+
+    def _short(self, text: str) -> str:
+        """Paths inside the data directory, shown relative to it."""
+        return text.replace(f"{self.app.memory.root}/", "")
 
     def _show(self, query: str, result: SearchResult | None, error: str) -> None:
         if query != self.query_one(Input).value:
@@ -129,42 +137,63 @@ class SearchScreen(EpisodeActions):
             table.move_cursor(row=0, animate=False)
         self._fill(keep[0] if keep else None)
         n = len(result.hits)
-        warn = f" · {'; '.join(result.warnings)}" if result.warnings else ""
+        warn = "".join(f"\n⚠ {self._short(w)}" for w in result.warnings)
         self._status(
-            f"{n} result{'s' if n != 1 else ''} for “{query.strip()}” · "
-            f"{1 - result.utility_weight:.0%} relevance + {result.utility_weight:.0%} utility{warn}"
-            if n
-            else f"nothing similar to “{query.strip()}” yet"
+            (
+                f"{n} result{'s' if n != 1 else ''} for “{query.strip()}” · "
+                f"{1 - result.utility_weight:.0%} relevance + {result.utility_weight:.0%} utility"
+                if n
+                else f"nothing similar to “{query.strip()}” yet"
+            )
+            + warn
         )
         self._highlight(table.cursor_row)
+        self.call_after_refresh(self._refit)  # the status may have taken a line from it
 
     def _fill(self, episode_id: str | None = None) -> None:
-        """The hits, each title cut to the table's width (the detail pane has the rest); the
-        cursor stays on `episode_id` if it is still found, else on the same row."""
+        """The hits, each title cut to what the other columns leave of the table's width
+        (the detail pane has the rest), so it never scrolls sideways; the cursor stays on
+        `episode_id` if it is still found, else on the same row."""
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
         if self.result is None:
             return
-        width = table.size.width or self.size.width // 2
-        task = max(12, width - (1 + 8 + 3 + 4 + 5 + 6 * 2 + 1))  # the other columns
-        for hit in self.result.hits:
-            table.add_row(
+        rows = [
+            (
                 str(hit.rank),
                 hit.row.short_id,
                 pct(hit.similarity),
                 pct(hit.row.learned.utility),
                 f"{hit.score:.3f}",
-                clip(hit.row.title, task),
             )
+            for hit in self.result.hits
+        ]
+        pad = 2 * table.cell_padding
+        fixed = sum(
+            max([len(label), *(len(row[n]) for row in rows)]) + pad
+            for n, label in enumerate(LABELS[:-1])
+        )
+        self._fitted = table.size
+        width = table.size.width or self.size.width // 2
+        if len(rows) + 1 > table.size.height:  # the rows outgrow it: a scrollbar takes room
+            width -= table.styles.scrollbar_size_vertical
+        task = max(12, width - fixed - pad)
+        for hit, row in zip(self.result.hits, rows, strict=True):
+            table.add_row(*row, clip(hit.row.title, task))
         ids = [hit.id for hit in self.result.hits]
         if episode_id in ids:
             cursor = ids.index(episode_id)
         if ids:
             table.move_cursor(row=min(cursor, len(ids) - 1), animate=False)
 
+    def _refit(self) -> None:
+        """Cut the titles again if the table's size changed since they were cut."""
+        if self.query_one(DataTable).size != self._fitted:
+            self._fill()
+
     def on_resize(self) -> None:
-        self.call_after_refresh(self._fill)
+        self.call_after_refresh(self._refit)
 
     @on(DataTable.RowHighlighted, "#search-results")
     def _row(self, event: DataTable.RowHighlighted) -> None:

@@ -27,6 +27,7 @@ from memrl.tui.widgets.table_columns import WIDE, Column, ErrorRow, cells, heade
 from memrl.views import Row
 
 PAGE = 200
+SORT_LABELS = {"created": "age", "retrievals": "use", "helpful": "ratings"}
 
 
 class EpisodeTable(ScrollView, can_focus=True):
@@ -323,18 +324,32 @@ class EpisodeTable(ScrollView, can_focus=True):
             self.post_message(self.MarksChanged())
 
     def action_sort(self, key: str | None = None) -> None:
-        keys = [c.sort for c in WIDE if c.sort]
+        """s: the next column shown at this width; a click on a column: that one, or the
+        other way if it is the sort already."""
         if key is None:
-            key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+            keys = [c.sort for c, _w in self._layout() if c.sort]
+            order = [c.sort for c in WIDE if c.sort]
+            at = order.index(self.sort_key)  # from a column hidden since: the next shown
+            key = next((k for k in order[at + 1 :] + order if k in keys), self.sort_key)
             self.descending = key in ("utility", "retrievals", "helpful", "created")
         elif key == self.sort_key:
             self.descending = not self.descending
         self.sort_key = key
-        label = {"created": "age", "retrievals": "use", "helpful": "ratings"}.get(key, key)
-        self.reload(reset=True, busy=f"sorting by {label} {'▼' if self.descending else '▲'}…")
+        self._show_sort()
+        self.reload(reset=True, busy=f"sorting by {self._sort_label()}…")
 
     def action_reverse(self) -> None:
         self.action_sort(self.sort_key)
+
+    def _sort_label(self) -> str:
+        label = SORT_LABELS.get(self.sort_key, self.sort_key)
+        return f"{label} {'▼' if self.descending else '▲'}"
+
+    def _show_sort(self) -> None:
+        """The sort in the border when its column is not shown at this width (S, a
+        resize): the header's arrow says it otherwise."""
+        shown = any(c.sort == self.sort_key for c, _w in self._layout())
+        self.border_subtitle = "" if shown else f"sorted by {self._sort_label()}"
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
@@ -353,6 +368,7 @@ class EpisodeTable(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self) + 1)
+        self._show_sort()
 
     # rendering -----------------------------------------------------------------------
 

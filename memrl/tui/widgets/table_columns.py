@@ -33,6 +33,8 @@ WIDE = [
     Column("age", "age", 4, "created", True),
 ]
 NARROW_DROP = {"used", "rated"}
+SQUEEZE_DROP = ("project", "age", "outcome", "utility")  # then these, until the task fits
+MIN_TASK = 16
 BOLD = Style(bold=True)
 
 
@@ -47,11 +49,16 @@ class ErrorRow:
 
 def layout(width: int) -> list[tuple[Column, int]]:
     """Every column from 100 cells; below that the counts go (the detail pane has them),
-    the outcome shrinks to its mark and the project to 12 cells."""
+    the outcome shrinks to its mark and the project to 12 cells; narrower still, columns
+    go one by one (SQUEEZE_DROP) rather than run past the edge."""
     wide = width >= 100
     widths = {"project": 12, "outcome": 1} if not wide else {}
     cols = [(c, widths.get(c.key, c.width)) for c in WIDE if wide or c.key not in NARROW_DROP]
-    fixed = sum(w for _c, w in cols) + len(cols)
+    for key in SQUEEZE_DROP:
+        if width - sum(w + 1 for _c, w in cols) >= MIN_TASK:
+            break
+        cols = [(c, w) for c, w in cols if c.key != key]
+    fixed = sum(w + 1 for _c, w in cols)
     return [(c, w or max(8, width - fixed)) for c, w in cols]
 
 
@@ -61,7 +68,7 @@ def header(columns: list[tuple[Column, int]], sort_key: str, descending: bool) -
         label = col.label if w > 1 else ""
         if col.sort and col.sort == sort_key:
             arrow = "▼" if descending else "▲"
-            label = arrow + label if col.right else f"{label} {arrow}"  # fits narrow columns
+            label = arrow + label if col.right or w < 3 else f"{label} {arrow}"  # fits narrow ones
         parts.append("".join(seg.text for seg in _fit([(label, None)], w, col.right)) + " ")
     return "".join(parts)
 

@@ -52,7 +52,11 @@ class UtilityCurve(PlotextPlot):
         plt.ylim(0, 100)
         left = min([*xs, -1.0])
         plt.xlim(left, -left * 0.01)
-        plt.xlabel("days before now")
+        # time runs left to right up to now, each tick saying how long ago it was
+        ticks = [left * k / 4 for k in range(4, -1, -1)]
+        digits = 0 if left <= -10 else 1
+        plt.xticks(ticks, [f"{-t:.{digits}f}" if t else "now" for t in ticks])
+        plt.xlabel("days ago")
         plt.ylabel("utility %")
         plt.title(f"utility {learned.utility:.0%} now · {plural(len(history.events), 'change')}")
         self.refresh()
