@@ -163,9 +163,9 @@ class Feedback(Graph):
         changes = []
         with self.ledger.write() as c:
             if last_seq is not None:  # again, in the write: another process may have rated it
-                rated = c.execute("SELECT rated FROM retrievals WHERE seq = ?", (last_seq,))
-                if rated := rated.fetchone()[0]:
-                    raise _rated_already(rated)
+                row = c.execute("SELECT rated FROM retrievals WHERE seq = ?", (last_seq,))
+                if already := row.fetchone()[0]:
+                    raise _rated_already(already)
             states = self.ledger.states(ids)
             for episode_id in ids:
                 s = states[episode_id]
