@@ -174,6 +174,10 @@ def _describe_error(err: ValidationError, origin: str) -> str:
     return "; ".join(lines)
 
 
+# memrl's environment variables that are not settings of config.toml
+OTHER_VARIABLES = {"MEMRL_DATA_DIR", "MEMRL_MODELS_DIR", "MEMRL_INTENT_MODEL"}
+
+
 def _env_overrides() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     known = {}
@@ -186,10 +190,12 @@ def _env_overrides() -> dict[str, dict[str, str]]:
     # A misspelt override would be ignored without a word, as a misspelt key in the file is not.
     sections = {f"MEMRL_{key.split('.')[0].upper()}_" for key in known.values()}
     for env in os.environ:
-        if env not in known and any(env.startswith(s) for s in sections):
-            import difflib
+        if not env.startswith("MEMRL_") or env in known or env in OTHER_VARIABLES:
+            continue
+        import difflib
 
-            close = difflib.get_close_matches(env, list(known), n=1, cutoff=0.8)
+        close = difflib.get_close_matches(env, list(known), n=1, cutoff=0.8)
+        if close or any(env.startswith(s) for s in sections):
             hint = f"did you mean {close[0]}?" if close else "`memrl config show` lists the keys"
             raise ConfigError(f"{env} is not a memrl setting; {hint}")
     return out

@@ -206,7 +206,10 @@ class Memory(Reading):
             self.ledger.set_meta("index_built", self.model_id)
 
     def update(self, ref: str, changes: dict[str, Any] | Episode) -> Episode:
-        """Apply field changes (or a whole edited episode), validate, save and re-index."""
+        """Apply field changes (or a whole edited episode), validate, save and re-index.
+
+        Pinning or unpinning moves the utility shown (no decay while pinned): history says so.
+        """
         with self.store.editing():  # read and written back with no other edit in between
             view = self.get(ref)
             current = view.episode.model_dump()
@@ -222,6 +225,13 @@ class Memory(Reading):
 
                 ep = redact_episode(ep)
             self.store.save([ep])
+            if ep.pinned != view.episode.pinned:
+                after = self.rows([ep.id])[ep.id].learned.utility
+                with self.ledger.write() as c:
+                    cause = "pin" if ep.pinned else "unpin"
+                    self.ledger.add_event(
+                        c, (self.now(), ep.id, cause, None, view.learned.utility, after, "")
+                    )
         if view.archived:
             return ep
         if ep.content_hash() != view.episode.content_hash():
@@ -231,19 +241,10 @@ class Memory(Reading):
         return ep
 
     def set_pinned(self, refs: Sequence[str], pinned: bool) -> builtins.list[str]:
-        """Pin (no decay, never pruned) or unpin; the utility shown moves, so history says so."""
+        """Pin (no decay, never pruned) or unpin."""
         ids = self.store.resolve_all(refs)
         for episode_id in ids:
-            before = self.rows([episode_id])[episode_id]
             self.update(episode_id, {"pinned": pinned})
-            if before.pinned == pinned:
-                continue
-            after = self.rows([episode_id])[episode_id].learned.utility
-            with self.ledger.write() as c:
-                cause = "pin" if pinned else "unpin"
-                self.ledger.add_event(
-                    c, (self.now(), episode_id, cause, None, before.learned.utility, after, "")
-                )
         return ids
 
     def archive(self, refs: Sequence[str]) -> builtins.list[Episode]:

@@ -62,7 +62,7 @@ def test_last_is_the_latest_command_line_search_not_a_claude_session_s(data_dir)
     a, b = two()
     assert (
         "nothing has been retrieved from the command line"
-        in run("feedback", "yes", "last", code=3).output
+        in run("feedback", "yes", "last", code=2).output
     )
     run("search", "mocking the clock", "--limit", "1")
     # meanwhile a Claude Code session retrieves the other episode through its MCP server
@@ -76,7 +76,7 @@ def test_last_is_the_latest_command_line_search_not_a_claude_session_s(data_dir)
     # a search that finds nothing is the latest search: it does not pass 'last' to an older one
     assert "Nothing relevant found" in run("search", "zebra giraffe quantum").output
     before = json.loads(run("list", "--json").stdout)
-    refused = run("feedback", "yes", "last", code=3).output
+    refused = run("feedback", "yes", "last", code=2).output
     assert "the latest search found nothing" in refused
     assert json.loads(run("list", "--json").stdout) == before
 
@@ -232,4 +232,4 @@ def test_last_leaves_out_a_hit_archived_since_and_rates_the_others():
     assert "the latest search was rated helpful already" in again
     run("search", "flaky login test")
     run("archive", b[:8])
-    assert "archived since" in run("feedback", "yes", "last", code=3).output
+    assert "archived since" in run("feedback", "yes", "last", code=2).output

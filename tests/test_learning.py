@@ -262,7 +262,7 @@ def test_feedback_on_bad_ids_changes_nothing(flaky):
 
 def test_feedback_last_rates_the_latest_retrieval(flaky):
     memory, _ids = flaky
-    with pytest.raises(NotFound, match="nothing has been retrieved"):
+    with pytest.raises(InvalidInput, match="nothing has been retrieved"):
         memory.learning.feedback(["last"], helpful=True)
     hits = memory.search(QUERY, limit=2)
     changes = memory.learning.feedback(["last"], helpful=True)
@@ -379,3 +379,5 @@ def test_pinning_and_unpinning_are_in_history_and_the_curve(flaky, clock):
     assert pins == [("pin", round(decayed, 3), 0.5), ("unpin", 0.5, round(unpinned, 3))]
     values = [round(u, 3) for _t, u in h.curve]
     assert values[0] == 0.5 and 0.5 in values[2:] and values[-1] == round(unpinned, 3)
+    memory.update(episode_id, {"pinned": True})  # `memrl edit --set pinned=true`, the TUI form
+    assert insights.history(memory, episode_id).events[-1].cause == "pin"

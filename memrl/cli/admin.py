@@ -313,8 +313,14 @@ def config_set(
 ) -> None:
     """Change one setting in config.toml (comments are kept)."""
     from memrl import config
+    from memrl.errors import ConfigError
 
-    typed = config.set_value(config.data_dir(), key, value)
+    root = config.data_dir()
+    typed = config.set_value(root, key, value)
+    try:
+        config.load(root)
+    except ConfigError as exc:  # this key is fine now; another one still stops every command
+        note(f"saved, but the settings still have a problem: {exc}")
     if as_json:
         print_json({"key": key, "value": typed})
         return

@@ -10,7 +10,6 @@ from memrl.cli.common import (
     cut,
     guarded,
     note,
-    note_unknown_project,
     open_memory,
     outcome_style,
     pct,
@@ -51,6 +50,8 @@ def search(
         # credited by a success captured here later, whichever project the hits are from
         log_project=None if project or session else detect(),
     )
+    if not result.hits and (unknown := memory.unknown_project(project, "`memrl stats` lists them")):
+        result.warnings.append(unknown)
     if as_json:
         print_json(
             {
@@ -74,7 +75,6 @@ def search(
     for w in result.warnings:
         note(w)
     if not result.hits:
-        note_unknown_project(memory, project)
         console().print("[dim]Nothing relevant found.[/]")
         return
     from rich.table import Table

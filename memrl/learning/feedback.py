@@ -103,7 +103,7 @@ class Feedback(Graph):
         if row is None:
             scope = f" in session {session_id}" if session_id else ""
             scope += " from the command line" if origin == "cli" else ""
-            raise NotFound(
+            raise InvalidInput(  # not an unknown id: exit 2
                 f"nothing has been retrieved{scope} yet (listing all episodes is not a "
                 "retrieval), so there is no 'last' retrieval to rate: name the episode ids"
             )
@@ -114,7 +114,7 @@ class Feedback(Graph):
             )
         ]
         if not ids:
-            raise NotFound(
+            raise InvalidInput(  # not an unknown id: exit 2
                 "the latest search found nothing, so 'last' names no episode: name the "
                 "episode ids. Nothing was changed."
             )
@@ -144,7 +144,7 @@ class Feedback(Graph):
             # a hit archived (or merged) since is left out: the others are still rated
             ids += [i for i in last if i in found and not found[i].archived]
             if not ids:
-                raise NotFound(
+                raise InvalidInput(  # not an unknown id: exit 2
                     "every hit of the latest search has been archived since; name the episode "
                     "ids. Nothing was changed."
                 )
