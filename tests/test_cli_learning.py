@@ -233,3 +233,10 @@ def test_last_leaves_out_a_hit_archived_since_and_rates_the_others():
     run("search", "flaky login test")
     run("archive", b[:8])
     assert "archived since" in run("feedback", "yes", "last", code=2).output
+
+
+def test_maintenance_commands_point_out_an_unknown_project():
+    two()  # in acme/web
+    for args in (["prune"], ["review", "--print"], ["propagate"]):
+        out = run(*args, "--project", "acme/wbe").output
+        assert "project acme/wbe has no episodes; did you mean acme/web?" in out

@@ -7,7 +7,7 @@ import typer
 from memrl import __version__
 from memrl.cli import admin, episodes, hook, learn, search, tui
 from memrl.cli import mcp as mcp_cli
-from memrl.cli.common import JsonOpt, guarded, open_memory
+from memrl.cli.common import JsonOpt, guarded, note_unknown_project, open_memory
 
 app = typer.Typer(
     name="memrl",
@@ -56,7 +56,9 @@ def review(
 
         open_review(project)
         return
-    learn.print_review(open_memory(), project, as_json)
+    memory = open_memory()
+    note_unknown_project(memory, project)
+    learn.print_review(memory, project, as_json)
 
 
 def main() -> None:

@@ -87,6 +87,7 @@ def propagate(
 ) -> None:
     """Spread value over the similarity graph (Bellman); a second run changes nothing."""
     memory = open_memory()
+    note_unknown_project(memory, project)
     report = memory.learning.propagate(project=project, temporal=temporal, dry_run=dry_run)
     if as_json:
         print_json(
@@ -309,6 +310,7 @@ def prune(
 ) -> None:
     """Find old, low-utility episodes; archive them with --execute (restorable)."""
     memory = open_memory()
+    note_unknown_project(memory, project)
     plan = memory.curation.prune_plan(
         older_than_days=older_than, min_utility=min_utility, project=project
     )

@@ -339,7 +339,7 @@ class Graph(LearningBase):
                     "INSERT OR REPLACE INTO edges (src, dst, sim) VALUES (?, ?, ?)", edge_rows
                 )
         return PropagationReport(
-            len(src_ids),
+            sum(1 for i in src_ids if i in targets),  # in the project, when one is named
             len(edge_rows),
             changes,
             seconds=time.perf_counter() - started,
