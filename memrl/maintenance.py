@@ -372,7 +372,7 @@ def fix_secrets(memory: Memory, scan: dict[str, Any]) -> int:
     old rows, and the ledger is vacuumed, since its free pages still hold the old queries.
     """
     for item in scan["episodes"]:
-        memory.update(item["id"], item["episode"])
+        memory.update(item["id"], item["episode"], archived=True)
     if scan["queries"]:
         with memory.ledger.write() as c:
             c.executemany(

@@ -20,7 +20,7 @@ from memrl.index import Index, IndexRow
 from memrl.intake import check_summary, now_iso
 from memrl.reading import Reading
 from memrl.store import EpisodeStore, Filters
-from memrl.views import CaptureResult, SearchResult
+from memrl.views import CaptureResult, EpisodeView, SearchResult
 
 if TYPE_CHECKING:
     from memrl.curation import Curation
@@ -205,21 +205,32 @@ class Memory(Reading):
         if self.ledger.meta("index_built") is None:
             self.ledger.set_meta("index_built", self.model_id)
 
-    def update(self, ref: str, changes: dict[str, Any] | Episode) -> Episode:
+    def edited(
+        self, view: EpisodeView, changes: dict[str, Any] | Episode, what: str = "episode"
+    ) -> Episode:
+        """The episode with `changes` applied and checked as a save checks it; nothing is
+        saved (an editor can tell first whether its text would be refused)."""
+        current = view.episode.model_dump()
+        incoming = changes.model_dump() if isinstance(changes, Episode) else dict(changes)
+        ep = parse({**current, **incoming, "updated_at": now_iso(self)}, what)
+        for frozen in ("id", "created_at", "schema_version"):
+            if getattr(ep, frozen) != getattr(view.episode, frozen):
+                raise InvalidInput(f"{frozen} cannot be changed")
+        check_summary(self.settings, ep.summary)
+        return ep
+
+    def update(
+        self, ref: str, changes: dict[str, Any] | Episode, *, archived: bool = False
+    ) -> Episode:
         """Apply field changes (or a whole edited episode), validate, save and re-index.
 
-        Pinning or unpinning moves the utility shown (no decay while pinned): history says so.
+        An archived episode is refused ("`memrl restore` brings it back") unless `archived`
+        (redaction rewrites those too). Pinning or unpinning moves the utility shown (no
+        decay while pinned): history says so.
         """
         with self.store.editing():  # read and written back with no other edit in between
-            view = self.get(ref)
-            current = view.episode.model_dump()
-            incoming = changes.model_dump() if isinstance(changes, Episode) else dict(changes)
-            merged = {**current, **incoming, "updated_at": now_iso(self)}
-            ep = parse(merged)
-            for frozen in ("id", "created_at", "schema_version"):
-                if getattr(ep, frozen) != getattr(view.episode, frozen):
-                    raise InvalidInput(f"{frozen} cannot be changed")
-            check_summary(self.settings, ep.summary)
+            view = self.get(ref, archived=None if archived else False)
+            ep = self.edited(view, changes)
             if self.settings.capture.redact:
                 from memrl.redact import redact_episode
 

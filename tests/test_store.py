@@ -393,3 +393,11 @@ def test_an_episode_indexed_twice_is_reported_counted_once_and_repaired(fast_mem
     _disk, report = maintenance.sync_index(fast_memory)
     assert report.fresh and report.health.rows == 2 and report.embedded == 1
     assert [h.id for h in fast_memory.search("payment webhook", limit=5).hits].count(a.id) == 1
+
+
+def test_update_refuses_an_archived_episode_unless_asked(fast_memory):
+    ep = fast_memory.capture(episode(summary="Kept for the record")).episode
+    fast_memory.archive([ep.id])
+    with pytest.raises(NotFound, match="archived: `memrl restore` brings it back"):
+        fast_memory.update(ep.id, {"task": "changed"})
+    assert fast_memory.update(ep.id, {"task": "changed"}, archived=True).task == "changed"

@@ -140,13 +140,7 @@ def merge(plan: MergePlan) -> Job:
 
 def edit(episode_id: str, changes: dict[str, Any], before: dict[str, Any]) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
-        row = m.rows([episode_id]).get(episode_id)
-        if row is not None and row.archived:  # archived meanwhile, by another process
-            raise MemrlError(
-                f"{row.short_id} is archived: `memrl restore` brings it back, then it can be "
-                "edited. Nothing was saved."
-            )
-        ep = m.update(episode_id, changes)
+        ep = m.update(episode_id, changes)  # refuses an episode archived meanwhile
         return (
             f"saved {ep.short_id} and re-indexed it",
             Undo(f"edit of {ep.short_id}", lambda mm: mm.update(episode_id, before)),

@@ -11,9 +11,7 @@ from pathlib import Path
 from textual.app import App, SuspendNotSupported
 
 from memrl.editing import edit_text
-from memrl.episode import Episode, parse
-from memrl.errors import InvalidInput, MemrlError
-from memrl.intake import check_summary
+from memrl.errors import MemrlError
 from memrl.tui import curator
 
 EDITABLE = (
@@ -46,15 +44,11 @@ def changes_from(original: dict, text: str) -> dict:
     return {k: v for k, v in data.items() if v != original.get(k)}
 
 
-def check(app: App, episode: Episode, changes: dict) -> None:
-    """Raise InvalidInput naming what the store would refuse: a value the episode cannot
-    hold, or an episode archived meanwhile (by another process)."""
-    parse({**episode.model_dump(mode="json"), **changes}, "the edited episode")
-    if "summary" in changes:
-        check_summary(app.memory.settings, str(changes["summary"]))  # type: ignore[attr-defined]
-    row = app.memory.rows([episode.id]).get(episode.id)  # type: ignore[attr-defined]
-    if row is not None and row.archived:
-        raise InvalidInput(f"{row.short_id} was archived meanwhile; `memrl restore` brings it back")
+def check(app: App, episode_id: str, changes: dict) -> None:
+    """Raise what a save would: a value the episode cannot hold, or an episode archived
+    meanwhile (by another process)."""
+    memory = app.memory  # type: ignore[attr-defined]
+    memory.edited(memory.get(episode_id, archived=False), changes, "the edited episode")
 
 
 @contextmanager
@@ -97,8 +91,8 @@ def edit_in_editor(app: App, episode_id: str) -> None:
         return
     try:
         changes = changes_from(original, edited)
-        check(app, episode, changes)
-    except (ValueError, InvalidInput) as exc:
+        check(app, episode_id, changes)
+    except (ValueError, MemrlError) as exc:
         unsaved.write_text(edited, encoding="utf-8")
         app.notify(
             f"not saved: {exc}. Your text is kept: press E to go on editing it",
