@@ -220,6 +220,18 @@ async def test_feedback_reports_utility_before_and_after(server):
     assert "50% → 55%" in text
 
 
+async def test_last_after_a_search_of_an_empty_project_names_nothing(server, memory):
+    async with Client(server) as client:
+        await ok(client, "memrl_capture", **REDIRECT)
+        await ok(client, "memrl_retrieve", query="open redirect after login")
+        empty, _ = await ok(client, "memrl_retrieve", query="redirect", project="no/such")
+        before = snapshot(memory)
+        error = await fails(client, "memrl_feedback", episodes=["last"], helpful=False)
+    assert empty["results"] == []
+    assert "found nothing" in error
+    assert snapshot(memory) == before
+
+
 async def test_status_and_stats_describe_the_store(server, memory):
     memory.capture(episode(project="acme/billing", summary="Indexed orders.user_id"))
     async with Client(server) as client:

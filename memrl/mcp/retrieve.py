@@ -88,6 +88,8 @@ def search(
     out = base(backend, "search", query, project)
     if not memory.exists(Filters(project=project)):  # nothing to search, maybe no index yet
         out.query = clean_query(query)  # the same refusals as a real search
+        # A search that found nothing is still the latest one: `last` must not rate an older.
+        memory.learning.log_use(out.query, [], backend.session_id, project, "mcp")
         out.warnings += (
             convert.unknown_project(memory, project, "leave project out to search them all")
             if memory.exists()
