@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,10 @@ class LearningSettings(_Section):
     """λ: a retrieval k steps before the outcome gets λ^k of the reward."""
     credit_window_minutes: int = Field(120, ge=1)
     """Without a session id, retrievals in the same project this recently share the credit."""
-    context_credit_weight: float = Field(0.25, ge=0, le=1)
-    """Share of credit for memories shown as session-start context rather than searched for."""
+    context_credit_weight: float = Field(0.0, ge=0, le=1)
+    """Share of credit for memories shown as session-start context rather than searched for;
+    none by default: they are chosen by utility, not for the task, so crediting them would
+    let the memories shown every session raise themselves."""
     credit_floor: float = Field(0.01, ge=0, le=1)
     """A share of credit below this is no evidence: those episodes are left as they were."""
 
@@ -135,6 +138,11 @@ SECTIONS: dict[str, type[_Section]] = {
 _TYPE_NAMES = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
 
 
+def _described(field: Any) -> str:
+    """A field's docstring as one line of prose."""
+    return " ".join((field.description or "").split())
+
+
 def all_keys() -> dict[str, tuple[str, Any, str]]:
     """Every dotted key with its type name, default and description."""
     out: dict[str, tuple[str, Any, str]] = {}
@@ -142,7 +150,7 @@ def all_keys() -> dict[str, tuple[str, Any, str]]:
         for name, field in model.model_fields.items():
             type_name = getattr(field.annotation, "__name__", str(field.annotation))
             type_name = _TYPE_NAMES.get(type_name, type_name)
-            out[f"{section}.{name}"] = (type_name, field.default, field.description or "")
+            out[f"{section}.{name}"] = (type_name, field.default, _described(field))
     return out
 
 
@@ -329,7 +337,7 @@ def commented_template() -> str:
     for section, model in SECTIONS.items():
         lines.append(f"[{section}]")
         for name, field in model.model_fields.items():
-            lines.append(f"# {field.description}")
+            lines += [f"# {line}" for line in textwrap.wrap(_described(field), 86)]
             default = field.default
             rendered = (
                 json.dumps(default) if not isinstance(default, bool) else str(default).lower()

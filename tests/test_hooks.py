@@ -192,7 +192,26 @@ def test_what_session_start_showed_is_logged_as_a_retrieval_of_that_session(
         )
     ]
     assert got == [ids["best"], ids["good"], ids["plain"]]
-    assert fast_memory.get(ids["plain"]).learned.retrievals == 1
+
+
+def test_what_session_start_showed_is_not_used_nor_credited_by_default(
+    fast_memory: Memory, repo: Path, tmp_path: Path
+) -> None:
+    """Shown is not used: the memories shown every session must not raise themselves."""
+    ids = seed(fast_memory)
+    shown = [ids["best"], ids["good"], ids["plain"]]
+    before = fast_memory.rows(shown)
+    for n in range(3):
+        start(f"sess-{n}", repo)
+        t = Transcript(tmp_path / f"t{n}.jsonl", f"sess-{n}", repo).prompt("Bump the year")
+        t.edit("LICENSE").bash("pytest -q", "3 passed").say("Done; all tests pass.")
+        end(f"sess-{n}", t.path)
+    after = fast_memory.rows(shown)
+    assert credit_events(fast_memory) == []
+    for i in shown:
+        assert after[i].learned.retrievals == before[i].learned.retrievals
+        assert after[i].learned.last_used_at == before[i].learned.last_used_at
+        assert after[i].learned.utility == pytest.approx(before[i].learned.utility)
 
 
 def test_a_busy_store_costs_session_start_its_log_not_its_context(
@@ -418,8 +437,9 @@ def test_stop_is_throttled_and_skips_when_nothing_is_new(
 
 
 def test_session_end_credits_what_session_start_showed_once(
-    fast_memory: Memory, repo: Path, tmp_path: Path
+    fast_memory: Memory, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MEMRL_LEARNING_CONTEXT_CREDIT_WEIGHT", "0.25")  # credit asked for
     ids = seed(fast_memory)
     start("sess-cr", repo)
     shown = [ids["best"], ids["good"], ids["plain"]]
@@ -441,9 +461,10 @@ def test_session_end_credits_what_session_start_showed_once(
 
 
 def test_credit_still_flows_when_claude_captured_under_another_session_id(
-    fast_memory: Memory, repo: Path, tmp_path: Path
+    fast_memory: Memory, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An older Claude Code gives its MCP server no session id: the transcript tells."""
+    monkeypatch.setenv("MEMRL_LEARNING_CONTEXT_CREDIT_WEIGHT", "0.25")  # credit asked for
     ids = seed(fast_memory)
     start("sess-old", repo)
     t = Transcript(tmp_path / "t.jsonl", "sess-old", repo).prompt("Fix the importer")

@@ -341,6 +341,9 @@ def test_a_logged_use_is_a_retrieval_in_the_given_order(flaky):
     ).fetchone()
     assert stored[0] == listed[0].project
     after = memory.rows([r.id for r in listed])
+    assert all(after[r.id].learned.retrievals == r.learned.retrievals for r in listed)  # shown
+    memory.learning.log_use("read", listed, "s1", None, "tui")
+    after = memory.rows([r.id for r in listed])
     assert all(after[r.id].learned.retrievals == r.learned.retrievals + 1 for r in listed)
 
 

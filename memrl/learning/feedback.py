@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from memrl.errors import InvalidInput, NotFound
+from memrl.learning.base import CONTEXT
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
 from memrl.views import Change, Hit, Row
@@ -55,7 +56,12 @@ class Feedback(Graph):
         project: str | None,
         origin: str,
     ) -> int:
-        """Insert one retrieval and its (rank, id, similarity) entries; each counts as a use."""
+        """Insert one retrieval and its (rank, id, similarity) entries; each counts as a use.
+
+        Context shown at session start is recorded (it can be rated as `last`) but is not a
+        use: it is chosen by utility, not for the task, and counting it would keep the
+        memories shown every session from ever decaying or looking unused.
+        """
         if self.m.settings.capture.redact:
             from memrl.redact import redact_text
 
@@ -73,6 +79,8 @@ class Feedback(Graph):
                 "VALUES (?, ?, ?, ?)",
                 [(seq, rank, episode_id, sim) for rank, episode_id, sim in used],
             )
+            if origin == CONTEXT:
+                return seq
             c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(u[1],) for u in used])
             c.executemany(
                 "UPDATE state SET retrievals = retrievals + 1, last_used_at = ? WHERE id = ?",

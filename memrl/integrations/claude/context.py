@@ -125,7 +125,10 @@ def render_context(rows: list[Any], project: str, now: float) -> str:
 def _log_shown(
     memory: Memory, query: str, rows: list[Any], session_id: str | None, project: str
 ) -> None:
-    """Record the listing as a retrieval (a use), so the session's outcome credits it."""
+    """Record the listing as the session's retrieval, so Claude can rate it as `last`.
+
+    It is not a use and earns no credit unless `learning.context_credit_weight` asks.
+    """
     from memrl.learning.base import CONTEXT
 
     memory.learning.log_use(query, rows, session_id, project, CONTEXT)
