@@ -172,7 +172,10 @@ class Memory(Reading):
             rows = [IndexRow.of(ep, vector)]
             self.write_index(rows)
             now = self.ledger.catalog(episode_id)
-            if now is not None and now.content_hash == rows[0].content_hash:
+            if now is None or now.archived:  # archived while embedding: leave no row behind
+                self.index.delete([episode_id])
+                return False
+            if now.content_hash == rows[0].content_hash:
                 break
         self.learning.refresh_edges([episode_id])
         return True

@@ -401,3 +401,19 @@ def test_update_refuses_an_archived_episode_unless_asked(fast_memory):
     with pytest.raises(NotFound, match="archived: `memrl restore` brings it back"):
         fast_memory.update(ep.id, {"task": "changed"})
     assert fast_memory.update(ep.id, {"task": "changed"}, archived=True).task == "changed"
+
+
+def test_an_episode_archived_while_it_is_being_indexed_leaves_no_row(fast_memory, monkeypatch):
+    """The hooks index in the background: an archive landing meanwhile must stick."""
+    m = fast_memory
+    ep = m.capture(episode(summary="Checkpointed by a hook")).episode
+    embed = m.embedder.embed
+
+    def archived_meanwhile(texts):
+        m.archive([ep.id])  # `memrl archive latest` while the model works
+        return embed(texts)
+
+    monkeypatch.setattr(m.embedder, "embed", archived_meanwhile)
+    assert m.index_episode(ep.id) is False
+    assert ep.id not in m.index.hashes()
+    assert maintenance.index_report(m).orphans == []
