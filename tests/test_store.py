@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from dataclasses import replace
 
 import pytest
@@ -417,3 +418,70 @@ def test_an_episode_archived_while_it_is_being_indexed_leaves_no_row(fast_memory
     assert m.index_episode(ep.id) is False
     assert ep.id not in m.index.hashes()
     assert maintenance.index_report(m).orphans == []
+
+
+def test_a_full_ledger_says_the_disk_is_full_and_keeps_what_was_stored(fast_memory):
+    """SQLite rolls a failed COMMIT back itself: the error names the cause, nothing else."""
+    kept = fast_memory.capture(episode()).episode
+    conn = fast_memory.ledger._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # as if the disk had just filled up
+    with pytest.raises(StoreError, match="the disk is full"), fast_memory.ledger.write() as c:
+        c.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [(f"filler-{n}", "x" * 1000) for n in range(2_000)],
+        )
+    assert fast_memory.get(kept.id).episode.summary == kept.summary
+    assert not conn.in_transaction
+
+
+def test_a_ledger_that_cannot_be_written_for_a_full_disk_says_so(data_dir, monkeypatch):
+    from memrl.memory import Memory
+    from memrl.store import ledger
+
+    first = Memory(data_dir, embedder=HashEmbedder())
+    first.capture(episode())
+    first.close()
+
+    def no_wal(_conn):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ledger, "_settings", no_wal)
+    monkeypatch.setattr(ledger, "_disk_full", lambda _folder: True)
+    m = Memory(data_dir, embedder=HashEmbedder())
+    assert m.count() == 1  # reading still works
+    with pytest.raises(StoreError, match="the disk is full"):
+        m.learning.feedback(["latest"], helpful=True)
+
+
+def test_an_archive_the_ledger_refuses_leaves_the_episode_where_it_was(fast_memory, monkeypatch):
+    ep = fast_memory.capture(episode()).episode
+    path = fast_memory.root / fast_memory.ledger.catalog(ep.id).path
+
+    def refuse(_rows):
+        raise StoreError("cannot write memrl.db: the disk is full; free some space and retry")
+
+    monkeypatch.setattr(fast_memory.ledger, "upsert_catalog", refuse)
+    with pytest.raises(StoreError, match="disk is full"):
+        fast_memory.archive([ep.id])
+    monkeypatch.undo()
+    assert path.is_file() and not fast_memory.ledger.catalog(ep.id).archived
+    assert fast_memory.get(ep.id).episode.summary == ep.summary
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"SQLite format 3\x00" + b"\x07" * 84, bytes(range(256)) * 16],
+    ids=["truncated", "random"],
+)
+def test_a_broken_ledger_file_is_named_with_what_to_do(data_dir, garbage):
+    from memrl.memory import Memory
+
+    first = Memory(data_dir, embedder=HashEmbedder())
+    first.capture(episode())
+    first.close()
+    for extra in data_dir.glob("memrl.db-*"):
+        extra.unlink()
+    (data_dir / "memrl.db").write_bytes(garbage)
+    with pytest.raises(StoreError, match="not a usable memrl ledger.*Move it aside"):
+        Memory(data_dir, embedder=HashEmbedder()).count()

@@ -141,7 +141,11 @@ class EpisodeStore:
             src = self.root / row.path
             dst = self.path_for(ep, archived=archived)
             files.move(src, dst)
-            self.ledger.upsert_catalog([catalog_row(self.root, ep, archived=archived)])
+            try:
+                self.ledger.upsert_catalog([catalog_row(self.root, ep, archived=archived)])
+            except BaseException:  # the ledger refused (a full disk): the file goes back
+                files.move(dst, src)
+                raise
             moved.append(ep)
         return moved
 

@@ -13,6 +13,7 @@ It holds two kinds of data:
 from __future__ import annotations
 
 import itertools
+import shutil
 import sqlite3
 import threading
 import time
@@ -137,6 +138,7 @@ CATALOG_COLUMNS = (
     "size",
 )
 SUMMARY_CHARS = 400
+FULL_BYTES = 1 << 20  # less free space than this, and a write that failed is put down to it
 
 
 @dataclass(slots=True)
@@ -196,8 +198,9 @@ class Ledger:
         self._local = threading.local()
         self._decay_rate = 0.0
         self._clock = time.time
-        conn = self._conn()
+        self._read_only_because = ""
         try:
+            conn = self._conn()
             have = conn.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
             ).fetchone()[0]
@@ -205,8 +208,9 @@ class Ledger:
                 conn.executescript(SCHEMA)
             self._migrate(conn)
         except sqlite3.OperationalError as exc:
-            raise _store_error(exc, path) from None
+            raise _store_error(exc, path, self._read_only_because) from None
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StoreError(
                 f"{path} is not a usable memrl ledger ({exc}). Move it aside; "
                 "`memrl index --rebuild` recreates the catalog from the episode files."
@@ -252,8 +256,11 @@ class Ledger:
             try:
                 _settings(conn)
             except sqlite3.OperationalError:
+                # Reads still work where SQLite cannot set up its write-ahead log; writes
+                # are refused with the reason: a read-only directory, or a full disk.
                 conn.close()
                 conn = self._read_only()
+                self._read_only_because = "full" if _disk_full(self.path.parent) else "ro"
             conn.create_function("memrl_utility", 4, self._utility_sql, deterministic=True)
             self._local.conn = conn
         return conn
@@ -331,24 +338,25 @@ class Ledger:
         if conn.in_transaction:
             yield conn
             return
+        why = self._read_only_because
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise _store_error(exc, self.path) from None
+            raise _store_error(exc, self.path, why) from None
         try:
             yield conn
         except sqlite3.OperationalError as exc:
-            conn.execute("ROLLBACK")
-            raise _store_error(exc, self.path) from None
+            _rollback(conn)
+            raise _store_error(exc, self.path, why) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
-                raise _store_error(exc, self.path) from None
+                _rollback(conn)  # a failed COMMIT (SQLITE_FULL, say) may have rolled back
+                raise _store_error(exc, self.path, why) from None
 
     def data_version(self) -> tuple[int, int]:
         """Changes whenever any process commits: a cheap poll for live views."""
@@ -515,15 +523,27 @@ def _settings(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def _store_error(exc: sqlite3.OperationalError, path: Path) -> StoreError:
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < FULL_BYTES
+    except OSError:
+        return False
+
+
+def _store_error(exc: sqlite3.OperationalError, path: Path, why: str = "") -> StoreError:
     text = str(exc)
+    if why == "full" or ("disk" in text and "full" in text):
+        return StoreError(f"cannot write {path}: the disk is full; free some space and retry")
     if "readonly" in text or "read-only" in text:
         return StoreError(
             f"cannot write {path}: the data directory is read-only. "
             "Fix its permissions or point MEMRL_DATA_DIR elsewhere."
         )
-    if "disk" in text and "full" in text:
-        return StoreError(f"cannot write {path}: the disk is full; free some space and retry")
     if "locked" in text:
         return StoreError(f"{path} stayed locked by another memrl process for 30 s; retry")
     return StoreError(f"cannot write {path}: {text}")
