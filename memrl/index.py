@@ -11,18 +11,22 @@ every few writes, and the vector index is (re)trained as the table grows.
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
+import re
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from memrl.errors import IndexUnavailable, StoreError
+from memrl.errors import IndexUnavailable, MemrlError, StoreError
 
 if TYPE_CHECKING:
     import asyncio
@@ -42,6 +46,9 @@ MAX_SEGMENTS = 8  # vector index delta segments tolerated before retraining (mor
 OPTIMIZE_EVERY = 16  # appended rows tolerated before compaction
 STATS_EVERY = 4  # on a large table, table versions between two looks at the index's lag
 KEEP_VERSIONS = timedelta(seconds=30)  # old versions a reader in another process may still hold
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 os.environ.setdefault("LANCEDB_LOG", "error")
 _import_lock = threading.Lock()
@@ -127,6 +134,48 @@ def _run(coro):
     return asyncio.run_coroutine_threadsafe(coro, _loop).result()
 
 
+def _fault(exc: BaseException, folder: Path) -> MemrlError:
+    """One of LanceDB's own errors as memrl's: what happened and what to run."""
+    text = str(exc).strip()
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in text:
+        return StoreError(
+            f"cannot write the search index in {folder}: the disk is full. Free some space, "
+            "then run `memrl index` to index whatever was left out."
+        )
+    if getattr(exc, "errno", None) in (errno.EROFS, errno.EACCES) or "Read-only" in text:
+        return StoreError(
+            f"cannot write the search index in {folder}: the data directory is read-only. "
+            "Fix its permissions or point MEMRL_DATA_DIR elsewhere."
+        )
+    detail = re.sub(r",?\s*/rustc/\S+", "", text.splitlines()[0])[:200] if text else ""
+    detail = detail or type(exc).__name__
+    return IndexUnavailable(
+        f"the search index in {folder} is damaged ({detail}); run `memrl index --rebuild` "
+        "to build it again from the episode files, which are untouched."
+    )
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn the LanceDB errors a damaged table or a full disk raise into memrl's."""
+
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        index = args[0]
+        assert isinstance(index, Index)
+        for again in (True, False):
+            try:
+                return method(*args, **kwargs)
+            except (MemrlError, TimeoutError):  # memrl's own, and a lock's wait running out
+                raise
+            except (OSError, RuntimeError) as exc:
+                # A rebuild elsewhere swapped the table in mid-read: read the new one.
+                if not (again and index._replaced()):
+                    raise _fault(exc, index.folder) from None
+        raise AssertionError("unreachable")
+
+    return run
+
+
 class Index:
     def __init__(self, folder: Path, model_id: str, dim_hint: int | None = None) -> None:
         self.folder = folder
@@ -189,6 +238,13 @@ class Index:
         self._checked = False
         self._quantised = None
         return self._table
+
+    def _replaced(self) -> bool:
+        """Has the table this process opened been swapped for another since?"""
+        try:
+            return self._inode is not None and self.table_path.stat().st_ino != self._inode
+        except OSError:
+            return False
 
     def _mismatch(self, model: str | None, dim: int) -> str | None:
         want_dim = self.dim_hint
@@ -286,6 +342,7 @@ class Index:
         self._table.create_index("text", config=FTS(with_position=False), replace=True)
         self._maintain_vector_index()
 
+    @_guarded
     def upsert(
         self, rows: Sequence[IndexRow], dim: int, *, create_if_missing: bool, new: bool = False
     ) -> None:
@@ -314,6 +371,7 @@ class Index:
             else:
                 self._after_write(table, table.add(data).version)
 
+    @_guarded
     def delete(self, ids: Sequence[str]) -> None:
         if not ids or not self.exists():
             return
@@ -396,6 +454,7 @@ class Index:
             return 0
         return behind
 
+    @_guarded
     def optimize(self, *, whole: bool = False) -> None:
         """Compact fragments, fold new rows into the indices, drop stale versions.
 
@@ -431,6 +490,7 @@ class Index:
         table.create_index("vector", config=_vector_index(want), replace=True)
         self._quantised = None
 
+    @_guarded
     def rebuild(
         self,
         dim: int,
@@ -441,6 +501,7 @@ class Index:
         data = (self._arrow(batch, dim) for batch in batches if batch)
         return self._swap_in(self._schema(dim), data, progress)
 
+    @_guarded
     def rewrite(self) -> int:
         """Write the table afresh from its current rows, leaving nothing of older versions.
 
@@ -458,43 +519,57 @@ class Index:
         lancedb = _lancedb()
         from lancedb.index import FTS
 
-        staging = self.folder.with_name(self.folder.name + ".rebuild")
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
-            staging.mkdir(parents=True)
+        self._clear_leftovers()
+        try:  # named after this process: several rebuilds may run at once
+            staging = Path(
+                tempfile.mkdtemp(
+                    prefix=f"{self.folder.name}.rebuild-{os.getpid()}-", dir=self.folder.parent
+                )
+            )
         except OSError as exc:
             raise StoreError(
-                f"cannot write {staging}: {exc.strerror}. The data directory is read-only or "
-                "not yours: fix its permissions, or point MEMRL_DATA_DIR elsewhere."
+                f"cannot write beside {self.folder}: {exc.strerror}. The data directory is "
+                "read-only or not yours: fix its permissions, or point MEMRL_DATA_DIR elsewhere."
             ) from None
-        db = lancedb.connect(staging)
-        table = db.create_table(TABLE, schema=schema)
-        count = 0
-        for part in data:
-            table.add(part)
-            count += part.num_rows
-            if progress:
-                progress(part.num_rows)
-        table.optimize()
-        table.create_index("text", config=FTS(with_position=False), replace=True)
-        if count >= VECTOR_INDEX_MIN_ROWS:
-            table.create_index(
-                "vector", config=_vector_index(_vector_index_kind(count)), replace=True
-            )
-        with self._lock():
-            old = self.folder.with_name(self.folder.name + f".old-{os.getpid()}")
-            if self.table_path.exists():
-                self.table_path.rename(old)
-            self.folder.mkdir(parents=True, exist_ok=True)
-            (staging / f"{TABLE}.lance").rename(self.table_path)
-            shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            db = lancedb.connect(staging)
+            table = db.create_table(TABLE, schema=schema)
+            count = 0
+            for part in data:
+                table.add(part)
+                count += part.num_rows
+                if progress:
+                    progress(part.num_rows)
+            table.optimize()
+            table.create_index("text", config=FTS(with_position=False), replace=True)
+            if count >= VECTOR_INDEX_MIN_ROWS:
+                table.create_index(
+                    "vector", config=_vector_index(_vector_index_kind(count)), replace=True
+                )
+            with self._lock():
+                old = staging / "replaced.lance"
+                if self.table_path.exists():
+                    self.table_path.rename(old)
+                self.folder.mkdir(parents=True, exist_ok=True)
+                (staging / f"{TABLE}.lance").rename(self.table_path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         self._db = None
         self._table = None
         return count
 
+    def _clear_leftovers(self) -> None:
+        """Remove the staging folders of rebuilds killed part-way (each holds the new table,
+        or the old one it was swapping out). Each is named after its process; one whose
+        process still runs (two rebuilds at once) is left alone."""
+        for path in self.folder.parent.glob(f"{self.folder.name}.rebuild-*-*"):
+            pid = path.name.removeprefix(f"{self.folder.name}.rebuild-").split("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+
     # reading ------------------------------------------------------------------------
 
+    @_guarded
     def search_vector(
         self, vector: np.ndarray, limit: int, project: str | None = None
     ) -> list[tuple[str, float]]:
@@ -502,6 +577,7 @@ class Index:
         query = _nearest(self._async_table(), vector, limit, project, self._refine())
         return _similarities(_run(query.to_arrow()))
 
+    @_guarded
     def search_vectors(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
         """`search_vector` for many query vectors in one LanceDB query, one list per row."""
         if len(vectors) == 0:
@@ -560,6 +636,7 @@ class Index:
         self._async = (self._inode, table)
         return table
 
+    @_guarded
     def candidates(
         self, vector: np.ndarray, query: str, limit: int, project: str | None = None
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float, np.ndarray]]]:
@@ -607,6 +684,7 @@ class Index:
     def hashes(self) -> dict[str, str]:
         return self.hashes_and_doubles()[0]
 
+    @_guarded
     def hashes_and_doubles(self) -> tuple[dict[str, str], list[str]]:
         """Each row's content hash by id, and the ids found in more than one row."""
         from collections import Counter
@@ -617,6 +695,7 @@ class Index:
         twice = [i for i, n in Counter(ids).items() if n > 1]
         return dict(zip(ids, res["content_hash"].to_pylist(), strict=True)), twice
 
+    @_guarded
     def vectors(self, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """Vectors for the given ids (all rows if None), as one float32 matrix."""
         import numpy as np
@@ -645,6 +724,18 @@ class Index:
             return out_ids, np.concatenate(parts)
         dim = int(table.schema.field("vector").type.list_size)
         return out_ids, np.zeros((0, dim), np.float32)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread's rebuild: this process removes its own when done
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: leave its folder alone
+    return True
 
 
 def _nearest(table, vector: np.ndarray, limit: int, project: str | None, refine: int | None):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from memrl import background, config
 from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
-from memrl.errors import IndexUnavailable, InvalidInput, ModelUnavailable
+from memrl.errors import IndexUnavailable, InvalidInput, ModelUnavailable, StoreError
 from memrl.index import Index, IndexRow
 from memrl.intake import check_summary, now_iso
 from memrl.reading import Reading
@@ -151,10 +151,16 @@ class Memory(Reading):
                 f"{exc} The episode itself is saved as {ep.short_id}: `memrl index` makes it "
                 "searchable once the model loads."
             ) from None
-        near = self.learning.neighbours_of_new(vector, ep.id)
-        warnings = notes + self._index_episodes([(ep, vector)], new=True)
-        credit = self.learning.credit(ep)
-        spread = self.learning.after_capture(ep, near, [c.id for c in credit])
+        try:
+            near = self.learning.neighbours_of_new(vector, ep.id)
+            warnings = notes + self._index_episodes([(ep, vector)], new=True)
+            credit = self.learning.credit(ep)
+            spread = self.learning.after_capture(ep, near, [c.id for c in credit])
+        except StoreError as exc:  # a full disk, say: the user must not capture it again
+            raise StoreError(
+                f"{exc} The episode itself is saved as {ep.short_id}: once it can be written, "
+                "`memrl index` makes it searchable."
+            ) from None
         return CaptureResult(ep, credit, spread, warnings)
 
     def index_episode(self, episode_id: str) -> bool:

@@ -1,0 +1,97 @@
+"""The search index's faults: a damaged table, a full disk, rebuilds that overlap or die."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+
+import pytest
+
+from memrl.errors import IndexUnavailable, StoreError
+from tests.conftest import episode
+
+
+@pytest.fixture
+def stocked(fast_memory):
+    for n in range(6):
+        fast_memory.capture(episode(summary=f"Fixed redirect bug number {n}"))
+    fast_memory.index.optimize()
+    return fast_memory
+
+
+def newest_data_file(memory):
+    data = memory.root / "vectors" / "episodes.lance" / "data"
+    return max(data.glob("*.lance"), key=os.path.getmtime)
+
+
+def test_a_damaged_table_is_an_error_naming_the_rebuild(stocked):
+    os.truncate(newest_data_file(stocked), 100)
+    with pytest.raises(
+        IndexUnavailable, match=r"damaged \(.*failed to fill.*`memrl index --rebuild`"
+    ):
+        stocked.search("redirect")
+    with pytest.raises(IndexUnavailable, match="damaged") as caught:
+        stocked.index.hashes()
+    assert "/rustc/" not in str(caught.value)
+
+
+def test_a_full_disk_while_indexing_is_named_with_what_to_do(stocked, monkeypatch):
+    from memrl.index import IndexRow
+
+    ep = stocked.store.load(stocked.resolve("latest"))
+    row = IndexRow.of(ep, stocked.embedder.embed([ep.embedding_text()])[0])
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(type(stocked.index.table()), "merge_insert", full)
+    with pytest.raises(StoreError, match="the disk is full.*`memrl index`"):
+        stocked.index.upsert([row], stocked.embedder.dim, create_if_missing=False)
+
+
+def test_two_rebuilds_at_once_both_finish_and_leave_one_whole_index(stocked):
+    from memrl import maintenance
+
+    errors = []
+
+    def rebuild():
+        try:
+            maintenance.sync_index(stocked, rebuild=True)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rebuild) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(stocked.index.hashes()) == 6
+    assert sorted(p.name for p in stocked.root.iterdir() if p.name.startswith("vectors")) == [
+        "vectors"
+    ]
+
+
+def test_what_a_killed_rebuild_left_behind_is_cleared_by_the_next(stocked):
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    leftover = stocked.root / f"vectors.rebuild-{dead}-abc"
+    (leftover / "episodes.lance").mkdir(parents=True)
+    running = stocked.root / f"vectors.rebuild-{os.getppid()}-def"  # a process that is alive
+    running.mkdir()
+    from memrl import maintenance
+
+    maintenance.sync_index(stocked, rebuild=True)
+    assert not leftover.exists() and running.exists()
+    assert len(stocked.index.hashes()) == 6
+
+
+def test_a_capture_the_full_disk_stops_after_saving_says_it_is_saved(stocked, monkeypatch):
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(type(stocked.index.table()), "add", full)
+    with pytest.raises(StoreError, match=r"disk is full.*saved as (\w{8}).*`memrl index`") as e:
+        stocked.capture(episode(summary="Captured as the disk filled up"))
+    saved = e.value.args[0].split("saved as ")[1][:8]
+    assert stocked.get(saved).episode.summary == "Captured as the disk filled up"
