@@ -40,8 +40,12 @@ def prepare(
     cwd: Path | None = None,
     extract_intent: bool = False,
     notes: list[str] | None = None,
+    future_ok: bool = False,
 ) -> Episode:
-    """Validate, fill in what the caller left out, and redact secrets."""
+    """Validate, fill in what the caller left out, and redact secrets.
+
+    `future_ok` keeps a created_at ahead of this clock: an export holds what a store kept.
+    """
     if isinstance(data, Episode):
         data = data.model_dump()
     data = {k: v for k, v in dict(data).items() if v is not None}
@@ -58,7 +62,7 @@ def prepare(
 
         data["project"] = detect(cwd)
     ep = parse(data)
-    if ep.created_at.timestamp() > memory.now() + FUTURE_SLACK:
+    if not future_ok and ep.created_at.timestamp() > memory.now() + FUTURE_SLACK:
         raise InvalidInput(
             f"created_at {ep.created_at.isoformat(timespec='seconds')} is in the future; "
             "leave it out for now, or give the time the work was done"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memrl.episode import Episode
-from memrl.errors import InvalidInput, MemrlError, StoreError
+from memrl.errors import IndexUnavailable, InvalidInput, MemrlError, StoreError
 from memrl.index import Health, IndexRow
 from memrl.store import catalog_row, files
 from memrl.store.ledger import CatalogRow
@@ -53,6 +53,7 @@ class IndexReport:
     embedded: int = 0
     rebuilt: bool = False
     empty: bool = False  # no index yet, as none was ever needed
+    propagated: int | None = None  # utilities changed by the propagation a rebuild runs
 
     @property
     def fresh(self) -> bool:
@@ -190,15 +191,25 @@ def corrupt_files(memory: Memory) -> list[tuple[str, str]]:
     ]
 
 
-def index_report(memory: Memory) -> IndexReport:
-    """The index against the catalog (missing, stale, orphaned rows); reads no episode file."""
+def index_report(memory: Memory, *, files_waiting: bool = False) -> IndexReport:
+    """The index against the catalog (missing, stale, orphaned rows); reads no episode file.
+
+    No index is `empty` (the first capture creates it) only while there is nothing to
+    search. Live episodes, or files not yet catalogued (`files_waiting`), without an index
+    (a first import interrupted, a store restored from its files) need `memrl index`.
+    """
     health = memory.index.health()
-    if not health.exists and memory.ledger.meta("index_built") is None:
-        return IndexReport(Health(False), empty=True)  # the first capture creates it
+    never = not health.exists and memory.ledger.meta("index_built") is None
+    if never and not files_waiting and not memory.exists():
+        return IndexReport(Health(False), empty=True)
     report = IndexReport(health)
     if health.problem:
         return report
-    indexed, twice = memory.index.hashes_and_doubles()
+    try:
+        indexed, twice = memory.index.hashes_and_doubles()
+    except IndexUnavailable as exc:  # opens, but its rows cannot be read: rebuild it
+        report.health = replace(health, problem=str(exc))
+        return report
     live = {
         i: h
         for i, h in memory.ledger.conn.execute(
@@ -225,7 +236,7 @@ def status(memory: Memory) -> Status:
         model=memory.model.label,
         model_id=memory.model_id,
         disk=disk,
-        index=index_report(memory),
+        index=index_report(memory, files_waiting=bool(disk.new)),
         size_bytes=disk.bytes + files.dir_size(memory.root, skip=(files.EPISODES, files.ARCHIVE)),
         retrievals=memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0],
         events=memory.ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
@@ -280,13 +291,16 @@ def sync_index(
     if rebuild or report.health.problem:
         total = memory.count()
         dim = memory.embedder.dim
-        index.rebuild(dim, _embedded_batches(memory, _live_episodes(memory, None), total, progress))
+        built = index.rebuild(
+            dim, _embedded_batches(memory, _live_episodes(memory, None), total, progress)
+        )  # an unreadable file is left out: fewer than `total`
         memory.index_built()
         # Episodes captured while it ran went to the table it replaced: add them now.
         late = _catch_up(memory, index_report(memory), progress)
         report = index_report(memory)
-        report.rebuilt, report.embedded = True, total + late
-        memory.learning.propagate()
+        report.rebuilt, report.embedded = True, built + late
+        # New vectors, new similarity graph: the value spread over it is computed afresh.
+        report.propagated = len(memory.learning.propagate().changes)
         return disk, report
     embedded = _catch_up(memory, report, progress)
     if not embedded and not report.orphans:
@@ -302,13 +316,15 @@ def _catch_up(memory: Memory, report: IndexReport, progress: Progress | None) ->
     todo = report.missing + report.stale + report.doubled
     if report.orphans or report.doubled:
         index.delete(report.orphans + report.doubled)  # a doubled row is embedded afresh
+    embedded = 0  # an unreadable file is not: fewer than `todo`
     if todo:
         dim = memory.embedder.dim
         for rows in _embedded_batches(memory, _live_episodes(memory, todo), len(todo), progress):
             index.upsert(rows, dim, create_if_missing=False)
+            embedded += len(rows)
     if todo or report.orphans:
         index.optimize(whole=True)  # an explicit repair leaves the index in one piece
-    return len(todo)
+    return embedded
 
 
 # secrets in an existing store -----------------------------------------------------------

@@ -59,7 +59,9 @@ def search(
     try:
         index.table()  # raise IndexUnavailable with its fix before paying for the model
     except IndexUnavailable:
-        if memory.ledger.meta("index_built") is None:  # never written to: empty, not broken
+        # Never written to and nothing stored: empty, not broken. Episodes without an index
+        # (a first import interrupted, files restored by hand) need `memrl index`.
+        if memory.ledger.meta("index_built") is None and not memory.exists():
             return SearchResult(
                 query, [], None, weight, ["the memory is empty: capture an episode first"]
             )

@@ -3,8 +3,9 @@
 A line is the episode's own fields plus `archived` and `learning` (state and utility
 history), so export → import into an empty store is lossless. Import validates every
 line before it writes anything, then stores the episodes in chunks of a few thousand:
-batched embedding, the files, one catalog transaction and one index append per chunk.
-Memory stays flat however big the file: checked episodes wait on disk, not in a list.
+batched embedding, the files, one ledger transaction (catalog and learning together) and
+one index append per chunk. Memory stays flat however big the file: checked episodes wait
+on disk, not in a list.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, Field, ValidationError
 
 from memrl.episode import Episode, Source, describe_validation, parse
-from memrl.errors import InvalidInput, MemrlError
+from memrl.errors import IndexUnavailable, InvalidInput, MemrlError
 from memrl.index import IndexRow
+from memrl.intake import FUTURE_SLACK, prepare
 from memrl.store import Filters, catalog_row, files
 from memrl.store.ledger import StateRow
 
@@ -36,6 +38,10 @@ class ImportResult:
     imported: int = 0
     skipped_existing: int = 0
     errors: list[str] = field(default_factory=list)
+    restored: int = 0  # episodes already present that had learned nothing: given the file's
+    dated_ahead: int = 0  # created more than a day ahead of this clock (kept as exported)
+    # Why the index could not take the imported episodes (stored all the same), with the fix.
+    index_problem: str | None = None
 
 
 def export(
@@ -140,7 +146,8 @@ def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dic
     archived = bool(data.pop("archived", False))
     data.setdefault("source", Source.imported.value)
     try:
-        ep = memory.prepare(data, source=Source.imported)
+        # A store keeps what a clock running ahead dated in the future; so does its export.
+        ep = prepare(memory, data, source=Source.imported, future_ok=raw is not None)
     except InvalidInput as exc:
         raise InvalidInput(f"line {n}: {exc}") from None
     return ep, learning, archived
@@ -154,10 +161,14 @@ def import_lines(
     """Check every line, then store the new episodes chunk by chunk.
 
     The checked episodes wait in an unnamed temporary file in the data dir, not in memory,
-    so an import of 100,000 episodes holds one chunk at a time.
+    so an import of 100,000 episodes holds one chunk at a time. An episode already present
+    is skipped, but gets the learning its line carries if it has learned nothing of its own:
+    an import killed before its ledger write leaves files that `memrl index` catalogues
+    with nothing learned, and running the import again gives them what the file knows.
     """
     result = ImportResult()
     archived: dict[str, bool] = {}  # every episode checked so far, by id
+    ahead = memory.now() + FUTURE_SLACK
     with files.Spool(memory.root) as spool:
         for n, line in enumerate(lines, 1):
             try:
@@ -180,21 +191,24 @@ def import_lines(
 
         existing = set(memory.ledger.catalog_many(list(archived)))
         result.skipped_existing = len(existing)
-        if len(existing) == len(archived):
-            return result
         total = sum(1 for i, arch in archived.items() if not arch and i not in existing)
         records = (json.loads(text) for text in spool)
-        todo = (
-            (ep, r["learning"], archived[ep.id])
-            for r in records
-            if (ep := parse(r["episode"])).id not in existing
-        )
+        items = ((parse(r["episode"]), r["learning"]) for r in records)
         done = 0
-        while chunk := list(islice(todo, CHUNK)):
-            done, stored = _store_chunk(memory, chunk, done, total, progress)
+        while chunk := list(islice(items, CHUNK)):
+            present = [(ep, learn) for ep, learn in chunk if ep.id in existing and learn]
+            result.restored += _restore_untaught(memory, present)
+            new = [(ep, learn, archived[ep.id]) for ep, learn in chunk if ep.id not in existing]
+            if not new:
+                continue
+            result.dated_ahead += sum(ep.created_at.timestamp() > ahead for ep, _l, _a in new)
+            searchable = result.index_problem is None
+            done, stored, problem = _store_chunk(memory, new, done, total, progress, searchable)
             result.imported += stored
-            result.skipped_existing += len(chunk) - stored
-    memory.index.optimize(whole=True)
+            result.skipped_existing += len(new) - stored
+            result.index_problem = result.index_problem or problem
+    if result.imported and result.index_problem is None:
+        memory.index.optimize(whole=True)
     return result
 
 
@@ -204,9 +218,11 @@ def _store_chunk(
     done: int,
     total: int,
     progress: Callable[[int, int], None] | None,
-) -> tuple[int, int]:
+    searchable: bool,
+) -> tuple[int, int, str | None]:
     """Embed, write, catalog and index one chunk, so memory stays flat however big the file;
-    returns the progress count and how many episodes were stored.
+    returns the progress count, how many episodes were stored, and why the index could not
+    take them (they are stored all the same; nothing is embedded once that is known).
 
     Each chunk is complete before the next starts: an interrupted import keeps whole
     episodes, and running it again skips them. So does a second import of the same file
@@ -216,11 +232,11 @@ def _store_chunk(
     vectors: list[Any] = []
     for start in range(0, len(live), EMBED_BATCH):
         batch = live[start : start + EMBED_BATCH]
-        vectors.extend(memory.embedder.embed([ep.embedding_text() for ep in batch]))
+        if searchable:
+            vectors.extend(memory.embedder.embed([ep.embedding_text() for ep in batch]))
         done += len(batch)
         if progress:
             progress(done, total)
-    vector_of = {ep.id: vec for ep, vec in zip(live, vectors, strict=True)}
     with memory.store.editing():
         present = memory.ledger.catalog_many([ep.id for ep, _l, _a in chunk])
         chunk = [item for item in chunk if item[0].id not in present]
@@ -229,30 +245,73 @@ def _store_chunk(
                 memory.store.path_for(ep, archived=arch), ep.to_json(), durable=False
             )
         os.sync()
-        memory.ledger.upsert_catalog(
-            [catalog_row(memory.root, ep, archived=a) for ep, _l, a in chunk]
-        )
-        _restore_learning(memory, chunk)
+        with memory.ledger.write() as c:  # catalog and learning: both or neither
+            memory.ledger.upsert_catalog(
+                [catalog_row(memory.root, ep, archived=a) for ep, _l, a in chunk]
+            )
+            _write_learning(memory, c, [(ep, learn) for ep, learn, _a in chunk])
+    if not searchable:
+        return done, len(chunk), None
+    vector_of = {ep.id: vec for ep, vec in zip(live, vectors, strict=True)}
     rows = [IndexRow.of(ep, vector_of[ep.id]) for ep, _l, arch in chunk if not arch]
-    if rows:
-        memory.write_index(rows)
-    return done, len(chunk)
+    try:
+        if rows:
+            memory.write_index(rows)
+    except IndexUnavailable as exc:
+        return done, len(chunk), str(exc)
+    return done, len(chunk), None
 
 
-def _restore_learning(memory: Memory, todo: list[tuple[Episode, dict, bool]]) -> None:
+def _carries(learn: dict) -> bool:
+    """Does an export line's learning say more than a new episode's defaults?"""
+    state = {k: v for k, v in learn.items() if k != "history"}
+    return bool(learn.get("history")) or StateRow("", **state) != StateRow("")
+
+
+def _restore_untaught(memory: Memory, items: list[tuple[Episode, dict]]) -> int:
+    """Give episodes already present the learning their lines carry, where they have none
+    of their own (a state row at its defaults, no history); how many were given it.
+
+    Checked again in the transaction that writes: feedback given meanwhile is never
+    overwritten. A store that knows what the file knows takes no write lock at all.
+    """
+    items = _untaught(memory, [(ep, learn) for ep, learn in items if _carries(learn)])
+    if not items:
+        return 0
+    with memory.ledger.write() as c:
+        items = _untaught(memory, items)
+        _write_learning(memory, c, items)
+    return len(items)
+
+
+def _untaught(memory: Memory, items: list[tuple[Episode, dict]]) -> list[tuple[Episode, dict]]:
+    """Those of `items` whose episode has learned nothing: default state, no history."""
+    ids = [ep.id for ep, _l in items]
+    taught = {i for i, state in memory.ledger.states(ids).items() if state != StateRow(i)}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        taught.update(
+            r[0]
+            for r in memory.ledger.conn.execute(
+                "SELECT DISTINCT episode_id FROM events "
+                f"WHERE episode_id IN ({','.join('?' * len(part))})",
+                part,
+            )
+        )
+    return [(ep, learn) for ep, learn in items if ep.id not in taught]
+
+
+def _write_learning(memory: Memory, conn: Any, items: list[tuple[Episode, dict]]) -> None:
     """Write what was learned, as `Learned` checked it: the state row's fields, and history."""
     states, events = [], []
-    for ep, learn, _arch in todo:
+    for ep, learn in items:
         if not learn:
             continue
-        history = learn.pop("history")
-        states.append(StateRow(ep.id, **learn))
+        states.append(StateRow(ep.id, **{k: v for k, v in learn.items() if k != "history"}))
         events += [
             (e["ts"], ep.id, e["cause"], e["other_id"], e["before"], e["after"], e["detail"],
              e["prev_used"])
-            for e in history
+            for e in learn["history"]
         ]  # fmt: skip
-    if states or events:
-        with memory.ledger.write() as c:
-            memory.ledger.put_states(c, states)
-            memory.ledger.add_events(c, events)
+    memory.ledger.put_states(conn, states)
+    memory.ledger.add_events(conn, events)

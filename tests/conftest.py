@@ -29,6 +29,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_dir: Path) 
     root = tmp_path / "memrl-data"
     monkeypatch.setenv("MEMRL_DATA_DIR", str(root))
     monkeypatch.setenv("MEMRL_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))  # not ~/.claude
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)

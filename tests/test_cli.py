@@ -428,11 +428,37 @@ def test_export_that_cannot_be_written_keeps_the_earlier_one(tmp_path, monkeypat
 
     monkeypatch.setattr("memrl.memory.Memory.export", disk_full)
     bad = runner.invoke(app, ["export", "-o", str(dump)])
-    assert bad.exit_code == 2 and "No space left" in bad.output and "Nothing was" in bad.output
+    assert bad.exit_code == 4 and "No space left" in bad.output and "Nothing was" in bad.output
+    assert "free some space" in bad.output
     assert dump.read_text() == earlier
     assert [p.name for p in tmp_path.glob("*.jsonl*")] + list(tmp_path.glob(".tmp-*")) == [
         dump.name
     ]
+
+
+def test_status_and_index_after_restoring_only_the_episode_files(tmp_path, data_dir, monkeypatch):
+    """A copy of episodes/ alone is a store to index, not one whose first capture is to come."""
+    import shutil
+
+    captured()
+    restored = tmp_path / "restored"
+    shutil.copytree(data_dir / "episodes", restored / "episodes")
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(restored))
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 1 and "none yet" not in status.output
+    assert "does not exist; run `memrl index`" in status.output
+    assert "index rebuilt: 1 episode, 1 embedded" in run("index").output
+    assert "Fix open redirect" in run("search", "open redirect").output
+
+
+def test_index_rebuild_counts_what_it_embedded_and_says_it_propagated(data_dir):
+    captured()
+    broken = captured()
+    next((data_dir / "episodes").rglob(f"{broken}.json")).write_text("{")
+    out = run("index", "--rebuild").output
+    assert "skipped unreadable" in out and "index rebuilt: 1 episode, 1 embedded" in out
+    assert "propagation re-run: 0 utilities changed" in out
+    assert json.loads(run("index", "--rebuild", "--json").stdout)["propagated"] == 0
 
 
 def test_index_with_nothing_to_do_draws_no_bar():

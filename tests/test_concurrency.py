@@ -99,3 +99,47 @@ def test_two_edits_of_one_episode_at_once_keep_both_changes(data_dir):
     editor.join(timeout=10)
     stored = Memory(data_dir, embedder=HashEmbedder()).get(ep.id).episode
     assert stored.tags == ["from-first"] and stored.what_failed == ["from the second"]
+
+
+KILLED_IMPORT = """
+import os, sys
+from memrl.memory import Memory
+from memrl.store.ledger import Ledger
+from tests.conftest import HashEmbedder
+
+setattr(Ledger, sys.argv[1], lambda *args, **kwargs: os._exit(137))
+Memory(embedder=HashEmbedder()).import_(open(sys.argv[2], encoding="utf-8"))
+"""
+
+
+@pytest.mark.parametrize("dies_in", ["upsert_catalog", "put_states"])
+def test_an_import_killed_in_its_ledger_write_loses_no_learning(data_dir, tmp_path, dies_in):
+    """SIGKILL once the files are written: `memrl index` catalogues what is on disk, and
+    the same import run again gives every episode what the export learned about it."""
+    import json
+
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder, episode
+
+    source = Memory(tmp_path / "source", embedder=HashEmbedder())
+    ids = [source.capture(episode(summary=f"lesson {n}")).episode.id for n in range(4)]
+    source.learning.feedback(ids[:3], helpful=True)
+    dump = tmp_path / "all.jsonl"
+    dump.write_text("".join(json.dumps(item) + "\n" for item in source.export()))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_IMPORT, dies_in, str(dump)],
+        cwd=ROOT,
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    assert proc.returncode == 137, proc.stderr[-2000:]
+    memory = Memory(data_dir, embedder=HashEmbedder())
+    assert len(list((data_dir / "episodes").rglob("*.json"))) == 4
+    maintenance.sync_index(memory)  # `memrl index`
+    assert memory.import_(dump.read_text().splitlines()).skipped_existing == 4
+    for i in ids:
+        assert memory.ledger.state(i) == source.ledger.state(i)
+        assert [e[1:] for e in memory.ledger.events(i)] == [e[1:] for e in source.ledger.events(i)]
+    assert memory.search("lesson", limit=4).hits

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from memrl.integrations.claude import context, hooks
+from memrl.integrations.claude import checkpoint, context, finishing, hooks
 from memrl.integrations.claude.checkpoint import _reading
 from memrl.integrations.claude.transcript import Transcript as Parsed
 from memrl.memory import Memory
@@ -366,9 +366,33 @@ def test_session_end_outcome_from_evidence(fast_memory: Memory, name: str, outco
 
 def test_claudes_own_mcp_capture_is_not_duplicated(fast_memory: Memory) -> None:
     session = "3cp0aaaa-3333-4444-8555-b66677778888"
+    fast_memory.capture(  # by an MCP server that knew another session id
+        episode(task="Why is the nightly export slow?", project="warehouse"),
+        source="mcp",
+        session_id="mcp-server-session",
+    )
     code, _, err = end(session, FIXTURES / "mcp_capture.jsonl")
     assert code == 0 and err == ""
     assert hook_episodes(fast_memory, session, archived=None) == []
+
+
+def test_a_capture_seen_only_in_the_transcript_does_not_stand_for_the_session(
+    fast_memory: Memory, tmp_path: Path
+) -> None:
+    """The MCP server may write to another store: unless its episode is found here, the
+    session's own work must still be recorded here."""
+    t = Transcript(tmp_path / "t.jsonl", "sess-else", tmp_path).prompt("Tune the cache")
+    t.edit("cache.py").say("Tuned it.")
+    end("sess-else", t.path, "stop", every=0)
+    [checkpoint] = hook_episodes(fast_memory, "sess-else")
+    t.tool("mcp__memrl__memrl_capture", {"summary": "Tuned the cache"}, "Captured 1a2b3c4d")
+    t.bash("pytest -q", "4 passed").say("Captured to memory; tests pass.")
+    code, _, err = end("sess-else", t.path)
+    assert code == 0 and err == ""
+    assert hook_episodes(fast_memory, "sess-else") == [checkpoint]  # kept, not archived
+    ep = fast_memory.get(checkpoint).episode
+    assert ep.outcome.value == "success" and ep.summary == "Captured to memory; tests pass."
+    assert "its episode is not in this store" in _logged(fast_memory.root)
 
 
 def test_an_mcp_episode_with_the_session_id_is_enough(fast_memory: Memory, tmp_path: Path) -> None:
@@ -389,6 +413,7 @@ def test_checkpoint_is_archived_when_claude_captures_later(
     [checkpoint] = hook_episodes(fast_memory, "sess-c")
     t.tool("mcp__memrl__memrl_capture", {"summary": "Tuned the cache"}, "Captured 1a2b3c4d")
     t.say("Captured to memory.")
+    fast_memory.capture(episode(task="Tune the cache"), source="mcp", session_id="sess-c")
     end("sess-c", t.path)
     assert hook_episodes(fast_memory, "sess-c") == []
     assert hook_episodes(fast_memory, "sess-c", archived=True) == [checkpoint]
@@ -504,6 +529,69 @@ def test_a_session_without_work_is_not_captured(fast_memory: Memory, tmp_path: P
     assert hook_episodes(fast_memory, "sess-n", archived=None) == []
 
 
+def test_a_question_answered_is_no_episode_and_credits_nothing(
+    fast_memory: Memory, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No edit, no command, no test: the last answer's words ("could not be verified",
+    "implemented") say nothing about work, so they must neither make an episode nor move
+    the utility of what the session was shown."""
+    monkeypatch.setenv("MEMRL_LEARNING_CONTEXT_CREDIT_WEIGHT", "0.25")  # credit asked for
+    ids = seed(fast_memory)
+    shown = [ids["best"], ids["good"], ids["plain"]]
+    before = {i: fast_memory.ledger.state(i).q for i in shown}
+    for n, final in enumerate(
+        [
+            "The vendor's claim could not be verified: their docs are blocked, so I was "
+            "unable to check it.",
+            "The feature is implemented and done upstream; it fixed the bug in 2.3.",
+        ]
+    ):
+        start(f"sess-q{n}", repo)
+        t = Transcript(tmp_path / f"q{n}.jsonl", f"sess-q{n}", repo)
+        t.prompt("Does the vendor's SDK support retries on 429?")
+        t.tool("Read", {"file_path": f"{repo}/requirements.txt"}, "vendor-sdk==2.3")
+        t.say(final)
+        code, _, err = end(f"sess-q{n}", t.path)
+        assert code == 0 and err == ""
+        assert hook_episodes(fast_memory, f"sess-q{n}", archived=None) == []
+    assert credit_events(fast_memory) == []
+    assert {i: fast_memory.ledger.state(i).q for i in shown} == before
+
+
+def _synthetic(t: Transcript, text: str) -> None:
+    """A message Claude Code writes itself, as it does after --resume or --fork-session."""
+    t._line("assistant", [{"type": "text", "text": text}])
+    lines = t.path.read_text().splitlines()
+    entry = json.loads(lines[-1])
+    entry["message"]["model"] = "<synthetic>"
+    t.path.write_text("\n".join([*lines[:-1], json.dumps(entry)]) + "\n")
+
+
+def test_claude_codes_own_messages_are_not_taken_for_claudes_answer(
+    fast_memory: Memory, tmp_path: Path
+) -> None:
+    t = Transcript(tmp_path / "t.jsonl", "sess-r", tmp_path).prompt("Fix the flaky login test")
+    t.edit("auth.py").bash("pytest -q", "3 passed").say("Fixed the fixture race; tests pass.")
+    end("sess-r", t.path)
+    [ep_id] = hook_episodes(fast_memory, "sess-r")
+    entry = {"type": "text", "text": "Continue from where you left off."}
+    t._line("user", [entry])  # a resume: Claude Code's meta prompt, then its own answer
+    lines = t.path.read_text().splitlines()
+    meta = json.loads(lines[-1]) | {"isMeta": True}
+    t.path.write_text("\n".join([*lines[:-1], json.dumps(meta)]) + "\n")
+    _synthetic(t, "No response requested.")
+    end("sess-r", t.path)
+    assert fast_memory.get(ep_id).episode.summary == "Fixed the fixture race; tests pass."
+
+    fork = Transcript(tmp_path / "f.jsonl", "sess-f", tmp_path)
+    fork.prompt("Please fix the flaky login redirect test now")
+    _synthetic(fork, "No response requested.")
+    _synthetic(fork, "Not logged in · Please run /login")
+    code, _, err = end("sess-f", fork.path)
+    assert code == 0 and err == ""
+    assert hook_episodes(fast_memory, "sess-f", archived=None) == []
+
+
 def test_secrets_in_the_transcript_are_redacted(fast_memory: Memory, tmp_path: Path) -> None:
     token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     t = Transcript(tmp_path / "t.jsonl", "sess-k", tmp_path).prompt("Publish the package")
@@ -544,7 +632,8 @@ def test_the_background_finish_compacts_what_waits(data_dir: Path) -> None:
     memory.store.save([saved])  # as a hook saves it, leaving the index to the finish
     memory.close()
 
-    assert hooks.main(["finish", json.dumps({"index": [saved.id]})]) == 0
+    finishing.enqueue(data_dir, finishing.Jobs(index=[saved.id]))
+    assert finishing.main() == 0
     assert f"indexed {saved.id[:8]}, compacted 2 waiting rows" in _logged(data_dir)
     memory = Memory(data_dir, embedder=HashEmbedder())
     assert memory.index.table().index_stats("text_idx").num_unindexed_rows == 0
@@ -573,11 +662,12 @@ def test_unknown_event(data_dir: Path) -> None:
     assert code == 0 and "unknown hook event" in _one_line(err)
 
 
-def test_missing_transcript(data_dir: Path) -> None:
+def test_a_session_without_a_transcript_is_a_skip_not_a_failure(data_dir: Path) -> None:
+    """`claude mcp list` fires SessionEnd with no transcript: nothing failed."""
     code, out, err = end("sess-gone", data_dir / "nope.jsonl")
-    assert code == 0 and out == ""
-    assert "no transcript at" in _one_line(err)
-    assert "sess-gone: failed: no transcript" in _logged(data_dir)
+    assert (code, out, err) == (0, "", "")
+    assert "session-end sess-gone: skipped: no transcript at" in _logged(data_dir)
+    assert "failed" not in _logged(data_dir)
 
 
 def test_unwritable_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -645,6 +735,139 @@ def test_interrupt_still_exits_0(monkeypatch: pytest.MonkeyPatch, data_dir: Path
     monkeypatch.setattr(context, "session_start", interrupt)
     code, _, err = call("session-start", {"session_id": "s"})
     assert code == 0 and "interrupted" in _one_line(err)
+
+
+def test_a_read_only_store_is_said_plainly_at_session_end(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, fast_memory: Memory
+) -> None:
+    """As SessionStart says it: not an OSError from the lock with its traceback."""
+    import errno
+
+    from filelock import FileLock
+
+    def refuse(self: Any, *args: Any, **kw: Any) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", self.lock_file)
+
+    monkeypatch.setattr(FileLock, "acquire", refuse)
+    code, out, err = end("sess-ro", FIXTURES / "bugfix.jsonl")
+    assert code == 0 and out == ""
+    assert "the data directory is read-only or not yours" in _one_line(err)
+    assert "Traceback" not in _logged(data_dir)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["hook"],
+        ["hook", "user-prompt-submit"],
+        ["hook", "stop", "--foo"],
+        ["hook", "--foo"],
+        ["hook", "session-end", "extra"],
+    ],
+)
+def test_a_hook_called_wrongly_still_exits_0_with_one_line(data_dir: Path, args: list[str]) -> None:
+    """Claude Code takes exit 2 from a hook as "block this": a usage error must not be one."""
+    from memrl.cli import app
+
+    res = CliRunner().invoke(app, args, input="{}")
+    assert res.exit_code == 0 and res.stdout == ""
+    _one_line(res.stderr)
+    assert ": failed: " in _logged(data_dir)
+
+
+def test_hook_help_still_works() -> None:
+    from memrl.cli import app
+
+    res = CliRunner().invoke(app, ["hook", "--help"])
+    assert res.exit_code == 0
+    assert all(event in res.output for event in hooks.EVENTS)
+
+
+def test_status_says_whether_the_hooks_are_installed_and_what_failed_lately(
+    data_dir: Path, fast_memory: Memory, repo: Path
+) -> None:
+    """A hook fails silently (exit 0, a line Claude Code hides): `memrl status` must tell."""
+    from memrl.cli import app
+    from memrl.integrations.claude import settings
+
+    runner = CliRunner()
+    seen = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["hooks"]
+    assert seen["installed"] == [] and seen["recent_failures"] == []
+    assert "not installed" in runner.invoke(app, ["status"]).output
+
+    settings.install()
+    (data_dir / "config.toml").write_text("[retrieval\nlimit = ")  # every hook fails now
+    payload = {"session_id": "s", "transcript_path": str(FIXTURES / "bugfix.jsonl")}
+    assert call("session-end", {**payload, "cwd": str(repo)})[0] == 0
+    (data_dir / "config.toml").unlink()  # fixed, but the user never saw it fail
+
+    seen = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["hooks"]
+    assert seen["installed"] == list(settings.HOOKS) and seen["missing"] == []
+    [failure] = seen["recent_failures"]
+    assert failure["event"] == "session-end" and "config.toml" in failure["reason"]
+    shown = runner.invoke(app, ["status"])
+    assert shown.exit_code == 0
+    text = " ".join(shown.output.split())
+    assert "installed in" in text and "1 failure in the last 24 h" in text
+    assert "session-end: " in text and "config.toml" in text and "hooks.log" in text
+
+
+def test_sessions_do_not_wait_for_each_other(
+    fast_memory: Memory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only one session's own hooks queue behind each other: twelve sessions ending at
+    once must not time out behind one lock."""
+    monkeypatch.setattr(checkpoint, "LOCK_WAIT", 0.2)
+    busy, other = "sess-busy", "sess-free"
+    paths = {}
+    for session in (busy, other):
+        t = Transcript(tmp_path / f"{session}.jsonl", session, tmp_path)
+        paths[session] = t.prompt("Fix the parser").edit("parser.py").say("Fixed.").path
+    with checkpoint._lock(fast_memory.root, busy):  # a hook of `busy` is at work
+        code, _, err = end(other, paths[other])
+        assert code == 0 and err == "" and hook_episodes(fast_memory, other)
+        code, _, err = end(busy, paths[busy])
+        assert code == 0 and "another memrl hook held" in _one_line(err)
+
+
+def test_sessions_ending_together_share_one_background_finisher(
+    fast_memory: Memory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each finisher loads the model (seconds of CPU): one that runs takes the work of
+    every session that ends meanwhile, instead of each starting its own."""
+    from filelock import FileLock
+
+    started: list[int] = []
+    monkeypatch.setattr(finishing, "spawn", lambda: started.append(1))
+
+    def session_end(n: int) -> str:
+        t = Transcript(tmp_path / f"t{n}.jsonl", f"sess-{n}", tmp_path)
+        t.prompt(f"Fix bug {n}").edit(f"bug{n}.py").say(f"Fixed bug {n}.")
+        code, _, err = end(f"sess-{n}", t.path, background=True)
+        assert code == 0 and err == ""
+        [ep_id] = hook_episodes(fast_memory, f"sess-{n}")
+        return ep_id
+
+    ids = [session_end(0)]
+    assert started == [1]  # none was running: one is started
+    with FileLock(str(fast_memory.root / finishing.RUNNING)):  # ...and is running now
+        ids += [session_end(1), session_end(2)]
+    assert started == [1]  # queued for it, no other started
+    assert finishing.main() == 0  # the running finisher drains the queue
+    assert set(ids) <= set(fast_memory.index.hashes())
+    assert not list((fast_memory.root / finishing.QUEUE).glob("*.json"))
+    [line] = [ln for ln in _logged(fast_memory.root).splitlines() if " finish -: " in ln]
+    assert all(f"indexed {i[:8]}" in line for i in ids)
+
+
+def test_a_folder_with_a_no_break_space_is_still_the_sessions_project(
+    fast_memory: Memory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "client\u00a0app"
+    folder.mkdir()
+    kept = fast_memory.capture(episode(task="Earlier work", project="client\u00a0app")).episode
+    _, data = start("sess-nbsp", folder)
+    assert data is not None and kept.short_id in data["hookSpecificOutput"]["additionalContext"]
 
 
 # the real command ------------------------------------------------------------------------------

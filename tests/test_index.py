@@ -95,3 +95,14 @@ def test_a_capture_the_full_disk_stops_after_saving_says_it_is_saved(stocked, mo
         stocked.capture(episode(summary="Captured as the disk filled up"))
     saved = e.value.args[0].split("saved as ")[1][:8]
     assert stocked.get(saved).episode.summary == "Captured as the disk filled up"
+
+
+def test_a_damaged_table_is_reported_by_status_and_repaired_by_a_rebuild(stocked):
+    from memrl import maintenance
+
+    os.truncate(newest_data_file(stocked), 100)
+    assert "damaged" in (maintenance.status(stocked).index.health.problem or "")
+    _disk, report = maintenance.sync_index(stocked, rebuild=True)
+    assert report.rebuilt and report.fresh
+    assert len(stocked.index.hashes()) == 6
+    assert stocked.search("redirect bug").hits

@@ -131,7 +131,7 @@ def test_uninstall_undoes_it_and_is_idempotent_too(claude, tmp_path):
 def test_without_claude_the_command_and_json_are_printed(tmp_path, monkeypatch, default_store):
     monkeypatch.setenv("PATH", str(tmp_path))  # no `claude` here
     report = register(tmp_path / "memrl-mcp")
-    assert report.action == "printed" and report.claude is None
+    assert report.action == "manual" and report.claude is None
     assert report.shell_command == f"claude mcp add --scope user memrl -- {tmp_path / 'memrl-mcp'}"
     assert json.loads(report.config_json)["mcpServers"]["memrl"]["command"] == str(
         tmp_path / "memrl-mcp"
@@ -187,7 +187,26 @@ def test_cli_setup_claude_also_installs_and_removes_the_hooks(claude, tmp_path, 
     again = runner.invoke(cli(), ["setup", "claude", "--json"])
     assert json.loads(again.output)["hooks"]["changed"] is False
     removed = runner.invoke(cli(), ["setup", "claude", "--uninstall"])
-    assert removed.exit_code == 0 and "memrl hook" not in settings.read_text()
+    assert removed.exit_code == 0 and not settings.exists()  # memrl had created it
+
+
+def test_without_claude_setup_says_the_server_is_not_registered(tmp_path, monkeypatch, data_dir):
+    """The hooks are written, the server is not: say so, show what to run, exit non-zero."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `claude` here
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    done = CliRunner().invoke(cli(), ["setup", "claude"])
+    assert done.exit_code == ClaudeCliError.exit_code
+    out = done.output
+    assert "Hooks installed in" in out and (tmp_path / "claude-config" / "settings.json").exists()
+    assert "MCP server was NOT registered" in out and "`claude` is not on PATH" in out
+    assert "claude mcp add --scope user memrl" in out and '"mcpServers"' in out
+    assert "merge these hooks" not in out and '"hooks"' not in out  # already written
+    assert out.index("Hooks installed") < out.index("NOT registered")  # what is left, last
+    as_json = CliRunner().invoke(cli(), ["setup", "claude", "--json"])
+    assert as_json.exit_code == ClaudeCliError.exit_code
+    assert json.loads(as_json.output)["action"] == "manual"
+    gone = CliRunner().invoke(cli(), ["setup", "claude", "--uninstall"])
+    assert gone.exit_code == ClaudeCliError.exit_code and "NOT removed" in gone.output
 
 
 def test_the_printed_command_stays_on_one_line_to_paste(tmp_path, monkeypatch, data_dir):

@@ -160,10 +160,39 @@ def test_uninstall_restores_the_users_settings_exactly(user_file: Path) -> None:
     assert not again.changed and again.removed == []
 
 
+def test_uninstall_removes_the_file_memrl_created_and_leaves_no_backup(config_dir: Path) -> None:
+    path = config_dir / "settings.json"
+    settings.install(command=MEMRL)
+    report = settings.uninstall()
+    assert report.deleted and report.removed and report.backup is None
+    assert not path.exists() and list(config_dir.iterdir()) == []
+
+
+def test_uninstall_keeps_what_the_user_added_to_the_file_memrl_created(config_dir: Path) -> None:
+    path = config_dir / "settings.json"
+    settings.install(command=MEMRL)
+    path.write_text(json.dumps({**load(path), "model": "opus"}))  # /model in Claude Code
+    assert not settings.uninstall().deleted
+    assert load(path) == {"model": "opus"}
+
+
 def test_uninstall_drops_the_hooks_key_it_emptied(config_dir: Path) -> None:
+    config_dir.mkdir()
+    path = config_dir / "settings.json"
+    path.write_text("{}")  # the user's own, empty: it stays
     settings.install(command=MEMRL)
     settings.uninstall()
-    assert load(config_dir / "settings.json") == {}
+    assert load(path) == {}
+
+
+def test_a_settings_file_with_a_byte_order_mark_is_read(config_dir: Path) -> None:
+    """Windows editors write a UTF-8 BOM; Claude Code reads such a file, so memrl must."""
+    config_dir.mkdir()
+    path = config_dir / "settings.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(USER_SETTINGS).encode())
+    assert settings.install(command=MEMRL).added
+    assert not path.read_bytes().startswith(b"\xef\xbb\xbf")  # written back without it
+    assert load(path)["model"] == "opus" and set(ours(load(path))) == set(settings.HOOKS)
 
 
 def test_uninstall_keeps_a_users_hook_sharing_a_group_with_memrls(user_file: Path) -> None:
@@ -287,5 +316,6 @@ def test_cli_wrappers_install_and_uninstall(config_dir: Path) -> None:
     dry = uninstall_hooks(dry_run=True)
     assert dry.removed and "would be removed" in describe(dry)
     assert set(ours(load(config_dir / "settings.json"))) == set(settings.HOOKS)
-    assert uninstall_hooks().removed
-    assert ours(load(config_dir / "settings.json")) == {}
+    gone = uninstall_hooks()
+    assert gone.removed and "the file, which memrl had created, was deleted" in describe(gone)
+    assert not (config_dir / "settings.json").exists()

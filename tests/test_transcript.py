@@ -349,7 +349,41 @@ def test_long_first_line_is_cut_at_a_sentence(session: Session) -> None:
 )
 def test_outcome_from_evidence(final: str, tests: bool | None, errors: list, expected: str) -> None:
     t = Transcript(path=Path("x"), final_text=final, tests_passed_at_end=tests, errors=errors)
+    t.files = ["src/app.py"]  # the words report on work done
     assert outcome(t) == expected
+
+
+@pytest.mark.parametrize(
+    "final",
+    [
+        "The claim could not be verified: the docs are blocked and I was unable to reach them.",
+        "Done: implemented as described, and that fixed it for them.",
+        "I couldn't find a definitive answer; the tests still fail upstream.",
+    ],
+)
+def test_words_alone_are_no_outcome_in_a_session_that_did_nothing(
+    session: Session, final: str
+) -> None:
+    """A question answered: its words say nothing about work, so nothing may be credited."""
+    session.prompt("Why does the CI cache miss on every run?")
+    session.tool("Read", {"file_path": "/w/.github/ci.yml"}, "cache: key: ...")
+    session.bash("ls .github/workflows", "ci.yml").say(final)
+    assert episode_fields(session.parse())["outcome"] == "unknown"
+
+
+def test_synthetic_messages_are_not_claudes_answer(session: Session) -> None:
+    """Claude Code writes these itself: after --resume or --fork-session, when logged out."""
+    session.prompt("Fix the flaky login test").edit("/w/auth.py").bash("pytest", "3 passed")
+    session.say("Fixed the race in the login fixture; all tests pass.")
+    session.prompt("Continue from where you left off.", isMeta=True)
+    session._line("assistant", [{"type": "text", "text": "No response requested."}])
+    session.lines[-1]["message"]["model"] = "<synthetic>"
+    session.prompt("And the logout test?")
+    session._line("assistant", [{"type": "text", "text": "Not logged in · Please run /login"}])
+    session.lines[-1]["message"]["model"] = "<synthetic>"
+    t = session.parse()
+    assert t.final_text == "Fixed the race in the login fixture; all tests pass."
+    assert t.prompts == ["Fix the flaky login test", "And the logout test?"]
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,11 @@ import pytest
 
 from benchmarks import synthetic
 from memrl.store import Filters
-from tests.conftest import episode
+from tests.conftest import HashEmbedder, episode
 
 
 def test_export_import_round_trip_is_lossless(fast_memory, tmp_path):
     from memrl.memory import Memory
-    from tests.conftest import HashEmbedder
 
     a = fast_memory.capture(
         episode(
@@ -238,7 +237,6 @@ def test_a_large_table_gets_a_quantised_vector_index_whose_answers_stay_exact(
 
     # Another process's retraining is seen within KIND_TTL.
     from memrl.memory import Memory
-    from tests.conftest import HashEmbedder
 
     other = Memory(fast_memory.root, embedder=HashEmbedder()).index
     assert other._refine() == ix.REFINE
@@ -253,7 +251,6 @@ def test_a_large_table_gets_a_quantised_vector_index_whose_answers_stay_exact(
 def test_the_same_file_imported_twice_at_once_is_stored_once(fast_memory, tmp_path):
     """A second import that runs while the first is embedding finds its episodes stored."""
     from memrl.memory import Memory
-    from tests.conftest import HashEmbedder
 
     for n in range(3):
         ep = fast_memory.capture(episode(task=f"t{n}", summary=f"work {n}")).episode
@@ -272,3 +269,191 @@ def test_the_same_file_imported_twice_at_once_is_stored_once(fast_memory, tmp_pa
     for item in fast_memory.export():
         assert len(first.ledger.events(item["id"])) == len(item["learning"]["history"])
     assert first.count() == 3
+
+
+def _taught_store(fast_memory):
+    """Three episodes, two with feedback; their export lines."""
+    ids = [
+        fast_memory.capture(episode(task=f"t{n}", summary=f"work {n}")).episode.id for n in range(3)
+    ]
+    fast_memory.learning.feedback(ids[:2], helpful=True)
+    fast_memory.learning.feedback(ids[:1], helpful=False)
+    return ids, [json.dumps(item) for item in fast_memory.export()]
+
+
+def _learning(memory, episode_id):
+    return memory.ledger.state(episode_id), [e[1:] for e in memory.ledger.events(episode_id)]
+
+
+def test_an_import_stopped_between_catalog_and_learning_leaves_neither(
+    fast_memory, tmp_path, monkeypatch
+):
+    """Catalog rows and learning are one transaction: a kill between them cannot leave
+    episodes that look imported but forgot what was learned."""
+    from memrl.memory import Memory
+
+    ids, lines = _taught_store(fast_memory)
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+
+    def killed(conn, rows):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(other.ledger, "put_states", killed)
+    with pytest.raises(RuntimeError):
+        other.import_(lines)
+    assert other.count() == 0  # not catalogued without its learning
+    monkeypatch.undo()
+    assert other.import_(lines).imported == 3
+    for i in ids:
+        assert _learning(other, i) == _learning(fast_memory, i)
+    other.close()
+
+
+def test_an_import_killed_before_its_ledger_write_restores_learning_when_run_again(
+    fast_memory, tmp_path, monkeypatch
+):
+    """The files were written, then the process died; `memrl index` catalogued them as new
+    episodes that learned nothing. The same import, run again, gives them what the file
+    knows, and leaves alone an episode that has learned something since."""
+    from memrl import maintenance
+    from memrl.memory import Memory
+
+    ids, lines = _taught_store(fast_memory)
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+
+    def killed(rows):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(other.ledger, "upsert_catalog", killed)
+    with pytest.raises(RuntimeError):
+        other.import_(lines)
+    monkeypatch.undo()
+    assert len(list((other.root / "episodes").rglob("*.json"))) == 3
+    maintenance.sync_index(other)  # `memrl index`: catalogued with nothing learned
+    assert other.count() == 3 and not other.ledger.events(ids[0])
+    other.learning.feedback([ids[1]], helpful=False)  # learned here since: kept
+    own = _learning(other, ids[1])
+
+    again = other.import_(lines)
+    assert _learning(other, ids[0]) == _learning(fast_memory, ids[0])
+    assert _learning(other, ids[1]) == own
+    assert again.imported == 0 and again.skipped_existing == 3
+    assert again.restored == 1  # ids[2] carries nothing but defaults
+    assert other.import_(lines).restored == 0
+    other.close()
+
+
+def test_an_export_with_episodes_dated_ahead_imports_and_keeps_their_dates(fast_memory, tmp_path):
+    """A store whose clock ran ahead keeps what it captured; its export must restore."""
+    import time
+
+    from memrl.memory import Memory
+
+    ahead = Memory(fast_memory.root, embedder=HashEmbedder(), clock=lambda: time.time() + 9e5)
+    later = ahead.capture(episode(summary="captured while the clock ran ten days ahead")).episode
+    fast_memory.capture(episode(summary="captured on time"))
+    lines = [json.dumps(item) for item in fast_memory.export()]
+
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+    result = other.import_(lines)
+    assert result.imported == 2 and not result.errors and result.dated_ahead == 1
+    assert other.get(later.id).episode.created_at == later.created_at
+    other.close()
+
+
+class OtherModel(HashEmbedder):
+    model_id = "someone/else"
+
+
+def test_an_import_into_an_index_of_another_model_stores_everything_and_says_what_to_run(
+    fast_memory, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    import memrl.transfer
+    from memrl.cli import app
+    from memrl.memory import Memory
+
+    monkeypatch.setattr(memrl.transfer, "CHUNK", 2)
+    ids, lines = _taught_store(fast_memory)
+    theirs = tmp_path / "theirs"
+    Memory(theirs, embedder=OtherModel()).capture(episode(summary="indexed by another model"))
+    other = Memory(theirs, embedder=HashEmbedder())
+    embed, embedded = other.embedder.embed, []
+    monkeypatch.setattr(other.embedder, "embed", lambda t: embedded.append(len(t)) or embed(t))
+
+    result = other.import_(lines)
+    assert result.imported == 3 and "memrl index --rebuild" in (result.index_problem or "")
+    assert embedded == [2]  # nothing embedded once the index is known to refuse it
+    assert other.count() == 4
+    assert _learning(other, ids[0]) == _learning(fast_memory, ids[0])
+
+    dump = tmp_path / "all.jsonl"
+    dump.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "third"))
+    Memory(tmp_path / "third", embedder=OtherModel()).capture(episode(summary="foreign index"))
+    cli = CliRunner().invoke(app, ["import", str(dump)])
+    assert cli.exit_code == 5, cli.output
+    assert "imported 3 episodes, with what was learned, but not searchable" in cli.output
+    assert "importing again is not needed" in cli.output and "memrl index --rebuild" in cli.output
+
+
+def test_export_to_dash_writes_stdout_and_a_full_disk_there_says_so(
+    fast_memory, tmp_path, monkeypatch
+):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    fast_memory.capture(episode(summary="one to export"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["export", "-o", "-"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"] == "one to export"
+    assert not (tmp_path / "-").exists()
+    if not Path("/dev/full").exists():
+        return
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "memrl"), "export"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ,
+        )
+    assert proc.returncode == 4 and "No space left" in proc.stderr, proc.stderr
+    assert "incomplete" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_first_import_stopped_before_its_index_write_is_not_an_empty_memory(
+    fast_memory, tmp_path, monkeypatch
+):
+    """Episodes catalogued without an index: search says to run `memrl index`, which builds it."""
+    from memrl import maintenance
+    from memrl.errors import IndexUnavailable
+    from memrl.memory import Memory
+
+    _ids, lines = _taught_store(fast_memory)
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+
+    def killed(rows, new=False):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(other, "write_index", killed)
+    with pytest.raises(RuntimeError):
+        other.import_(lines)
+    monkeypatch.undo()
+    assert other.count() == 3 and not other.index.exists()
+    with pytest.raises(IndexUnavailable, match="run `memrl index`"):
+        other.search("work", limit=3)
+    status = maintenance.status(other)
+    assert not status.index.empty and not status.index_current
+    _disk, report = maintenance.sync_index(other)
+    assert report.fresh and report.health.rows == 3
+    assert len(other.search("work", limit=3).hits) == 3
+    other.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from memrl import __version__
@@ -62,4 +64,8 @@ def review(
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "hook" and not sys.argv[2].startswith("-"):
+        # What Claude Code runs, often many at once: building the parser would cost each
+        # hook a third of its CPU. Anything else (--help, a wrong call) goes through it.
+        sys.exit(hook.run_event(sys.argv[2]))
     app()

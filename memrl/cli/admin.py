@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from memrl.cli.common import (
     print_json,
 )
 from memrl.views import human_size, plural
+
+if TYPE_CHECKING:
+    from memrl.integrations.claude.health import HooksHealth
 
 app = typer.Typer()
 config_app = typer.Typer(help="Show, read and change settings (config.toml).", no_args_is_help=True)
@@ -142,6 +145,7 @@ def index(
                 "corrupt_files": [p for p, _e in disk.corrupt],
                 "embedded": report.embedded,
                 "rebuilt": report.rebuilt,
+                "propagated": report.propagated,
                 "rows": report.health.rows,
                 "fresh": report.fresh,
             }
@@ -156,6 +160,10 @@ def index(
         + (f", {plural(len(disk.new), 'new file')}" if disk.new else "")
         + (f", {len(disk.vanished)} vanished" if disk.vanished else "")
     )
+    if report.propagated is not None:  # a new graph: the value spread over it is recomputed
+        console().print(
+            f"  propagation re-run: {plural(report.propagated, 'utility', 'utilities')} changed"
+        )
     if report.health.problem:
         raise fail(report.health.problem, 5)
 
@@ -163,11 +171,14 @@ def index(
 @app.command()
 @guarded
 def status(as_json: bool = JsonOpt) -> None:
-    """Store health: counts, index freshness, model, unreadable files, size."""
+    """Store health: counts, index freshness, model, unreadable files, size, and whether
+    Claude Code's hooks are installed and have failed lately."""
     from memrl import maintenance
+    from memrl.integrations.claude import health
 
     memory = open_memory()
     st = maintenance.status(memory)
+    hooks = health.check(memory.root)
     ix = st.index
     disk = st.disk
     healthy = st.index_current and not disk.corrupt
@@ -202,6 +213,7 @@ def status(as_json: bool = JsonOpt) -> None:
                 "size_bytes": st.size_bytes,
                 "retrievals": st.retrievals,
                 "utility_events": st.events,
+                "hooks": hooks.as_dict(),
             }
         )
         raise typer.Exit(0 if healthy else 1)
@@ -255,6 +267,7 @@ def status(as_json: bool = JsonOpt) -> None:
         f"{plural(st.retrievals, 'retrieval')} logged, {plural(st.events, 'utility change')}",
     )
     t.add_row("size", human_size(st.size_bytes))
+    _hook_rows(t, hooks)
     console().print(t)
     if not healthy:
         raise typer.Exit(1)
@@ -330,7 +343,9 @@ def config_set(
 @app.command("export")
 @guarded
 def export_(
-    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Write here instead of stdout ('-' is stdout)."
+    ),
     project: str = typer.Option(None, "--project", "-p", help="Only this project."),
 ) -> None:
     """Export every episode (and what was learned) as JSON Lines."""
@@ -357,23 +372,42 @@ def export_(
             )
             raise typer.Exit(1)
 
-    if output is None:
-        if not write(sys.stdout):
-            note_unknown_project(memory, project)
-        left_out()
-        return
+    import errno
+    import os
+
     from memrl.store.files import replacing
 
-    try:  # the file appears whole or not at all; an earlier export there is kept until then
-        with replacing(output.expanduser()) as out:
-            n = write(out)
+    to_stdout = output is None or str(output) == "-"  # '-' as for `capture --from -`
+    try:
+        if to_stdout:
+            n = write(sys.stdout)
+            sys.stdout.flush()
+        else:  # the file appears whole or not at all; an earlier export there is kept until then
+            with replacing(output.expanduser()) as out:
+                n = write(out)
+    except BrokenPipeError:
+        raise  # the reader stopped reading: not a failure (`guarded`)
     except OSError as exc:
+        if to_stdout:  # what could not be written must not fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        where, lost = (
+            ("stdout", "What was written there is incomplete")
+            if to_stdout
+            else (output, "Nothing was exported")
+        )
+        disk = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+        fix = (
+            "free some space, or export to another disk"
+            if disk
+            else "give `-o` a file in a folder you can write to"
+        )
         raise fail(
-            f"cannot write {output}: {exc.strerror or exc}. Nothing was exported.", 2
+            f"cannot write {where}: {exc.strerror or exc}. {lost}: {fix}.", 4 if disk else 2
         ) from None
     if not n:
         note_unknown_project(memory, project)
-    console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
+    if not to_stdout:
+        console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
     left_out()
 
 
@@ -396,6 +430,9 @@ def import_(
             {
                 "imported": result.imported,
                 "skipped_existing": result.skipped_existing,
+                "restored_learning": result.restored,
+                "dated_ahead": result.dated_ahead,
+                "index_problem": result.index_problem,
                 "errors": result.errors,
             }
         )
@@ -416,4 +453,54 @@ def import_(
                 if result.skipped_existing
                 else ""
             )
+            + (f" and restored learning of {result.restored:,} of them" if result.restored else "")
         )
+        if result.dated_ahead:
+            note(
+                f"kept {plural(result.dated_ahead, 'episode')} dated in the future (more than "
+                "a day ahead of this clock) as exported: the clock of the store they come "
+                "from ran ahead"
+            )
+    if result.index_problem:
+        raise fail(
+            f"imported {plural(result.imported, 'episode')}, with what was learned, but not "
+            f"searchable yet (importing again is not needed): {result.index_problem}",
+            5,
+        )
+
+
+def _hook_rows(t: Any, hooks: HooksHealth) -> None:
+    """Whether Claude Code runs memrl's hooks, and what failed there lately: a hook never
+    breaks Claude Code, so nothing else would show it."""
+    from rich.markup import escape
+
+    where = escape(str(hooks.settings))
+    if hooks.problem:
+        t.add_row("hooks", f"[red]{escape(hooks.problem)}[/]")
+    elif not hooks.installed:
+        t.add_row("hooks", f"not installed in {where}: `memrl setup claude` adds them")
+    elif hooks.missing or hooks.differ:
+        what = [f"missing {', '.join(hooks.missing)}"] if hooks.missing else []
+        what += [f"{', '.join(hooks.differ)} run another memrl or store"] if hooks.differ else []
+        t.add_row(
+            "hooks",
+            f"[yellow]installed in {where}, but {'; '.join(what)}[/]: "
+            "`memrl setup claude` makes them this memrl's",
+        )
+    else:
+        t.add_row("hooks", f"installed in {where}")
+    if not hooks.failures:
+        return
+    latest = hooks.failures[0]
+    t.add_row(
+        "hook failures",
+        f"[red]{plural(len(hooks.failures), 'failure')} in the last 24 h[/], the latest "
+        f"{latest.at:%Y-%m-%d %H:%M} UTC:",
+    )
+    for f in hooks.failures[:3]:
+        t.add_row("", f"{f.at:%H:%M} {escape(f.event)}: {escape(f.reason)}")
+    t.add_row(
+        "",
+        f"Claude Code hides these (hooks always exit 0): fix what they name; the full "
+        f"story is in {escape(str(hooks.log))}",
+    )

@@ -1,8 +1,11 @@
-"""`memrl hook …` (what Claude Code runs) and `memrl redact` (secrets in an existing store).
+"""`memrl hook <event>` (what Claude Code runs) and `memrl redact` (secrets in a store).
 
-The hook commands read Claude Code's hook JSON on stdin and always exit 0; the work and
-its failure handling live in `memrl.integrations.claude.hooks`. `install_hooks` and
-`uninstall_hooks` are what `memrl setup claude` calls.
+`memrl hook` reads Claude Code's hook JSON on stdin and always exits 0, even when called
+wrongly: Claude Code takes exit 2 from a hook as "block", so a usage error must not be
+one. That is why it is one command taking the event as an argument, with nothing left to
+the argument parser to refuse; the work and its failure handling live in
+`memrl.integrations.claude.hooks`. `install_hooks` and `uninstall_hooks` are what
+`memrl setup claude` calls.
 """
 
 from __future__ import annotations
@@ -19,12 +22,6 @@ if TYPE_CHECKING:
     from memrl.integrations.claude.settings import HooksReport
 
 app = typer.Typer()
-hook_app = typer.Typer(
-    help="Claude Code hooks (installed by `memrl setup claude`). Each reads Claude Code's "
-    "hook JSON on stdin and exits 0 whatever happens; problems go to <data dir>/logs/hooks.log.",
-    no_args_is_help=True,
-)
-app.add_typer(hook_app, name="hook")
 
 
 def install_hooks(dry_run: bool = False) -> HooksReport:
@@ -48,6 +45,8 @@ def describe(report: HooksReport) -> str:
         text = f"hooks {would}installed in {report.path} ({', '.join(report.added)})"
     elif report.removed:
         text = f"hooks {would}removed from {report.path} ({', '.join(report.removed)})"
+        if report.deleted:
+            text += f"; the file, which memrl had created, {would or 'was '}deleted"
     elif report.commands:
         text = f"hooks already installed in {report.path}"
     else:
@@ -55,39 +54,46 @@ def describe(report: HooksReport) -> str:
     return text + (f"; backup at {report.backup}" if report.backup else "")
 
 
-def _run(event: str) -> None:
-    from memrl.integrations.claude.hooks import run
+@app.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def hook(
+    ctx: typer.Context,
+    event: str = typer.Argument(
+        "",
+        metavar="EVENT",
+        show_default=False,
+        help="session-start | stop | pre-compact | session-end",
+    ),
+) -> None:
+    """Run a Claude Code hook (installed by `memrl setup claude`).
 
+    It reads Claude Code's hook JSON on stdin and always exits 0. A problem is
+    one line on stderr and an entry in <data dir>/logs/hooks.log; `memrl status`
+    shows the recent ones.
+
+    session-start: the project's most useful memories, as context.
+    stop, pre-compact: checkpoint the session's episode (stop is throttled).
+    session-end: the session as one episode; credit to the memories it used.
+    """
+    if ctx.args:
+        from memrl.integrations.claude import hooks
+
+        hooks.refuse(event, f"unexpected {' '.join(ctx.args)}; usage: memrl hook EVENT")
+        raise typer.Exit(0)
+    raise typer.Exit(run_event(event))
+
+
+def run_event(event: str) -> int:
+    """The hook for `event`, fed from stdin; 0 whatever happens. `memrl` calls this without
+    the parser for `memrl hook <event>`, as Claude Code runs it (many at once)."""
+    from memrl.integrations.claude import hooks
+
+    if event in hooks.YIELDING:
+        hooks.yield_cpu()
     try:
         raw = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     except (OSError, ValueError):
         raw = b""
-    run(event, raw)
-    raise typer.Exit(0)
-
-
-@hook_app.command("session-start")
-def session_start() -> None:
-    """Print the project's most useful memories as context for a new session."""
-    _run("session-start")
-
-
-@hook_app.command("stop")
-def stop() -> None:
-    """Checkpoint the session's episode after a turn (throttled; cheap when not due)."""
-    _run("stop")
-
-
-@hook_app.command("pre-compact")
-def pre_compact() -> None:
-    """Checkpoint the session's episode before the conversation is compacted."""
-    _run("pre-compact")
-
-
-@hook_app.command("session-end")
-def session_end() -> None:
-    """Capture the session as one episode and credit the memories it used."""
-    _run("session-end")
+    return hooks.run(event, raw)
 
 
 # redaction of an existing store ---------------------------------------------------------

@@ -58,12 +58,14 @@ def claude(
 ) -> None:
     """Register memrl with Claude Code for all projects: the MCP server, and the session hooks
     unless --no-hooks. Running it again changes nothing; --uninstall undoes both."""
-    from memrl.integrations.claude.setup import register
+    from memrl.integrations.claude.setup import ClaudeCliError, register
 
     if not no_hooks:  # a settings.json that cannot be merged stops it before any change
         _hooks(uninstall, dry_run=True)
     report = register(uninstall=uninstall, dry_run=print_only)
     hooks, hooks_json = (None, None) if no_hooks else _hooks(uninstall, print_only)
+    # `claude` missing: the hooks are done, the server is not; a script must see it.
+    code = ClaudeCliError.exit_code if report.action == "manual" else 0
     if as_json:
         print_json(
             {
@@ -76,23 +78,37 @@ def claude(
                 "hooks": hooks_json,
             }
         )
-        return
+        raise typer.Exit(code)
     # Plain text, never wrapped: the command is pasted into a shell as one line.
     say = functools.partial(console().print, markup=False, soft_wrap=True)
-    if report.action == "printed":
-        what = "remove" if uninstall else "register memrl for all projects"
-        say(f"To {what}, run:\n\n  {report.shell_command}\n")
-        if not uninstall:
-            say("Or add this to the mcpServers of ~/.claude.json (or a project's .mcp.json):\n")
+    if report.action == "manual":  # what was done first, what is left to do last
+        if hooks:
+            say(hooks[0].upper() + hooks[1:] + ".\n")
+        what = "removed from" if uninstall else "registered with"
+        say(
+            f"The memrl MCP server was NOT {what} Claude Code: `claude` is not on PATH. "
+            f"Once it is, run:\n\n  {report.shell_command}\n"
+        )
+        if uninstall:
+            say('Or delete "memrl" from the mcpServers of ~/.claude.json.')
+        else:
+            say("Or add this to the mcpServers of ~/.claude.json:\n")
             say(report.config_json)
     else:
-        say(ACTIONS[report.action])
-        if not uninstall:
-            say(f"Server: {' '.join(report.server)}")
-            say("In Claude Code, /mcp lists memrl with its 7 tools.")
-    if hooks:
-        say(hooks[0].upper() + hooks[1:] + ".")
-    if hooks and report.action == "printed" and not uninstall:
+        if report.action == "printed":
+            what = "remove" if uninstall else "register memrl for all projects"
+            say(f"To {what}, run:\n\n  {report.shell_command}\n")
+            if not uninstall:
+                say("Or add this to the mcpServers of ~/.claude.json (or a project's .mcp.json):\n")
+                say(report.config_json)
+        else:
+            say(ACTIONS[report.action])
+            if not uninstall:
+                say(f"Server: {' '.join(report.server)}")
+                say("In Claude Code, /mcp lists memrl with its 7 tools.")
+        if hooks:
+            say(("\n" if print_only else "") + hooks[0].upper() + hooks[1:] + ".")
+    if hooks and print_only and not uninstall:  # not written: shown to merge by hand
         import json
 
         from memrl.integrations.claude.settings import wanted
@@ -102,3 +118,4 @@ def claude(
         say(json.dumps({"hooks": blocks}, indent=2))
     for line in report.notes:
         note(line)
+    raise typer.Exit(code)

@@ -1,35 +1,27 @@
 """Checkpoints and the end of a session: one hook episode per session, credit once.
 
 Every event upserts the same episode, found by Claude Code's session id among the
-`source = 'hook'` episodes in the catalog, under one lock. Writing the episode and the
-credit needs only SQLite; the index work (model and LanceDB) is left to a detached
-`finish` process, so Claude Code never waits for it.
+`source = 'hook'` episodes in the catalog, under the session's lock (one of 64 lock files,
+picked by the session id): events of one session wait for each other, other sessions
+hardly ever do (the files, catalog and ledger they share have the store's own locks). Writing the episode and the credit needs only SQLite;
+the index work (model and LanceDB) is left to the background finisher (`finishing`), so
+Claude Code never waits for it.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memrl.integrations.claude import hooks
 from memrl.integrations.claude.context import MARK
-from memrl.integrations.claude.hooks import (
-    CHECKPOINT_EVERY,
-    LOCK_WAIT,
-    MODULE,
-    HookError,
-    HookInput,
-    log,
-)
+from memrl.integrations.claude.finishing import Jobs, dispatch
+from memrl.integrations.claude.hooks import CHECKPOINT_EVERY, LOCK_WAIT, HookError, HookInput
 from memrl.views import plural
 
 if TYPE_CHECKING:
@@ -38,17 +30,8 @@ if TYPE_CHECKING:
     from memrl.memory import Memory
     from memrl.store.ledger import CatalogRow
 
-
-@dataclass(slots=True)
-class Jobs:
-    """Index work left for the detached `finish` process."""
-
-    index: list[str] = field(default_factory=list)
-    archive: list[str] = field(default_factory=list)
-    spread: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.index or self.archive or self.spread)
+LOCKS = Path("hooks") / "locks"
+LOCK_STRIPES = 64  # lock files, each shared by the sessions whose ids hash to it
 
 
 def record(
@@ -62,11 +45,8 @@ def record(
     path = inp.transcript_path
     if path is None:
         raise HookError("the hook input names no transcript_path")
-    if not path.is_file():
-        raise HookError(
-            f"no transcript at {path}, so nothing to capture (Claude Code writes none for "
-            "a session without a conversation, such as `claude mcp list`)"
-        )
+    if not path.is_file():  # not a failure: Claude Code writes none for `claude mcp list`
+        return f"skipped: no transcript at {path} (a session without a conversation)"
     memory = hooks.open_memory()
     try:
         if not final:
@@ -82,13 +62,13 @@ def record(
         if fields["task"].startswith(f"<{MARK}"):
             fields["task"] = ""  # memrl's own context is never the task
         project = detect_session(t.cwd or inp.cwd)
-        with _lock(memory.root):
+        with _lock(memory.root, session_id):
             note, jobs = _upsert(memory, t, fields, session_id, project, final)
         note += _reading(t)
     finally:
         memory.close()
     if jobs:
-        note += "; " + _dispatch(jobs, background)
+        note += "; " + dispatch(memory.root, jobs, background)
     return note
 
 
@@ -171,7 +151,13 @@ def _mcp_episode(memory: Memory, session_id: str, t: Transcript, project: str) -
 
 
 def _worth_keeping(t: Transcript, fields: dict[str, Any]) -> bool:
-    return bool(fields["task"]) and bool(t.final_text or t.files or t.commands or t.errors)
+    """A request and work done for it. A session that only talked (questions answered,
+    a greeting, a fork or resume with nothing new) has no outcome to learn from, and its
+    episode would crowd out real work in searches and at session start; Claude can still
+    save an answer worth keeping through memrl_capture."""
+    from memrl.integrations.claude.transcript import did_work
+
+    return bool(fields["task"]) and did_work(t)
 
 
 def _upsert(
@@ -182,23 +168,18 @@ def _upsert(
     project: str,
     final: bool,
 ) -> tuple[str, Jobs]:
-    """Under the hooks lock: decide, write the episode, credit at the end."""
-    from memrl.episode import Episode
-
+    """Under the session's lock: decide, write the episode, credit at the end."""
     jobs = Jobs()
     existing = _hook_row(memory, session_id)
     mcp_id = _mcp_episode(memory, session_id, t, project)
     subject: Episode | None = None
-    if t.captured_via_mcp or mcp_id:
-        note = "captured by Claude through memrl_capture; no hook episode"
+    if mcp_id:  # only an episode found in this store stands for the session
+        note = f"captured by Claude through memrl_capture ({mcp_id[:8]}); no hook episode"
         if existing is not None and not existing.archived:
             jobs.archive.append(existing.id)
             note += f" (checkpoint {existing.id[:8]} archived)"
-        if final and mcp_id:
+        if final:
             subject = memory.store.load(mcp_id).model_copy(update={"session_id": session_id})
-        elif final:
-            subject = Episode(summary=fields["summary"], outcome=fields["outcome"], project=project)
-            subject = subject.model_copy(update={"session_id": session_id})
     elif existing is not None and existing.archived:
         note = f"episode {existing.id[:8]} is archived; left alone"
     elif not _worth_keeping(t, fields):
@@ -209,6 +190,8 @@ def _upsert(
         note = f"{verb} episode {subject.short_id} ({subject.outcome.value})"
         if changed:
             jobs.index.append(subject.id)
+    if t.captured_via_mcp and not mcp_id:
+        note += " (the transcript shows a memrl_capture, but its episode is not in this store)"
     if final and subject is not None:
         credit = memory.learning.credit(subject)
         jobs.spread += [c.id for c in credit]
@@ -242,73 +225,23 @@ def _save(
 
 
 @contextmanager
-def _lock(root: Path) -> Iterator[None]:
-    """One hook at a time decides and writes: the read-then-create of an episode is atomic."""
+def _lock(root: Path, session_id: str) -> Iterator[None]:
+    """The session's hooks one at a time: reading its episode and creating it is atomic."""
     from filelock import FileLock, Timeout
 
-    root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(root / ".hooks.lock"), timeout=LOCK_WAIT)
+    from memrl.store.files import explain
+
+    stripe = zlib.crc32(session_id.encode()) % LOCK_STRIPES
+    path = root / LOCKS / f"session-{stripe:02d}.lock"
+    lock = FileLock(str(path), timeout=LOCK_WAIT)
     try:
-        with lock:
-            yield
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
     except Timeout:
-        raise HookError(f"another memrl hook held {lock.lock_file} for {LOCK_WAIT:.0f} s") from None
-
-
-# the index work, after the hook has answered -----------------------------------------------
-
-
-def _dispatch(jobs: Jobs, background: bool) -> str:
-    if background:
-        try:
-            spawn_finish(jobs)
-            return "index update started in the background"
-        except OSError as exc:
-            log(f"could not start the background finish ({exc}); finishing inline")
-    memory = hooks.open_memory()
+        raise HookError(f"another memrl hook held {path} for {LOCK_WAIT:.0f} s") from None
+    except OSError as exc:  # a read-only or foreign data dir, said as the store says it
+        raise explain(exc, path) from None
     try:
-        return finish(memory, jobs)
+        yield
     finally:
-        memory.close()
-
-
-def spawn_finish(jobs: Jobs) -> subprocess.Popen[bytes]:
-    """A detached process that outlives Claude Code's wait for the hook (and Claude Code)."""
-    cmd = [sys.executable, "-m", MODULE, "finish", json.dumps(asdict(jobs))]
-    kwargs: dict[str, Any] = {
-        "stdin": subprocess.DEVNULL,
-        "stdout": subprocess.DEVNULL,
-        "stderr": subprocess.DEVNULL,
-        "close_fds": True,
-    }
-    if os.name == "nt":
-        kwargs["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS, NEW_PROCESS_GROUP
-    else:
-        kwargs["start_new_session"] = True
-    return subprocess.Popen(cmd, **kwargs)
-
-
-def finish(memory: Memory, jobs: Jobs) -> str:
-    """Archive superseded checkpoints, embed and index episodes, spread credited value."""
-    done = []
-    live = [i for i in jobs.archive if (c := memory.ledger.catalog(i)) and not c.archived]
-    if live:
-        memory.archive(live)
-        done.append(f"archived {len(live)}")
-    for episode_id in jobs.index:
-        if index_episode(memory, episode_id):
-            done.append(f"indexed {episode_id[:8]}")
-    if jobs.spread:
-        memory.learning.spread_from(jobs.spread)
-        done.append(f"spread from {len(jobs.spread)}")
-    return ", ".join(done) or "nothing to do"
-
-
-def index_episode(memory: Memory, episode_id: str) -> bool:
-    """Embed the episode as it is on disk now and link it into the graph."""
-    from memrl.errors import IndexUnavailable
-
-    try:
-        return memory.index_episode(episode_id)
-    except IndexUnavailable as exc:
-        raise HookError(f"episode {episode_id[:8]} saved, but not searchable yet: {exc}") from None
+        lock.release()

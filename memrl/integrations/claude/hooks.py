@@ -16,13 +16,17 @@ What each event does
   checkpoints when something is new. Both are installed `async`, so Claude never waits.
 * **SessionEnd** writes the final episode and applies temporal credit.
 
-One episode per session. Every event upserts the same episode, found by Claude Code's
-session id among the `source = 'hook'` episodes in the catalog, under one lock, so Stop,
-PreCompact and SessionEnd in any order and any number leave exactly one. Fields read from
-the transcript are overwritten; fields only a person sets (tags, task type, pin) are kept.
-When Claude captured the session itself through `memrl_capture` (seen in the transcript,
-or an `mcp` episode carrying this session id), no hook episode is kept: an earlier
-checkpoint is archived. An episode someone archived is never brought back.
+One episode per session, for sessions that did work. Every event upserts the same episode,
+found by Claude Code's session id among the `source = 'hook'` episodes in the catalog,
+under that session's lock, so Stop, PreCompact and SessionEnd in any order and any number
+leave exactly one, while other sessions hardly ever wait. Fields read from the transcript
+are overwritten; fields only a person sets (tags, task type, pin) are kept. A session that
+edited nothing and ran nothing (questions answered, a resume with nothing new) is not kept:
+it has no outcome to learn from. When Claude captured the session itself through
+`memrl_capture` and that episode is in this store (carrying this session id, or, for a
+capture seen in the transcript, of this project and made during the session), no hook
+episode is kept: an earlier checkpoint is archived. An episode someone archived is never
+brought back.
 
 Credit once. Checkpoints never give credit; only SessionEnd does, with the final outcome.
 The ledger marks each retrieval credited in the same transaction, so a second SessionEnd
@@ -32,25 +36,28 @@ id (the context shown at session start) with the outcome Claude recorded.
 
 Fast exit. Writing the episode (JSON file and catalog) and the credit need only SQLite and
 take well under a second; embedding it into the search index needs the model and LanceDB,
-which take seconds to load. So every event stores first and leaves the index work to a
-detached `finish` process: Claude Code does not wait for it, and the index may lag by a few
-seconds, as the design allows (`memrl index` repairs any gap).
+which take seconds to load. So every event stores first and queues the index work for one
+background finisher shared by all sessions (`finishing`): Claude Code does not wait for it,
+and the index may lag by a few seconds, as the design allows (`memrl index` repairs any gap).
 
 Never break Claude Code. Any failure exits 0 with one line on stderr and an entry in
 `<data dir>/logs/hooks.log` (with the traceback when the failure was unexpected; in the
-temp folder when the data dir cannot be written). Claude Code shows a hook's stderr only
-in its debug view when the hook exits 0, so these lines cost the user nothing.
+temp folder when the data dir cannot be written); `memrl status` shows recent failures.
+Claude Code shows a hook's stderr only in its debug view when the hook exits 0, so these
+lines cost the user nothing. A session without a transcript (`claude mcp list`) is a skip,
+logged as one, not a failure.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,10 +74,13 @@ EVENTS = {
     "pre-compact": "PreCompact",
     "session-end": "SessionEnd",
 }
+# Installed async: Claude Code never waits for them, so they leave the CPU to the hooks it
+# waits for (SessionStart's context, SessionEnd on exit) when many sessions fire at once.
+YIELDING = {"stop", "pre-compact"}
 CHECKPOINT_EVERY = 300.0  # seconds between Stop checkpoints of one session
 LOCK_WAIT = 10.0  # below SessionEnd's 15 s: time left to say why, before Claude Code kills it
 LOG_FILE = Path("logs") / "hooks.log"
-MODULE = "memrl.integrations.claude.hooks"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never in a path or id Claude Code sends
 
 
 class HookError(Exception):
@@ -107,8 +117,8 @@ def read_input(raw: str | bytes) -> HookInput:
     def text(key: str, limit: int = 4_096) -> str | None:
         value = data.get(key)
         if isinstance(value, str) and value.strip() and len(value) <= limit:
-            value = value.strip()
-            return value if value.isprintable() else None
+            value = value.strip()  # any text a path may hold (a no-break space too)
+            return None if _CONTROL.search(value) else value
         return None
 
     path = text("transcript_path")
@@ -141,7 +151,8 @@ def run(
     session = "-"
     try:
         if event not in EVENTS:
-            raise HookError(f"unknown hook event '{event}'; expected one of {', '.join(EVENTS)}")
+            what = f"unknown hook event '{event}'" if event else "no hook event given"
+            raise HookError(f"{what}; expected one of {', '.join(EVENTS)}")
         inp = read_input(raw)
         session = inp.session_id or "-"
         if event == "session-start":
@@ -161,6 +172,20 @@ def run(
     return 0
 
 
+def yield_cpu() -> None:
+    """Run at low priority (nice 10) for the rest of this process: work nobody waits for.
+    Only for a process of its own (the entry points call it), never a host's."""
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):  # no os.nice on Windows: run as is
+        pass
+
+
+def refuse(event: str, reason: str) -> None:
+    """A hook called wrongly: said like any failure, and still exit 0 (see `fail`)."""
+    fail(event, "-", HookError(reason), sys.stderr)
+
+
 def fail(event: str, session: str, exc: BaseException, stderr: IO[str]) -> None:
     """One line on stderr, the traceback in the log; nothing here may raise."""
     from memrl.errors import MemrlError
@@ -174,8 +199,9 @@ def fail(event: str, session: str, exc: BaseException, stderr: IO[str]) -> None:
     reason = " ".join(reason.split())[:300]
     expected = isinstance(exc, HookError | MemrlError)  # said in full by its message
     trace = "" if expected else "\n" + "".join(traceback.format_exception(exc)).rstrip()
-    where = log(f"{event} {session}: failed: {reason}{trace}")
-    line = f"memrl hook {event}: {reason}" + (f" (details in {where})" if where else "")
+    name = event if event and not any(c.isspace() for c in event) else "-"
+    where = log(f"{name} {session}: failed: {reason}{trace}")
+    line = f"memrl hook {name}: {reason}" + (f" (details in {where})" if where else "")
     try:
         stderr.write(line + "\n")
         stderr.flush()
@@ -184,10 +210,16 @@ def fail(event: str, session: str, exc: BaseException, stderr: IO[str]) -> None:
 
 
 def log(message: str) -> Path | None:
-    """Append to `<data dir>/logs/hooks.log` (or a temp-dir log when that is unwritable)."""
+    """Append to `<data dir>/logs/hooks.log`, or when that is unwritable to the temp-dir log
+    shared by every store, where the entry names its data dir (`memrl status` reads both)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    entry = f"{stamp} pid {os.getpid()} {message}\n"
-    for path in _log_paths():
+    env = os.environ.get("MEMRL_DATA_DIR")
+    root = (Path(env).expanduser() if env else Path.home() / ".memrl").absolute()
+    head = f"{stamp} pid {os.getpid()}"
+    for path, entry in (
+        (root / LOG_FILE, f"{head} {message}\n"),
+        (fallback_log(), f"{head} data dir {json.dumps(str(root))} {message}\n"),
+    ):
         try:
             return logs.append(path, entry)
         except OSError:
@@ -195,10 +227,8 @@ def log(message: str) -> Path | None:
     return None
 
 
-def _log_paths() -> Iterator[Path]:
-    env = os.environ.get("MEMRL_DATA_DIR")
-    yield (Path(env).expanduser() if env else Path.home() / ".memrl") / LOG_FILE
-    yield Path(tempfile.gettempdir()) / "memrl-hooks.log"
+def fallback_log() -> Path:
+    return Path(tempfile.gettempdir()) / "memrl-hooks.log"
 
 
 def open_memory() -> Memory:
@@ -208,33 +238,12 @@ def open_memory() -> Memory:
     return Memory()
 
 
-def _finish_main(argv: list[str]) -> int:
-    """`python -m memrl.integrations.claude.hooks finish '<jobs json>'` (the detached part)."""
-    started = time.perf_counter()
-    from memrl.integrations.claude.checkpoint import Jobs, finish
-    from memrl.views import plural
-
-    try:
-        jobs = Jobs(**json.loads(argv[0]))
-        memory = open_memory()
-        try:
-            note = finish(memory, jobs)
-            if jobs.index and (compacted := memory.index.compact_waiting()):
-                note += f", compacted {plural(compacted, 'waiting row')}"
-        finally:
-            memory.close()
-        log(f"finish -: {note} ({time.perf_counter() - started:.2f} s)")
-    except BaseException as exc:  # nobody is waiting to hear about it
-        fail("finish", "-", exc, sys.stderr)
-    return 0
-
-
 def main(argv: list[str] | None = None, stdin: Callable[[], bytes] | None = None) -> int:
-    """Entry without the CLI: `python -m memrl.integrations.claude.hooks <event>|finish`."""
+    """Entry without the CLI: `python -m memrl.integrations.claude.hooks <event>`."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["finish"] and len(argv) == 2:
-        return _finish_main(argv[1:])
     event = argv[0] if argv else ""
+    if event in YIELDING:
+        yield_cpu()
     try:
         raw = (stdin or sys.stdin.buffer.read)()
     except Exception:  # stdin closed or unreadable: run() reports it

@@ -5,6 +5,9 @@ every other key and every other hook stays exactly as it was. memrl's hooks are 
 their command (`<path>/memrl hook <event>`), which lets a reinstall replace an old path,
 and uninstall remove only them. A file memrl cannot parse is refused, never rewritten; the
 first change leaves a copy beside it (`settings.json.memrl-backup`); every write is atomic.
+A file memrl created (no backup, since there was nothing to keep) and that holds nothing
+else is removed by uninstall, not left behind as `{}`. A leading byte-order mark, as some
+Windows editors write, is read and not written back.
 
 `CLAUDE_CONFIG_DIR` moves Claude Code's configuration folder, and is honoured here.
 """
@@ -49,6 +52,7 @@ class HooksReport:
     added: list[str] = field(default_factory=list)  # events given a memrl hook
     removed: list[str] = field(default_factory=list)  # events whose memrl hook went
     backup: Path | None = None  # written by this call
+    deleted: bool = False  # the file memrl had created, removed by uninstall
     dry_run: bool = False
     commands: dict[str, str] = field(default_factory=dict)
 
@@ -59,6 +63,7 @@ class HooksReport:
             "added": self.added,
             "removed": self.removed,
             "backup": str(self.backup) if self.backup else None,
+            "deleted": self.deleted,
             "dry_run": self.dry_run,
             "commands": self.commands,
         }
@@ -113,7 +118,7 @@ def wanted(command: str | None = None) -> dict[str, dict[str, Any]]:
 def read(path: Path) -> dict[str, Any]:
     """The settings as a dict; {} when the file does not exist; refuses anything unparsable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
@@ -201,8 +206,17 @@ def uninstall(*, dry_run: bool = False, path: Path | None = None) -> HooksReport
         new["hooks"] = hooks
     else:
         del new["hooks"]
+    if not new and not path.is_symlink() and not _backup(path).exists():
+        report.deleted = True  # memrl made it: nothing of the user's is in it
+        if not dry_run:
+            path.unlink()
+        return report
     _write(path, new, report)
     return report
+
+
+def _backup(path: Path) -> Path:
+    return path.with_name(path.name + BACKUP_SUFFIX)
 
 
 def _write(path: Path, data: dict[str, Any], report: HooksReport) -> None:
@@ -210,7 +224,7 @@ def _write(path: Path, data: dict[str, Any], report: HooksReport) -> None:
         return
     target = path.resolve() if path.is_symlink() else path  # dotfile managers link it
     target.parent.mkdir(parents=True, exist_ok=True)
-    backup = target.with_name(target.name + BACKUP_SUFFIX)
+    backup = _backup(target)
     if target.exists() and not backup.exists():
         shutil.copy2(target, backup)
         report.backup = backup

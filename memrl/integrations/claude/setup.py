@@ -1,8 +1,8 @@
 """Registering memrl's MCP server with Claude Code, for every project at once.
 
 `claude mcp add --scope user` is Claude Code's own way to do it, so it is used whenever
-`claude` is on PATH; otherwise the command and the equivalent JSON are shown for the
-user to apply. Registration is idempotent: `claude mcp get memrl` is asked first, and an
+`claude` is on PATH; otherwise nothing is registered (action `manual`), and the command and
+the equivalent JSON are shown for the user to apply. Registration is idempotent: `claude mcp get memrl` is asked first, and an
 entry that already points at this installation is left alone. Hooks are not set up here.
 """
 
@@ -25,14 +25,15 @@ LOCATIONS = ("MEMRL_DATA_DIR", "MEMRL_MODELS_DIR")
 
 
 class ClaudeCliError(MemrlError):
-    """`claude` ran but refused or failed."""
+    """`claude` ran but refused or failed (its exit code is also setup's when `claude` is
+    missing: either way the MCP server was not registered)."""
 
     exit_code = 7
 
 
 @dataclass(slots=True)
 class SetupReport:
-    action: str  # added | updated | unchanged | removed | absent | printed
+    action: str  # added | updated | unchanged | removed | absent | printed | manual
     server: list[str]  # how Claude Code will start the server
     command: list[str]  # the `claude` command that was (or would be) run
     config_json: str  # the same registration as JSON, for a hand-edited config
@@ -120,9 +121,12 @@ def register(
         command = ["claude", "mcp", "add", "--scope", "user", SERVER_NAME, *settings, "--", *server]
     report = SetupReport("printed", server, command, config_json(server, env))
     claude = shutil.which("claude")
-    if claude is None or dry_run:
+    if dry_run:
         if claude is None:
             report.notes.append("`claude` is not on PATH: run the command once it is installed")
+        return report
+    if claude is None:
+        report.action = "manual"  # nothing done: the user has to run the command
         return report
     report.claude = claude
     current = registered(claude)

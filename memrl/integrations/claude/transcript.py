@@ -4,7 +4,9 @@ Hooks run this at the end of every session, so it must be fast, must never fail 
 half-written or foreign line, and must not guess: everything it reports (files, commands,
 errors and what fixed them, whether the tests passed last) is read off the tool traffic.
 Only the main chain supplies the task and the final answer; subagent (sidechain) traffic
-still counts for files and commands, because that work happened too.
+still counts for files and commands, because that work happened too. Messages Claude Code
+writes itself (`"model": "<synthetic>"`: "No response requested." after a resume, "Not
+logged in") and API error messages are never Claude's answer.
 """
 
 from __future__ import annotations
@@ -151,9 +153,8 @@ def is_test_command(command: str) -> bool:
 
 
 def _family(command: str) -> str:
-    """Commands of one family can resolve each other's failures (`npm install x` → `npm install`)."""
-    if is_test_command(command):
-        return "test"
+    """Commands of one family can resolve each other's failures (`npm install x` → `npm install`);
+    test commands are all one family, `test`, which the caller knows."""
     segments = [s.split("|")[0].strip() for s in re.split(r"&&|\|\||;", command)]
     segments = [s for s in segments if s and not s.startswith(("cd ", "export ", "source "))]
     tokens = [t for t in (segments or [""])[0].split() if "=" not in t and t not in ("sudo", "env")]
@@ -186,7 +187,7 @@ class _Parser:
     def __init__(self, path: Path) -> None:
         self.t = Transcript(path=path)
         self.uses: dict[str, _Use] = {}
-        self.open: list[_OpenError] = []
+        self.open: dict[str, _OpenError] = {}  # by error text, oldest first
         self.seen: set[str] = set()
         self.listed: set[tuple[str, str]] = set()
         self.final: list[str] = []
@@ -226,7 +227,8 @@ class _Parser:
             return
         content = message.get("content")
         if kind == "assistant":
-            self.assistant(content, side, bool(entry.get("isApiErrorMessage")))
+            if not entry.get("isApiErrorMessage") and message.get("model") != "<synthetic>":
+                self.assistant(content, side)
         else:
             self.user(entry, content, side)
 
@@ -260,7 +262,7 @@ class _Parser:
             self.t.first_prompt = text
         self.final_closed = True
 
-    def assistant(self, content: Any, side: bool, api_error: bool) -> None:
+    def assistant(self, content: Any, side: bool) -> None:
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
         if not isinstance(content, list):
@@ -268,7 +270,7 @@ class _Parser:
         for block in content:
             if not isinstance(block, dict):
                 continue
-            if block.get("type") == "text" and not side and not api_error:
+            if block.get("type") == "text" and not side:
                 text = block.get("text")
                 if isinstance(text, str) and text.strip() and text.strip() != "(no content)":
                     if self.final_closed:
@@ -330,7 +332,7 @@ class _Parser:
                 self.edit_result(use.name, path, failed, output)
         elif use.name == "Read" and not failed:
             path = self._path(use)
-            for err in self.open:
+            for err in self.open.values():
                 err.read |= ("file", path or "") in err.keys
         elif use.name == "Bash":
             command = str(use.input.get("command") or "").strip()
@@ -342,7 +344,7 @@ class _Parser:
             self.fail(f"{name} {path}: {error_line(output) or 'failed'}", {("file", path)})
             return
         self.add_file(path)
-        for err in list(self.open):
+        for err in list(self.open.values()):
             if ("file", path) in err.keys:
                 after = " after reading it" if err.read else ""
                 self.resolve(err, f"retried {name} on {path}{after}")
@@ -357,21 +359,21 @@ class _Parser:
             self.t.tests_passed_at_end = not failed
             self.t.test_runs.append((command, not failed))
         norm = " ".join(command.split())
-        if failed and not testing and _family(norm).split()[0] in _TRIVIAL:
+        cmd, family = ("cmd", norm), ("family", "test" if testing else _family(norm))
+        if failed and not testing and family[1].split()[0] in _TRIVIAL:
             return
         if failed:
             line = error_line(output)
             text = f"`{short(command.splitlines()[0], 80)}` failed" + (f": {line}" if line else "")
-            self.fail(text, {("cmd", norm), ("family", _family(norm))})
+            self.fail(text, {cmd, family})
             return
-        for err in list(self.open):
-            if ("cmd", norm) in err.keys or ("family", _family(norm)) in err.keys:
-                verb = "re-ran" if ("cmd", norm) in err.keys else "ran"
-                how = f"{verb} `{short(command.splitlines()[0], 80)}`"
-                if err.edited:
-                    more = f" and {len(err.edited) - 3} more" if len(err.edited) > 3 else ""
-                    how += " after editing " + ", ".join(err.edited[:3]) + more
-                self.resolve(err, how)
+        for err in [e for e in self.open.values() if cmd in e.keys or family in e.keys]:
+            verb = "re-ran" if cmd in err.keys else "ran"
+            how = f"{verb} `{short(command.splitlines()[0], 80)}`"
+            if err.edited:
+                more = f" and {len(err.edited) - 3} more" if len(err.edited) > 3 else ""
+                how += " after editing " + ", ".join(err.edited[:3]) + more
+            self.resolve(err, how)
 
     def add_file(self, path: str) -> None:
         if ("file", path) not in self.listed:
@@ -380,15 +382,17 @@ class _Parser:
 
     def fail(self, text: str, keys: set[tuple[str, str]]) -> None:
         text = short(text)
-        for err in self.open:
-            if self.t.errors[err.index][0] == text:
-                return
+        if text in self.open:
+            return
+        if len(self.open) >= MAX_OPEN:
+            del self.open[next(iter(self.open))]
         self.t.errors.append((text, None))
-        self.open = [*self.open[-(MAX_OPEN - 1) :], _OpenError(len(self.t.errors) - 1, keys)]
+        self.open[text] = _OpenError(len(self.t.errors) - 1, keys)
 
     def resolve(self, err: _OpenError, how: str) -> None:
-        self.t.errors[err.index] = (self.t.errors[err.index][0], short(how))
-        self.open.remove(err)
+        text = self.t.errors[err.index][0]
+        self.t.errors[err.index] = (text, short(how))
+        del self.open[text]
 
     def finish(self) -> Transcript:
         for use in self.uses.values():  # the session ended before these results were written
@@ -438,8 +442,8 @@ def _read_lines(parser: _Parser, fh: IO[bytes], budget: int) -> None:
         if not raw.strip():
             continue
         try:
-            entry = json.loads(raw)
-        except (ValueError, RecursionError):
+            entry = json.loads(raw.decode())  # UTF-8 first: json's own sniffing costs more
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             parser.t.skipped_lines += 1
             continue
         if not isinstance(entry, dict):
@@ -490,8 +494,20 @@ def _primary_request(summary: str | None) -> str:
     return _first_sentence(re.sub(r"^\s*[-*]\s*", "", body, flags=re.M))
 
 
+def did_work(t: Transcript) -> bool:
+    """Whether the session changed or ran anything: an edit, a command beyond a look-around,
+    a test run, an error met on the way. A session without any only talked."""
+    return bool(t.files or t.test_runs or t.errors or any(map(_command_item, t.commands)))
+
+
 def outcome(t: Transcript) -> str:
-    """success / failure / partial / unknown, from the evidence in the session."""
+    """success / failure / partial / unknown, from the evidence in the session.
+
+    Words in the last answer count only as a report on work the session did: an answer to
+    a question that says "could not be verified" or "done" is no outcome at all.
+    """
+    if not did_work(t):
+        return "unknown"
     failed_words = _FAILURE.search(t.final_text) is not None
     ok_words = _SUCCESS.search(t.final_text) is not None
     if t.tests_passed_at_end is True:
@@ -522,7 +538,12 @@ def episode_fields(t: Transcript) -> dict[str, Any]:
     """The episode fields this transcript supports; tags and task type are left to intent."""
     resolved = [(e, r) for e, r in t.errors if r is not None][:20]
     unresolved = [e for e, r in t.errors if r is None][:20]
-    commands = [c for c in (_command_item(c) for c in t.commands) if c]
+    first: dict[str, None] = {}  # the first 30 distinct, without reading on to the end
+    for item in filter(None, map(_command_item, t.commands)):
+        first[item] = None
+        if len(first) == 30:
+            break
+    commands = list(first)
     files = [short(f) for f in t.files[:50]]
     summary = t.final_text.strip()
     if not summary:
@@ -546,6 +567,6 @@ def episode_fields(t: Transcript) -> dict[str, Any]:
         "what_failed": unresolved,
         "errors_resolved": [{"error": e, "resolution": r} for e, r in resolved],
         "files": files,
-        "commands": list(dict.fromkeys(commands))[:30],
+        "commands": commands,
         "session_id": t.session_id,
     }
