@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from memrl.episode import Episode, ErrorResolution, Outcome, now
+from memrl.episode import Episode, Outcome, now
 from memrl.errors import IndexUnavailable, InvalidInput, NotFound
 from memrl.intake import check_summary
 from memrl.learning.rules import DAY, clip
@@ -79,7 +79,9 @@ class MergePlan:
     sources: list[Row]
     episode: Episode
     state: StateRow
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # a move, if any, is the first
+    # the sources' projects the merged episode leaves (empty when it stays where they are)
+    moved_from: list[str] = field(default_factory=list)
 
 
 class Curation:
@@ -245,8 +247,13 @@ class Curation:
                 "project."
             )
         target_project = project or projects[0]
-        if len(projects) > 1:
-            notes.append(f"merged across projects into '{target_project}'")
+        moved_from = [p for p in projects if p != target_project]
+        if moved_from:
+            moved = ", ".join(f"'{p}'" for p in moved_from)
+            notes.append(
+                f"the merged episode goes to project '{target_project}': episodes from {moved} "
+                "move there"
+            )
         episodes.sort(key=lambda e: -rows[e.id].learned.utility)
         best = episodes[0]
 
@@ -254,8 +261,11 @@ class Curation:
             seen: dict = {}
             for e in episodes:
                 for item in getattr(e, attr):
-                    key = item.error if isinstance(item, ErrorResolution) else item
+                    key = (item.error, item.resolution) if attr == "errors_resolved" else item
                     seen.setdefault(key, item)
+            if attr == "errors_resolved":  # an error without its fix adds nothing to one with
+                fixed = {e for e, r in seen if r}
+                return [v for (e, r), v in seen.items() if r or e not in fixed]
             return list(seen.values())
 
         outcome = min((e.outcome for e in episodes), key=OUTCOME_ORDER.index)
@@ -293,7 +303,7 @@ class Curation:
             },
         )
         state = _merged_state(ep.id, self.m.ledger.states(ids))
-        return MergePlan([rows[i] for i in ids], ep, state, notes)
+        return MergePlan([rows[i] for i in ids], ep, state, notes, moved_from)
 
     def merge(self, plan: MergePlan) -> Episode:
         """Store the merged episode with the originals' combined evidence; archive them."""
@@ -305,15 +315,24 @@ class Curation:
         with m.store.editing():
             cats = m.ledger.catalog_many(ids)
             gone = [i[:8] for i in ids if i not in cats or cats[i].archived]
+            earlier = m.merged_into(ids)
+            if (
+                len(gone) < len(ids)
+                and set(earlier) == set(ids)
+                and len(set(earlier.values())) == 1
+            ):
+                # A merge of these stopped before archiving them all (killed, say): finish
+                # it, rather than merge them again and count their evidence twice.
+                m.archive([i for i in ids if i in cats and not cats[i].archived])
+                return m.store.load(earlier[ids[0]])
             if gone:
                 raise NotFound(
                     f"{', '.join(gone)} archived meanwhile (merged or archived by another "
                     "process). Nothing was changed."
                 )
-            m.store.save([ep])
-            m._index_episodes([(ep, vector)])
             before = {r.id: r.learned.utility for r in plan.sources}
             ts = m.now()
+            # The ledger first: once the merged file exists, its events say what it holds.
             with m.ledger.write() as c:
                 # read again in the write: a rating given since the plan is carried over
                 plan.state = _merged_state(ep.id, m.ledger.states(ids))
@@ -325,6 +344,8 @@ class Curation:
                         for src in before
                     ],
                 )
+            m.store.save([ep])
+            m._index_episodes([(ep, vector)])
             m.archive(ids)
         if plan.state.evidence:
             m.learning.spread_from([ep.id])

@@ -17,9 +17,18 @@ from memrl.learning.rules import Candidate, rank
 from memrl.views import Hit, SearchResult
 
 if TYPE_CHECKING:
+    from memrl.config import RetrievalSettings
     from memrl.memory import Memory
 
 MAX_QUERY_CHARS = 2_000
+
+
+def weak_below(settings: RetrievalSettings) -> float:
+    """The relevance under which a hit is a weak match. A hit must clear the minimum by as
+    much as a full keyword match adds; below that it got in on a faint resemblance or on a
+    shared word or two (with the defaults, 0.5: cosine similarity 0.5 with no keyword match,
+    or 0.25 with the best one), and such hits rarely help."""
+    return settings.min_similarity + settings.keyword_weight
 
 
 def clean_query(query: str) -> str:

@@ -160,8 +160,39 @@ def test_merge_refuses_one_id_and_asks_about_projects(mem):
     with pytest.raises(InvalidInput, match=r"different projects \(p1, p2\).*--project"):
         mem.curation.merge_plan([a.id, b.id])
     plan = mem.curation.merge_plan([a.id, b.id], project="p2")
-    assert plan.episode.project == "p2" and "across projects" in plan.notes[0]
+    assert plan.episode.project == "p2" and plan.moved_from == ["p1"]
+    assert plan.notes[0] == "the merged episode goes to project 'p2': episodes from 'p1' move there"
     assert mem.count() == 2
+
+
+def test_a_merge_keeps_every_fix_of_an_error_and_moves_only_when_asked(mem):
+    a = mem.capture(
+        episode(
+            summary="Raised the timeout",
+            project="p1",
+            errors_resolved=[{"error": "TimeoutError", "resolution": "raise the timeout"}],
+        )
+    ).episode
+    b = mem.capture(
+        episode(
+            summary="Mocked the client",
+            project="p1",
+            errors_resolved=[
+                {"error": "TimeoutError", "resolution": "mock the storage client"},
+                {"error": "TimeoutError", "resolution": ""},  # says less than either fix
+                {"error": "ConnectionReset", "resolution": ""},
+            ],
+        )
+    ).episode
+    plan = mem.curation.merge_plan([a.id, b.id])
+    assert [(e.error, e.resolution) for e in plan.episode.errors_resolved] == [
+        ("TimeoutError", "raise the timeout"),
+        ("TimeoutError", "mock the storage client"),
+        ("ConnectionReset", ""),
+    ]
+    assert plan.episode.project == "p1" and plan.moved_from == [] and plan.notes == []
+    moved = mem.curation.merge_plan([a.id, b.id], project="p2")  # named: both move
+    assert moved.moved_from == ["p1"] and "goes to project 'p2'" in moved.notes[0]
 
 
 def test_a_merge_summary_over_the_limit_is_refused_not_replaced(mem):
@@ -253,3 +284,23 @@ def test_two_merges_of_the_same_episodes_make_one_and_keep_a_rating_given_meanwh
     with pytest.raises(NotFound, match="archived meanwhile.*Nothing was changed"):
         mem.curation.merge(second)
     assert [r.id for r in mem.list()] == [merged.id]
+
+
+def test_a_merge_stopped_before_archiving_is_finished_by_running_it_again(mem, monkeypatch):
+    a = mem.capture(episode(task="Fix flaky upload test", summary="Raised the timeout")).episode
+    b = mem.capture(episode(task="Flaky upload again", summary="Mocked the storage")).episode
+    mem.learning.feedback([a.id], helpful=True)
+
+    def killed(_refs):
+        raise KeyboardInterrupt  # the process dies between saving and archiving
+
+    monkeypatch.setattr(mem, "archive", killed)
+    with pytest.raises(KeyboardInterrupt):
+        mem.curation.merge(mem.curation.merge_plan([a.id, b.id]))
+    monkeypatch.undo()
+    [merged] = [r.id for r in mem.list() if r.id not in (a.id, b.id)]
+    again = mem.curation.merge(mem.curation.merge_plan([a.id, b.id]))
+    assert again.id == merged
+    assert [r.id for r in mem.list()] == [merged]
+    state = mem.ledger.state(merged)
+    assert (state.helpful, state.evidence) == (1, 1)  # counted once

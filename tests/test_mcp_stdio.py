@@ -90,8 +90,9 @@ async def test_the_handshake_is_answered_at_once_exactly_as_the_sdk_would(data_d
 
 
 def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
-    """Lone surrogates, oversized or malformed requests, batches, null ids: each gets an
-    answer with its id where it has one, and the server carries on."""
+    """Lone surrogates, oversized or malformed requests, batches, null ids, arguments sent
+    as a string: each gets an answer with its id where it has one, saying what to send, and
+    the server carries on."""
     env = {**os.environ, **server_env()}
     proc = subprocess.Popen(
         [str(EXE)],
@@ -107,6 +108,15 @@ def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
         proc.stdin.flush()
         return json.loads(proc.stdout.readline())
 
+    def answers_before(line: bytes) -> list[dict]:
+        """Every answer that comes before this request's own."""
+        proc.stdin.write(line + b"\n")
+        proc.stdin.flush()
+        out = []
+        while (answer := json.loads(proc.stdout.readline()))["id"] != json.loads(line)["id"]:
+            out.append(answer)
+        return out
+
     def tool(n: int, name: str, args: str) -> bytes:
         return (
             f'{{"jsonrpc":"2.0","id":{n},"method":"tools/call",'
@@ -120,7 +130,14 @@ def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
         huge = ask(tool(2, "memrl_capture", '{"summary":"' + "x" * 3_000_000 + '"}'))
         fine = ask(tool(3, "memrl_capture", '{"summary":"Rocket \\ud83d\\ude80 launch fixed"}'))
         not_json = ask(b'{"jsonrpc":"2.0","id":4,"method":"tools/list"')
-        batch = ask(b'[{"jsonrpc":"2.0","id":5,"method":"tools/list"}]')
+        proc.stdin.write(
+            b'[{"jsonrpc":"2.0","id":5,"method":"tools/list"},'
+            b'{"jsonrpc":"2.0","method":"notifications/initialized"},'
+            b'{"jsonrpc":"2.0","id":"b","method":"ping"}]\n'
+        )
+        batch = answers_before(b'{"jsonrpc":"2.0","id":"next","method":"ping"}')
+        text_args = ask(tool(9, "memrl_retrieve", json.dumps(json.dumps({"query": "ci"}))))
+        list_args = ask(tool(10, "memrl_retrieve", '["ci"]'))
         bad_params = ask(b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":"str"}')
         deep = ask(tool(7, "memrl_capture", '{"summary":"x","tags":' + "[" * 600 + "]" * 600 + "}"))
         null_id = ask(b'{"jsonrpc":"2.0","id":null,"method":"tools/list"}')
@@ -136,7 +153,15 @@ def test_requests_the_sdk_would_drop_still_get_an_answer(data_dir):
     assert "limited to 2 MB" in huge["result"]["content"][0]["text"]
     assert not fine["result"]["isError"]
     assert not_json["id"] == 4 and not_json["error"]["code"] == -32700
-    assert batch["id"] is None and "one message per line" in batch["error"]["message"]
+    assert [a["id"] for a in batch] == [5, "b"]  # each request in the batch, by its id
+    assert all("one message per line" in a["error"]["message"] for a in batch)
+    assert text_args["id"] == 9 and text_args["result"]["isError"]
+    assert text_args["result"]["content"][0]["text"] == (
+        "memrl_retrieve: arguments must be a JSON object of the tool's parameters, such as "
+        '{"query": "…"}, not a string holding JSON text: send the object itself, not encoded '
+        "as a string"
+    )
+    assert list_args["id"] == 10 and "not a list" in list_args["result"]["content"][0]["text"]
     assert bad_params["id"] == 6 and bad_params["result"]["isError"]
     assert "params must be a JSON object" in bad_params["result"]["content"][0]["text"]
     assert deep["id"] == 7 and "too deeply" in deep["result"]["content"][0]["text"]

@@ -1,31 +1,46 @@
 """The other six tools' work: each calls the Memory facade and shapes its answer.
 
 Review defaults to the server's project (cleanup across every project from one
-session is rarely what was meant; `project="*"` asks for all). Status defaults to it
-too; stats and propagate cover every project unless told otherwise.
+session is rarely what was meant; `project="*"` asks for all), except a merge, which
+keeps its episodes' own project. Status defaults to it too; stats and propagate cover
+every project unless told otherwise. Episode ids are checked by `refs.live_ids` first,
+so a bad one is explained in terms of the MCP tools.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from memrl import insights, maintenance
 from memrl.errors import InvalidInput
+from memrl.learning.rules import NEUTRAL
 from memrl.mcp import convert, models
+from memrl.mcp.refs import live_ids
 from memrl.store import Filters
 from memrl.views import EpisodeView, largest_first
 
 if TYPE_CHECKING:
+    from memrl.curation import MergePlan
     from memrl.mcp.backend import Backend
     from memrl.memory import Memory
 
 SHOWN = 50  # longest list of episodes or changes one answer carries
+RECENT_DAYS = 14  # the captures per day that stats shows
 
 
 def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.CaptureResult:
+    beside = convert.case_variants(memory, data["project"])
     done = memory.capture(data, source="mcp", session_id=backend.session_id)
     ep = done.episode
+    warnings = list(done.warnings)
+    if beside:
+        warnings.append(
+            f"project {ep.project} is new, beside {', '.join(beside)} whose name differs only "
+            "in case (names are case-sensitive). If the episode belongs there, move it in a "
+            f"terminal: memrl edit {ep.short_id} --set project={beside[0]}"
+        )
     return models.CaptureResult(
         id=ep.id,
         short_id=ep.short_id,
@@ -34,14 +49,15 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
         credit=convert.changes(done.credit),
         propagation=convert.changes(done.propagation),
         redacted=sum(ep.redactions.values()),
-        warnings=list(done.warnings),
+        warnings=warnings,
     )
 
 
 def feedback(
     memory: Memory, backend: Backend, refs: Sequence[str], helpful: bool
 ) -> models.FeedbackResult:
-    changes = memory.learning.feedback(list(refs), helpful, session_id=backend.session_id)
+    ids = live_ids(memory, refs, use="rate", last=True)
+    changes = memory.learning.feedback(ids, helpful, session_id=backend.session_id)
     return models.FeedbackResult(
         helpful=helpful,
         rated=convert.changes(c for c in changes if c.cause == "feedback"),
@@ -50,9 +66,10 @@ def feedback(
 
 
 def status(
-    memory: Memory, backend: Backend, project: str, *, named: bool = True
+    memory: Memory, backend: Backend, project: str | None, *, named: bool = True
 ) -> models.StatusResult:
-    """`named`: the caller gave `project` (a default one is not warned about)."""
+    """`named`: the caller gave `project` (a default one is not warned about); None: every
+    project."""
     st = maintenance.status(memory)
     idx, disk = st.index, st.disk
     empty = st.episodes == 0 and not idx.health.exists
@@ -105,7 +122,11 @@ def status(
 
 
 def stats(memory: Memory, project: str | None) -> models.StatsResult:
-    s = insights.stats(memory, project)
+    s = insights.stats(memory, project, top=SHOWN)
+    # "most useful" means shown to help: rated or credited, and above neutral
+    useful = [r for r in s.top if r.learned.evidence and r.learned.utility > NEUTRAL]
+    today = datetime.fromtimestamp(memory.now(), UTC).date()
+    since = (today - timedelta(days=RECENT_DAYS - 1)).isoformat()
     return models.StatsResult(
         project=project,
         episodes=s.episodes,
@@ -123,12 +144,14 @@ def stats(memory: Memory, project: str | None) -> models.StatsResult:
         outcomes=s.outcomes,
         task_types=s.task_types,
         utility_histogram=s.utility_histogram,
-        top=[convert.listed(r) for r in s.top],
+        top=[convert.listed(r) for r in useful[:10]],
         retrievals=s.retrievals,
         helpful=s.helpful,
         unhelpful=s.unhelpful,
         rated_episodes=s.rated_episodes,
-        recent_days=[models.DayCount(day=d, captures=n) for d, n in s.captures_per_day[-14:]],
+        recent_days=[
+            models.DayCount(day=d, captures=n) for d, n in s.captures_per_day if d >= since
+        ],
         size_bytes=s.size_bytes,
         warnings=convert.unknown_project(memory, project),
     )
@@ -171,11 +194,13 @@ def review(
     *,
     named: bool = True,
 ) -> models.ReviewResult:
-    """`named`: the caller gave `project` (a default one is not warned about)."""
+    """`named`: the caller gave `project` (a default one is not warned about). A merge
+    keeps its episodes' own project unless the caller named one: the session's project is
+    where Claude works, not necessarily where those episodes belong."""
     out = models.ReviewResult(action=action, project=project, dry_run=dry_run)
     out.notes += convert.unknown_project(memory, project) if named else []
     if action == "merge":
-        return _merge(memory, out, refs, summary)
+        return _merge(memory, out, refs, summary, project if named else None)
     if summary is not None:
         raise InvalidInput("summary is only used with action='merge'; leave it out here")
     if action == "cleanup":
@@ -213,7 +238,13 @@ def review(
     return out
 
 
-def _merge(memory: Memory, out: models.ReviewResult, refs: Sequence[str], summary: str | None):
+def _merge(
+    memory: Memory,
+    out: models.ReviewResult,
+    refs: Sequence[str],
+    summary: str | None,
+    project: str | None,
+):
     if len(refs) < 2:
         raise InvalidInput(
             "merge needs episodes: two or more ids, e.g. from a cluster the analysis listed"
@@ -223,12 +254,17 @@ def _merge(memory: Memory, out: models.ReviewResult, refs: Sequence[str], summar
             "summary is blank: write one summary that keeps what each episode knew, or leave "
             "summary out to join theirs"
         )
-    plan = memory.curation.merge_plan(refs, summary=summary, project=out.project)
-    out.notes = list(plan.notes)
-    out.archived = [r.id for r in plan.sources]
+    ids = live_ids(memory, refs, use="merge", last=False)
+    plan = memory.curation.merge_plan(ids, summary=summary, project=project)
+    out.project = plan.episode.project
+    out.sources = [r.id for r in plan.sources]
+    if plan.moved_from:  # the core's note on it comes first; here it is told in tense
+        out.notes.append(_moved(plan, out.dry_run))
+    out.notes += plan.notes[1:] if plan.moved_from else plan.notes
     ep = plan.episode
     if not out.dry_run:
         ep = memory.curation.merge(plan)
+        out.archived = list(out.sources)
     learned = memory.learned(plan.state, ep.created_at.timestamp(), ep.pinned)
     out.merged = convert.detail(EpisodeView(ep, learned, False, ""))
     if out.dry_run:  # the merge itself gives the episode its id
@@ -236,10 +272,29 @@ def _merge(memory: Memory, out: models.ReviewResult, refs: Sequence[str], summar
     return out
 
 
+def _moved(plan: MergePlan, dry_run: bool) -> str:
+    target = plan.episode.project
+    away = [r for r in plan.sources if r.project != target]
+    which = (
+        "its sources"
+        if len(away) == len(plan.sources)
+        else f"{len(away)} of its {len(plan.sources)} sources"
+    )
+    many = len(away) > 1
+    if dry_run:
+        verb, were = "would go", "are" if many else "is"
+    else:
+        verb, were = "went", "were" if many else "was"
+    return (
+        f"the merged episode {verb} to project {target}; {which} {were} in "
+        f"{', '.join(plan.moved_from)}"
+    )
+
+
 def _cleanup(memory: Memory, out: models.ReviewResult, refs: Sequence[str]):
     plan = memory.curation.prune_plan(project=out.project)
     if refs:
-        wanted = memory.store.resolve_all(list(refs), archived=False)
+        wanted = live_ids(memory, refs, use=None, last=False)
         marked = {c.row.id for c in plan}
         spared = [i[:8] for i in wanted if i not in marked]
         if spared:

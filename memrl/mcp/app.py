@@ -26,9 +26,10 @@ from memrl.views import plural
 DESCRIPTIONS = {
     "memrl_retrieve": (
         "Search past experiences before non-trivial work: give the task in a sentence or the "
-        "exact error line. Results are ranked by similarity and learned utility, from all "
-        "projects unless `project` is given (each result names its project). Give an episode "
-        "id as the query to see it in full; all=true lists episodes newest first, paged."
+        "exact error line. Results are ranked by relevance (meaning and exact words) and "
+        "learned utility, weak matches marked, from all projects unless `project` is given "
+        "(each result names its project). Give an episode id as the query to see it in full; "
+        "all=true lists episodes newest first, paged."
     ),
     "memrl_capture": (
         "Save what this task taught, at its end, without being asked: summary, outcome, what "
@@ -56,8 +57,9 @@ DESCRIPTIONS = {
     "memrl_review": (
         'Curate the memory (default: this session\'s project; project="*" for all). '
         "analyze: near-duplicate clusters, stale, unused and dead-weight episodes. merge: "
-        "combine the given episodes (2+) into one, with a summary you write. cleanup: archive "
-        "the dead weight (restorable). merge and cleanup are dry runs unless dry_run=false."
+        "combine the given episodes (2+) into one, with a summary you write; it stays in their "
+        "project unless `project` names another. cleanup: archive the dead weight "
+        "(restorable). merge and cleanup are dry runs unless dry_run=false."
     ),
 }
 

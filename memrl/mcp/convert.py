@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from memrl import views
 from memrl.mcp import models
+from memrl.store import Filters
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -82,7 +83,7 @@ def _short(items: Sequence[str]) -> tuple[list[str], bool]:
     return [k for k, _ in kept], len(items) > HIT_ITEMS or any(c for _, c in kept)
 
 
-def hit(h: views.Hit) -> models.Hit:
+def hit(h: views.Hit, weak_below: float) -> models.Hit:
     ep = h.episode
     assert ep is not None, "search with_episodes=True loads every returned hit"
     summary, cut_summary = cut(ep.summary, HIT_SUMMARY_CHARS)
@@ -110,6 +111,8 @@ def hit(h: views.Hit) -> models.Hit:
         files=files,
         tags=ep.tags,
         similarity=pct(max(0.0, h.similarity)),
+        relevance=pct(min(1.0, max(0.0, h.relevance))),
+        weak=h.relevance < weak_below,
         utility=pct(learned.utility),
         confidence=pct(learned.confidence),
         created_at=ep.created_at.isoformat(timespec="seconds"),
@@ -135,7 +138,7 @@ def _fit(lists: dict[str, list[Any]], room: int) -> tuple[dict[str, list[Any]], 
     return kept, omitted
 
 
-def detail(view: views.EpisodeView) -> models.Detail:
+def detail(view: views.EpisodeView, merged_into: str | None = None) -> models.Detail:
     ep, learned = view.episode, view.learned
     lists, omitted = _fit(
         {
@@ -172,6 +175,7 @@ def detail(view: views.EpisodeView) -> models.Detail:
         merged_from=ep.merged_from,
         pinned=ep.pinned,
         archived=view.archived,
+        merged_into=merged_into,
         utility=pct(learned.utility),
         confidence=pct(learned.confidence),
         retrievals=learned.retrievals,
@@ -186,3 +190,11 @@ def unknown_project(
     """A warning when `project` names no episode (see `Memory.unknown_project`)."""
     note = memory.unknown_project(project, otherwise)
     return [note] if note else []
+
+
+def case_variants(memory: Memory, project: str) -> list[str]:
+    """Existing projects whose names differ from `project` only in case, when `project`
+    itself has no episodes yet: a capture there starts a second project beside them."""
+    if memory.exists(Filters(project=project)):
+        return []
+    return [n for n, _count in memory.projects() if n.lower() == project.lower()]

@@ -69,6 +69,10 @@ class Hit(BaseModel):
     files: list[str]
     tags: list[str]
     similarity: Pct
+    relevance: Pct = Field(
+        description="similarity raised by exact keyword matches; ranking blends it with utility"
+    )
+    weak: bool = Field(description="relevance too low for the hit to be likely to help")
     utility: Pct
     confidence: Pct = Field(description="how much feedback the utility rests on, percent")
     created_at: str
@@ -101,6 +105,9 @@ class Detail(BaseModel):
     merged_from: list[str]
     pinned: bool
     archived: bool
+    merged_into: str | None = Field(
+        None, description="archived by a merge: the live episode that holds what it knew"
+    )
     utility: Pct
     confidence: Pct
     retrievals: int
@@ -153,7 +160,7 @@ class IndexHealth(BaseModel):
 
 class StatusResult(BaseModel):
     healthy: bool
-    project: str
+    project: str | None = Field(description="null: every project ('*')")
     project_episodes: int
     project_archived: int
     episodes: int = Field(description="live episodes, all projects")
@@ -196,12 +203,14 @@ class StatsResult(BaseModel):
     utility_histogram: list[int] = Field(
         description="episodes per 10-point utility band, 0–10 first"
     )
-    top: list[Listed]
+    top: list[Listed] = Field(
+        description="the most useful: rated or credited episodes above 50% utility, best first"
+    )
     retrievals: int
     helpful: int
     unhelpful: int
     rated_episodes: int
-    recent_days: list[DayCount]
+    recent_days: list[DayCount] = Field(description="captures per day, the last 14 days")
     size_bytes: int
     warnings: list[str] = Field(default_factory=list)
 
@@ -248,6 +257,11 @@ class ReviewResult(BaseModel):
     merged: Detail | None = Field(
         None, description="merge: the merged episode (a preview on a dry run)"
     )
-    archived: list[str] = Field(default_factory=list, description="ids archived by this call")
+    sources: list[str] = Field(
+        default_factory=list, description="merge: the ids merged (archived once merged)"
+    )
+    archived: list[str] = Field(
+        default_factory=list, description="ids archived by this call (none on a dry run)"
+    )
     notes: list[str] = Field(default_factory=list)
     suggestions: list[str] = Field(default_factory=list)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import InvalidInput, NotFound
 from memrl.mcp import convert, models
-from memrl.retrieval import clean_query
+from memrl.retrieval import clean_query, weak_below
 from memrl.store import Filters
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ def search(
         with_episodes=True,
     )
     out.query = found.query
-    out.results = [convert.hit(h) for h in found.hits if h.episode is not None]
+    weak = weak_below(memory.settings.retrieval)
+    out.results = [convert.hit(h, weak) for h in found.hits if h.episode is not None]
     out.warnings = list(found.warnings)
     return out
 
@@ -113,14 +114,13 @@ def search(
 def one(memory: Memory, backend: Backend, query: str, episode_id: str) -> models.RetrieveResult:
     view = memory.get(episode_id, archived=None)
     out = base(backend, "episode", query, view.episode.project)
-    if not view.archived:  # reading a memory in full is a use of it
-        row = memory.rows([episode_id])[episode_id]
-        memory.learning.log_use(
-            query.strip(), [row], backend.session_id, None, "mcp", similarity=1.0
-        )
-        learned = memory.rows([episode_id])[episode_id].learned  # with the use just recorded
-        view = dataclasses.replace(view, learned=learned)
-    out.episode = convert.detail(view)
+    if view.archived:  # merged away, perhaps: then say which episode holds it now
+        out.episode = convert.detail(view, memory.merged_into([episode_id]).get(episode_id))
+        return out
+    row = memory.rows([episode_id])[episode_id]  # reading a memory in full is a use of it
+    memory.learning.log_use(query.strip(), [row], backend.session_id, None, "mcp", similarity=1.0)
+    learned = memory.rows([episode_id])[episode_id].learned  # with the use just recorded
+    out.episode = convert.detail(dataclasses.replace(view, learned=learned))
     return out
 
 

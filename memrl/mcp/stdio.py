@@ -28,6 +28,7 @@ FIRST_LINE_WAIT = 0.3  # seconds to wait for `initialize` before loading anythin
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a whole episode is at most 512 KB; escaping can double it
 _ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")')
 _METHOD = re.compile(rb'"method"\s*:\s*"([^"]*)"')
+_ARGUMENTS_NOT_AN_OBJECT = re.compile(rb'"arguments"\s*:\s*[^\s{n]')  # a string, a list…
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 SURROGATE_HINT = (
     "the request holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), "
@@ -71,6 +72,8 @@ def refusal(line: bytes) -> bytes | None:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         problem = _first_problem(exc)
     else:  # read, perhaps as a notification: a request's id of the wrong kind is ignored
+        if _ARGUMENTS_NOT_AN_OBJECT.search(line):
+            return _arguments(line)
         if b'"id"' not in line or _ID.search(line[:4096]) or not _bad_id(line):
             return None
         return _error(None, INVALID_REQUEST, "a request's id must be a string or a number")
@@ -84,7 +87,7 @@ def refusal(line: bytes) -> bytes | None:
         req_id = json.loads(found.group(1)) if found else None
         return _error(req_id, PARSE_ERROR, f"the line is not valid JSON ({problem})")
     if isinstance(msg, list):
-        return _error(None, INVALID_REQUEST, "batches are not supported: send one message per line")
+        return _batch(msg)
     if not isinstance(msg, dict):
         found = _ID.search(line[:4096])
         if found is None:
@@ -132,6 +135,41 @@ def _bad_id(line: bytes) -> bool:
     return (
         isinstance(msg, dict) and "id" in msg and "method" in msg and _id_or_none(msg["id"]) is None
     )
+
+
+def _batch(msgs: list[Any]) -> bytes:
+    """A refusal for each request in a batch, with its own id, so a caller waiting on any
+    of them hears why; a batch holding no request gets one, with a null id."""
+    text = "batches are not supported: send one message per line"
+    ids = [
+        _id_or_none(m["id"]) for m in msgs if isinstance(m, dict) and "id" in m and "method" in m
+    ]
+    answers = [_error(i, INVALID_REQUEST, text) for i in ids if i is not None]
+    return b"".join(answers) or _error(None, INVALID_REQUEST, text)
+
+
+def _arguments(line: bytes) -> bytes | None:
+    """The answer to a tool call whose arguments are not an object (the SDK's own says only
+    "Invalid request parameters"); often the object was sent as JSON text, a string."""
+    try:
+        msg = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    params = msg.get("params") if isinstance(msg, dict) else None
+    if not isinstance(params, dict) or msg.get("method") != "tools/call" or "id" not in msg:
+        return None
+    args = params.get("arguments")
+    if args is None or isinstance(args, dict):
+        return None
+    name = params.get("name")
+    kind = {str: "a string", list: "a list", bool: "true or false"}.get(type(args), "a number")
+    text = (
+        f"{name + ': ' if isinstance(name, str) else ''}arguments must be a JSON object of "
+        f'the tool\'s parameters, such as {{"query": "…"}}, not {kind}'
+    )
+    if isinstance(args, str) and args.strip().startswith("{"):
+        text += " holding JSON text: send the object itself, not encoded as a string"
+    return _reply(_id_or_none(msg["id"]), "tools/call", text)
 
 
 def _method(line: bytes) -> str:

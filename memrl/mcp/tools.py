@@ -35,8 +35,8 @@ TaskTypeName = Literal[
 Project = Annotated[
     str | None,
     Field(
-        description="A project name (as memrl_stats lists them, e.g. 'acme/app'), or '*' for "
-        "every project. Left out: see each tool.",
+        description="A project name (as memrl_stats lists them, e.g. 'acme/app'; a trailing "
+        "'/' is dropped), or '*' for every project. Left out: see each tool.",
         max_length=200,
     ),
 ]
@@ -80,7 +80,7 @@ def clean_project(value: str | None, *, named: bool = False) -> str | None:
     name is one to file an episode under, so '*' (all projects, to memrl_review) is not."""
     if value is None or not value.strip():
         return None
-    value = value.strip()
+    value = value.strip().rstrip("/") or value.strip()  # 'acme/app/' is 'acme/app'
     if not value.isprintable():
         raise ToolError("project must be a printable project name, e.g. 'acme/app'")
     if named and value == "*":
@@ -197,10 +197,10 @@ class Tools:
         self, project: Project = None
     ) -> Annotated[CallToolResult, models.StatusResult]:
         named = clean_project(project)
-        project = every_project(named) or self.b.project
+        scope = every_project(named) if named else self.b.project  # "*": every project
         out = self._run(
             "memrl_status",
-            lambda m: actions.status(m, self.b, project, named=named is not None),
+            lambda m: actions.status(m, self.b, scope, named=named is not None),
         )
         return result(out, render.status(out))
 
