@@ -257,8 +257,13 @@ def parse(data: dict[str, Any] | str | bytes, what: str = "episode") -> Episode:
         episode = Episode.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation(exc, what)) from None
-    if len(episode.to_json().encode()) > MAX_EPISODE_BYTES:
+    size = len(episode.to_json().encode())
+    if size > MAX_EPISODE_BYTES:
+        fields = episode.model_dump(mode="json")
+        biggest = max(fields, key=lambda name: len(json.dumps(fields[name], ensure_ascii=False)))
+        most = len(json.dumps(fields[biggest], ensure_ascii=False).encode())
         raise InvalidInput(
-            f"{what} is larger than {MAX_EPISODE_BYTES // 1024} KB; keep summaries and lists short"
+            f"{what} is {size // 1024:,} KB; at most {MAX_EPISODE_BYTES // 1024} KB "
+            f"(most of it in {biggest}, {most // 1024:,} KB): keep summaries and lists short"
         )
     return episode

@@ -485,3 +485,15 @@ def test_a_broken_ledger_file_is_named_with_what_to_do(data_dir, garbage):
     (data_dir / "memrl.db").write_bytes(garbage)
     with pytest.raises(StoreError, match="not a usable memrl ledger.*Move it aside"):
         Memory(data_dir, embedder=HashEmbedder()).count()
+
+
+def test_an_oversized_episode_names_its_size_and_where_it_is(fast_memory):
+    big = {
+        "summary": "Ported the importer",
+        "outcome": "success",
+        "what_worked": [f"{n}: " + "x" * 1900 for n in range(200)],
+        "what_failed": [f"{n}: " + "y" * 900 for n in range(200)],
+    }
+    with pytest.raises(InvalidInput, match=r"is 5\d\d KB; at most 512 KB \(most of it in what_wo"):
+        fast_memory.capture(big)
+    assert fast_memory.count() == 0
