@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import IndexUnavailable
 from memrl.learning import rules
-from memrl.learning.rules import Inflow, decay_factor, histogram
+from memrl.learning.rules import NEUTRAL, Inflow, decay_factor, histogram
 from memrl.store import Filters, files
 from memrl.views import Row
 
@@ -94,7 +94,11 @@ def stats(memory: Memory, project: str | None = None, top: int = 10) -> Stats:
         outcomes=dict(Counter(r.outcome for r in rows)),
         task_types=dict(Counter(r.task_type for r in rows)),
         utility_histogram=histogram(r.learned.utility for r in rows),
-        top=sorted(rows, key=lambda r: -r.learned.utility)[:top],
+        # most useful: shown to help (rated or credited) and above neutral, not just unrated
+        top=sorted(
+            (r for r in rows if r.learned.evidence and r.learned.utility > NEUTRAL),
+            key=lambda r: -r.learned.utility,
+        )[:top],
         retrievals=retrievals,
         helpful=sum(r.learned.helpful for r in rows),
         unhelpful=sum(r.learned.unhelpful for r in rows),

@@ -124,10 +124,12 @@ def test_pin_unpin_and_history():
 
 def test_stats():
     a, _b = two()
+    assert "most useful: none yet" in run("stats").output  # unrated is not useful
     run("feedback", "helpful", a[:8])
     data = json.loads(run("stats", "--json").stdout)
     assert data["episodes"] == 2 and data["helpful"] == 1 and sum(data["utility_histogram"]) == 2
     assert data["projects"][0]["project"] == "acme/web"
+    assert [r["id"] for r in data["top"]] == [a]
     out = run("stats").output
     assert "2 live episodes" in out and "most useful" in out and "\x1b[" not in out
 

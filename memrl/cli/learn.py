@@ -277,6 +277,9 @@ def stats(
     plt.title("episodes by utility (%)")
     plt.plotsize(min(100, c.width), 14)
     print_plot(plt.build())
+    if not s.top:
+        c.print("most useful: none yet (only rated or credited episodes above 50 % count)")
+        return
     top = Table(title="most useful", title_justify="left", show_edge=False)
     top.add_column("id", no_wrap=True)
     top.add_column("task", max_width=60)

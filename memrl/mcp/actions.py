@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from memrl import insights, maintenance
 from memrl.errors import InvalidInput
-from memrl.learning.rules import NEUTRAL
 from memrl.mcp import convert, models
 from memrl.mcp.refs import live_ids
 from memrl.store import Filters
@@ -123,8 +122,6 @@ def status(
 
 def stats(memory: Memory, project: str | None) -> models.StatsResult:
     s = insights.stats(memory, project, top=SHOWN)
-    # "most useful" means shown to help: rated or credited, and above neutral
-    useful = [r for r in s.top if r.learned.evidence and r.learned.utility > NEUTRAL]
     today = datetime.fromtimestamp(memory.now(), UTC).date()
     since = (today - timedelta(days=RECENT_DAYS - 1)).isoformat()
     return models.StatsResult(
@@ -144,7 +141,7 @@ def stats(memory: Memory, project: str | None) -> models.StatsResult:
         outcomes=s.outcomes,
         task_types=s.task_types,
         utility_histogram=s.utility_histogram,
-        top=[convert.listed(r) for r in useful[:10]],
+        top=[convert.listed(r) for r in s.top[:10]],
         retrievals=s.retrievals,
         helpful=s.helpful,
         unhelpful=s.unhelpful,
