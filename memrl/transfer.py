@@ -42,6 +42,7 @@ class ImportResult:
     dated_ahead: int = 0  # created more than a day ahead of this clock (kept as exported)
     # Why the index could not take the imported episodes (stored all the same), with the fix.
     index_problem: str | None = None
+    indexed_present: int = 0  # episodes already present but missing from the index: indexed
 
 
 def export(
@@ -207,9 +208,28 @@ def import_lines(
             result.imported += stored
             result.skipped_existing += len(new) - stored
             result.index_problem = result.index_problem or problem
-    if result.imported and result.index_problem is None:
+    if result.index_problem is None and existing:
+        result.indexed_present = _index_present(memory, existing)
+    if (result.imported or result.indexed_present) and result.index_problem is None:
         memory.index.optimize(whole=True)
     return result
+
+
+def _index_present(memory: Memory, ids: set[str]) -> int:
+    """Index the live episodes among `ids` that the index lacks: an import killed after its
+    ledger write but before its index write left them searchable by nobody, and running it
+    again skips them as present."""
+    try:
+        indexed = memory.index.hashes()
+    except IndexUnavailable:
+        return 0  # no index yet, or one to rebuild: `memrl index` says so
+    cats = memory.ledger.catalog_many([i for i in ids if i not in indexed])
+    eps = [memory.store.load(i) for i, cat in cats.items() if not cat.archived]
+    for start in range(0, len(eps), EMBED_BATCH):
+        batch = eps[start : start + EMBED_BATCH]
+        vectors = memory.embedder.embed([ep.embedding_text() for ep in batch])
+        memory.write_index([IndexRow.of(ep, v) for ep, v in zip(batch, vectors, strict=True)])
+    return len(eps)
 
 
 def _store_chunk(

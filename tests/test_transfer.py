@@ -457,3 +457,29 @@ def test_a_first_import_stopped_before_its_index_write_is_not_an_empty_memory(
     assert report.fresh and report.health.rows == 3
     assert len(other.search("work", limit=3).hits) == 3
     other.close()
+
+
+def test_an_import_killed_before_its_index_write_indexes_them_when_run_again(
+    fast_memory, tmp_path, monkeypatch
+):
+    """Catalogued with their learning, then the process died before the index write: the
+    same import, run again, skips them as present and makes them searchable."""
+    from memrl.memory import Memory
+
+    ids, lines = _taught_store(fast_memory)
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+    other.import_([lines[0]])  # an index exists, as in any store used before
+
+    def killed(rows, **_kw):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(other, "write_index", killed)
+    with pytest.raises(RuntimeError):
+        other.import_(lines)
+    monkeypatch.undo()
+    assert other.count() == 3 and len(other.index.hashes()) == 1
+    again = other.import_(lines)
+    assert again.imported == 0 and again.indexed_present == 2
+    assert set(other.index.hashes()) == set(ids)
+    assert other.import_(lines).indexed_present == 0
+    other.close()

@@ -431,6 +431,7 @@ def import_(
                 "imported": result.imported,
                 "skipped_existing": result.skipped_existing,
                 "restored_learning": result.restored,
+                "indexed_present": result.indexed_present,
                 "dated_ahead": result.dated_ahead,
                 "index_problem": result.index_problem,
                 "errors": result.errors,
@@ -454,6 +455,11 @@ def import_(
                 else ""
             )
             + (f" and restored learning of {result.restored:,} of them" if result.restored else "")
+            + (
+                f"; indexed {plural(result.indexed_present, 'present episode')} the index lacked"
+                if result.indexed_present
+                else ""
+            )
         )
         if result.dated_ahead:
             note(
