@@ -845,3 +845,24 @@ async def test_project_names_and_reordering_controls_are_defused(fast_server):
     for said in (shown_text, listed):
         assert not any(c in said for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2069")
     assert "to [U+202E]txt.exe[U+202C] and zero\u200bwidth [U+2067]isolate[U+2069]" in shown_text
+
+
+async def test_status_tells_claude_of_hooks_that_failed_lately(server, memory, tmp_path):
+    """A hook fails quietly (exit 0, stderr Claude Code hides): Claude can tell the user."""
+    import io
+    import json
+
+    from memrl.integrations.claude import hooks
+
+    async with Client(server) as client:
+        calm, calm_text = await ok(client, "memrl_status")
+        (memory.root / "config.toml").write_text("[retrieval\nlimit = ")  # every hook fails
+        payload = {"session_id": "s", "transcript_path": str(tmp_path / "t.jsonl"), "cwd": "/"}
+        out, err = io.StringIO(), io.StringIO()
+        assert hooks.run("session-start", json.dumps(payload), stdout=out, stderr=err) == 0
+        (memory.root / "config.toml").unlink()
+        seen, text = await ok(client, "memrl_status")
+    assert calm["hook_failures"] == [] and "hooks failed" not in calm_text
+    [failure] = seen["hook_failures"]
+    assert "session-start" in failure and "config.toml" in failure
+    assert "tell the user" in text and "config.toml" in text

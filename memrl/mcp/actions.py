@@ -117,7 +117,16 @@ def status(
         untracked_files=len(disk.new),
         advice=advice,
         warnings=convert.unknown_project(memory, project) if named else [],
+        hook_failures=_hook_failures(memory),
     )
+
+
+def _hook_failures(memory: Memory) -> list[str]:
+    """A hook fails quietly (Claude Code hides its stderr): Claude can tell the user."""
+    from memrl.integrations.claude import health
+
+    failures = health.check(memory.root).failures
+    return [f"{f.at:%Y-%m-%d %H:%M} UTC {f.event}: {f.reason}" for f in failures[:3]]
 
 
 def stats(memory: Memory, project: str | None) -> models.StatsResult:

@@ -178,6 +178,10 @@ class StatusResult(BaseModel):
     untracked_files: int
     advice: list[str]
     warnings: list[str] = Field(default_factory=list)
+    hook_failures: list[str] = Field(
+        default_factory=list,
+        description="Claude Code's memrl hooks that failed in the last 24 h, the latest first",
+    )
 
 
 class ProjectCount(BaseModel):

@@ -284,6 +284,13 @@ def status(s: models.StatusResult) -> str:
         f"Data: {s.data_dir} ({human_size(s.size_bytes)}). This session: {s.session_id}.",
     ]
     lines += [f"To do: {a}" for a in s.advice]
+    if s.hook_failures:
+        lines.append(
+            f"Claude Code's memrl hooks failed lately ({len(s.hook_failures)} shown, the "
+            "latest first); Claude Code hides this, so tell the user, who can run "
+            "`memrl status` in a terminal:"
+        )
+        lines += [f"- {defuse(f)}" for f in s.hook_failures]
     lines += [f"Unreadable: {f}" for f in s.unreadable_files[:10]]
     lines += notes("Note", s.warnings)
     return "\n".join(lines)
