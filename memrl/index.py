@@ -662,8 +662,10 @@ class Index:
                 return None
             try:
                 return await tq.to_arrow()
-            except Exception:
-                return None  # a query the tokenizer reduces to nothing (stop words, symbols)
+            except ValueError:
+                return None  # a query LanceDB will not take: the vector hits still count
+            # Anything else is the index failing (a damaged full-text index): said, not
+            # swallowed, or keyword matching would silently stop.
 
         async def both():
             import asyncio

@@ -106,3 +106,16 @@ def test_a_damaged_table_is_reported_by_status_and_repaired_by_a_rebuild(stocked
     assert report.rebuilt and report.fresh
     assert len(stocked.index.hashes()) == 6
     assert stocked.search("redirect bug").hits
+
+
+def test_a_damaged_full_text_index_is_said_not_silently_dropped(stocked):
+    """Keyword matching must not quietly stop: a search says the index needs rebuilding."""
+    from memrl import maintenance
+
+    indices = stocked.root / "vectors" / "episodes.lance" / "_indices"
+    for part in indices.rglob("*invert*.lance"):
+        os.truncate(part, 50)
+    with pytest.raises(IndexUnavailable, match="damaged.*`memrl index --rebuild`"):
+        stocked.search("redirect bug")
+    maintenance.sync_index(stocked, rebuild=True)
+    assert stocked.search("redirect bug").hits
