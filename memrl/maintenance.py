@@ -310,18 +310,25 @@ def sync_index(
     return disk, report
 
 
+def index_live(memory: Memory, ids: Sequence[str], progress: Progress | None = None) -> int:
+    """Embed and index the live episodes among `ids` (an unreadable file is left out, as
+    `status` reports it); how many were indexed."""
+    indexed = 0
+    if not ids:
+        return 0
+    for rows in _embedded_batches(memory, _live_episodes(memory, ids), len(ids), progress):
+        memory.index.upsert(rows, memory.embedder.dim, create_if_missing=False)
+        indexed += len(rows)
+    return indexed
+
+
 def _catch_up(memory: Memory, report: IndexReport, progress: Progress | None) -> int:
     """Embed what the index misses or holds stale, drop its orphans; how many were embedded."""
     index = memory.index
     todo = report.missing + report.stale + report.doubled
     if report.orphans or report.doubled:
         index.delete(report.orphans + report.doubled)  # a doubled row is embedded afresh
-    embedded = 0  # an unreadable file is not: fewer than `todo`
-    if todo:
-        dim = memory.embedder.dim
-        for rows in _embedded_batches(memory, _live_episodes(memory, todo), len(todo), progress):
-            index.upsert(rows, dim, create_if_missing=False)
-            embedded += len(rows)
+    embedded = index_live(memory, todo, progress)  # fewer if a file is unreadable
     if todo or report.orphans:
         index.optimize(whole=True)  # an explicit repair leaves the index in one piece
     return embedded

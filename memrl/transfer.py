@@ -219,17 +219,13 @@ def _index_present(memory: Memory, ids: set[str]) -> int:
     """Index the live episodes among `ids` that the index lacks: an import killed after its
     ledger write but before its index write left them searchable by nobody, and running it
     again skips them as present."""
+    from memrl import maintenance
+
     try:
         indexed = memory.index.hashes()
     except IndexUnavailable:
         return 0  # no index yet, or one to rebuild: `memrl index` says so
-    cats = memory.ledger.catalog_many([i for i in ids if i not in indexed])
-    eps = [memory.store.load(i) for i, cat in cats.items() if not cat.archived]
-    for start in range(0, len(eps), EMBED_BATCH):
-        batch = eps[start : start + EMBED_BATCH]
-        vectors = memory.embedder.embed([ep.embedding_text() for ep in batch])
-        memory.write_index([IndexRow.of(ep, v) for ep, v in zip(batch, vectors, strict=True)])
-    return len(eps)
+    return maintenance.index_live(memory, [i for i in ids if i not in indexed])
 
 
 def _store_chunk(
