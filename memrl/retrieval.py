@@ -105,8 +105,18 @@ def search(
         keyword_weight=settings.keyword_weight,
     )[:limit]
 
+    floor = weak_below(settings)
     hits = [
-        Hit(n + 1, rows[c.id], c.similarity, c.keyword, c.relevance, c.normalised, c.score)
+        Hit(
+            n + 1,
+            rows[c.id],
+            c.similarity,
+            c.keyword,
+            c.relevance,
+            c.normalised,
+            c.score,
+            weak=c.relevance < floor,
+        )
         for n, c in enumerate(ranked)
     ]
     warnings: list[str] = []

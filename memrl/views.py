@@ -120,6 +120,7 @@ class Hit:
     normalised: float
     score: float
     episode: Episode | None = None  # full content, loaded for the returned hits
+    weak: bool = False  # relevance under `weak_below(settings)`: unlikely to help
 
     @property
     def id(self) -> str:

@@ -83,7 +83,7 @@ def _short(items: Sequence[str]) -> tuple[list[str], bool]:
     return [k for k, _ in kept], len(items) > HIT_ITEMS or any(c for _, c in kept)
 
 
-def hit(h: views.Hit, weak_below: float) -> models.Hit:
+def hit(h: views.Hit) -> models.Hit:
     ep = h.episode
     assert ep is not None, "search with_episodes=True loads every returned hit"
     summary, cut_summary = cut(ep.summary, HIT_SUMMARY_CHARS)
@@ -112,7 +112,7 @@ def hit(h: views.Hit, weak_below: float) -> models.Hit:
         tags=ep.tags,
         similarity=pct(max(0.0, h.similarity)),
         relevance=pct(min(1.0, max(0.0, h.relevance))),
-        weak=h.relevance < weak_below,
+        weak=h.weak,
         utility=pct(learned.utility),
         confidence=pct(learned.confidence),
         created_at=ep.created_at.isoformat(timespec="seconds"),

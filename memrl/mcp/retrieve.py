@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import InvalidInput, NotFound
 from memrl.mcp import convert, models
-from memrl.retrieval import clean_query, weak_below
+from memrl.retrieval import clean_query
 from memrl.store import Filters
 
 if TYPE_CHECKING:
@@ -105,8 +105,7 @@ def search(
         with_episodes=True,
     )
     out.query = found.query
-    weak = weak_below(memory.settings.retrieval)
-    out.results = [convert.hit(h, weak) for h in found.hits if h.episode is not None]
+    out.results = [convert.hit(h) for h in found.hits if h.episode is not None]
     out.warnings = list(found.warnings)
     return out
 
