@@ -302,18 +302,7 @@ class Memory(Reading):
 
     def merged_into(self, ids: Sequence[str]) -> dict[str, str]:
         """For episodes merged away: the live episode each was merged into."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        return {
-            src: merged
-            for merged, src in self.ledger.conn.execute(
-                "SELECT v.episode_id, v.other_id FROM events v JOIN episodes e "
-                f"ON e.id = v.episode_id WHERE v.cause = 'merge' AND v.other_id IN ({marks}) "
-                "AND e.archived = 0",
-                list(ids),
-            )
-        }
+        return self.ledger.merged_into(ids)
 
     # search -----------------------------------------------------------------------
 

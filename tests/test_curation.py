@@ -96,6 +96,9 @@ def test_restoring_an_episode_merged_away_is_pointed_out(data_dir):
         for s in ("Retry the webhook with backoff", "Retry the webhook with jitter")
     ]
     merged = json.loads(run("merge", *ids, "--json").stdout)["id"]
+    rated = runner.invoke(app, ["feedback", "helpful", ids[1][:8]])
+    assert rated.exit_code == 3
+    assert f"{ids[1][:8]} was merged into {merged[:8]}" in " ".join(rated.output.split())
     out = run("restore", ids[0][:8]).output
     assert f"{ids[0][:8]} was merged into {merged[:8]}, which is still live" in out
 

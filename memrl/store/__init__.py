@@ -201,6 +201,11 @@ class EpisodeStore:
         matches = self.ledger.match_prefix(ref, archived=archived)
         if not matches:
             if archived is False and (other := self.ledger.match_prefix(ref, archived=True)):
+                if into := self.ledger.merged_into(other[:1]).get(other[0]):
+                    raise NotFound(
+                        f"{other[0][:8]} was merged into {into[:8]}, which holds what it knew: "
+                        f"use {into[:8]} (`memrl restore` brings {other[0][:8]} back)."
+                    )
                 raise NotFound(f"{other[0][:8]} is archived: `memrl restore` brings it back.")
             if archived is True and (other := self.ledger.match_prefix(ref, archived=False)):
                 raise NotFound(f"{other[0][:8]} is not archived.")

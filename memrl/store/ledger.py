@@ -365,6 +365,21 @@ class Ledger:
         seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         return dv, seq
 
+    def merged_into(self, ids: Sequence[str]) -> dict[str, str]:
+        """For episodes merged away: the live episode each was merged into."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {
+            src: merged
+            for merged, src in self.conn.execute(
+                "SELECT v.episode_id, v.other_id FROM events v JOIN episodes e "
+                f"ON e.id = v.episode_id WHERE v.cause = 'merge' AND v.other_id IN ({marks}) "
+                "AND e.archived = 0",
+                list(ids),
+            )
+        }
+
     # catalog ----------------------------------------------------------------------
 
     def upsert_catalog(self, rows: Sequence[CatalogRow]) -> None:
