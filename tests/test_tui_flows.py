@@ -10,6 +10,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, SelectionList, Static, TabbedContent, TextArea
 
 from memrl.memory import Memory
@@ -98,6 +99,15 @@ async def test_rate_helpful_and_unhelpful(store: Memory) -> None:
     assert (rows[first].learned.helpful, rows[first].learned.unhelpful) == (1, 0)
     assert (rows[second].learned.helpful, rows[second].learned.unhelpful) == (0, 1)
     assert rows[first].learned.utility > rows[second].learned.utility
+
+
+async def save_summary(pilot: Pilot, app: MemrlApp, text: str) -> None:
+    """Edit the current episode's summary in the form, as a person would, and save it."""
+    await pilot.press("e")
+    await settle(pilot)
+    app.screen.query_one("#f-summary", TextArea).text = text
+    await pilot.press("ctrl+s")
+    await settle(pilot)
 
 
 def notices(app: MemrlApp) -> list[str]:
@@ -275,11 +285,7 @@ async def test_rows_a_change_leaves_are_compacted_once_changes_pause(
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         target = table(app).current_id
-        await pilot.press("e")
-        await settle(pilot)
-        app.screen.query_one("#f-summary", TextArea).text = "Polled for the cookie"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await save_summary(pilot, app, "Polled for the cookie")
         assert index._behind(index.table())[0] == 1  # the re-indexed row waits
         await pilot.pause(1.5)
         await settle(pilot)
@@ -920,11 +926,7 @@ async def test_letter_keys_are_text_in_a_form_not_app_actions(store: Memory) -> 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         target = table(app).current_id
-        await pilot.press("e")
-        await settle(pilot)
-        app.screen.query_one("#f-summary", TextArea).text = "saved first"
-        await pilot.press("ctrl+s")  # an edit for the app's u to undo
-        await settle(pilot)
+        await save_summary(pilot, app, "saved first")  # an edit for the app's u to undo
         await pilot.press("e")
         await settle(pilot)
         form = app.screen
@@ -995,11 +997,7 @@ async def test_a_failed_rating_in_a_session_is_not_counted_and_u_stays_in_it(
         t = table(app)
         t.cursor = next(i for i in range(len(t)) if t.entry(i).id != gone)
         target = t.current_id
-        await pilot.press("e")
-        await settle(pilot)
-        app.screen.query_one("#f-summary", TextArea).text = "edited before the session"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await save_summary(pilot, app, "edited before the session")
         await pilot.press("f")
         await settle(pilot)
         screen = app.screen
