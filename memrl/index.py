@@ -683,6 +683,13 @@ class Index:
         ]
         return vec_hits, text_hits
 
+    def probe(self, dim: int) -> None:
+        """One tiny vector query and one keyword query, run as a search runs them, so a
+        damaged index (either part) is found by `status` and `memrl index`, not by a search."""
+        import numpy as np
+
+        self.candidates(np.full(dim, dim**-0.5, dtype=np.float32), "memrl", 1)
+
     def hashes(self) -> dict[str, str]:
         return self.hashes_and_doubles()[0]
 

@@ -207,7 +207,9 @@ def index_report(memory: Memory, *, files_waiting: bool = False) -> IndexReport:
         return report
     try:
         indexed, twice = memory.index.hashes_and_doubles()
-    except IndexUnavailable as exc:  # opens, but its rows cannot be read: rebuild it
+        if indexed and health.dim:
+            memory.index.probe(health.dim)
+    except IndexUnavailable as exc:  # opens, but its rows or indices cannot be read: rebuild
         report.health = replace(health, problem=str(exc))
         return report
     live = {

@@ -109,13 +109,19 @@ def test_a_damaged_table_is_reported_by_status_and_repaired_by_a_rebuild(stocked
 
 
 def test_a_damaged_full_text_index_is_said_not_silently_dropped(stocked):
-    """Keyword matching must not quietly stop: a search says the index needs rebuilding."""
+    """Keyword matching must not quietly stop: a search says the index needs rebuilding,
+    `status` says so before any search, and a plain `memrl index` repairs it."""
     from memrl import maintenance
 
     indices = stocked.root / "vectors" / "episodes.lance" / "_indices"
-    for part in indices.rglob("*invert*.lance"):
+    parts = list(indices.rglob("*invert*.lance"))
+    assert parts
+    for part in parts:
         os.truncate(part, 50)
     with pytest.raises(IndexUnavailable, match="damaged.*`memrl index --rebuild`"):
         stocked.search("redirect bug")
-    maintenance.sync_index(stocked, rebuild=True)
-    assert stocked.search("redirect bug").hits
+    assert "damaged" in (maintenance.status(stocked).index.health.problem or "")
+    _disk, report = maintenance.sync_index(stocked)
+    assert report.rebuilt and report.fresh
+    assert maintenance.status(stocked).index.health.problem is None
+    assert stocked.search("redirect bug number 3").hits[0].row.summary.endswith("3")
