@@ -43,6 +43,16 @@ class ConfigError(MemrlError):
     exit_code = 2
 
 
+class Conflict(MemrlError):
+    """The episode was changed elsewhere while it was being edited; nothing was saved."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, fields: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
+
+
 class StoreError(MemrlError):
     """The data directory cannot be read or written."""
 

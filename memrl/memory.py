@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from memrl import background, config
 from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
-from memrl.errors import IndexUnavailable, InvalidInput, ModelUnavailable, StoreError
+from memrl.errors import Conflict, IndexUnavailable, InvalidInput, ModelUnavailable, StoreError
 from memrl.index import Index, IndexRow
 from memrl.intake import check_summary, now_iso
 from memrl.reading import Reading
@@ -229,9 +229,20 @@ class Memory(Reading):
         return ep
 
     def update(
-        self, ref: str, changes: dict[str, Any] | Episode, *, archived: bool = False
+        self,
+        ref: str,
+        changes: dict[str, Any] | Episode,
+        *,
+        archived: bool = False,
+        base: Episode | None = None,
+        force: bool = False,
     ) -> Episode:
         """Apply field changes (or a whole edited episode), validate, save and re-index.
+
+        `base` is the episode as an editor read it: only the fields `changes` alters from it
+        are written, so what another process changed meanwhile in other fields is kept, and
+        if the stored episode no longer holds `base`'s value in a field being written, the
+        edit is refused (Conflict) rather than overwrite that change, unless `force`.
 
         An archived episode is refused ("`memrl restore` brings it back") unless `archived`
         (redaction rewrites those too). Pinning or unpinning moves the utility shown (no
@@ -239,6 +250,10 @@ class Memory(Reading):
         """
         with self.store.editing():  # read and written back with no other edit in between
             view = self.get(ref, archived=None if archived else False)
+            if base is not None:
+                incoming = changes.model_dump() if isinstance(changes, Episode) else changes
+                edited = parse({**base.model_dump(), **incoming})
+                changes = _edits(view.episode, base, edited, force=force)
             ep = self.edited(view, changes)
             if self.settings.capture.redact:
                 from memrl.redact import redact_episode
@@ -351,3 +366,22 @@ class Memory(Reading):
         from memrl.transfer import import_lines
 
         return import_lines(self, lines, progress)
+
+
+KEPT = ("id", "created_at", "updated_at", "schema_version")  # fields an edit never writes
+
+
+def _edits(stored: Episode, base: Episode, edited: Episode, *, force: bool) -> dict[str, Any]:
+    """The fields `edited` changes from `base`, refused if another edit got there first
+    (unless `force`)."""
+    before, after, now = base.model_dump(), edited.model_dump(), stored.model_dump()
+    changes = {k: v for k, v in after.items() if k not in KEPT and v != before[k]}
+    clashes = [k for k in changes if now[k] != before[k] and now[k] != changes[k]]
+    if clashes and not force:
+        fields = ", ".join(clashes)
+        raise Conflict(
+            f"{stored.short_id} was changed elsewhere while you edited it ({fields}); "
+            "nothing was saved. Open it again to edit the current version.",
+            clashes,
+        )
+    return changes

@@ -247,6 +247,56 @@ def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_pa
     assert json.loads(run("show", episode_id[:8], "--json").stdout)["summary"].startswith("Fixed")
 
 
+def test_an_editor_session_keeps_what_changed_meanwhile_and_never_overwrites_it(
+    monkeypatch, tmp_path, at_a_terminal
+):
+    """While the person is in the editor, another process edits the episode: a change to
+    another field survives the save; a change to the same field stops the save (exit 8),
+    and the person's text is kept for the next `memrl edit`."""
+    import sys
+
+    episode_id = captured()
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import json, os, subprocess, sys\n"
+        "p = sys.argv[1]\nd = json.load(open(p))\n"
+        "subprocess.run([os.environ['MEMRL_BIN'], 'edit', d['id'][:8], '--set', "
+        "os.environ['OTHER']], check=True, capture_output=True)\n"
+        "d['summary'] = os.environ['NEW']\n"
+        "json.dump(d, open(p, 'w'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.setenv("MEMRL_BIN", str(Path(sys.executable).parent / "memrl"))
+    monkeypatch.setenv("OTHER", "tags=security")
+    monkeypatch.setenv("NEW", "Validated next= against the allow-list")
+    run("edit", episode_id[:8])
+    stored = json.loads(run("show", episode_id[:8], "--json").stdout)
+    assert stored["summary"] == "Validated next= against the allow-list"
+    assert stored["tags"] == ["security"]
+
+    monkeypatch.setenv("OTHER", "summary=Changed by another session")
+    monkeypatch.setenv("NEW", "Validated next= against an allow-list of hosts")
+    result = runner.invoke(app, ["edit", episode_id[:8]], input="n\n")
+    assert result.exit_code == 8, result.output
+    assert "changed elsewhere while you edited it (summary)" in result.output
+    assert f"`memrl edit {episode_id[:8]}` goes on with it" in result.output
+    stored = json.loads(run("show", episode_id[:8], "--json").stdout)
+    assert stored["summary"] == "Changed by another session"
+    kept = Path(os.environ["MEMRL_DATA_DIR"]) / "unsaved" / f"{episode_id}.json"
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+    assert "against an allow-list of hosts" in json.loads(kept.read_text())["text"]
+
+    # Going on with it: the kept text is offered again; saying yes puts the person's
+    # summary over the other one, and the kept text is dropped.
+    script.write_text("import sys\n")  # an editor that saves the text as it is
+    result = runner.invoke(app, ["edit", episode_id[:8]], input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "going on with your edit that was not saved" in result.output
+    stored = json.loads(run("show", episode_id[:8], "--json").stdout)
+    assert stored["summary"] == "Validated next= against an allow-list of hosts"
+    assert stored["tags"] == ["security"] and not kept.exists()
+
+
 def test_edit_needs_an_editor_that_runs_and_a_terminal(monkeypatch, at_a_terminal):
     episode_id = captured()
     monkeypatch.setenv("EDITOR", "/nonexistent/editor")

@@ -404,6 +404,29 @@ def test_update_refuses_an_archived_episode_unless_asked(fast_memory):
     assert fast_memory.update(ep.id, {"task": "changed"}, archived=True).task == "changed"
 
 
+def test_an_edit_from_an_older_version_writes_only_its_own_changes(fast_memory):
+    """An editor that read the episode a while ago: what another process changed since in
+    other fields stays, and a change to the same field is refused, not overwritten."""
+    from memrl.errors import Conflict
+
+    m = fast_memory
+    base = m.capture(episode(summary="Fixed the redirect", tags=["auth"])).episode
+    m.update(base.id, {"tags": ["auth", "security"]})  # another process, meanwhile
+    edited = base.model_copy(update={"summary": "Fixed the open redirect after login"})
+    saved = m.update(base.id, edited, base=base)
+    assert saved.summary == "Fixed the open redirect after login"
+    assert saved.tags == ["auth", "security"]  # not reverted to the editor's old copy
+
+    m.update(base.id, {"outcome": "failure"})  # another process changes the same field
+    with pytest.raises(Conflict, match=r"changed elsewhere while you edited it \(outcome\)"):
+        m.update(base.id, {"outcome": "partial"}, base=saved)
+    assert m.get(base.id).episode.outcome.value == "failure"  # nothing was saved
+    # the same change made twice is no conflict; forcing writes the editor's value
+    assert m.update(base.id, {"outcome": "failure"}, base=saved).outcome.value == "failure"
+    forced = m.update(base.id, {"outcome": "partial"}, base=saved, force=True)
+    assert forced.outcome.value == "partial" and forced.tags == ["auth", "security"]
+
+
 def test_an_episode_archived_while_it_is_being_indexed_leaves_no_row(fast_memory, monkeypatch):
     """The hooks index in the background: an archive landing meanwhile must stick."""
     m = fast_memory

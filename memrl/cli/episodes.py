@@ -404,29 +404,53 @@ def _terminal() -> bool:
 
 
 def _edit_in_editor(memory: Any, episode: Any) -> Any:
+    """Edit in $EDITOR; only what the person changed is written, never over another's edit.
+    An edit that cannot be saved is kept, and the next `memrl edit` goes on with it."""
     from rich.markup import escape
 
-    from memrl.editing import edit_text, editor
-    from memrl.errors import InvalidInput
+    from memrl.editing import drop_unsaved, edit_text, editor, keep_unsaved, unsaved
+    from memrl.errors import Conflict, InvalidInput
 
-    original = episode.to_json()
-    text = original
+    kept = unsaved(memory.root, episode.id)
+    base, text = kept or (episode, episode.to_json())
+    if kept:
+        err_console().print("[dim]going on with your edit that was not saved[/]")
     while True:
         status, text = edit_text(text, prefix=f"memrl-{episode.short_id}-")
         if status != 0:
             raise InvalidInput(
                 f"the editor ({editor()}) exited with status {status}; nothing was saved"
             )
-        if text == original:
+        if text == base.to_json():
+            drop_unsaved(memory.root, episode.id)
             return None
         try:
             data = parse_json(text.encode("utf-8", errors="surrogateescape"), "the edited episode")
-            return memory.update(episode.id, data)
+            try:
+                saved = memory.update(episode.id, data, base=base)
+            except Conflict as exc:
+                err_console().print(f"[yellow]{escape(str(exc))}[/]")
+                fields = ", ".join(exc.fields)
+                if not _terminal() or not typer.confirm(
+                    f"Save your {fields} over the other change?", default=False
+                ):
+                    raise
+                saved = memory.update(episode.id, data, base=base, force=True)
+            drop_unsaved(memory.root, episode.id)
+            return saved
+        except Conflict:
+            keep_unsaved(memory.root, base, text)
+            raise Conflict(
+                f"{episode.short_id} was changed elsewhere while you edited it; nothing was "
+                f"saved. Your text is kept: `memrl edit {episode.short_id}` goes on with it."
+            ) from None
         except InvalidInput as exc:
             err_console().print(f"[red]{escape(str(exc))}[/]")
             if not _terminal() or not typer.confirm("Edit again?", default=True):
+                keep_unsaved(memory.root, base, text)
                 raise InvalidInput(
-                    "the edit was not valid; the stored episode is unchanged"
+                    "the edit was not valid; the stored episode is unchanged. Your text is "
+                    f"kept: `memrl edit {episode.short_id}` goes on with it."
                 ) from None
 
 
