@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 from memrl import background, config
 from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
-from memrl.errors import Conflict, IndexUnavailable, InvalidInput, ModelUnavailable, StoreError
+from memrl.errors import (
+    Conflict,
+    IndexUnavailable,
+    InvalidInput,
+    MemrlError,
+    ModelUnavailable,
+    StoreError,
+)
 from memrl.index import Index, IndexRow
 from memrl.intake import check_summary, now_iso
 from memrl.reading import Reading
@@ -259,6 +266,8 @@ class Memory(Reading):
                 from memrl.redact import redact_episode
 
                 ep = redact_episode(ep)
+            if _same(ep, view.episode):
+                return view.episode  # nothing to change: no write, updated_at kept
             self.store.save([ep])
             if ep.pinned != view.episode.pinned:
                 after = self.rows([ep.id])[ep.id].learned.utility
@@ -271,9 +280,23 @@ class Memory(Reading):
             return ep
         if ep.content_hash() != view.episode.content_hash():
             vector = self.embedder.embed([ep.embedding_text()])[0]
-            self._index_episodes([(ep, vector)])
+            # Embedded outside the lock, indexed inside it and only if the file still holds
+            # this version: of two edits at once, the index ends with the later one's text.
+            with self.store.editing():
+                if self._holds(ep):
+                    self._index_episodes([(ep, vector)])
             self.learning.refresh_edges([ep.id])
         return ep
+
+    def _holds(self, ep: Episode) -> bool:
+        """Does the live file of `ep` still hold what its index row is made of?"""
+        row = self.ledger.catalog(ep.id)
+        if row is None or row.archived:
+            return False  # archived or gone meanwhile: nothing to index
+        try:
+            return self.store.load_path(self.root / row.path).content_hash() == ep.content_hash()
+        except MemrlError:
+            return False
 
     def set_pinned(self, refs: Sequence[str], pinned: bool) -> builtins.list[str]:
         """Pin (no decay, never pruned) or unpin."""
@@ -369,6 +392,10 @@ class Memory(Reading):
 
 
 KEPT = ("id", "created_at", "updated_at", "schema_version")  # fields an edit never writes
+
+
+def _same(a: Episode, b: Episode) -> bool:
+    return a.model_dump(exclude={"updated_at"}) == b.model_dump(exclude={"updated_at"})
 
 
 def _edits(stored: Episode, base: Episode, edited: Episode, *, force: bool) -> dict[str, Any]:

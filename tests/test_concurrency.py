@@ -101,6 +101,48 @@ def test_two_edits_of_one_episode_at_once_keep_both_changes(data_dir):
     assert stored.tags == ["from-first"] and stored.what_failed == ["from the second"]
 
 
+def test_two_edits_at_once_leave_the_index_with_the_later_text(data_dir):
+    """Each edit embeds its text after saving it. The slower of two edits must not write
+    its older text over the newer one's row: the index ends as the file reads."""
+    import threading
+
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder, episode
+
+    slow = Memory(data_dir, embedder=HashEmbedder())
+    fast = Memory(data_dir, embedder=HashEmbedder())
+    ep = slow.capture(episode(summary="first wording of the fix")).episode
+    saved, fast_done = threading.Event(), threading.Event()
+    embed = slow.embedder.embed
+
+    def embed_late(texts):
+        saved.set()  # the slow edit has saved its file: the fast one edits now
+        fast_done.wait(timeout=5)
+        return embed(texts)
+
+    slow.embedder.embed = embed_late  # type: ignore[method-assign]
+    editor = threading.Thread(target=slow.update, args=(ep.id, {"summary": "older wording zq1"}))
+    editor.start()
+    assert saved.wait(timeout=5)
+    fast.update(ep.id, {"summary": "newer wording zq2"})
+    fast_done.set()
+    editor.join(timeout=10)
+
+    reader = Memory(data_dir, embedder=HashEmbedder())
+    assert reader.get(ep.id).episode.summary == "newer wording zq2"
+    assert maintenance.index_report(reader).fresh
+    assert reader.search("zq2").hits[0].id == ep.id
+
+
+def test_an_edit_that_changes_nothing_writes_nothing(fast_memory):
+    from tests.conftest import episode
+
+    ep = fast_memory.capture(episode()).episode
+    same = fast_memory.update(ep.id, {"outcome": ep.outcome.value, "tags": list(ep.tags)})
+    assert same.updated_at == ep.updated_at
+    assert fast_memory.get(ep.id).episode.updated_at == ep.updated_at
+
+
 KILLED_IMPORT = """
 import os, sys
 from memrl.memory import Memory
