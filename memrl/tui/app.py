@@ -32,15 +32,15 @@ class MemrlApp(App[None]):
     TITLE = "memrl"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (20, "-tall")]  # -short: only what matters most
-    BINDINGS = [
+    BINDINGS = [  # each named as in the command palette (commands.ENTRIES), or part of it
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("f", "feedback_session", "Rate session", show=False),
+        Binding("f", "feedback_session", "Feedback session", show=False),
         Binding("r", "review", "Review", show=False),
         Binding("P", "prune", "Prune", show=False),
-        Binding("o", "overview", "Stats", show=False),
+        Binding("o", "overview", "Overview", show=False),
         Binding("u", "undo", "Undo"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
-        Binding("I", "rebuild_index", "Rebuild index", show=False),
+        Binding("I", "rebuild_index", "Rebuild the search index", show=False),
         Binding("question_mark", "keys", "Keys", key_display="?"),
         Binding("q", "leave", "Quit"),
     ]
@@ -229,10 +229,10 @@ class MemrlApp(App[None]):
         self.refresh_screens()
 
     def action_keys(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        from memrl.tui.screens.keys import KeysScreen, key_table
+
+        if not isinstance(self.screen, KeysScreen):
+            self.push_screen(KeysScreen(key_table(self.screen)))
 
     def _push_unique(self, kind: type[Screen], *args) -> None:
         """Open a screen, or go back to it if it is open already, not one more on the stack."""

@@ -11,7 +11,8 @@ from functools import partial
 from typing import Any
 
 from memrl.curation import MergePlan
-from memrl.errors import MemrlError
+from memrl.episode import Episode
+from memrl.errors import Conflict, MemrlError
 from memrl.memory import Memory
 from memrl.tui.undo import Undo
 from memrl.views import Change, pct, plural
@@ -138,15 +139,33 @@ def merge(plan: MergePlan) -> Job:
     return job
 
 
-def edit(episode_id: str, changes: dict[str, Any], before: dict[str, Any]) -> Job:
+def edit(episode_id: str, changes: dict[str, Any], base: Episode, *, force: bool = False) -> Job:
+    """Save an edit made from `base`: only the fields it changes are written, and a field
+    another process changed meanwhile is refused (Conflict) unless `force`."""
+
     def job(m: Memory) -> tuple[str, Undo | None]:
-        ep = m.update(episode_id, changes)  # refuses an episode archived meanwhile
+        was = m.get(episode_id).episode.model_dump(mode="json")
+        ep = m.update(episode_id, changes, base=base, force=force)  # refuses an archived one
+        now = ep.model_dump(mode="json")
+        before = {k: was[k] for k in changes if now[k] != was[k]}
         return (
             f"saved {ep.short_id} and re-indexed it",
-            Undo(f"edit of {ep.short_id}", lambda mm: mm.update(episode_id, before)),
+            Undo(f"edit of {ep.short_id}", partial(_unedit, ep, before)) if before else None,
         )
 
     return job
+
+
+def _unedit(saved: Episode, before: dict[str, Any], m: Memory) -> None:
+    """Put back what the edit replaced, only while its fields still hold what it wrote:
+    a later change by another process is never reverted."""
+    try:
+        m.update(saved.id, before, base=saved)
+    except Conflict as exc:
+        raise MemrlError(
+            f"cannot undo the edit of {saved.short_id}: its {', '.join(exc.fields)} "
+            "changed elsewhere since; nothing was changed"
+        ) from None
 
 
 def undo(item: Undo) -> Job:

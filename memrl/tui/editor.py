@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SuspendNotSupported
 
-from memrl.editing import edit_text
+from memrl.editing import drop_unsaved, edit_text, keep_unsaved, unsaved
 from memrl.errors import MemrlError
-from memrl.tui import curator
+
+if TYPE_CHECKING:
+    from memrl.tui.app import MemrlApp
 
 EDITABLE = (
     "project",
@@ -33,21 +34,23 @@ def editable(data: dict) -> dict:
     return {k: data[k] for k in EDITABLE}
 
 
-def changes_from(original: dict, text: str) -> dict:
-    """What the person changed, or raise ValueError naming what is wrong with the JSON."""
+def changes_from(base: dict, text: str) -> dict:
+    """What the person changed from `base`, or raise ValueError naming what is wrong with
+    the JSON. Fields left as they were may be there or not (a text kept by `memrl edit`
+    holds them all)."""
     data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("the edited text must stay one JSON object")
-    unknown = set(data) - set(EDITABLE)
-    if unknown:
+    changes = {k: v for k, v in data.items() if v != base.get(k)}
+    if set(changes) - set(EDITABLE):
         raise ValueError(f"only these fields can be edited here: {', '.join(EDITABLE)}")
-    return {k: v for k, v in data.items() if v != original.get(k)}
+    return changes
 
 
-def check(app: App, episode_id: str, changes: dict) -> None:
+def check(app: MemrlApp, episode_id: str, changes: dict) -> None:
     """Raise what a save would: a value the episode cannot hold, or an episode archived
     meanwhile (by another process)."""
-    memory = app.memory  # type: ignore[attr-defined]
+    memory = app.memory
     memory.edited(memory.get(episode_id, archived=False), changes, "the edited episode")
 
 
@@ -65,17 +68,24 @@ def _suspended(app: App) -> Iterator[None]:
         raise failure
 
 
-def edit_in_editor(app: App, episode_id: str) -> None:
+def edit_in_editor(app: MemrlApp, episode_id: str) -> None:
+    """E: the episode as JSON in $EDITOR. Only what the person changed is written, never
+    over another process's change unasked; a text that cannot be saved is kept privately
+    under the data directory (memrl.editing), with the version it was made from, and the
+    next E (or `memrl edit`) goes on with it."""
+    from memrl.tui.screens.edit import save_edit
+
+    memory = app.memory
     try:
-        episode = app.memory.get(episode_id).episode  # type: ignore[attr-defined]
+        episode = memory.get(episode_id).episode
     except MemrlError as exc:
         app.notify(str(exc), severity="error")
         return
-    original = editable(episode.model_dump(mode="json"))
-    unsaved = _unsaved(episode.short_id)
-    # An edit that could not be saved (broken JSON, a bad value) is kept: the next E goes on.
-    resumed = unsaved.read_text(encoding="utf-8") if unsaved.is_file() else None
-    text = resumed or json.dumps(original, indent=2, ensure_ascii=False) + "\n"
+    kept = unsaved(memory.root, episode.id)
+    base, text = kept or (
+        episode,
+        json.dumps(editable(episode.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n",
+    )
     try:
         status, edited = edit_text(
             text, prefix=f"memrl-{episode.short_id}-", around=lambda: _suspended(app)
@@ -89,25 +99,22 @@ def edit_in_editor(app: App, episode_id: str) -> None:
     if status != 0:
         app.notify(f"the editor exited with status {status}; nothing was saved", severity="error")
         return
+    again = "Your text is kept: press E to go on editing it"
     try:
-        changes = changes_from(original, edited)
+        changes = changes_from(base.model_dump(mode="json"), edited)
         check(app, episode_id, changes)
     except (ValueError, MemrlError) as exc:
-        unsaved.write_text(edited, encoding="utf-8")
-        app.notify(
-            f"not saved: {exc}. Your text is kept: press E to go on editing it",
-            severity="error",
-            timeout=15,
-        )
+        keep_unsaved(memory.root, base, edited)
+        app.notify(f"not saved: {exc}. {again}", severity="error", timeout=15)
         return
-    unsaved.unlink(missing_ok=True)
     if not changes:
+        drop_unsaved(memory.root, episode.id)
         app.notify("no changes")
         return
-    before = {k: original[k] for k in changes}
-    app.write(curator.edit(episode_id, changes, before))  # type: ignore[attr-defined]
+    keep_unsaved(memory.root, base, edited)  # until it is saved
 
+    def done(ok: bool) -> None:
+        if ok:
+            drop_unsaved(memory.root, episode.id)
 
-def _unsaved(short_id: str) -> Path:
-    """Where an edit that could not be applied waits for the person to go on with it."""
-    return Path(tempfile.gettempdir()) / f"memrl-{short_id}-unsaved.json"
+    save_edit(app, episode_id, base, changes, done, "is kept: press E to go on editing it")

@@ -1,13 +1,18 @@
-"""Small formatters shared by the screens: bars, ages and episode markdown (percentages
+"""Small formatters shared by the screens: bars, ages and the episode's detail (percentages
 are memrl.views.pct, shared with the CLI)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
 from memrl.views import EpisodeView, Learned, ago, pct
 
 OUTCOME_STYLE = {"success": "green", "partial": "yellow", "failure": "red", "unknown": "dim"}
+BLANK = Text("")
 OUTCOME_MARK = {"success": "✓", "partial": "◐", "failure": "✗", "unknown": "○"}
 
 
@@ -28,27 +33,37 @@ def day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def learned_line(learned: Learned) -> str:
+def learned_line(learned: Learned) -> Text:
     parts = [
-        f"utility **{pct(learned.utility)}**",
         f"own evidence {pct(learned.q)}",
         f"from neighbours {learned.p * 100:+.0f} pts",
         f"confidence {pct(learned.confidence)}",
     ]
     if learned.decay < 0.995:
         parts.append(f"decayed ×{learned.decay:.2f}")
-    return " · ".join(parts)
+    return Text.assemble("utility ", (pct(learned.utility), "bold"), " · ", " · ".join(parts))
 
 
-def _items(title: str, items: list[str], code: bool = False) -> list[str]:
+def _section(title: str, items: list[Text]) -> list[RenderableType]:
+    """A titled list; each item wraps under itself, clear of the bullet."""
     if not items:
         return []
-    fmt = (lambda s: f"- `{s}`") if code else (lambda s: f"- {s}")
-    return [f"### {title}", *map(fmt, items), ""]
+    grid = Table.grid()
+    grid.add_column(width=3, no_wrap=True)
+    grid.add_column()
+    for item in items:
+        grid.add_row(Text(" • ", style="markdown.item.bullet"), item)
+    return [Text(title, style="markdown.h3"), BLANK, grid, BLANK]
 
 
-def episode_markdown(view: EpisodeView, now: float) -> str:
-    """The detail pane: what the episode knows, then what memrl learned about it."""
+def _code(text: str) -> Text:
+    return Text(text, style="markdown.code")
+
+
+def episode_text(view: EpisodeView, now: float) -> RenderableType:
+    """The detail pane: what the episode knows, then what memrl learned about it. The
+    person's text is shown exactly as stored (plain Text: no Markdown, HTML or markup
+    read into it); only the frame around it is styled."""
     ep, learned = view.episode, view.learned
     flags = []
     if ep.pinned:
@@ -57,35 +72,38 @@ def episode_markdown(view: EpisodeView, now: float) -> str:
         flags.append("archived")
     if ep.merged_from:
         flags.append(f"merged from {len(ep.merged_from)}")
-    head = f"`{ep.short_id}` · {ep.project or 'no project'} · {ep.task_type.value} · "
-    head += (
-        f"{OUTCOME_MARK[ep.outcome.value]} {ep.outcome.value} · {day(ep.created_at.timestamp())}"
+    created = ep.created_at.timestamp()
+    head = Text.assemble(
+        _code(ep.short_id),
+        f" · {ep.project or 'no project'} · {ep.task_type.value} · ",
+        f"{OUTCOME_MARK[ep.outcome.value]} {ep.outcome.value} · {day(created)}",
+        f" ({ago(created, now)})",
+        "\n" + " · ".join(flags) if flags else "",
     )
-    head += f" ({ago(ep.created_at.timestamp(), now)})"
-    lines = [
-        f"## {ep.task or ep.title}",
-        "",
-        head + ("  \n" + " · ".join(flags) if flags else ""),
-        "",
+    parts: list[RenderableType] = [
+        Text(ep.task or ep.title, style="markdown.h2"),
+        BLANK,
+        head,
+        BLANK,
+        Text(ep.summary),
+        BLANK,
     ]
-    lines += [ep.summary, ""]
-    lines += _items("What worked", ep.what_worked)
-    lines += _items("What failed", ep.what_failed)
-    if ep.errors_resolved:
-        lines.append("### Errors resolved")
-        for e in ep.errors_resolved:
-            lines.append(f"- `{e.error}`" + (f" → {e.resolution}" if e.resolution else ""))
-        lines.append("")
-    lines += _items("Files", ep.files, code=True)
-    lines += _items("Commands", ep.commands, code=True)
+    parts += _section("What worked", [Text(s) for s in ep.what_worked])
+    parts += _section("What failed", [Text(s) for s in ep.what_failed])
+    errors = [
+        Text.assemble(_code(e.error), f" → {e.resolution}" if e.resolution else "")
+        for e in ep.errors_resolved
+    ]
+    parts += _section("Errors resolved", errors)
+    parts += _section("Files", [_code(f) for f in ep.files])
+    parts += _section("Commands", [_code(c) for c in ep.commands])
     if ep.tags:
-        lines += [" ".join(f"`#{t}`" for t in ep.tags), ""]
-    lines += [
-        "### Learned",
-        learned_line(learned),
-        "",
+        parts += [Text(" ").join(_code(f"#{t}") for t in ep.tags), BLANK]
+    used = (
         f"retrieved {learned.retrievals}× · rated helpful {learned.helpful}× · "
         f"unhelpful {learned.unhelpful}×"
-        + (f" · last used {ago(learned.last_used_at, now)}" if learned.last_used_at else ""),
-    ]
-    return "\n".join(lines)
+    )
+    if learned.last_used_at:
+        used += f" · last used {ago(learned.last_used_at, now)}"
+    parts += [Text("Learned", style="markdown.h3"), BLANK, learned_line(learned), BLANK, Text(used)]
+    return Group(*parts)

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from memrl.tui import curator
+from memrl.views import plural
 
 if TYPE_CHECKING:
     from textual import getters
@@ -55,6 +56,10 @@ class FormScreen(MemrlScreen[bool]):
                 self.dismiss(False)
 
         self.app.push_screen(ConfirmScreen("Discard your changes?", yes="Discard"), answered)
+
+
+def _listed(rows: list[Row]) -> str:
+    return ", ".join(r.short_id for r in rows[:3]) + (" and more" if len(rows) > 3 else "")
 
 
 def archived_notice(app: MemrlApp, row: Row) -> str:
@@ -112,16 +117,27 @@ class EpisodeActions(MemrlScreen[None]):
         if not ids:
             return
         rows = self.memory.rows(ids)
-        listing = "\n".join(f"  {r.short_id}  {r.title[:60]}" for r in rows.values())
-        question = f"Archive {len(ids)} episode{'s' if len(ids) > 1 else ''}?"
+        gone = [r for r in rows.values() if r.archived]  # by another process, since shown
+        if gone:
+            self.notify(
+                f"{_listed(gone)} {'is' if len(gone) == 1 else 'are'} archived already"
+                + ("; nothing to archive" if len(gone) == len(rows) else ""),
+                severity="warning",
+            )
+        live = [r for r in rows.values() if not r.archived]
+        if not live:
+            return
+        listing = "\n".join(f"  {r.short_id}  {r.title[:60]}" for r in live)
+        it = "it" if len(live) == 1 else "them"
         detail = (
-            f"{listing}\n\nArchived episodes leave search; u or `memrl restore` brings them back."
+            f"{listing}\n\nArchived episodes leave search; u or `memrl restore` brings {it} back."
         )
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.write(curator.archive(ids))
+                self.app.write(curator.archive([r.id for r in live]))
 
+        question = f"Archive {plural(len(live), 'episode')}?"
         self.app.push_screen(ConfirmScreen(question, detail, yes="Archive"), answered)
 
     def _editable(self) -> str | None:

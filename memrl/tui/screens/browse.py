@@ -6,7 +6,7 @@ from textual import on, work
 from textual.binding import Binding
 from textual.containers import Container
 from textual.timer import Timer
-from textual.widgets import Header, Markdown, Static
+from textual.widgets import Header, Input, Markdown, Static
 
 from memrl.errors import MemrlError
 from memrl.store import Filters
@@ -88,11 +88,15 @@ class BrowseScreen(EpisodeActions):
         self.query_one("#browse-main").display = not empty
         self.query_one(FilterBar).set_class(empty, "hidden")  # -short hides it too (CSS)
         shown = len(self.table)
+        # in the tag box x is a letter: from there, the way out comes first
+        clear = (
+            "tab out, then x clears them" if isinstance(self.focused, Input) else "x clears them"
+        )
         self.sub_title = (
             f"{plural(total, 'episode')} · {plural(len(self._projects), 'project')}"
             if shown == total
             else f"{shown:,} of {total:,} episodes"
-            + (" · none matches the filters: x clears them" if not shown else "")
+            + (f" · none matches the filters: {clear}" if not shown else "")
         ) + (f" · {len(self.table.marked)} marked (m merges)" if self.table.marked else "")
 
     # the store -------------------------------------------------------------------------
@@ -206,6 +210,9 @@ class BrowseScreen(EpisodeActions):
 
     def action_mark(self) -> None:
         self.table.action_mark()
+
+    def on_descendant_focus(self) -> None:
+        self._update_counts()
 
     @on(EpisodeTable.MarksChanged)
     def _marks_changed(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -23,10 +24,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self):
         with Vertical(id="confirm"):
-            yield Static(self.question, id="confirm-question")
+            yield Static(Content(self.question), id="confirm-question")  # text, not markup
             if self.detail:  # a long one scrolls: the question and the buttons stay in sight
                 with VerticalScroll(id="confirm-scroll"):
-                    yield Static(self.detail, id="confirm-detail")
+                    yield Static(Content(self.detail), id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.yes} (y)", variant="warning", id="yes")
                 yield Button("Cancel (n)", id="no")

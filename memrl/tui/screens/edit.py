@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from textual import on
@@ -15,9 +16,13 @@ from memrl.episode import Episode
 from memrl.errors import InvalidInput, MemrlError
 from memrl.intake import check_summary
 from memrl.tui import curator
+from memrl.tui.format import clip
 from memrl.tui.screens.base import FormScreen, archived_notice
 from memrl.tui.widgets.footer import Footer
 from memrl.vocab import Outcome, TaskType
+
+if TYPE_CHECKING:
+    from memrl.tui.app import MemrlApp
 
 LINES = ("what_worked", "what_failed", "files", "commands")
 ARROW = " => "
@@ -33,6 +38,73 @@ def _input(value: str, id: str) -> Input:
     return Input(value, id=id, select_on_focus=False)
 
 
+def save_edit(
+    app: MemrlApp,
+    episode_id: str,
+    base: Episode,
+    changes: dict[str, Any],
+    done: Callable[[bool], None],
+    kept: str,
+) -> None:
+    """Save an edit made from `base` (the form's, or $EDITOR's). Where another process has
+    changed a field it writes since, ask first: saving over that change is the person's
+    call, never a silent last-writer-wins. `done` hears whether it was saved; `kept` says
+    where the person's text waits when it was not, as the app says then."""
+    from memrl.tui.screens.confirm import ConfirmScreen
+
+    def not_saved() -> None:
+        app.notify(f"nothing was saved; your text {kept}", severity="warning", timeout=10)
+        done(False)
+
+    def saved(ok: bool, _undo: object) -> None:
+        if ok:
+            done(True)
+        else:  # the app has said why
+            not_saved()
+
+    def write(force: bool) -> None:
+        app.write(curator.edit(episode_id, changes, base, force=force), saved)
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            write(True)
+        else:
+            not_saved()
+
+    try:
+        now = app.memory.get(episode_id).episode.model_dump(mode="json")
+    except MemrlError as exc:
+        app.notify(str(exc), severity="error", timeout=10)
+        not_saved()
+        return
+    was = base.model_dump(mode="json")
+    # changed since `base`, to something else than this edit writes: the save would refuse
+    clashing = [k for k, v in changes.items() if now[k] != was[k] and now[k] != v]
+    if not clashing:
+        write(False)
+        return
+    detail = "\n".join(
+        f"{k} is now:  {_shown(now[k])}\nyours:  {_shown(changes[k])}\n" for k in clashing
+    )
+    app.push_screen(
+        ConfirmScreen(
+            f"{', '.join(clashing)} changed elsewhere while you edited it. Save yours over it?",
+            detail,
+            yes="Save mine",
+        ),
+        answered,
+    )
+
+
+def _shown(value: Any, width: int = 300) -> str:
+    if isinstance(value, list):
+        value = "; ".join(
+            f"{v['error']}{ARROW}{v['resolution']}" if isinstance(v, dict) else str(v)
+            for v in value
+        )
+    return clip(str(value), width) or "(empty)"
+
+
 class EditScreen(FormScreen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
@@ -44,6 +116,8 @@ class EditScreen(FormScreen):
         self.episode_id = episode_id
         self.original: Episode | None = None
         self.errors: dict[str, str] = {}
+        self.saving = False  # a save is on its way to the store
+        self.done = False  # saved
 
     def compose(self):
         try:
@@ -148,14 +222,18 @@ class EditScreen(FormScreen):
         """Per-field messages from the Episode model itself."""
         assert self.original is not None
         errors: dict[str, str] = {}
+        values = self.values()
         try:
-            Episode.model_validate({**self.original.model_dump(), **self.values()})
+            Episode.model_validate({**self.original.model_dump(), **values})
         except ValidationError as exc:
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "summary"
                 where = ".".join(str(p) for p in err["loc"][1:])
                 msg = err["msg"].removeprefix("Value error, ")
                 errors.setdefault(field, f"{field}{' ' + where if where else ''}: {msg}")
+        if not values["project"].strip() and self.original.project:
+            # capture always names one (from git, else the folder): an edit keeps one too
+            errors["project"] = "project: give the project this work belongs to"
         try:
             check_summary(self.app.memory.settings, self.query_one("#f-summary", TextArea).text)
         except InvalidInput as exc:
@@ -178,7 +256,7 @@ class EditScreen(FormScreen):
     # actions ------------------------------------------------------------------------------
 
     def action_save(self) -> None:
-        if self.original is None:
+        if self.original is None or self.saving:
             return
         if self.validate_form():
             self.notify("fix the fields marked ✗ first", severity="error")
@@ -191,9 +269,21 @@ class EditScreen(FormScreen):
         if row is not None and row.archived:  # by another process, since the form opened
             self.notify(archived_notice(self.app, row), severity="warning", timeout=10)
             return
-        before = {k: v for k, v in self.original.model_dump(mode="json").items() if k in changes}
-        self.app.write(curator.edit(self.episode_id, changes, before))
-        self.dismiss(True)
+        self.saving = True
+        save_edit(
+            self.app, self.episode_id, self.original, changes, self._saved, "it is still here"
+        )
+
+    def _saved(self, ok: bool) -> None:
+        """The form closes once its edit is saved; else it stays, with the person's text."""
+        self.saving = False
+        self.done = ok
+        if ok and self.is_current:
+            self.dismiss(True)
+
+    def on_screen_resume(self) -> None:
+        if self.done:  # saved while something was open over the form
+            self.dismiss(True)
 
     def unsaved(self) -> bool:
         """Does the form hold changes that were not saved? (Escape and quitting ask first.)"""

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from textual import on
 from textual.binding import Binding
 from textual.widgets import Header, Markdown, Static
 
 from memrl.tui import curator
+from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -111,6 +113,13 @@ class FeedbackScreen(MemrlScreen[None]):
         if error:
             self.position += 1
             self.show_current()
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        """A rating or its undo lands after the card is shown (it runs on a worker), and
+        other processes write too: show the card's episode as it is now."""
+        if self.current is not None:
+            self.query_one(EpisodeDetail).refresh_episode()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """When every card is answered, y, n and s are no longer offered (u steps back)."""

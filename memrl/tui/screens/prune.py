@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import Header, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
@@ -17,6 +18,22 @@ from memrl.tui.widgets.footer import Footer
 from memrl.views import pct, plural
 
 
+def _shown(plan: list[PruneCandidate]) -> list[tuple[str, ...]]:
+    return [(c.row.id, c.reason, c.row.title, c.row.project) for c in plan]
+
+
+def _label(cand: PruneCandidate) -> Content:
+    return Content.assemble(  # the reason first: it is what the person judges by
+        (cand.row.short_id, "bold"),
+        "  ",
+        (cand.reason, "italic ansi_yellow"),
+        "  ",
+        cand.row.title,
+        "  ",
+        (cand.row.project, "dim"),
+    )
+
+
 class PruneScreen(MemrlScreen[bool]):
     BINDINGS = [
         Binding("ctrl+s,enter", "prune", "Archive selected", priority=True),
@@ -26,6 +43,7 @@ class PruneScreen(MemrlScreen[bool]):
     def __init__(self) -> None:
         super().__init__()
         self.candidates: list[PruneCandidate] = []
+        self.shown = False  # a plan has been listed
 
     def compose(self):
         yield Header()
@@ -56,6 +74,12 @@ class PruneScreen(MemrlScreen[bool]):
         self.load()  # an undo, or another process, may have changed who qualifies
 
     def _show(self, plan: list[PruneCandidate]) -> None:
+        """List the plan. Every write anywhere reads it again (on a 10k store, ~10k
+        candidates): when it is the same, the list is left as it is; else it is built
+        in one batch, since one option at a time stalls the UI for seconds."""
+        if self.shown and _shown(plan) == _shown(self.candidates):
+            return  # (utilities move with time; what the list shows of them, seldom)
+        self.shown = True
         selections = self.query_one(SelectionList)
         # what the person deselected stays deselected when the list is read again
         off = {c.row.id for c in self.candidates} - set(selections.selected)
@@ -65,31 +89,31 @@ class PruneScreen(MemrlScreen[bool]):
         cfg = self.app.memory.settings.prune
         if not plan:
             self._why(None)
+            selections.display = False
+            self.refresh_bindings()
             self._help(
                 "Nothing to prune: no episode is both below "
                 f"{pct(cfg.min_utility)} utility and unused for {cfg.older_than_days} days. "
                 "Press escape to go back."
             )
             return
+        selections.display = True
+        self.refresh_bindings()
         self._help(
             f"{plural(len(plan), 'episode')} below {pct(cfg.min_utility)} utility and unused for "
             f"{cfg.older_than_days}+ days (never pinned, never rated helpful). "
             "space deselects; enter archives the selected ones — nothing is deleted, u undoes."
         )
-        for cand in plan:  # the reason first: it is what the person judges by
-            label = Text.assemble(
-                (cand.row.short_id, "bold"),
-                "  ",
-                (cand.reason, "italic yellow"),
-                "  ",
-                cand.row.title,
-                "  ",
-                (cand.row.project, "dim"),
-            )
-            selections.add_option(Selection(label, cand.row.id, cand.row.id not in off))
+        selections.add_options(
+            Selection(_label(cand), cand.row.id, cand.row.id not in off) for cand in plan
+        )
         selections.highlighted = min(highlighted, len(plan) - 1)
         self._why(selections.highlighted)
         selections.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """With nothing listed, enter has nothing to archive: it is not offered."""
+        return action != "prune" or bool(self.candidates)
 
     @on(SelectionList.SelectionHighlighted, "#prune-list")
     def _highlighted(self, event: SelectionList.SelectionHighlighted) -> None:

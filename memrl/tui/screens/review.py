@@ -94,8 +94,13 @@ class ReviewScreen(MemrlScreen[None]):
     def current(self) -> Finding | None:
         return self.findings[self.position] if self.position < len(self.findings) else None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """With no finding on screen, m, k, a and s are not offered (u steps back)."""
+        return action not in ("merge", "keep", "archive", "skip") or self.current is not None
+
     async def show_current(self) -> None:
         finding = self.current
+        self.refresh_bindings()
         main = self.query_one("#review-main", HorizontalScroll)
         await main.remove_children()
         done = finding is None
@@ -189,7 +194,7 @@ class ReviewScreen(MemrlScreen[None]):
         self.app.push_screen(
             ConfirmScreen(
                 f"Archive {len(rows)} episode{'s' if len(rows) != 1 else ''}?",
-                f"{listing}\n\nu or `memrl restore` brings them back.",
+                f"{listing}\n\nu or `memrl restore` brings {'it' if len(rows) == 1 else 'them'} back.",
                 yes="Archive",
             ),
             answered,

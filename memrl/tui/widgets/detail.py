@@ -1,6 +1,6 @@
-"""The detail pane: one episode rendered as markdown, or why it cannot be shown.
+"""The detail pane: one episode (`format.episode_text`), or why it cannot be shown.
 
-It follows the table cursor, so it must be cheap to change: the markdown is rendered by
+It follows the table cursor, so it must be cheap to change: the episode is rendered by
 Rich once per episode (and per width) into lines, and the pane only hands out the lines on
 screen — no widget per block, and no re-measuring of a text widget on every move."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.console import RenderableType
 from rich.markdown import Markdown
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -15,10 +16,10 @@ from textual.strip import Strip
 
 from memrl.errors import InvalidInput, MemrlError, NotFound
 from memrl.memory import Memory
-from memrl.tui.format import episode_markdown
+from memrl.tui.format import episode_text
 
 GONE = (
-    "## This episode is gone\n\n{error}\n\nAnother process may have archived or deleted it. "
+    "## This episode is gone\n\n```\n{error}\n```\n\nAnother process may have archived or deleted it. "
     "Press **ctrl+r** to refresh the list, or `memrl index` in a shell to bring the catalog "
     "up to date."
 )
@@ -38,7 +39,7 @@ class EpisodeDetail(ScrollView, can_focus=True):
         self.clock = clock
         self.episode_id: str | None = None
         self.problem: str | None = None
-        self.text = ""  # the markdown shown
+        self.content: RenderableType | None = None  # what is shown
         self._lines: list[Strip] = []
         self._width = 0  # the width the lines were rendered at
 
@@ -48,22 +49,22 @@ class EpisodeDetail(ScrollView, can_focus=True):
         self.problem = None
         if problem and episode_id is None:
             self.problem = problem
-            self._set(CORRUPT.format(error=problem))
+            self._set(Markdown(CORRUPT.format(error=problem)))
             return problem
         if episode_id is None:
-            self._set("")
+            self._set(None)
             return None
         try:
             view = self.memory.get(episode_id)
         except NotFound as exc:
             self.problem = str(exc)
-            self._set(GONE.format(error=exc))
+            self._set(Markdown(GONE.format(error=exc)))
             return self.problem
         except (InvalidInput, MemrlError) as exc:
             self.problem = str(exc)
-            self._set(CORRUPT.format(error=exc))
+            self._set(Markdown(CORRUPT.format(error=exc)))
             return self.problem
-        self._set(episode_markdown(view, self.clock()))
+        self._set(episode_text(view, self.clock()))
         return None
 
     def refresh_episode(self) -> None:
@@ -74,8 +75,8 @@ class EpisodeDetail(ScrollView, can_focus=True):
 
     # rendering ----------------------------------------------------------------------
 
-    def _set(self, text: str) -> None:
-        self.text = text
+    def _set(self, content: RenderableType | None) -> None:
+        self.content = content
         self._width = 0
         self._layout_lines()
         self.scroll_to(y=0, animate=False, immediate=True)
@@ -85,10 +86,10 @@ class EpisodeDetail(ScrollView, can_focus=True):
         if width <= 0 or width == self._width:
             return  # not laid out yet (on_resize comes), or already done
         self._width = width
-        if self.text:
+        if self.content is not None:
             console = self.app.console
             options = console.options.update(width=width, highlight=False)
-            lines = console.render_lines(Markdown(self.text), options, pad=False)
+            lines = console.render_lines(self.content, options, pad=False)
             self._lines = [Strip(line) for line in lines]
         else:
             self._lines = []

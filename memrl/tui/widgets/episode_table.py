@@ -347,8 +347,8 @@ class EpisodeTable(ScrollView, can_focus=True):
 
     def _show_sort(self) -> None:
         """The sort in the border when its column is not shown at this width (S, a
-        resize): the header's arrow says it otherwise."""
-        shown = any(c.sort == self.sort_key for c, _w in self._layout())
+        resize), or only as a mark with no title: the header's arrow says it otherwise."""
+        shown = any(c.sort == self.sort_key and w > 1 for c, w in self._layout())
         self.border_subtitle = "" if shown else f"sorted by {self._sort_label()}"
 
     def on_click(self, event: events.Click) -> None:

@@ -11,6 +11,13 @@ from memrl.tui.messages import FiltersChanged
 from memrl.vocab import Outcome
 
 
+def _options(projects: list[tuple[str, int]]) -> list[tuple[str, str]]:
+    """A project to choose for each name. Episodes saved with none (possible from
+    `memrl edit --set project=`) get no entry: the core's filter reads an empty project
+    as no filter at all, so choosing it would show every episode."""
+    return [(f"{p} ({n})", p) for p, n in projects if p]
+
+
 class FilterBar(Horizontal):
     def __init__(self, projects: list[tuple[str, int]], project: str | None = None, **kw) -> None:
         super().__init__(**kw)
@@ -20,7 +27,7 @@ class FilterBar(Horizontal):
     def compose(self):
         yield Label("filter", classes="filter-label")
         yield Select(
-            [(f"{p} ({n})", p) for p, n in self.projects],
+            _options(self.projects),
             prompt="all projects",
             id="filter-project",
             value=self.initial_project
@@ -38,7 +45,7 @@ class FilterBar(Horizontal):
         self.projects = projects
         select = self.query_one("#filter-project", Select)
         current = select.value
-        select.set_options([(f"{p} ({n})", p) for p, n in projects])
+        select.set_options(_options(projects))
         if current != Select.NULL and current in {p for p, _n in projects}:
             select.value = current
 
