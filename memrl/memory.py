@@ -398,12 +398,18 @@ def _same(a: Episode, b: Episode) -> bool:
     return a.model_dump(exclude={"updated_at"}) == b.model_dump(exclude={"updated_at"})
 
 
+def clashing(now: dict[str, Any], was: dict[str, Any], changes: dict[str, Any]) -> list[str]:
+    """The fields an edit made from `was` would write over another's change: changed since
+    (`now` differs from `was`) to something else than the edit writes."""
+    return [k for k, v in changes.items() if now[k] != was[k] and now[k] != v]
+
+
 def _edits(stored: Episode, base: Episode, edited: Episode, *, force: bool) -> dict[str, Any]:
     """The fields `edited` changes from `base`, refused if another edit got there first
     (unless `force`)."""
     before, after, now = base.model_dump(), edited.model_dump(), stored.model_dump()
     changes = {k: v for k, v in after.items() if k not in KEPT and v != before[k]}
-    clashes = [k for k in changes if now[k] != before[k] and now[k] != changes[k]]
+    clashes = clashing(now, before, changes)
     if clashes and not force:
         fields = ", ".join(clashes)
         raise Conflict(

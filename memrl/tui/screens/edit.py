@@ -15,6 +15,7 @@ from textual.widgets import Header, Input, Label, Select, Static, TextArea
 from memrl.episode import Episode
 from memrl.errors import InvalidInput, MemrlError
 from memrl.intake import check_summary
+from memrl.memory import clashing
 from memrl.tui import curator
 from memrl.tui.format import clip
 from memrl.tui.screens.base import FormScreen, archived_notice
@@ -77,18 +78,16 @@ def save_edit(
         app.notify(str(exc), severity="error", timeout=10)
         not_saved()
         return
-    was = base.model_dump(mode="json")
-    # changed since `base`, to something else than this edit writes: the save would refuse
-    clashing = [k for k, v in changes.items() if now[k] != was[k] and now[k] != v]
-    if not clashing:
+    clashes = clashing(now, base.model_dump(mode="json"), changes)  # the save would refuse
+    if not clashes:
         write(False)
         return
     detail = "\n".join(
-        f"{k} is now:  {_shown(now[k])}\nyours:  {_shown(changes[k])}\n" for k in clashing
+        f"{k} is now:  {_shown(now[k])}\nyours:  {_shown(changes[k])}\n" for k in clashes
     )
     app.push_screen(
         ConfirmScreen(
-            f"{', '.join(clashing)} changed elsewhere while you edited it. Save yours over it?",
+            f"{', '.join(clashes)} changed elsewhere while you edited it. Save yours over it?",
             detail,
             yes="Save mine",
         ),
