@@ -126,20 +126,29 @@ class Hit:
     def id(self) -> str:
         return self.row.id
 
-    def explain(self, utility_weight: float) -> str:
-        parts = [f"similarity {self.similarity:.0%}"]
-        if self.keyword > 0:
-            parts.append(f"keyword match {self.keyword:.0%}")
+    def explain(
+        self, utility_weight: float, *, keyword_weight: float, min_similarity: float
+    ) -> str:
+        """Why the hit ranks where it does, with every number a reader needs to redo the
+        sum: the score blends
+        relevance *normalised* (the minimum similarity is 0 %, a perfect match 100 %), not
+        relevance itself, and relevance is similarity raised by the keyword match."""
         learned = self.row.learned
-        parts.append(f"relevance {self.normalised:.0%} × {1 - utility_weight:.2f}")
-        parts.append(
-            f"utility {learned.utility:.0%} × {utility_weight:.2f}"
-            + (f" (decayed ×{learned.decay:.2f})" if learned.decay < 0.995 else "")
+        utility = f"utility {learned.utility:.0%}" + (
+            f" (decayed ×{learned.decay:.2f})" if learned.decay < 0.995 else ""
         )
-        parts.append(
+        raised = (
+            f" + {keyword_weight:.2f} × keyword match {self.keyword:.0%}" if self.keyword else ""
+        )
+        capped = ", at most 100%" if self.relevance > 1 else ""
+        return (
+            f"score {self.score:.3f} = {1 - utility_weight:.2f} × normalised relevance "
+            f"{self.normalised:.0%} + {utility_weight:.2f} × {utility}; "
+            f"relevance {self.relevance:.0%} = similarity {self.similarity:.0%}{raised}, "
+            f"normalised as ({self.relevance:.0%} − {min_similarity:.0%} minimum) ÷ "
+            f"{1 - min_similarity:.0%}{capped}; "
             f"confidence {learned.confidence:.0%} from {plural(learned.evidence, 'signal')}"
         )
-        return f"score {self.score:.3f} = " + ", ".join(parts)
 
 
 @dataclass(slots=True)

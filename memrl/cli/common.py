@@ -184,7 +184,7 @@ def row_json(row: Any) -> dict[str, Any]:
 def change_json(ch: Any) -> dict[str, Any]:
     return {
         "id": ch.id,
-        "title": ch.title,
+        "task": ch.title,  # the task line, as every other command calls it
         "cause": ch.cause,
         "before": round(ch.before, 4),
         "after": round(ch.after, 4),

@@ -127,8 +127,9 @@ def redact(
                 "scanned": scan["scanned"],
                 "episodes_with_secrets": len(episodes),
                 "by_kind": scan["by_kind"],
-                "episodes": [
-                    {k: v for k, v in item.items() if k != "episode"} for item in episodes
+                "episodes": [  # the task line under the name every other command gives it
+                    {("task" if k == "title" else k): v for k, v in item.items() if k != "episode"}
+                    for item in episodes
                 ],
                 "retrieval_queries_with_secrets": len(queries),
                 "retrieval_query_kinds": scan["query_kinds"],
@@ -163,7 +164,8 @@ def _print_scan(scan: dict[str, Any], fixed: int, fix: bool) -> None:
         for item in episodes[:50]:
             kinds = ", ".join(f"{n} {k}" for k, n in item["kinds"].items())
             state = " [dim](archived)[/]" if item["archived"] else ""
-            out.print(f"  [cyan]{item['short_id']}[/] {escape(item['title'][:70])}{state}: {kinds}")
+            title = item["title"] if len(item["title"]) <= 70 else item["title"][:69] + "…"
+            out.print(f"  [cyan]{item['short_id']}[/] {escape(title)}{state} — {kinds}")
         if len(episodes) > 50:
             out.print(f"  … and {len(episodes) - 50} more (--json lists them all)")
         also = f" and {plural(len(queries), 'logged query', 'logged queries')}" if queries else ""

@@ -58,7 +58,9 @@ def feedback(
     helpful = verdict in (Verdict.helpful, Verdict.yes, Verdict.good)
     # A Claude Code session searching meanwhile must not take the ratings meant for yours.
     origin = None if session else "cli"
-    changes = open_memory().learning.feedback(refs, helpful, session_id=session, origin=origin)
+    memory = open_memory()
+    ids = _rated(memory, refs)
+    changes = memory.learning.feedback(ids, helpful, session_id=session, origin=origin)
     if as_json:
         print_json([change_json(c) for c in changes])
         return
@@ -66,6 +68,59 @@ def feedback(
     spread = [c for c in changes if c.cause != "feedback"]
     print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
     print_changes(spread, "propagated to neighbours")
+
+
+def _rated(memory, refs: list[str]) -> list[str]:
+    """The episodes to rate as full ids ('last' kept for the core to expand), checked before
+    anything changes, every problem named at once.
+
+    'latest' is refused, as the MCP server refuses it: the tour's `feedback … last` and
+    `show latest` sit side by side, and the slip would silently teach the newest episode in
+    the store, which nobody retrieved. An episode whose file has gone is refused as `show`
+    refuses it, rather than rated unseen."""
+    from memrl.episode import MIN_PREFIX
+    from memrl.errors import Ambiguous, InvalidInput, NotFound
+
+    ids: list[str] = []
+    problems: list[str] = []
+    unknown = gone = False
+    for ref in refs:
+        key = ref.strip().lower()
+        if key == "last":
+            ids.append(key)
+        elif key in ("latest", "last-captured"):
+            problems.append(
+                f"'{ref.strip()}' names the newest episode in the store, perhaps another "
+                "session's, so it is not taken here; 'last' names the hits of your latest "
+                "`memrl search`"
+            )
+        elif len(key) < MIN_PREFIX or not set(key) <= set("0123456789abcdef-"):
+            problems.append(f"'{ref.strip()}' is not an episode id")
+            unknown = True
+        else:
+            try:
+                found = memory.resolve(key)
+            except (NotFound, Ambiguous) as exc:
+                problems.append(str(exc).rstrip("."))
+                unknown = True
+                continue
+            if not (memory.root / memory.rows([found])[found].path).is_file():
+                problems.append(
+                    f"the file of {found[:8]} has gone (deleted by another process or by "
+                    "hand); run `memrl index` to bring the catalog up to date"
+                )
+                gone = True
+            ids.append(found)
+    if problems:
+        ask = (
+            f" Give ids or prefixes of {MIN_PREFIX}+ characters (as `memrl search` shows "
+            "them), or 'last' for the hits of your latest `memrl search`."
+            if unknown
+            else ""
+        )
+        error = NotFound if unknown or gone else InvalidInput
+        raise error("; ".join(problems) + f".{ask} Nothing was changed.")
+    return ids
 
 
 @app.command()
@@ -228,7 +283,9 @@ def stats(
             {
                 "episodes": s.episodes,
                 "archived": s.archived,
-                "projects": [asdict(p) for p in s.projects],
+                "projects": [
+                    {**asdict(p), "mean_utility": round(p.mean_utility, 4)} for p in s.projects
+                ],
                 "outcomes": s.outcomes,
                 "task_types": s.task_types,
                 "utility_histogram": s.utility_histogram,
@@ -407,7 +464,10 @@ def print_review(memory, project: str | None, as_json: bool) -> None:
         print_json(
             {
                 "duplicates": [
-                    {"similarity": c.similarity, "episodes": [row_json(r) for r in c.rows]}
+                    {
+                        "similarity": round(c.similarity, 4),
+                        "episodes": [row_json(r) for r in c.rows],
+                    }
                     for c in review.clusters
                 ],
                 "stale": [row_json(r) for r in review.stale],

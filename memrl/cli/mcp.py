@@ -7,6 +7,7 @@ commands, so `memrl --help` never pays for the MCP SDK.
 from __future__ import annotations
 
 import functools
+import json
 
 import typer
 
@@ -72,7 +73,7 @@ def claude(
                 "action": report.action,
                 "server": report.server,
                 "command": report.command,
-                "config": report.config_json,
+                "config": json.loads(report.config_json),  # an object: parsed once, not twice
                 "claude": report.claude,
                 "notes": report.notes,
                 "hooks": hooks_json,
@@ -109,8 +110,6 @@ def claude(
         if hooks:
             say(("\n" if print_only else "") + hooks[0].upper() + hooks[1:] + ".")
     if hooks and print_only and not uninstall:  # not written: shown to merge by hand
-        import json
-
         from memrl.integrations.claude.settings import wanted
 
         say('\nOr merge these hooks into the "hooks" of that settings.json:\n')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from memrl.cli.common import (
@@ -17,6 +19,9 @@ from memrl.cli.common import (
     row_json,
     utility_style,
 )
+
+if TYPE_CHECKING:
+    from memrl.views import Hit
 
 app = typer.Typer()
 
@@ -52,6 +57,15 @@ def search(
     )
     if not result.hits and (unknown := memory.unknown_project(project, "`memrl stats` lists them")):
         result.warnings.append(unknown)
+    retrieval = memory.settings.retrieval
+
+    def explained(h: Hit) -> str:
+        return h.explain(
+            result.utility_weight,
+            keyword_weight=retrieval.keyword_weight,
+            min_similarity=retrieval.min_similarity,
+        )
+
     if as_json:
         print_json(
             {
@@ -63,8 +77,11 @@ def search(
                         "rank": h.rank,
                         "similarity": round(h.similarity, 4),
                         "keyword": round(h.keyword, 4),
+                        "relevance": round(h.relevance, 4),
+                        "normalised_relevance": round(h.normalised, 4),
                         "score": round(h.score, 4),
-                        "explanation": h.explain(result.utility_weight),
+                        "weak": h.weak,
+                        "explanation": explained(h),
                     }
                     for h in result.hits
                 ],
@@ -77,36 +94,64 @@ def search(
     if not result.hits:
         console().print("[dim]Nothing relevant found.[/]")
         return
-    from rich.table import Table
-
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column("id", style="cyan", no_wrap=True)
-    table.add_column("task")  # the one column that narrows: cut short, or wrapped to explain
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("similarity", justify="right", no_wrap=True)
-    table.add_column("utility", justify="right", no_wrap=True)
-    if explain:
-        table.add_column("confidence", justify="right", no_wrap=True)
-        table.add_column("score", justify="right", no_wrap=True)
-    for h in result.hits:
-        u = h.row.learned.utility
-        cells = [
-            str(h.rank),
-            h.row.short_id,
-            h.row.title if explain else cut(h.row.title),
-            f"[{outcome_style(h.row.outcome)}]{h.row.outcome}[/]",
-            pct(h.similarity) + (" [magenta]kw[/]" if h.keyword >= 0.5 else ""),
-            f"[{utility_style(u)}]{pct(u)}[/]",
-        ]
-        if explain:
-            cells += [pct(h.row.learned.confidence), f"{h.score:.3f}"]
-        table.add_row(*cells)
-    console().print(table)
+    _print_hits(result.hits, explain)
     if any(h.keyword >= 0.5 for h in result.hits):
         console().print("[dim][magenta]kw[/]: the query's exact words are in it too[/]")
+    if any(h.weak for h in result.hits):
+        console().print("[dim]weak: a faint match, unlikely to help[/]")
     if explain:
         for h in result.hits:
-            console().print(
-                f"[dim]{h.rank}. {h.row.short_id}: {h.explain(result.utility_weight)}[/]"
-            )
+            console().print(f"[dim]{h.rank}. {h.row.short_id}: {explained(h)}[/]")
+
+
+TASK_MIN = 16  # cells the task keeps before the columns beside it give way
+# The columns beside the task, least important first: in a narrow terminal they are left
+# out in this order (confidence and utility are in the --explain lines anyway).
+GIVE_WAY = ("confidence", "#", "outcome", "utility")
+
+
+def _print_hits(hits: list[Hit], explain: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    columns: dict[str, list[Any]] = {
+        "#": [str(h.rank) for h in hits],
+        "id": [h.row.short_id for h in hits],
+        # the one column that narrows: cut short, or wrapped when explaining
+        "task": [h.row.title if explain else cut(h.row.title) for h in hits],
+        "outcome": [f"[{outcome_style(h.row.outcome)}]{h.row.outcome}[/]" for h in hits],
+        "similarity": [
+            pct(h.similarity)
+            + (" [magenta]kw[/]" if h.keyword >= 0.5 else "")
+            + (" [dim]weak[/]" if h.weak else "")
+            for h in hits
+        ],
+        "utility": [
+            f"[{utility_style(u)}]{pct(u)}[/]" for u in (h.row.learned.utility for h in hits)
+        ],
+    }
+    if explain:
+        columns["confidence"] = [pct(h.row.learned.confidence) for h in hits]
+        columns["score"] = [f"{h.score:.3f}" for h in hits]
+
+    def width(name: str) -> int:
+        return max(len(name), *(Text.from_markup(cell).cell_len for cell in columns[name]))
+
+    def room() -> int:  # what the task would get beside the others: ' │ ' between columns
+        others = [name for name in columns if name != "task"]
+        return console().width - sum(map(width, others)) - 3 * len(others)
+
+    for name in GIVE_WAY:
+        if room() >= TASK_MIN:
+            break
+        columns.pop(name, None)
+    table = Table(show_edge=False, pad_edge=False)
+    for name in columns:
+        right = name not in ("id", "task", "outcome")
+        style = {"#": "dim", "id": "cyan"}.get(name)
+        table.add_column(
+            name, justify="right" if right else "left", style=style, no_wrap=name != "task"
+        )
+    for n, h in enumerate(hits):
+        table.add_row(*(cells[n] for cells in columns.values()), style="dim" if h.weak else None)
+    console().print(table)
