@@ -177,7 +177,7 @@ def _describe_error(err: ValidationError, origin: str) -> str:
         hint = f" ({expected[0]}, default {literal(expected[1])})" if expected else ""
         where = origin
         if origin == ENV_ORIGIN:  # name the variable to fix
-            where = f"the environment (MEMRL_{loc.replace('.', '_').upper()})"
+            where = f"the environment ({env_name(loc)})"
         lines.append(f"{loc} = {e.get('input')!r} in {where}: {e['msg']}{hint}")
     return "; ".join(lines)
 
@@ -186,12 +186,22 @@ def _describe_error(err: ValidationError, origin: str) -> str:
 OTHER_VARIABLES = {"MEMRL_DATA_DIR", "MEMRL_MODELS_DIR", "MEMRL_INTENT_MODEL"}
 
 
+def env_name(key: str) -> str:
+    """The environment variable that overrides a dotted key."""
+    return "MEMRL_" + key.replace(".", "_").upper()
+
+
+def from_env(key: str) -> str | None:
+    """The value the environment gives `key`, which wins over config.toml; None if none."""
+    return os.environ.get(env_name(key))
+
+
 def _env_overrides() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     known = {}
     for key in all_keys():
         section, name = key.split(".")
-        env = f"MEMRL_{section.upper()}_{name.upper()}"
+        env = env_name(key)
         known[env] = key
         if env in os.environ:
             out.setdefault(section, {})[name] = os.environ[env]
@@ -249,7 +259,12 @@ def get(settings: Settings, key: str) -> Any:
 def _split(key: str) -> tuple[str, str]:
     known = all_keys()
     if key not in known:
+        import difflib
+
         close = [k for k in known if key.split(".")[-1] in k]
+        close += [
+            k for k in difflib.get_close_matches(key, known, n=3, cutoff=0.85) if k not in close
+        ]
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(f"unknown config key '{key}'.{hint} `memrl config show` lists them all.")
     section, name = key.split(".")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -36,17 +37,33 @@ MAX_ITEM_CHARS = 2_000
 MAX_ITEMS = 200
 MAX_TAG_CHARS = 64
 MAX_EPISODE_BYTES = 512 * 1024
+# Why json.loads raised RecursionError rather than JSONDecodeError: arrays or objects
+# nested deeper than Python's stack. No episode is, so it is a broken file like any other.
+TOO_DEEP = "nested too deeply"
+
+
+# What a terminal would act on rather than show: ECMA-48 escape sequences whole (CSI with
+# its parameters, OSC/DCS/APC/PM strings up to their terminator, two-character escapes),
+# then any other C0 or C1 control but tab and newline. Shell output in a transcript often
+# carries colour codes, and a title or `clear` sequence must not reach the next terminal.
+_CONTROLS = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"  # CSI
+    r"|(?:\x1b[\]P^_X]|[\x90\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # strings
+    r"|\x1b[ -/]*[0-~]?"  # other escapes (charset designation, keypad mode, reset)
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # the rest of C0, DEL and C1; not \t or \n
+)
 
 
 def _clean(text: str) -> str:
-    """Refuse text that is not valid Unicode; drop NULs, which break files and terminals."""
+    """Refuse text that is not valid Unicode; drop terminal controls (see _CONTROLS), which
+    would clear a screen or retitle a window wherever the text is shown later."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(
             "contains bytes that are not valid UTF-8; re-save the input as UTF-8"
         ) from None
-    return text.replace("\x00", "").strip()
+    return _CONTROLS.sub("", text).strip()
 
 
 def _item(limit: int):
@@ -250,6 +267,8 @@ def parse(data: dict[str, Any] | str | bytes, what: str = "episode") -> Episode:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{what} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidInput(f"{what} is not valid JSON ({TOO_DEEP})") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{what} must be a JSON object, got {type(data).__name__}")
     data = migrate(dict(data))

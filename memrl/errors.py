@@ -53,6 +53,11 @@ class Conflict(MemrlError):
         self.fields = fields or []
 
 
+class CorruptFile(MemrlError):
+    """An episode file that no longer holds a valid episode (a hand edit gone wrong, a
+    damaged disk). Exit 1, as `memrl status` reports it: what the user typed was fine."""
+
+
 class StoreError(MemrlError):
     """The data directory cannot be read or written."""
 

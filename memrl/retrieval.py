@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from memrl.embeddings import check_local
 from memrl.episode import _clean
 from memrl.errors import IndexUnavailable, InvalidInput, MemrlError, NotFound, StoreError
 from memrl.learning.rules import Candidate, rank
@@ -65,6 +66,8 @@ def search(
     settings = memory.settings.retrieval
     weight = settings.utility_weight if utility_weight is None else utility_weight
     index = memory.index
+    if memory.model.path is not None:  # a missing folder, not the index, is what to fix
+        check_local(memory.model.path)
     try:
         index.table()  # raise IndexUnavailable with its fix before paying for the model
     except IndexUnavailable:

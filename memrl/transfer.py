@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from memrl.episode import Episode, Source, describe_validation, parse
+from memrl.episode import TOO_DEEP, Episode, Source, describe_validation, parse
 from memrl.errors import IndexUnavailable, InvalidInput, MemrlError
 from memrl.index import IndexRow
 from memrl.intake import FUTURE_SLACK, prepare
@@ -137,6 +138,8 @@ def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dic
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"line {n}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InvalidInput(f"line {n}: not valid JSON ({TOO_DEEP})") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"line {n}: expected a JSON object")
     raw = data.pop("learning", None)
@@ -168,6 +171,22 @@ def import_lines(
     with nothing learned, and running the import again gives them what the file knows.
     """
     result = ImportResult()
+    new_store = not memory.root.exists()
+    try:
+        _import(memory, lines, progress, result)
+    finally:
+        if new_store and not result.imported:  # a refused import leaves no store behind
+            with suppress(OSError):
+                memory.root.rmdir()  # only if empty: never what another process put there
+    return result
+
+
+def _import(
+    memory: Memory,
+    lines: Iterable[str | bytes],
+    progress: Callable[[int, int], None] | None,
+    result: ImportResult,
+) -> None:
     archived: dict[str, bool] = {}  # every episode checked so far, by id
     ahead = memory.now() + FUTURE_SLACK
     with files.Spool(memory.root) as spool:
@@ -188,7 +207,7 @@ def import_lines(
                 record = {"episode": ep.model_dump(mode="json"), "learning": learning}
                 spool.add(json.dumps(record, ensure_ascii=False))
         if result.errors:
-            return result  # all or nothing: fix the file, then import again
+            return  # all or nothing: fix the file, then import again
 
         existing = set(memory.ledger.catalog_many(list(archived)))
         result.skipped_existing = len(existing)
@@ -212,7 +231,6 @@ def import_lines(
         result.indexed_present = _index_present(memory, existing)
     if (result.imported or result.indexed_present) and result.index_problem is None:
         memory.index.optimize(whole=True)
-    return result
 
 
 def _index_present(memory: Memory, ids: set[str]) -> int:

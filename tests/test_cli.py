@@ -596,3 +596,183 @@ def test_a_data_dir_that_does_not_exist_yet_is_pointed_out(tmp_path, monkeypatch
     first = runner.invoke(app, ["list"])
     assert first.exit_code == 0 and f"MEMRL_DATA_DIR is {typo}, which did not exist" in first.output
     assert "did not exist" not in runner.invoke(app, ["list"]).output  # only the first time
+
+
+def test_export_writes_through_a_fifo_and_a_symlink_and_replaces_neither(tmp_path):
+    """`-o /dev/stdout`, `-o >(gzip …)` or a dotfiles link: the data goes where the path
+    leads, and the pipe or link is still there afterwards."""
+    import threading
+
+    captured()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert "exported 1 episode to" in run("export", "-o", str(fifo)).output
+    reader.join(5)
+    assert fifo.is_fifo() and len(got) == 1 and json.loads(got[0])["task"] == "Fix open redirect"
+    target = tmp_path / "backups" / "all.jsonl"
+    target.parent.mkdir()
+    target.write_text("an older export\n")
+    link = tmp_path / "all.jsonl"
+    link.symlink_to(target)
+    run("export", "-o", str(link))
+    assert link.is_symlink() and json.loads(target.read_text())["task"] == "Fix open redirect"
+
+
+def test_export_to_a_full_device_or_a_place_not_yours_exits_4(tmp_path, monkeypatch):
+    """/dev/full, simulated: a FIFO whose writes fail with ENOSPC; and a folder that refuses."""
+    import threading
+
+    captured()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = threading.Thread(target=fifo.read_bytes, daemon=True)
+    reader.start()
+
+    def disk_full(self, filters=None, skipped=None):
+        yield {"id": "half"}
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("memrl.memory.Memory.export", disk_full)
+        full = runner.invoke(app, ["export", "-o", str(fifo)])
+    reader.join(5)
+    assert full.exit_code == 4 and "No space left" in full.output and fifo.is_fifo()
+
+    def denied(*_args, **_kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr("memrl.store.files.tempfile.mkstemp", denied)
+    result = runner.invoke(app, ["export", "-o", str(tmp_path / "all.jsonl")])
+    assert result.exit_code == 4 and "Permission denied" in result.output
+    assert "Traceback" not in result.output
+
+
+DEEP = '{"summary": "deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def test_json_nested_too_deeply_is_refused_with_a_message_not_a_traceback(tmp_path):
+    episode_id = captured()
+    deep = tmp_path / "deep.json"
+    deep.write_text(DEEP)
+    for args in (
+        ["capture", "--from", str(deep)],
+        ["import", str(deep)],
+        ["edit", episode_id[:8], "--set", "tags=" + "[" * 100_000],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "nested too deeply" in result.output and not isinstance(
+            result.exception, RecursionError
+        )
+    settings = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(DEEP)
+    status = runner.invoke(app, ["status"])
+    assert "settings.json is not valid JSON (nested too deeply)" in status.output
+    assert not isinstance(status.exception, RecursionError)
+
+
+def test_one_episode_file_nested_too_deeply_is_skipped_and_named_everywhere(tmp_path, data_dir):
+    good, broken = captured(), captured()
+    next((data_dir / "episodes").rglob(f"{broken}.json")).write_text(DEEP)
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 1 and "nested too deeply" in status.output
+    index = runner.invoke(app, ["index"])
+    assert index.exit_code == 0 and "skipped unreadable" in index.output
+    dump = tmp_path / "all.jsonl"
+    export = runner.invoke(app, ["export", "-o", str(dump)])
+    assert export.exit_code == 1 and "1 episode left out" in export.output
+    assert [json.loads(line)["id"] for line in dump.read_text().splitlines()] == [good]
+    show = runner.invoke(app, ["show", broken[:8]])
+    assert show.exit_code == 1 and "nested too deeply" in show.output
+    assert "restore it from a backup" in show.output
+
+
+def test_a_corrupt_episode_file_in_show_is_an_error_not_invalid_input(data_dir):
+    """Exit 2 says the user typed something wrong; here the file on disk is at fault."""
+    broken = captured()
+    next((data_dir / "episodes").rglob(f"{broken}.json")).write_text("{")
+    show = runner.invoke(app, ["show", broken[:8]])
+    assert show.exit_code == 1 and "not valid JSON" in show.output
+
+
+def test_terminal_controls_in_text_never_reach_the_terminal():
+    captured_id = json.loads(
+        run(
+            "capture",
+            "--task",
+            "esc \x1b[2J\x1b]0;pwned\x07 title",
+            "--summary",
+            "red \x1b[31mRED\x1b[0m done, ctl \x01\x07 bell",
+            "--json",
+        ).stdout
+    )["id"]
+    for args in (["show", captured_id[:8]], ["list"], ["show", "latest", "--json"]):
+        out = run(*args).output
+        assert "\x1b" not in out and "\x07" not in out and "\x01" not in out, args
+        assert "pwned" not in out and "esc  title" in out
+    assert run("show", "latest", "--json").stdout.count("\\u00") == 0
+
+
+def test_tui_without_a_terminal_refuses_rather_than_paint_into_a_pipe(monkeypatch):
+    def painting_forever(**_kwargs):
+        raise AssertionError("the app started without a terminal")
+
+    monkeypatch.setattr("memrl.tui.launch.run", painting_forever)
+    for args in (["tui"], ["tui", "--demo"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "needs a terminal" in result.output, args
+
+
+def test_list_with_a_huge_limit_lists_them_all():
+    captured()
+    result = runner.invoke(app, ["list", "-n", "99999999999999999999", "--json"])
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 1
+    assert runner.invoke(app, ["list", "-n", "0"]).exit_code == 2
+
+
+def test_search_with_a_model_path_that_is_no_folder_names_it_not_the_index(monkeypatch, tmp_path):
+    captured()
+    monkeypatch.setenv("MEMRL_EMBEDDING_MODEL_PATH", str(tmp_path / "nonexist"))
+    result = runner.invoke(app, ["search", "redirect"])
+    assert result.exit_code == 6 and "is not a folder" in result.output
+    assert "--rebuild" not in result.output
+
+
+def test_a_broken_local_model_leaves_nothing_in_the_models_folder(monkeypatch, tmp_path):
+    broken = tmp_path / "my-model"
+    broken.mkdir()
+    (broken / "model.onnx").write_bytes(b"not a model")
+    (broken / "tokenizer.json").write_text("{}")
+    models = tmp_path / "models"
+    monkeypatch.setenv("MEMRL_MODELS_DIR", str(models))
+    monkeypatch.setenv("MEMRL_EMBEDDING_MODEL_PATH", str(broken))
+    result = runner.invoke(app, ["capture", "--summary", "kept without a model"])
+    assert result.exit_code == 6 and f"model in {broken} could not be loaded" in result.output
+    assert list(models.glob("local-*")) == []
+    assert sorted(p.name for p in broken.iterdir()) == ["model.onnx", "tokenizer.json"]
+
+
+def test_a_refused_import_into_a_new_data_dir_leaves_no_store(tmp_path, monkeypatch):
+    fresh = tmp_path / "new-store"
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(fresh))
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"summary": "good one"}\n{"summary": ""}\n')
+    result = runner.invoke(app, ["import", str(src)])
+    assert result.exit_code == 2 and "nothing was imported" in result.output
+    assert not fresh.exists()
+
+
+def test_init_on_a_store_it_cannot_write_says_so(monkeypatch, data_dir):
+    run("init")
+
+    def read_only(*_args, **_kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("memrl.store.files.tempfile.TemporaryFile", read_only)
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 4 and "read-only" in result.output
+    assert "point MEMRL_DATA_DIR elsewhere" in result.output

@@ -103,3 +103,43 @@ def test_a_misspelt_environment_override_is_named_not_ignored(monkeypatch):
     monkeypatch.delenv("MEMRL_LEARNING_LERNING_RATE")
     monkeypatch.setenv("MEMRL_LEARNING_LEARNING_RATE", "0.3")
     assert config.load().learning.learning_rate == 0.3
+
+
+def test_set_writes_through_a_symlinked_config_and_keeps_the_link(data_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    dotfiles = tmp_path / "dotfiles" / "config.toml"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text("# mine\n[retrieval]\nlimit = 3\n")
+    data_dir.mkdir(parents=True)
+    (data_dir / "config.toml").symlink_to(dotfiles)
+    result = CliRunner().invoke(app, ["config", "set", "retrieval.limit", "7"])
+    assert result.exit_code == 0, result.output
+    assert (data_dir / "config.toml").is_symlink()
+    assert "# mine" in dotfiles.read_text() and "limit = 7" in dotfiles.read_text()
+
+
+def test_an_environment_override_is_pointed_out_by_set_and_marked_by_show(monkeypatch):
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    monkeypatch.setenv("MEMRL_LEARNING_LEARNING_RATE", "0.7")
+    runner = CliRunner()
+    result = runner.invoke(app, ["config", "set", "learning.learning_rate", "0.3"])
+    assert result.exit_code == 0
+    assert "MEMRL_LEARNING_LEARNING_RATE=0.7 overrides this" in result.output
+    assert "overrides" not in runner.invoke(app, ["config", "set", "retrieval.limit", "7"]).output
+    shown = runner.invoke(app, ["config", "show"]).output
+    [row] = [line for line in shown.splitlines() if "learning.learning_rate" in line]
+    assert "0.7 (env)" in row
+    assert "set by MEMRL_LEARNING_LEARNING_RATE, which wins over config.toml" in shown
+    [limit] = [line for line in shown.splitlines() if "retrieval.limit" in line]
+    assert "(env)" not in limit
+
+
+def test_a_misspelt_key_gets_the_close_one_suggested():
+    with pytest.raises(ConfigError, match=r"Did you mean learning\.learning_rate\?"):
+        config.get(config.load(), "learning.learningrate")

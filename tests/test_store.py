@@ -10,7 +10,14 @@ from dataclasses import replace
 import pytest
 
 from memrl import maintenance
-from memrl.errors import Ambiguous, InvalidInput, ModelUnavailable, NotFound, StoreError
+from memrl.errors import (
+    Ambiguous,
+    CorruptFile,
+    InvalidInput,
+    ModelUnavailable,
+    NotFound,
+    StoreError,
+)
 from memrl.store import Filters
 from tests.conftest import HashEmbedder, episode
 
@@ -111,7 +118,7 @@ def test_corrupt_file_is_reported_skipped_and_never_crashes(fast_memory):
     assert [p for p, _e in st.disk.corrupt] == [f"episodes/{bad.day()}/{bad.id}.json"]
     assert "not valid JSON" in st.disk.corrupt[0][1]
     assert maintenance.corrupt_files(fast_memory) == st.disk.corrupt  # remembered, cheap to ask
-    with pytest.raises(InvalidInput, match="fix the file"):
+    with pytest.raises(CorruptFile, match="fix the file"):
         fast_memory.get(bad.id)
     result = fast_memory.search("caching episode", with_episodes=True)
     assert [h.id for h in result.hits] == [good.id]
@@ -520,3 +527,67 @@ def test_an_oversized_episode_names_its_size_and_where_it_is(fast_memory):
     with pytest.raises(InvalidInput, match=r"is 5\d\d KB; at most 512 KB \(most of it in what_wo"):
         fast_memory.capture(big)
     assert fast_memory.count() == 0
+
+
+def test_replacing_writes_through_a_fifo_and_leaves_it_a_fifo(tmp_path):
+    """`-o /dev/stdout`, `-o >(gzip …)`: a file put in a pipe's place would reach nobody."""
+    import threading
+
+    from memrl.store import files
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    with files.replacing(fifo) as fh:
+        fh.write("line\n")
+    reader.join(5)
+    assert got == ["line\n"] and fifo.is_fifo()
+
+
+def test_replacing_follows_a_symlink_and_keeps_the_link_and_its_target_mode(tmp_path):
+    from memrl.store import files
+
+    target = tmp_path / "dotfiles" / "real.txt"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    target.chmod(0o644)
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    files.atomic_write_text(link, "new\n")
+    assert link.is_symlink() and target.read_text() == "new\n"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_an_episode_file_nested_too_deeply_is_unreadable_like_any_broken_file(fast_memory):
+    from memrl.errors import MemrlError
+
+    ep = fast_memory.capture(episode(summary="kept")).episode
+    path = fast_memory.store.path_for(ep)
+    path.write_text('{"summary": "deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(MemrlError, match="nested too deeply") as caught:
+        fast_memory.get(ep.id)
+    assert caught.value.exit_code == 1 and "restore it from a backup" in str(caught.value)
+    with pytest.raises(MemrlError, match="nested too deeply"):
+        fast_memory.store.raw(ep.id)
+    [(rel, why)] = maintenance.status(fast_memory).disk.corrupt
+    assert rel.endswith(f"{ep.id}.json") and "nested too deeply" in why
+
+
+def test_text_loses_terminal_controls_on_the_way_in_and_when_a_file_holds_them(fast_memory):
+    """Colour codes from shell output, a screen clear, a window title, a bell: none may
+    reach the terminal that shows the episode later (CLI, TUI, session-start context)."""
+    ep = fast_memory.capture(
+        episode(
+            task="esc \x1b[2J\x1b]0;pwned\x07 title",
+            summary="red \x1b[31mRED\x1b[0m done\r\nctl \x01\x07 bell\tend",
+            what_worked=["\x1b(Bplain"],
+        )
+    ).episode
+    assert ep.task == "esc  title" and ep.what_worked == ["plain"]
+    assert ep.summary == "red RED done\nctl  bell\tend"
+    path = fast_memory.store.path_for(ep)
+    path.write_text(path.read_text().replace("done", "done \\u001b[5mblink\\u0007"))
+    assert fast_memory.get(ep.id).episode.summary == "red RED done blink\nctl  bell\tend"

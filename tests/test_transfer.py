@@ -483,3 +483,13 @@ def test_an_import_killed_before_its_index_write_indexes_them_when_run_again(
     assert set(other.index.hashes()) == set(ids)
     assert other.import_(lines).indexed_present == 0
     other.close()
+
+
+def test_a_line_nested_too_deeply_is_a_bad_line_and_nothing_is_imported(tmp_path):
+    from memrl.memory import Memory
+
+    fresh = Memory(tmp_path / "new-store", embedder=HashEmbedder())
+    deep = '{"summary": "deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    result = fresh.import_(['{"summary": "fine"}', deep])
+    assert result.errors == ["line 2: not valid JSON (nested too deeply)"]
+    assert result.imported == 0 and not (tmp_path / "new-store").exists()

@@ -82,13 +82,14 @@ def init(as_json: bool = JsonOpt) -> None:
     import time
 
     from memrl import config
-    from memrl.store.files import atomic_write_text, explain
+    from memrl.store.files import atomic_write_text, check_writable, explain
 
     root = config.data_dir()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise explain(exc, root) from None
+    check_writable(root)
     cfg = root / config.CONFIG_FILE
     created = not cfg.exists()
     if created:
@@ -292,13 +293,21 @@ def config_show(as_json: bool = JsonOpt) -> None:
     table.add_column("value", no_wrap=True)
     table.add_column("default", style="dim", no_wrap=True)
     table.add_column("meaning", style="dim")
+    overridden = [config.env_name(k) for k in values if config.from_env(k) is not None]
     for key, (_type, default, desc) in config.all_keys().items():
         value = values[key]
         shown = config.literal(value)
-        table.add_row(
-            key, f"[bold]{shown}[/]" if value != default else shown, config.literal(default), desc
-        )
+        shown = f"[bold]{shown}[/]" if value != default else shown
+        if config.from_env(key) is not None:
+            shown += " [yellow](env)[/]"
+        table.add_row(key, shown, config.literal(default), desc)
     console().print(table)
+    if overridden:
+        console().print(
+            f"[yellow](env)[/]: set by {', '.join(overridden)}, "
+            + ("which win" if len(overridden) > 1 else "which wins")
+            + " over config.toml"
+        )
 
 
 @config_app.command("get")
@@ -334,6 +343,10 @@ def config_set(
         config.load(root)
     except ConfigError as exc:  # this key is fine now; another one still stops every command
         note(f"saved, but the settings still have a problem: {exc}")
+    env = config.from_env(key)
+    if env is not None:  # else the user sees the old value and thinks the set failed
+        name = config.env_name(key)
+        note(f"{name}={env} overrides this: memrl uses {env} until it is unset (`unset {name}`).")
     if as_json:
         print_json({"key": key, "value": typed})
         return
@@ -382,7 +395,7 @@ def export_(
         if to_stdout:
             n = write(sys.stdout)
             sys.stdout.flush()
-        else:  # the file appears whole or not at all; an earlier export there is kept until then
+        else:  # a file appears whole or not at all; a pipe or a device is written through
             with replacing(output.expanduser()) as out:
                 n = write(out)
     except BrokenPipeError:
@@ -395,14 +408,16 @@ def export_(
             if to_stdout
             else (output, "Nothing was exported")
         )
-        disk = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+        denied = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
         fix = (
             "free some space, or export to another disk"
-            if disk
+            if full
             else "give `-o` a file in a folder you can write to"
         )
-        raise fail(
-            f"cannot write {where}: {exc.strerror or exc}. {lost}: {fix}.", 4 if disk else 2
+        raise fail(  # 4: cannot be written; 2: `-o` names no place a file can go
+            f"cannot write {where}: {exc.strerror or exc}. {lost}: {fix}.",
+            4 if full or denied else 2,
         ) from None
     if not n:
         note_unknown_project(memory, project)

@@ -35,6 +35,8 @@ from memrl.vocab import Outcome, TaskType
 
 app = typer.Typer()
 
+# A larger --limit lists them all (no store holds more): SQLite takes no number past 2**63.
+LIST_MAX = 10**9
 LIST_FIELDS = {"what_worked", "what_failed", "files", "commands", "tags"}
 # Fields memrl keeps itself: `--set` cannot change them (pin and archive have commands).
 FIXED_FIELDS = {
@@ -129,6 +131,7 @@ def capture(
 
 
 def parse_json(raw: bytes, source: str) -> dict[str, Any]:
+    from memrl.episode import TOO_DEEP
     from memrl.errors import InvalidInput
 
     source = "stdin" if source == "-" else source
@@ -144,6 +147,8 @@ def parse_json(raw: bytes, source: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{source} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(f"{source} is not valid JSON ({TOO_DEEP})") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{source} must hold one JSON object (an episode)")
     return data
@@ -176,7 +181,9 @@ def list_(
     tag: str = typer.Option(None, "--tag", help="Only episodes with this tag."),
     outcome: Outcome = typer.Option(None, "--outcome", "-o", help="Only this outcome."),
     since: str = typer.Option(None, "--since", help="Created since: 7d, 12h, 2w or a date."),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many."),
+    limit: int = typer.Option(
+        20, "--limit", "-n", min=1, callback=lambda n: min(n, LIST_MAX), help="At most this many."
+    ),
     sort: str = typer.Option(
         "created",
         "--sort",
@@ -339,6 +346,9 @@ def show(
 
 
 def _coerce(field: str, value: str) -> Any:
+    from memrl.episode import TOO_DEEP
+    from memrl.errors import InvalidInput
+
     if field in LIST_FIELDS or field == "errors_resolved":
         try:
             parsed = json.loads(value)
@@ -346,6 +356,8 @@ def _coerce(field: str, value: str) -> Any:
                 return parsed
         except json.JSONDecodeError:
             pass
+        except RecursionError:
+            raise InvalidInput(f"--set {field} is not valid JSON ({TOO_DEEP})") from None
         if field == "errors_resolved":
             return [v for v in value.split(";") if v.strip()]
         return [v.strip() for v in value.split(",") if v.strip()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import threading
 from collections.abc import Sequence
@@ -212,8 +213,10 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
                 **SESSION,
             )
         except Exception as exc:
+            if model_spec.path is not None and folder != model_spec.path:
+                shutil.rmtree(folder, ignore_errors=True)  # our mirror of a broken model
             raise ModelUnavailable(
-                f"the embedding model in {folder} could not be loaded ({exc}). "
+                f"the embedding model in {model_spec.path or folder} could not be loaded ({exc}). "
                 + (
                     "Run `memrl init` to reassemble the bundled model."
                     if model_spec.kind == "bundled"
@@ -256,6 +259,22 @@ LOCAL_FILES = ("model.onnx", "tokenizer.json")  # what embedding.model_path must
 def missing_files(folder: Path) -> list[str]:
     """Which of LOCAL_FILES a local model folder lacks."""
     return [name for name in LOCAL_FILES if not (folder / name).is_file()]
+
+
+def check_local(path: Path) -> None:
+    """Raise ModelUnavailable unless `path` is a folder with the files a local model needs.
+    Cheap (no model is loaded): a search checks it before blaming the index's model."""
+    if not path.is_dir():
+        raise ModelUnavailable(
+            f"embedding.model_path {path} is not a folder. Point it at a folder with "
+            "model.onnx and tokenizer.json, or clear it to use the bundled model."
+        )
+    missing = missing_files(path)
+    if missing:
+        raise ModelUnavailable(
+            f"embedding.model_path {path} lacks {', '.join(missing)}; it needs model.onnx "
+            "and tokenizer.json (and optionally tokenizer_config.json)."
+        )
 
 
 def closest_models(name: str) -> list[str] | None:

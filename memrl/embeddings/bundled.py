@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from memrl.embeddings import compact, missing_files
+from memrl.embeddings import check_local, compact
 from memrl.errors import ModelUnavailable
 from memrl.store.files import atomic_write_text
 
@@ -202,17 +202,7 @@ def _scratch(folder: Path, name: str) -> Iterator[Path]:
 
 def prepare_local(path: Path, models_dir: Path) -> Path:
     """Check a user's model folder; supply tokenizer_config.json if it lacks one."""
-    if not path.is_dir():
-        raise ModelUnavailable(
-            f"embedding.model_path {path} is not a folder. Point it at a folder with "
-            "model.onnx and tokenizer.json, or clear it to use the bundled model."
-        )
-    missing = missing_files(path)
-    if missing:
-        raise ModelUnavailable(
-            f"embedding.model_path {path} lacks {', '.join(missing)}; it needs model.onnx "
-            "and tokenizer.json (and optionally tokenizer_config.json)."
-        )
+    check_local(path)
     if (path / "tokenizer_config.json").is_file():
         return path
     # Never write into the user's folder: mirror it under models/ with the missing config.

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memrl.episode import MIN_PREFIX, Episode, parse
-from memrl.errors import Ambiguous, InvalidInput, NotFound, StoreError
+from memrl.episode import MIN_PREFIX, TOO_DEEP, Episode, parse
+from memrl.errors import Ambiguous, CorruptFile, InvalidInput, NotFound, StoreError
 from memrl.store import files
 from memrl.store.ledger import SUMMARY_CHARS, CatalogRow, Ledger, tags_field
 
 LEDGER_FILE = "memrl.db"
 EDIT_LOCK = ".edit.lock"
 EDIT_WAIT = 30.0  # seconds to wait for another process's edit before giving up
+
+
+FIX_BY_HAND = "fix the file by hand or restore it from a backup"
 
 
 @dataclass(slots=True)
@@ -159,26 +162,22 @@ class EpisodeStore:
 
     def load_path(self, path: Path) -> Episode:
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFound(
-                f"{path} has gone (deleted by another process or by hand); "
-                "run `memrl index` to bring the catalog up to date."
-            ) from None
-        except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror}") from None
-        try:
-            return parse(data, what=str(path))
+            return parse(_read(path), what=str(path))
         except InvalidInput as exc:
-            raise InvalidInput(
-                f"{exc} — fix the file by hand or restore it from a backup"
-            ) from None
+            raise CorruptFile(f"{exc} — {FIX_BY_HAND}") from None
 
     def raw(self, episode_id: str) -> dict[str, Any]:
+        """The file's JSON as it is, unvalidated (an export copies it byte for byte)."""
         row = self.ledger.catalog(episode_id)
         if row is None:
             raise NotFound(f"no episode with id {episode_id[:8]}")
-        return json.loads((self.root / row.path).read_text(encoding="utf-8"))
+        path = self.root / row.path
+        try:
+            return json.loads(_read(path))
+        except ValueError as exc:  # bad UTF-8 or JSON
+            raise CorruptFile(f"{path} is not valid JSON ({exc}) — {FIX_BY_HAND}") from None
+        except RecursionError:
+            raise CorruptFile(f"{path} is not valid JSON ({TOO_DEEP}) — {FIX_BY_HAND}") from None
 
     def resolve(self, ref: str, *, archived: bool | None = False) -> str:
         """A full id from an id, a unique prefix of 4+ characters, or `latest`."""
@@ -226,3 +225,15 @@ class EpisodeStore:
         if problems:
             raise NotFound("; ".join(problems) + " Nothing was changed.")
         return list(ids)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(
+            f"{path} has gone (deleted by another process or by hand); "
+            "run `memrl index` to bring the catalog up to date."
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None

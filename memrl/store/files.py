@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Collection, Iterator
@@ -34,6 +35,15 @@ def explain(exc: OSError, path: Path) -> StoreError:
             "Fix its permissions or point MEMRL_DATA_DIR elsewhere."
         )
     return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def check_writable(folder: Path) -> None:
+    """Raise StoreError, with the fix, unless a file can be made in `folder`: a read-only
+    store reads as healthy, and only the first capture would fail."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise explain(exc, folder) from None
 
 
 class Spool:
@@ -68,15 +78,32 @@ class Spool:
 def replacing(path: Path, mode: str = "w", *, durable: bool = True) -> Iterator[IO[Any]]:
     """A file written beside `path` that replaces it only once the block completes: a
     reader, a crash or an error sees the old file or the new one, never half of it.
-    Raises OSError."""
-    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+
+    Only a regular file is replaced, keeping its permissions. A symlink is followed, so
+    the file it points to changes and the link stays (a dotfiles repo). Anything else (a
+    terminal, a pipe, `/dev/null`, `/dev/stdout`) is written to in place: a file put in
+    its place would break it for every program. Raises OSError."""
+    encoding = None if "b" in mode else "utf-8"
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(path, mode, encoding=encoding) as fh:
+            yield fh
+            fh.flush()
+        return
+    target = Path(os.path.realpath(path))
+    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
+    try:
+        if st is not None:
+            os.chmod(tmp_name, stat.S_IMODE(st.st_mode))
+        with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
+        os.replace(tmp_name, target)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp_name)

@@ -132,6 +132,11 @@ def read(path: Path) -> dict[str, Any]:
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
             "memrl left it unchanged: fix it (or move it aside) and run the setup again."
         ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path} is not valid JSON (nested too deeply). memrl left it unchanged: fix it (or "
+            "move it aside) and run the setup again."
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} does not hold a JSON object; memrl left it unchanged")
     hooks = data.get("hooks", {})
