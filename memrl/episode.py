@@ -219,6 +219,15 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _plain(message: str) -> str:
+    """pydantic's wording as a sentence about the field: `Input should be a valid list` →
+    `must be a valid list`, `List should have at most 200 items after validation, not 201`
+    → `must have at most 200 items, not 201`, `Value error, x` → `x`."""
+    message = message.removeprefix("Value error, ").replace(" after validation", "")
+    message = re.sub(r", (unable to parse|got a number).*", "", message)
+    return re.sub(r"^(Input|List|String|Tuple|Set|Dictionary|Value) should ", "must ", message)
+
+
 def describe_validation(exc: ValidationError, what: str = "episode") -> str:
     """Turn pydantic's report into one line per field, naming what to send instead."""
     hints = {
@@ -232,7 +241,7 @@ def describe_validation(exc: ValidationError, what: str = "episode") -> str:
     for err in errors:
         loc = ".".join(str(p) for p in err["loc"]) or what
         field = str(err["loc"][0]) if err["loc"] else ""
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = _plain(err["msg"])
         if err in extra:
             msg = "is not an episode field"
             if err is extra[-1]:  # the list of fields once, after the last unknown one
@@ -243,6 +252,8 @@ def describe_validation(exc: ValidationError, what: str = "episode") -> str:
             msg = "is required"
         elif field in hints and err["type"] in ("enum", "literal_error"):
             msg = f"must be {hints[field]}, not {err.get('input')!r}"
+        elif err["type"] == "string_pattern_mismatch" and field == "id":
+            msg = "must be 32 lower-case hex characters, as `memrl show --json` prints it"
         lines.append(f"{loc} {msg}")
     out = f"invalid {what}: " + "; ".join(lines)
     if {str(e["loc"][0]) for e in extra} & {"learning", "archived"}:

@@ -203,6 +203,11 @@ def test_edit_with_set_validates_and_reindexes():
     run("edit", episode_id[:8], "--set", "tags=security,auth", "--set", "outcome=success")
     data = json.loads(run("show", episode_id[:8], "--json").stdout)
     assert data["tags"] == ["security", "auth"]
+    again = run("edit", episode_id[:8], "--set", "outcome=success")  # what it holds already
+    assert "no changes" in again.stdout
+    assert (
+        json.loads(run("show", episode_id[:8], "--json").stdout)["updated_at"] == data["updated_at"]
+    )
     bad = runner.invoke(app, ["edit", episode_id[:8], "--set", "outcome=maybe"])
     assert bad.exit_code == 2 and "outcome must be one of" in bad.output
     bad = runner.invoke(app, ["edit", episode_id[:8], "--set", "colour=red"])
@@ -577,6 +582,12 @@ def test_capture_from_says_what_is_wrong_with_what_it_was_given():
     again = runner.invoke(app, ["capture", "--from", "-"], input=shown)
     assert again.exit_code == 2 and "`memrl import` takes export lines whole" in again.output
     assert again.output.count("(fields:") == 1
+    odd = json.dumps({"summary": "x", "tags": "auth", "id": "ABC", "what_worked": ["a"] * 201})
+    told = " ".join(runner.invoke(app, ["capture", "--from", "-"], input=odd).output.split())
+    assert "id must be 32 lower-case hex characters" in told
+    assert "tags must be a valid list" in told
+    assert "what_worked must have at most 200 items, not 201" in told
+    assert "should" not in told and "after validation" not in told
 
 
 def test_an_unknown_project_is_pointed_out_with_the_close_names():
@@ -682,6 +693,11 @@ def test_one_episode_file_nested_too_deeply_is_skipped_and_named_everywhere(tmp_
     assert status.exit_code == 1 and "nested too deeply" in status.output
     index = runner.invoke(app, ["index"])
     assert index.exit_code == 0 and "skipped unreadable" in index.output
+    # --json names it as `status --json` does
+    [bad] = json.loads(run("index", "--json").stdout)["unreadable"]
+    assert bad["path"].endswith(f"{broken}.json") and "nested too deeply" in bad["error"]
+    [same] = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["files"]["unreadable"]
+    assert same == bad
     dump = tmp_path / "all.jsonl"
     export = runner.invoke(app, ["export", "-o", str(dump)])
     assert export.exit_code == 1 and "1 episode left out" in export.output

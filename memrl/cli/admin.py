@@ -143,7 +143,7 @@ def index(
                 "new_files": len(disk.new),
                 "changed_files": len(disk.changed),
                 "vanished_files": len(disk.vanished),
-                "corrupt_files": [p for p, _e in disk.corrupt],
+                "unreadable": [{"path": p, "error": e} for p, e in disk.corrupt],
                 "embedded": report.embedded,
                 "rebuilt": report.rebuilt,
                 "propagated": report.propagated,
@@ -172,8 +172,9 @@ def index(
 @app.command()
 @guarded
 def status(as_json: bool = JsonOpt) -> None:
-    """Store health: counts, index freshness, model, unreadable files, size, and whether
-    Claude Code's hooks are installed and have failed lately."""
+    """Store health: counts, index freshness, model, unreadable files, size, hooks.
+
+    Says whether Claude Code's hooks are installed and have failed lately."""
     from memrl import maintenance
     from memrl.integrations.claude import health
 

@@ -225,7 +225,13 @@ def list_(
 
     # In a narrow terminal the counts go first, then the project: the task keeps some room.
     width = console().width
-    shown = {"project": not project and width >= 70, "used": width >= 100, "±": width >= 100}
+    shown = {
+        "project": not project and width >= 70,
+        "used": width >= 100,
+        "±": width >= 100,
+        "outcome": width >= 56,
+        "age": width >= 48,
+    }
     columns: list[tuple[str, dict[str, Any]]] = [
         ("id", {"style": "cyan"}),
         ("project", {"max_width": 18, "overflow": "ellipsis"}),
@@ -244,7 +250,7 @@ def list_(
     for r in rows:
         u = r.learned.utility
         cells: dict[str, Any] = {
-            "id": r.short_id + ("📌" if r.pinned else ""),
+            "id": r.short_id + (" 📌" if r.pinned else ""),
             "project": r.project,
             "task": cut(r.title),
             "outcome": f"[{outcome_style(r.outcome)}]{r.outcome}[/]",
@@ -406,6 +412,8 @@ def edit(
             return
     if as_json:
         print_json(ep.model_dump(mode="json"))
+    elif ep.updated_at == view.episode.updated_at:  # the values it holds already
+        console().print("[dim]no changes[/]")
     else:
         console().print(f"[green]✓[/] saved [cyan]{ep.short_id}[/] and re-indexed")
 
