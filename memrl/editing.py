@@ -61,15 +61,24 @@ def _unsaved_path(root: Path, episode_id: str) -> Path:
 
 def keep_unsaved(root: Path, base: Episode, text: str) -> Path:
     """Keep an edited text that was not saved, with the episode as it was when the edit
-    began; written atomically, private to the user, never through a planted link."""
+    began; written atomically, private to the user, never through a planted link. Raises
+    StoreError if the store cannot be written."""
+    from memrl.store.files import explain
+
     folder = root / UNSAVED
-    folder.mkdir(mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # mode 0600
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # mode 0600
+    except OSError as exc:  # a read-only or full store: the caller says the text is lost
+        raise explain(exc, folder) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
             json.dump({"base": base.model_dump(mode="json"), "text": text}, fh)
         path = _unsaved_path(root, base.id)
         os.replace(tmp, path)  # replaces a link itself, never what it points to
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise explain(exc, folder) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

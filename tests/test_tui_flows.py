@@ -554,6 +554,32 @@ async def test_an_edit_kept_unsaved_is_private_and_never_in_a_shared_folder(
     assert store.get(target).episode.summary == "edited in the editor"
 
 
+async def test_an_edit_that_cannot_be_kept_says_so_and_the_app_carries_on(
+    store: Memory, tmp_path: Path, monkeypatch
+) -> None:
+    """A store that cannot be written (read-only, full): E's broken text cannot be kept
+    for later, and the person is told so, not thrown out of the app."""
+    from memrl.errors import StoreError
+
+    script = tmp_path / "editor.py"
+    script.write_text(BREAKS_THEN_MENDS, encoding="utf-8")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+
+    def read_only(*_args):
+        raise StoreError("cannot write /store/unsaved: read-only file system")
+
+    monkeypatch.setattr("memrl.tui.editor.keep_unsaved", read_only)
+    app = app_for(store)
+    monkeypatch.setattr(app, "suspend", nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("E")
+        await settle(pilot)
+        assert any("Your text could not be kept: cannot write" in n for n in notices(app))
+        assert app.is_running
+
+
 def shown(detail: EpisodeDetail) -> str:
     """The pane's text as the person sees it, line by line."""
     return "\n".join(strip.text.rstrip() for strip in detail._lines)

@@ -99,19 +99,34 @@ def edit_in_editor(app: MemrlApp, episode_id: str) -> None:
     if status != 0:
         app.notify(f"the editor exited with status {status}; nothing was saved", severity="error")
         return
-    again = "Your text is kept: press E to go on editing it"
+
+    def keep() -> str | None:
+        """Keep the text until it is saved; what went wrong if it cannot be kept."""
+        try:
+            keep_unsaved(memory.root, base, edited)
+        except MemrlError as exc:
+            return str(exc)
+        return None
+
     try:
         changes = changes_from(base.model_dump(mode="json"), edited)
         check(app, episode_id, changes)
     except (ValueError, MemrlError) as exc:
-        keep_unsaved(memory.root, base, edited)
-        app.notify(f"not saved: {exc}. {again}", severity="error", timeout=15)
+        problem = keep()
+        then = (
+            f"Your text could not be kept: {problem}"
+            if problem
+            else "Your text is kept: press E to go on editing it"
+        )
+        app.notify(f"not saved: {exc}. {then}", severity="error", timeout=15)
         return
     if not changes:
         drop_unsaved(memory.root, episode.id)
         app.notify("no changes")
         return
-    keep_unsaved(memory.root, base, edited)  # until it is saved
+    if problem := keep():
+        app.notify(f"nothing was saved: {problem}", severity="error", timeout=15)
+        return
 
     def done(ok: bool) -> None:
         if ok:
