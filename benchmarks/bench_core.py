@@ -97,8 +97,13 @@ def search_latency(root: Path, rounds: int = 200) -> dict:
         plain.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         result = memory.search(q, limit=5, log=False)
+        retrieval = memory.settings.retrieval
         for h in result.hits:
-            h.explain(result.utility_weight)
+            h.explain(
+                result.utility_weight,
+                keyword_weight=retrieval.keyword_weight,
+                min_similarity=retrieval.min_similarity,
+            )
         explain.append((time.perf_counter() - started) * 1000)
     return {
         "p50": statistics.median(timings),

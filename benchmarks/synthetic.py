@@ -135,7 +135,7 @@ OUTCOMES = ["success"] * 6 + ["partial"] * 2 + ["failure", "unknown"]
 
 def episodes(n: int, seed: int = 7) -> Iterator[dict]:
     rnd = random.Random(seed)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    start = datetime(2025, 1, 1, tzinfo=UTC)  # 100k episodes 5 min apart end within 2025
     for i in range(n):
         verb, part, symptom = rnd.choice(VERBS), rnd.choice(PARTS), rnd.choice(SYMPTOMS)
         fix, other = rnd.choice(FIXES), rnd.choice(FIXES)
