@@ -46,7 +46,7 @@ def test_feedback_refuses_latest_and_points_to_last():
     run("search", "login redirect vulnerability")
     refused = run("feedback", "helpful", "latest", code=2)
     assert "'latest' names the newest episode in the store" in refused.output
-    assert "'last' names the hits of your latest `memrl search`" in refused.output
+    assert "'last' for the hits of your latest `memrl search`" in refused.output
     assert "Nothing was changed" in refused.output
     assert rated(newest) == 0 and rated(found) == 0
     assert "rated helpful" in run("feedback", "helpful", "last").output  # still there to rate

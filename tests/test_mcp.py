@@ -731,6 +731,17 @@ async def test_feedback_takes_last_and_retrieved_ids_but_not_latest(fast_server,
     assert "'latest' names the newest episode" in merge and "'last'" not in merge
 
 
+async def test_feedback_refuses_an_episode_whose_file_has_gone(fast_server, fast_memory):
+    """As `memrl show` and `memrl feedback` refuse it: rated unseen, it would teach nothing."""
+    gone = fast_memory.capture(episode(summary="Deleted by hand")).episode
+    (fast_memory.root / fast_memory.rows([gone.id])[gone.id].path).unlink()
+    before = snapshot(fast_memory)
+    async with Client(fast_server) as client:
+        said = await fails(client, "memrl_feedback", episodes=[gone.short_id], helpful=True)
+    assert f"the file of {gone.short_id} has gone" in said and "`memrl index`" in said
+    assert snapshot(fast_memory) == before
+
+
 async def test_a_merged_away_episode_points_to_the_one_that_holds_it(fast_server, fast_memory):
     async with Client(fast_server) as client:
         a, _ = await ok(client, "memrl_capture", summary="Retried the upload with backoff")

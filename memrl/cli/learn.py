@@ -55,11 +55,21 @@ def feedback(
     as_json: bool = JsonOpt,
 ) -> None:
     """Rate episodes: utility moves, and value spreads to similar episodes."""
+    from memrl.episode import MIN_PREFIX
+    from memrl.refs import live_ids
+
     helpful = verdict in (Verdict.helpful, Verdict.yes, Verdict.good)
     # A Claude Code session searching meanwhile must not take the ratings meant for yours.
     origin = None if session else "cli"
     memory = open_memory()
-    ids = _rated(memory, refs)
+    ids = live_ids(
+        memory,
+        refs,
+        use="rate",
+        last=True,
+        ask=f"Give ids or prefixes of {MIN_PREFIX}+ characters (as `memrl search` shows them), "
+        "or 'last' for the hits of your latest `memrl search`.",
+    )
     changes = memory.learning.feedback(ids, helpful, session_id=session, origin=origin)
     if as_json:
         print_json([change_json(c) for c in changes])
@@ -68,59 +78,6 @@ def feedback(
     spread = [c for c in changes if c.cause != "feedback"]
     print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
     print_changes(spread, "propagated to neighbours")
-
-
-def _rated(memory, refs: list[str]) -> list[str]:
-    """The episodes to rate as full ids ('last' kept for the core to expand), checked before
-    anything changes, every problem named at once.
-
-    'latest' is refused, as the MCP server refuses it: the tour's `feedback … last` and
-    `show latest` sit side by side, and the slip would silently teach the newest episode in
-    the store, which nobody retrieved. An episode whose file has gone is refused as `show`
-    refuses it, rather than rated unseen."""
-    from memrl.episode import MIN_PREFIX
-    from memrl.errors import Ambiguous, InvalidInput, NotFound
-
-    ids: list[str] = []
-    problems: list[str] = []
-    unknown = gone = False
-    for ref in refs:
-        key = ref.strip().lower()
-        if key == "last":
-            ids.append(key)
-        elif key in ("latest", "last-captured"):
-            problems.append(
-                f"'{ref.strip()}' names the newest episode in the store, perhaps another "
-                "session's, so it is not taken here; 'last' names the hits of your latest "
-                "`memrl search`"
-            )
-        elif len(key) < MIN_PREFIX or not set(key) <= set("0123456789abcdef-"):
-            problems.append(f"'{ref.strip()}' is not an episode id")
-            unknown = True
-        else:
-            try:
-                found = memory.resolve(key)
-            except (NotFound, Ambiguous) as exc:
-                problems.append(str(exc).rstrip("."))
-                unknown = True
-                continue
-            if not (memory.root / memory.rows([found])[found].path).is_file():
-                problems.append(
-                    f"the file of {found[:8]} has gone (deleted by another process or by "
-                    "hand); run `memrl index` to bring the catalog up to date"
-                )
-                gone = True
-            ids.append(found)
-    if problems:
-        ask = (
-            f" Give ids or prefixes of {MIN_PREFIX}+ characters (as `memrl search` shows "
-            "them), or 'last' for the hits of your latest `memrl search`."
-            if unknown
-            else ""
-        )
-        error = NotFound if unknown or gone else InvalidInput
-        raise error("; ".join(problems) + f".{ask} Nothing was changed.")
-    return ids
 
 
 @app.command()

@@ -3,7 +3,7 @@
 Review defaults to the server's project (cleanup across every project from one
 session is rarely what was meant; `project="*"` asks for all), except a merge, which
 keeps its episodes' own project. Status defaults to it too; stats and propagate cover
-every project unless told otherwise. Episode ids are checked by `refs.live_ids` first,
+every project unless told otherwise. Episode ids are checked by `memrl.refs.live_ids` first,
 so a bad one is explained in terms of the MCP tools.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from memrl import insights, maintenance
 from memrl.errors import InvalidInput
 from memrl.mcp import convert, models
-from memrl.mcp.refs import live_ids
+from memrl.refs import live_ids
 from memrl.store import Filters
 from memrl.views import EpisodeView, largest_first
 
@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 SHOWN = 50  # longest list of episodes or changes one answer carries
 RECENT_DAYS = 14  # the captures per day that stats shows
+ASK = "Give the 8-character ids memrl_retrieve shows (or a unique prefix of 4+)."
+ASK_LAST = (
+    "Give the 8-character ids memrl_retrieve shows (or a unique prefix of 4+), or 'last' "
+    "for everything this session's last memrl_retrieve returned."
+)
 
 
 def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.CaptureResult:
@@ -55,7 +60,7 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
 def feedback(
     memory: Memory, backend: Backend, refs: Sequence[str], helpful: bool
 ) -> models.FeedbackResult:
-    ids = live_ids(memory, refs, use="rate", last=True)
+    ids = live_ids(memory, refs, use="rate", last=True, ask=ASK_LAST)
     changes = memory.learning.feedback(ids, helpful, session_id=backend.session_id)
     return models.FeedbackResult(
         helpful=helpful,
@@ -260,7 +265,7 @@ def _merge(
             "summary is blank: write one summary that keeps what each episode knew, or leave "
             "summary out to join theirs"
         )
-    ids = live_ids(memory, refs, use="merge", last=False)
+    ids = live_ids(memory, refs, use="merge", last=False, ask=ASK)
     plan = memory.curation.merge_plan(ids, summary=summary, project=project)
     out.project = plan.episode.project
     out.sources = [r.id for r in plan.sources]
@@ -300,7 +305,7 @@ def _moved(plan: MergePlan, dry_run: bool) -> str:
 def _cleanup(memory: Memory, out: models.ReviewResult, refs: Sequence[str]):
     plan = memory.curation.prune_plan(project=out.project)
     if refs:
-        wanted = live_ids(memory, refs, use=None, last=False)
+        wanted = live_ids(memory, refs, use=None, last=False, ask=ASK)
         marked = {c.row.id for c in plan}
         spared = [i[:8] for i in wanted if i not in marked]
         if spared:

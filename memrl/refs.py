@@ -1,0 +1,86 @@
+"""Episode ids as a person or Claude gives them to rate or merge, checked before anything
+changes, every problem named at once.
+
+The core resolves an id alone; here a list is checked for what a front-end must say
+before it acts: 'last' (the hits of the latest search) kept for the core to expand;
+'latest' refused, since next to 'last' it reads like "what I just retrieved" but names
+the newest episode in the store, perhaps another session's; an episode merged away names
+the one that holds what it knew now; an episode whose file has gone is refused as `show`
+refuses it. Each front-end says in `ask` which ids it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from memrl.episode import MIN_PREFIX
+from memrl.errors import Ambiguous, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
+LAST = "last"
+_HEX = frozenset("0123456789abcdef-")
+
+
+def live_ids(
+    memory: Memory,
+    refs: Sequence[str],
+    *,
+    use: str | None,
+    last: bool,
+    ask: str,
+) -> list[str]:
+    """The full ids of live episodes, in order and without repeats; with `last`, 'last' is
+    kept as is for the core to expand. `use` ("rate", "merge") says what to do with an
+    archived episode's successor; `ask` which ids to give, said after one that cannot be
+    taken. Raises NotFound when an id matches nothing or its file has gone, else
+    InvalidInput; nothing is changed."""
+    ids: dict[str, None] = {}
+    problems: list[str] = []
+    unknown = False  # an id that matches no episode, or one too many
+    refused = False  # 'latest'
+    for ref in refs:
+        key = ref.strip().lower()
+        if last and key == LAST:
+            ids.setdefault(LAST, None)
+        elif key in ("latest", "last-captured"):
+            problems.append(
+                f"'{ref.strip()}' names the newest episode in the store, perhaps another "
+                "session's, so it is not taken here"
+            )
+            refused = True
+        elif len(key) < MIN_PREFIX or not set(key) <= _HEX:
+            problems.append(f"'{ref.strip()}' is not an episode id")
+            unknown = True
+        else:
+            try:
+                ids.setdefault(memory.resolve(key, archived=None), None)
+            except (NotFound, Ambiguous) as exc:
+                problems.append(str(exc).rstrip("."))
+                unknown = True
+    found = [i for i in ids if i != LAST]
+    rows = memory.rows(found)
+    archived = [i for i, row in rows.items() if row.archived]
+    gone = [
+        i for i, row in rows.items() if not row.archived and not (memory.root / row.path).is_file()
+    ]
+    for i in gone:
+        problems.append(
+            f"the file of {i[:8]} has gone (deleted by another process or by hand); "
+            "run `memrl index` to bring the catalog up to date"
+        )
+    successors = memory.merged_into(archived)
+    for i in archived:
+        if i in successors:
+            into = successors[i][:8]
+            then = f"; {use} {into} instead" if use else ""
+            problems.append(f"{i[:8]} was merged into {into}{then}")
+        else:
+            problems.append(f"{i[:8]} is archived: it no longer shows in searches")
+    if problems:
+        error = NotFound if unknown or gone else InvalidInput
+        told = f" {ask}" if unknown or refused else ""
+        raise error("; ".join(problems) + f".{told} Nothing was changed.")
+    return list(ids)
