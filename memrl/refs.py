@@ -35,7 +35,7 @@ def live_ids(
     """The full ids of live episodes, in order and without repeats; with `last`, 'last' is
     kept as is for the core to expand. `use` ("rate", "merge") says what to do with an
     archived episode's successor; `ask` which ids to give, said after one that cannot be
-    taken. Raises NotFound when an id matches nothing or its file has gone, else
+    taken. Raises NotFound when an id matches nothing, is archived or its file has gone, else
     InvalidInput; nothing is changed."""
     ids: dict[str, None] = {}
     problems: list[str] = []
@@ -80,7 +80,7 @@ def live_ids(
         else:
             problems.append(f"{i[:8]} is archived: it no longer shows in searches")
     if problems:
-        error = NotFound if unknown or gone else InvalidInput
+        error = NotFound if unknown or gone or archived else InvalidInput
         told = f" {ask}" if unknown or refused else ""
         raise error("; ".join(problems) + f".{told} Nothing was changed.")
     return list(ids)
