@@ -87,3 +87,14 @@ def episode(**overrides):
     }
     base.update(overrides)
     return base
+
+
+def cli(*args: str, code: int = 0):
+    """Run `memrl` with these arguments in-process; it must exit with `code`."""
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, (result.output, result.exception)
+    return result

@@ -8,14 +8,9 @@ from datetime import UTC, datetime
 from typer.testing import CliRunner
 
 from memrl.cli import app
+from tests.conftest import cli as run
 
 runner = CliRunner()
-
-
-def run(*args: str, code: int = 0):
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (result.output, result.exception)
-    return result
 
 
 def capture(summary: str, task: str, *extra: str) -> str:

@@ -1,5 +1,5 @@
 """What the CLI shows: refs that feedback refuses, --json shapes and numbers, `search`'s
-weak matches and explanations, narrow terminals, and help in its conventional form."""
+weak matches and explanations, narrow terminals, and help without type placeholders."""
 
 from __future__ import annotations
 
@@ -7,17 +7,8 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
 
-from memrl.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str, code: int = 0):
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (result.output, result.exception)
-    return result
+from tests.conftest import cli as run
 
 
 def capture(task: str, summary: str, *extra: str) -> str:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -106,13 +107,26 @@ async def test_rate_helpful_and_unhelpful(store: Memory) -> None:
     assert rows[first].learned.utility > rows[second].learned.utility
 
 
-async def save_summary(pilot: Pilot, app: MemrlApp, text: str) -> None:
-    """Edit the current episode's summary in the form, as a person would, and save it."""
+async def type_summary(pilot: Pilot, app: MemrlApp, text: str) -> None:
+    """Open the form on the current episode and type its summary, not saved yet."""
     await pilot.press("e")
     await settle(pilot)
     app.screen.query_one("#f-summary", TextArea).text = text
+
+
+async def save_summary(pilot: Pilot, app: MemrlApp, text: str) -> None:
+    """Edit the current episode's summary in the form, as a person would, and save it."""
+    await type_summary(pilot, app, text)
     await pilot.press("ctrl+s")
     await settle(pilot)
+
+
+@pytest.fixture
+def other(store: Memory, data_dir: Path) -> Iterator[Memory]:
+    """The same store as another process has it open: its own Memory on the folder."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    yield m
+    m.close()
 
 
 def notices(app: MemrlApp) -> list[str]:
@@ -210,9 +224,8 @@ async def test_archive_asks_first_and_undo_restores(store: Memory) -> None:
 
 
 async def test_archiving_one_archived_elsewhere_says_so_before_asking(
-    store: Memory, data_dir: Path
+    store: Memory, other: Memory, data_dir: Path
 ) -> None:
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -227,7 +240,6 @@ async def test_archiving_one_archived_elsewhere_says_so_before_asking(
         detail = str(app.screen.query_one("#confirm-detail", Static).render())
         assert "Archive 1 episode?" in str(app.screen.query_one("#confirm-question").render())
         assert "brings it back" in detail
-    other.close()
 
 
 async def test_pin_toggles_and_undoes(store: Memory) -> None:
@@ -425,19 +437,16 @@ async def test_an_edit_that_cannot_be_saved_is_kept_for_the_next_one(
 
 
 async def test_a_form_saved_over_a_change_made_elsewhere_asks_first(
-    store: Memory, data_dir: Path
+    store: Memory, other: Memory, data_dir: Path
 ) -> None:
     """Another process changes the summary (and the tags) while the form is open: saving
     the form asks before writing over the summary, and keeps the tags either way."""
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         target = table(app).current_id
-        await pilot.press("e")
-        await settle(pilot)
+        await type_summary(pilot, app, "mine")
         form = app.screen
-        form.query_one("#f-summary", TextArea).text = "mine"
         other.update(target, {"summary": "theirs", "tags": ["theirs"]})
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -457,13 +466,11 @@ async def test_a_form_saved_over_a_change_made_elsewhere_asks_first(
         assert isinstance(app.screen, BrowseScreen)
     ep = store.get(target).episode
     assert (ep.summary, ep.tags) == ("mine", ["theirs"])
-    other.close()
 
 
 async def test_undoing_an_edit_never_reverts_a_later_change_made_elsewhere(
-    store: Memory, data_dir: Path
+    store: Memory, other: Memory, data_dir: Path
 ) -> None:
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -475,7 +482,14 @@ async def test_undoing_an_edit_never_reverts_a_later_change_made_elsewhere(
         assert "cannot undo the edit" in notices(app)[-1]
         assert "summary changed elsewhere" in notices(app)[-1]
     assert store.get(target).episode.summary == "theirs, later"
-    other.close()
+
+
+def use_editor(monkeypatch, tmp_path: Path, program: str) -> None:
+    """$EDITOR is this Python program (the file to edit is its argument)."""
+    script = tmp_path / "editor.py"
+    script.write_text(program, encoding="utf-8")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
 
 
 BREAKS_THEN_MENDS = (  # the first run leaves broken JSON, the next mends it
@@ -493,15 +507,11 @@ BREAKS_THEN_MENDS = (  # the first run leaves broken JSON, the next mends it
 
 
 async def test_an_edit_kept_unsaved_goes_on_from_its_own_version(
-    store: Memory, data_dir: Path, tmp_path: Path, monkeypatch
+    store: Memory, other: Memory, data_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:
     """E fails; another process then changes the outcome; E again saves the person's
     summary and leaves that outcome alone."""
-    script = tmp_path / "editor.py"
-    script.write_text(BREAKS_THEN_MENDS, encoding="utf-8")
-    monkeypatch.delenv("VISUAL", raising=False)
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
     app = app_for(store)
     monkeypatch.setattr(app, "suspend", nullcontext)
     async with app.run_test(size=SIZE) as pilot:
@@ -519,7 +529,6 @@ async def test_an_edit_kept_unsaved_goes_on_from_its_own_version(
         "failure",
         ["theirs"],
     )
-    other.close()
 
 
 async def test_an_edit_kept_unsaved_is_private_and_never_in_a_shared_folder(
@@ -527,10 +536,7 @@ async def test_an_edit_kept_unsaved_is_private_and_never_in_a_shared_folder(
 ) -> None:
     """A link planted where an older memrl kept unsaved edits (the shared temp folder) is
     neither read nor written through; the edit waits under the data directory, 0600."""
-    script = tmp_path / "editor.py"
-    script.write_text(BREAKS_THEN_MENDS, encoding="utf-8")
-    monkeypatch.delenv("VISUAL", raising=False)
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
     shared = tmp_path / "shared"
     shared.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(shared))
@@ -561,10 +567,7 @@ async def test_an_edit_that_cannot_be_kept_says_so_and_the_app_carries_on(
     for later, and the person is told so, not thrown out of the app."""
     from memrl.errors import StoreError
 
-    script = tmp_path / "editor.py"
-    script.write_text(BREAKS_THEN_MENDS, encoding="utf-8")
-    monkeypatch.delenv("VISUAL", raising=False)
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
 
     def read_only(*_args):
         raise StoreError("cannot write /store/unsaved: read-only file system")
@@ -933,9 +936,10 @@ async def test_a_slow_sort_says_so_and_keeps_the_keys(store: Memory, monkeypatch
         )
 
 
-async def test_live_refresh_when_another_process_writes(store: Memory, data_dir: Path) -> None:
+async def test_live_refresh_when_another_process_writes(
+    store: Memory, other: Memory, data_dir: Path
+) -> None:
     app = app_for(store, poll_interval=0.2)
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert table(app).total == 5
@@ -949,7 +953,6 @@ async def test_live_refresh_when_another_process_writes(store: Memory, data_dir:
         other.learning.feedback([new.episode.id], True)
         await pilot.pause(0.6)
         assert table(app).entry(0).learned.helpful == 1
-    other.close()
 
 
 async def test_corrupt_file_is_an_error_row(store: Memory, data_dir: Path) -> None:
@@ -1030,9 +1033,10 @@ async def test_episode_deleted_by_another_process(store: Memory, data_dir: Path)
         assert isinstance(app.screen, BrowseScreen)
 
 
-async def test_archived_by_another_process_while_open(store: Memory, data_dir: Path) -> None:
+async def test_archived_by_another_process_while_open(
+    store: Memory, other: Memory, data_dir: Path
+) -> None:
     target = store.list(limit=1)[0].id
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(store, poll_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -1049,7 +1053,6 @@ async def test_archived_by_another_process_while_open(store: Memory, data_dir: P
         await pilot.press("escape")
         await settle(pilot)
         assert table(app).total == 4
-    other.close()
 
 
 async def test_missing_index_is_announced_and_rebuilt(store: Memory, data_dir: Path) -> None:
@@ -1294,12 +1297,11 @@ async def test_search_keeps_the_cursor_on_the_episode_it_rates(store: Memory) ->
 
 
 async def test_a_failed_rating_in_a_session_is_not_counted_and_u_stays_in_it(
-    store: Memory, data_dir: Path
+    store: Memory, other: Memory, data_dir: Path
 ) -> None:
     store.search("stripe webhook", log=True, limit=3)
     queue = store.learning.unrated()
     gone = queue[0][0]
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -1321,7 +1323,6 @@ async def test_a_failed_rating_in_a_session_is_not_counted_and_u_stays_in_it(
         assert notices(app)[-1] == "nothing to undo in this session"
         assert len(app.undo_stack) == 1  # the edit is still there to undo
     assert store.get(target).episode.summary == "edited before the session"
-    other.close()
 
 
 async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> None:
@@ -1369,10 +1370,9 @@ async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> No
 
 
 async def test_archived_notice_offers_u_only_for_an_archive_made_here(
-    store: Memory, data_dir: Path
+    store: Memory, other: Memory, data_dir: Path
 ) -> None:
     target = store.list(limit=1)[0].id
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(store, poll_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -1396,7 +1396,6 @@ async def test_archived_notice_offers_u_only_for_an_archive_made_here(
         await pilot.press("e")
         await settle(pilot)
         assert "is archived: u (undo) or `memrl restore`" in notices(app)[-1]
-    other.close()
 
 
 async def test_escape_from_a_merge_asks_before_losing_the_summary(store: Memory) -> None:
@@ -1428,17 +1427,14 @@ async def test_escape_from_a_merge_asks_before_losing_the_summary(store: Memory)
 
 
 async def test_saving_a_form_refuses_an_episode_archived_meanwhile(
-    store: Memory, data_dir: Path
+    store: Memory, other: Memory, data_dir: Path
 ) -> None:
-    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         target = table(app).current_id
-        await pilot.press("e")
-        await settle(pilot)
+        await type_summary(pilot, app, "typed while it was archived")
         form = app.screen
-        form.query_one("#f-summary", TextArea).text = "typed while it was archived"
         other.archive([target])
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -1447,7 +1443,6 @@ async def test_saving_a_form_refuses_an_episode_archived_meanwhile(
         assert len(app.undo_stack) == 0
     view = store.get(target)
     assert view.archived and view.episode.summary == TASKS[0][1]
-    other.close()
 
 
 async def test_opening_a_screen_already_open_goes_back_to_it(store: Memory) -> None:
