@@ -1588,6 +1588,24 @@ async def test_sort_steps_through_the_columns_shown_and_names_a_hidden_one(store
         assert t.border_subtitle == "sorted by use ▼"
 
 
+async def test_sorting_keeps_the_cursor_on_its_episode(store: Memory) -> None:
+    """s re-orders the list under the person's eye: the episode they were on stays
+    selected, wherever the new order puts it."""
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        t = table(app)
+        await pilot.press("down", "down")
+        chosen = t.current_id
+        for _ in range(3):
+            await pilot.press("s")
+            await settle(pilot)
+            assert t.current_id == chosen, t.sort_key
+        await pilot.press("S")
+        await settle(pilot)
+        assert t.current_id == chosen
+
+
 async def test_an_unreadable_episode_says_why_in_full_and_offers_no_save(
     store: Memory, data_dir: Path
 ) -> None:

@@ -150,17 +150,19 @@ class EpisodeTable(ScrollView, can_focus=True):
         if self._busy_timer is not None:
             self._busy_timer.stop()
         self.border_title = ""
-        current = self.current_id if keep_cursor and not reset else None
+        # A reset (a new sort or filter) still follows the episode if the first page has it.
+        current = self.current_id if keep_cursor else None
         self.total = total
         self._pages = pages
         self._loading.clear()
         self.marked = {i: None for i in self.marked if i in alive and not alive[i].archived}
         self.virtual_size = Size(self.size.width, len(self) + 1)
         index = self._index_of(current) if current else None
-        self.cursor = min(index if index is not None else self.cursor, max(0, len(self) - 1))
-        if reset:
+        if reset and index is None:
             self.cursor = 0
             self.scroll_to(y=0, animate=False, immediate=True)
+        else:
+            self.cursor = min(index if index is not None else self.cursor, max(0, len(self) - 1))
         self.refresh()
         if announce:
             self.post_message(self.Reloaded())
