@@ -54,6 +54,11 @@ _CONTROLS = re.compile(
 )
 
 
+def strip_controls(text: str) -> str:
+    """`text` without terminal controls (see _CONTROLS); tab and newline stay."""
+    return _CONTROLS.sub("", text)
+
+
 def _clean(text: str) -> str:
     """Refuse text that is not valid Unicode; drop terminal controls (see _CONTROLS), which
     would clear a screen or retitle a window wherever the text is shown later."""
@@ -63,7 +68,7 @@ def _clean(text: str) -> str:
         raise ValueError(
             "contains bytes that are not valid UTF-8; re-save the input as UTF-8"
         ) from None
-    return _CONTROLS.sub("", text).strip()
+    return strip_controls(text).strip()
 
 
 def _item(limit: int):

@@ -591,3 +591,21 @@ def test_text_loses_terminal_controls_on_the_way_in_and_when_a_file_holds_them(f
     path = fast_memory.store.path_for(ep)
     path.write_text(path.read_text().replace("done", "done \\u001b[5mblink\\u0007"))
     assert fast_memory.get(ep.id).episode.summary == "red RED done blink\nctl  bell\tend"
+
+
+def test_a_catalog_written_before_controls_were_dropped_loses_them_once(data_dir):
+    """A store from an earlier memrl keeps the raw text in its catalog, which `list` and
+    every table print: opening it drops the controls there, as loading a file does."""
+    from memrl.memory import Memory
+
+    m = Memory(data_dir, embedder=HashEmbedder())
+    ep = m.capture(episode(task="Release notes", project="acme/web")).episode
+    with m.ledger.write() as c:  # as the earlier memrl left it
+        c.execute(
+            "UPDATE episodes SET task = ?, summary = ?", ("old \x1b]0;pwned\x07 title", "a\x1b[2Jb")
+        )
+        c.execute("DELETE FROM meta WHERE key = 'controls_dropped'")
+    m.close()
+    again = Memory(data_dir, embedder=HashEmbedder())
+    [row] = again.list()
+    assert (row.id, row.task, row.summary, row.project) == (ep.id, "old  title", "ab", "acme/web")

@@ -234,6 +234,21 @@ class Ledger:
             conn.execute(APART)
         except sqlite3.OperationalError:
             pass  # a read-only ledger: nothing is kept apart there
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'controls_dropped'").fetchone() is None:
+            # Text saved before memrl dropped terminal controls may hold them in the
+            # catalog, which tables print: drop them there once, as loading a file does.
+            from memrl.episode import strip_controls
+
+            conn.create_function("memrl_strip", 1, strip_controls, deterministic=True)
+            try:
+                for column in ("task", "summary", "project"):
+                    conn.execute(
+                        f"UPDATE episodes SET {column} = memrl_strip({column}) "
+                        f"WHERE {column} != memrl_strip({column})"
+                    )
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('controls_dropped', '1')")
+            except sqlite3.OperationalError:
+                pass  # a read-only ledger: shown as it is
         if "state_sources" not in indices:
             # Every capture asks whether any episode has evidence; without this index the
             # answer "none yet" takes a scan of every state row (15 ms at 100k).
