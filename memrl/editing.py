@@ -61,43 +61,27 @@ def _unsaved_path(root: Path, episode_id: str) -> Path:
 
 def keep_unsaved(root: Path, base: Episode, text: str) -> Path:
     """Keep an edited text that was not saved, with the episode as it was when the edit
-    began; written atomically, private to the user, never through a planted link. Raises
+    began: written atomically, 0600, in a folder only its owner can write into. Raises
     StoreError if the store cannot be written."""
-    from memrl.store.files import explain
+    from memrl.store import files
 
-    folder = root / UNSAVED
+    path = _unsaved_path(root, base.id)
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # mode 0600
-    except OSError as exc:  # a read-only or full store: the caller says the text is lost
-        raise explain(exc, folder) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        with files.replacing(path) as fh:  # a new file is made 0600
             json.dump({"base": base.model_dump(mode="json"), "text": text}, fh)
-        path = _unsaved_path(root, base.id)
-        os.replace(tmp, path)  # replaces a link itself, never what it points to
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise explain(exc, folder) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:  # a read-only or full store: the caller says the text is lost
+        raise files.explain(exc, path.parent) from None
     return path
 
 
 def unsaved(root: Path, episode_id: str) -> tuple[Episode, str] | None:
     """The kept edit of an episode: (the version it was made from, its text), if any."""
-    path = _unsaved_path(root, episode_id)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:  # none kept, or not a plain file of ours
-        return None
-    try:
-        with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as fh:
-            kept = json.load(fh)
+        kept = json.loads(_unsaved_path(root, episode_id).read_text(encoding="utf-8"))
         return parse(kept["base"]), str(kept["text"])
-    except (ValueError, KeyError, TypeError, InvalidInput):
-        return None  # unreadable: as if none were kept
+    except (OSError, ValueError, KeyError, TypeError, InvalidInput):
+        return None  # none kept, or unreadable: as if none were kept
 
 
 def drop_unsaved(root: Path, episode_id: str) -> None:
