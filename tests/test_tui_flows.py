@@ -457,7 +457,7 @@ async def test_a_form_saved_over_a_change_made_elsewhere_asks_first(
         await pilot.press("n")
         await settle(pilot)
         assert app.screen is form and form.query_one("#f-summary", TextArea).text == "mine"
-        assert "nothing was saved" in notices(app)[-1]
+        assert notices(app)[-1] == "nothing was saved; your text is still here"
         assert store.get(target).episode.summary == "theirs"
         await pilot.press("ctrl+s")
         await settle(pilot)

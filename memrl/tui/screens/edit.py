@@ -270,7 +270,7 @@ class EditScreen(FormScreen):
             return
         self.saving = True
         save_edit(
-            self.app, self.episode_id, self.original, changes, self._saved, "it is still here"
+            self.app, self.episode_id, self.original, changes, self._saved, "is still here"
         )
 
     def _saved(self, ok: bool) -> None:
