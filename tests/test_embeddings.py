@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,3 +225,20 @@ def test_processes_assembling_at_once_leave_one_valid_model(tmp_path):
     assert bundled.sha256(folder / "model.onnx") == about["sha256"]
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # no temp left
     assert fresh(tmp_path).embed_query("webhook retries").shape == (384,)
+
+
+def test_loading_the_model_leaves_nothing_outside_memrls_folders(tmp_path):
+    """ONNX Runtime's telemetry (a device id and a queue of events under ~/.cache) stays off."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env["HOME"] = str(home)
+    memrl = str(Path(sys.executable).parent / "memrl")
+    for args in (
+        ["capture", "--summary", "Validated return URLs"],
+        ["search", "validating return URLs"],
+    ):
+        done = subprocess.run([memrl, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert "Validated return URLs" in done.stdout  # the model was loaded and used
+    assert [str(p.relative_to(home)) for p in home.rglob("*")] == []

@@ -3,6 +3,12 @@
 Resolution: `embedding.model_path` (a local ONNX folder) → `embedding.model` (a fastembed
 model name, downloaded once into `models/`) → the bundled all-MiniLM-L6-v2 int8, which
 needs no network. Nothing here imports fastembed until a model is actually loaded.
+
+ONNX Runtime (1.2x on Linux) records telemetry events about the process in
+~/.cache/Microsoft/DeveloperTools and uploads them when it can. memrl promises to run offline
+and keep to its own folder, so importing this module turns that off for the process (and the
+processes it starts) unless ORT_DISABLE_TELEMETRY is already set: the runtime reads it when
+it is first imported, which is always after this.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from memrl.config import EmbeddingSettings
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
 BUNDLED_ID = "memrl/all-MiniLM-L6-v2-int8"

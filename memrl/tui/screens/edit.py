@@ -269,9 +269,7 @@ class EditScreen(FormScreen):
             self.notify(archived_notice(self.app, row), severity="warning", timeout=10)
             return
         self.saving = True
-        save_edit(
-            self.app, self.episode_id, self.original, changes, self._saved, "is still here"
-        )
+        save_edit(self.app, self.episode_id, self.original, changes, self._saved, "is still here")
 
     def _saved(self, ok: bool) -> None:
         """The form closes once its edit is saved; else it stays, with the person's text."""
