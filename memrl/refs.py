@@ -11,6 +11,7 @@ refuses it. Each front-end says in `ask` which ids it shows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,28 @@ if TYPE_CHECKING:
 
 LAST = "last"
 _HEX = frozenset("0123456789abcdef-")
+_ID_LIKE = re.compile(r"[0-9a-f-]{4,36}")
+
+
+def looks_like_id(query: str) -> bool:
+    """Whether a search query may be an episode id: hex (dashes allowed), 4 to 36
+    characters, with a digit or at least 8 long, so everyday words made of the letters
+    a–f ("cafe", "decade") are searched, not taken for ids."""
+    q = query.strip().lower()
+    return bool(_ID_LIKE.fullmatch(q)) and (
+        len(q.replace("-", "")) >= 8 or any(c.isdigit() for c in q)
+    )
+
+
+def named_episode(memory: Memory, query: str) -> str | None:
+    """The episode a search query names by its id or a unique prefix of it (archived ones
+    too), or None: error codes such as "80070005" look like ids and are searched as text."""
+    if not looks_like_id(query):
+        return None
+    try:
+        return memory.resolve(query, archived=None)
+    except (NotFound, Ambiguous):
+        return None
 
 
 def live_ids(

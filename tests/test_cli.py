@@ -345,6 +345,16 @@ def test_search_table_and_json():
     assert empty.exit_code == 2 and "query is empty" in empty.output
 
 
+def test_searching_for_an_id_points_to_show():
+    episode_id = captured()
+    out = run("search", episode_id[:8])
+    assert f"is the id of “Fix open redirect”: `memrl show {episode_id[:8]}`" in out.stderr
+    data = json.loads(run("search", episode_id, "--json").stdout)
+    assert any("memrl show" in w for w in data["warnings"])
+    for text in ("1234", "decade"):  # an error code, a word: searched, no pointer
+        assert "memrl show" not in run("search", text).output
+
+
 @pytest.mark.parametrize("width", [60, 80])
 def test_tables_fit_a_narrow_terminal_and_keep_their_short_columns(monkeypatch, width):
     """In a split pane the task is cut short on one line; ids, outcomes and utilities stay

@@ -905,6 +905,33 @@ async def test_search_as_you_type_ranks_like_the_cli(memory: Memory) -> None:
     assert memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0] == 0
 
 
+async def test_an_id_pasted_into_search_shows_that_episode(store: Memory) -> None:
+    from memrl.tui.screens.episode import EpisodeScreen
+
+    target = store.list(limit=3)[2]
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await pilot.press(*target.short_id)
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert screen.query_one(EpisodeDetail).episode_id == target.id
+        assert "is the id of this episode" in str(screen.query_one("#search-status").render())
+        assert screen.selected_ids() == [target.id]  # r, p, a act on it
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == target.id
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("ctrl+u", *"cafe")  # a word of hex letters is searched as text
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert screen.named is None and screen.result is not None
+
+
 async def test_a_slow_sort_says_so_and_keeps_the_keys(store: Memory, monkeypatch) -> None:
     import threading
 

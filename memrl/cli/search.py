@@ -43,6 +43,7 @@ def search(
 ) -> None:
     """Find past episodes by meaning and by exact words (errors, paths, names)."""
     from memrl.project import detect
+    from memrl.refs import named_episode
 
     memory = open_memory()
     result = memory.search(
@@ -57,6 +58,12 @@ def search(
     )
     if not result.hits and (unknown := memory.unknown_project(project, "`memrl stats` lists them")):
         result.warnings.append(unknown)
+    if named := named_episode(memory, query):
+        short = named[:8]
+        result.warnings.append(
+            f"{query.strip()} is the id of “{memory.rows([named])[named].title}”: "
+            f"`memrl show {short}` shows that episode in full"
+        )
     retrieval = memory.settings.retrieval
 
     def explained(h: Hit) -> str:

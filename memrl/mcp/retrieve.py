@@ -1,10 +1,8 @@
 """memrl_retrieve's three modes: search, list, and one episode by id.
 
-A query that looks like an id is looked up first: hex (dashes allowed), 4 to 36
-characters, with a digit or at least 8 long, so everyday words made of the letters
-a–f ("cafe", "decade") are searched, not taken for ids. If no episode has that prefix
-the query is searched as text (error codes such as "80070005" or "1234" are common
-queries); if several do, the caller is asked for more characters. "latest" shows the
+A query that looks like an id (`refs.looks_like_id`) is looked up first. If no episode
+has that prefix the query is searched as text (error codes such as "80070005" or "1234"
+are common queries); if several do, the caller is asked for more characters. "latest" shows the
 newest live episode.
 
 Searching and showing an episode in full are logged as retrievals under the server's
@@ -15,26 +13,17 @@ is not logged. Without a project, search covers every project; each hit names it
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import TYPE_CHECKING
 
 from memrl.errors import InvalidInput, NotFound
 from memrl.mcp import convert, models
+from memrl.refs import looks_like_id
 from memrl.retrieval import clean_query
 from memrl.store import Filters
 
 if TYPE_CHECKING:
     from memrl.mcp.backend import Backend
     from memrl.memory import Memory
-
-ID_LIKE = re.compile(r"[0-9a-f-]{4,36}")
-
-
-def looks_like_id(query: str) -> bool:
-    q = query.strip().lower()
-    return bool(ID_LIKE.fullmatch(q)) and (
-        len(q.replace("-", "")) >= 8 or any(c.isdigit() for c in q)
-    )
 
 
 def run(

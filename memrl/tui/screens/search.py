@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import get_current_worker
 
 from memrl.errors import MemrlError
+from memrl.refs import named_episode
 from memrl.tui.format import clip
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
@@ -34,6 +35,7 @@ class SearchScreen(EpisodeActions):
         super().__init__()
         self.initial = query
         self.result: SearchResult | None = None
+        self.named: str | None = None  # the episode whose id the query is, shown alone
         self._timer: Timer | None = None
         self.searches = 0  # completed searches, for tests and benchmarks
         self._fitted = Size(0, 0)  # the table's size the titles were cut for
@@ -63,6 +65,8 @@ class SearchScreen(EpisodeActions):
             self.run_search(self.initial)
 
     def selected_ids(self) -> list[str]:
+        if self.named:
+            return [self.named]
         table = self.query_one(DataTable)
         if not self.result or not self.result.hits or table.cursor_row is None:
             return []
@@ -87,6 +91,11 @@ class SearchScreen(EpisodeActions):
 
     @on(Input.Submitted, "#search-input")
     def _submitted(self) -> None:
+        if self.named:
+            from memrl.tui.screens.episode import EpisodeScreen
+
+            self.app.push_screen(EpisodeScreen(self.named))
+            return
         self.query_one(DataTable).focus()
 
     @on(StoreChanged)
@@ -100,6 +109,9 @@ class SearchScreen(EpisodeActions):
         worker = get_current_worker()
         if not query.strip():
             self.app.call_from_thread(self._show, query, None, "")
+            return
+        if named := named_episode(self.app.memory, query):
+            self.app.call_from_thread(self._show_named, query, named)
             return
         self.app.call_from_thread(self._status, f"searching for “{query.strip()}”…")
         try:
@@ -118,10 +130,22 @@ class SearchScreen(EpisodeActions):
         """Paths inside the data directory, shown relative to it."""
         return text.replace(f"{self.app.memory.root}/", "")
 
+    def _show_named(self, query: str, episode_id: str) -> None:
+        """A query that is an episode's id (pasted from the CLI, say): that episode."""
+        if query != self.query_one(Input).value:
+            return
+        self.searches += 1
+        self.result, self.named = None, episode_id
+        self.query_one(DataTable).clear()
+        self._status(f"“{query.strip()}” is the id of this episode · Enter opens it")
+        self.query_one("#search-why", Static).update("")
+        self.query_one(EpisodeDetail).show(episode_id)
+
     def _show(self, query: str, result: SearchResult | None, error: str) -> None:
         if query != self.query_one(Input).value:
             return  # typed on since: a newer search is coming
         self.searches += 1
+        self.named = None
         # the same query again (the store changed): the cursor stays on its episode
         again = result is not None and self.result is not None and result.query == self.result.query
         keep = self.selected_ids() if again else []
