@@ -671,6 +671,10 @@ async def test_prune_deselect_and_confirm(data_dir: Path) -> None:
         await pilot.press("space")  # deselect the first
         await pilot.press("enter")
         await settle(pilot)
+        asked = str(app.screen.query_one("#confirm-detail").render())
+        listed = [c.row for c in screen.candidates if c.row.id != kept]
+        assert all(f"{r.short_id}  {r.title}" in asked for r in listed)  # what is archived
+        assert kept[:8] not in asked
         await pilot.press("y")
         await settle(pilot)
     rows = m.rows(old)

@@ -149,10 +149,13 @@ class PruneScreen(MemrlScreen[bool]):
                 self.app.write(curator.prune(chosen))
                 self.dismiss(True)
 
+        titles = {c.row.id: f"{c.row.short_id}  {c.row.title}" for c in self.candidates}
         self.app.push_screen(
             ConfirmScreen(
-                f"Archive {len(chosen)} episode{'s' if len(chosen) != 1 else ''}?",
-                "They leave search and go to archive/; u or `memrl restore` brings them back.",
+                f"Archive {plural(len(chosen), 'episode')}?",
+                "\n".join(titles[i] for i in chosen)
+                + "\n\nThey leave search and go to archive/; u or `memrl restore` brings them "
+                "back.",
                 yes="Archive",
             ),
             answered,
