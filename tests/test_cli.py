@@ -661,6 +661,7 @@ def test_export_to_a_full_device_or_a_place_not_yours_exits_4(tmp_path, monkeypa
         full = runner.invoke(app, ["export", "-o", str(fifo)])
     reader.join(5)
     assert full.exit_code == 4 and "No space left" in full.output and fifo.is_fifo()
+    assert "incomplete" in full.output and "Nothing was exported" not in full.output
 
     def denied(*_args, **_kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
@@ -668,7 +669,7 @@ def test_export_to_a_full_device_or_a_place_not_yours_exits_4(tmp_path, monkeypa
     monkeypatch.setattr("memrl.store.files.tempfile.mkstemp", denied)
     result = runner.invoke(app, ["export", "-o", str(tmp_path / "all.jsonl")])
     assert result.exit_code == 4 and "Permission denied" in result.output
-    assert "Traceback" not in result.output
+    assert "Nothing was exported" in result.output and "Traceback" not in result.output
 
 
 DEEP = '{"summary": "deep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"

@@ -392,6 +392,8 @@ def export_(
     from memrl.store.files import replacing
 
     to_stdout = output is None or str(output) == "-"  # '-' as for `capture --from -`
+    # `replacing` writes a pipe or a device in place: a failure there leaves part written
+    in_place = to_stdout or (output.expanduser().exists() and not output.expanduser().is_file())
     try:
         if to_stdout:
             n = write(sys.stdout)
@@ -404,11 +406,8 @@ def export_(
     except OSError as exc:
         if to_stdout:  # what could not be written must not fail again at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        where, lost = (
-            ("stdout", "What was written there is incomplete")
-            if to_stdout
-            else (output, "Nothing was exported")
-        )
+        where = "stdout" if to_stdout else output
+        lost = "What was written there is incomplete" if in_place else "Nothing was exported"
         full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO)
         denied = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
         fix = (
