@@ -117,7 +117,12 @@ class Reading:
         where, args = self._where(filters or Filters())
         if sort not in SORTS:
             raise InvalidInput(f"cannot sort by '{sort}'; choose one of {', '.join(SORTS)}")
-        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}, e.id"
+        # ties (all at 50 % utility, one project, one outcome) newest first; reversed, oldest
+        reversed_ = descending == (sort in ALPHABETICAL)
+        order = f"{SORTS[sort]} {'DESC' if descending else 'ASC'}" + (
+            "" if sort == "created" else f", e.created_at {'ASC' if reversed_ else 'DESC'}"
+        )
+        order += f", e.id {'DESC' if reversed_ else 'ASC'}"
         cols = (
             ", ".join(f"e.{c}" for c in CATALOG_COLUMNS)
             + ", "

@@ -572,6 +572,11 @@ def test_list_sorts_text_a_to_z_ignoring_case_and_reverse_turns_any_sort_round()
     newest = [r["task"] for r in json.loads(run("list", "--json").stdout)]
     assert newest == ["Zip the logs", "Add retry", "bump deps"]
     assert [r["task"] for r in json.loads(run("list", "-r", "--json").stdout)] == newest[::-1]
+    for sort in ("utility", "project", "outcome"):  # all tied: newest first, reversed oldest
+        tied = [r["task"] for r in json.loads(run("list", "--sort", sort, "--json").stdout)]
+        assert tied == newest, sort
+        back = json.loads(run("list", "--sort", sort, "-r", "--json").stdout)
+        assert [r["task"] for r in back] == newest[::-1], sort
 
 
 def test_edit_refuses_an_archived_episode_and_changes_nothing():
