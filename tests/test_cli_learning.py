@@ -72,7 +72,7 @@ def test_last_is_the_latest_command_line_search_not_a_claude_session_s(data_dir)
     assert "Nothing relevant found" in run("search", "zebra giraffe quantum").output
     before = json.loads(run("list", "--json").stdout)
     refused = run("feedback", "yes", "last", code=2).output
-    assert "the latest search found nothing" in refused
+    assert "the latest search found no close match" in refused
     assert json.loads(run("list", "--json").stdout) == before
 
 

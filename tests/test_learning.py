@@ -384,3 +384,28 @@ def test_pinning_and_unpinning_are_in_history_and_the_curve(flaky, clock):
     assert values[0] == 0.5 and 0.5 in values[2:] and values[-1] == round(unpinned, 3)
     memory.update(episode_id, {"pinned": True})  # `memrl edit --set pinned=true`, the TUI form
     assert insights.history(memory, episode_id).events[-1].cause == "pin"
+
+
+def test_a_weak_match_is_shown_but_not_used(flaky, clock):
+    """It does not restart the decay clock, count as retrieved, take credit or join 'last'."""
+    memory, ids = flaky
+    clock.advance(60)
+    result = memory.search("test seeding", limit=10, session_id="s1")
+    assert [(h.id, h.weak) for h in result.hits] == [(ids["D"], False), (ids["B"], True)]
+    b = memory.rows([ids["B"]])[ids["B"]].learned
+    assert b.decay == pytest.approx(0.99**60, rel=1e-6) and b.retrievals == 0
+    assert memory.rows([ids["D"]])[ids["D"]].learned.decay == 1.0  # a use
+    assert memory.learning.last_retrieved("s1") == [ids["D"]]
+    clock.advance(0.01)
+    done = memory.capture(episode(summary="seeded it", outcome="success", session_id="s1"))
+    assert [c.id for c in done.credit] == [ids["D"]]
+
+
+def test_an_unhelpful_rating_never_lifts_a_faded_episode(flaky, clock):
+    memory, ids = flaky
+    clock.advance(200)
+    faded = memory.rows([ids["C"]])[ids["C"]].learned.utility
+    down = memory.learning.feedback([ids["C"]], helpful=False)[0]
+    assert down.id == ids["C"] and down.before == pytest.approx(faded) and down.after < faded
+    up = memory.learning.feedback([ids["C"]], helpful=True)[0]
+    assert up.after > 0.5  # a helpful rating is a use: the clock restarts

@@ -229,7 +229,7 @@ async def test_last_after_a_search_of_an_empty_project_names_nothing(server, mem
         before = snapshot(memory)
         error = await fails(client, "memrl_feedback", episodes=["last"], helpful=False)
     assert empty["results"] == []
-    assert "found nothing" in error
+    assert "found no close match" in error
     assert snapshot(memory) == before
 
 

@@ -105,7 +105,7 @@ def search(
     if any(h.keyword >= 0.5 for h in result.hits):
         console().print("[dim][magenta]kw[/]: the query's exact words are in it too[/]")
     if any(h.weak for h in result.hits):
-        console().print("[dim]weak: a faint match, unlikely to help[/]")
+        console().print("[dim]weak: a faint match, unlikely to help; `last` leaves it out[/]")
     if explain:
         for h in result.hits:
             console().print(f"[dim]{h.rank}. {h.row.short_id}: {explained(h)}[/]")

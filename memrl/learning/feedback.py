@@ -26,8 +26,11 @@ class Feedback(Graph):
         project: str | None,
         origin: str,
     ) -> int:
-        """Record what was returned, for temporal credit and `feedback last`; a retrieval is a use."""
-        used = [(h.rank, h.id, h.similarity) for h in hits]
+        """Record what was returned, for temporal credit and `feedback last`; a retrieval is a
+        use. A weak hit is shown, not used: it got in on a faint resemblance, so it neither
+        restarts its decay clock nor counts as retrieved, shares no temporal credit and is
+        not rated as `last` (its id still can be)."""
+        used = [(h.rank, h.id, h.similarity) for h in hits if not h.weak]
         return self._log(
             query, used, session_id, project or (hits[0].row.project if hits else None), origin
         )
@@ -123,8 +126,8 @@ class Feedback(Graph):
         ]
         if not ids:
             raise InvalidInput(  # not an unknown id: exit 2
-                "the latest search found nothing, so 'last' names no episode: name the "
-                "episode ids. Nothing was changed."
+                "the latest search found no close match (weak matches are not rated as "
+                "'last'), so 'last' names no episode: name the episode ids. Nothing was changed."
             )
         return row[0], ids, row[1] or ""
 
@@ -184,7 +187,8 @@ class Feedback(Graph):
                 s.evidence += 1
                 s.helpful += int(helpful)
                 s.unhelpful += int(not helpful)
-                s.last_used_at = ts
+                if helpful:  # a use; an unhelpful one must not lift a faded episode back up
+                    s.last_used_at = ts
                 after = self._shown(s, created, pinned)
                 word = "helpful" if helpful else "unhelpful"
                 event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
