@@ -96,33 +96,38 @@ def _first_line(exc: Exception) -> str:
 
 
 Unit = Annotated[float, Field(ge=0, le=1)]
+# what neighbours add to or take from a utility: γ·(q − ½) at most, and γ ≤ 1
+Pull = Annotated[float, Field(ge=-0.5, le=0.5)]
+# a moment between 1970 and the year 9999, as every date memrl prints can show it
+Moment = Annotated[float, Field(ge=0, le=253_402_300_799, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0)]
 
 
 class Event(BaseModel):
     """One utility change of an exported episode's history."""
 
-    ts: float
+    ts: Moment
     cause: str
     other_id: str | None = None
     before: Unit
     after: Unit
     detail: str = ""
-    prev_used: float | None = None
+    prev_used: Moment | None = None
 
 
 class Learned(BaseModel):
-    """What an export says was learned about an episode: utility is a probability, counts
-    are not negative, so an edited export cannot put impossible values in the ledger. Its
+    """What an export says was learned about an episode: utility is a probability, what
+    neighbours add is at most ½ either way, counts are not negative and times are dates, so
+    an edited export cannot put impossible values in the ledger. Its
     fields are the ledger's `StateRow`'s, and the history of utility changes."""
 
     q: Unit = 0.5
-    p: Unit = 0.0
+    p: Pull = 0.0
     evidence: Count = 0
     retrievals: Count = 0
     helpful: Count = 0
     unhelpful: Count = 0
-    last_used_at: float | None = None
+    last_used_at: Moment | None = None
     history: list[Event] = Field(default_factory=list)
 
 

@@ -24,16 +24,19 @@ def test_export_import_round_trip_is_lossless(fast_memory, tmp_path):
         )
     ).episode
     b = fast_memory.capture(episode(task="t2", summary="second", session_id="s9")).episode
+    c = fast_memory.capture(episode(task="t1", summary="first", what_worked=["w"])).episode
     fast_memory.learning.feedback([a.id], helpful=True)
+    fast_memory.learning.feedback([c.id], helpful=False)  # its neighbour a is pulled down
     fast_memory.set_pinned([b.id], True)
     fast_memory.archive([b.id])
     lines = [json.dumps(item) for item in fast_memory.export()]
-    assert len(lines) == 2
+    assert len(lines) == 3
+    assert any(json.loads(line)["learning"]["p"] < 0 for line in lines)
 
     other = Memory(tmp_path / "other", embedder=HashEmbedder())
     result = other.import_(lines)
-    assert result.imported == 2 and not result.errors
-    for original in (a.id, b.id):
+    assert result.imported == 3 and not result.errors
+    for original in (a.id, b.id, c.id):
         mine, theirs = fast_memory.get(original), other.get(original)
         assert mine.episode.model_dump() == theirs.episode.model_dump()
         assert mine.archived == theirs.archived
@@ -116,11 +119,22 @@ def test_import_reports_every_bad_line_and_writes_nothing(fast_memory):
         json.dumps({"summary": "edited", "learning": {"q": 7, "helpful": -3}}),
         json.dumps({"summary": "later", "created_at": "2099-01-01T00:00:00Z"}),
         json.dumps({"summary": "odd", "learning": {"history": [{"cause": "feedback"}]}}),
+        json.dumps({"summary": "never", "learning": {"last_used_at": float("inf")}}),
+        json.dumps({"summary": "far", "learning": {"last_used_at": 1e300}}),
+        json.dumps({"summary": "before 1970", "learning": {"last_used_at": -1e12}}),
+        json.dumps(
+            {
+                "summary": "odd",
+                "learning": {
+                    "history": [{"ts": 1e300, "cause": "feedback", "before": 0.5, "after": 0.6}]
+                },
+            }
+        ),
     ]
     result = fast_memory.import_(lines)
     assert result.imported == 0
     text = "\n".join(result.errors)
-    for n in (2, 3, 4, 5, 7, 8, 9, 10):
+    for n in (2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14):
         assert f"line {n}" in text
     assert "invalid learning: q " in text and "; helpful " in text and "in the future" in text
     assert fast_memory.count() == 0
