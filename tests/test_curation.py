@@ -103,6 +103,47 @@ def test_restoring_an_episode_merged_away_is_pointed_out(data_dir):
     assert f"{ids[0][:8]} was merged into {merged[:8]}, which is still live" in out
 
 
+def test_an_episode_merged_twice_points_to_the_one_holding_it_now(data_dir):
+    """A and B into AB, then AB and C into ABC: rating A is pointed to ABC, not refused."""
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, result.output
+        return result
+
+    a, b, c = (
+        json.loads(run("capture", "--summary", s, "--json").stdout)["id"]
+        for s in (
+            "Retry the webhook with backoff",
+            "Retry the webhook with jitter",
+            "Retry the webhook with a cap",
+        )
+    )
+    ab = json.loads(run("merge", a, b, "--json").stdout)["id"]
+    abc = json.loads(run("merge", ab, c, "--json").stdout)["id"]
+    rated = " ".join(run("feedback", "helpful", a[:8], code=3).output.split())
+    assert f"{a[:8]} was merged into {abc[:8]}" in rated
+
+
+def test_credit_owed_to_episodes_merged_meanwhile_goes_to_the_merged_one(mem, clock):
+    a, b = (
+        mem.capture(episode(task="Webhook retries", summary=s, session_id="other")).episode.id
+        for s in ("Retry the webhook with backoff", "Retry the webhook with jitter")
+    )
+    found = mem.search("retry the webhook", session_id="s9")
+    assert {h.id for h in found.hits if not h.weak} == {a, b}
+    merged = mem.curation.merge(mem.curation.merge_plan([a, b]))  # in another terminal, say
+    clock.advance(0.01)
+    done = mem.capture(episode(summary="webhooks retried", outcome="success", session_id="s9"))
+    assert [c.id for c in done.credit] == [merged.id]
+    assert done.credit[0].after > done.credit[0].before
+
+
 def test_merge_keeps_the_union_and_combined_evidence(mem):
     a = mem.capture(
         episode(

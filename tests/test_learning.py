@@ -234,6 +234,10 @@ def test_failure_outcome_gives_negative_credit_and_no_session_uses_project_windo
     result = memory.capture(episode(summary="gave up", outcome="failure"))
     assert [c.id for c in result.credit] == [ids["D"]]
     assert result.credit[0].after < result.credit[0].before
+    memory.search("signup test seeding", limit=1)
+    clock.advance(0.01)
+    backfill = episode(summary="gave up back then", outcome="failure", created_at="2026-06-01")
+    assert memory.capture(backfill).credit == []  # work done long ago: not today's searches
 
 
 def test_decay_lowers_unused_episodes_and_pinning_protects(flaky, clock):

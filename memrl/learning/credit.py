@@ -29,6 +29,8 @@ class Credit(Graph):
                 ).fetchall()
             else:
                 window = self.cfg.credit_window_minutes * 60
+                if ep.created_at.timestamp() < ts - window:
+                    return []  # work done long ago (a backfill): today's searches did not lead to it
                 rows = c.execute(
                     "SELECT seq, origin FROM retrievals WHERE session_id IS NULL AND project = ? "
                     "AND credited = 0 AND ts BETWEEN ? AND ? ORDER BY seq DESC",
@@ -38,20 +40,25 @@ class Credit(Graph):
             if not seqs:
                 return []
             origins = dict(rows)
-            scale: dict[str, float] = {}  # episode → its share, most recent retrieval first
+            used: list[tuple[int, str, bool]] = []  # most recent retrieval first
             for start in range(0, len(seqs), 500):
                 chunk = seqs[start : start + 500]
-                for seq, episode_id in c.execute(
-                    "SELECT r.retrieval_seq, r.episode_id FROM retrieved r "
+                used += c.execute(
+                    "SELECT r.retrieval_seq, r.episode_id, e.archived FROM retrieved r "
                     "JOIN episodes e ON e.id = r.episode_id "
                     f"WHERE r.retrieval_seq IN ({','.join('?' * len(chunk))}) "
-                    "AND +e.archived = 0 ORDER BY r.retrieval_seq DESC, r.rank",
+                    "ORDER BY r.retrieval_seq DESC, r.rank",
                     chunk,
-                ):
-                    if episode_id != ep.id and episode_id not in scale:
-                        # Context shown at session start was not chosen for this task.
-                        context = origins[seq] == CONTEXT
-                        scale[episode_id] = self.cfg.context_credit_weight if context else 1.0
+                ).fetchall()
+            # one merged since it was retrieved: its share goes to the episode holding it now
+            successor = self.ledger.merged_into(sorted({i for _, i, gone in used if gone}))
+            scale: dict[str, float] = {}  # episode → its share, most recent retrieval first
+            for seq, retrieved, gone in used:
+                episode_id = successor.get(retrieved) if gone else retrieved
+                if episode_id is not None and episode_id != ep.id and episode_id not in scale:
+                    # Context shown at session start was not chosen for this task.
+                    context = origins[seq] == CONTEXT
+                    scale[episode_id] = self.cfg.context_credit_weight if context else 1.0
             # λ^k soon rounds to nothing (0.8^20 ≈ 0.01): such a share moves no utility and must
             # not count as evidence, nor make the episode a source whose neighbours are sought.
             lam = credit_weights(len(scale), self.cfg.credit_decay)

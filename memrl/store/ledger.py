@@ -381,19 +381,28 @@ class Ledger:
         return dv, seq
 
     def merged_into(self, ids: Sequence[str]) -> dict[str, str]:
-        """For episodes merged away: the live episode each was merged into."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        return {
-            src: merged
-            for merged, src in self.conn.execute(
-                "SELECT v.episode_id, v.other_id FROM events v JOIN episodes e "
-                f"ON e.id = v.episode_id WHERE v.cause = 'merge' AND v.other_id IN ({marks}) "
-                "AND e.archived = 0",
-                list(ids),
-            )
-        }
+        """For episodes merged away: the live episode that holds what each knew now, through
+        merges of merges (A and B into AB, AB and C into ABC: A is in ABC)."""
+        found: dict[str, str] = {}
+        frontier: dict[str, set[str]] = {i: {i} for i in ids}  # reached → the ids asked
+        seen = set(frontier)
+        while frontier:
+            marks = ",".join("?" * len(frontier))
+            reached: dict[str, set[str]] = {}
+            for src, merged, archived in self.conn.execute(
+                "SELECT v.other_id, v.episode_id, e.archived FROM events v JOIN episodes e "
+                f"ON e.id = v.episode_id WHERE v.cause = 'merge' AND v.other_id IN ({marks})",
+                list(frontier),
+            ):
+                for asked in frontier[src]:
+                    if not archived:
+                        found[asked] = merged
+                    elif merged not in seen:
+                        reached.setdefault(merged, set()).add(asked)
+            seen |= set(reached)
+            frontier = {m: {a for a in asked if a not in found} for m, asked in reached.items()}
+            frontier = {m: asked for m, asked in frontier.items() if asked}
+        return found
 
     # catalog ----------------------------------------------------------------------
 
