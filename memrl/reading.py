@@ -34,6 +34,11 @@ SORTS = {
 ALPHABETICAL = {"project", "outcome", "task"}  # A to Z unless told otherwise
 
 
+def _literal(text: str) -> str:
+    """`text` for a LIKE pattern ESCAPE '\\': its % and _ match themselves, not anything."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Reading:
     """The read side of Memory (a base class: Memory sets root, settings, store and clock)."""
 
@@ -186,8 +191,8 @@ class Reading:
             clauses.append("e.project = ?")
             args.append(f.project)
         if f.tag:
-            clauses.append("e.tags LIKE ?")
-            args.append(f"%|{f.tag.lower().lstrip('#')}|%")
+            clauses.append("e.tags LIKE ? ESCAPE '\\'")
+            args.append(f"%|{_literal(f.tag.lower().lstrip('#'))}|%")
         if f.outcome:
             clauses.append("e.outcome = ?")
             args.append(f.outcome)
@@ -195,6 +200,6 @@ class Reading:
             clauses.append("e.created_at >= ?")
             args.append(f.since)
         if f.text:
-            clauses.append("(e.task LIKE ? OR e.summary LIKE ?)")
-            args += [f"%{f.text}%", f"%{f.text}%"]
+            clauses.append("(e.task LIKE ? ESCAPE '\\' OR e.summary LIKE ? ESCAPE '\\')")
+            args += [f"%{_literal(f.text)}%"] * 2
         return " AND ".join(clauses), args

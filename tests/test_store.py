@@ -258,6 +258,12 @@ def test_list_filters(fast_memory):
     assert [r.summary for r in fast_memory.list(Filters(tag="ui"))] == ["b"]
     assert [r.summary for r in fast_memory.list(Filters(outcome="failure"))] == ["a"]
     assert fast_memory.count() == 2
+    odd = "CPU at 100% in snake_case_job"
+    fast_memory.capture(episode(summary=odd, tags=["x_y"]))
+    for text, found in (("%", [odd]), ("_", [odd]), ("a_b", []), ("1%0", [])):  # not wildcards
+        assert [r.summary for r in fast_memory.list(Filters(text=text))] == found, text
+    assert fast_memory.list(Filters(tag="x%")) == [] and fast_memory.list(Filters(tag="x_")) == []
+    assert len(fast_memory.list(Filters(tag="x_y"))) == 1
 
 
 def test_a_lost_index_is_not_restarted_with_one_episode(fast_memory):
