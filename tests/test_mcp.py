@@ -307,11 +307,16 @@ async def test_cleanup_archives_dead_weight_only_when_asked(server, memory):
     memory.capture(episode(summary="Recent useful work", project="acme/app"))
     memory.ledger.conn.execute("UPDATE state SET last_used_at = ? WHERE id = ?", (old, stale.id))
     async with Client(server) as client:
+        everywhere, _ = await ok(client, "memrl_review", project="*")
+        here, _ = await ok(client, "memrl_review")
         plan, text = await ok(client, "memrl_review", action="cleanup")
         assert memory.count() == 2 and "dry_run=false" in text
         done, _ = await ok(client, "memrl_review", action="cleanup", dry_run=False)
     assert [d["episode"]["id"] for d in plan["dead_weight"]] == [stale.id]
     assert done["archived"] == [stale.id] and memory.count() == 1
+    # the cleanup suggested covers what was reviewed
+    assert 'memrl_review(action="cleanup", project="*")' in everywhere["suggestions"][-1]
+    assert 'memrl_review(action="cleanup")' in here["suggestions"][-1]
 
 
 async def test_capture_can_file_a_memory_under_another_project(server):

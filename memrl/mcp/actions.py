@@ -9,6 +9,7 @@ so a bad one is explained in terms of the MCP tools.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -241,10 +242,11 @@ def review(
             f'preview a merge: memrl_review(action="merge", episodes=[{ids}], summary="<one '
             'summary that keeps what each one knew>"), then the same with dry_run=false'
         )
-    if rv.prune:
+    if rv.prune:  # in the scope reviewed: a default one is the default again
+        where = "" if not named else f", project={json.dumps(project or '*')}"
         out.suggestions.append(
-            'preview archiving the dead weight: memrl_review(action="cleanup"), then the same '
-            "with dry_run=false"
+            f'preview archiving the dead weight: memrl_review(action="cleanup"{where}), then '
+            "the same with dry_run=false"
         )
     return out
 
