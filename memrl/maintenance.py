@@ -9,6 +9,8 @@ times of files that were touched (copied, restored) without a change to what the
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -75,6 +77,7 @@ class Status:
     size_bytes: int
     retrievals: int
     events: int
+    unwritable: str | None = None  # why nothing can be saved, with the fix
 
     @property
     def index_current(self) -> bool:
@@ -242,7 +245,22 @@ def status(memory: Memory) -> Status:
         size_bytes=disk.bytes + files.dir_size(memory.root, skip=(files.EPISODES, files.ARCHIVE)),
         retrievals=memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0],
         events=memory.ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
+        unwritable=_unwritable(memory),
     )
+
+
+def _unwritable(memory: Memory) -> str | None:
+    """Why a capture or a rating would fail to be saved here, or None: a store that only
+    reads would look healthy until the first capture at the end of a task."""
+    for folder in (memory.root, memory.root / files.EPISODES):
+        if folder.is_dir():
+            try:
+                files.check_writable(folder)
+            except StoreError as exc:
+                return str(exc)
+    if memory.ledger.path.exists() and not os.access(memory.ledger.path, os.W_OK):
+        return str(files.explain(PermissionError(errno.EACCES, "read-only"), memory.ledger.path))
+    return None
 
 
 def _live_episodes(memory: Memory, ids: Sequence[str] | None) -> Iterator[Episode]:

@@ -808,3 +808,7 @@ def test_init_on_a_store_it_cannot_write_says_so(monkeypatch, data_dir):
     result = runner.invoke(app, ["init"])
     assert result.exit_code == 4 and "read-only" in result.output
     assert "point MEMRL_DATA_DIR elsewhere" in result.output
+    status = runner.invoke(app, ["status"])  # not healthy: the next capture would fail
+    assert status.exit_code == 1 and "read-only" in status.output
+    data = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert "point MEMRL_DATA_DIR elsewhere" in data["unwritable"]

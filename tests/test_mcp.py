@@ -622,6 +622,22 @@ async def test_status_asks_for_an_index_run_once_when_files_changed_by_hand(serv
     ]
 
 
+async def test_status_warns_of_a_store_that_cannot_be_written(server, memory, monkeypatch):
+    """Else Claude hears 'healthy' and finds out when its end-of-task capture fails."""
+    import errno
+
+    async with Client(server) as client:
+        await ok(client, "memrl_capture", summary="Tuned the pool")
+
+        def read_only(*_args, **_kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+
+        monkeypatch.setattr("memrl.store.files.tempfile.TemporaryFile", read_only)
+        status, text = await ok(client, "memrl_status")
+    assert not status["healthy"] and "memrl needs attention." in text
+    assert "read-only" in status["advice"][0] and "MEMRL_DATA_DIR" in status["advice"][0]
+
+
 async def test_the_sessions_own_project_is_not_called_unknown(memory):
     server = build_server(memory, session_id="s", project="acme/new")  # nothing captured here
     async with Client(server) as client:

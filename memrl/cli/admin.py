@@ -183,7 +183,7 @@ def status(as_json: bool = JsonOpt) -> None:
     hooks = health.check(memory.root)
     ix = st.index
     disk = st.disk
-    healthy = st.index_current and not disk.corrupt
+    healthy = st.index_current and not disk.corrupt and not st.unwritable
     if as_json:
         print_json(
             {
@@ -212,6 +212,7 @@ def status(as_json: bool = JsonOpt) -> None:
                     "unreadable": [{"path": p, "error": e} for p, e in st.disk.corrupt],
                     "interrupted_writes": st.disk.leftovers,
                 },
+                "unwritable": st.unwritable,
                 "size_bytes": st.size_bytes,
                 "retrievals": st.retrievals,
                 "utility_events": st.events,
@@ -225,6 +226,8 @@ def status(as_json: bool = JsonOpt) -> None:
     t.add_column(style="bold")
     t.add_column()
     t.add_row("data dir", st.data_dir)
+    if st.unwritable:
+        t.add_row("", f"[red]{st.unwritable}[/]")
     t.add_row(
         "episodes",
         f"{st.episodes:,} live, {st.archived:,} archived, {plural(st.projects, 'project')}",

@@ -78,7 +78,7 @@ def status(
     st = maintenance.status(memory)
     idx, disk = st.index, st.disk
     empty = st.episodes == 0 and not idx.health.exists
-    advice = []
+    advice = [st.unwritable] if st.unwritable else []
     if not (empty or idx.fresh):
         advice.append(
             idx.health.problem
