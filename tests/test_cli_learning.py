@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from memrl.cli import app
 from tests.conftest import cli as run
+from tests.conftest import episode
 
 runner = CliRunner()
 
@@ -91,6 +92,21 @@ def test_propagate_twice_changes_nothing_the_second_time():
     assert "0 utilities changed" in shown and "1 episode with evidence" in shown
     dry = json.loads(run("propagate", "--dry-run", "--temporal", "--json").stdout)
     assert dry["dry_run"] is True
+    told = run("propagate", "--dry-run", "--temporal").output
+    assert "temporal credit still owed is not previewed" in told
+
+
+def test_propagate_counts_the_temporal_credit_it_gives(data_dir):
+    from memrl.memory import Memory
+
+    a, _b = two()
+    memory = Memory(data_dir)
+    memory.search("session cookie wait", limit=1, session_id="s1")
+    ep = memory.capture(episode(summary="done", outcome="unknown", session_id="s1")).episode
+    memory.close()
+    run("edit", ep.id[:8], "--set", "outcome=success")  # an outcome known only later
+    out = " ".join(run("propagate", "--temporal").output.split())
+    assert "by propagation, 1 by temporal credit" in out and a[:8] in out
 
 
 def test_pin_unpin_and_history():

@@ -116,10 +116,15 @@ def propagate(
     print_changes(report.credit, "temporal credit")
     verb = "would change" if dry_run else "changed"
     print_changes(report.changes, verb, limit=30)
+    given = sum(c.cause == "credit" for c in report.credit)  # the rest spread from them
+    credited = f", {given} by temporal credit" if given else ""
     console().print(
         f"{plural(report.sources, 'episode')} with evidence, {plural(report.edges, 'edge')}; "
-        f"{plural(len(report.changes), 'utility', 'utilities')} {verb} ({report.seconds:.2f} s)"
+        f"{plural(len(report.changes), 'utility', 'utilities')} {verb} by propagation{credited} "
+        f"({report.seconds:.2f} s)"
     )
+    if dry_run and temporal:
+        note("temporal credit still owed is not previewed: a run without --dry-run gives it")
 
 
 def _pin(refs: list[str], pinned: bool, as_json: bool) -> None:
@@ -435,9 +440,10 @@ def print_review(memory, project: str | None, as_json: bool) -> None:
         )
         return
     c = console()
+    alike = memory.settings.review.duplicate_threshold
     c.print(
         f"[bold]{len(review.clusters)}[/] duplicate "
-        f"{'cluster' if len(review.clusters) == 1 else 'clusters'}, "
+        f"{'cluster' if len(review.clusters) == 1 else 'clusters'} ({alike:.0%} alike or more), "
         f"[bold]{len(review.stale)}[/] stale, [bold]{len(review.unused)}[/] never used, "
         f"[bold]{len(review.prune)}[/] prune "
         f"{'candidate' if len(review.prune) == 1 else 'candidates'}"

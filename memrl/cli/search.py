@@ -37,7 +37,10 @@ def search(
     ),
     session: str = typer.Option(None, "--session", help="Log under this Claude Code session."),
     no_log: bool = typer.Option(
-        False, "--no-log", help="Do not record this search (no temporal credit, no decay reset)."
+        False,
+        "--no-log",
+        help="Do not record this search: no temporal credit, no decay reset, and "
+        "`feedback … last` still names the search before it.",
     ),
     as_json: bool = JsonOpt,
 ) -> None:
