@@ -413,3 +413,17 @@ def test_an_unhelpful_rating_never_lifts_a_faded_episode(flaky, clock):
     assert down.id == ids["C"] and down.before == pytest.approx(faded) and down.after < faded
     up = memory.learning.feedback([ids["C"]], helpful=True)[0]
     assert up.after > 0.5  # a helpful rating is a use: the clock restarts
+
+
+def test_a_rating_given_in_the_session_is_not_overruled_by_its_outcome(flaky, clock):
+    memory, ids = flaky
+    hits = memory.search("login test mocking the clock", limit=2, session_id="s1").hits
+    assert hits[0].id == ids["B"] and not hits[0].weak
+    clock.advance(0.001)
+    memory.learning.feedback([ids["B"]], helpful=False)  # tried it: it did not help
+    clock.advance(0.01)
+    done = memory.capture(
+        episode(summary="fixed it another way", outcome="success", session_id="s1")
+    )
+    assert ids["B"] not in {c.id for c in done.credit} and done.credit  # the others still are
+    assert "credit" not in [e[2] for e in memory.ledger.events(ids["B"])]

@@ -23,7 +23,7 @@ class Credit(Graph):
         with self.ledger.write() as c:
             if ep.session_id:
                 rows = c.execute(
-                    "SELECT seq, origin FROM retrievals WHERE session_id = ? AND credited = 0 "
+                    "SELECT seq, origin, ts FROM retrievals WHERE session_id = ? AND credited = 0 "
                     "AND ts <= ? ORDER BY seq DESC",
                     (ep.session_id, end),
                 ).fetchall()
@@ -32,14 +32,14 @@ class Credit(Graph):
                 if ep.created_at.timestamp() < ts - window:
                     return []  # work done long ago (a backfill): today's searches did not lead to it
                 rows = c.execute(
-                    "SELECT seq, origin FROM retrievals WHERE session_id IS NULL AND project = ? "
-                    "AND credited = 0 AND ts BETWEEN ? AND ? ORDER BY seq DESC",
+                    "SELECT seq, origin, ts FROM retrievals WHERE session_id IS NULL "
+                    "AND project = ? AND credited = 0 AND ts BETWEEN ? AND ? ORDER BY seq DESC",
                     (ep.project, end - window, end),
                 ).fetchall()
             seqs = [r[0] for r in rows]
             if not seqs:
                 return []
-            origins = dict(rows)
+            origins = {seq: origin for seq, origin, _ts in rows}
             used: list[tuple[int, str, bool]] = []  # most recent retrieval first
             for start in range(0, len(seqs), 500):
                 chunk = seqs[start : start + 500]
@@ -59,6 +59,17 @@ class Credit(Graph):
                     # Context shown at session start was not chosen for this task.
                     context = origins[seq] == CONTEXT
                     scale[episode_id] = self.cfg.context_credit_weight if context else 1.0
+            # A rating given since the first of these retrievals says how it went: it is not
+            # second-guessed by the outcome (rated unhelpful, then credited for the success).
+            since, candidates = min(r[2] for r in rows), list(scale)
+            for start in range(0, len(candidates), 500):
+                chunk = candidates[start : start + 500]
+                for (rated,) in c.execute(
+                    "SELECT DISTINCT episode_id FROM events WHERE episode_id IN "
+                    f"({','.join('?' * len(chunk))}) AND cause = 'feedback' AND ts > ?",
+                    [*chunk, since],
+                ):
+                    del scale[rated]
             # λ^k soon rounds to nothing (0.8^20 ≈ 0.01): such a share moves no utility and must
             # not count as evidence, nor make the episode a source whose neighbours are sought.
             lam = credit_weights(len(scale), self.cfg.credit_decay)
