@@ -83,7 +83,7 @@ _WHY = re.compile(
 _PRECEDENCE = ("bugfix", "debug", "test", "docs", "refactor", "setup", "feature", "research")
 
 _POLITE = re.compile(
-    r"^(?:(?:hi|hey|hello|ok(?:ay)?|so|alright|claude)\b[,!.]?\s*"
+    r"^(?:(?:hi|hey|hello|ok(?:ay)?|so|alright|claude)(?![\w-])[,!.]?\s*"
     r"|(?:please|pls|kindly)[,!]?\s+|(?:can|could|would|will) you(?: please)?\s+"
     r"|i(?:'d| would) like (?:you )?to\s+|i (?:want|need) (?:you )?to\s+|help me(?: to)?\s+"
     r"|let'?s\s+|we need to\s+|go ahead and\s+|you should\s+|try to\s+)+",
@@ -130,9 +130,9 @@ _FRAMEWORKS = [
 ]
 _TOPICS = [
     ("auth", _rx("auth(?:entication|orization|enticate|n)?", "log ?in", "logout", "oauth", "jwt",
-                 "sso", "sign ?in", "sign ?up", "password", "sessions?")),
+                 "sso", "sign ?in", "sign ?up", "password", "session cookies?")),
     ("database", _rx("database", "db", "sql", "migrations?", "schema", "quer(?:y|ies)", "orm",
-                     "sqlite", "postgres(?:ql)?", "mysql", "index(?:es)?")),
+                     "sqlite", "postgres(?:ql)?", "mysql")),
     ("api", _rx("api", "endpoints?", "graphql", "http", "routes?", "webhooks?")),
     ("ci", _rx("ci", "github actions", "workflows?", "pipelines?")),
     ("performance", _rx("performance", "slow", "speed ?up", "faster", "latency", "memory leak",

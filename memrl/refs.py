@@ -54,12 +54,14 @@ def live_ids(
     use: str | None,
     last: bool,
     ask: str,
+    restore: str = "",
 ) -> list[str]:
     """The full ids of live episodes, in order and without repeats; with `last`, 'last' is
     kept as is for the core to expand. `use` ("rate", "merge") says what to do with an
     archived episode's successor; `ask` which ids to give, said after one that cannot be
     taken. Raises NotFound when an id matches nothing, is archived or its file has gone, else
-    InvalidInput; nothing is changed."""
+    InvalidInput; nothing is changed. `restore` says how an archived one comes back, with
+    `{id}` for its short id ('' where the front-end cannot restore)."""
     ids: dict[str, None] = {}
     problems: list[str] = []
     unknown = False  # an id that matches no episode, or one too many
@@ -101,7 +103,8 @@ def live_ids(
             then = f"; {use} {into} instead" if use else ""
             problems.append(f"{i[:8]} was merged into {into}{then}")
         else:
-            problems.append(f"{i[:8]} is archived: it no longer shows in searches")
+            back = f" ({restore.format(id=i[:8])})" if restore else ""
+            problems.append(f"{i[:8]} is archived: it no longer shows in searches{back}")
     if problems:
         error = NotFound if unknown or gone or archived else InvalidInput
         told = f" {ask}" if unknown or refused else ""

@@ -142,6 +142,8 @@ def test_archiving_an_archived_episode_says_so():
     run("archive", episode_id[:8])
     again = runner.invoke(app, ["archive", episode_id[:8]])
     assert again.exit_code == 3 and f"{episode_id[:8]} is archived" in again.output
+    rated = " ".join(runner.invoke(app, ["feedback", "helpful", episode_id[:8]]).output.split())
+    assert f"`memrl restore {episode_id[:8]}` brings it back" in rated
     twice = runner.invoke(app, ["restore", episode_id[:8]])
     assert twice.exit_code == 0
     again = runner.invoke(app, ["restore", episode_id[:8]])

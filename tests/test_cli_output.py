@@ -198,3 +198,14 @@ def test_bad_values_are_told_in_plain_words(args, says):
     out = " ".join(run(*args, code=2).output.replace("│", " ").split())
     assert says in out
     assert "Value error" not in out and "Input should" not in out
+
+
+def test_tiny_utility_changes_read_as_points_not_scientific_notation():
+    from memrl.cli.common import points
+
+    assert [points(d) for d in (0.05, 0.0004, 9e-08, -0.0003)] == [
+        "[green]+5.0 pts[/]",
+        "[green]+0.04 pts[/]",
+        "[green]+<0.01 pts[/]",
+        "[red]−0.03 pts[/]",
+    ]

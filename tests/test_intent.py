@@ -76,6 +76,7 @@ def test_files_decide_when_words_say_nothing() -> None:
         ("please help me set up pre-commit please", "Set up pre-commit"),
         ("Fix this error:\nKeyError: 'user_id'\n  File x.py", "Fix this error: KeyError: 'user_id'"),
         ("hello", "Hello"),
+        ("hello-json-test", "Hello-json-test"),  # a name, not a greeting
         ("", ""),
     ],
 )  # fmt: skip
@@ -119,6 +120,11 @@ def test_tags_are_capped_at_eight() -> None:
     intent = extract("Fix the auth API tests and the CI pipeline and the slow query", "", files)
     assert len(intent.tags) == 8
     assert len(set(intent.tags)) == 8
+
+
+def test_no_topics_from_words_every_kind_of_work_uses() -> None:
+    assert "auth" not in extract("Second capture in the same session", "", []).tags
+    assert "database" not in extract("Rebuild the search index of the docs site", "", []).tags
 
 
 def test_no_false_topics_from_lookalike_words() -> None:

@@ -139,10 +139,12 @@ def cut(text: str) -> Text:
 
 
 def points(delta: float) -> str:
-    """A utility change in percentage points, coloured: `+5.0 pts`, `−0.04 pts`.
+    """A utility change in percentage points, coloured: `+5.0 pts`, `−0.04 pts`, `+<0.01 pts`.
     A change too small for one decimal shows its size rather than a bare 0.0."""
     size = abs(delta) * 100
-    amount = f"{size:.1f}" if size >= 0.1 else f"{size:.1g}"
+    amount = f"{size:.1f}" if size >= 0.1 else f"{size:.2f}" if size >= 0.01 else "<0.01"
+    if size == 0:
+        amount = "0.0"
     return f"[green]+{amount} pts[/]" if delta >= 0 else f"[red]−{amount} pts[/]"
 
 

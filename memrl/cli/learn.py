@@ -69,6 +69,7 @@ def feedback(
         last=True,
         ask=f"Give ids or prefixes of {MIN_PREFIX}+ characters (as `memrl search` shows them), "
         "or 'last' for the hits of your latest `memrl search`.",
+        restore="`memrl restore {id}` brings it back",
     )
     changes = memory.learning.feedback(ids, helpful, session_id=session, origin=origin)
     if as_json:
