@@ -183,6 +183,30 @@ class Episode(BaseModel):
         text = self.task or self.summary
         return text.splitlines()[0] if text else ""
 
+    def shown(self) -> Episode:
+        """A copy to show a person: direction controls in its text shown as their codes
+        (`views.visible`), so no field reads other than it is stored."""
+        from memrl.views import visible
+
+        return self.model_copy(
+            update={
+                "project": visible(self.project),
+                "task": visible(self.task),
+                "summary": visible(self.summary),
+                "what_worked": [visible(t) for t in self.what_worked],
+                "what_failed": [visible(t) for t in self.what_failed],
+                "errors_resolved": [
+                    e.model_copy(
+                        update={"error": visible(e.error), "resolution": visible(e.resolution)}
+                    )
+                    for e in self.errors_resolved
+                ],
+                "files": [visible(t) for t in self.files],
+                "commands": [visible(t) for t in self.commands],
+                "tags": [visible(t) for t in self.tags],
+            }
+        )
+
     def embedding_text(self) -> str:
         """What the vector represents: intent and lessons, most important first."""
         parts = [self.task, self.summary]

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: front-ends' formatters below stay free of pydantic
     from memrl.episode import Episode
+
+
+# Unicode's explicit direction controls (embeddings, overrides, isolates) reorder the text
+# after them on screen: "Fix \u202eexe.txt" reads "Fix txt.exe". Text is stored as given;
+# wherever it is shown, each is shown as its code instead.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with each direction control shown as `[U+202E]`, so what a person reads is
+    what the bytes say."""
+    return _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 
 def short(episode_id: str) -> str:
@@ -97,7 +110,7 @@ class Row:
     @property
     def title(self) -> str:
         text = self.task or self.summary
-        return text.splitlines()[0] if text else ""
+        return visible(text.splitlines()[0]) if text else ""
 
 
 @dataclass(slots=True)

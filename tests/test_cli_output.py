@@ -209,3 +209,15 @@ def test_tiny_utility_changes_read_as_points_not_scientific_notation():
         "[green]+<0.01 pts[/]",
         "[red]−0.03 pts[/]",
     ]
+
+
+def test_direction_controls_and_brackets_are_shown_as_stored_not_acted_on():
+    """U+202E would make 'Fix ‮exe.txt' read 'Fix txt.exe'; '[red]' is text, not markup."""
+    task = "Fix \u202eexe.txt\u202c display [red]"
+    out = run("capture", "--task", task, "--summary", "renamed", "--json").stdout
+    episode_id = json.loads(out)["id"]
+    assert json.loads(run("show", episode_id[:8], "--json").stdout)["task"] == task  # stored
+    shown = "Fix [U+202E]exe.txt[U+202C] display [red]"
+    captured = run("capture", "--task", task, "--summary", "again").output
+    for out in (captured, run("list").output, run("show", episode_id[:8]).output):
+        assert shown in out and "\u202e" not in out

@@ -593,7 +593,7 @@ async def test_the_detail_pane_shows_the_episodes_text_exactly_as_stored(store: 
         episode(
             task="Refactor __init__.py exports",
             summary="Moved __all__ into __init__.py; kept *args and **kwargs; see <details>.\n"
-            "# heading?\n[bold]x[/bold] <b>y</b>",
+            "# heading?\n[bold]x[/bold] <b>y</b>\nrenamed \u202eexe.txt",
             errors_resolved=[{"error": "KeyError `name`", "resolution": "use dict.get"}],
             created_at=day(0),
         )
@@ -607,6 +607,7 @@ async def test_the_detail_pane_shows_the_episodes_text_exactly_as_stored(store: 
         assert stored in text
     assert "\n# heading?\n[bold]x[/bold]" in text
     assert "KeyError `name` → use dict.get" in text
+    assert "renamed [U+202E]exe.txt" in text  # a direction control shown, not obeyed
 
 
 async def test_tab_reaches_the_detail_pane_and_marks_are_counted(store: Memory) -> None:

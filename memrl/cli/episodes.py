@@ -30,7 +30,7 @@ from memrl.cli.common import (
     row_json,
     utility_style,
 )
-from memrl.views import age, ago
+from memrl.views import age, ago, visible
 from memrl.vocab import Outcome, TaskType
 
 app = typer.Typer()
@@ -120,7 +120,9 @@ def capture(
             }
         )
         return
-    console().print(f"[green]✓[/] captured [cyan]{ep.short_id}[/] — {ep.title}")
+    from rich.markup import escape
+
+    console().print(f"[green]✓[/] captured [cyan]{ep.short_id}[/] — {escape(visible(ep.title))}")
     if ep.redactions:
         kinds = ", ".join(f"{n} {k}" for k, n in ep.redactions.items())
         note(f"redacted before storing: {kinds}")
@@ -297,6 +299,7 @@ def show(
     from rich.panel import Panel
     from rich.table import Table
 
+    ep = ep.shown()  # as it reads, for a person (JSON above keeps the bytes)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()

@@ -64,7 +64,7 @@ def episode_text(view: EpisodeView, now: float) -> RenderableType:
     """The detail pane: what the episode knows, then what memrl learned about it. The
     person's text is shown exactly as stored (plain Text: no Markdown, HTML or markup
     read into it); only the frame around it is styled."""
-    ep, learned = view.episode, view.learned
+    ep, learned = view.episode.shown(), view.learned
     flags = []
     if ep.pinned:
         flags.append("◆ pinned")  # an emoji's width differs between terminals
