@@ -158,6 +158,13 @@ async def test_all_lists_newest_first_in_pages(server):
         page1, text = await ok(client, "memrl_retrieve", all=True, limit=3)
         page2, _ = await ok(client, "memrl_retrieve", all=True, limit=3, page=2)
         filtered, _ = await ok(client, "memrl_retrieve", all=True, query="numpy")
+        _, past = await ok(client, "memrl_retrieve", all=True, limit=3, page=5)
+        two_lines, _ = await ok(
+            client, "memrl_capture", summary="Notes", what_worked=["step one\nstep two"]
+        )
+        _, shown = await ok(client, "memrl_retrieve", query=two_lines["id"])
+    assert "No episodes in all projects on page 5: all 4 are on earlier pages." in past
+    assert "- step one\n  step two\n" in shown  # the second line stays in its item
     assert [e["id"] for e in page1["episodes"]] == ids[::-1][:3]
     assert page1["total"] == 4 and page1["has_more"]
     assert "More: memrl_retrieve(all=true, limit=3, page=2)." in text  # as asked, one page on
@@ -898,3 +905,30 @@ async def test_status_tells_claude_of_hooks_that_failed_lately(server, memory, t
     [failure] = seen["hook_failures"]
     assert "session-start" in failure and "config.toml" in failure
     assert "tell the user" in text and "config.toml" in text
+
+
+def test_a_capture_starting_at_neutral_says_nothing_of_its_start():
+    from memrl.mcp import models, render
+
+    def result(after: float) -> models.CaptureResult:
+        start = models.Change(
+            id="a" * 32,
+            short_id="aaaaaaaa",
+            title="t",
+            cause="propagation",
+            before=50.0,
+            after=after,
+        )
+        return models.CaptureResult(
+            id="a" * 32,
+            short_id="aaaaaaaa",
+            project="p",
+            outcome="success",
+            credit=[],
+            propagation=[start],
+            redacted=0,
+            warnings=[],
+        )
+
+    assert "starts it at" not in render.capture(result(50.4))  # reads as 50 %: no news
+    assert "evidence starts it at 53% utility" in render.capture(result(52.9))

@@ -56,6 +56,11 @@ def _attr(value: str) -> str:
     return defuse(value).replace('"', "'").replace("\n", " ")
 
 
+def _bullet(item: str) -> str:
+    """A list item; its further lines indented under it, so they stay part of it."""
+    return "- " + item.replace("\n", "\n  ")
+
+
 def memory_block(ep: models.Hit | models.Detail) -> str:
     weak = ' match="weak"' if isinstance(ep, models.Hit) and ep.weak else ""
     head = (
@@ -70,11 +75,11 @@ def memory_block(ep: models.Hit | models.Detail) -> str:
     for label, items in (("What worked", ep.what_worked), ("What failed", ep.what_failed)):
         if items:
             lines.append(f"{label}:")
-            lines += [f"- {item}" for item in items]
+            lines += [_bullet(item) for item in items]
     if ep.errors_resolved:
         lines.append("Errors resolved:")
         lines += [
-            f"- {e.error} → {e.resolution or '(no resolution recorded)'}"
+            _bullet(f"{e.error} → {e.resolution or '(no resolution recorded)'}")
             for e in ep.errors_resolved
         ]
     if ep.files:
@@ -124,10 +129,9 @@ def retrieve(r: models.RetrieveResult) -> str:
     if r.mode == "list":
         matching = f" whose task or summary contains {quote(r.query)}" if r.query else ""
         if not r.episodes:
-            return (
-                f"No episodes{matching} in {where(r.project)}"
-                + (" on this page." if r.page > 1 else ".")
-                + "".join(f"\n{n}" for n in notes("Note", r.warnings))
+            past = f" on page {r.page}: all {r.total} are on earlier pages" if r.total else ""
+            return f"No episodes{matching} in {where(r.project)}{past}." + "".join(
+                f"\n{n}" for n in notes("Note", r.warnings)
             )
         lines = [
             f"Episodes{matching} in {where(r.project)}, newest first "
@@ -241,7 +245,7 @@ def capture(c: models.CaptureResult) -> str:
         lines += changes(c.credit)
     own = [ch for ch in c.propagation if ch.id == c.id]
     others = [ch for ch in c.propagation if ch.id != c.id]
-    if own:
+    if own and p(own[0].after) != p(50):  # a start the reader can tell from neutral
         lines.append(
             f"Propagation: similar episodes' evidence starts it at {p(own[0].after)} utility."
         )
