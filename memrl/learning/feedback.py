@@ -155,9 +155,11 @@ class Feedback(Graph):
             # a hit archived (or merged) since is left out: the others are still rated
             ids += [i for i in last if i in found and not found[i].archived]
             if not ids:
+                into = sorted({i[:8] for i in self.ledger.merged_into(last).values()})
+                held = f" (what they knew is in {', '.join(into)} now)" if into else ""
                 raise InvalidInput(  # not an unknown id: exit 2
-                    "every hit of the latest search has been archived since; name the episode "
-                    "ids. Nothing was changed."
+                    f"every hit of the latest search has been archived since{held}; name the "
+                    "episode ids. Nothing was changed."
                 )
         rest = [r for r in refs if r.strip().lower() != "last"]
         ids += self.m.store.resolve_all(rest, archived=False)
