@@ -129,6 +129,18 @@ def other(store: Memory, data_dir: Path) -> Iterator[Memory]:
     m.close()
 
 
+async def search_for(pilot, text: str) -> SearchScreen:
+    """Open search with `/`, type `text` a key at a time, wait for its results."""
+    await settle(pilot)
+    await pilot.press("slash")
+    screen = pilot.app.screen
+    assert isinstance(screen, SearchScreen)
+    await pilot.press(*text)
+    await pilot.pause(0.4)
+    await settle(pilot)
+    return screen
+
+
 def notices(app: MemrlApp) -> list[str]:
     return [n.message for n in app._notifications]
 
@@ -889,13 +901,7 @@ async def test_search_as_you_type_ranks_like_the_cli(memory: Memory) -> None:
     expected = [h.id for h in memory.search(query, log=False).hits]
     app = app_for(memory)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("slash")
-        screen = app.screen
-        assert isinstance(screen, SearchScreen)
-        await pilot.press(*query)
-        await pilot.pause(0.4)
-        await settle(pilot)
+        screen = await search_for(pilot, query)
         assert screen.result is not None and screen.result.query == query
         got = [h.id for h in screen.result.hits]
         assert got[: len(expected)] == expected
@@ -916,13 +922,7 @@ async def test_an_id_pasted_into_search_shows_that_episode(store: Memory) -> Non
     target = store.list(limit=3)[2]
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("slash")
-        screen = app.screen
-        assert isinstance(screen, SearchScreen)
-        await pilot.press(*target.short_id)
-        await pilot.pause(0.4)
-        await settle(pilot)
+        screen = await search_for(pilot, target.short_id)
         assert screen.query_one(EpisodeDetail).episode_id == target.id
         assert "is the id of this episode" in str(screen.query_one("#search-status").render())
         assert screen.selected_ids() == [target.id]  # r, p, a act on it
