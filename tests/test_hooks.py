@@ -598,12 +598,14 @@ def test_secrets_in_the_transcript_are_redacted(fast_memory: Memory, tmp_path: P
     t.bash(f"curl -H 'Authorization: token {token}' https://api.github.com", "ok")
     t.say(f"Published with {token}.")
     end("sess-k", t.path, "stop", every=0)
+    [ep_id] = hook_episodes(fast_memory, "sess-k")
+    assert fast_memory.get(ep_id).episode.redactions == {"github_token": 2}  # command, summary
     t.prompt("Thanks").say("You're welcome.")
     end("sess-k", t.path)
-    [ep_id] = hook_episodes(fast_memory, "sess-k")
+    assert hook_episodes(fast_memory, "sess-k") == [ep_id]
     raw = (fast_memory.root / fast_memory.ledger.catalog(ep_id).path).read_text()
     assert token not in raw and "[REDACTED:github_token]" in raw
-    assert fast_memory.get(ep_id).episode.redactions == {"github_token": 1}  # not recounted
+    assert fast_memory.get(ep_id).episode.redactions == {"github_token": 2}  # not recounted
 
 
 # failures never break Claude Code ------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from memrl.episode import Episode
 from memrl.integrations.claude.transcript import (
     Transcript,
+    did_work,
     episode_fields,
     error_line,
     is_test_command,
@@ -590,3 +591,45 @@ def test_the_outcome_follows_the_evidence(
 def test_a_greeting_alone_asks_for_nothing(session: Session) -> None:
     session.prompt("hi").say("Hi! How can I help you today?")
     assert episode_fields(session.parse())["task"] == ""  # the hooks keep no episode of it
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "tool", "answer"),
+    [
+        ("are there any other places using utcnow?", ("Grep", {"pattern": "utcnow"}),
+         "No, I couldn't find any other usages of utcnow."),
+        ("commit it", ("Bash", {"command": "git commit -am 'Use now(UTC)'"}),
+         "Committed as 1a2b3c4."),
+        ("great, thanks!", None, "You're welcome! Let me know if you need anything else."),
+    ],
+)  # fmt: skip
+def test_a_closing_turn_that_did_no_work_does_not_replace_the_works_summary(
+    session: Session, follow_up: str, tool: tuple | None, answer: str
+) -> None:
+    session.prompt("Replace datetime.utcnow() everywhere").edit("/w/app/clock.py")
+    session.bash("pytest -q", "3 passed in 0.2s").say("Done: replaced utcnow(); tests pass.")
+    session.prompt(follow_up)
+    if tool:
+        session.tool(*tool, "ok")
+    t = session.say(answer).parse()
+    fields = episode_fields(t)
+    assert fields["summary"] == "Done: replaced utcnow(); tests pass."
+    assert fields["outcome"] == "success"
+
+
+def test_a_turn_that_does_work_after_finished_work_has_the_last_word(session: Session) -> None:
+    session.prompt("Replace datetime.utcnow() everywhere").edit("/w/app/clock.py")
+    session.say("Done: replaced utcnow().")
+    t = session.prompt("now the tests too").edit("/w/tests/test_clock.py").say("Tests updated.")
+    assert t.parse().final_text == "Tests updated."
+
+
+def test_reading_git_history_to_answer_a_question_is_no_work(session: Session) -> None:
+    t = (
+        session.prompt("who changed the webhook retry policy last?")
+        .bash("git log --oneline -5 -- src/webhooks.py", "a1b2c3 Retry with jitter")
+        .bash("git blame -L 10,20 src/webhooks.py", "a1b2c3 (ann) retries = 5")
+        .say("Ann did, in a1b2c3.")
+        .parse()
+    )
+    assert not did_work(t) and outcome(t) == "unknown"

@@ -33,6 +33,9 @@ _NOT_PROMPT = (
 # (grep finding nothing, ls of a missing path) are not errors worth remembering.
 _TRIVIAL = {"ls", "pwd", "cat", "head", "tail", "echo", "which", "wc", "tree", "clear", "cd",
             "find", "grep", "rg", "ag", "stat", "file", "date", "whoami", "test", "[", "diff"}  # fmt: skip
+# git's read-only look-arounds, and its bookkeeping: recording work is not work of its own
+_GIT_LOOK = re.compile(r"git\s+(?:log|show|diff|blame|status|grep|branch|remote|rev-parse)\b")
+_GIT_RECORD = re.compile(r"git\s+(?:add|commit|push|tag|stash)\b")
 _REMINDER = re.compile(
     r"<system-reminder>.*?</system-reminder>|<ide_[a-z_]+>.*?</ide_[a-z_]+>", re.S
 )  # context Claude Code adds to a prompt: reminders, the file or selection open in the IDE
@@ -192,6 +195,10 @@ class _Parser:
         self.listed: set[tuple[str, str]] = set()
         self.final: list[str] = []
         self.final_closed = False
+        # A turn (a prompt and what follows it) that changed or ran something, and the last
+        # answer of the last such turn: a closing question or thanks is no summary of it.
+        self.turn_worked = False
+        self.worked_final: list[str] | None = None
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.base: str | None = None  # see _base
@@ -257,6 +264,8 @@ class _Parser:
                 return
         elif not text or text.startswith(_NOT_PROMPT):
             return
+        if self.turn_worked:
+            self.worked_final, self.turn_worked = list(self.final), False
         self.t.prompts.append(clip(text, MAX_FINAL))
         if not self.t.first_prompt and not _TRIVIAL_PROMPT.fullmatch(text):
             self.t.first_prompt = text
@@ -288,8 +297,12 @@ class _Parser:
             self.final_closed = True
         if name.startswith("mcp__"):  # a capture counts once its result says it was saved
             self.t.retrieved_via_mcp |= name.endswith("__memrl_retrieve")
+        if name in EDIT_TOOLS:
+            self.turn_worked = True
         if name == "Bash" and isinstance(args.get("command"), str):
             command = args["command"].strip()
+            if _command_item(command) and not _GIT_RECORD.match(command):
+                self.turn_worked = True
             if command and ("cmd", command) not in self.listed:
                 self.listed.add(("cmd", command))
                 self.t.commands.append(command)
@@ -399,7 +412,8 @@ class _Parser:
             path = self._path(use) if use.name in EDIT_TOOLS else None
             if path:
                 self.add_file(path)
-        self.t.final_text = clip("\n\n".join(self.final), MAX_FINAL).strip()
+        last = self.final if self.turn_worked or self.worked_final is None else self.worked_final
+        self.t.final_text = clip("\n\n".join(last), MAX_FINAL).strip()
         self.t.started_at, self.t.ended_at = _when(self.first_ts), _when(self.last_ts)
         return self.t
 
@@ -529,7 +543,9 @@ def _command_item(command: str) -> str | None:
     lines = command.strip().splitlines()
     first = lines[0].strip() if lines else ""
     tokens = first.split()
-    if not tokens or (tokens[0] in _TRIVIAL and not re.search(r"&&|;|>|\|", first)):
+    if not tokens or (
+        (tokens[0] in _TRIVIAL or _GIT_LOOK.match(first)) and not re.search(r"&&|;|>|\|", first)
+    ):
         return None
     return short(first + (" …" if len(lines) > 1 else ""))
 
