@@ -633,3 +633,19 @@ def test_reading_git_history_to_answer_a_question_is_no_work(session: Session) -
         .parse()
     )
     assert not did_work(t) and outcome(t) == "unknown"
+
+
+def test_a_lone_surrogate_in_the_transcript_does_not_stop_the_episode(session: Session) -> None:
+    """Claude Code writes "\\ud83d" where it cut an emoji in two; the episode still stores."""
+    t = (
+        session.prompt("Fix the emoji report \ud83d")
+        .bash("python report.py", "Traceback\nValueError: bad \ud83d", error=True)
+        .edit("/w/report.py")
+        .bash("python report.py", "ok")
+        .say("Fixed \ud83d the report.")
+        .parse()
+    )
+    fields = episode_fields(t)
+    episode = Episode(**{k: v for k, v in fields.items() if k != "session_id"})
+    assert episode.summary == "Fixed \ufffd the report."
+    assert "\ufffd" in episode.errors_resolved[0].error

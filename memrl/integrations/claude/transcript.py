@@ -550,8 +550,28 @@ def _command_item(command: str) -> str | None:
     return short(first + (" …" if len(lines) > 1 else ""))
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unicode(value: Any) -> Any:
+    """`value` with each lone UTF-16 surrogate replaced by U+FFFD. Claude Code writes one
+    where it cut a long output inside an emoji ("\\ud83d"); it is no Unicode text, and
+    an episode holding it could not be stored."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unicode(v) for k, v in value.items()}
+    return value
+
+
 def episode_fields(t: Transcript) -> dict[str, Any]:
     """The episode fields this transcript supports; tags and task type are left to intent."""
+    return _unicode(_fields(t))
+
+
+def _fields(t: Transcript) -> dict[str, Any]:
     resolved = [(e, r) for e, r in t.errors if r is not None][:20]
     unresolved = [e for e, r in t.errors if r is None][:20]
     first: dict[str, None] = {}  # the first 30 distinct, without reading on to the end
