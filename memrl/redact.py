@@ -156,6 +156,26 @@ _PATTERNS: list[_Rule] = [
         "v",
         _not_plain,
     ),
+    (  # curl -u user:password, --user, --proxy-user
+        "password",
+        re.compile(r"(?<![\w-])(?:-u|--user|--proxy-user)\s*[^\s:\-][^\s:]*:(?P<v>[^\s\"'`]+)"),
+        "v",
+        _not_placeholder,
+    ),
+    (  # mysql -pS3cret (no space: with one, -p asks for the password)
+        "password",
+        re.compile(
+            r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]*?\s-p(?P<v>[^\s\"'`]+)"
+        ),
+        "v",
+        _not_placeholder,
+    ),
+    (  # docker login -p …, sshpass -p …
+        "password",
+        re.compile(r"\b(?:login\b[^\n]*?\s-p|sshpass\s+-p)\s*(?P<v>[^\s\"'`\-][^\s\"'`]*)"),
+        "v",
+        _not_placeholder,
+    ),
 ]
 
 _ASSIGNMENT = re.compile(
@@ -171,6 +191,7 @@ _SECRET_WORDS = {
     "secretkey", "accesskey", "apitoken", "authtoken",
 }  # fmt: skip
 _PASSWORD_WORDS = {"password", "passwd", "pwd", "pass", "passphrase"}
+_GLUED = ("password", "passwd", "passphrase")  # the end of a key written as one word
 _SECRET_PAIRS = {
     ("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"),
     ("client", "secret"), ("auth", "token"), ("session", "key"), ("signing", "key"),
@@ -222,12 +243,15 @@ def _secret_key_kind(key: str) -> str | None:
     parts = _key_parts(key.rsplit(".", 1)[-1])  # `Token.Name.Builtin` is not a token
     if not parts or parts[-1] in _QUALIFIERS:
         return None
-    named = any(p in _SECRET_WORDS for p in parts) or any(
-        pair in _SECRET_PAIRS for pair in itertools.pairwise(parts)
+    named = (
+        any(p in _SECRET_WORDS for p in parts)
+        or any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
+        or parts[-1].endswith(_GLUED)  # PGPASSWORD, MYSQLPWD
     )
     if not named:
         return None
-    return "password" if _PASSWORD_WORDS & set(parts) else "secret"
+    glued = parts[-1].endswith(_GLUED)
+    return "password" if glued or _PASSWORD_WORDS & set(parts) else "secret"
 
 
 def entropy(text: str) -> float:

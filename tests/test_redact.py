@@ -88,6 +88,21 @@ SECRETS: list[tuple[str, str, str, str]] = [
     ("yaml-secret", "client_secret: " + "9f8e7d6c-Pq", "9f8e7d6c-Pq", "secret"),
     ("python-kwarg", 'connect(host="db", password="' + "hunter2!" + '")', "hunter2!", "password"),
     ("cli-flag", "mysql -u root --password " + "Sup3rS3cret", "Sup3rS3cret", "password"),
+    (
+        "curl-user",
+        "curl -u admin:" + "hunter2Sup3r https://ci.internal/api",
+        "hunter2Sup3r",
+        "password",
+    ),
+    ("mysql-p", "mysql -h db -u root -p" + "S3cretPassw0rd app", "S3cretPassw0rd", "password"),
+    ("pg-env", "PGPASSWORD=" + "S3cretPassw0rd psql -h db", "S3cretPassw0rd", "password"),
+    (
+        "docker-login",
+        "docker login -u bob -p " + "dckr_Pa55word registry.io",
+        "dckr_Pa55word",
+        "password",
+    ),
+    ("sshpass", "sshpass -p " + "Sup3rS3cret ssh deploy@web1", "Sup3rS3cret", "password"),
     ("high-entropy", "SESSION_SIGNATURE_SEED=" + B62[:26], B62[:26], "high_entropy"),
     ("huggingface", "HF=hf_" + B62[:34], "hf_" + B62[:34], "huggingface_token"),
 ]
@@ -219,6 +234,12 @@ ORDINARY = [
     'secret="my-secret",',
     "postgres://user:pass@localhost:5432/db is the example DSN",
     '{"access_token": "hf_jwt_…", "token_type": "bearer", "expires_in": 3600}',
+    "curl -u $USER:$TOKEN https://api.example.com",
+    "mysql -u root -p app < dump.sql",
+    "docker login -u bob --password-stdin registry.io",
+    "ssh -p 2222 deploy@web1",
+    "psql -U app -p 5432 -h db",
+    "pip install -U pip:latest",
 ]
 
 
