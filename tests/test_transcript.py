@@ -35,7 +35,8 @@ class Session:
     def _line(self, type_: str, content: Any, **extra: Any) -> None:
         self.n += 1
         role = "assistant" if type_ == "assistant" else "user"
-        entry = {"type": type_, "sessionId": "s-1", "cwd": self.cwd, "uuid": f"u{self.n}"}
+        uuid = f"{self.path.stem}-u{self.n}"  # unique across a session's files, as in life
+        entry = {"type": type_, "sessionId": "s-1", "cwd": self.cwd, "uuid": uuid}
         entry |= {"timestamp": f"2025-01-01T00:00:{self.n % 60:02d}Z", "isSidechain": False}
         entry |= extra
         entry["message"] = {"role": role, "content": content}
@@ -50,7 +51,7 @@ class Session:
         return self
 
     def tool(self, name: str, args: dict, result: str, error: bool = False, **extra) -> Session:
-        tid = f"t{self.n}"
+        tid = f"{self.path.stem}-t{self.n}"
         self._line("assistant", [{"type": "tool_use", "id": tid, "name": name, "input": args}])
         block = {"type": "tool_result", "tool_use_id": tid, "content": result, "is_error": error}
         self._line("user", [block], **extra)
@@ -649,3 +650,27 @@ def test_a_lone_surrogate_in_the_transcript_does_not_stop_the_episode(session: S
     episode = Episode(**{k: v for k, v in fields.items() if k != "session_id"})
     assert episode.summary == "Fixed \ufffd the report."
     assert "\ufffd" in episode.errors_resolved[0].error
+
+
+def test_a_subagents_work_kept_beside_the_transcript_is_the_sessions(tmp_path: Path) -> None:
+    """Claude Code 2.x writes a subagent's messages to <session>/subagents/agent-<id>.jsonl;
+    the transcript holds only the call and its answer."""
+    main = Session(tmp_path / "s-1.jsonl")
+    main.prompt("Use a subagent to migrate the settings loader from INI to TOML.")
+    answer = [{"type": "text", "text": "Migrated src/settings.py to tomllib; 14 passed."}]
+    main.tool("Task", {"prompt": "Migrate src/settings.py"}, answer, toolUseResult={
+        "agentId": "a1b2c3", "status": "completed", "content": answer})  # fmt: skip
+    main.say("The subagent migrated the loader to TOML; all 14 tests pass.")
+    sub = Session(tmp_path / "s-1" / "subagents" / "agent-a1b2c3.jsonl")
+    sub.prompt("Migrate src/settings.py from INI to TOML", isSidechain=True)
+    sub.edit("/w/src/settings.py").bash("pytest -q", "1 failed, 13 passed in 0.3s")
+    sub.edit("/w/tests/test_settings.py").bash("pytest -q", "14 passed in 0.3s")
+    sub.say("Done.")
+    sub.path.parent.mkdir(parents=True)
+    sub.parse()  # writes it
+    t = main.parse()
+    assert t.files == ["src/settings.py", "tests/test_settings.py"]
+    assert t.commands == ["pytest -q"] and t.tests_passed_at_end is True
+    assert t.prompts == ["Use a subagent to migrate the settings loader from INI to TOML."]
+    assert t.final_text == "The subagent migrated the loader to TOML; all 14 tests pass."
+    assert did_work(t) and outcome(t) == "success"

@@ -75,6 +75,7 @@ _ERROR_LINE = re.compile(
 
 
 MAX_BYTES = 50_000_000  # the most of a transcript that is read: its first and last 25 MB
+_AGENT_ID = re.compile(r"[\w-]{1,100}")
 
 
 @dataclass
@@ -199,6 +200,7 @@ class _Parser:
         # answer of the last such turn: a closing question or thanks is no summary of it.
         self.turn_worked = False
         self.worked_final: list[str] | None = None
+        self.in_subagent = False  # reading a subagent's own transcript (see `subagent`)
         self.first_ts: str | None = None
         self.last_ts: str | None = None
         self.base: str | None = None  # see _base
@@ -227,7 +229,7 @@ class _Parser:
             self.t.session_id = entry["sessionId"]
         if not self.t.cwd and isinstance(entry.get("cwd"), str):
             self.t.cwd = entry["cwd"]
-        side = bool(entry.get("isSidechain"))
+        side = bool(entry.get("isSidechain")) or self.in_subagent
         self.t.sidechain_messages += side
         message = entry.get("message")
         if not isinstance(message, dict):
@@ -337,6 +339,8 @@ class _Parser:
         if any(marker in output[:200] for marker in _REJECTED):
             return
         failed = bool(block.get("is_error"))
+        if use.name in ("Task", "Agent") and isinstance(extra, dict):
+            self.subagent(extra.get("agentId"))
         if use.name.startswith("mcp__") and use.name.endswith("__memrl_capture"):
             self.t.captured_via_mcp |= not failed  # a refused capture saved nothing
         elif use.name in EDIT_TOOLS:
@@ -351,6 +355,24 @@ class _Parser:
             command = str(use.input.get("command") or "").strip()
             if command:
                 self.bash_result(command, failed, output, bool(use.input.get("run_in_background")))
+
+    def subagent(self, agent_id: Any) -> None:
+        """What a subagent did, where it is read: Claude Code 2.x keeps a subagent's messages
+        in `<session>/subagents/agent-<id>.jsonl` beside the transcript, which holds only
+        the call and its answer. Its edits, commands and errors are the session's."""
+        if self.in_subagent or not isinstance(agent_id, str) or not _AGENT_ID.fullmatch(agent_id):
+            return
+        path = self.t.path.parent / self.t.path.stem / "subagents" / f"agent-{agent_id}.jsonl"
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 (closed below)
+        except OSError:
+            return  # an older Claude Code wrote the subagent's messages inline
+        self.in_subagent = True
+        try:
+            with fh:
+                _read_lines(self, fh, MAX_BYTES // 10)
+        finally:
+            self.in_subagent = False
 
     def edit_result(self, name: str, path: str, failed: bool, output: str) -> None:
         if failed:
