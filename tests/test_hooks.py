@@ -990,3 +990,28 @@ def test_redact_refuses_both_flags(leaky: Memory) -> None:
 
     res = CliRunner().invoke(app, ["redact", "--check", "--fix"])
     assert res.exit_code == 2
+
+
+def test_a_forked_session_with_nothing_new_is_not_a_second_episode(
+    fast_memory: Memory, repo: Path, tmp_path: Path
+) -> None:
+    """`claude --resume <id> --fork-session` copies the transcript under a new session id."""
+    t = Transcript(tmp_path / "a.jsonl", "sess-a", repo).prompt("Fix the TSV export encoding")
+    t.edit("src/export.py").bash("pytest -q", "3 passed in 0.1s").say("Fixed: utf-8 now.")
+    end("sess-a", t.path)
+    [original] = hook_episodes(fast_memory, "sess-a")
+    fork = tmp_path / "b.jsonl"
+    fork.write_text(t.path.read_text().replace('"sess-a', '"sess-b'))
+    more = Transcript(fork, "sess-b", repo)
+    more.n = 100  # the copied lines keep their numbers; new ones follow
+    more.prompt("Which encoding is it now?").say("utf-8.")
+    code, _, err = end("sess-b", fork)
+    assert code == 0 and err == ""
+    assert hook_episodes(fast_memory, "sess-b") == [] and fast_memory.count() == 1
+    assert (
+        f"the same work as episode {original[:8]}"
+        in (fast_memory.root / hooks.LOG_FILE).read_text()
+    )
+    more.prompt("Also the CSV one").edit("src/csv.py").say("Done too.")
+    end("sess-b", fork)  # new work: the fork is an episode of its own
+    assert len(hook_episodes(fast_memory, "sess-b")) == 1 and fast_memory.count() == 2

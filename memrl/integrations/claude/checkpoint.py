@@ -184,6 +184,8 @@ def _upsert(
         note = f"episode {existing.id[:8]} is archived; left alone"
     elif not _worth_keeping(t, fields):
         note = "nothing to remember yet (no request, or no work done)"
+    elif existing is None and (copy := _copy_of(memory, fields, session_id, project)):
+        note = f"the same work as episode {copy[:8]} of another session (a fork); not kept twice"
     else:
         subject, changed = _save(memory, fields, existing, session_id, project)
         verb = "created" if existing is None else "updated" if changed else "unchanged"
@@ -197,6 +199,25 @@ def _upsert(
         jobs.spread += [c.id for c in credit]
         note += f"; credit to {len(credit)}" if credit else ""
     return note, jobs
+
+
+def _copy_of(memory: Memory, fields: dict[str, Any], session_id: str, project: str) -> str | None:
+    """Another session's live hook episode holding the same work, if there is one: Claude
+    Code's --fork-session copies a transcript under a new session id, and what the copy
+    adds (a question, say) is no new work."""
+    from memrl.store.ledger import SUMMARY_CHARS
+
+    mine = memory.prepare({**fields, "project": project}, source="hook", session_id=session_id)
+    same = ("task", "summary", "outcome", "files", "commands", "errors_resolved")
+    for (other,) in memory.ledger.conn.execute(
+        "SELECT id FROM episodes WHERE source = 'hook' AND archived = 0 AND project = ? "
+        "AND task = ? AND summary = ? AND session_id IS NOT ?",
+        (project, mine.task, mine.summary[:SUMMARY_CHARS], session_id),
+    ).fetchall():
+        theirs = memory.store.load(other)
+        if mine.model_dump(include=set(same)) == theirs.model_dump(include=set(same)):
+            return other
+    return None
 
 
 def _save(
