@@ -200,6 +200,8 @@ def test_without_claude_setup_says_the_server_is_not_registered(tmp_path, monkey
     assert "Hooks installed in" in out and (tmp_path / "claude-config" / "settings.json").exists()
     assert "MCP server was NOT registered" in out and "`claude` is not on PATH" in out
     assert "claude mcp add --scope user memrl" in out and '"mcpServers"' in out
+    # where Claude Code keeps its servers when CLAUDE_CONFIG_DIR moves its folder
+    assert f"the mcpServers of {tmp_path / 'claude-config' / '.claude.json'}:" in out
     assert "merge these hooks" not in out and '"hooks"' not in out  # already written
     assert out.index("Hooks installed") < out.index("NOT registered")  # what is left, last
     as_json = CliRunner().invoke(cli(), ["setup", "claude", "--json"])

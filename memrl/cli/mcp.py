@@ -59,6 +59,7 @@ def claude(
 ) -> None:
     """Register memrl with Claude Code for all projects: the MCP server, and the session hooks
     unless --no-hooks. Running it again changes nothing; --uninstall undoes both."""
+    from memrl.integrations.claude.settings import user_config_file
     from memrl.integrations.claude.setup import ClaudeCliError, register
 
     if not no_hooks:  # a settings.json that cannot be merged stops it before any change
@@ -91,16 +92,19 @@ def claude(
             f"Once it is, run:\n\n  {report.shell_command}\n"
         )
         if uninstall:
-            say('Or delete "memrl" from the mcpServers of ~/.claude.json.')
+            say(f'Or delete "memrl" from the mcpServers of {user_config_file()}.')
         else:
-            say("Or add this to the mcpServers of ~/.claude.json:\n")
+            say(f"Or add this to the mcpServers of {user_config_file()}:\n")
             say(report.config_json)
     else:
         if report.action == "printed":
             what = "remove" if uninstall else "register memrl for all projects"
             say(f"To {what}, run:\n\n  {report.shell_command}\n")
             if not uninstall:
-                say("Or add this to the mcpServers of ~/.claude.json (or a project's .mcp.json):\n")
+                say(
+                    f"Or add this to the mcpServers of {user_config_file()} "
+                    "(or a project's .mcp.json):\n"
+                )
                 say(report.config_json)
         else:
             say(ACTIONS[report.action])

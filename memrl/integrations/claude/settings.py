@@ -74,6 +74,14 @@ def config_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".claude"
 
 
+def user_config_file() -> str:
+    """Where Claude Code keeps its user-scope MCP servers, as a person would type it."""
+    env = os.environ.get("CLAUDE_CONFIG_DIR")
+    path = Path(env).expanduser() / ".claude.json" if env else Path.home() / ".claude.json"
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
 def settings_path() -> Path:
     return config_dir() / "settings.json"
 
