@@ -801,6 +801,9 @@ def test_status_says_whether_the_hooks_are_installed_and_what_failed_lately(
     (data_dir / "config.toml").write_text("[retrieval\nlimit = ")  # every hook fails now
     payload = {"session_id": "s", "transcript_path": str(FIXTURES / "bugfix.jsonl")}
     assert call("session-end", {**payload, "cwd": str(repo)})[0] == 0
+    broken = runner.invoke(app, ["status"])  # the settings stop it: the hooks still show
+    assert broken.exit_code == 2 and "not valid TOML" in broken.output
+    assert "1 failure in the last 24 h" in " ".join(broken.output.split())
     (data_dir / "config.toml").unlink()  # fixed, but the user never saw it fail
 
     seen = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["hooks"]

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import typer
 
@@ -175,10 +175,14 @@ def status(as_json: bool = JsonOpt) -> None:
     """Store health: counts, index freshness, model, unreadable files, size, hooks.
 
     Says whether Claude Code's hooks are installed and have failed lately."""
-    from memrl import maintenance
+    from memrl import config, maintenance
+    from memrl.errors import ConfigError
     from memrl.integrations.claude import health
 
-    memory = open_memory()
+    try:
+        memory = open_memory()
+    except ConfigError as exc:  # every hook fails too: say what they have lost meanwhile
+        _status_without_settings(exc, health.check(config.data_dir()), as_json)
     st = maintenance.status(memory)
     hooks = health.check(memory.root)
     ix = st.index
@@ -491,6 +495,24 @@ def import_(
             f"searchable yet (importing again is not needed): {result.index_problem}",
             5,
         )
+
+
+def _status_without_settings(exc: Exception, hooks: HooksHealth, as_json: bool) -> NoReturn:
+    """What status can say while the settings stop every command: the error, and the
+    hooks, which fail on it too (each session meanwhile is captured by none)."""
+    if as_json:
+        print_json({"error": str(exc), "hooks": hooks.as_dict()})
+        raise typer.Exit(2)
+    from rich.markup import escape
+    from rich.table import Table
+
+    err_console().print(f"[bold red]error:[/] {escape(str(exc))}")
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    _hook_rows(t, hooks)
+    console().print(t)
+    raise typer.Exit(2)
 
 
 def _hook_rows(t: Any, hooks: HooksHealth) -> None:
