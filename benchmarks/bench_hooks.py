@@ -81,9 +81,8 @@ def transcript(path: Path, session: str, cwd: Path, size: int = TRANSCRIPT_BYTES
                                          "input": {"command": cmd}}]))  # fmt: skip
             fh.write(line("user", [{"type": "tool_result", "tool_use_id": f"b{i}",
                                     "content": test_out, "is_error": False}]))  # fmt: skip
-        fh.write(
-            line("assistant", [{"type": "text", "text": "Fixed the redirect; all tests pass."}])
-        )
+        done = f"Fixed the redirect ({session}); all tests pass."  # each session its own work
+        fh.write(line("assistant", [{"type": "text", "text": done}]))
     return path
 
 
