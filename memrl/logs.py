@@ -20,6 +20,8 @@ def append(path: str | Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.stat().st_size > MAX_BYTES:
         os.replace(path, path.with_name(path.name + ".1"))
-    with open(path, "a", encoding="utf-8") as fh:
+    # readable by its owner alone (it names sessions and folders), never through a link
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    with open(os.open(path, flags, 0o600), "a", encoding="utf-8") as fh:
         fh.write(text)
     return path

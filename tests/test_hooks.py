@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -683,8 +684,10 @@ def test_unwritable_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     code, out, err = end("sess-ro", FIXTURES / "bugfix.jsonl")
     assert code == 0 and out == ""
     line = _one_line(err)
-    assert str(temp / "memrl-hooks.log") in line  # the fallback log, named
-    assert "sess-ro: failed" in (temp / "memrl-hooks.log").read_text()
+    fallback = temp / f"memrl-hooks-{os.getuid()}.log"  # one per user, theirs alone
+    assert str(fallback) in line  # the fallback log, named
+    assert "sess-ro: failed" in fallback.read_text()
+    assert fallback.stat().st_mode & 0o777 == 0o600
 
 
 def test_store_write_failure(

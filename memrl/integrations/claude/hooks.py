@@ -228,7 +228,10 @@ def log(message: str) -> Path | None:
 
 
 def fallback_log() -> Path:
-    return Path(tempfile.gettempdir()) / "memrl-hooks.log"
+    """Where a hook that cannot write its store's log writes instead: one file per user in
+    the temp folder, so users of one machine neither share nor block each other's."""
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return Path(tempfile.gettempdir()) / f"memrl-hooks-{user}.log"
 
 
 def open_memory() -> Memory:
