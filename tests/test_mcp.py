@@ -326,6 +326,16 @@ async def test_cleanup_archives_dead_weight_only_when_asked(server, memory):
     assert 'memrl_review(action="cleanup")' in here["suggestions"][-1]
 
 
+async def test_a_capture_sent_twice_is_stored_once(server, memory):
+    """A retry after a timeout, or the same capture twice in one session."""
+    async with Client(server) as client:
+        first, _ = await ok(client, "memrl_capture", **REDIRECT)
+        again, text = await ok(client, "memrl_capture", **REDIRECT)
+        other, _ = await ok(client, "memrl_capture", **{**REDIRECT, "outcome": "partial"})
+    assert again["id"] == first["id"] and memory.count() == 2 and other["id"] != first["id"]
+    assert f"captured the same episode before as {first['short_id']}" in text
+
+
 async def test_capture_can_file_a_memory_under_another_project(server):
     async with Client(server) as client:
         saved, _ = await ok(
@@ -723,7 +733,7 @@ async def test_capture_warns_of_a_project_that_differs_only_in_case(fast_server)
         await ok(client, "memrl_capture", summary="Tuned the pool", project="acme/webapp")
         slash, _ = await ok(client, "memrl_capture", summary="Tuned it", project="acme/webapp/")
         case, text = await ok(client, "memrl_capture", summary="Tuned it", project="Acme/WebApp")
-        again, _ = await ok(client, "memrl_capture", summary="Tuned it", project="Acme/WebApp")
+        again, _ = await ok(client, "memrl_capture", summary="Tuned more", project="Acme/WebApp")
     assert slash["project"] == "acme/webapp" and slash["warnings"] == []
     assert case["project"] == "Acme/WebApp"
     assert case["warnings"] == [
