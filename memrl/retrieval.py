@@ -75,7 +75,13 @@ def search(
         # (a first import interrupted, files restored by hand) need `memrl index`.
         if memory.ledger.meta("index_built") is None and not memory.exists():
             return SearchResult(
-                query, [], None, weight, ["the memory is empty: capture an episode first"]
+                query,
+                [],
+                None,
+                weight,
+                settings.keyword_weight,
+                settings.min_similarity,
+                ["the memory is empty: capture an episode first"],
             )
         raise
     k = max(settings.candidates, limit * 4)
@@ -148,4 +154,12 @@ def search(
             )
         except StoreError as exc:  # a read-only store can still be searched
             warnings.append(f"this search was not logged, so it cannot be rated: {exc}")
-    return SearchResult(query, hits, retrieval_id, weight, warnings)
+    return SearchResult(
+        query,
+        hits,
+        retrieval_id,
+        weight,
+        settings.keyword_weight,
+        settings.min_similarity,
+        warnings,
+    )

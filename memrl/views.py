@@ -143,9 +143,9 @@ class Hit:
         self, utility_weight: float, *, keyword_weight: float, min_similarity: float
     ) -> str:
         """Why the hit ranks where it does, with every number a reader needs to redo the
-        sum: the score blends
-        relevance *normalised* (the minimum similarity is 0 %, a perfect match 100 %), not
-        relevance itself, and relevance is similarity raised by the keyword match."""
+        sum: the score blends relevance *normalised* (the minimum similarity is 0 %, a
+        perfect match 100 %), not relevance itself, and relevance is similarity raised by
+        the keyword match."""
         learned = self.row.learned
         utility = f"utility {learned.utility:.0%}" + (
             f" (decayed ×{learned.decay:.2f})" if learned.decay < 0.995 else ""
@@ -170,7 +170,17 @@ class SearchResult:
     hits: list[Hit]
     retrieval_id: int | None
     utility_weight: float
+    keyword_weight: float  # the settings the hits were ranked with, to explain them by
+    min_similarity: float
     warnings: list[str] = field(default_factory=list)
+
+    def explain(self, hit: Hit) -> str:
+        """Why `hit` ranks where it does, in the terms it was ranked by."""
+        return hit.explain(
+            self.utility_weight,
+            keyword_weight=self.keyword_weight,
+            min_similarity=self.min_similarity,
+        )
 
 
 @dataclass(slots=True)

@@ -67,15 +67,6 @@ def search(
             f"{query.strip()} is the id of “{memory.rows([named])[named].title}”: "
             f"`memrl show {short}` shows that episode in full"
         )
-    retrieval = memory.settings.retrieval
-
-    def explained(h: Hit) -> str:
-        return h.explain(
-            result.utility_weight,
-            keyword_weight=retrieval.keyword_weight,
-            min_similarity=retrieval.min_similarity,
-        )
-
     if as_json:
         print_json(
             {
@@ -91,7 +82,7 @@ def search(
                         "normalised_relevance": round(h.normalised, 4),
                         "score": round(h.score, 4),
                         "weak": h.weak,
-                        "explanation": explained(h),
+                        "explanation": result.explain(h),
                     }
                     for h in result.hits
                 ],
@@ -111,7 +102,7 @@ def search(
         console().print("[dim]weak: a faint match, unlikely to help; `last` leaves it out[/]")
     if explain:
         for h in result.hits:
-            console().print(f"[dim]{h.rank}. {h.row.short_id}: {explained(h)}[/]")
+            console().print(f"[dim]{h.rank}. {h.row.short_id}: {result.explain(h)}[/]")
 
 
 TASK_MIN = 16  # cells the task keeps before the columns beside it give way

@@ -231,13 +231,7 @@ class SearchScreen(EpisodeActions):
         if row >= len(self.result.hits):
             return
         hit = self.result.hits[row]
-        retrieval = self.app.memory.settings.retrieval
-        why = hit.explain(
-            self.result.utility_weight,
-            keyword_weight=retrieval.keyword_weight,
-            min_similarity=retrieval.min_similarity,
-        )
-        self.query_one("#search-why", Static).update(why)
+        self.query_one("#search-why", Static).update(self.result.explain(hit))
         self.query_one(EpisodeDetail).show(hit.id)
 
     @on(DataTable.RowSelected, "#search-results")
