@@ -101,21 +101,6 @@ class Memory(Reading):
 
     # writing ----------------------------------------------------------------------
 
-    def _captured_before(self, ep: Episode) -> Episode | None:
-        """The live episode this session captured with the very same content, if any: a
-        capture sent twice (a retry after a timeout, say) is stored once."""
-        if not ep.session_id:
-            return None
-        for row in self.ledger.session_episodes(ep.session_id, archived=False):
-            if row.task == ep.task and row.project == ep.project:
-                try:
-                    other = self.store.load(row.id)
-                except MemrlError:  # a broken file: `status` reports it
-                    continue
-                if (other.search_text(), other.outcome) == (ep.search_text(), ep.outcome):
-                    return other
-        return None
-
     def prepare(
         self,
         data: dict[str, Any] | Episode,
@@ -163,7 +148,7 @@ class Memory(Reading):
                 f"an episode with id {ep.short_id} already exists; change it with "
                 "`memrl edit`, or leave the id out to capture a new one"
             )
-        if (twin := self._captured_before(ep)) is not None:
+        if twin := self.same_work(ep, same_session=True):  # a retry after a timeout, say
             return CaptureResult(
                 twin,
                 [],

@@ -11,14 +11,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memrl.errors import InvalidInput
+from memrl.errors import InvalidInput, MemrlError
 from memrl.learning.rules import confidence, decay_factor, utility
 from memrl.store import EpisodeStore, Filters
-from memrl.store.ledger import CATALOG_COLUMNS, STATE_COLUMNS, CatalogRow, Ledger, StateRow
+from memrl.store.ledger import (
+    CATALOG_COLUMNS,
+    STATE_COLUMNS,
+    SUMMARY_CHARS,
+    CatalogRow,
+    Ledger,
+    StateRow,
+)
 from memrl.views import EpisodeView, Learned, Row
 
 if TYPE_CHECKING:
     from memrl.config import Settings
+    from memrl.episode import Episode
 
 SORTS = {
     "created": "e.created_at",
@@ -101,6 +109,31 @@ class Reading:
 
     def resolve(self, ref: str, *, archived: bool | None = False) -> str:
         return self.store.resolve(ref, archived=archived)
+
+    def same_work(
+        self, ep: Episode, *, same_session: bool, source: str | None = None
+    ) -> Episode | None:
+        """A live episode that holds the same work as `ep` (the same text, project and
+        outcome), captured in `ep`'s own session or in another one: a capture sent twice,
+        or a session copied under a new id, is one piece of work, stored once."""
+        if same_session and not ep.session_id:
+            return None
+        sql = (
+            "SELECT id FROM episodes WHERE archived = 0 AND project = ? AND task = ? "
+            f"AND summary = ? AND session_id {'=' if same_session else 'IS NOT'} ?"
+        )
+        args: builtins.list[Any] = [ep.project, ep.task, ep.summary[:SUMMARY_CHARS], ep.session_id]
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        for (episode_id,) in self.ledger.conn.execute(sql, args).fetchall():
+            try:
+                other = self.store.load(episode_id)
+            except MemrlError:  # a broken file: `status` reports it
+                continue
+            if (other.search_text(), other.outcome) == (ep.search_text(), ep.outcome):
+                return other
+        return None
 
     def get(self, ref: str, *, archived: bool | None = None) -> EpisodeView:
         episode_id = self.resolve(ref, archived=archived)

@@ -184,11 +184,20 @@ def _upsert(
         note = f"episode {existing.id[:8]} is archived; left alone"
     elif not _worth_keeping(t, fields):
         note = "nothing to remember yet (no request, or no work done)"
-    elif existing is None and (copy := _copy_of(memory, fields, session_id, project)):
-        note = f"the same work as episode {copy[:8]} of another session (a fork); not kept twice"
+    elif existing is None:  # through the same validation and redaction as capture
+        ep = memory.prepare({**fields, "project": project}, source="hook", session_id=session_id)
+        # --fork-session copies a transcript under a new session id: what the copy adds
+        # (a question, say) is no new work
+        if twin := memory.same_work(ep, same_session=False, source="hook"):
+            note = f"the same work as episode {twin.short_id} of another session (a fork); "
+            note += "not kept twice"
+        else:
+            memory.store.save([ep])
+            subject, note = ep, f"created episode {ep.short_id} ({ep.outcome.value})"
+            jobs.index.append(ep.id)
     else:
-        subject, changed = _save(memory, fields, existing, session_id, project)
-        verb = "created" if existing is None else "updated" if changed else "unchanged"
+        subject, changed = _update(memory, fields, existing)
+        verb = "updated" if changed else "unchanged"
         note = f"{verb} episode {subject.short_id} ({subject.outcome.value})"
         if changed:
             jobs.index.append(subject.id)
@@ -201,37 +210,8 @@ def _upsert(
     return note, jobs
 
 
-def _copy_of(memory: Memory, fields: dict[str, Any], session_id: str, project: str) -> str | None:
-    """Another session's live hook episode holding the same work, if there is one: Claude
-    Code's --fork-session copies a transcript under a new session id, and what the copy
-    adds (a question, say) is no new work."""
-    from memrl.store.ledger import SUMMARY_CHARS
-
-    mine = memory.prepare({**fields, "project": project}, source="hook", session_id=session_id)
-    same = ("task", "summary", "outcome", "files", "commands", "errors_resolved")
-    for (other,) in memory.ledger.conn.execute(
-        "SELECT id FROM episodes WHERE source = 'hook' AND archived = 0 AND project = ? "
-        "AND task = ? AND summary = ? AND session_id IS NOT ?",
-        (project, mine.task, mine.summary[:SUMMARY_CHARS], session_id),
-    ).fetchall():
-        theirs = memory.store.load(other)
-        if mine.model_dump(include=set(same)) == theirs.model_dump(include=set(same)):
-            return other
-    return None
-
-
-def _save(
-    memory: Memory,
-    fields: dict[str, Any],
-    existing: CatalogRow | None,
-    session_id: str,
-    project: str,
-) -> tuple[Episode, bool]:
-    """Create or update in place, through the same validation and redaction as capture."""
-    if existing is None:
-        ep = memory.prepare({**fields, "project": project}, source="hook", session_id=session_id)
-        memory.store.save([ep])
-        return ep, True
+def _update(memory: Memory, fields: dict[str, Any], existing: CatalogRow) -> tuple[Episode, bool]:
+    """Update in place, through the same validation and redaction as capture."""
     with memory.store.editing():  # a person's edit or archive meanwhile is not overwritten
         current = memory.store.load(existing.id)
         now = datetime.fromtimestamp(memory.now(), UTC).isoformat()
