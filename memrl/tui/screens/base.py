@@ -8,7 +8,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from memrl.tui import curator
-from memrl.views import plural
 
 if TYPE_CHECKING:
     from textual import getters
@@ -111,7 +110,7 @@ class EpisodeActions(MemrlScreen[None]):
             self.app.write(curator.pin(ids, pinned))
 
     def action_archive(self) -> None:
-        from memrl.tui.screens.confirm import ConfirmScreen
+        from memrl.tui.screens.confirm import confirm_archive
 
         ids = self._ids()
         if not ids:
@@ -127,18 +126,9 @@ class EpisodeActions(MemrlScreen[None]):
         live = [r for r in rows.values() if not r.archived]
         if not live:
             return
-        listing = "\n".join(f"  {r.short_id}  {r.title[:60]}" for r in live)
-        it = "it" if len(live) == 1 else "them"
-        detail = (
-            f"{listing}\n\nArchived episodes leave search; u or `memrl restore` brings {it} back."
+        confirm_archive(
+            self.app, live, lambda: self.app.write(curator.archive([r.id for r in live]))
         )
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.write(curator.archive([r.id for r in live]))
-
-        question = f"Archive {plural(len(live), 'episode')}?"
-        self.app.push_screen(ConfirmScreen(question, detail, yes="Archive"), answered)
 
     def _editable(self) -> str | None:
         """The episode to edit: the first selected, unless it is archived (said so)."""

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from textual.app import App
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from memrl.tui.format import clip
+from memrl.views import Row, plural
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -37,3 +43,22 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+def confirm_archive(app: App, rows: Sequence[Row], archive: Callable[[], None]) -> None:
+    """Ask before archiving `rows`, each listed; `archive` runs on yes."""
+    listing = "\n".join(f"  {r.short_id}  {clip(r.title, 60)}" for r in rows)
+    it = "it" if len(rows) == 1 else "them"
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            archive()
+
+    app.push_screen(
+        ConfirmScreen(
+            f"Archive {plural(len(rows), 'episode')}?",
+            f"{listing}\n\nArchived episodes leave search; u or `memrl restore` brings {it} back.",
+            yes="Archive",
+        ),
+        answered,
+    )

@@ -137,29 +137,19 @@ class PruneScreen(MemrlScreen[bool]):
         )
 
     def action_prune(self) -> None:
-        from memrl.tui.screens.confirm import ConfirmScreen
+        from memrl.tui.screens.confirm import confirm_archive
 
         chosen = list(self.query_one(SelectionList).selected)
         if not chosen:
             self.notify("nothing selected", severity="warning")
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.write(curator.prune(chosen))
-                self.dismiss(True)
+        def archive() -> None:
+            self.app.write(curator.prune(chosen))
+            self.dismiss(True)
 
-        titles = {c.row.id: f"{c.row.short_id}  {c.row.title}" for c in self.candidates}
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Archive {plural(len(chosen), 'episode')}?",
-                "\n".join(titles[i] for i in chosen)
-                + "\n\nThey leave search and go to archive/; u or `memrl restore` brings them "
-                "back.",
-                yes="Archive",
-            ),
-            answered,
-        )
+        rows = {c.row.id: c.row for c in self.candidates}
+        confirm_archive(self.app, [rows[i] for i in chosen], archive)
 
     def action_cancel(self) -> None:
         self.dismiss(False)

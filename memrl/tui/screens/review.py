@@ -179,26 +179,13 @@ class ReviewScreen(MemrlScreen[None]):
             self._change(curator.pin(ids, True))
 
     def action_archive(self) -> None:
-        from memrl.tui.screens.confirm import ConfirmScreen
+        from memrl.tui.screens.confirm import confirm_archive
 
         finding = self.current
         if finding is None or self.saving:
             return
         rows = finding.rows[1:] if finding.kind == "duplicates" else finding.rows
-        listing = "\n".join(f"  {r.short_id}  {r.title[:60]}" for r in rows)
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._change(curator.archive([r.id for r in rows]))
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Archive {len(rows)} episode{'s' if len(rows) != 1 else ''}?",
-                f"{listing}\n\nu or `memrl restore` brings {'it' if len(rows) == 1 else 'them'} back.",
-                yes="Archive",
-            ),
-            answered,
-        )
+        confirm_archive(self.app, rows, lambda: self._change(curator.archive([r.id for r in rows])))
 
     def action_skip(self) -> None:
         if self.current is not None and not self.saving:
