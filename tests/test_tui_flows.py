@@ -7,8 +7,8 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -89,6 +89,20 @@ def app_for(memory: Memory, **kw) -> MemrlApp:
 
 def table(app: MemrlApp) -> EpisodeTable:
     return app.screen.query_one(EpisodeTable)
+
+
+@asynccontextmanager
+async def on_first_episode(
+    memory: Memory, *, editor: bool = False
+) -> AsyncIterator[tuple[MemrlApp, Pilot, str]]:
+    """The app browsing `memory`, settled: (app, pilot, the id of the episode under the
+    cursor). With `editor`, E runs $EDITOR in place (the headless driver cannot suspend)."""
+    app = app_for(memory)
+    if editor:
+        app.suspend = nullcontext  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        yield app, pilot, table(app).current_id
 
 
 async def test_rate_helpful_and_unhelpful(store: Memory) -> None:
@@ -211,10 +225,7 @@ async def test_undoing_a_rating_moved_since_shows_why_not(store: Memory) -> None
 
 
 async def test_archive_asks_first_and_undo_restores(store: Memory) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
@@ -238,10 +249,7 @@ async def test_archive_asks_first_and_undo_restores(store: Memory) -> None:
 async def test_archiving_one_archived_elsewhere_says_so_before_asking(
     store: Memory, other: Memory, data_dir: Path
 ) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         other.archive([target])  # the list has not caught up yet
         await pilot.press("a")
         await settle(pilot)
@@ -255,10 +263,7 @@ async def test_archiving_one_archived_elsewhere_says_so_before_asking(
 
 
 async def test_pin_toggles_and_undoes(store: Memory) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (_app, pilot, target):
         await pilot.press("p")
         await settle(pilot)
         assert store.rows([target])[target].pinned
@@ -288,10 +293,7 @@ async def test_undoing_a_pin_restores_each_episodes_own_state(store: Memory) -> 
 
 
 async def test_edit_validates_inline_then_saves_and_reindexes(store: Memory) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await pilot.press("e")
         await settle(pilot)
         screen = app.screen
@@ -331,10 +333,7 @@ async def test_rows_a_change_leaves_are_compacted_once_changes_pause(
     store.capture(episode(task=TASKS[0][0], summary=TASKS[0][1]))
     index = store.index
     index.compact_waiting()
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await save_summary(pilot, app, "Polled for the cookie")
         assert index._behind(index.table())[0] == 1  # the re-indexed row waits
         await pilot.pause(1.5)
@@ -345,10 +344,7 @@ async def test_rows_a_change_leaves_are_compacted_once_changes_pause(
 
 
 async def test_quitting_asks_before_losing_an_unsaved_edit(store: Memory) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         app.push_screen(EditScreen(target))
         await settle(pilot)
         app.screen.query_one("#f-summary", TextArea).text = "half-typed thought"
@@ -368,10 +364,7 @@ async def test_quitting_asks_before_losing_an_unsaved_edit(store: Memory) -> Non
 
 
 async def test_edit_can_be_undone(store: Memory) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         before = store.get(target).episode.summary
         app.push_screen(EditScreen(target))
         await settle(pilot)
@@ -395,11 +388,7 @@ async def test_edit_in_editor(store: Memory, tmp_path: Path, monkeypatch) -> Non
         encoding="utf-8",
     )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
-    app = app_for(store)
-    monkeypatch.setattr(app, "suspend", nullcontext)  # the headless driver cannot suspend
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store, editor=True) as (_app, pilot, target):
         await pilot.press("E")
         await settle(pilot)
     assert store.get(target).episode.outcome.value == "partial"
@@ -432,11 +421,7 @@ async def test_an_edit_that_cannot_be_saved_is_kept_for_the_next_one(
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    app = app_for(store)
-    monkeypatch.setattr(app, "suspend", nullcontext)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store, editor=True) as (app, pilot, target):
         assert store.get(target).episode.outcome.value == "success"
         await pilot.press("E")
         await settle(pilot)
@@ -453,10 +438,7 @@ async def test_a_form_saved_over_a_change_made_elsewhere_asks_first(
 ) -> None:
     """Another process changes the summary (and the tags) while the form is open: saving
     the form asks before writing over the summary, and keeps the tags either way."""
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await type_summary(pilot, app, "mine")
         form = app.screen
         other.update(target, {"summary": "theirs", "tags": ["theirs"]})
@@ -483,10 +465,7 @@ async def test_a_form_saved_over_a_change_made_elsewhere_asks_first(
 async def test_undoing_an_edit_never_reverts_a_later_change_made_elsewhere(
     store: Memory, other: Memory, data_dir: Path
 ) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await save_summary(pilot, app, "mine")
         other.update(target, {"summary": "theirs, later"})
         await pilot.press("u")
@@ -524,11 +503,7 @@ async def test_an_edit_kept_unsaved_goes_on_from_its_own_version(
     """E fails; another process then changes the outcome; E again saves the person's
     summary and leaves that outcome alone."""
     use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
-    app = app_for(store)
-    monkeypatch.setattr(app, "suspend", nullcontext)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store, editor=True) as (app, pilot, target):
         await pilot.press("E")
         await settle(pilot)
         assert "press E to go on" in notices(app)[-1]
@@ -556,10 +531,7 @@ async def test_an_edit_kept_unsaved_is_private_and_never_in_a_shared_folder(
     victim.write_text("VICTIM\n", encoding="utf-8")
     target = store.list(limit=1)[0].id
     (shared / f"memrl-{target[:8]}-unsaved.json").symlink_to(victim)
-    app = app_for(store)
-    monkeypatch.setattr(app, "suspend", nullcontext)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with on_first_episode(store, editor=True) as (_app, pilot, _):
         await pilot.press("E")
         await settle(pilot)
         kept = data_dir / "unsaved" / f"{target}.json"
@@ -585,10 +557,7 @@ async def test_an_edit_that_cannot_be_kept_says_so_and_the_app_carries_on(
         raise StoreError("cannot write /store/unsaved: read-only file system")
 
     monkeypatch.setattr("memrl.tui.editor.keep_unsaved", read_only)
-    app = app_for(store)
-    monkeypatch.setattr(app, "suspend", nullcontext)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with on_first_episode(store, editor=True) as (app, pilot, _):
         await pilot.press("E")
         await settle(pilot)
         assert any("Your text could not be kept: cannot write" in n for n in notices(app))
@@ -1135,10 +1104,7 @@ async def test_each_key_and_its_palette_entry_share_a_name(store: Memory) -> Non
 
 
 async def test_curve_and_graph_open_from_browse_and_search(store: Memory) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await pilot.press("c")
         await settle(pilot)
         assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == target
@@ -1267,10 +1233,7 @@ async def test_an_editor_that_cannot_run_gives_the_app_back(store: Memory, monke
 async def test_letter_keys_are_text_in_a_form_not_app_actions(store: Memory) -> None:
     from textual.widgets import Select
 
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await save_summary(pilot, app, "saved first")  # an edit for the app's u to undo
         await pilot.press("e")
         await settle(pilot)
@@ -1462,10 +1425,7 @@ async def test_escape_from_a_merge_asks_before_losing_the_summary(store: Memory)
 async def test_saving_a_form_refuses_an_episode_archived_meanwhile(
     store: Memory, other: Memory, data_dir: Path
 ) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await type_summary(pilot, app, "typed while it was archived")
         form = app.screen
         other.archive([target])
@@ -1499,10 +1459,7 @@ async def test_opening_a_screen_already_open_goes_back_to_it(store: Memory) -> N
 
 
 async def test_the_edit_form_does_not_select_the_task_on_focus(store: Memory) -> None:
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        target = table(app).current_id
+    async with on_first_episode(store) as (app, pilot, target):
         await pilot.press("e")
         await settle(pilot)
         task = app.screen.query_one("#f-task", Input)
