@@ -118,8 +118,8 @@ class Event(BaseModel):
 class Learned(BaseModel):
     """What an export says was learned about an episode: utility is a probability, what
     neighbours add is at most ½ either way, counts are not negative and times are dates, so
-    an edited export cannot put impossible values in the ledger. Its
-    fields are the ledger's `StateRow`'s, and the history of utility changes."""
+    an edited export cannot put impossible values in the ledger. Its fields are the
+    ledger's `StateRow`'s, and the history of utility changes."""
 
     q: Unit = 0.5
     p: Pull = 0.0

@@ -122,7 +122,8 @@ def capture(
         return
     from rich.markup import escape
 
-    console().print(f"[green]✓[/] captured [cyan]{ep.short_id}[/] — {escape(visible(ep.title))}")
+    title = escape(visible(ep.title))
+    console().print(f"[green]✓[/] captured [cyan]{ep.short_id}[/] — {title}")
     if ep.redactions:
         kinds = ", ".join(f"{n} {k}" for k, n in ep.redactions.items())
         note(f"redacted before storing: {kinds}")

@@ -30,7 +30,7 @@ class Credit(Graph):
             else:
                 window = self.cfg.credit_window_minutes * 60
                 if ep.created_at.timestamp() < ts - window:
-                    return []  # work done long ago (a backfill): today's searches did not lead to it
+                    return []  # work done long ago (a backfill): no search of today led to it
                 rows = c.execute(
                     "SELECT seq, origin, ts FROM retrievals WHERE session_id IS NULL "
                     "AND project = ? AND credited = 0 AND ts BETWEEN ? AND ? ORDER BY seq DESC",

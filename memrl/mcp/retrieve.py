@@ -2,8 +2,8 @@
 
 A query that looks like an id (`refs.looks_like_id`) is looked up first. If no episode
 has that prefix the query is searched as text (error codes such as "80070005" or "1234"
-are common queries); if several do, the caller is asked for more characters. "latest" shows the
-newest live episode.
+are common queries); if several do, the caller is asked for more characters. "latest"
+shows the newest live episode.
 
 Searching and showing an episode in full are logged as retrievals under the server's
 session, so a later capture in the same session credits them; listing is browsing and

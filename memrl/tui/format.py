@@ -105,5 +105,6 @@ def episode_text(view: EpisodeView, now: float) -> RenderableType:
     )
     if learned.last_used_at:
         used += f" · last used {ago(learned.last_used_at, now)}"
-    parts += [Text("Learned", style="markdown.h3"), BLANK, learned_line(learned), BLANK, Text(used)]
+    parts += [Text("Learned", style="markdown.h3"), BLANK, learned_line(learned), BLANK]
+    parts.append(Text(used))
     return Group(*parts)

@@ -185,7 +185,8 @@ class ReviewScreen(MemrlScreen[None]):
         if finding is None or self.saving:
             return
         rows = finding.rows[1:] if finding.kind == "duplicates" else finding.rows
-        confirm_archive(self.app, rows, lambda: self._change(curator.archive([r.id for r in rows])))
+        ids = [r.id for r in rows]
+        confirm_archive(self.app, rows, lambda: self._change(curator.archive(ids)))
 
     def action_skip(self) -> None:
         if self.current is not None and not self.saving:

@@ -19,7 +19,8 @@ from memrl.memory import Memory
 from memrl.tui.format import episode_text
 
 GONE = (
-    "## This episode is gone\n\n```\n{error}\n```\n\nAnother process may have archived or deleted it. "
+    "## This episode is gone\n\n```\n{error}\n```\n\n"
+    "Another process may have archived or deleted it. "
     "Press **ctrl+r** to refresh the list, or `memrl index` in a shell to bring the catalog "
     "up to date."
 )
