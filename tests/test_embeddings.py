@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import pytest
 
 from memrl import embeddings
 from memrl.config import EmbeddingSettings
-from memrl.embeddings import FastEmbedder, bundled, spec
+from memrl.embeddings import FastEmbedder, bundled, compact, spec
 from memrl.errors import ModelUnavailable
 
 
@@ -36,7 +37,8 @@ def test_bundled_model_is_assembled_verified_and_offline(tmp_path, monkeypatch):
     folder = tmp_path / bundled.FOLDER
     about = bundled.manifest(folder)
     assert about["source"] == bundled.FILES["model.onnx"][2] and about["compacted"] is True
-    assert about["agreement"] >= 0.998 and about["speed"] > 0  # measured here, and recorded
+    # measured here, and recorded
+    assert about["agreement"] >= compact.AGREEMENT and about["speed"] > 0
     assert bundled.sha256(folder / "model.onnx") == about["sha256"]
     assert bundled.sha256(folder / "tokenizer.json") == bundled.FILES["tokenizer.json"][2]
     assert json.loads((folder / "tokenizer_config.json").read_text()) == {"model_max_length": 256}
@@ -101,7 +103,7 @@ def test_the_compacted_model_keeps_int8_weights_and_the_pinned_vectors(tmp_path)
     vectors = compacted.embed(TEXTS)
     reference = fresh(tmp_path / "models", model_path=str(pinned_graph(tmp_path))).embed(TEXTS)
     agreement = (vectors * reference).sum(axis=1)
-    assert agreement.min() >= 0.998, agreement
+    assert agreement.min() >= 0.98 and agreement.mean() >= 0.99, agreement  # "x" is the least
     # Search order is what users see: it is the pinned model's order.
     assert np.array_equal(np.argsort(vectors @ vectors[3]), np.argsort(reference @ reference[3]))
 
@@ -112,12 +114,13 @@ def test_the_compacted_model_keeps_int8_weights_and_the_pinned_vectors(tmp_path)
         if numpy_helper.to_array(i).dtype == np.float32 and numpy_helper.to_array(i).size > 100_000
     ]
     assert floats == []  # no large float32 weight left for the runtime to hold
-    assert sum(n.op_type == "MatMulNBits" for n in graph.node) == 36  # 6 layers × 6 matmuls
+    kinds = collections.Counter(n.op_type for n in graph.node)
+    # 6 layers × 6 matmuls: five as int8 GEMMs, the feed-forward's second as MatMulNBits
+    assert (kinds["DynamicQuantizeMatMul"], kinds["MatMulNBits"], kinds["MatMul"]) == (30, 6, 12)
 
 
 @pytest.mark.parametrize("failure", ["raises", "disagrees", "slower"])
 def test_a_model_that_does_not_compact_is_used_as_pinned(tmp_path, monkeypatch, failure):
-    from memrl.embeddings import compact
 
     if failure == "raises":
 
@@ -150,7 +153,6 @@ def test_a_model_that_does_not_compact_is_used_as_pinned(tmp_path, monkeypatch, 
 def test_one_slow_measurement_on_a_busy_cpu_does_not_keep_the_pinned_graph(tmp_path, monkeypatch):
     """The speed check asks again before falling back for good: a machine busy at the
     moment of `memrl init` must not keep the larger graph for the life of the install."""
-    from memrl.embeddings import compact
 
     measured = iter([2.4, 0.9])  # the first round shared the CPU with something else
     monkeypatch.setattr(compact, "_speed", lambda sessions, feeds: next(measured))

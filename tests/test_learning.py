@@ -69,19 +69,19 @@ def test_helpful_feedback_lifts_an_episode_above_a_closer_match(flaky):
     memory, ids = flaky
     assert order(memory, ids)[:2] == ["A", "B"]
     changes = []
-    for _ in range(5):
+    for _ in range(8):  # A gains too, from its likeness to B: propagation
         changes += memory.learning.feedback([ids["B"]], helpful=True)
     first = next(c for c in changes if c.cause == "feedback")
     assert first.before == pytest.approx(0.5) and first.after == pytest.approx(0.55)
     assert order(memory, ids)[:2] == ["B", "A"]
     row = memory.rows([ids["B"]])[ids["B"]]
-    assert row.learned.helpful == 5 and row.learned.confidence == pytest.approx(5 / 7)
+    assert row.learned.helpful == 8 and row.learned.confidence == pytest.approx(8 / 10)
 
 
 def test_unhelpful_feedback_sinks_an_episode(flaky):
     memory, ids = flaky
     assert order(memory, ids)[0] == "A"
-    for _ in range(5):
+    for _ in range(8):
         memory.learning.feedback([ids["A"]], helpful=False)
     assert order(memory, ids)[:2] == ["B", "A"]
     assert memory.rows([ids["A"]])[ids["A"]].learned.utility < 0.3
@@ -116,9 +116,9 @@ def neighbours(data_dir, clock):
 
 def test_value_propagates_to_similar_episodes_and_changes_their_rank(neighbours):
     memory, ids = neighbours
-    assert order(memory, ids, "flaky test") == ["R", "B", "C"]
+    assert order(memory, ids, "flaky test")[0] == "R"
     changes = []
-    for _ in range(3):
+    for _ in range(5):
         changes += memory.learning.feedback([ids["B"]], helpful=True)
     assert any(
         c.id == ids["C"] and c.cause == "propagation" and c.after > c.before for c in changes

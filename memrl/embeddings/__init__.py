@@ -38,10 +38,11 @@ BUNDLED_DIM = 384
 # ONNX Runtime's memory arena keeps the peak of the largest batch ever embedded for the life
 # of the process (hundreds of MB after an import); long-lived servers cannot afford that.
 SESSION: dict[str, Any] = {"enable_cpu_mem_arena": False}
-# One text per run: unpadded, the bundled graph is fastest (about 130 texts/s on two cores,
-# against 105 in batches of 8). Runs on small matrices keep a second core only half busy, so
-# many texts are embedded by one single-threaded run per core at once (about 1.3× faster);
-# one query still uses every core (2.4 ms against 3.2 on one).
+# One text per run: the bundled graph quantises each run's activations as a whole, so a text
+# padded into a batch would get a vector that depends on its neighbours; unpadded runs are
+# also as fast as any batching. Runs on small matrices keep a second core only half busy, so
+# many texts are embedded by one single-threaded run per core at once (about 190 texts/s on
+# two cores, 1.3× one two-thread run at a time); one query still uses every core.
 BATCH = 1
 SPREAD_FROM = 16  # texts in one call before they are spread over the cores
 PART = 8  # texts each worker takes at a time

@@ -41,7 +41,7 @@ FILES = {
     ),
 }
 MANIFEST = "model.json"
-RECIPE = f"int8-matmulnbits-{compact.BLOCK}"  # a new recipe rebuilds every assembled model
+RECIPE = f"int8-gemm-matmulnbits-{compact.BLOCK}"  # a new recipe rebuilds every assembled model
 TOKENIZER_CONFIG = json.dumps({"model_max_length": MAX_LENGTH}) + "\n"
 BUILD_WAIT = 120.0  # seconds a process waits for another one's build of the model
 
