@@ -3,7 +3,7 @@
 The pinned `model.onnx` stores each weight matrix as int8 with a scale, turned back into
 float32 by a Cast and a Mul. ONNX Runtime folds those into float32 constants when it loads
 the graph, so the 23 MB file costs about 90 MB of memory in every process that embeds, and
-every product is a float32 one; compacted, it costs about 30, and embeds 1.9× as fast.
+every product is a float32 one; compacted, it costs about 30, and embeds 1.7× as fast.
 
 `compact` rewrites the graph so the weights stay int8:
 
@@ -20,14 +20,13 @@ every product is a float32 one; compacted, it costs about 30, and embeds 1.9× a
 Quantising activations as a whole would make a text's vector depend on what shares its run,
 so texts are embedded one per run, never padded into a batch (see memrl.embeddings).
 
-Vectors agree with the pinned graph to a cosine of 0.997 on average over 700 synthetic
-episodes and queries (0.993 at worst, 0.987 for a one-letter text). Search finds the same:
-benchmarks.learning_workload's 120 questions, asked of its 216 episodes among 2,000 synthetic
-ones, find an episode of their own task at rank 1 and in the top 5 as often as with the
-pinned graph, to within one question. `verify` checks at least 0.99 on this machine, with
-this ONNX Runtime, before the compacted graph is ever used, and that the compacted graph is
-not slower here; where either does not hold (or the runtime lacks the operators), the
-pinned graph is used unchanged.
+Measured by benchmarks.bench_embedding: vectors agree with the pinned graph to a cosine of
+0.997 on average over 720 synthetic episodes and queries (0.987 at worst, for a one-letter
+text), and search finds the same: of 120 labelled questions, as many find an episode of
+their own task first (90 %), and one that truly solves it first 27 % of the time against
+28 %. `verify` checks at least 0.99 on this machine, with this ONNX Runtime, before the
+compacted graph is ever used, and that the compacted graph is not slower here; where either
+does not hold (or the runtime lacks the operators), the pinned graph is used unchanged.
 """
 
 from __future__ import annotations
