@@ -316,7 +316,8 @@ class Memory(Reading):
         return ids
 
     def archive(self, refs: Sequence[str]) -> builtins.list[Episode]:
-        ids = self.store.resolve_all(refs, archived=False)
+        """Archive episodes; those archived already are left as they are."""
+        ids, _already = self.store.resolve_moves(refs, archived=True)
         moved = self.store.set_archived(ids, True)
         try:
             self.index.delete([e.id for e in moved])
@@ -328,8 +329,9 @@ class Memory(Reading):
     def restore(self, refs: Sequence[str], *, undo: bool = False) -> builtins.list[Episode]:
         """Bring archived episodes back. Recorded in their history: a prune leaves an episode
         restored by hand alone until it has been unused for the prune's days again. `undo`
-        (an archive, prune or merge taken back) puts things as they were, unrecorded."""
-        ids = self.store.resolve_all(refs, archived=True)
+        (an archive, prune or merge taken back) puts things as they were, unrecorded. Those
+        live already are left as they are."""
+        ids, _already = self.store.resolve_moves(refs, archived=False)
         moved = self.store.set_archived(ids, False)
         if moved:
             vectors = self.embedder.embed([e.embedding_text() for e in moved])

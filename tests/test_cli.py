@@ -137,17 +137,24 @@ def test_capture_from_a_file_saved_with_a_byte_order_mark(tmp_path):
     assert json.loads(out.stdout)["episode"]["summary"] == "Saved by Notepad"
 
 
-def test_archiving_an_archived_episode_says_so():
-    episode_id = captured()
+def test_archive_and_restore_reach_a_state_so_running_them_again_is_no_error():
+    episode_id, other = captured(), captured()
     run("archive", episode_id[:8])
-    again = runner.invoke(app, ["archive", episode_id[:8]])
-    assert again.exit_code == 3 and f"{episode_id[:8]} is archived" in again.output
+    again = runner.invoke(app, ["archive", episode_id[:8], other[:8], "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == {"archived": [other], "unchanged": [episode_id]}
+    assert f"{episode_id[:8]} is archived already: left as it is" in again.stderr
     rated = " ".join(runner.invoke(app, ["feedback", "helpful", episode_id[:8]]).output.split())
     assert f"`memrl restore {episode_id[:8]}` brings it back" in rated
     twice = runner.invoke(app, ["restore", episode_id[:8]])
-    assert twice.exit_code == 0
-    again = runner.invoke(app, ["restore", episode_id[:8]])
-    assert again.exit_code == 3 and f"{episode_id[:8]} is not archived" in again.output
+    assert twice.exit_code == 0 and "restored" in twice.stdout
+    again = runner.invoke(app, ["restore", episode_id[:8], other[:8]])
+    assert again.exit_code == 0 and f"{episode_id[:8]} is not archived: left" in again.stderr
+    assert run("list", "--json").stdout.count('"id"') == 2  # both live again
+    # What matches nothing still fails the batch, and changes nothing.
+    bad = runner.invoke(app, ["archive", episode_id[:8], "ffffffff"])
+    assert bad.exit_code == 3 and "Nothing was changed" in bad.output
+    assert run("list", "--json").stdout.count('"id"') == 2
 
 
 @pytest.mark.parametrize(
@@ -322,8 +329,6 @@ def test_archive_and_restore():
     assert "archived" in run("archive", episode_id[:8]).output
     assert json.loads(run("list", "--json").stdout) == []
     assert [r["id"] for r in json.loads(run("list", "--archived", "--json").stdout)] == [episode_id]
-    result = runner.invoke(app, ["archive", episode_id[:8]])
-    assert result.exit_code == 3 and "archived" in result.output
     assert "restored" in run("restore", episode_id[:8]).output
     assert len(json.loads(run("list", "--json").stdout)) == 1
     # 'latest' means the newest archived episode to restore, as it means the newest to archive

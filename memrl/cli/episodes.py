@@ -485,9 +485,13 @@ def archive(
     as_json: bool = JsonOpt,
 ) -> None:
     """Move episodes to archive/ (soft delete; `memrl restore` brings them back)."""
-    moved = open_memory().archive(refs)
+    memory = open_memory()
+    _ids, already = memory.store.resolve_moves(refs, archived=True)
+    moved = memory.archive(refs)
+    for i in already:
+        note(f"{i[:8]} is archived already: left as it is.")
     if as_json:
-        print_json({"archived": [e.id for e in moved]})
+        print_json({"archived": [e.id for e in moved], "unchanged": already})
         return
     for e in moved:
         console().print(f"[yellow]archived[/] [cyan]{e.short_id}[/] {e.title}")
@@ -501,7 +505,10 @@ def restore(
 ) -> None:
     """Bring archived episodes back into the store and the index."""
     memory = open_memory()
+    _ids, already = memory.store.resolve_moves(refs, archived=False)
     moved = memory.restore(refs)
+    for i in already:
+        note(f"{i[:8]} is not archived: left as it is.")
     merged = memory.merged_into([e.id for e in moved])
     for src, into in merged.items():
         note(
@@ -509,7 +516,7 @@ def restore(
             f"count in both. Archive one of them (`memrl archive {into[:8]}`) to undo that."
         )
     if as_json:
-        print_json({"restored": [e.id for e in moved]})
+        print_json({"restored": [e.id for e in moved], "unchanged": already})
         return
     for e in moved:
         console().print(f"[green]restored[/] [cyan]{e.short_id}[/] {e.title}")

@@ -226,6 +226,31 @@ class EpisodeStore:
             raise NotFound("; ".join(problems) + " Nothing was changed.")
         return list(ids)
 
+    def resolve_moves(self, refs: Sequence[str], *, archived: bool) -> tuple[list[str], list[str]]:
+        """For an archive (`archived`) or a restore: the ids to move, and those already there.
+
+        Either is a state to reach, so an episode already in it is no error; a ref that
+        matches nothing, or several, fails the whole batch before anything is changed.
+        """
+        ids: dict[str, None] = {}
+        already: dict[str, None] = {}
+        problems = []
+        for ref in refs:
+            try:
+                ids.setdefault(self.resolve(ref, archived=not archived), None)
+            except Ambiguous as exc:
+                problems.append(str(exc))
+            except NotFound as exc:
+                try:  # 'latest' names the newest of those to move, never one already moved
+                    if ref.strip().lower() in ("latest", "last-captured"):
+                        raise
+                    already.setdefault(self.resolve(ref, archived=archived), None)
+                except (NotFound, Ambiguous):
+                    problems.append(str(exc))
+        if problems:
+            raise NotFound("; ".join(problems) + " Nothing was changed.")
+        return list(ids), [i for i in already if i not in ids]
+
 
 def _read(path: Path) -> bytes:
     try:
