@@ -41,10 +41,12 @@ def prepare(
     extract_intent: bool = False,
     notes: list[str] | None = None,
     future_ok: bool = False,
+    fill: bool = True,
 ) -> Episode:
     """Validate, fill in what the caller left out, and redact secrets.
 
-    `future_ok` keeps a created_at ahead of this clock: an export holds what a store kept.
+    `future_ok` keeps a created_at ahead of this clock, and `fill=False` leaves project, task,
+    task type and tags as they are, even empty: an export holds what a store kept.
     """
     if isinstance(data, Episode):
         data = data.model_dump()
@@ -57,7 +59,7 @@ def prepare(
         data["created_at"] = data["updated_at"] = now_iso(memory)
     if session_id and not data.get("session_id"):
         data["session_id"] = session_id
-    if not data.get("project"):
+    if fill and not data.get("project"):
         from memrl.project import detect
 
         data["project"] = detect(cwd)
@@ -71,7 +73,7 @@ def prepare(
         from memrl.redact import redact_episode
 
         ep = redact_episode(ep)
-    return with_intent(memory, ep, extract_intent, notes)
+    return with_intent(memory, ep, extract_intent, notes) if fill else ep
 
 
 def with_intent(memory: Memory, ep: Episode, use_llm: bool, notes: list[str] | None) -> Episode:

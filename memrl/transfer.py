@@ -155,8 +155,10 @@ def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dic
     archived = bool(data.pop("archived", False))
     data.setdefault("source", Source.imported.value)
     try:
-        # A store keeps what a clock running ahead dated in the future; so does its export.
-        ep = prepare(memory, data, source=Source.imported, future_ok=raw is not None)
+        # A store keeps what a clock running ahead dated in the future, and an episode with
+        # no project or type; so does its export, which a line with its learning comes from.
+        exported = raw is not None
+        ep = prepare(memory, data, source=Source.imported, future_ok=exported, fill=not exported)
     except InvalidInput as exc:
         raise InvalidInput(f"line {n}: {exc}") from None
     return ep, learning, archived

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -819,3 +820,56 @@ def test_init_on_a_store_it_cannot_write_says_so(monkeypatch, data_dir):
     assert status.exit_code == 1 and "read-only" in status.output
     data = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     assert "point MEMRL_DATA_DIR elsewhere" in data["unwritable"]
+
+
+def test_a_ledger_damaged_inside_is_named_with_what_to_do_by_every_command(data_dir):
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder, episode
+
+    memory = Memory(data_dir, embedder=HashEmbedder())
+    for n in range(30):  # enough rows for the catalog to span pages past the first
+        memory.capture(episode(summary=f"Episode number {n} " + "words " * 40))
+    memory.close()
+    ledger = data_dir / "memrl.db"
+    for extra in data_dir.glob("memrl.db-*"):
+        extra.unlink()
+    with ledger.open("r+b") as f:  # the header page stays valid: the ledger still opens
+        f.seek(4096)
+        f.write(bytes(range(256)) * 32)
+    for args in (["list"], ["status"], ["show", "latest"], ["export", "-o", "-"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 4, (args, result.output, result.exception)
+        assert "is not a usable memrl ledger" in result.output, args
+        assert "memrl index --rebuild" in result.output and "Traceback" not in result.output
+    assert len(list((data_dir / "episodes").rglob("*.json"))) == 30  # the files are untouched
+
+
+def test_a_file_where_the_episodes_folder_belongs_is_named_with_what_to_do(data_dir):
+    captured()
+    shutil.rmtree(data_dir / "episodes")
+    (data_dir / "episodes").write_text("x")
+    for args in (["status"], ["index"], ["index", "--rebuild"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 4, (args, result.output, result.exception)
+        assert "is a file where memrl keeps a folder of episode files: move it" in " ".join(
+            result.output.split()
+        ), args
+    assert (data_dir / "episodes").read_text() == "x"
+
+
+def test_pinned_is_set_by_a_yes_or_a_no_and_nothing_else():
+    episode_id = captured()
+    run("edit", episode_id[:8], "--set", "pinned=yes")
+    for value in ("maybe", ""):
+        result = runner.invoke(app, ["edit", episode_id[:8], "--set", f"pinned={value}"])
+        assert result.exit_code == 2 and "neither yes nor no" in result.output, value
+    assert json.loads(run("show", episode_id[:8], "--json").stdout)["pinned"] is True
+    run("edit", episode_id[:8], "--set", "pinned=false")
+    assert json.loads(run("show", episode_id[:8], "--json").stdout)["pinned"] is False
+
+
+def test_latest_is_the_newest_live_episode_in_every_command():
+    older, newest = captured(), captured()
+    run("archive", newest[:8])
+    assert json.loads(run("show", "latest", "--json").stdout)["id"] == older
+    assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [newest]

@@ -25,18 +25,22 @@ def test_export_import_round_trip_is_lossless(fast_memory, tmp_path):
     ).episode
     b = fast_memory.capture(episode(task="t2", summary="second", session_id="s9")).episode
     c = fast_memory.capture(episode(task="t1", summary="first", what_worked=["w"])).episode
+    # What capture would fill in, left empty by an edit: the import must not fill it either.
+    bare = {"task": "", "project": "", "task_type": "unknown", "tags": []}
+    d = fast_memory.update(fast_memory.capture(episode(summary="third")).episode.id, bare)
+    assert all(getattr(d, k) == v for k, v in bare.items())
     fast_memory.learning.feedback([a.id], helpful=True)
     fast_memory.learning.feedback([c.id], helpful=False)  # its neighbour a is pulled down
     fast_memory.set_pinned([b.id], True)
     fast_memory.archive([b.id])
     lines = [json.dumps(item) for item in fast_memory.export()]
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert any(json.loads(line)["learning"]["p"] < 0 for line in lines)
 
     other = Memory(tmp_path / "other", embedder=HashEmbedder())
     result = other.import_(lines)
-    assert result.imported == 3 and not result.errors
-    for original in (a.id, b.id, c.id):
+    assert result.imported == 4 and not result.errors
+    for original in (a.id, b.id, c.id, d.id):
         mine, theirs = fast_memory.get(original), other.get(original)
         assert mine.episode.model_dump() == theirs.episode.model_dump()
         assert mine.archived == theirs.archived

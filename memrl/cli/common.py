@@ -82,12 +82,21 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
         from memrl.errors import MemrlError
 
         try:
             return fn(*args, **kwargs)
         except MemrlError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except sqlite3.DatabaseError as exc:  # the ledger damaged after it was opened
+            from memrl import config
+            from memrl.store import LEDGER_FILE
+            from memrl.store.ledger import ledger_error
+
+            error = ledger_error(exc, config.data_dir() / LEDGER_FILE)
+            raise fail(str(error), error.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except BrokenPipeError:

@@ -371,8 +371,15 @@ def _coerce(field: str, value: str) -> Any:
         if field == "errors_resolved":
             return [v for v in value.split(";") if v.strip()]
         return [v.strip() for v in value.split(",") if v.strip()]
-    if field == "pinned":
-        return value.strip().lower() in ("1", "true", "yes", "on")
+    if field == "pinned":  # read as config set and capture --from read a yes or no
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            return TypeAdapter(bool).validate_python(value.strip())
+        except ValidationError:
+            raise InvalidInput(
+                f"--set pinned={value!r} is neither yes nor no: give true or false"
+            ) from None
     return value
 
 

@@ -182,8 +182,8 @@ class EpisodeStore:
     def resolve(self, ref: str, *, archived: bool | None = False) -> str:
         """A full id from an id, a unique prefix of 4+ characters, or `latest`."""
         ref = ref.strip().lower()
-        if ref in ("latest", "last-captured"):
-            ids = self.ledger.latest(1, archived=archived)
+        if ref in ("latest", "last-captured"):  # of either state: the newest live episode
+            ids = self.ledger.latest(1, archived=False if archived is None else archived)
             if not ids:
                 raise NotFound(
                     "no episode is archived."

@@ -155,10 +155,23 @@ def scan(root: Path, leftovers: list[Path] | None = None) -> Iterator[FileEntry]
             days = list(os.scandir(base))
         except FileNotFoundError:
             continue
+        except NotADirectoryError:
+            raise StoreError(
+                f"{base} is a file where memrl keeps a folder of episode files: move it "
+                "aside, then run `memrl index` (episodes/ and archive/ hold YYYY-MM-DD/<id>.json)."
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {base}: {exc.strerror}") from None
         for day in days:
             if not day.is_dir():
                 continue
-            for entry in os.scandir(day.path):
+            try:
+                entries = list(os.scandir(day.path))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot read {day.path}: {exc.strerror}") from None
+            for entry in entries:
                 name = entry.name
                 try:
                     if name.startswith(TMP_PREFIX):

@@ -207,14 +207,9 @@ class Ledger:
             if not have:
                 conn.executescript(SCHEMA)
             self._migrate(conn)
-        except sqlite3.OperationalError as exc:
-            raise _store_error(exc, path, self._read_only_because) from None
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise StoreError(
-                f"{path} is not a usable memrl ledger ({exc}). Move it aside; "
-                "`memrl index --rebuild` recreates the catalog from the episode files."
-            ) from None
+            raise ledger_error(exc, path, self._read_only_because) from None
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -572,6 +567,16 @@ def _disk_full(folder: Path) -> bool:
         return shutil.disk_usage(folder).free < FULL_BYTES
     except OSError:
         return False
+
+
+def ledger_error(exc: sqlite3.DatabaseError, path: Path, why: str = "") -> StoreError:
+    """What a failure of the ledger at `path` means to the person who must fix it."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return _store_error(exc, path, why)
+    return StoreError(
+        f"{path} is not a usable memrl ledger ({exc}). Move it aside; `memrl index --rebuild` "
+        "recreates the catalog from the episode files (learned utilities start again)."
+    )
 
 
 def _store_error(exc: sqlite3.OperationalError, path: Path, why: str = "") -> StoreError:
