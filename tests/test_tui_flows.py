@@ -885,6 +885,27 @@ async def test_search_as_you_type_ranks_like_the_cli(memory: Memory) -> None:
     assert memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0] == 0
 
 
+async def test_a_traceback_pasted_into_search_is_searched_whole(memory: Memory) -> None:
+    from textual import events
+    from textual.widgets import Input
+
+    from tests.test_search import STORE
+
+    for e in STORE:
+        memory.capture(e)
+    pasted = 'Traceback (most recent call last):\n  File "app.py", line 3\nOpen redirect\n'
+    app = app_for(memory)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "")
+        screen.query_one(Input).post_message(events.Paste(pasted))
+        await pilot.pause(0.4)
+        await settle(pilot)
+        query = 'Traceback (most recent call last): File "app.py", line 3 Open redirect'
+        assert screen.query_one(Input).value == query
+        assert screen.result is not None and screen.result.query == query
+        assert screen.result.hits and "redirect" in screen.result.hits[0].row.title.lower()
+
+
 async def test_an_id_pasted_into_search_shows_that_episode(store: Memory) -> None:
     from memrl.tui.screens.episode import EpisodeScreen
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.content import Content
@@ -25,6 +25,14 @@ LIMIT = 10  # recalls the same candidates as the default limit, so the order is 
 LABELS = ("#", "id", "sim", "util", "score", "task")
 
 
+class QueryInput(Input):
+    """The query box: pasted lines are kept, joined by spaces (a traceback's last line is
+    the one that names the error), where a one-line input keeps only the first."""
+
+    def _on_paste(self, event: events.Paste) -> None:
+        event.text = " ".join(event.text.split())  # Input's own handler, next, inserts it
+
+
 class SearchScreen(EpisodeActions):
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -42,7 +50,7 @@ class SearchScreen(EpisodeActions):
 
     def compose(self):
         yield Header()
-        yield Input(
+        yield QueryInput(
             self.initial,
             placeholder="describe a task or paste an error — results update as you type",
             id="search-input",
