@@ -638,12 +638,19 @@ class Index:
 
     @_guarded
     def candidates(
-        self, vector: np.ndarray, query: str, limit: int, project: str | None = None
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float, np.ndarray]]]:
+        self,
+        vector: np.ndarray,
+        query: str,
+        limit: int,
+        project: str | None = None,
+        *,
+        with_text: bool = False,
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float, np.ndarray, str]]]:
         """Vector and full-text candidates, queried side by side.
 
-        Vector hits are (id, cosine similarity); text hits are (id, BM25 score, vector), the
-        query matched as plain words. Both best first.
+        Vector hits are (id, cosine similarity); text hits are (id, BM25 score, vector, the
+        text searched, or "" unless `with_text`), the query matched as plain words. Both
+        best first.
         """
         from lancedb.query import MatchQuery
 
@@ -653,7 +660,7 @@ class Index:
         if query.strip():
             match = MatchQuery(query, "text")  # type: ignore[call-arg]
             tq = table.query().nearest_to_text(match).limit(limit)
-            tq = tq.select(["id", "vector", "_score"])
+            tq = tq.select(["id", "vector", "_score", *(["text"] if with_text else [])])
             if project:
                 tq = tq.where(f"project = {_quote(project)}")
 
@@ -678,8 +685,10 @@ class Index:
             return vec_hits, []
         vectors = _matrix(tres)
         ids, scores = tres["id"].to_pylist(), tres["_score"].to_pylist()
+        texts = tres["text"].to_pylist() if with_text else [""] * len(ids)
         text_hits = [
-            (i, float(sc), vectors[k]) for k, (i, sc) in enumerate(zip(ids, scores, strict=True))
+            (i, float(sc), vectors[k], texts[k])
+            for k, (i, sc) in enumerate(zip(ids, scores, strict=True))
         ]
         return vec_hits, text_hits
 

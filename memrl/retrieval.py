@@ -9,6 +9,7 @@ explain its place.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from memrl.embeddings import check_local
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from memrl.memory import Memory
 
 MAX_QUERY_CHARS = 2_000
+# A path, a dotted or snake_case name, an error code, a camelCase name: a word joined by
+# . / : \\ or _, or with an inner capital. Full-text search splits it into plain words, which
+# look-alikes share; an episode holding it whole is what was asked for.
+IDENTIFIER = re.compile(r"\w+(?:[./:\\_]+\w+)+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*")
 
 
 def weak_below(settings: RetrievalSettings) -> float:
@@ -45,6 +50,24 @@ def clean_query(query: str) -> str:
             "(the key sentence or the error line is enough)"
         )
     return query
+
+
+def identifiers(query: str) -> list[str]:
+    """The words of `query` that name something exactly (see IDENTIFIER), lower-cased."""
+    return list(dict.fromkeys(m.lower() for m in IDENTIFIER.findall(query) if len(m) >= 4))
+
+
+def keyword_scores(hits: list[tuple[float, str]], names: list[str]) -> list[float]:
+    """Each full-text hit's keyword match, 0..1 relative to the best: its BM25 score, halved
+    in the proportion of the query's identifiers its text lacks whole."""
+    scores = []
+    for score, text in hits:
+        if names:
+            text = text.lower()
+            score *= 0.5 + 0.5 * sum(name in text for name in names) / len(names)
+        scores.append(score)
+    best = max(scores, default=0.0)
+    return [score / best if best > 0 else 0.0 for score in scores]
 
 
 def search(
@@ -86,17 +109,18 @@ def search(
         raise
     k = max(settings.candidates, limit * 4)
     qvec = memory.embedder.embed_query(query)
-    vec_hits, text_hits = index.candidates(qvec, query, k, project)
+    names = identifiers(query)
+    vec_hits, text_hits = index.candidates(qvec, query, k, project, with_text=bool(names))
 
     candidates: dict[str, Candidate] = {}
     for episode_id, sim in vec_hits:
         candidates[episode_id] = Candidate(episode_id, sim)
-    best = max((score for _i, score, _v in text_hits), default=0.0)
-    for episode_id, score, vec in text_hits:
+    keywords = keyword_scores([(score, text) for _i, score, _v, text in text_hits], names)
+    for (episode_id, _score, vec, _text), keyword in zip(text_hits, keywords, strict=True):
         cand = candidates.get(episode_id)
         if cand is None:
             cand = candidates[episode_id] = Candidate(episode_id, float(vec @ qvec))
-        cand.keyword = score / best if best > 0 else 0.0
+        cand.keyword = keyword
 
     rows = memory.rows(list(candidates))
     live = []

@@ -179,3 +179,50 @@ def test_index_built_by_another_model_is_detected(stocked, data_dir):
         m2.search("login redirect")
     health = m2.index.health()
     assert health.model == "memrl/all-MiniLM-L6-v2-int8" and health.dim == 384
+
+
+def test_an_exact_path_ranks_the_episodes_that_hold_it_above_look_alikes(memory):
+    """Episodes about one module differ by the file they touched. Searched by a file's path,
+    the ones that hold it come first, and well ahead of those that only share its words."""
+    work = [
+        ("Upgrade pagination cursor for unicode names", "src/pagination_cursor/core.py"),
+        ("Upgrade pagination cursor under load", "src/pagination_cursor/api.py"),
+        ("Simplify pagination cursor after a timeout", "src/pagination_cursor/core.py"),
+        ("Harden pagination cursor after the 2.0 upgrade", "src/pagination_cursor/core.py"),
+        ("Document pagination cursor on Windows paths", "src/pagination_cursor/io.py"),
+        ("Cache pagination cursor with large files", "src/pagination_cursor/api.py"),
+        ("Fix pagination cursor for unicode names", "src/pagination_cursor/io.py"),
+        # other modules have an io.py too: "io" and "py" are common words here
+        *((f"Fix {m} for unicode names", f"src/{m}/io.py") for m in ("rate_limiter", "csv_export")),
+        *((f"Speed up {m} under load", f"src/{m}/io.py") for m in ("email_queue", "audit_log")),
+    ]
+    ids = {
+        memory.capture(
+            episode(task=task, summary=f"{task}: moved the work to a background job.", files=[f])
+        ).episode.id: f
+        for task, f in work
+    }
+    hits = memory.search("src/pagination_cursor/io.py", limit=5, log=False).hits
+    assert [ids[h.id] for h in hits[:2]] == ["src/pagination_cursor/io.py"] * 2
+    # Look-alikes keep at most half of the keyword match their shared words earned.
+    assert hits[0].keyword == 1.0 and all(h.keyword <= 0.5 for h in hits[2:])
+    # Plain words are matched as before: no identifier, no change.
+    plain = memory.search("pagination cursor unicode", limit=3, log=False).hits
+    assert max(h.keyword for h in plain) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("src/pagination_cursor/io.py", ["src/pagination_cursor/io.py"]),
+        ("ERR_OSSL_EVP_UNSUPPORTED during webpack build", ["err_ossl_evp_unsupported"]),
+        ("TypeError: NoneType has no attribute", ["typeerror", "nonetype"]),
+        ("getUserById fails on orders.user_id", ["getuserbyid", "orders.user_id"]),
+        ("login redirect vulnerability", []),
+        ("fix the flaky-test in CI", []),  # a hyphenated word is a plain phrase
+    ],
+)
+def test_identifiers_are_the_words_that_name_something_exactly(query, names):
+    from memrl.retrieval import identifiers
+
+    assert identifiers(query) == names
