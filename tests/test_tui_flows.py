@@ -1764,3 +1764,24 @@ def test_a_signal_ends_the_demo_and_its_store_is_removed(
             time.sleep(5)
     assert len(roots) == len(signums) and not any(r.exists() for r in roots)
     assert signal.getsignal(signal.SIGHUP) == before  # put back afterwards
+
+
+async def test_rating_an_episode_keeps_its_page_where_it_was_read(store: Memory) -> None:
+    from memrl.tui.screens.episode import EpisodeScreen
+
+    lessons = [f"Step {n}: checked the retry path of the webhook worker" for n in range(30)]
+    store.capture(episode(task="A long session", summary="Many steps", what_worked=lessons))
+    async with on_first_episode(store) as (app, pilot, target):
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EpisodeScreen)
+        detail = app.screen.query_one(EpisodeDetail)
+        await pilot.press("end")
+        await settle(pilot)
+        bottom = detail.scroll_y
+        assert bottom > 0 and bottom == detail.max_scroll_y
+        await pilot.press("plus")  # rated: the page is shown again, with the new numbers
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert store.rows([target])[target].learned.helpful == 1
+        assert detail.scroll_y == bottom

@@ -45,7 +45,9 @@ class EpisodeDetail(ScrollView, can_focus=True):
         self._width = 0  # the width the lines were rendered at
 
     def show(self, episode_id: str | None, problem: str | None = None) -> str | None:
-        """Render an episode; returns the error text when it cannot be read."""
+        """Render an episode; returns the error text when it cannot be read. The same
+        episode shown again (rated, edited, changed elsewhere) keeps its scroll position."""
+        top = self.scroll_y if episode_id is not None and episode_id == self.episode_id else 0
         self.episode_id = episode_id
         self.problem = None
         if problem and episode_id is None:
@@ -65,22 +67,20 @@ class EpisodeDetail(ScrollView, can_focus=True):
             self.problem = str(exc)
             self._set(Markdown(CORRUPT.format(error=exc)))
             return self.problem
-        self._set(episode_text(view, self.clock()))
+        self._set(episode_text(view, self.clock()), top)
         return None
 
     def refresh_episode(self) -> None:
         if self.episode_id:
-            top = self.scroll_y
             self.show(self.episode_id)
-            self.scroll_to(y=top, animate=False, immediate=True)
 
     # rendering ----------------------------------------------------------------------
 
-    def _set(self, content: RenderableType | None) -> None:
+    def _set(self, content: RenderableType | None, top: float = 0) -> None:
         self.content = content
         self._width = 0
         self._layout_lines()
-        self.scroll_to(y=0, animate=False, immediate=True)
+        self.scroll_to(y=top, animate=False, immediate=True)
 
     def _layout_lines(self) -> None:
         width = self.scrollable_content_region.width
