@@ -44,6 +44,9 @@ class ImportResult:
     # Why the index could not take the imported episodes (stored all the same), with the fix.
     index_problem: str | None = None
     indexed_present: int = 0  # episodes already present but missing from the index: indexed
+    # Episodes already present whose stored copy differs from the file's: the stored one is
+    # kept, as it may hold edits made since the export.
+    differing: list[str] = field(default_factory=list)
 
 
 def export(
@@ -225,6 +228,7 @@ def _import(
         while chunk := list(islice(items, CHUNK)):
             present = [(ep, learn) for ep, learn in chunk if ep.id in existing and learn]
             result.restored += _restore_untaught(memory, present)
+            result.differing += _differing(memory, [ep for ep, _l in chunk if ep.id in existing])
             new = [(ep, learn, archived[ep.id]) for ep, learn in chunk if ep.id not in existing]
             if not new:
                 continue
@@ -238,6 +242,19 @@ def _import(
         result.indexed_present = _index_present(memory, existing)
     if (result.imported or result.indexed_present) and result.index_problem is None:
         memory.index.optimize(whole=True)
+
+
+def _differing(memory: Memory, episodes: list[Episode]) -> list[str]:
+    """The ids of `episodes` whose stored copy holds something else (updated_at aside)."""
+    out = []
+    for ep in episodes:
+        try:
+            stored = memory.store.load(ep.id)
+        except MemrlError:
+            continue  # unreadable: `memrl status` names it
+        if stored.model_dump(exclude={"updated_at"}) != ep.model_dump(exclude={"updated_at"}):
+            out.append(ep.id)
+    return out
 
 
 def _index_present(memory: Memory, ids: set[str]) -> int:

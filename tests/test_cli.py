@@ -470,7 +470,14 @@ def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
     assert "imported 1 episode" in out and "1 episodes" not in out
     shown = json.loads(run("show", first[:8], "--json").stdout)
     assert shown["learning"]["helpful"] == 1 and shown["learning"]["utility"] > 0.5
-    assert "skipped 1 already present" in run("import", str(dump)).output
+    again = run("import", str(dump))
+    assert "skipped 1 already present" in again.output and "differ" not in again.output
+    run("edit", first[:8], "--set", "summary=Changed since the export")
+    changed = run("import", str(dump))
+    assert "skipped 1 already present" in changed.output
+    assert f"1 episode already present ({first[:8]}) differs" in " ".join(changed.output.split())
+    shown = json.loads(run("show", first[:8], "--json").stdout)
+    assert shown["summary"] == "Changed since the export"  # the stored one is kept
 
 
 def test_export_leaves_out_a_hand_broken_episode_and_says_so(tmp_path, data_dir, monkeypatch):

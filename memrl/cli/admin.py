@@ -455,6 +455,7 @@ def import_(
                 "restored_learning": result.restored,
                 "indexed_present": result.indexed_present,
                 "dated_ahead": result.dated_ahead,
+                "differing": result.differing,
                 "index_problem": result.index_problem,
                 "errors": result.errors,
             }
@@ -483,6 +484,17 @@ def import_(
                 else ""
             )
         )
+        if result.differing:
+            n = len(result.differing)
+            shown = ", ".join(i[:8] for i in result.differing[:5])
+            rest = f" and {n - 5} more" if n > 5 else ""
+            one = n == 1
+            note(
+                f"{plural(n, 'episode')} already present ({shown}{rest}) "
+                f"{'differs' if one else 'differ'} from the file; the stored "
+                f"{'one is' if one else 'ones are'} kept (`memrl show <id>` shows one, "
+                "`memrl edit <id>` changes it)."
+            )
         if result.dated_ahead:
             note(
                 f"kept {plural(result.dated_ahead, 'episode')} dated in the future (more than "
