@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 MAX_QUERY_CHARS = 2_000
 # A path, a dotted or snake_case name, an error code, a camelCase name: a word joined by
-# . / : \\ or _, or with an inner capital. Full-text search splits it into plain words, which
+# . / : \ or _, or with an inner capital. Full-text search splits it into plain words, which
 # look-alikes share; an episode holding it whole is what was asked for.
 IDENTIFIER = re.compile(r"\w+(?:[./:\\_]+\w+)+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*")
 
