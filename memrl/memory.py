@@ -315,9 +315,14 @@ class Memory(Reading):
             self.update(episode_id, {"pinned": pinned})
         return ids
 
-    def archive(self, refs: Sequence[str]) -> builtins.list[Episode]:
-        """Archive episodes; those archived already are left as they are."""
-        ids, _already = self.store.resolve_moves(refs, archived=True)
+    def archive(
+        self, refs: Sequence[str], *, unchanged: builtins.list[str] | None = None
+    ) -> builtins.list[Episode]:
+        """Archive episodes; those archived already are left as they are (and their ids
+        added to `unchanged`, when given)."""
+        ids, already = self.store.resolve_moves(refs, archived=True)
+        if unchanged is not None:
+            unchanged += already
         moved = self.store.set_archived(ids, True)
         try:
             self.index.delete([e.id for e in moved])
@@ -326,12 +331,20 @@ class Memory(Reading):
         self.learning.forget([e.id for e in moved])
         return moved
 
-    def restore(self, refs: Sequence[str], *, undo: bool = False) -> builtins.list[Episode]:
+    def restore(
+        self,
+        refs: Sequence[str],
+        *,
+        undo: bool = False,
+        unchanged: builtins.list[str] | None = None,
+    ) -> builtins.list[Episode]:
         """Bring archived episodes back. Recorded in their history: a prune leaves an episode
         restored by hand alone until it has been unused for the prune's days again. `undo`
         (an archive, prune or merge taken back) puts things as they were, unrecorded. Those
-        live already are left as they are."""
-        ids, _already = self.store.resolve_moves(refs, archived=False)
+        live already are left as they are (and their ids added to `unchanged`, when given)."""
+        ids, already = self.store.resolve_moves(refs, archived=False)
+        if unchanged is not None:
+            unchanged += already
         moved = self.store.set_archived(ids, False)
         if moved:
             vectors = self.embedder.embed([e.embedding_text() for e in moved])

@@ -243,14 +243,14 @@ def _secret_key_kind(key: str) -> str | None:
     parts = _key_parts(key.rsplit(".", 1)[-1])  # `Token.Name.Builtin` is not a token
     if not parts or parts[-1] in _QUALIFIERS:
         return None
+    glued = parts[-1].endswith(_GLUED)  # PGPASSWORD, REDISPASSWD
     named = (
-        any(p in _SECRET_WORDS for p in parts)
+        glued
+        or any(p in _SECRET_WORDS for p in parts)
         or any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
-        or parts[-1].endswith(_GLUED)  # PGPASSWORD, MYSQLPWD
     )
     if not named:
         return None
-    glued = parts[-1].endswith(_GLUED)
     return "password" if glued or _PASSWORD_WORDS & set(parts) else "secret"
 
 

@@ -492,9 +492,8 @@ def archive(
     as_json: bool = JsonOpt,
 ) -> None:
     """Move episodes to archive/ (soft delete; `memrl restore` brings them back)."""
-    memory = open_memory()
-    _ids, already = memory.store.resolve_moves(refs, archived=True)
-    moved = memory.archive(refs)
+    already: list[str] = []
+    moved = open_memory().archive(refs, unchanged=already)
     for i in already:
         note(f"{i[:8]} is archived already: left as it is.")
     if as_json:
@@ -512,8 +511,8 @@ def restore(
 ) -> None:
     """Bring archived episodes back into the store and the index."""
     memory = open_memory()
-    _ids, already = memory.store.resolve_moves(refs, archived=False)
-    moved = memory.restore(refs)
+    already: list[str] = []
+    moved = memory.restore(refs, unchanged=already)
     for i in already:
         note(f"{i[:8]} is not archived: left as it is.")
     merged = memory.merged_into([e.id for e in moved])
