@@ -125,7 +125,7 @@ class Curation:
                 break  # sorted by utility: nothing further qualifies
             if row.pinned or learned.helpful > 0:
                 continue
-            since = max(learned.last_used_at or row.created_at, restored.get(row.id, 0.0))
+            since = max(learned.idle_since, restored.get(row.id, 0.0))
             idle = (now_ts - since) / DAY
             if idle < days:
                 continue
@@ -213,10 +213,10 @@ class Curation:
             Filters(project=project), limit=None, sort="created", descending=False
         ):
             learned = row.learned
-            age = (now_ts - row.created_at) / DAY
-            idle = (now_ts - (learned.last_used_at or row.created_at)) / DAY
+            idle = (now_ts - learned.idle_since) / DAY
             if row.pinned:
                 continue
+            age = (now_ts - learned.arrived_at) / DAY
             if learned.retrievals == 0 and age >= UNUSED_AFTER_DAYS:
                 review.unused.append(row)
                 review.days[row.id] = round(age)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import IndexUnavailable
 from memrl.learning import rules
-from memrl.learning.rules import NEUTRAL, Inflow, decay_factor, histogram
+from memrl.learning.rules import DAY, NEUTRAL, Inflow, decay_factor, histogram
 from memrl.store import Filters, files
 from memrl.views import Row
 
@@ -127,27 +127,43 @@ def history(memory: Memory, ref: str) -> History:
 
 
 def _curve(memory: Memory, row: Row, events: list[Event], uses: list[float]):
-    """Utility over time: flat at each recorded value, sloping down with decay between uses."""
+    """Utility over time: flat at each recorded value, decaying between uses.
+
+    It starts when the work was done (`created_at`); decay starts when the episode arrived
+    in the store, which is later for work captured with an old date.
+    """
     rate = memory.settings.learning.decay_rate
     now = memory.now()
-    start = row.created_at
+    start, arrived = row.created_at, row.learned.arrived_at
     pins = [e for e in events if e.cause in ("pin", "unpin")]
     pinned = pins[0].cause == "unpin" if pins else row.pinned  # as it was before the first
     if events:  # the first change found it decayed since its last use before then
         first = events[0]
-        used = max((u for u in uses if u <= first.ts), default=start)
+        used = max((u for u in uses if u <= first.ts), default=arrived)
         base = first.before / max(decay_factor(used, first.ts, rate, pinned), 1e-9)
     else:
         base = row.learned.utility / max(row.learned.decay, 1e-9)
     points: list[tuple[float, float]] = [(start, base)]
-    last_use = start
+    last_use = arrived
+    value = base
+
+    def decaying(until: float) -> None:
+        """Sample the decay from the last point to `until` (drawn as a curve, not a chord)."""
+        since = max(points[-1][0], last_use)
+        if until < since:
+            return
+        steps = 0 if pinned or rate <= 0 else min(12, int((until - since) / DAY))
+        points.append((since, value * decay_factor(last_use, since, rate, pinned)))
+        for k in range(1, steps + 1):
+            ts = since + (until - since) * k / (steps + 1)
+            points.append((ts, value * decay_factor(last_use, ts, rate, pinned)))
+        points.append((until, value * decay_factor(last_use, until, rate, pinned)))
+
     marks = sorted(
         [(e.ts, "event", e) for e in events] + [(u, "use", None) for u in uses], key=lambda m: m[0]
     )
-    value = base
     for ts, kind, ev in marks:
-        factor = decay_factor(last_use, ts, rate, pinned)
-        points.append((ts, value * factor))
+        decaying(ts)
         if kind == "use" or (ev is not None and ev.cause in ("feedback", "merge")):
             last_use = ts
         if ev is not None:
@@ -157,12 +173,7 @@ def _curve(memory: Memory, row: Row, events: list[Event], uses: list[float]):
             points.append((ts, ev.after))
         else:
             points.append((ts, value))
-    # sample decay between the last mark and now
-    steps = 12
-    span = max(0.0, now - (marks[-1][0] if marks else start))
-    for k in range(1, steps + 1):
-        ts = (marks[-1][0] if marks else start) + span * k / steps
-        points.append((ts, value * decay_factor(last_use, ts, rate, pinned)))
+    decaying(max(now, points[-1][0]))
     return points
 
 

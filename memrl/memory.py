@@ -48,7 +48,7 @@ class Memory(Reading):
         self.root = Path(root).expanduser() if root else config.data_dir()
         self.settings = settings or config.load(self.root)
         self.clock = clock
-        self.store = EpisodeStore(self.root)
+        self.store = EpisodeStore(self.root, self.now)  # self.now: whatever self.clock is then
         self.model: ModelSpec = spec(self.settings.embedding)
         self._embedder = embedder
         self._index: Index | None = None

@@ -16,6 +16,7 @@ from memrl.learning.rules import confidence, decay_factor, utility
 from memrl.store import EpisodeStore, Filters
 from memrl.store.ledger import (
     CATALOG_COLUMNS,
+    IDLE_SINCE_SQL,
     STATE_COLUMNS,
     SUMMARY_CHARS,
     CatalogRow,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 SORTS = {
     "created": "e.created_at",
     "updated": "e.updated_at",
-    "utility": "memrl_utility(s.q, s.p, COALESCE(s.last_used_at, e.created_at), e.pinned)",
+    "utility": f"memrl_utility(s.q, s.p, {IDLE_SINCE_SQL}, e.pinned)",
     "retrievals": "s.retrievals",
     "helpful": "s.helpful",
     "unhelpful": "s.unhelpful",
@@ -58,7 +59,7 @@ class Reading:
     @property
     def ledger(self) -> Ledger:
         ledger = self.store.ledger
-        ledger.register_utility(self.settings.learning.decay_rate, self.clock)
+        ledger.decay_rate = self.settings.learning.decay_rate
         return ledger
 
     def now(self) -> float:
@@ -67,8 +68,8 @@ class Reading:
     # learned state ----------------------------------------------------------------
 
     def learned(self, state: StateRow, created_at: float, pinned: bool) -> Learned:
-        last = state.last_used_at or created_at
-        factor = decay_factor(last, self.now(), self.settings.learning.decay_rate, pinned)
+        since = state.idle_since(created_at)
+        factor = decay_factor(since, self.now(), self.settings.learning.decay_rate, pinned)
         return Learned(
             utility=utility(state.q, state.p, factor),
             q=state.q,
@@ -80,6 +81,8 @@ class Reading:
             helpful=state.helpful,
             unhelpful=state.unhelpful,
             last_used_at=state.last_used_at,
+            arrived_at=state.arrived(created_at),
+            idle_since=since,
         )
 
     def _row(self, cat: CatalogRow, state: StateRow) -> Row:
@@ -167,7 +170,7 @@ class Reading:
             + ", ".join(
                 f"COALESCE(s.{c}, {d})" if d is not None else f"s.{c}"
                 for c, d in zip(
-                    STATE_COLUMNS[1:], ("0.5", "0.0", "0", "0", "0", "0", None), strict=True
+                    STATE_COLUMNS[1:], ("0.5", "0.0", "0", "0", "0", "0", None, None), strict=True
                 )
             )
         )

@@ -77,6 +77,7 @@ def export(
                 "helpful": state.helpful,
                 "unhelpful": state.unhelpful,
                 "last_used_at": state.last_used_at,
+                "added_at": state.added_at,
                 "history": [
                     {
                         "ts": ts,
@@ -131,6 +132,7 @@ class Learned(BaseModel):
     helpful: Count = 0
     unhelpful: Count = 0
     last_used_at: Moment | None = None
+    added_at: Moment | None = None
     history: list[Event] = Field(default_factory=list)
 
 

@@ -82,6 +82,8 @@ class Learned:
     helpful: int
     unhelpful: int
     last_used_at: float | None
+    arrived_at: float  # when it entered the store (its creation, unless captured back-dated)
+    idle_since: float  # where the decay clock starts: last use, or else arrived_at
 
 
 @dataclass(slots=True)

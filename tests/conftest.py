@@ -89,6 +89,18 @@ def episode(**overrides):
     return base
 
 
+def captured_at(memory, when: float, **fields):
+    """Capture an episode made at `when` as the store would have then: with its clock at
+    `when`, so the episode has been in the store (and unused) ever since. An episode
+    captured now with an old date arrived now, and has not been idle."""
+    real = memory.clock
+    memory.clock = lambda: when
+    try:
+        return memory.capture(episode(created_at=when, **fields))
+    finally:
+        memory.clock = real
+
+
 def cli(*args: str, code: int = 0):
     """Run `memrl` with these arguments in-process; it must exit with `code`."""
     from typer.testing import CliRunner

@@ -23,7 +23,7 @@ from memrl.integrations.claude import checkpoint, context, finishing, hooks
 from memrl.integrations.claude.checkpoint import _reading
 from memrl.integrations.claude.transcript import Transcript as Parsed
 from memrl.memory import Memory
-from tests.conftest import HashEmbedder, episode
+from tests.conftest import HashEmbedder, captured_at, episode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 VENV_BIN = Path(sys.executable).parent
@@ -274,9 +274,9 @@ def test_context_stays_short_and_defuses_its_own_markers(fast_memory: Memory, re
 def test_a_project_picked_up_after_months_still_shows_its_memories(
     fast_memory: Memory, repo: Path
 ) -> None:
-    old = "2025-01-10T09:00:00+00:00"
-    kept = fast_memory.capture(episode(task="Old but sound", created_at=old)).episode.id
-    gone = fast_memory.capture(episode(task="Old and misleading", created_at=old)).episode.id
+    old = datetime(2025, 1, 10, 9, tzinfo=UTC).timestamp()
+    kept = captured_at(fast_memory, old, task="Old but sound").episode.id
+    gone = captured_at(fast_memory, old, task="Old and misleading").episode.id
     for _ in range(8):
         fast_memory.learning.feedback([gone], False)
     assert fast_memory.get(kept).learned.utility < context.MIN_UTILITY  # decayed, unrated

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from memrl.errors import InvalidInput, NotFound
@@ -251,6 +253,61 @@ def test_decay_lowers_unused_episodes_and_pinning_protects(flaky, clock):
     memory.set_pinned([ids["A"]], True)
     assert memory.rows([ids["A"]])[ids["A"]].learned.decay == 1.0
     assert order(memory, ids)[0] == "A"
+
+
+def test_an_episode_captured_with_an_old_date_decays_from_when_it_arrived(data_dir, clock):
+    """Work from last year, captured today, has been unused only since today: it neither
+    starts out decayed nor is it pruned or reviewed as long unused at once."""
+    from memrl.memory import Memory
+
+    memory = Memory(data_dir, clock=clock)
+    year_ago = clock() - 400 * DAY
+    old = memory.capture(episode(task="Pinned the TLS library", created_at=year_ago)).episode.id
+    new = memory.capture(episode(task="Rotated the staging certificates")).episode.id
+    for id_ in (old, new):
+        assert memory.get(id_).learned.utility == pytest.approx(0.5)
+        assert memory.get(id_).learned.arrived_at == pytest.approx(clock())
+    assert memory.curation.prune_plan() == []
+    review = memory.curation.review()
+    assert review.stale == [] and review.unused == []
+
+    clock.advance(30)
+    rows = memory.list(sort="utility")
+    assert {r.id: round(r.learned.decay, 6) for r in rows} == {
+        old: round(0.99**30, 6),
+        new: round(0.99**30, 6),
+    }
+    review = memory.curation.review()
+    assert [r.id for r in review.unused] == [old, new] and review.days == {old: 30, new: 30}
+    from memrl import insights
+
+    curve = insights.history(memory, old).curve  # flat from when it was made to its arrival,
+    assert curve[0] == (year_ago, 0.5) and (year_ago + 400 * DAY, 0.5) in curve
+    for ts, value in curve:  # then decaying as a curve, not a chord, to its value now
+        assert value == pytest.approx(0.5 * 0.99 ** max(0, (ts - year_ago) / DAY - 400))
+    assert len(curve) > 10 and curve[-1] == (clock(), pytest.approx(0.5 * 0.99**30))
+    memory.close()
+
+
+def test_a_backdated_episode_keeps_its_decay_clock_through_export_and_import(data_dir, clock):
+    from memrl.memory import Memory
+
+    source = Memory(data_dir / "a", clock=clock)
+    made = clock() - 400 * DAY
+    episode_id = source.capture(episode(task="Pinned the TLS library", created_at=made)).episode.id
+    (line,) = [json.dumps(data) for data in source.export()]
+    clock.advance(50)
+    copy = Memory(data_dir / "b", clock=clock)
+    copy.import_([line])
+    assert copy.get(episode_id).learned.decay == pytest.approx(0.99**50, rel=1e-6)
+    assert copy.get(episode_id).learned.decay == source.get(episode_id).learned.decay
+    # an export from before episodes had an arrival time: they arrived when they were made
+    data = json.loads(line)
+    del data["learning"]["added_at"]
+    copy.import_([json.dumps({**data, "id": "f" * 32})])
+    assert copy.get("f" * 32).learned.decay == pytest.approx(0.99**450, rel=1e-6)
+    source.close()
+    copy.close()
 
 
 def test_feedback_on_bad_ids_changes_nothing(flaky):

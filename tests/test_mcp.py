@@ -13,7 +13,7 @@ from memrl.mcp.tools import TaskTypeName
 from memrl.store import Filters
 from memrl.views import plural
 from memrl.vocab import TaskType
-from tests.conftest import episode
+from tests.conftest import captured_at, episode
 
 pytestmark = pytest.mark.anyio
 
@@ -809,15 +809,15 @@ async def test_a_merged_away_episode_points_to_the_one_that_holds_it(fast_server
 
 async def test_review_names_what_it_found(fast_server, fast_memory):
     old = fast_memory.now() - 200 * 86400
-    dead = fast_memory.capture(episode(summary="An experiment that misled", created_at=old))
+    dead = captured_at(fast_memory, old, summary="An experiment that misled")
     for _ in range(4):
         fast_memory.learning.feedback([dead.episode.id], False)
     conn = fast_memory.ledger.conn  # retrieved once, long ago
     conn.execute(
         "UPDATE state SET retrievals = 1, last_used_at = ? WHERE id = ?", (old, dead.episode.id)
     )
-    unused = fast_memory.capture(
-        episode(task="Wrote the release notes", created_at=fast_memory.now() - 20 * 86400)
+    unused = captured_at(
+        fast_memory, fast_memory.now() - 20 * 86400, task="Wrote the release notes"
     )
     async with Client(fast_server) as client:
         _, text = await ok(client, "memrl_review")

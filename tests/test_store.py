@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from dataclasses import replace
 
 import pytest
@@ -351,6 +352,32 @@ def test_a_ledger_from_an_earlier_version_gains_the_sources_index_and_keeps_its_
     assert "state_sources" in plan  # "has any episode evidence?" no longer scans every row
     assert ledger.conn.execute(ask).fetchone() == (1,)
     assert [r.summary for r in ledger.all_catalog().values()] == ["kept"]
+
+
+def test_a_ledger_from_before_arrival_times_is_read_alike_writable_or_not(data_dir, monkeypatch):
+    from memrl.memory import Memory
+    from memrl.store import ledger as ledger_module
+
+    made = time.time() - 100 * 86400
+    first = Memory(data_dir, embedder=HashEmbedder())
+    episode_id = first.capture(episode(created_at=made)).episode.id
+    first.ledger.conn.execute("ALTER TABLE state DROP COLUMN added_at")  # as an earlier memrl
+    first.close()
+
+    def cannot_write(_conn):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    with monkeypatch.context() as patched:  # a read-only mount: nothing can be migrated
+        patched.setattr(ledger_module, "_settings", cannot_write)
+        read_only = Memory(data_dir, embedder=HashEmbedder())
+        (row,) = read_only.list(sort="utility")
+        assert row.learned.decay == pytest.approx(0.99**100, rel=1e-3)  # arrived when made
+        read_only.close()
+    writable = Memory(data_dir, embedder=HashEmbedder())
+    assert writable.get(episode_id).learned.decay == pytest.approx(0.99**100, rel=1e-3)
+    fresh = writable.capture(episode(summary="today, about last year", created_at=made))
+    assert writable.get(fresh.episode.id).learned.decay == pytest.approx(1.0)
+    writable.close()
 
 
 def test_an_error_and_its_resolution_may_be_written_as_one_line():

@@ -34,7 +34,7 @@ from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.episode_table import EpisodeTable
 from memrl.tui.widgets.table_columns import header
 from memrl.views import pct
-from tests.conftest import HashEmbedder, episode
+from tests.conftest import HashEmbedder, captured_at, episode
 
 pytestmark = pytest.mark.anyio
 
@@ -637,8 +637,7 @@ async def test_merge_marked_episodes(store: Memory) -> None:
 async def test_prune_deselect_and_confirm(data_dir: Path) -> None:
     m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     old = [
-        m.capture(episode(task=f"old work {n}", created_at=day(200 + n))).episode.id
-        for n in range(3)
+        captured_at(m, NOW - (200 + n) * 86400, task=f"old work {n}").episode.id for n in range(3)
     ]
     m.capture(episode(task="recent work", created_at=day(1)))
     app = app_for(m)
@@ -673,7 +672,7 @@ async def test_the_prune_list_is_not_rebuilt_when_a_change_leaves_it_as_it_was(
     the keys for seconds. A plan that is the same leaves the list alone."""
     m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     for n in range(3):
-        m.capture(episode(task=f"old work {n}", created_at=day(200 + n)))
+        captured_at(m, NOW - (200 + n) * 86400, task=f"old work {n}")
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -716,9 +715,7 @@ async def test_review_keeps_look_alikes_apart_and_undo_steps_back(data_dir: Path
 
 async def test_undo_on_the_prune_screen_puts_the_candidates_back(data_dir: Path) -> None:
     m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
-    old = {
-        m.capture(episode(task=f"old {n}", created_at=day(200 + n))).episode.id for n in range(3)
-    }
+    old = {captured_at(m, NOW - (200 + n) * 86400, task=f"old {n}").episode.id for n in range(3)}
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -1349,7 +1346,7 @@ async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> No
         for _ in range(2)
     ]
     pinned = m.capture(episode(task="Dark mode", created_at=day(1))).episode.id
-    old = m.capture(episode(task="Speed up the CI", created_at=day(200))).episode.id
+    old = captured_at(m, NOW - 200 * 86400, task="Speed up the CI").episode.id
     other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
@@ -1541,7 +1538,7 @@ async def test_search_titles_fit_a_small_terminal_with_an_ellipsis(store: Memory
 async def test_the_prune_screen_shows_each_reason_in_full(data_dir: Path) -> None:
     m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     for n in range(2):
-        m.capture(episode(task=f"{LONG} {n}", project="acme/a-long-project", created_at=day(200)))
+        captured_at(m, NOW - 200 * 86400, task=f"{LONG} {n}", project="acme/a-long-project")
     app = app_for(m)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -1694,7 +1691,7 @@ def test_graph_labels_never_cover_a_node() -> None:
     from memrl.views import Learned, Row
 
     def row(n: int, utility: float) -> Row:
-        learned = Learned(utility, 0.5, 0.0, 1.0, 0.0, 0, 0, 0, 0, None)
+        learned = Learned(utility, 0.5, 0.0, 1.0, 0.0, 0, 0, 0, 0, None, NOW, NOW)
         return Row(f"{n:x}" * 32, "p", f"task {n}", "s", "success", "bugfix", "cli", [], NOW, NOW,
                    False, False, learned, "")  # fmt: skip
 

@@ -36,9 +36,7 @@ class LearningBase:
 
     def _shown(self, state: StateRow, created: float, pinned: bool) -> float:
         """The utility a person sees: decayed for the time since last use."""
-        factor = decay_factor(
-            state.last_used_at or created, self.m.now(), self.cfg.decay_rate, pinned
-        )
+        factor = decay_factor(state.idle_since(created), self.m.now(), self.cfg.decay_rate, pinned)
         return utility(state.q, state.p, factor)
 
     def _meta(self, ids: Sequence[str]) -> dict[str, tuple[float, bool, str]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,15 +69,16 @@ def catalog_row(
 
 
 class EpisodeStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
         self.root = root
+        self.clock = clock
         self._ledger: Ledger | None = None
         self._edit_lock: Any = None
 
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = Ledger(self.root / LEDGER_FILE)
+            self._ledger = Ledger(self.root / LEDGER_FILE, self.clock)
         return self._ledger
 
     def path_for(self, ep: Episode, *, archived: bool = False) -> Path:

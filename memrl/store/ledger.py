@@ -17,9 +17,9 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS state (
     retrievals INTEGER NOT NULL DEFAULT 0,
     helpful INTEGER NOT NULL DEFAULT 0,
     unhelpful INTEGER NOT NULL DEFAULT 0,
-    last_used_at REAL
+    last_used_at REAL,
+    added_at REAL
 );
 
 CREATE TABLE IF NOT EXISTS events (
@@ -179,9 +180,25 @@ class StateRow:
     helpful: int = 0
     unhelpful: int = 0
     last_used_at: float | None = None
+    # When the episode entered this store (None: when it was created). An episode captured
+    # today with an old date has been unused only since today. Not learning: two rows that
+    # learned the same are equal whenever their episodes arrived.
+    added_at: float | None = field(default=None, compare=False)
+
+    def arrived(self, created_at: float) -> float:
+        """When the episode entered this store, or was created there if that is later."""
+        return max(created_at, self.added_at or created_at)
+
+    def idle_since(self, created_at: float) -> float:
+        """Where its decay clock starts: its last use, or else its arrival in this store."""
+        return self.last_used_at or self.arrived(created_at)
 
 
-STATE_COLUMNS = ("id", "q", "p", "evidence", "retrievals", "helpful", "unhelpful", "last_used_at")
+STATE_COLUMNS = (
+    "id", "q", "p", "evidence", "retrievals", "helpful", "unhelpful", "last_used_at", "added_at"
+)  # fmt: skip
+# SQL for StateRow.idle_since, with the state table as `s` and the catalog as `e`
+IDLE_SINCE_SQL = "COALESCE(s.last_used_at, MAX(e.created_at, COALESCE(s.added_at, 0)))"
 
 
 def tags_field(tags: Iterable[str]) -> str:
@@ -193,11 +210,11 @@ def tags_field(tags: Iterable[str]) -> str:
 class Ledger:
     """Thread-safe handle: one SQLite connection per thread, all on the same file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._local = threading.local()
-        self._decay_rate = 0.0
-        self._clock = time.time
+        self.clock = clock  # the store's clock: when an episode arrives, what SQL decays to
+        self.decay_rate = 0.0  # set by whoever reads utilities (memrl_utility in SQL)
         self._read_only_because = ""
         try:
             conn = self._conn()
@@ -217,6 +234,11 @@ class Ledger:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
         if "prev_used" not in columns:
             conn.execute("ALTER TABLE events ADD COLUMN prev_used REAL")
+        if "added_at" not in {r[1] for r in conn.execute("PRAGMA table_info(state)")}:
+            try:
+                conn.execute("ALTER TABLE state ADD COLUMN added_at REAL")
+            except sqlite3.OperationalError:
+                pass  # a read-only ledger: _conn shows it with the column, all NULL
         if "rated" not in {r[1] for r in conn.execute("PRAGMA table_info(retrievals)")}:
             try:
                 conn.execute("ALTER TABLE retrievals ADD COLUMN rated TEXT")
@@ -271,6 +293,13 @@ class Ledger:
                 conn.close()
                 conn = self._read_only()
                 self._read_only_because = "full" if _disk_full(self.path.parent) else "ro"
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(state)")}
+                if columns and "added_at" not in columns:
+                    # An older memrl's ledger, which cannot be brought up to date here: its
+                    # episodes are read as having arrived when they were made.
+                    conn.execute(
+                        "CREATE TEMP VIEW state AS SELECT *, NULL AS added_at FROM main.state"
+                    )
             conn.create_function("memrl_utility", 4, self._utility_sql, deterministic=True)
             self._local.conn = conn
         return conn
@@ -293,17 +322,12 @@ class Ledger:
             ) from None
         return conn
 
-    def register_utility(self, decay_rate: float, clock) -> None:
-        """Let SQL sort by decayed utility: memrl_utility(q, p, last_used, pinned)."""
-        self._decay_rate = decay_rate
-        self._clock = clock
-
     def _utility_sql(self, q, p, last_used, pinned) -> float:
         from memrl.learning.rules import decay_factor, utility
 
         q = 0.5 if q is None else q
         p = 0.0 if p is None else p
-        factor = decay_factor(last_used or 0.0, self._clock(), self._decay_rate, bool(pinned))
+        factor = decay_factor(last_used or 0.0, self.clock(), self.decay_rate, bool(pinned))
         return utility(q, p, factor)
 
     @property
@@ -409,7 +433,11 @@ class Ledger:
                 f"VALUES ({placeholders})",
                 [r.as_tuple() for r in rows],
             )
-            c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(r.id,) for r in rows])
+            now = self.clock()
+            c.executemany(
+                "INSERT OR IGNORE INTO state (id, added_at) VALUES (?, ?)",
+                [(r.id, now) for r in rows],
+            )
 
     def refresh_file_times(self, rows: Sequence[tuple[CatalogRow, int, int]]) -> None:
         """Record new file times (row, mtime_ns, size) for files whose content is unchanged,
