@@ -33,7 +33,9 @@ def weak_below(settings: RetrievalSettings) -> float:
     """The relevance under which a hit is a weak match. A hit must clear the minimum by as
     much as a full keyword match adds; below that it got in on a faint resemblance or on a
     shared word or two (with the defaults, 0.5: cosine similarity 0.5 with no keyword match,
-    or 0.25 with the best one), and such hits rarely help."""
+    or 0.25 with the best one), and such hits rarely help. One that holds the query's
+    identifiers whole is never weak: a short query for an exact name reads little like any
+    episode, and the episode holding that name is what was asked for."""
     return settings.min_similarity + settings.keyword_weight
 
 
@@ -57,17 +59,21 @@ def identifiers(query: str) -> list[str]:
     return list(dict.fromkeys(m.lower() for m in IDENTIFIER.findall(query) if len(m) >= 4))
 
 
-def keyword_scores(hits: list[tuple[float, str]], names: list[str]) -> list[float]:
-    """Each full-text hit's keyword match, 0..1 relative to the best: its BM25 score, halved
-    in the proportion of the query's identifiers its text lacks whole."""
-    scores = []
+def keyword_scores(hits: list[tuple[float, str]], names: list[str]) -> list[tuple[float, bool]]:
+    """Each full-text hit's keyword match and whether it holds every identifier of the query
+    whole. The match is its BM25 score relative to the best one, halved in the proportion of
+    the identifiers its text lacks: where no hit holds them, none matches more than half."""
+    best = max((score for score, _text in hits), default=0.0)
+    out = []
     for score, text in hits:
+        share = score / best if best > 0 else 0.0
+        held = 1.0
         if names:
             text = text.lower()
-            score *= 0.5 + 0.5 * sum(name in text for name in names) / len(names)
-        scores.append(score)
-    best = max(scores, default=0.0)
-    return [score / best if best > 0 else 0.0 for score in scores]
+            held = sum(name in text for name in names) / len(names)
+            share *= 0.5 + 0.5 * held
+        out.append((share, bool(names) and held == 1.0))
+    return out
 
 
 def search(
@@ -116,11 +122,11 @@ def search(
     for episode_id, sim in vec_hits:
         candidates[episode_id] = Candidate(episode_id, sim)
     keywords = keyword_scores([(score, text) for _i, score, _v, text in text_hits], names)
-    for (episode_id, _score, vec, _text), keyword in zip(text_hits, keywords, strict=True):
+    for (episode_id, _score, vec, _text), (keyword, exact) in zip(text_hits, keywords, strict=True):
         cand = candidates.get(episode_id)
         if cand is None:
             cand = candidates[episode_id] = Candidate(episode_id, float(vec @ qvec))
-        cand.keyword = keyword
+        cand.keyword, cand.exact = keyword, exact
 
     rows = memory.rows(list(candidates))
     live = []
@@ -136,9 +142,9 @@ def search(
         min_similarity=settings.min_similarity,
         utility_weight=weight,
         keyword_weight=settings.keyword_weight,
+        weak_below=weak_below(settings),
     )[:limit]
 
-    floor = weak_below(settings)
     hits = [
         Hit(
             n + 1,
@@ -148,7 +154,7 @@ def search(
             c.relevance,
             c.normalised,
             c.score,
-            weak=c.relevance < floor,
+            weak=c.weak,
         )
         for n, c in enumerate(ranked)
     ]

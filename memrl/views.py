@@ -135,7 +135,7 @@ class Hit:
     normalised: float
     score: float
     episode: Episode | None = None  # full content, loaded for the returned hits
-    weak: bool = False  # relevance under `weak_below(settings)`: unlikely to help
+    weak: bool = False  # under `weak_below(settings)`, without the query's identifiers
 
     @property
     def id(self) -> str:

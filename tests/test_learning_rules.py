@@ -93,6 +93,25 @@ def test_keyword_match_rescues_a_low_similarity_candidate():
     assert [c.id for c in ranked] == ["exact", "semantic"]
 
 
+def test_a_weak_match_never_ranks_above_a_close_one():
+    """A faint match with a high utility would otherwise fill a small limit, and the close
+    match below it would not be seen; one holding the query's identifiers is not faint."""
+    cands = [
+        Candidate("close", 0.62, utility=0.2),
+        Candidate("faint but useful", 0.40, utility=1.0),
+        Candidate("exact name", 0.30, keyword=1.0, exact=True, utility=0.5),
+    ]
+    ranked = rules.rank(
+        cands, min_similarity=0.25, utility_weight=0.4, keyword_weight=0.25, weak_below=0.5
+    )
+    assert [(c.id, c.weak) for c in ranked] == [
+        ("exact name", False),
+        ("close", False),
+        ("faint but useful", True),
+    ]
+    assert ranked[2].score > ranked[1].score  # by score alone it would have come second
+
+
 def test_confidence_grows_with_evidence():
     assert rules.confidence(0) == 0.0
     assert rules.confidence(2) == 0.5

@@ -211,6 +211,36 @@ def test_an_exact_path_ranks_the_episodes_that_hold_it_above_look_alikes(memory)
     assert max(h.keyword for h in plain) == 1.0
 
 
+def test_an_episode_holding_a_searched_name_is_a_close_match_and_can_be_rated(memory):
+    """A bare path reads like no episode at all (similarity ~0.15), but the one episode that
+    holds it is what was asked for: not weak, counted as used, and rated by `last`."""
+    held = memory.capture(
+        episode(
+            task="Slow admin changelist pages",
+            summary="Added list_select_related and an index on created; the admin order "
+            "list loads in 200 ms instead of 9 s.",
+            files=["shop/admin.py", "shop/settings/base.py"],
+        )
+    ).episode.id
+    memory.capture(episode(task="Speed up the CI", summary="Cached pip downloads in CI."))
+    (hit, *_) = memory.search("shop/settings/base.py", limit=3).hits
+    assert hit.id == held and hit.keyword == 1.0 and not hit.weak
+    assert hit.relevance < 0.5  # on relevance alone it would have been a faint match
+    rated = memory.learning.feedback(["last"], helpful=True)
+    assert [change.id for change in rated] == [held]
+    assert memory.get(held).learned.retrievals == 1
+
+
+def test_a_name_no_episode_holds_gives_no_full_keyword_match(memory):
+    """Look-alikes share the name's words, not the name: none of them matches fully."""
+    for module in ("kafka consumer", "session store", "http client"):
+        memory.capture(
+            episode(task=f"Tune the {module} timeout", summary=f"Raised the {module} timeout.")
+        )
+    hits = memory.search("session.timeout.ms", limit=3, log=False).hits
+    assert hits and all(h.keyword <= 0.5 for h in hits)
+
+
 @pytest.mark.parametrize(
     ("query", "names"),
     [

@@ -123,7 +123,7 @@ def _print_hits(hits: list[Hit], explain: bool) -> None:
         "outcome": [f"[{outcome_style(h.row.outcome)}]{h.row.outcome}[/]" for h in hits],
         "similarity": [
             pct(h.similarity)
-            + (" [magenta]kw[/]" if h.keyword >= 0.5 else "")
+            + (" [magenta]kw[/]" if h.keyword > 0.5 else "")
             + (" [dim]weak[/]" if h.weak else "")
             for h in hits
         ],

@@ -107,11 +107,13 @@ class Candidate:
     id: str
     similarity: float  # cosine, -1..1
     keyword: float = 0.0  # BM25 relative to the best keyword hit, 0..1
+    exact: bool = False  # it holds every identifier of the query (a path, a name…) whole
     utility: float = NEUTRAL
     evidence: int = 0
     relevance: float = 0.0
     normalised: float = 0.0
     score: float = 0.0
+    weak: bool = False  # relevant enough to show, not enough to count as used
 
 
 def relevance(similarity: float, keyword: float, keyword_weight: float) -> float:
@@ -131,8 +133,13 @@ def rank(
     min_similarity: float,
     utility_weight: float,
     keyword_weight: float,
+    weak_below: float = 0.0,
 ) -> list[Candidate]:
-    """Two phases, as in MemRL: keep what is relevant enough, then blend in learned utility."""
+    """Two phases, as in MemRL: keep what is relevant enough, then blend in learned utility.
+
+    A hit under `weak_below` that does not hold the query's identifiers is weak: it comes
+    after every other, whatever its utility, so a well-rated faint match never hides a
+    close one below a small limit."""
     kept = []
     for c in candidates:
         c.relevance = relevance(c.similarity, c.keyword, keyword_weight)
@@ -140,8 +147,9 @@ def rank(
             continue
         c.normalised = normalise(c.relevance, min_similarity)
         c.score = (1.0 - utility_weight) * c.normalised + utility_weight * c.utility
+        c.weak = c.relevance < weak_below and not c.exact
         kept.append(c)
-    kept.sort(key=lambda c: (-c.score, -c.relevance, c.id))
+    kept.sort(key=lambda c: (c.weak, -c.score, -c.relevance, c.id))
     return kept
 
 
