@@ -244,6 +244,11 @@ def _import(
         result.indexed_present = _index_present(memory, existing)
     if (result.imported or result.indexed_present) and result.index_problem is None:
         memory.index.optimize(whole=True)
+        if memory.learning.has_sources():
+            # Feedback and capture update the graph around what they touch, from its stored
+            # edges: without the edges to and from what came in, the first rating near an
+            # imported episode would drop what its neighbours add.
+            memory.learning.propagate(values=False)
 
 
 def _differing(memory: Memory, episodes: list[Episode]) -> list[str]:

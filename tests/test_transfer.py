@@ -511,3 +511,29 @@ def test_a_line_nested_too_deeply_is_a_bad_line_and_nothing_is_imported(tmp_path
     result = fresh.import_(['{"summary": "fine"}', deep])
     assert result.errors == ["line 2: not valid JSON (nested too deeply)"]
     assert result.imported == 0 and not (tmp_path / "new-store").exists()
+
+
+def test_an_imported_store_learns_as_the_store_it_came_from(memory, tmp_path):
+    """The copy has the original's similarity graph, so the same rating moves the same
+    utilities: an imported episode keeps what its neighbours add when it is rated."""
+    from memrl.memory import Memory
+
+    rated = memory.capture(
+        episode(task="Fix CORS for the new frontend", summary="Added the origin to the allow list.")
+    ).episode.id
+    near = memory.capture(
+        episode(task="Fix CORS for the admin frontend", summary="Allowed the admin origin.")
+    ).episode.id
+    memory.capture(episode(task="Speed up the CI", summary="Cached pip downloads in CI."))
+    for _ in range(3):
+        memory.learning.feedback([rated], helpful=True)
+    assert memory.get(near).learned.p > 0  # value spread to the similar episode
+    copy = Memory(tmp_path / "copy")
+    copy.import_(json.dumps(data) for data in memory.export())
+    for store in (memory, copy):
+        store.learning.feedback([near], helpful=True)
+    for episode_id in (rated, near):
+        original, imported = memory.get(episode_id).learned, copy.get(episode_id).learned
+        assert (imported.q, imported.p) == pytest.approx((original.q, original.p))
+    assert copy.get(near).learned.p > 0
+    copy.close()

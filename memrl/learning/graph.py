@@ -119,16 +119,18 @@ class Graph(LearningBase):
                 affected |= {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
             return self._recompute(c, sorted(affected), "propagation")
 
+    def has_sources(self) -> bool:
+        """Has any episode evidence to send its neighbours? (An index makes this instant.)"""
+        query = "SELECT 1 FROM state WHERE evidence > 0 LIMIT 1"
+        return self.ledger.conn.execute(query).fetchone() is not None
+
     def neighbours_of_new(self, vector: np.ndarray, episode_id: str) -> Future | None:
         """Start looking for a new episode's neighbours, if any episode has evidence to give.
 
         Runs beside the index write (a separate LanceDB read), so a capture pays for the
         slower of the two rather than both.
         """
-        has_sources = self.ledger.conn.execute(
-            "SELECT 1 FROM state WHERE evidence > 0 LIMIT 1"
-        ).fetchone()
-        if not has_sources:
+        if not self.has_sources():
             return None  # nothing has evidence yet: no value to receive
 
         def find() -> list[tuple[str, float]]:
@@ -287,12 +289,15 @@ class Graph(LearningBase):
         *,
         project: str | None = None,
         dry_run: bool = False,
+        values: bool = True,
         progress: Callable[[int, int], None] | None = None,
     ) -> PropagationReport:
         """Recompute the whole graph exactly. Run twice, the second run changes nothing.
 
         With `project`, only that project's episodes are updated, from the same graph as a
         whole run (value reaching them from other projects included), so that the two agree.
+        With `values=False` only the edges are rebuilt, and what neighbours add stays as it
+        is (an import keeps what its file says was learned, until new evidence moves it).
         """
         started = time.perf_counter()
         live: dict[str, int] = {}
@@ -326,7 +331,9 @@ class Graph(LearningBase):
             t: self._backup(inflows.get(t, []), states[t].evidence) for t in ids if t in targets
         }
         with self.ledger.write() as c:
-            changes = self._write_p(c, states, new_p, inflows, "propagation", dry_run)
+            changes = (
+                self._write_p(c, states, new_p, inflows, "propagation", dry_run) if values else []
+            )
             if not dry_run:
                 if project is None:
                     c.execute("DELETE FROM edges")
