@@ -1782,3 +1782,41 @@ async def test_rating_an_episode_keeps_its_page_where_it_was_read(store: Memory)
         await settle(pilot)
         assert store.rows([target])[target].learned.helpful == 1
         assert detail.scroll_y == bottom
+
+
+async def test_the_review_card_shows_the_episode_as_an_undo_leaves_it(
+    data_dir: Path, monkeypatch
+) -> None:
+    import time
+
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    old = captured_at(m, NOW - 200 * 86400, task="Speed up the CI").episode.id
+    decayed = m.rows([old])[old].learned
+    assert decayed.decay < 0.995
+    real = m.set_pinned
+
+    def slow_unpin(ids, pinned):
+        if not pinned:
+            time.sleep(0.3)  # the undo lands after the card is shown again
+        return real(ids, pinned)
+
+    monkeypatch.setattr(m, "set_pinned", slow_unpin)
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        await pilot.press("k")  # keep it: pinned, so no longer decayed
+        await settle(pilot)
+        assert m.rows([old])[old].pinned
+        await pilot.press("u")
+        await settle(pilot)
+        assert not m.rows([old])[old].pinned
+        detail = screen.query_one(EpisodeDetail)
+        assert detail.episode_id == old
+        text = shown(detail)
+        assert f"utility {pct(decayed.utility)} ·" in text and "decayed" in text
+        assert "pinned" not in text
+    m.close()

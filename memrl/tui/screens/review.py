@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from textual import work
+from textual import on, work
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
 from textual.widgets import Header, Markdown, Static
 
 from memrl.errors import MemrlError
 from memrl.tui import curator
+from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -121,6 +122,13 @@ class ReviewScreen(MemrlScreen[None]):
         await main.mount_all(details)
         for detail, r in zip(details, finding.rows, strict=True):
             detail.show(r.id)
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        """An answer's change or its undo lands after the card is shown (it runs on a
+        worker), and other processes write too: show the card's episodes as they are now."""
+        for detail in self.query_one("#review-main").query(EpisodeDetail):
+            detail.refresh_episode()
 
     def _next(self, undo: Undo | None = None) -> None:
         self.steps.append((self.position, undo))
