@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Markdown, SelectionList, Static, TabbedContent, TextArea
 
@@ -1820,3 +1821,43 @@ async def test_the_review_card_shows_the_episode_as_an_undo_leaves_it(
         assert f"utility {pct(decayed.utility)} ·" in text and "decayed" in text
         assert "pinned" not in text
     m.close()
+
+
+def footer_keys(app: MemrlApp) -> set[str]:
+    from textual.widgets._footer import FooterKey
+
+    return {key.key for key in app.screen.query(FooterKey)}
+
+
+async def test_typing_in_the_search_results_refines_the_query(store: Memory) -> None:
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "stripe")
+        query, results = screen.query_one(Input), screen.query_one("#search-results")
+        assert app.focused is query and not {"plus", "minus"} & footer_keys(app)  # text here
+        await pilot.press("down")
+        assert app.focused is results and {"plus", "minus"} <= footer_keys(app)
+        for key, char in (("space", " "), ("u", "u")):  # typed faster than they are handled
+            app.post_message(events.Key(key, char))
+        await pilot.press(*"pdate api")  # the space is no key of the screen's: all text
+        await settle(pilot)
+        assert app.focused is query and query.value == "stripe update api"
+        assert app.screen is screen and len(app.undo_stack) == 0
+        await pilot.press(*["backspace"] * 11, "down", "down")
+        await settle(pilot)
+        assert app.focused is results and results.cursor_row == 1
+        await pilot.press("up")  # to the first hit
+        assert app.focused is results and results.cursor_row == 0
+        await pilot.press("up", "s")  # from it to the box, whose text is kept to go on with
+        await settle(pilot)
+        assert app.focused is query and query.value == "stripes"
+        await pilot.press("backspace", "down", "plus")  # + still rates the hit
+        await settle(pilot)
+        [rated] = screen.selected_ids()
+        assert store.rows([rated])[rated].learned.helpful == 1
+        await pilot.press("q")  # leaves the search, not the app
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen) and app.is_running
+    rows = store.list()
+    assert len(rows) == len(TASKS) and not any(r.pinned for r in rows)  # u, a and p: text
+    assert [r.id for r in rows if r.learned.helpful] == [rated]

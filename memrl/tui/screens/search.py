@@ -33,10 +33,23 @@ class QueryInput(Input):
         event.text = " ".join(event.text.split())  # Input's own handler, next, inserts it
 
 
+class ResultsTable(DataTable):
+    """The hits. + and - rate the one under the cursor: offered here, where they act, and
+    not in the query box, where they are text (the screen's own keys are hidden)."""
+
+    BINDINGS = [
+        Binding("plus", "screen.rate(True)", "Helpful", key_display="+"),
+        Binding("minus", "screen.rate(False)", "Unhelpful", key_display="-"),
+    ]
+
+
 class SearchScreen(EpisodeActions):
     BINDINGS = [
         Binding("escape", "back", "Back"),
+        Binding("q", "back", "Back", show=False),  # a search is left, not the app (ctrl+q)
         Binding("slash", "focus_input", "Search", show=False),
+        Binding("plus", "rate(True)", "Helpful", key_display="+", show=False),
+        Binding("minus", "rate(False)", "Unhelpful", key_display="-", show=False),
     ]
 
     def __init__(self, query: str = "") -> None:
@@ -54,10 +67,11 @@ class SearchScreen(EpisodeActions):
             self.initial,
             placeholder="describe a task or paste an error — results update as you type",
             id="search-input",
+            select_on_focus=False,  # focus comes back to refine the query, not to replace it
         )
         yield Static("", id="search-status")
         with Container(id="search-main"):
-            yield DataTable(id="search-results", cursor_type="row", zebra_stripes=True)
+            yield ResultsTable(id="search-results", cursor_type="row", zebra_stripes=True)
             with Vertical(id="search-side"):
                 yield Static("", id="search-why")
                 yield EpisodeDetail(self.app.memory, self.app.clock, id="search-detail")
@@ -249,10 +263,26 @@ class SearchScreen(EpisodeActions):
         if self.result and event.cursor_row < len(self.result.hits):
             self.app.push_screen(EpisodeScreen(self.result.hits[event.cursor_row].id))
 
-    def on_key(self, event) -> None:
-        if event.key == "down" and self.focused is self.query_one(Input):
-            self.query_one(DataTable).focus()
-            event.stop()
+    def on_key(self, event: events.Key) -> None:
+        """Between the query box and the results as in one list (down from the box, up
+        from the first hit); and a character typed outside the box that is none of the
+        screen's keys refines the query, where a person typing it meant it to go. The box
+        takes every character sent to it: one that reaches here while it has the focus
+        was sent to the results before the focus moved (set_focus moves it at once)."""
+        query, table = self.query_one(Input), self.query_one(DataTable)
+        if event.key == "down" and self.focused is query:
+            self.set_focus(table)
+        elif event.key == "up" and self.focused is table and table.cursor_row == 0:
+            self.set_focus(query)
+        elif event.is_printable and (
+            self.focused is query or event.key not in self.active_bindings
+        ):
+            query.action_end()
+            query.insert_text_at_cursor(event.character or "")
+            self.set_focus(query)
+        else:
+            return
+        event.stop()
 
     def action_focus_input(self) -> None:
         self.query_one(Input).focus()
