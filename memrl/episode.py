@@ -171,7 +171,7 @@ class Episode(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: list[str]) -> list[str]:
-        return _dedupe([t.lower().lstrip("#") for t in v])
+        return _dedupe([" ".join(t.split()).lower().lstrip("#") for t in v])  # one line each
 
     @property
     def short_id(self) -> str:

@@ -10,6 +10,7 @@ explain its place.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 from memrl.embeddings import check_local
@@ -44,7 +45,7 @@ def clean_query(query: str) -> str:
         query = _clean(query or "")
     except ValueError as exc:
         raise InvalidInput(f"query {exc}") from None
-    if not query:
+    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in query):  # nothing to read
         raise InvalidInput("the query is empty: describe the task or paste the error to look for")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(

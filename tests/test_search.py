@@ -149,7 +149,7 @@ def test_an_episode_whose_file_was_deleted_by_hand_is_skipped_with_a_note(stocke
     assert memory.learning.last_retrieved() == [h.id for h in result.hits]
 
 
-@pytest.mark.parametrize("query", ["", "   ", "\x00"])
+@pytest.mark.parametrize("query", ["", "   ", "\x00", "\u200b", "\u202e\u200d "])
 def test_empty_query_is_refused(stocked, query):
     memory, _ids = stocked
     with pytest.raises(InvalidInput, match="empty"):

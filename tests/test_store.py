@@ -380,6 +380,13 @@ def test_a_ledger_from_before_arrival_times_is_read_alike_writable_or_not(data_d
     writable.close()
 
 
+def test_a_tag_is_one_line_lower_case_without_its_hash():
+    from memrl.episode import parse
+
+    ep = parse({"summary": "s", "tags": ["Auth", "x\ny", "#hash", "  two   words ", "AUTH"]})
+    assert ep.tags == ["auth", "x y", "hash", "two words"]
+
+
 def test_an_error_and_its_resolution_may_be_written_as_one_line():
     from memrl.episode import parse
 

@@ -96,7 +96,7 @@ def search(
         console().print("[dim]Nothing relevant found.[/]")
         return
     _print_hits(result.hits, explain)
-    if any(h.keyword >= 0.5 for h in result.hits):
+    if any(h.keyword > 0.5 for h in result.hits):
         console().print("[dim][magenta]kw[/]: the query's exact words are in it too[/]")
     if any(h.weak for h in result.hits):
         console().print("[dim]weak: a faint match, unlikely to help; `last` leaves it out[/]")
