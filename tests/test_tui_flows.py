@@ -714,6 +714,30 @@ async def test_review_keeps_look_alikes_apart_and_undo_steps_back(data_dir: Path
     m.close()
 
 
+async def test_archiving_many_says_first_how_to_undo_and_counts_what_it_does_not_name(
+    data_dir: Path,
+) -> None:
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for n in range(15):
+        captured_at(m, NOW - (200 + n) * 86400, task=f"old work {n}")
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        question = str(app.screen.query_one("#confirm-question", Static).render())
+        asked = str(app.screen.query_one("#confirm-detail", Static).render())
+        assert question == "Archive 15 episodes?"
+        assert asked.startswith("Archived episodes leave search; u or `memrl restore` brings")
+        assert asked.count("old work") == 12 and asked.endswith("… and 3 more episodes")
+        await pilot.press("n")
+        await settle(pilot)
+    assert m.count() == 15
+    m.close()
+
+
 async def test_undo_on_the_prune_screen_puts_the_candidates_back(data_dir: Path) -> None:
     m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     old = {captured_at(m, NOW - (200 + n) * 86400, task=f"old {n}").episode.id for n in range(3)}

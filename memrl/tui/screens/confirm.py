@@ -45,9 +45,14 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+LISTED = 12  # episodes a confirmation names; the rest are counted
+
+
 def confirm_archive(app: App, rows: Sequence[Row], archive: Callable[[], None]) -> None:
-    """Ask before archiving `rows`, each listed; `archive` runs on yes."""
-    listing = "\n".join(f"  {r.short_id}  {clip(r.title, 60)}" for r in rows)
+    """Ask before archiving `rows`, the first LISTED of them by name; `archive` runs on yes."""
+    listing = "\n".join(f"  {r.short_id}  {clip(r.title, 60)}" for r in rows[:LISTED])
+    if len(rows) > LISTED:
+        listing += f"\n  … and {plural(len(rows) - LISTED, 'more episode')}"
     it = "it" if len(rows) == 1 else "them"
 
     def answered(yes: bool | None) -> None:
@@ -57,7 +62,7 @@ def confirm_archive(app: App, rows: Sequence[Row], archive: Callable[[], None]) 
     app.push_screen(
         ConfirmScreen(
             f"Archive {plural(len(rows), 'episode')}?",
-            f"{listing}\n\nArchived episodes leave search; u or `memrl restore` brings {it} back.",
+            f"Archived episodes leave search; u or `memrl restore` brings {it} back.\n\n{listing}",
             yes="Archive",
         ),
         answered,
