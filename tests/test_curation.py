@@ -130,6 +130,24 @@ def test_an_episode_merged_twice_points_to_the_one_holding_it_now(data_dir):
     assert f"{a[:8]} was merged into {abc[:8]}" in rated
 
 
+def test_ids_named_together_each_follow_their_own_merges(mem):
+    """A and B into AB, AB and C into ABC: named with AB, A still leads through AB to ABC."""
+    from memrl.refs import live_ids
+
+    a, b, c = (
+        mem.capture(episode(summary=f"Retry the webhook with {s}")).episode.id
+        for s in ("backoff", "jitter", "a cap")
+    )
+    ab = mem.curation.merge(mem.curation.merge_plan([a, b])).id
+    abc = mem.curation.merge(mem.curation.merge_plan([ab, c])).id
+    assert mem.ledger.merged_into([a, ab, b]) == {a: abc, ab: abc, b: abc}
+    with pytest.raises(NotFound) as refused:
+        live_ids(mem, [a, ab], use="rate", last=False, ask="")
+    said = str(refused.value)
+    assert f"{a[:8]} was merged into {abc[:8]}" in said and "is archived" not in said
+    assert f"{ab[:8]} was merged into {abc[:8]}" in said
+
+
 def test_credit_owed_to_episodes_merged_meanwhile_goes_to_the_merged_one(mem, clock):
     a, b = (
         mem.capture(episode(task="Webhook retries", summary=s, session_id="other")).episode.id

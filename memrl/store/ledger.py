@@ -404,7 +404,8 @@ class Ledger:
         merges of merges (A and B into AB, AB and C into ABC: A is in ABC)."""
         found: dict[str, str] = {}
         frontier: dict[str, set[str]] = {i: {i} for i in ids}  # reached → the ids asked
-        seen = set(frontier)
+        # Each asked id follows its own chain: A's path runs through AB even when AB is asked.
+        seen = {(i, i) for i in ids}
         while frontier:
             marks = ",".join("?" * len(frontier))
             reached: dict[str, set[str]] = {}
@@ -416,9 +417,9 @@ class Ledger:
                 for asked in frontier[src]:
                     if not archived:
                         found[asked] = merged
-                    elif merged not in seen:
+                    elif (asked, merged) not in seen:
+                        seen.add((asked, merged))
                         reached.setdefault(merged, set()).add(asked)
-            seen |= set(reached)
             frontier = {m: {a for a in asked if a not in found} for m, asked in reached.items()}
             frontier = {m: asked for m, asked in frontier.items() if asked}
         return found
