@@ -769,6 +769,41 @@ async def test_feedback_takes_last_and_retrieved_ids_but_not_latest(fast_server,
     assert "'latest' names the newest episode" in merge and "'last'" not in merge
 
 
+async def test_last_rates_what_memrl_retrieve_returned_not_what_session_start_showed(
+    fast_memory, tmp_path
+):
+    """SessionStart logs its context under the session; `last` still means memrl_retrieve's."""
+    import io
+    import json
+
+    from memrl.integrations.claude import hooks
+
+    repo = tmp_path / "app"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "config").write_text(
+        '[remote "origin"]\n\turl = git@github.com:acme/app.git\n'
+    )
+    for task in ("Tuned the pool", "Paged the orders", "Cached the avatars"):
+        fast_memory.capture(episode(task=task, summary=f"{task}: done"))
+    payload = {"session_id": "sess-s", "cwd": str(repo), "hook_event_name": "SessionStart"}
+    out = io.StringIO()
+    assert hooks.run("session-start", json.dumps(payload), stdout=out, background=False) == 0
+    assert "Paged the orders" in out.getvalue()  # the context went in, and was logged
+    logged = "SELECT origin FROM retrievals WHERE session_id = 'sess-s'"
+    assert fast_memory.ledger.conn.execute(logged).fetchall() == [("context",)]
+    server = build_server(fast_memory, session_id="sess-s", project="acme/app")
+    before = snapshot(fast_memory)
+    async with Client(server) as client:
+        nothing = await fails(client, "memrl_feedback", episodes=["last"], helpful=True)
+        after = snapshot(fast_memory)
+        found, _ = await ok(client, "memrl_retrieve", query="paged the orders")
+        rated, _ = await ok(client, "memrl_feedback", episodes=["last"], helpful=True)
+    assert before == after  # none of the context was rated
+    assert "nothing has been retrieved in session sess-s through memrl_retrieve yet" in nothing
+    hits = [h["id"] for h in found["results"] if not h["weak"]]
+    assert hits and [c["id"] for c in rated["rated"]] == hits
+
+
 async def test_feedback_refuses_an_episode_whose_file_has_gone(fast_server, fast_memory):
     """As `memrl show` and `memrl feedback` refuse it: rated unseen, it would teach nothing."""
     gone = fast_memory.capture(episode(summary="Deleted by hand")).episode

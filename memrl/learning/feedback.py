@@ -61,7 +61,7 @@ class Feedback(Graph):
     ) -> int:
         """Insert one retrieval and its (rank, id, similarity) entries; each counts as a use.
 
-        Context shown at session start is recorded (it can be rated as `last`) but is not a
+        Context shown at session start is recorded (`--session` rates it as `last`) but is not a
         use: it is chosen by utility, not for the task, and counting it would keep the
         memories shown every session from ever decaying or looking unused.
         """
@@ -92,7 +92,7 @@ class Feedback(Graph):
         return seq
 
     def last_retrieved(self, session_id: str | None = None, origin: str | None = None) -> list[str]:
-        """The hits of the latest retrieval, in that session or from that face if given."""
+        """The hits of the latest retrieval, in that session and from that face where given."""
         return self._last(session_id, origin)[1]
 
     def _last(self, session_id: str | None, origin: str | None) -> tuple[int, list[str], str]:
@@ -114,6 +114,7 @@ class Feedback(Graph):
         if row is None:
             scope = f" in session {session_id}" if session_id else ""
             scope += " from the command line" if origin == "cli" else ""
+            scope += " through memrl_retrieve" if origin == "mcp" else ""
             raise InvalidInput(  # not an unknown id: exit 2
                 f"nothing has been retrieved{scope} yet (listing all episodes is not a "
                 "retrieval), so there is no 'last' retrieval to rate: name the episode ids"
@@ -141,7 +142,8 @@ class Feedback(Graph):
     ) -> list[Change]:
         """Rate episodes; all refs are resolved first, so a bad one changes nothing.
 
-        'last' names the hits of the latest retrieval in `session_id`, or from `origin`.
+        'last' names the hits of the latest retrieval, in `session_id` and from `origin`
+        where given.
         """
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")

@@ -62,7 +62,8 @@ def feedback(
     memory: Memory, backend: Backend, refs: Sequence[str], helpful: bool
 ) -> models.FeedbackResult:
     ids = live_ids(memory, refs, use="rate", last=True, ask=ASK_LAST)
-    changes = memory.learning.feedback(ids, helpful, session_id=backend.session_id)
+    # 'last' is this session's latest memrl_retrieve: what SessionStart showed is rated by id.
+    changes = memory.learning.feedback(ids, helpful, session_id=backend.session_id, origin="mcp")
     return models.FeedbackResult(
         helpful=helpful,
         rated=convert.changes(c for c in changes if c.cause == "feedback"),

@@ -125,7 +125,8 @@ def render_context(rows: list[Any], project: str, now: float) -> str:
 def _log_shown(
     memory: Memory, query: str, rows: list[Any], session_id: str | None, project: str
 ) -> None:
-    """Record the listing as the session's retrieval, so Claude can rate it as `last`.
+    """Record the listing as the session's retrieval, which `memrl feedback … last --session`
+    rates. Claude rates it by id: its `last` is its own latest memrl_retrieve.
 
     It is not a use and earns no credit unless `learning.context_credit_weight` asks.
     """
