@@ -196,10 +196,24 @@ class Change:
     after: float
     other_id: str | None = None
     seq: int | None = None  # the history event's number, for ratings (undo names it)
+    instead_of: tuple[str, ...] = ()  # a rating of 'last': its hits merged into this one since
 
     @property
     def delta(self) -> float:
         return self.after - self.before
+
+    @property
+    def rated_instead(self) -> str:
+        """For a rating of 'last' that reached hits merged away through this episode: says so,
+        as naming such a hit by its id would ('' otherwise)."""
+        if not self.instead_of:
+            return ""
+        many = len(self.instead_of) > 1
+        return (
+            f"{', '.join(i[:8] for i in self.instead_of)} from the last search "
+            f"{'were' if many else 'was'} merged into {self.id[:8]} since: {self.id[:8]} was "
+            f"rated in {'their' if many else 'its'} place"
+        )
 
 
 def largest_first(changes: Iterable[Change]) -> list[Change]:

@@ -804,6 +804,31 @@ async def test_last_rates_what_memrl_retrieve_returned_not_what_session_start_sh
     assert hits and [c["id"] for c in rated["rated"]] == hits
 
 
+async def test_last_rates_hits_merged_since_through_the_episode_holding_them(fast_server):
+    async with Client(fast_server) as client:
+        saved = [
+            (await ok(client, "memrl_capture", summary=f"Retried the upload with {how}"))[0]
+            for how in ("backoff", "jitter", "a cap")
+        ]
+        found, _ = await ok(client, "memrl_retrieve", query="retried the upload")
+        a, b, c = saved
+        done, _ = await ok(
+            client, "memrl_review", action="merge", episodes=[a["id"], b["id"]], dry_run=False
+        )
+        rated, text = await ok(client, "memrl_feedback", episodes=["last"], helpful=True)
+    hits = {h["id"] for h in found["results"] if not h["weak"]}
+    assert hits == {a["id"], b["id"], c["id"]}
+    into = done["merged"]
+    assert sorted(r["id"] for r in rated["rated"]) == sorted([into["id"], c["id"]])  # once each
+    gone = ", ".join(h["short_id"] for h in found["results"] if h["id"] in (a["id"], b["id"]))
+    assert rated["notes"] == [
+        f"{gone} from the last search were merged into {into['short_id']} since: "
+        f"{into['short_id']} was rated in their place"
+    ]
+    assert text.startswith("Recorded helpful for 2 episodes")
+    assert f"Note: {rated['notes'][0]}" in text
+
+
 async def test_feedback_refuses_an_episode_whose_file_has_gone(fast_server, fast_memory):
     """As `memrl show` and `memrl feedback` refuse it: rated unseen, it would teach nothing."""
     gone = fast_memory.capture(episode(summary="Deleted by hand")).episode

@@ -78,6 +78,9 @@ def feedback(
     rated = [c for c in changes if c.cause == "feedback"]
     spread = [c for c in changes if c.cause != "feedback"]
     print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
+    for c in rated:
+        if c.instead_of:
+            note(c.rated_instead)
     print_changes(spread, "propagated to neighbours")
 
 

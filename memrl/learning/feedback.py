@@ -143,24 +143,32 @@ class Feedback(Graph):
         """Rate episodes; all refs are resolved first, so a bad one changes nothing.
 
         'last' names the hits of the latest retrieval, in `session_id` and from `origin`
-        where given.
+        where given; a hit merged since is rated through the episode that holds it now, whose
+        Change names it in `instead_of`.
         """
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")
         ids: list[str] = []
+        instead: dict[str, list[str]] = {}  # an episode rated for the hits merged into it
         last_seq = None
         if any(ref.strip().lower() == "last" for ref in refs):
             last_seq, last, rated = self._last(session_id, origin)
             if rated:
                 raise _rated_already(rated)
             found = self.ledger.catalog_many(last)
-            # a hit archived (or merged) since is left out: the others are still rated
-            ids += [i for i in last if i in found and not found[i].archived]
+            gone = [i for i in last if i in found and found[i].archived]
+            # A hit merged since is rated through the episode that holds it now (once, however
+            # many of the hits it holds); one archived otherwise is left out.
+            holders = self.ledger.merged_into(gone)
+            for i in last:
+                if i in holders:
+                    instead.setdefault(holders[i], []).append(i)
+                    ids.append(holders[i])
+                elif i in found and not found[i].archived:
+                    ids.append(i)
             if not ids:
-                into = sorted({i[:8] for i in self.ledger.merged_into(last).values()})
-                held = f" (what they knew is in {', '.join(into)} now)" if into else ""
                 raise InvalidInput(  # not an unknown id: exit 2
-                    f"every hit of the latest search has been archived since{held}; name the "
+                    "every hit of the latest search has been archived since; name the "
                     "episode ids. Nothing was changed."
                 )
         rest = [r for r in refs if r.strip().lower() != "last"]
@@ -197,7 +205,10 @@ class Feedback(Graph):
                 word = "helpful" if helpful else "unhelpful"
                 event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
                 seq = self.ledger.add_event(c, event)
-                changes.append(Change(episode_id, title, "feedback", before, after, seq=seq))
+                held = tuple(instead.get(episode_id, ()))
+                changes.append(
+                    Change(episode_id, title, "feedback", before, after, seq=seq, instead_of=held)
+                )
             self.ledger.put_states(c, states.values())
             if last_seq is not None:
                 word = "helpful" if helpful else "unhelpful"

@@ -147,6 +147,9 @@ class FeedbackResult(BaseModel):
     helpful: bool
     rated: list[Change] = Field(description="each named episode, utility before and after")
     propagated: list[Change] = Field(description="similar episodes the feedback spread to")
+    notes: list[str] = Field(
+        default_factory=list, description="hits of 'last' merged since, and who was rated instead"
+    )
 
 
 class IndexHealth(BaseModel):

@@ -261,6 +261,7 @@ def feedback(f: models.FeedbackResult) -> str:
     word = "helpful" if f.helpful else "unhelpful"
     lines = [f"Recorded {word} for {plural(len(f.rated), 'episode')}; utility before → after:"]
     lines += changes(f.rated, limit=50)
+    lines += notes("Note", f.notes)
     if f.propagated:
         lines.append(f"The feedback spread to {plural(len(f.propagated), 'similar episode')}:")
         lines += changes(f.propagated, limit=5)
