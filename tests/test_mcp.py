@@ -228,6 +228,34 @@ async def test_feedback_reports_utility_before_and_after(server):
     assert "50% → 55%" in text
 
 
+async def test_retrieve_without_a_limit_returns_retrieval_limit_results(data_dir, monkeypatch):
+    """As `memrl search` does: the schema's default is the setting, read at start-up."""
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder
+
+    async def default_limit(server) -> int:
+        async with Client(server) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+        return tools["memrl_retrieve"].input_schema["properties"]["limit"]["default"]
+
+    monkeypatch.setenv("MEMRL_RETRIEVAL_LIMIT", "12")
+    memory = Memory(data_dir, embedder=HashEmbedder())
+    for n in range(15):
+        memory.capture(episode(summary=f"Tuned the pool, take {n}"))
+    server = build_server(memory, session_id="session-a", project="acme/app")
+    async with Client(server) as client:
+        found, _ = await ok(client, "memrl_retrieve", query="tuned the pool")
+        listed, _ = await ok(client, "memrl_retrieve", all=True)
+    memory.close()
+    assert len(found["results"]) == len(listed["episodes"]) == 12
+    assert await default_limit(server) == 12
+    assert await default_limit(build_server(warm=False)) == 12  # the store not opened yet
+    monkeypatch.setenv("MEMRL_RETRIEVAL_LIMIT", "100")  # more than one call returns
+    assert await default_limit(build_server(warm=False)) == 50
+    (data_dir / "config.toml").write_text("[retrieval\nlimit = ")  # every call will say so
+    assert await default_limit(build_server(warm=False)) == 5
+
+
 async def test_last_after_a_search_of_an_empty_project_names_nothing(server, memory):
     async with Client(server) as client:
         await ok(client, "memrl_capture", **REDIRECT)

@@ -151,7 +151,7 @@ class MemrlServer(MCPServer[Any]):
         tools = Tools(backend)
         for name, text in DESCRIPTIONS.items():
             self.add_tool(
-                getattr(tools, name),
+                tools.declared(name),
                 name=name,
                 description=text,
                 annotations=ToolAnnotations(

@@ -178,6 +178,18 @@ class Backend:
 
         return config.data_dir()
 
+    def retrieval_limit(self) -> int:
+        """`retrieval.limit`, a search's results when no limit is given. A config.toml that does
+        not load gives the default here: every tool call then says what is wrong with it."""
+        from memrl import config
+
+        memory = self._memory
+        try:
+            settings = memory.settings if memory is not None else config.load(self.data_dir)
+        except MemrlError:
+            settings = config.Settings()
+        return settings.retrieval.limit
+
     # warm-up ---------------------------------------------------------------------------
 
     def start_warmup(self) -> None:

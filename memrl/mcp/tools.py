@@ -13,8 +13,10 @@ and resolves everything before it writes.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
@@ -28,6 +30,7 @@ from memrl.memory import Memory
 from memrl.retrieval import MAX_QUERY_CHARS
 
 T = TypeVar("T")
+MAX_LIMIT = 50  # results one memrl_retrieve returns at most
 TaskTypeName = Literal[
     "bugfix", "feature", "refactor", "test", "docs", "research", "debug", "setup", "unknown"
 ]
@@ -91,9 +94,32 @@ def clean_project(value: str | None, *, named: bool = False) -> str | None:
     return value
 
 
+def with_defaults(fn: Callable[..., T], **defaults: Any) -> Callable[..., T]:
+    """`fn` with other defaults in its signature, which is what the SDK builds a tool's schema
+    from, and fills in the arguments a call leaves out with."""
+    sig = inspect.signature(fn, eval_str=True)
+    params = [p.replace(default=defaults.get(p.name, p.default)) for p in sig.parameters.values()]
+
+    @functools.wraps(fn)
+    def tool(*args: Any, **kwargs: Any) -> T:
+        return fn(*args, **kwargs)
+
+    tool.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    return tool
+
+
 class Tools:
     def __init__(self, backend: Backend) -> None:
         self.b = backend
+
+    def declared(self, name: str) -> Callable[..., CallToolResult]:
+        """The tool to register as `name`. memrl_retrieve's `limit` defaults to
+        `retrieval.limit` (at most 50), as `memrl search` does: read when the server is built,
+        as the server reads every setting once."""
+        fn = getattr(self, name)
+        if name == "memrl_retrieve":
+            return with_defaults(fn, limit=min(self.b.retrieval_limit(), MAX_LIMIT))
+        return fn
 
     def _run(self, tool: str, fn: Callable[[Memory], T]) -> T:
         try:
@@ -132,8 +158,9 @@ class Tools:
             ),
         ] = False,
         limit: Annotated[
-            int, Field(strict=True, ge=1, le=50, description="Results per call, 1–50.")
-        ] = 5,
+            int,
+            Field(strict=True, ge=1, le=MAX_LIMIT, description="Results per call, 1–50."),
+        ] = 5,  # registered with retrieval.limit instead: see declared()
         project: Project = None,
         page: Annotated[
             int,
