@@ -95,6 +95,16 @@ class Memory(Reading):
     def close(self) -> None:
         self.store.ledger.close()
 
+    def reopened(self) -> Memory:
+        """A Memory over the store at this root now, for a long-running process whose store
+        was deleted and made again: settings read afresh, the loaded model kept if they
+        still name it."""
+        fresh = Memory(self.root, clock=self.clock)
+        if fresh.model == self.model:
+            fresh._embedder = self._embedder
+        self.close()
+        return fresh
+
     def version(self) -> tuple[int, int]:
         """Changes whenever any process writes to the store: poll it to refresh live views."""
         return self.ledger.data_version()

@@ -857,6 +857,52 @@ async def test_last_rates_hits_merged_since_through_the_episode_holding_them(fas
     assert f"Note: {rated['notes'][0]}" in text
 
 
+async def test_a_store_deleted_while_the_server_runs_is_refused_then_its_successor_used(
+    fast_server, data_dir
+):
+    """rm -rf of the data dir: no learning is reported that went to the deleted ledger, no
+    empty store is made in its place, and a new store made there is the one written to."""
+    import shutil
+
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder
+
+    async with Client(fast_server) as client:
+        kept, _ = await ok(client, "memrl_capture", summary="Tuned the pool")
+        shutil.rmtree(data_dir)
+        rated = await fails(client, "memrl_feedback", episodes=[kept["id"]], helpful=True)
+        captured = await fails(client, "memrl_capture", summary="Paged the orders")
+        assert not data_dir.exists()  # nothing made again behind the person's back
+        fresh = Memory(data_dir, embedder=HashEmbedder())
+        assert fresh.count() == 0  # a new store, as `memrl status` or `memrl init` makes it
+        saved, _ = await ok(client, "memrl_capture", summary="Cached the avatars")
+        found, _ = await ok(client, "memrl_retrieve", query="cached the avatars")
+        await ok(client, "memrl_feedback", episodes=[saved["id"]], helpful=True)
+    for said in (rated, captured):
+        assert f"the memrl store {data_dir} was deleted while this server was running" in said
+        assert "nothing was done" in said and "`memrl init`" in said
+    assert [h["id"] for h in found["results"]] == [saved["id"]]
+    assert fresh.rows([saved["id"]])[saved["id"]].learned.helpful == 1  # kept where it is read
+    fresh.close()
+
+
+def test_work_done_while_the_store_was_deleted_is_not_reported_as_kept(fast_memory, data_dir):
+    import shutil
+
+    from memrl.errors import StoreError
+    from memrl.mcp.backend import Backend
+
+    ep = fast_memory.capture(episode(summary="Tuned the pool")).episode
+    backend = Backend(fast_memory, session_id="session-a", project="acme/app")
+
+    def rate_as_the_store_goes(memory):
+        shutil.rmtree(data_dir)  # the ledger stays open: the rating lands in a deleted file
+        return memory.learning.feedback([ep.id], True)
+
+    with pytest.raises(StoreError, match="was deleted while this call ran, so what it found or"):
+        backend.call(rate_as_the_store_goes)
+
+
 async def test_feedback_refuses_an_episode_whose_file_has_gone(fast_server, fast_memory):
     """As `memrl show` and `memrl feedback` refuse it: rated unseen, it would teach nothing."""
     gone = fast_memory.capture(episode(summary="Deleted by hand")).episode

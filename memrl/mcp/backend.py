@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from memrl import logs
-from memrl.errors import MemrlError
+from memrl.errors import MemrlError, StoreError
 
 if TYPE_CHECKING:
     from memrl.index import Index
@@ -40,6 +40,10 @@ LOG_FILE = Path("logs") / "mcp.log"
 IDLE_TRIM_SECONDS = 2.0
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 TRIM_POLL_SECONDS = 60.0  # how often an idle trim thread checks that its server still exists
+REDO = (
+    "Restore the folder from a backup, or run `memrl init` in a terminal to start a new store "
+    "there; the next call uses it."
+)
 
 
 def session_from_env() -> str:
@@ -109,10 +113,21 @@ class Backend:
     # the store -----------------------------------------------------------------------
 
     def _open(self) -> Memory:
+        """The Memory, over the store in its data dir now: a store deleted and made again
+        while the server ran (`rm -rf`, then any memrl command) is opened afresh; one deleted
+        and not made again is refused, as nothing learned could be kept."""
         if self._memory is None:
             from memrl.memory import Memory
 
             self._memory = Memory()
+        lost = self._memory.ledger.lost()
+        if lost == "replaced":
+            self._memory = self._memory.reopened()
+        elif lost:
+            raise StoreError(
+                f"the memrl store {self._memory.root} was deleted while this server was "
+                f"running, so nothing was done: there is nowhere to keep what is learned. {REDO}"
+            )
         return self._memory
 
     @contextmanager
@@ -124,9 +139,18 @@ class Backend:
     def call(self, fn: Callable[[Memory], T]) -> T:
         with self.use() as memory:
             try:
-                return fn(memory)
+                out = fn(memory)
             finally:
                 self._trim_when_idle()
+            if lost := memory.ledger.lost():  # while it ran: what it wrote went with the store
+                then = (
+                    "Call again: the next call uses the new store." if lost == "replaced" else REDO
+                )
+                raise StoreError(
+                    f"the memrl store {memory.root} was deleted while this call ran, so what it "
+                    f"found or recorded went with it: nothing of it was kept. {then}"
+                )
+            return out
 
     def _trim_when_idle(self) -> None:
         """Once calls pause: compact the index rows that wait for it (so the next search does
@@ -148,8 +172,11 @@ class Backend:
             return
         try:
             memory = self._memory
-            # Only if this process opened the index: no reason to load LanceDB now.
-            index = memory.index if memory is not None and memory.index.opened else None
+            # Only if this process opened the index (no reason to load LanceDB now), and not
+            # once the store was deleted: compaction would write into a folder not its own.
+            index: Index | None = None
+            if memory is not None and memory.index.opened and not memory.ledger.lost():
+                index = memory.index
         finally:
             self._lock.release()
         if index is not None:

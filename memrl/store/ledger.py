@@ -13,12 +13,13 @@ It holds two kinds of data:
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,7 @@ class Ledger:
         self.clock = clock  # the store's clock: when an episode arrives, what SQL decays to
         self.decay_rate = 0.0  # set by whoever reads utilities (memrl_utility in SQL)
         self._read_only_because = ""
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file first opened
         try:
             conn = self._conn()
             have = conn.execute(
@@ -227,6 +229,9 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ledger_error(exc, path, self._read_only_because) from None
+        with suppress(OSError):  # unknown, it is never found lost
+            st = os.stat(path)
+            self._file = (st.st_dev, st.st_ino)
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -274,9 +279,29 @@ class Ledger:
             except sqlite3.OperationalError:
                 pass  # a read-only ledger: the same answers, found by a scan
 
+    def lost(self) -> str:
+        """'' while the ledger's path still names the file this handle opened; else 'gone'
+        (deleted: the data directory removed, say) or 'replaced' (another file took its
+        place). Its connections would still write to the deleted file, which nothing reads
+        again. One stat: cheap enough to ask before every piece of work."""
+        if self._file is None:
+            return ""
+        try:
+            st = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return "gone"
+        except OSError:
+            return ""  # cannot tell (its folder no longer readable?): the work will say why
+        return "" if (st.st_dev, st.st_ino) == self._file else "replaced"
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            if lost := self.lost():  # connecting would make an empty ledger, or open another
+                raise StoreError(
+                    f"{self.path} was {'deleted' if lost == 'gone' else 'replaced'} while this "
+                    "process had it open; start memrl again to use the store there now"
+                )
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
