@@ -39,7 +39,8 @@ def anyio_backend():
 
 
 def server_env(session: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.startswith("MEMRL_")}
+    # PYTHONPATH too: the server must import the memrl under test (a worktree, say)
+    env = {k: v for k, v in os.environ.items() if k.startswith("MEMRL_") or k == "PYTHONPATH"}
     if session:
         env["CLAUDE_CODE_SESSION_ID"] = session
     return env
