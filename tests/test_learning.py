@@ -310,6 +310,30 @@ def test_a_backdated_episode_keeps_its_decay_clock_through_export_and_import(dat
     copy.close()
 
 
+def test_a_faded_episode_rated_unhelpful_in_a_search_does_not_come_back_up(flaky, clock):
+    """Being returned by a search restarts the decay clock; a search found unhelpful was
+    not a use, so the clock goes back, and the rating lowers the episode from where it was."""
+    memory, ids = flaky
+    clock.advance(200)
+    faded = memory.get(ids["A"]).learned
+    assert faded.utility == pytest.approx(0.5 * 0.99**200, rel=1e-6)
+    (hit,) = memory.search(QUERY, limit=1).hits
+    assert hit.id == ids["A"] and not hit.weak
+    assert memory.get(ids["A"]).learned.utility == pytest.approx(0.5)  # shown: a use
+    clock.advance(0.01)
+    (rated,) = [ch for ch in memory.learning.feedback(["last"], helpful=False) if ch.id == hit.id]
+    after = memory.get(ids["A"]).learned
+    assert after.utility < faded.utility and after.last_used_at is None
+    assert rated.before == pytest.approx(0.5, rel=1e-3) and rated.after == after.utility
+    memory.learning.undo_feedback(ids["A"])  # exactly as before the rating: shown, a use
+    assert memory.get(ids["A"]).learned.utility == pytest.approx(0.5, rel=1e-3)
+    # a helpful episode's clock is its rating, not a search: unhelpful later leaves it
+    memory.learning.feedback([ids["B"]], helpful=True)
+    clock.advance(10)
+    memory.learning.feedback([ids["B"]], helpful=False)
+    assert memory.get(ids["B"]).learned.decay == pytest.approx(0.99**10, rel=1e-6)
+
+
 def test_feedback_on_bad_ids_changes_nothing(flaky):
     memory, ids = flaky
     with pytest.raises(NotFound, match="ffffffff"):

@@ -14,6 +14,7 @@ from memrl.errors import InvalidInput, NotFound
 from memrl.learning.base import CONTEXT
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
+from memrl.store.ledger import StateRow
 from memrl.views import Change, Hit, Row
 
 
@@ -77,10 +78,20 @@ class Feedback(Graph):
                 (ts, session_id, project, query, origin),
             )
             seq = int(cur.lastrowid or 0)
+            ids = [u[1] for u in used]
+            prev = dict(
+                c.execute(
+                    f"SELECT id, last_used_at FROM state WHERE id IN ({','.join('?' * len(ids))})",
+                    ids,
+                ).fetchall()
+            )
             c.executemany(
-                "INSERT INTO retrieved (retrieval_seq, rank, episode_id, similarity) "
-                "VALUES (?, ?, ?, ?)",
-                [(seq, rank, episode_id, sim) for rank, episode_id, sim in used],
+                "INSERT INTO retrieved (retrieval_seq, rank, episode_id, similarity, prev_used) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (seq, rank, episode_id, sim, prev.get(episode_id))
+                    for rank, episode_id, sim in used
+                ],
             )
             if origin == CONTEXT:
                 return seq
@@ -201,6 +212,8 @@ class Feedback(Graph):
                 s.unhelpful += int(not helpful)
                 if helpful:  # a use; an unhelpful one must not lift a faded episode back up
                     s.last_used_at = ts
+                else:  # nor must the search it was found unhelpful in
+                    self._unuse_retrieval(c, s)
                 after = self._shown(s, created, pinned)
                 word = "helpful" if helpful else "unhelpful"
                 event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
@@ -219,6 +232,21 @@ class Feedback(Graph):
             if ch.id in own:
                 ch.after = own.pop(ch.id).after
         return changes + [ch for ch in spread if ch.id not in meta]
+
+    @staticmethod
+    def _unuse_retrieval(c: sqlite3.Connection, s: StateRow) -> None:
+        """If an episode's last use is being returned by a search, take that use back: the
+        decay clock goes back to where it was before the search (an episode rated unhelpful
+        was not used, and a faded one must not come back up for having been shown)."""
+        if s.last_used_at is None:
+            return
+        row = c.execute(
+            "SELECT r.prev_used FROM retrieved r JOIN retrievals q ON q.seq = r.retrieval_seq "
+            "WHERE r.episode_id = ? AND q.ts = ? AND q.origin != ? ORDER BY q.seq DESC LIMIT 1",
+            (s.id, s.last_used_at, CONTEXT),
+        ).fetchone()
+        if row is not None:
+            s.last_used_at = row[0]
 
     def undo_feedback(self, episode_id: str, seq: int | None = None) -> list[Change]:
         """Take back the latest rating of an episode, exactly, if nothing has moved it since.
@@ -270,7 +298,7 @@ class Feedback(Graph):
             s.evidence = max(0, s.evidence - 1)
             s.helpful -= int(helpful)
             s.unhelpful -= int(not helpful)
-            if s.last_used_at == rated_at:  # not used since: the decay clock goes back too
+            if (s.last_used_at or 0.0) <= rated_at:  # not used since: its clock goes back too
                 s.last_used_at = prev_used
             after = self._shown(s, created, pinned)
             self.ledger.put_states(c, [s])

@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS retrieved (
     rank INTEGER NOT NULL,
     episode_id TEXT NOT NULL,
     similarity REAL NOT NULL,
+    prev_used REAL,  -- the episode's last use before this one, for an unhelpful verdict
     PRIMARY KEY (retrieval_seq, rank)
 );
 CREATE INDEX IF NOT EXISTS retrieved_episode ON retrieved(episode_id);
@@ -244,6 +245,11 @@ class Ledger:
                 conn.execute("ALTER TABLE state ADD COLUMN added_at REAL")
             except sqlite3.OperationalError:
                 pass  # a read-only ledger: _conn shows it with the column, all NULL
+        if "prev_used" not in {r[1] for r in conn.execute("PRAGMA table_info(retrieved)")}:
+            try:
+                conn.execute("ALTER TABLE retrieved ADD COLUMN prev_used REAL")
+            except sqlite3.OperationalError:
+                pass  # a read-only ledger: it rates nothing
         if "rated" not in {r[1] for r in conn.execute("PRAGMA table_info(retrievals)")}:
             try:
                 conn.execute("ALTER TABLE retrievals ADD COLUMN rated TEXT")
