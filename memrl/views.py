@@ -197,6 +197,9 @@ class Change:
     other_id: str | None = None
     seq: int | None = None  # the history event's number, for ratings (undo names it)
     instead_of: tuple[str, ...] = ()  # a rating of 'last': its hits merged into this one since
+    # of a rating's change, the part that came through its neighbours (a new confidence
+    # weighs what they send it differently): recorded in history as a propagation
+    neighbours: float = 0.0
 
     @property
     def delta(self) -> float:

@@ -334,6 +334,23 @@ def test_a_faded_episode_rated_unhelpful_in_a_search_does_not_come_back_up(flaky
     assert memory.get(ids["B"]).learned.decay == pytest.approx(0.99**10, rel=1e-6)
 
 
+def test_a_rating_reports_its_own_change_and_what_came_through_neighbours(neighbours):
+    """The report names the episode a propagation came from as the one just rated, not the
+    neighbour that sends the most, and splits the rated episode's change as history does."""
+    memory, ids = neighbours
+    for _ in range(3):
+        memory.learning.feedback([ids["B"]], helpful=True)
+    changes = memory.learning.feedback([ids["C"]], helpful=False)
+    rated = next(ch for ch in changes if ch.id == ids["C"])
+    events = memory.ledger.events(ids["C"])[-2:]  # the rating, then its neighbours' part
+    assert [e[2] for e in events] == ["feedback", "propagation"]
+    assert rated.delta - rated.neighbours == pytest.approx(events[0][5] - events[0][4])
+    assert rated.neighbours == pytest.approx(events[1][5] - events[1][4]) != 0
+    # R hears from B (rated helpful three times) more than from C, but C is what changed
+    spread = next(ch for ch in changes if ch.id == ids["R"])
+    assert spread.cause == "propagation" and spread.other_id == ids["C"]
+
+
 def test_feedback_on_bad_ids_changes_nothing(flaky):
     memory, ids = flaky
     with pytest.raises(NotFound, match="ffffffff"):

@@ -230,7 +230,8 @@ class Feedback(Graph):
         own = {ch.id: ch for ch in spread if ch.id in meta}
         for ch in changes:  # damping by new confidence may move the rated episode's p too
             if ch.id in own:
-                ch.after = own.pop(ch.id).after
+                moved = own.pop(ch.id)
+                ch.after, ch.neighbours = moved.after, moved.after - moved.before
         return changes + [ch for ch in spread if ch.id not in meta]
 
     @staticmethod

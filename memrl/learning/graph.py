@@ -117,7 +117,7 @@ class Graph(LearningBase):
                 affected |= self._set_out_edges(c, src, edges)
             for src in sources:
                 affected |= {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
-            return self._recompute(c, sorted(affected), "propagation")
+            return self._recompute(c, sorted(affected), "propagation", frozenset(sources))
 
     def has_sources(self) -> bool:
         """Has any episode evidence to send its neighbours? (An index makes this instant.)"""
@@ -240,8 +240,16 @@ class Graph(LearningBase):
         # A source that pointed at an archived episode has a free slot for its next nearest.
         return changes + self._reconnect(senders - set(ids))
 
-    def _recompute(self, c: sqlite3.Connection, targets: Sequence[str], cause: str) -> list[Change]:
-        """Recompute p for `targets` from the stored edges and the sources' q."""
+    def _recompute(
+        self,
+        c: sqlite3.Connection,
+        targets: Sequence[str],
+        cause: str,
+        changed: frozenset[str] = frozenset(),
+    ) -> list[Change]:
+        """Recompute p for `targets` from the stored edges and the sources' q; each change
+        names the source it came from: one of `changed` (whose evidence just changed) where it
+        sends value, else the one sending the most."""
         if not targets:
             return []
         inflows: dict[str, list[Inflow]] = defaultdict(list)
@@ -256,9 +264,18 @@ class Graph(LearningBase):
                 inflows[dst].append(Inflow(src, sim, q))
         states = self.ledger.states(targets)
         new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in targets}
-        return self._write_p(c, states, new_p, inflows, cause)
+        return self._write_p(c, states, new_p, inflows, cause, changed=changed)
 
-    def _write_p(self, c, states, new_p, inflows, cause, dry_run: bool = False) -> list[Change]:
+    def _write_p(
+        self,
+        c,
+        states,
+        new_p,
+        inflows,
+        cause,
+        dry_run: bool = False,
+        changed: frozenset[str] = frozenset(),
+    ) -> list[Change]:
         ts = self.m.now()
         moved = [t for t, p in new_p.items() if abs(p - states[t].p) > EPS]
         if not moved:
@@ -272,7 +289,8 @@ class Graph(LearningBase):
             s.p = new_p[t]
             after = self._shown(s, created, pinned)
             flows = inflows.get(t, [])
-            top = max(flows, key=lambda f: f.sim * abs(f.q - 0.5), default=None)
+            causes = [f for f in flows if f.src in changed] or flows
+            top = max(causes, key=lambda f: f.sim * abs(f.q - 0.5), default=None)
             other = top.src if top else None
             detail = f"{len(flows)} neighbour{'s' if len(flows) != 1 else ''}"
             events.append((ts, t, cause, other, before, after, detail))
