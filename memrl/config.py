@@ -88,7 +88,8 @@ class RetrievalSettings(_Section):
     limit: int = Field(5, ge=1, le=100)
     """Results returned when no limit is given."""
     min_similarity: float = Field(0.25, ge=-1, le=1)
-    """Candidates below this cosine similarity are dropped unless a keyword matched exactly."""
+    """Candidates whose relevance (cosine similarity + keyword_weight × keyword match) is below
+    this are dropped."""
     utility_weight: float = Field(0.4, ge=0, le=1)
     """Weight of learned utility against similarity in the final score (0 = similarity only)."""
     keyword_weight: float = Field(0.25, ge=0, le=1)
