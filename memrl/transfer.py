@@ -15,10 +15,11 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from memrl.episode import TOO_DEEP, Episode, Source, describe_validation, parse
 from memrl.errors import IndexUnavailable, InvalidInput, MemrlError
@@ -102,8 +103,24 @@ def _first_line(exc: Exception) -> str:
 Unit = Annotated[float, Field(ge=0, le=1)]
 # what neighbours add to or take from a utility: γ·(q − ½) at most, and γ ≤ 1
 Pull = Annotated[float, Field(ge=-0.5, le=0.5)]
+
+
+def _seconds(value: Any) -> Any:
+    """A moment as exported (seconds since 1970) or as a person writes one (ISO 8601, as the
+    episode's own dates are; UTC unless it says otherwise)."""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value  # not a date: the number check below names what it wants
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return value
+
+
 # a moment between 1970 and the year 9999, as every date memrl prints can show it
-Moment = Annotated[float, Field(ge=0, le=253_402_300_799, allow_inf_nan=False)]
+Moment = Annotated[
+    float, BeforeValidator(_seconds), Field(ge=0, le=253_402_300_799, allow_inf_nan=False)
+]
 Count = Annotated[int, Field(ge=0)]
 
 

@@ -537,3 +537,28 @@ def test_an_imported_store_learns_as_the_store_it_came_from(memory, tmp_path):
         assert (imported.q, imported.p) == pytest.approx((original.q, original.p))
     assert copy.get(near).learned.p > 0
     copy.close()
+
+
+def test_learning_dates_may_be_written_as_the_episode_dates_are(fast_memory):
+    """An export writes moments as seconds; a person editing one may write ISO 8601."""
+    line = {
+        **episode(summary="Rated once, by hand"),
+        "id": "a" * 32,
+        "created_at": "2026-03-01T09:00:00Z",
+        "learning": {
+            "q": 0.55,
+            "evidence": 1,
+            "helpful": 1,
+            "last_used_at": "2026-03-02T10:30:00+00:00",
+            "history": [
+                {"ts": "2026-03-02T10:30:00", "cause": "feedback", "before": 0.5, "after": 0.55}
+            ],
+        },
+    }
+    fast_memory.import_([json.dumps(line)])
+    learned = fast_memory.get("a" * 32).learned
+    assert learned.last_used_at == 1_772_447_400.0 and learned.helpful == 1
+    assert fast_memory.ledger.events("a" * 32)[0][1] == 1_772_447_400.0  # naive: UTC
+    bad = {**line, "id": "b" * 32, "learning": {"last_used_at": "yesterday"}}
+    (error,) = fast_memory.import_([json.dumps(bad)]).errors
+    assert "last_used_at" in error and fast_memory.count() == 1
