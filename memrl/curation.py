@@ -354,10 +354,12 @@ class Curation:
 
 
 def _merged_state(episode_id: str, states: dict[str, StateRow]) -> StateRow:
-    """The originals' evidence, combined: q weighted by each one's evidence (plus one)."""
+    """The originals' evidence, combined: q weighted by each one's evidence (plus one); it
+    was last used, and arrived, when the latest of them was."""
     weights = {i: s.evidence + 1 for i, s in states.items()}
     total = sum(weights.values())
     last_used = [s.last_used_at for s in states.values() if s.last_used_at]
+    arrived = [s.added_at for s in states.values() if s.added_at]
     return StateRow(
         episode_id,
         q=clip(sum(s.q * weights[i] for i, s in states.items()) / total),
@@ -366,4 +368,5 @@ def _merged_state(episode_id: str, states: dict[str, StateRow]) -> StateRow:
         helpful=sum(s.helpful for s in states.values()),
         unhelpful=sum(s.unhelpful for s in states.values()),
         last_used_at=max(last_used) if last_used else None,
+        added_at=max(arrived) if arrived else None,  # as fresh as the latest to arrive
     )

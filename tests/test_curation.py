@@ -166,6 +166,23 @@ def test_credit_owed_to_episodes_merged_meanwhile_goes_to_the_merged_one(mem, cl
     ]
 
 
+def test_merging_work_captured_with_old_dates_keeps_it_as_fresh_as_it_arrived(mem, clock):
+    a, b = (
+        mem.capture(episode(task="Webhook retries", summary=s, created_at=CREATED)).episode.id
+        for s in ("Retry the webhook with backoff", "Retry the webhook with jitter")
+    )
+    clock.advance(400)  # both made long ago, captured today (below)
+    c, d = (
+        mem.capture(episode(task="CSV export", summary=s, created_at=CREATED)).episode.id
+        for s in ("Stream the CSV export", "Stream the CSV export in chunks")
+    )
+    merged = mem.curation.merge(mem.curation.merge_plan([c, d]))
+    assert merged.created_at.timestamp() == clock() - 400 * 86400  # the work's own date
+    assert mem.get(merged.id).learned.decay == pytest.approx(1.0)  # but it arrived today
+    older = mem.curation.merge(mem.curation.merge_plan([a, b]))  # these arrived long ago
+    assert mem.get(older.id).learned.decay == pytest.approx(0.99**400, rel=1e-6)
+
+
 def test_merge_keeps_the_union_and_combined_evidence(mem):
     a = mem.capture(
         episode(
