@@ -1051,6 +1051,56 @@ async def test_status_tells_claude_of_hooks_that_failed_lately(server, memory, t
     assert "tell the user" in text and "config.toml" in text
 
 
+async def test_status_says_what_it_can_while_the_settings_do_not_load(
+    fast_memory, data_dir, tmp_path
+):
+    """Every other tool fails on a broken config.toml; status names it first, then reads the
+    store with the default settings, hooks that failed on it included (`memrl status` too)."""
+    import io
+    import json
+
+    from memrl.integrations.claude import hooks
+
+    for n in range(3):
+        fast_memory.capture(episode(summary=f"Tuned the pool, take {n}"))
+    (data_dir / "config.toml").write_text("[retrieval\nlimit = ")
+    payload = {"session_id": "s", "transcript_path": str(tmp_path / "t.jsonl"), "cwd": "/"}
+    out, err = io.StringIO(), io.StringIO()
+    assert hooks.run("session-start", json.dumps(payload), stdout=out, stderr=err) == 0
+    server = build_server(session_id="session-a", project="acme/app")  # opens the store itself
+    async with Client(server) as client:
+        seen, text = await ok(client, "memrl_status")
+        refused = await fails(client, "memrl_retrieve", query="tuned the pool")
+    first, second = text.splitlines()[:2]
+    assert first.startswith("memrl's settings do not load: ")
+    assert second == "memrl needs attention. Project acme/app: 3 live episodes, 0 archived."
+    assert "config.toml is not valid TOML" in first and "tell the user" in first
+    assert "config.toml is not valid TOML" in refused  # the others still say only that
+    assert not seen["healthy"] and "config.toml is not valid TOML" in seen["settings_error"]
+    assert seen["episodes"] == 3 and seen["index"]["ok"] and seen["advice"] == []
+    assert "Index: 3 rows, up to date." in text
+    [failure] = seen["hook_failures"]
+    assert "session-start" in failure and "config.toml" in failure and failure in text
+
+
+async def test_an_index_of_a_model_the_broken_settings_name_is_not_judged(data_dir):
+    """Its model is named by the settings that do not load: no rebuild is advised."""
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder
+
+    class Other(HashEmbedder):
+        model_id = "acme/other-model"
+
+    memory = Memory(data_dir, embedder=Other())
+    memory.capture(episode(summary="Tuned the pool"))
+    memory.close()
+    (data_dir / "config.toml").write_text('[embedding]\nmodel = "acme/other-model"\n[oops')
+    async with Client(build_server(session_id="s", project="acme/app", warm=False)) as client:
+        seen, text = await ok(client, "memrl_status")
+    assert seen["episodes"] == 1 and seen["advice"] == [] and "--rebuild" not in text
+    assert "Index: 1 row, not checked: built with acme/other-model" in text
+
+
 def test_a_capture_starting_at_neutral_says_nothing_of_its_start():
     from memrl.mcp import models, render
 

@@ -73,15 +73,23 @@ def feedback(
 
 
 def status(
-    memory: Memory, backend: Backend, project: str | None, *, named: bool = True
+    memory: Memory,
+    backend: Backend,
+    project: str | None,
+    *,
+    named: bool = True,
+    settings_error: str | None = None,
 ) -> models.StatusResult:
     """`named`: the caller gave `project` (a default one is not warned about); None: every
-    project."""
+    project. `settings_error`: the settings do not load, so `memory` has the default ones;
+    an index built with another model than theirs is then not judged, as the settings that
+    name its model are unread."""
     st = maintenance.status(memory)
     idx, disk = st.index, st.disk
     empty = st.episodes == 0 and not idx.health.exists
+    unjudged = settings_error is not None and idx.health.model not in (None, memory.model_id)
     advice = [st.unwritable] if st.unwritable else []
-    if not (empty or idx.fresh):
+    if not (empty or idx.fresh or unjudged):
         advice.append(
             idx.health.problem
             or f"{len(idx.missing) + len(idx.stale)} episode(s) are not searchable yet and "
@@ -95,11 +103,12 @@ def status(
             f"{len(disk.corrupt)} episode file(s) cannot be read (listed in unreadable_files): "
             "fix or remove them, then run `memrl index`."
         )
-    if backend.warm_error:
+    if backend.warm_error and backend.warm_error != settings_error:
         advice.append(backend.warm_error)
-    loaded = getattr(memory.embedder, "loaded", True)
+    loaded = settings_error is None and getattr(memory.embedder, "loaded", True)
     return models.StatusResult(
-        healthy=not advice,
+        healthy=not (advice or settings_error),
+        settings_error=settings_error,
         project=project,
         project_episodes=memory.count(Filters(project=project)),
         project_archived=memory.count(Filters(project=project, archived=True)),
@@ -110,13 +119,20 @@ def status(
         events=st.events,
         size_bytes=st.size_bytes,
         data_dir=st.data_dir,
-        model=st.model,
+        model="unknown: the settings that name it do not load" if settings_error else st.model,
         model_loaded=bool(loaded),
         session_id=backend.session_id,
         index=models.IndexHealth(
             ok=empty or st.index_current,
             rows=idx.health.rows,
-            problem=None if empty else idx.health.problem,
+            problem=(
+                f"not checked: built with {idx.health.model}, and the settings that name "
+                "the model do not load."
+                if unjudged
+                else None
+                if empty
+                else idx.health.problem
+            ),
             missing=len(idx.missing),
             stale=len(idx.stale),
             orphans=len(idx.orphans),

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from memrl import logs
-from memrl.errors import MemrlError, StoreError
+from memrl.errors import ConfigError, MemrlError, StoreError
 
 if TYPE_CHECKING:
     from memrl.index import Index
@@ -151,6 +151,24 @@ class Backend:
                     f"found or recorded went with it: nothing of it was kept. {then}"
                 )
             return out
+
+    def call_despite_settings(self, fn: Callable[[Memory, str | None], T]) -> T:
+        """As `call`, but while the settings do not load (a broken config.toml) `fn` still
+        runs, on the store opened with the default settings, and is given the error: status
+        must say what is wrong when every other tool fails."""
+        with self._lock:
+            try:
+                self._open()
+            except ConfigError as exc:
+                from memrl import config
+                from memrl.memory import Memory
+
+                memory = Memory(self.data_dir, settings=config.Settings())
+                try:
+                    return fn(memory, str(exc))
+                finally:
+                    memory.close()
+            return self.call(lambda memory: fn(memory, None))
 
     def _trim_when_idle(self) -> None:
         """Once calls pause: compact the index rows that wait for it (so the next search does

@@ -163,6 +163,12 @@ class IndexHealth(BaseModel):
 
 class StatusResult(BaseModel):
     healthy: bool
+    settings_error: str | None = Field(
+        None,
+        description="why the settings (config.toml, MEMRL_ variables) do not load, and the "
+        "fix: until then every other tool and the hooks fail, and the rest of this status is "
+        "read with the default settings",
+    )
     project: str | None = Field(description="null: every project ('*')")
     project_episodes: int
     project_archived: int

@@ -277,13 +277,21 @@ def status(s: models.StatusResult) -> str:
             f"{s.project_archived} archived."
         )
     idx = s.index
-    lines = [
-        head,
+    loading = "." if s.settings_error else ", loading in the background."  # or never loads
+    lines = [head]
+    if s.settings_error:  # first: nothing else works until it is fixed
+        lines.insert(
+            0,
+            f"memrl's settings do not load: {defuse(s.settings_error)} Until that is fixed, "
+            "every other memrl tool, the hooks (so sessions go uncaptured) and memrl commands "
+            "fail: tell the user. What follows is read with the default settings.",
+        )
+    lines += [
         f"All projects: {s.episodes} live {'episode' if s.episodes == 1 else 'episodes'} in "
         f"{plural(s.projects, 'project')}, {s.archived} archived, "
         f"{plural(s.retrievals, 'retrieval')}, {plural(s.events, 'utility change')} recorded.",
-        f"Index: {plural(idx.rows, 'row')}, " + ("up to date." if idx.ok else "needs repair."),
-        f"Model: {s.model}" + (", loaded." if s.model_loaded else ", loading in the background."),
+        f"Index: {plural(idx.rows, 'row')}, {_index_state(idx, s.advice)}",
+        f"Model: {s.model}" + (", loaded." if s.model_loaded else loading),
         f"Data: {s.data_dir} ({human_size(s.size_bytes)}). This session: {s.session_id}.",
     ]
     lines += [f"To do: {a}" for a in s.advice]
@@ -297,6 +305,13 @@ def status(s: models.StatusResult) -> str:
     lines += [f"Unreadable: {f}" for f in s.unreadable_files[:10]]
     lines += notes("Note", s.warnings)
     return "\n".join(lines)
+
+
+def _index_state(idx: models.IndexHealth, advice: Sequence[str]) -> str:
+    """A problem the advice does not tell (one left unchecked) is told here."""
+    if idx.ok:
+        return "up to date."
+    return idx.problem if idx.problem and idx.problem not in advice else "needs repair."
 
 
 def stats(s: models.StatsResult) -> str:

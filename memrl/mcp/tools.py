@@ -122,8 +122,11 @@ class Tools:
         return fn
 
     def _run(self, tool: str, fn: Callable[[Memory], T]) -> T:
+        return self._guarded(tool, lambda: self.b.call(fn))
+
+    def _guarded(self, tool: str, work: Callable[[], T]) -> T:
         try:
-            return self.b.call(fn)
+            return work()
         except ToolError:
             raise
         except MemrlError as exc:
@@ -225,9 +228,13 @@ class Tools:
     ) -> Annotated[CallToolResult, models.StatusResult]:
         named = clean_project(project)
         scope = every_project(named) if named else self.b.project  # "*": every project
-        out = self._run(
+        out = self._guarded(  # also while the settings do not load: it says what is wrong
             "memrl_status",
-            lambda m: actions.status(m, self.b, scope, named=named is not None),
+            lambda: self.b.call_despite_settings(
+                lambda m, settings_error: actions.status(
+                    m, self.b, scope, named=named is not None, settings_error=settings_error
+                )
+            ),
         )
         return result(out, render.status(out))
 
