@@ -167,6 +167,7 @@ class Memory(Reading):
                     f"this session captured the same episode before as {twin.short_id}: "
                     "nothing new was stored (to change it: `memrl edit`)"
                 ],
+                repeat=True,
             )
         # The text is embedded while the file is written and synced.
         embedding = background.submit(self.embedder.embed, [ep.embedding_text()])

@@ -230,3 +230,4 @@ class CaptureResult:
     credit: list[Change]
     propagation: list[Change]
     warnings: list[str] = field(default_factory=list)
+    repeat: bool = False  # the same capture this session made before: `episode` is that one

@@ -361,7 +361,12 @@ async def test_a_capture_sent_twice_is_stored_once(server, memory):
         again, text = await ok(client, "memrl_capture", **REDIRECT)
         other, _ = await ok(client, "memrl_capture", **{**REDIRECT, "outcome": "partial"})
     assert again["id"] == first["id"] and memory.count() == 2 and other["id"] != first["id"]
-    assert f"captured the same episode before as {first['short_id']}" in text
+    assert again["already_captured"] and not first["already_captured"]
+    assert not other["already_captured"]
+    assert text == (  # said first, and said once: no "Captured episode", no utility news
+        f"Already captured as {first['short_id']}: this capture repeats one this session "
+        "already made; nothing new was stored."
+    )
 
 
 async def test_capture_can_file_a_memory_under_another_project(server):

@@ -39,7 +39,7 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
     beside = convert.case_variants(memory, data["project"])
     done = memory.capture(data, source="mcp", session_id=backend.session_id)
     ep = done.episode
-    warnings = list(done.warnings)
+    warnings = [] if done.repeat else list(done.warnings)  # a repeat's says what `repeat` does
     if beside:
         warnings.append(
             f"project {ep.project} is new, beside {', '.join(beside)} whose name differs only "
@@ -51,6 +51,7 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
         short_id=ep.short_id,
         project=ep.project,
         outcome=ep.outcome.value,
+        already_captured=done.repeat,
         credit=convert.changes(done.credit),
         propagation=convert.changes(done.propagation),
         redacted=sum(ep.redactions.values()),

@@ -135,6 +135,11 @@ class CaptureResult(BaseModel):
     short_id: str
     project: str
     outcome: str
+    already_captured: bool = Field(
+        False,
+        description="true: this capture repeats one this session already made (a retry), so "
+        "nothing new was stored; the id is that episode's",
+    )
     credit: list[Change] = Field(
         description="earlier retrievals in this session that shared the outcome"
     )

@@ -233,6 +233,14 @@ def _next_page(r: models.RetrieveResult) -> str:
 
 
 def capture(c: models.CaptureResult) -> str:
+    if c.already_captured:  # a retry: what the first capture learned was said to it
+        return "\n".join(
+            [
+                f"Already captured as {c.short_id}: this capture repeats one this session "
+                "already made; nothing new was stored.",
+                *notes("Warning", c.warnings),
+            ]
+        )
     lines = [f"Captured episode {c.short_id} ({where(c.project)}, outcome {c.outcome})."]
     if c.redacted:
         lines.append(f"{plural(c.redacted, 'secret')} replaced before storing.")
