@@ -152,6 +152,23 @@ async def test_hex_words_and_unknown_ids_are_searched_as_text(server):
     assert words["results"]
 
 
+async def test_a_number_taken_for_an_id_says_so_and_how_to_search_it(fast_server, fast_memory):
+    """Error code 1049 may prefix an episode's id: Claude must not take that episode for a
+    search result."""
+    fast_memory.capture(episode(summary="Tuned the pool", id="5e9fab12" + "0" * 24))
+    fast_memory.capture(episode(summary="Fixed it", id="10492b4f" + "0" * 24))
+    async with Client(fast_server) as client:
+        code, text = await ok(client, "memrl_retrieve", query="1049")
+        by_id, quiet = await ok(client, "memrl_retrieve", query="5e9f")
+    assert code["mode"] == "episode" and code["episode"]["short_id"] == "10492b4f"  # as before
+    note = (
+        "1049 matched episode 10492b4f's id, so it is shown in full; to search for the text "
+        '1049, add a word: memrl_retrieve(query="error 1049")'
+    )
+    assert code["warnings"] == [note] and text.startswith(f"Note: {note}\nEpisode 10492b4f")
+    assert by_id["warnings"] == [] and quiet.startswith("Episode 5e9fab12 in full")  # an id
+
+
 async def test_all_lists_newest_first_in_pages(server):
     async with Client(server) as client:
         ids = [(await ok(client, "memrl_capture", **e))[0]["id"] for e in [REDIRECT, *OTHER]]

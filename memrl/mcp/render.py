@@ -123,9 +123,9 @@ def listed_line(n: int, e: models.Listed) -> str:
 
 
 def retrieve(r: models.RetrieveResult) -> str:
-    if r.mode == "episode":
+    if r.mode == "episode":  # notes first: a query taken for an id may have meant its text
         assert r.episode is not None
-        return _episode(r.episode)
+        return "\n".join([*notes("Note", r.warnings), _episode(r.episode)])
     if r.mode == "list":
         matching = f" whose task or summary contains {quote(r.query)}" if r.query else ""
         if not r.episodes:

@@ -2,7 +2,9 @@
 
 A query that looks like an id (`refs.looks_like_id`) is looked up first. If no episode
 has that prefix the query is searched as text (error codes such as "80070005" or "1234"
-are common queries); if several do, the caller is asked for more characters. "latest"
+are common queries); if several do, the caller is asked for more characters. A query of
+digits alone that does match an id is shown as that episode, with a note first on how to
+search for it as text instead: "1049" is as likely an error code as an id. "latest"
 shows the newest live episode.
 
 Searching and showing an episode in full are logged as retrievals under the server's
@@ -58,7 +60,14 @@ def run(
                 f"no episode id starts with {query.strip()}, so it was searched as text"
             )
             return found
-        return one(memory, backend, query, episode_id)
+        shown = one(memory, backend, query, episode_id)
+        if query.strip().replace("-", "").isdigit():  # an error code, a port? say what it did
+            q = query.strip()
+            shown.warnings.append(
+                f"{q} matched episode {episode_id[:8]}'s id, so it is shown in full; to search "
+                f'for the text {q}, add a word: memrl_retrieve(query="error {q}")'
+            )
+        return shown
     return search(memory, backend, query, limit, project)
 
 
