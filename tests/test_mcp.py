@@ -245,6 +245,42 @@ async def test_feedback_reports_utility_before_and_after(server):
     assert "50% → 55%" in text
 
 
+async def test_the_spread_names_only_the_episodes_whose_utility_moved(
+    fast_server, fast_memory, monkeypatch
+):
+    """A neighbour the evidence reached but did not move to the percent (its own ratings
+    outweigh its neighbours') is counted, not named as "unchanged at 40%"."""
+    from memrl.views import Change
+
+    def steady(n: int) -> list[Change]:
+        return [
+            Change(f"{n}" * 32, "steady", "propagation", 0.4, 0.4),
+            Change(f"{n + 1}" * 32, "nudged", "propagation", 0.401, 0.403),
+        ]
+
+    learning = fast_memory.learning
+    real = learning.feedback
+    rated = fast_memory.capture(episode(summary="Tuned the pool size for the db")).episode
+    fast_memory.capture(episode(summary="Tuned the pool size for the db server"))
+    async with Client(fast_server) as client:
+        monkeypatch.setattr(learning, "feedback", lambda *a, **kw: real(*a, **kw) + steady(1))
+        spread, text = await ok(client, "memrl_feedback", episodes=[rated.short_id], helpful=True)
+        shifted = [*steady(3), Change("5" * 32, "moved", "propagation", 0.4, 0.45)]
+        monkeypatch.setattr(learning, "after_capture", lambda *args, **kwargs: shifted)
+        saved, said = await ok(client, "memrl_capture", summary="Tuned the pool size again")
+    assert len(spread["propagated"]) == 3  # the structured result keeps them all
+    [neighbour] = [c for c in spread["propagated"] if c["title"] not in ("steady", "nudged")]
+    assert "The feedback spread to 1 similar episode:" in text
+    assert f"- {neighbour['short_id']} " in text and "unchanged" not in text
+    assert "11111111" not in text and "22222222" not in text
+    assert "It also reached 2 similar episodes whose utility did not change to the percent." in text
+    assert len(saved["propagation"]) == 3
+    assert said.endswith(
+        "Propagation: utility moved for 1 similar episode; it reached 2 more that did not "
+        "change to the percent."
+    )
+
+
 async def test_retrieve_without_a_limit_returns_retrieval_limit_results(data_dir, monkeypatch):
     """As `memrl search` does: the schema's default is the setting, read at start-up."""
     from memrl.memory import Memory

@@ -112,6 +112,13 @@ def changes(items: Sequence[models.Change], limit: int = 10) -> list[str]:
     return out
 
 
+def moved(items: Sequence[models.Change]) -> tuple[list[models.Change], int]:
+    """The changes that show to the percent, and how many do not: a neighbour the evidence
+    reached but did not visibly move is no news to name."""
+    shown = [c for c in items if p(c.before) != p(c.after)]
+    return shown, len(items) - len(shown)
+
+
 def listed_line(n: int, e: models.Listed) -> str:
     return (
         f"{n}. {e.short_id} {e.created_at[:10]} [{e.outcome}] {defuse(e.project)} — "
@@ -257,8 +264,17 @@ def capture(c: models.CaptureResult) -> str:
         lines.append(
             f"Propagation: similar episodes' evidence starts it at {p(own[0].after)} utility."
         )
-    if others:
-        lines.append(f"Propagation: utility moved for {plural(len(others), 'similar episode')}.")
+    shown, still = moved(others)
+    if shown:
+        also = f"; it reached {still} more that did not change to the percent" if still else ""
+        lines.append(
+            f"Propagation: utility moved for {plural(len(shown), 'similar episode')}{also}."
+        )
+    elif still:
+        lines.append(
+            f"Propagation reached {plural(still, 'similar episode')}, whose utility did not "
+            "change to the percent."
+        )
     if not c.credit and not c.propagation:
         lines.append("No utility changed: nothing retrieved in this session awaited this outcome.")
     lines += notes("Warning", c.warnings)
@@ -270,9 +286,15 @@ def feedback(f: models.FeedbackResult) -> str:
     lines = [f"Recorded {word} for {plural(len(f.rated), 'episode')}; utility before → after:"]
     lines += changes(f.rated, limit=50)
     lines += notes("Note", f.notes)
-    if f.propagated:
-        lines.append(f"The feedback spread to {plural(len(f.propagated), 'similar episode')}:")
-        lines += changes(f.propagated, limit=5)
+    shown, still = moved(f.propagated)
+    if shown:
+        lines.append(f"The feedback spread to {plural(len(shown), 'similar episode')}:")
+        lines += changes(shown, limit=5)
+    if still:
+        lines.append(
+            f"{'It also' if shown else 'The feedback'} reached "
+            f"{plural(still, 'similar episode')} whose utility did not change to the percent."
+        )
     return "\n".join(lines)
 
 
