@@ -209,6 +209,76 @@ async def test_undo_right_after_a_change_waits_for_it(store: Memory, monkeypatch
     assert store.rows([target])[target].learned.helpful == 0
 
 
+def header_text(app: MemrlApp) -> str:
+    from textual.widgets._header import HeaderTitle
+
+    return str(app.screen.query_one(HeaderTitle).render())
+
+
+async def test_a_slow_change_is_shown_under_way_and_an_undo_waits_in_sight(
+    data_dir: Path, monkeypatch
+) -> None:
+    """A prune of thousands takes seconds, the screens showing the store as it was: the
+    header says what is under way, and a u pressed meanwhile says it waits for it."""
+    import time
+
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    old = [captured_at(m, NOW - (200 + n) * 86400, task=f"old {n}").episode.id for n in range(3)]
+    real = m.curation.prune
+
+    def slow_prune(*args, **kw):
+        time.sleep(1.0)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(m.curation, "prune", slow_prune)
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        await pilot.press("enter", "y")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, BrowseScreen)
+        assert header_text(app).startswith("memrl · pruning 3 episodes… — ")
+        await pilot.press("u")
+        await pilot.pause()
+        assert notices(app)[-1] == "undo waits until pruning 3 episodes is done"
+        assert header_text(app).startswith("memrl · pruning 3 episodes…, then undo — ")
+        await settle(pilot)
+        assert notices(app)[-2:] == [
+            "pruned 3 episodes to the archive (u undoes)",
+            "undid the prune of 3 episodes",
+        ]
+        assert header_text(app).startswith("memrl — ")
+    assert not any(r.archived for r in m.rows(old).values())
+    m.close()
+
+
+async def test_an_undo_waiting_for_a_change_that_fails_undoes_nothing_else(
+    store: Memory, monkeypatch
+) -> None:
+    import time
+
+    from memrl.errors import MemrlError
+
+    def failing_archive(*args, **kw):
+        time.sleep(0.5)
+        raise MemrlError("the disk is full")
+
+    async with on_first_episode(store) as (app, pilot, target):
+        await pilot.press("plus")
+        await settle(pilot)
+        monkeypatch.setattr(store, "archive", failing_archive)
+        await pilot.press("down", "a", "y", "u")  # u for the archive, which fails
+        await settle(pilot)
+        assert notices(app)[-2:] == [
+            "the disk is full",
+            "nothing was undone: the change u waited for was not saved",
+        ]
+        assert len(app.undo_stack) == 1  # the rating, still there to undo
+    assert store.rows([target])[target].learned.helpful == 1
+
+
 async def test_undoing_a_rating_moved_since_shows_why_not(store: Memory) -> None:
     target = store.list(limit=1)[0].id
     app = app_for(store)

@@ -21,8 +21,10 @@ from memrl.memory import Memory
 from memrl.tui import commands, curator
 from memrl.tui.messages import StoreChanged
 from memrl.tui.undo import Undo, UndoStack
+from memrl.views import plural
 
 COMPACT_AFTER = 2.0  # seconds without a change before the index rows changes left are folded in
+BUSY_AFTER = 0.3  # seconds a change runs before the header says it is under way
 
 Done = Callable[[bool, Undo | None], None]  # was a change saved, and its undo
 
@@ -64,7 +66,7 @@ class MemrlApp(App[None]):
         self._write_lock = threading.Lock()
         self._version: tuple[int, int] | None = None
         self._frozen: set[str] = set()
-        self._writing = 0  # changes running on workers
+        self._pending: list[curator.Job] = []  # changes on their way to the store, oldest first
         self._undo_waiting = 0  # u pressed while they ran
         self._compactor: Timer | None = None
 
@@ -111,30 +113,59 @@ class MemrlApp(App[None]):
         """Run a change on a thread worker; report it, remember its undo, refresh. `done`
         hears whether it was saved, and its undo: screens that step through answers count
         only what was saved, and step back through their own undos."""
-        self._writing += 1
+        self._pending.append(job)
+        self.set_timer(BUSY_AFTER, partial(self._still_busy, job))
         self.run_worker(partial(self._run_job, job, done), thread=True, group="write")
 
     def _run_job(self, job: curator.Job, done: Done | None) -> None:
         with self._write_lock:
             try:
-                text, undo = job(self.memory)
+                text, undo = job.run(self.memory)
             except MemrlError as exc:
-                self.call_from_thread(self._job_done, str(exc), None, True, done)
+                self.call_from_thread(self._job_done, job, str(exc), None, True, done)
                 return
-        self.call_from_thread(self._job_done, text, undo, False, done)
+        self.call_from_thread(self._job_done, job, text, undo, False, done)
 
-    def _job_done(self, text: str, undo: Undo | None, error: bool, done: Done | None) -> None:
-        self._writing -= 1
+    def _job_done(
+        self, job: curator.Job, text: str, undo: Undo | None, error: bool, done: Done | None
+    ) -> None:
+        self._pending.remove(job)
+        if self.title != self.TITLE:
+            self._show_busy()  # the next change under way, or none
         if undo is not None:
             self.undo_stack.push(undo)
         self.notify(text, severity="error" if error else "information", timeout=6)
         if done is not None:
             done(not error, undo)
         self.poll()
-        if self._undo_waiting and not self._writing:
+        if error and self._undo_waiting:  # u was meant for this change: undo no other
+            self._undo_waiting = 0
+            self._show_busy()
+            self.notify(
+                "nothing was undone: the change u waited for was not saved", severity="warning"
+            )
+        if self._undo_waiting and not self._pending:
             self._undo_waiting -= 1
             self.action_undo()
         self._compact_later()
+
+    def _still_busy(self, job: curator.Job) -> None:
+        if job in self._pending:
+            self._show_busy()
+
+    def _show_busy(self) -> None:
+        """Say in the header which change is under way, and that an undo waits for it: the
+        screens show the store as it was until the change is saved (seconds, for a prune of
+        thousands), and a `u` that seemed to do nothing would take back what lands then."""
+        if not self._pending:
+            self.title = self.TITLE
+            return
+        more, undos = len(self._pending) - 1, self._undo_waiting
+        self.title = (
+            f"{self.TITLE} · {self._pending[0].doing}…"
+            + (f" and {plural(more, 'more change')}" if more else "")
+            + (f", then {'undo' if undos == 1 else plural(undos, 'undo')}" if undos else "")
+        )
 
     def _compact_later(self) -> None:
         """Once changes pause, fold the index rows they appended into LanceDB's indices, as
@@ -145,7 +176,7 @@ class MemrlApp(App[None]):
         self._compactor = self.set_timer(COMPACT_AFTER, self._compact)
 
     def _compact(self) -> None:
-        if not self._writing and self.memory.index.opened:  # a running change re-arms it
+        if not self._pending and self.memory.index.opened:  # a running change re-arms it
             self.run_worker(self._compact_index, thread=True, group="compact", exclusive=True)
 
     def _compact_index(self) -> None:
@@ -186,8 +217,10 @@ class MemrlApp(App[None]):
             )
 
     def action_undo(self) -> None:
-        if self._writing:  # u right after a change undoes that change, once it is saved
+        if self._pending:  # u right after a change undoes that change, once it is saved
             self._undo_waiting += 1
+            self._show_busy()
+            self.notify(f"undo waits until {self._pending[-1].doing} is done")
             return
         item = self.undo_stack.pop()
         if item is None:

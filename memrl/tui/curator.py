@@ -1,12 +1,14 @@
 """The changes a person makes from the TUI, each with the core call that reverses it.
 
 Every function returns a job: it runs in a thread worker, calls the Memory facade, and
-answers with a sentence for the person and, where the core can reverse it, an Undo.
+answers with a sentence for the person and, where the core can reverse it, an Undo. Each
+says what it is doing, for the header while it runs (a prune of thousands takes seconds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -17,7 +19,11 @@ from memrl.memory import Memory
 from memrl.tui.undo import Undo
 from memrl.views import Change, pct, plural
 
-Job = Callable[[Memory], tuple[str, Undo | None]]
+
+@dataclass(eq=False, slots=True)
+class Job:
+    doing: str  # "pruning 753 episodes", shown until it is saved
+    run: Callable[[Memory], tuple[str, Undo | None]]
 
 
 def _ids(ids: Sequence[str]) -> str:
@@ -26,17 +32,18 @@ def _ids(ids: Sequence[str]) -> str:
 
 
 def rate(ids: Sequence[str], helpful: bool) -> Job:
+    word = "helpful" if helpful else "unhelpful"
+
     def job(m: Memory) -> tuple[str, Undo | None]:
         changes = m.learning.feedback(list(ids), helpful)
         own = [c for c in changes if c.cause == "feedback"]
         rated = {c.id: c.seq for c in own}
-        word = "helpful" if helpful else "unhelpful"
         return (
             f"rated {word}: {_moves(own)}{_spread(len(changes) - len(own))} (u undoes)",
             Undo(f"{word} rating of {_ids(list(rated))}", partial(_unrate, rated=rated, word=word)),
         )
 
-    return job
+    return Job(f"rating {plural(len(ids), 'episode')} {word}", job)
 
 
 def _moves(changes: Sequence[Change]) -> str:
@@ -79,7 +86,7 @@ def pin(ids: Sequence[str], pinned: bool) -> Job:
             else None,
         )
 
-    return job
+    return Job(f"{'pinning' if pinned else 'unpinning'} {plural(len(ids), 'episode')}", job)
 
 
 def keep_apart(ids: Sequence[str]) -> Job:
@@ -90,7 +97,7 @@ def keep_apart(ids: Sequence[str]) -> Job:
             Undo(f"keeping apart of {_ids(kept)}", lambda mm: mm.curation.keep_apart(kept, False)),
         )
 
-    return job
+    return Job(f"keeping {plural(len(ids), 'episode')} apart", job)
 
 
 def archive(ids: Sequence[str]) -> Job:
@@ -103,7 +110,7 @@ def archive(ids: Sequence[str]) -> Job:
             ),
         )
 
-    return job
+    return Job(f"archiving {plural(len(ids), 'episode')}", job)
 
 
 def prune(ids: Sequence[str]) -> Job:
@@ -119,7 +126,7 @@ def prune(ids: Sequence[str]) -> Job:
             ),
         )
 
-    return job
+    return Job(f"pruning {plural(len(ids), 'episode')}", job)
 
 
 def merge(plan: MergePlan) -> Job:
@@ -136,7 +143,7 @@ def merge(plan: MergePlan) -> Job:
             Undo(f"merge into {merged.short_id}", undo, restores=sources),
         )
 
-    return job
+    return Job(f"merging {plural(len(plan.sources), 'episode')}", job)
 
 
 def edit(episode_id: str, changes: dict[str, Any], base: Episode, *, force: bool = False) -> Job:
@@ -153,7 +160,7 @@ def edit(episode_id: str, changes: dict[str, Any], base: Episode, *, force: bool
             Undo(f"edit of {ep.short_id}", partial(_unedit, ep, before)) if before else None,
         )
 
-    return job
+    return Job(f"saving {episode_id[:8]}", job)
 
 
 def _unedit(saved: Episode, before: dict[str, Any], m: Memory) -> None:
@@ -173,4 +180,4 @@ def undo(item: Undo) -> Job:
         said = item.apply(m)
         return (said if isinstance(said, str) else f"undid the {item.label}"), None
 
-    return job
+    return Job(f"undoing the {item.label}", job)
