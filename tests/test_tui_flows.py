@@ -1608,6 +1608,37 @@ async def test_review_and_prune_with_nothing_to_do_offer_no_actions(store: Memor
         assert not {"merge", "keep", "archive", "skip"} & footer_actions(app)
 
 
+def review_store(data_dir: Path) -> Memory:
+    """Three findings: two look-alikes, then two episodes never used in 200 days."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for _ in range(2):
+        m.capture(episode(task="Rotate the TLS certs", summary="Renewed via certbot"))
+    for n, task in enumerate(["Speed up the CI", "Dark mode"]):
+        captured_at(m, NOW - (200 + n) * 86400, task=task)
+    return m
+
+
+async def test_merge_is_offered_only_on_look_alikes(data_dir: Path) -> None:
+    m = review_store(data_dir)
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        assert [f.kind for f in screen.findings] == ["duplicates", "unused", "unused"]
+        assert "merge" in footer_actions(app)
+        await pilot.press("s")
+        await settle(pilot)
+        assert "merge" not in footer_actions(app)  # one episode: nothing to merge it with
+        shown = len(notices(app))
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.screen is screen and len(notices(app)) == shown
+    m.close()
+
+
 LONG = "Stripe webhook retries lost whenever the worker restarts halfway through delivery"
 
 

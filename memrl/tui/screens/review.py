@@ -96,8 +96,12 @@ class ReviewScreen(MemrlScreen[None]):
         return self.findings[self.position] if self.position < len(self.findings) else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """With no finding on screen, m, k, a and s are not offered (u steps back)."""
-        return action not in ("merge", "keep", "archive", "skip") or self.current is not None
+        """With no finding on screen, m, k, a and s are not offered (u steps back); m only
+        on duplicates: a stale or unused episode has nothing to merge with."""
+        finding = self.current
+        if action == "merge":
+            return finding is not None and finding.kind == "duplicates"
+        return action not in ("keep", "archive", "skip") or finding is not None
 
     async def show_current(self) -> None:
         finding = self.current
@@ -163,10 +167,7 @@ class ReviewScreen(MemrlScreen[None]):
         from memrl.tui.screens.merge import MergeScreen
 
         finding = self.current
-        if self.saving:
-            return
-        if finding is None or finding.kind != "duplicates":
-            self.notify("only duplicate clusters can be merged", severity="warning")
+        if finding is None or self.saving:
             return
         screen = MergeScreen([r.id for r in finding.rows])
 
