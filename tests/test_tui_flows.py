@@ -1639,6 +1639,35 @@ async def test_merge_is_offered_only_on_look_alikes(data_dir: Path) -> None:
     m.close()
 
 
+async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path) -> None:
+    m = review_store(data_dir)
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert not any(isinstance(s, BrowseScreen) for s in app.screen_stack)
+        await pilot.press("s", "s", "s")
+        await settle(pilot)
+        assert app.screen.current is None
+        assert "**escape** quits" in app.screen.query_one("#review-done", Markdown).source
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.return_code == 0  # exited, not dropped into browse
+    m.close()
+    app = app_for(Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW))
+    async with app.run_test(size=SIZE) as pilot:  # from browse, r then done goes back
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("s", "s", "s")
+        await settle(pilot)
+        assert "**escape** goes back" in app.screen.query_one("#review-done", Markdown).source
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowseScreen) and app.return_code is None
+    app.memory.close()
+
+
 LONG = "Stripe webhook retries lost whenever the worker restarts halfway through delivery"
 
 

@@ -72,10 +72,12 @@ class MemrlApp(App[None]):
 
     def on_mount(self) -> None:
         from memrl.tui.screens.browse import BrowseScreen
+        from memrl.tui.screens.review import ReviewScreen
 
-        self.push_screen(BrowseScreen())
-        if self.start == "review":
-            self.action_review()
+        if self.start == "review":  # `memrl review`: done with it, back to the shell
+            self.push_screen(ReviewScreen(self.project, ends_app=True))
+        else:
+            self.push_screen(BrowseScreen())
         self._version = self.memory.version()
         if self.poll_interval:
             self.set_interval(self.poll_interval, self.poll)

@@ -45,12 +45,13 @@ class ReviewScreen(MemrlScreen[None]):
         Binding("a", "archive", "Archive"),
         Binding("s", "skip", "Skip"),
         Binding("u", "undo", "Undo"),
-        Binding("escape", "app.pop_screen", "Done"),
+        Binding("escape", "done", "Done"),
     ]
 
-    def __init__(self, project: str | None = None) -> None:
+    def __init__(self, project: str | None = None, *, ends_app: bool = False) -> None:
         super().__init__()
         self.project = project
+        self.ends_app = ends_app  # opened on its own (`memrl review`), not from browse
         self.findings: list[Finding] = []
         self.position = 0
         self.loaded = False
@@ -87,6 +88,7 @@ class ReviewScreen(MemrlScreen[None]):
         self.query_one("#review-finding", Static).update(text)
 
     async def _loaded(self, findings: list[Finding]) -> None:
+        self.app.freeze_heap("started")  # as browse does: `memrl review` opens no browse
         self.findings = findings
         await self.show_current()
         self.loaded = True
@@ -113,9 +115,10 @@ class ReviewScreen(MemrlScreen[None]):
         self.query_one("#review-done").display = done
         if finding is None:
             self._status(f"review finished: {plural(len(self.findings), 'finding')}")
+            leave = "**escape** quits" if self.ends_app else "**escape** goes back"
             self.query_one("#review-done", Markdown).update(
                 "## Review done\n\nNothing more to look at. Prune (**P**) archives old, "
-                "low-utility episodes; **escape** goes back."
+                f"low-utility episodes; {leave}."
             )
             return
         why = WHY[finding.kind].format(sim=pct(finding.similarity), days=finding.days)
@@ -200,3 +203,10 @@ class ReviewScreen(MemrlScreen[None]):
     def action_skip(self) -> None:
         if self.current is not None and not self.saving:
             self._next()
+
+    def action_done(self) -> None:
+        """Back to browse; a review opened on its own (`memrl review`) ends the app."""
+        if self.ends_app:
+            self.app.exit()
+        else:
+            self.dismiss()
