@@ -1668,6 +1668,34 @@ async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path)
     app.memory.close()
 
 
+async def test_a_finished_review_sums_up_what_was_done(data_dir: Path) -> None:
+    m = review_store(data_dir)
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        await pilot.press("s", "s", "s")
+        await settle(pilot)
+        status = str(screen.query_one("#review-finding", Static).render())
+        assert status == "review finished: 3 findings — 3 skipped; nothing was changed"
+        await pilot.press("u", "u", "u")
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        status = str(screen.query_one("#review-finding", Static).render())
+        assert status == "review finished: 3 findings — 1 kept apart, 1 kept pinned, 1 skipped"
+        done = screen.query_one("#review-done", Markdown).source
+        assert "3 findings: 1 kept apart, 1 kept pinned, 1 skipped." in done
+    m.close()
+
+
 LONG = "Stripe webhook retries lost whenever the worker restarts halfway through delivery"
 
 

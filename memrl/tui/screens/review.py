@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from textual import on, work
 from textual.binding import Binding
@@ -28,6 +29,14 @@ WHY = {
     "unused": "never retrieved since it was captured {days} days ago: keep it pinned (k), "
     "archive it (a), or skip (s)",
 }
+ANSWERS = ("merged", "kept apart", "kept pinned", "archived", "skipped")  # as summed up
+
+
+@dataclass(slots=True)
+class Step:
+    position: int
+    answer: str  # one of ANSWERS
+    undo: Undo | None = None  # what takes it back
 
 
 @dataclass(slots=True)
@@ -55,7 +64,7 @@ class ReviewScreen(MemrlScreen[None]):
         self.findings: list[Finding] = []
         self.position = 0
         self.loaded = False
-        self.steps: list[tuple[int, Undo | None]] = []  # (position, what undoes it) per answer
+        self.steps: list[Step] = []  # one per answer
         self.saving = False  # an answer's change is on its way to the store
 
     def compose(self):
@@ -114,12 +123,7 @@ class ReviewScreen(MemrlScreen[None]):
         main.display = not done
         self.query_one("#review-done").display = done
         if finding is None:
-            self._status(f"review finished: {plural(len(self.findings), 'finding')}")
-            leave = "**escape** quits" if self.ends_app else "**escape** goes back"
-            self.query_one("#review-done", Markdown).update(
-                "## Review done\n\nNothing more to look at. Prune (**P**) archives old, "
-                f"low-utility episodes; {leave}."
-            )
+            self._show_done()
             return
         why = WHY[finding.kind].format(sim=pct(finding.similarity), days=finding.days)
         self._status(
@@ -130,6 +134,33 @@ class ReviewScreen(MemrlScreen[None]):
         for detail, r in zip(details, finding.rows, strict=True):
             detail.show(r.id)
 
+    def _show_done(self) -> None:
+        """What this review did, answer by answer: "nothing more to look at" after eleven
+        skips read as if the findings had been dealt with."""
+        done = self.query_one("#review-done", Markdown)
+        leave = "**escape** quits" if self.ends_app else "**escape** goes back"
+        prune = f"Prune (**P**) archives old, low-utility episodes; {leave}."
+        if not self.findings:
+            self._status("review finished: nothing to review")
+            done.update(
+                "## Review done\n\nNothing to review: no near-duplicates, and nothing stale "
+                f"or never used. {prune}"
+            )
+            return
+        counts = {answer: 0 for answer in ANSWERS}
+        for step in self.steps:
+            counts[step.answer] += 1
+        summary = ", ".join(f"{n} {answer}" for answer, n in counts.items() if n)
+        if counts["skipped"] == len(self.steps):
+            summary += "; nothing was changed"
+        found = plural(len(self.findings), "finding")
+        self._status(f"review finished: {found} — {summary}")
+        later = " Skipped ones come back next time." if counts["skipped"] else ""
+        done.update(
+            f"## Review done\n\n{found}: {summary}.{later} **u** steps back through the answers. "
+            + prune
+        )
+
     @on(StoreChanged)
     def _store_changed(self) -> None:
         """An answer's change or its undo lands after the card is shown (it runs on a
@@ -137,21 +168,21 @@ class ReviewScreen(MemrlScreen[None]):
         for detail in self.query_one("#review-main").query(EpisodeDetail):
             detail.refresh_episode()
 
-    def _next(self, undo: Undo | None = None) -> None:
-        self.steps.append((self.position, undo))
+    def _next(self, answer: str, undo: Undo | None = None) -> None:
+        self.steps.append(Step(self.position, answer, undo))
         self.position += 1
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
 
-    def _change(self, job: curator.Job) -> None:
+    def _change(self, job: curator.Job, answer: str) -> None:
         """Make an answer's change; the next finding comes once it is saved (a change that
         fails leaves this finding up, and nothing for u to take back)."""
         self.saving = True
-        self.app.write(job, self._saved)
+        self.app.write(job, partial(self._saved, answer))
 
-    def _saved(self, ok: bool, undo: Undo | None) -> None:
+    def _saved(self, answer: str, ok: bool, undo: Undo | None) -> None:
         self.saving = False
         if ok and self.on_stack:
-            self._next(undo)
+            self._next(answer, undo)
 
     def action_undo(self) -> None:
         """Step back one finding, undoing what was done to it (a skip just goes back).
@@ -161,9 +192,10 @@ class ReviewScreen(MemrlScreen[None]):
         if not self.steps:
             self.notify("nothing to undo in this review", severity="warning")
             return
-        self.position, undo = self.steps.pop()
-        if undo is not None and self.app.undo_stack.remove(undo):
-            self.app.write(curator.undo(undo))
+        step = self.steps.pop()
+        self.position = step.position
+        if step.undo is not None and self.app.undo_stack.remove(step.undo):
+            self.app.write(curator.undo(step.undo))
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
 
     def action_merge(self) -> None:
@@ -176,7 +208,7 @@ class ReviewScreen(MemrlScreen[None]):
 
         def merged(done: bool | None) -> None:
             if done:
-                self._next(screen.undo)
+                self._next("merged", screen.undo)
 
         self.app.push_screen(screen, merged)
 
@@ -186,9 +218,9 @@ class ReviewScreen(MemrlScreen[None]):
             return
         ids = [r.id for r in finding.rows]
         if finding.kind == "duplicates":
-            self._change(curator.keep_apart(ids))
+            self._change(curator.keep_apart(ids), "kept apart")
         else:
-            self._change(curator.pin(ids, True))
+            self._change(curator.pin(ids, True), "kept pinned")
 
     def action_archive(self) -> None:
         from memrl.tui.screens.confirm import confirm_archive
@@ -198,11 +230,11 @@ class ReviewScreen(MemrlScreen[None]):
             return
         rows = finding.rows[1:] if finding.kind == "duplicates" else finding.rows
         ids = [r.id for r in rows]
-        confirm_archive(self.app, rows, lambda: self._change(curator.archive(ids)))
+        confirm_archive(self.app, rows, lambda: self._change(curator.archive(ids), "archived"))
 
     def action_skip(self) -> None:
         if self.current is not None and not self.saving:
-            self._next()
+            self._next("skipped")
 
     def action_done(self) -> None:
         """Back to browse; a review opened on its own (`memrl review`) ends the app."""
