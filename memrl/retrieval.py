@@ -156,6 +156,7 @@ def search(
             c.normalised,
             c.score,
             weak=c.weak,
+            exact=c.exact,
         )
         for n, c in enumerate(ranked)
     ]

@@ -136,6 +136,7 @@ class Hit:
     score: float
     episode: Episode | None = None  # full content, loaded for the returned hits
     weak: bool = False  # under `weak_below(settings)`, without the query's identifiers
+    exact: bool = False  # it holds every identifier of the query whole: ranked ahead
 
     @property
     def id(self) -> str:
@@ -163,6 +164,7 @@ class Hit:
             f"normalised as ({self.relevance:.0%} − {min_similarity:.0%} minimum) ÷ "
             f"{1 - min_similarity:.0%}{capped}; "
             f"confidence {learned.confidence:.0%} from {plural(learned.evidence, 'signal')}"
+            + ("; it holds the query's names whole, so it ranks ahead" if self.exact else "")
         )
 
 

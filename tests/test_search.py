@@ -231,6 +231,40 @@ def test_an_episode_holding_a_searched_name_is_a_close_match_and_can_be_rated(me
     assert memory.get(held).learned.retrievals == 1
 
 
+def test_the_episode_holding_a_searched_path_comes_before_one_that_reads_closer(memory):
+    """The README's tour: the redirect fix touched redirect_guard.py; the hardening reads
+    closer to the query's words (similarity 59 % against 40 %) but touched another file."""
+    held = memory.capture(
+        episode(
+            task="Fix open redirect after login",
+            summary="Validated return URLs against an allow-list",
+            what_worked=["allow-list of hosts"],
+            errors_resolved=[
+                {
+                    "error": "open redirect via ?next=",
+                    "resolution": "validate next against allow-list",
+                }
+            ],
+            files=["src/auth/redirect_guard.py"],
+            tags=["security"],
+        )
+    ).episode.id
+    closer = memory.capture(
+        episode(
+            task="Harden auth redirect",
+            summary="Added URL sanitisation to the auth redirect",
+            files=["src/auth/views.py"],
+        )
+    ).episode.id
+    memory.capture(episode(task="Speed up docker builds", summary="Cached pip downloads"))
+    result = memory.search("redirect_guard.py", limit=2, log=False)
+    first, second = result.hits
+    assert (first.id, second.id) == (held, closer)
+    assert second.similarity > first.similarity and second.score > first.score
+    assert result.explain(first).endswith("it holds the query's names whole, so it ranks ahead")
+    assert "ranks ahead" not in result.explain(second)
+
+
 def test_a_name_no_episode_holds_gives_no_full_keyword_match(memory):
     """Look-alikes share the name's words, not the name: none of them matches fully."""
     for module in ("kafka consumer", "session store", "http client"):

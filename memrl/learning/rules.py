@@ -137,9 +137,10 @@ def rank(
 ) -> list[Candidate]:
     """Two phases, as in MemRL: keep what is relevant enough, then blend in learned utility.
 
-    A hit under `weak_below` that does not hold the query's identifiers is weak: it comes
-    after every other, whatever its utility, so a well-rated faint match never hides a
-    close one below a small limit."""
+    Hits that hold the query's identifiers whole (a path, a name) come first: a look-alike
+    that reads closer does not hide the episode that touched the very file asked about. A
+    hit under `weak_below` without them is weak: it comes after every other, whatever its
+    utility, so a well-rated faint match never hides a close one below a small limit."""
     kept = []
     for c in candidates:
         c.relevance = relevance(c.similarity, c.keyword, keyword_weight)
@@ -149,7 +150,7 @@ def rank(
         c.score = (1.0 - utility_weight) * c.normalised + utility_weight * c.utility
         c.weak = c.relevance < weak_below and not c.exact
         kept.append(c)
-    kept.sort(key=lambda c: (c.weak, -c.score, -c.relevance, c.id))
+    kept.sort(key=lambda c: (c.weak, not c.exact, -c.score, -c.relevance, c.id))
     return kept
 
 
