@@ -24,10 +24,14 @@ if TYPE_CHECKING:
     from memrl.memory import Memory
 
 MAX_QUERY_CHARS = 2_000
-# A path, a dotted or snake_case name, an error code, a camelCase name: a word joined by
-# . / : \ or _, or with an inner capital. Full-text search splits it into plain words, which
-# look-alikes share; an episode holding it whole is what was asked for.
-IDENTIFIER = re.compile(r"\w+(?:[./:\\_]+\w+)+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*")
+# A path, a dotted or snake_case name, a camelCase name, an error code: a word joined by
+# . / : \ or _, or with an inner capital, or letters then digits (E0308, TS2345), or a number
+# of four digits or more (1049). Full-text search splits the joined ones into plain words,
+# which look-alikes share, and finds a code among many hits that only read alike; an episode
+# holding it whole is what was asked for.
+IDENTIFIER = re.compile(
+    r"\w+(?:[./:\\_]+\w+)+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\d{4,}\b"
+)
 
 
 def weak_below(settings: RetrievalSettings) -> float:

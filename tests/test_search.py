@@ -265,6 +265,20 @@ def test_the_episode_holding_a_searched_path_comes_before_one_that_reads_closer(
     assert "ranks ahead" not in result.explain(second)
 
 
+def test_an_error_code_finds_the_episode_that_holds_it_as_a_close_match(memory):
+    held = memory.capture(
+        episode(
+            task="Fix rust borrow error",
+            summary="rustc error E0308 mismatched types in the parser; converted the slice",
+            errors_resolved=[{"error": "E0308", "resolution": "convert the slice to a Vec"}],
+        )
+    ).episode.id
+    memory.capture(episode(task="Speed up docker builds", summary="Cached pip downloads"))
+    (hit, *_) = memory.search("E0308", limit=2).hits
+    assert hit.id == held and hit.exact and not hit.weak
+    assert [ch.id for ch in memory.learning.feedback(["last"], helpful=True)] == [held]
+
+
 def test_a_name_no_episode_holds_gives_no_full_keyword_match(memory):
     """Look-alikes share the name's words, not the name: none of them matches fully."""
     for module in ("kafka consumer", "session store", "http client"):
@@ -282,6 +296,7 @@ def test_a_name_no_episode_holds_gives_no_full_keyword_match(memory):
         ("ERR_OSSL_EVP_UNSUPPORTED during webpack build", ["err_ossl_evp_unsupported"]),
         ("TypeError: NoneType has no attribute", ["typeerror", "nonetype"]),
         ("getUserById fails on orders.user_id", ["getuserbyid", "orders.user_id"]),
+        ("rustc E0308 and database error 1049", ["e0308", "1049"]),
         ("login redirect vulnerability", []),
         ("fix the flaky-test in CI", []),  # a hyphenated word is a plain phrase
     ],
