@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import IndexUnavailable
 from memrl.learning import rules
+from memrl.learning.base import CONTEXT
 from memrl.learning.rules import DAY, NEUTRAL, Inflow, decay_factor, histogram
 from memrl.store import Filters, files
 from memrl.views import Row
@@ -111,17 +112,27 @@ def stats(memory: Memory, project: str | None = None, top: int = 10) -> Stats:
 def history(memory: Memory, ref: str) -> History:
     episode_id = memory.resolve(ref, archived=None)
     row = memory.rows([episode_id])[episode_id]
+    rows = memory.ledger.events(episode_id)
     events = [
         Event(ts, cause, before, after, other, detail)
-        for _seq, ts, cause, other, before, after, detail, _used in memory.ledger.events(episode_id)
+        for _seq, ts, cause, other, before, after, detail, _used in rows
     ]
+    # A search it was then rated unhelpful in was no use (unless that rating was undone):
+    # the rating took back the restart of its decay clock, so the curve does not draw one.
+    undone = {int(row[6].rsplit("#", 1)[1]) for row in rows if row[2] == "undo"}
+    taken_back = {
+        used
+        for seq, _ts, cause, _o, _b, _a, detail, used in rows
+        if cause == "feedback" and detail == "unhelpful" and seq not in undone
+    }
     uses = [
         r[0]
         for r in memory.ledger.conn.execute(
             "SELECT q.ts FROM retrieved r JOIN retrievals q ON q.seq = r.retrieval_seq "
-            "WHERE r.episode_id = ? ORDER BY q.ts",
-            (episode_id,),
+            "WHERE r.episode_id = ? AND q.origin != ? ORDER BY q.ts",
+            (episode_id, CONTEXT),
         )
+        if r[0] not in taken_back
     ]
     return History(row, events, _curve(memory, row, events, uses))
 

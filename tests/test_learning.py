@@ -317,6 +317,7 @@ def test_a_faded_episode_rated_unhelpful_in_a_search_does_not_come_back_up(flaky
     clock.advance(200)
     faded = memory.get(ids["A"]).learned
     assert faded.utility == pytest.approx(0.5 * 0.99**200, rel=1e-6)
+    searched_at = clock()
     (hit,) = memory.search(QUERY, limit=1).hits
     assert hit.id == ids["A"] and not hit.weak
     assert memory.get(ids["A"]).learned.utility == pytest.approx(0.5)  # shown: a use
@@ -324,9 +325,19 @@ def test_a_faded_episode_rated_unhelpful_in_a_search_does_not_come_back_up(flaky
     (rated,) = [ch for ch in memory.learning.feedback(["last"], helpful=False) if ch.id == hit.id]
     after = memory.get(ids["A"]).learned
     assert after.utility < faded.utility and after.last_used_at is None
-    assert rated.before == pytest.approx(0.5, rel=1e-3) and rated.after == after.utility
+    # reported, and kept in history, from where the search found it, as the search showed it
+    assert hit.row.learned.utility == pytest.approx(faded.utility)
+    assert rated.before == pytest.approx(faded.utility, rel=1e-3) and rated.after == after.utility
+    from memrl import insights
+
+    history = insights.history(memory, ids["A"])
+    assert history.events[-1].before == pytest.approx(faded.utility, rel=1e-3)
+    since = [u for t, u in history.curve if t >= searched_at]
+    assert since and max(since) <= faded.utility * 1.001  # no spike back up for the search
     memory.learning.undo_feedback(ids["A"])  # exactly as before the rating: shown, a use
     assert memory.get(ids["A"]).learned.utility == pytest.approx(0.5, rel=1e-3)
+    since = [u for t, u in insights.history(memory, ids["A"]).curve if t >= searched_at]
+    assert max(since) == pytest.approx(0.5, rel=1e-3)  # the search counts again
     # a helpful episode's clock is its rating, not a search: unhelpful later leaves it
     memory.learning.feedback([ids["B"]], helpful=True)
     clock.advance(10)

@@ -204,16 +204,16 @@ class Feedback(Graph):
             for episode_id in ids:
                 s = states[episode_id]
                 created, pinned, title = meta[episode_id]
-                before = self._shown(s, created, pinned)
                 prev_used = s.last_used_at
+                if not helpful:  # the search it was found unhelpful in was no use: the rating
+                    self._unuse_retrieval(c, s)  # starts from where that search found it
+                before = self._shown(s, created, pinned)
                 s.q = reward_update(s.q, reward, self.cfg.learning_rate)
                 s.evidence += 1
                 s.helpful += int(helpful)
                 s.unhelpful += int(not helpful)
                 if helpful:  # a use; an unhelpful one must not lift a faded episode back up
                     s.last_used_at = ts
-                else:  # nor must the search it was found unhelpful in
-                    self._unuse_retrieval(c, s)
                 after = self._shown(s, created, pinned)
                 word = "helpful" if helpful else "unhelpful"
                 event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
