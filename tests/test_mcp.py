@@ -281,6 +281,23 @@ async def test_the_spread_names_only_the_episodes_whose_utility_moved(
     )
 
 
+async def test_a_hit_says_it_holds_the_searched_name_and_look_alikes_do_not(
+    fast_server, fast_memory
+):
+    held = fast_memory.capture(
+        episode(task="Fix the redirect", files=["src/auth/redirect_guard.py"])
+    ).episode
+    fast_memory.capture(episode(task="Guard the auth views", files=["src/auth/views.py"]))
+    async with Client(fast_server) as client:
+        found, text = await ok(client, "memrl_retrieve", query="src/auth/redirect_guard.py")
+    first, second = found["results"]
+    assert first["id"] == held.id and first["exact"] and not second["exact"]
+    assert not second["keyword_match"]  # it shares "src" and "auth", not the path
+    lines = text.splitlines()
+    assert f"holds the query's names (id {held.short_id})" in lines[2]
+    assert "keyword match" not in lines[3] and "holds the query's names" not in lines[3]
+
+
 async def test_retrieve_without_a_limit_returns_retrieval_limit_results(data_dir, monkeypatch):
     """As `memrl search` does: the schema's default is the setting, read at start-up."""
     from memrl.memory import Memory

@@ -73,6 +73,12 @@ class Hit(BaseModel):
         description="similarity raised by exact keyword matches; ranking blends it with utility"
     )
     weak: bool = Field(description="relevance too low for the hit to be likely to help")
+    exact: bool = Field(
+        False, description="it holds the query's identifiers (a path, a name, an error code) whole"
+    )
+    keyword_match: bool = Field(
+        False, description="the query's exact words are in it (more than look-alikes share)"
+    )
     utility: Pct
     confidence: Pct = Field(description="how much feedback the utility rests on, percent")
     created_at: str

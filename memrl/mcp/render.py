@@ -177,7 +177,9 @@ def retrieve(r: models.RetrieveResult) -> str:
         )
     lines = [f"{head} {DATA_NOTE}", "<memories>"]
     for h in r.results:
-        words = ", keyword match" if h.relevance > h.similarity else ""
+        words = (
+            ", holds the query's names" if h.exact else ", keyword match" if h.keyword_match else ""
+        )
         lines.append(
             f"{h.rank}. {title(h)} — {p(h.similarity)} similarity, {p(h.utility)} utility, "
             f"{p(h.confidence)} confidence{words} (id {h.short_id})"
