@@ -1653,6 +1653,17 @@ async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path)
         await pilot.press("escape")
         await settle(pilot)
         assert app.return_code == 0  # exited, not dropped into browse
+    assert app.farewell == "memrl review: 3 findings answered — 3 skipped; nothing was changed"
+    m.close()
+    m = review_store(data_dir / "again")
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:  # quit half-way: what was done so far
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+    assert app.farewell == "memrl review: 1 of 3 findings answered — 1 skipped; nothing was changed"
     m.close()
     app = app_for(Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW))
     async with app.run_test(size=SIZE) as pilot:  # from browse, r then done goes back

@@ -60,6 +60,7 @@ class MemrlApp(App[None]):
         self.memory = memory or Memory()
         self.clock = clock or self.memory.now
         self.project = project
+        self.farewell = ""  # a line for the shell once the app has closed
         self.start = start
         self.poll_interval = poll_interval
         self.undo_stack = UndoStack()

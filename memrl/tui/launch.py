@@ -66,6 +66,10 @@ def run(*, demo: bool = False, project: str | None = None, start: str = "browse"
 
     if demo:
         with exit_on_signals(), demo_store() as root:
-            MemrlApp(Memory(root), project=project, start=start).run()
+            app = MemrlApp(Memory(root), project=project, start=start)
+            app.run()
     else:
-        MemrlApp(Memory(), project=project, start=start).run()
+        app = MemrlApp(Memory(), project=project, start=start)
+        app.run()
+    if app.farewell:
+        print(app.farewell)

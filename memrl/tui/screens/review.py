@@ -134,6 +134,24 @@ class ReviewScreen(MemrlScreen[None]):
         for detail, r in zip(details, finding.rows, strict=True):
             detail.show(r.id)
 
+    def summary(self) -> tuple[str, str]:
+        """("11 findings", "1 merged, 2 kept apart, 8 skipped"): what the answers so far did."""
+        counts = {answer: 0 for answer in ANSWERS}
+        for step in self.steps:
+            counts[step.answer] += 1
+        done = ", ".join(f"{n} {answer}" for answer, n in counts.items() if n)
+        if counts["skipped"] == len(self.steps):
+            done = (done + "; " if done else "") + "nothing was changed"
+        return plural(len(self.findings), "finding"), done
+
+    def on_unmount(self) -> None:
+        """A review opened on its own leaves what it did in the shell it returns to."""
+        if self.ends_app and self.findings:
+            found, done = self.summary()
+            answered = len(self.steps)
+            seen = found if answered >= len(self.findings) else f"{answered} of {found}"
+            self.app.farewell = f"memrl review: {seen} answered — {done}"
+
     def _show_done(self) -> None:
         """What this review did, answer by answer: "nothing more to look at" after eleven
         skips read as if the findings had been dealt with."""
@@ -147,15 +165,9 @@ class ReviewScreen(MemrlScreen[None]):
                 f"or never used. {prune}"
             )
             return
-        counts = {answer: 0 for answer in ANSWERS}
-        for step in self.steps:
-            counts[step.answer] += 1
-        summary = ", ".join(f"{n} {answer}" for answer, n in counts.items() if n)
-        if counts["skipped"] == len(self.steps):
-            summary += "; nothing was changed"
-        found = plural(len(self.findings), "finding")
+        found, summary = self.summary()
         self._status(f"review finished: {found} — {summary}")
-        later = " Skipped ones come back next time." if counts["skipped"] else ""
+        later = " Skipped ones come back next time." if "skipped" in summary else ""
         done.update(
             f"## Review done\n\n{found}: {summary}.{later} **u** steps back through the answers. "
             + prune
