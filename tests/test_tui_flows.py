@@ -189,17 +189,22 @@ async def test_rating_can_be_undone(store: Memory) -> None:
     assert after.utility == pytest.approx(before.utility)
 
 
-async def test_undo_right_after_a_change_waits_for_it(store: Memory, monkeypatch) -> None:
+def slowed(monkeypatch, owner: object, name: str, seconds: float) -> None:
+    """Make `owner.name` take `seconds` longer, as a change of thousands of episodes does."""
     import time
 
-    target = store.list(limit=1)[0].id
-    real = store.learning.feedback
+    real = getattr(owner, name)
 
-    def slow_feedback(*args, **kw):
-        time.sleep(0.3)
+    def slow(*args, **kw):
+        time.sleep(seconds)
         return real(*args, **kw)
 
-    monkeypatch.setattr(store.learning, "feedback", slow_feedback)
+    monkeypatch.setattr(owner, name, slow)
+
+
+async def test_undo_right_after_a_change_waits_for_it(store: Memory, monkeypatch) -> None:
+    target = store.list(limit=1)[0].id
+    slowed(monkeypatch, store.learning, "feedback", 0.3)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -220,17 +225,9 @@ async def test_a_slow_change_is_shown_under_way_and_an_undo_waits_in_sight(
 ) -> None:
     """A prune of thousands takes seconds, the screens showing the store as it was: the
     header says what is under way, and a u pressed meanwhile says it waits for it."""
-    import time
-
     m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     old = [captured_at(m, NOW - (200 + n) * 86400, task=f"old {n}").episode.id for n in range(3)]
-    real = m.curation.prune
-
-    def slow_prune(*args, **kw):
-        time.sleep(1.0)
-        return real(*args, **kw)
-
-    monkeypatch.setattr(m.curation, "prune", slow_prune)
+    slowed(monkeypatch, m.curation, "prune", 1.0)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
