@@ -15,7 +15,15 @@ import pytest
 from rich.console import Console
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, Markdown, SelectionList, Static, TabbedContent, TextArea
+from textual.widgets import (
+    DataTable,
+    Input,
+    Markdown,
+    SelectionList,
+    Static,
+    TabbedContent,
+    TextArea,
+)
 
 from memrl.memory import Memory
 from memrl.store import Filters
@@ -964,6 +972,16 @@ async def test_search_as_you_type_ranks_like_the_cli(memory: Memory) -> None:
         got = [h.id for h in screen.result.hits]
         assert got[: len(expected)] == expected
         assert screen.searches < len(query)  # debounced: not one search per key
+        table = screen.query_one("#search-results", DataTable)
+        marks = [str(table.get_row_at(n)[2]).split(" ", 1)[1:] for n in range(table.row_count)]
+        hits = screen.result.hits  # marked as the CLI marks them: kw, weak
+        assert marks == [
+            [" ".join(["kw"] * (h.keyword > 0.5) + ["weak"] * h.weak)]
+            if h.keyword > 0.5 or h.weak
+            else []
+            for h in hits
+        ]
+        assert any(marks)  # some are marked, so the comparison above says something
         detail = screen.query_one(EpisodeDetail)
         assert detail.episode_id == expected[0]
         await pilot.press("ctrl+u", *"xqzvw")  # a query that finds nothing

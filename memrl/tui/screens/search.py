@@ -209,7 +209,9 @@ class SearchScreen(EpisodeActions):
             (
                 str(hit.rank),
                 hit.row.short_id,
-                pct(hit.similarity),
+                pct(hit.similarity)  # marked as `memrl search` marks them
+                + (" kw" if hit.keyword > 0.5 else "")
+                + (" weak" if hit.weak else ""),
                 pct(hit.row.learned.utility),
                 f"{hit.score:.3f}",
             )
