@@ -82,7 +82,6 @@ class Reading:
             unhelpful=state.unhelpful,
             last_used_at=state.last_used_at,
             arrived_at=state.arrived(created_at),
-            idle_since=since,
         )
 
     def _row(self, cat: CatalogRow, state: StateRow) -> Row:

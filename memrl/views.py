@@ -83,7 +83,11 @@ class Learned:
     unhelpful: int
     last_used_at: float | None
     arrived_at: float  # when it entered the store (its creation, unless captured back-dated)
-    idle_since: float  # where the decay clock starts: last use, or else arrived_at
+
+    @property
+    def idle_since(self) -> float:
+        """Where the decay clock starts: its last use, or else its arrival."""
+        return self.last_used_at or self.arrived_at
 
 
 @dataclass(slots=True)
@@ -141,6 +145,11 @@ class Hit:
     @property
     def id(self) -> str:
         return self.row.id
+
+    @property
+    def keyword_match(self) -> bool:
+        """The query's exact words are in it, more than look-alikes share (marked "kw")."""
+        return self.keyword > 0.5
 
     def explain(
         self, utility_weight: float, *, keyword_weight: float, min_similarity: float

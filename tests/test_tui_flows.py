@@ -197,6 +197,16 @@ async def test_rating_can_be_undone(store: Memory) -> None:
     assert after.utility == pytest.approx(before.utility)
 
 
+def stale_store(data_dir: Path, count: int, task: str = "old work") -> tuple[Memory, list[str]]:
+    """A store of `count` episodes captured 200 days ago or more and never used since: all of
+    them prune candidates. Returns it with their ids, newest first."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    ids = [
+        captured_at(m, NOW - (200 + n) * 86400, task=f"{task} {n}").episode.id for n in range(count)
+    ]
+    return m, ids
+
+
 def slowed(monkeypatch, owner: object, name: str, seconds: float) -> None:
     """Make `owner.name` take `seconds` longer, as a change of thousands of episodes does."""
     import time
@@ -233,8 +243,7 @@ async def test_a_slow_change_is_shown_under_way_and_an_undo_waits_in_sight(
 ) -> None:
     """A prune of thousands takes seconds, the screens showing the store as it was: the
     header says what is under way, and a u pressed meanwhile says it waits for it."""
-    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
-    old = [captured_at(m, NOW - (200 + n) * 86400, task=f"old {n}").episode.id for n in range(3)]
+    m, old = stale_store(data_dir, 3, "old")
     slowed(monkeypatch, m.curation, "prune", 1.0)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
@@ -711,10 +720,7 @@ async def test_merge_marked_episodes(store: Memory) -> None:
 
 
 async def test_prune_deselect_and_confirm(data_dir: Path) -> None:
-    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
-    old = [
-        captured_at(m, NOW - (200 + n) * 86400, task=f"old work {n}").episode.id for n in range(3)
-    ]
+    m, old = stale_store(data_dir, 3)
     m.capture(episode(task="recent work", created_at=day(1)))
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
@@ -746,9 +752,7 @@ async def test_the_prune_list_is_not_rebuilt_when_a_change_leaves_it_as_it_was(
 ) -> None:
     """Every write anywhere re-reads the plan; rebuilding thousands of rows each time froze
     the keys for seconds. A plan that is the same leaves the list alone."""
-    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
-    for n in range(3):
-        captured_at(m, NOW - (200 + n) * 86400, task=f"old work {n}")
+    m, _old = stale_store(data_dir, 3)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -792,9 +796,7 @@ async def test_review_keeps_look_alikes_apart_and_undo_steps_back(data_dir: Path
 async def test_archiving_many_says_first_how_to_undo_and_counts_what_it_does_not_name(
     data_dir: Path,
 ) -> None:
-    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
-    for n in range(15):
-        captured_at(m, NOW - (200 + n) * 86400, task=f"old work {n}")
+    m, _old = stale_store(data_dir, 15)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -814,8 +816,8 @@ async def test_archiving_many_says_first_how_to_undo_and_counts_what_it_does_not
 
 
 async def test_undo_on_the_prune_screen_puts_the_candidates_back(data_dir: Path) -> None:
-    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
-    old = {captured_at(m, NOW - (200 + n) * 86400, task=f"old {n}").episode.id for n in range(3)}
+    m, stale = stale_store(data_dir, 3, "old")
+    old = set(stale)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -1900,7 +1902,7 @@ def test_graph_labels_never_cover_a_node() -> None:
     from memrl.views import Learned, Row
 
     def row(n: int, utility: float) -> Row:
-        learned = Learned(utility, 0.5, 0.0, 1.0, 0.0, 0, 0, 0, 0, None, NOW, NOW)
+        learned = Learned(utility, 0.5, 0.0, 1.0, 0.0, 0, 0, 0, 0, None, NOW)
         return Row(f"{n:x}" * 32, "p", f"task {n}", "s", "success", "bugfix", "cli", [], NOW, NOW,
                    False, False, learned, "")  # fmt: skip
 

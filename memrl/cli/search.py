@@ -96,7 +96,7 @@ def search(
         console().print("[dim]Nothing relevant found.[/]")
         return
     _print_hits(result.hits, explain)
-    if any(h.keyword > 0.5 for h in result.hits):
+    if any(h.keyword_match for h in result.hits):
         console().print("[dim][magenta]kw[/]: the query's exact words are in it too[/]")
     if any(h.weak for h in result.hits):
         console().print("[dim]weak: a faint match, unlikely to help; `last` leaves it out[/]")
@@ -123,7 +123,7 @@ def _print_hits(hits: list[Hit], explain: bool) -> None:
         "outcome": [f"[{outcome_style(h.row.outcome)}]{h.row.outcome}[/]" for h in hits],
         "similarity": [
             pct(h.similarity)
-            + (" [magenta]kw[/]" if h.keyword > 0.5 else "")
+            + (" [magenta]kw[/]" if h.keyword_match else "")
             + (" [dim]weak[/]" if h.weak else "")
             for h in hits
         ],

@@ -114,7 +114,7 @@ def hit(h: views.Hit) -> models.Hit:
         relevance=pct(min(1.0, max(0.0, h.relevance))),
         weak=h.weak,
         exact=h.exact,
-        keyword_match=h.keyword > 0.5,  # as `memrl search` marks "kw"
+        keyword_match=h.keyword_match,
         utility=pct(learned.utility),
         confidence=pct(learned.confidence),
         created_at=ep.created_at.isoformat(timespec="seconds"),

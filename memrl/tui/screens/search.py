@@ -210,7 +210,7 @@ class SearchScreen(EpisodeActions):
                 str(hit.rank),
                 hit.row.short_id,
                 pct(hit.similarity)  # marked as `memrl search` marks them
-                + (" kw" if hit.keyword > 0.5 else "")
+                + (" kw" if hit.keyword_match else "")
                 + (" weak" if hit.weak else ""),
                 pct(hit.row.learned.utility),
                 f"{hit.score:.3f}",
