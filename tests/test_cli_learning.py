@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from typer.testing import CliRunner
 
 from memrl.cli import app
@@ -253,3 +254,36 @@ def test_maintenance_commands_point_out_an_unknown_project():
     for args in (["prune"], ["review", "--print"], ["propagate"]):
         out = run(*args, "--project", "acme/wbe").output
         assert "project acme/wbe has no episodes; did you mean acme/web?" in out
+
+
+def test_feedback_undo_takes_back_the_rating_of_last_which_can_then_be_rated_again():
+    a, b = two()
+    start = {e["id"]: e["utility"] for e in json.loads(run("list", "--json").stdout)}
+    run("search", "flaky login test")
+    run("feedback", "helpful", "last")
+    out = json.loads(run("feedback", "undo", "last", "--json").stdout)
+    assert {c["id"] for c in out["undone"]} == {a, b} and out["refused"] == []
+    # every utility is back where it was, and the table says so from first to last
+    now = {e["id"]: e["utility"] for e in json.loads(run("list", "--json").stdout)}
+    assert now == pytest.approx(start, abs=1e-4)
+    assert all(c["after"] == pytest.approx(start[c["id"]], abs=1e-4) for c in out["undone"])
+    # the mistaken verdict undone, the same search is rated as meant
+    rated = json.loads(run("feedback", "unhelpful", "last", "--json").stdout)
+    assert {c["id"] for c in rated if c["cause"] == "feedback"} == {a, b}
+    history = run("history", a[:8], "--json").stdout
+    assert '"undo"' in history
+
+
+def test_feedback_undo_says_what_it_cannot_undo_and_changes_only_what_it_can():
+    a, b = two()
+    before_b = json.loads(run("show", b[:8], "--json").stdout)["learning"]["utility"]
+    run("feedback", "helpful", a[:8])
+    partial = run("feedback", "undo", a[:8], b[:8], code=1)
+    assert "ratings undone" in partial.stdout and a[:8] in partial.stdout
+    assert f"not undone: {b[:8]} has no rating left to undo" in partial.stderr
+    after_b = json.loads(run("show", b[:8], "--json").stdout)["learning"]["utility"]
+    assert after_b == pytest.approx(before_b, abs=1e-4)  # a's neighbour moved back with it
+    nothing = run("feedback", "undo", a[:8], code=3)
+    assert f"{a[:8]} has no rating left to undo" in nothing.stderr
+    run("search", "flaky login test")
+    assert "has not been rated as 'last'" in run("feedback", "undo", "last", code=2).stderr

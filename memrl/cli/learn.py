@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -30,6 +31,9 @@ from memrl.cli.common import (
 )
 from memrl.views import ago, human_size, plural
 
+if TYPE_CHECKING:
+    from memrl.memory import Memory
+
 app = typer.Typer()
 
 
@@ -40,12 +44,17 @@ class Verdict(StrEnum):
     no = "no"
     good = "good"
     bad = "bad"
+    undo = "undo"
 
 
 @app.command()
 @guarded
 def feedback(
-    verdict: Verdict = typer.Argument(..., help="helpful|unhelpful (or yes/no, good/bad)."),
+    verdict: Verdict = typer.Argument(
+        ...,
+        help="helpful|unhelpful (or yes/no, good/bad); undo takes back each episode's latest "
+        "rating.",
+    ),
     refs: list[str] = typer.Argument(
         ..., help="Ids, prefixes, or 'last' (the hits of your latest `memrl search`)."
     ),
@@ -58,7 +67,6 @@ def feedback(
     from memrl.episode import MIN_PREFIX
     from memrl.refs import live_ids
 
-    helpful = verdict in (Verdict.helpful, Verdict.yes, Verdict.good)
     # A Claude Code session searching meanwhile must not take the ratings meant for yours.
     origin = None if session else "cli"
     memory = open_memory()
@@ -71,6 +79,10 @@ def feedback(
         "or 'last' for the hits of your latest `memrl search`.",
         restore="`memrl restore {id}` brings it back",
     )
+    if verdict is Verdict.undo:
+        _undo_ratings(memory, ids, session, origin, as_json)
+        return
+    helpful = verdict in (Verdict.helpful, Verdict.yes, Verdict.good)
     changes = memory.learning.feedback(ids, helpful, session_id=session, origin=origin)
     if as_json:
         print_json([change_json(c) for c in changes])
@@ -82,6 +94,33 @@ def feedback(
         if c.instead_of:
             note(c.rated_instead)
     print_changes(spread, "propagated to neighbours")
+
+
+def _undo_ratings(
+    memory: Memory, refs: list[str], session: str | None, origin: str | None, as_json: bool
+) -> None:
+    """Take back each episode's latest rating, exactly; what cannot be is said, not skipped."""
+    from memrl.errors import MemrlError
+
+    undone, spread, refused = memory.learning.undo_ratings(refs, session_id=session, origin=origin)
+    if not undone:
+        kind = type(refused[0]) if len({type(e) for e in refused}) == 1 else MemrlError
+        raise kind("; ".join(map(str, refused)))
+    if as_json:
+        print_json(
+            {
+                "undone": [change_json(c) for c in undone],
+                "neighbours": [change_json(c) for c in spread],
+                "refused": [str(exc) for exc in refused],
+            }
+        )
+    else:
+        print_changes(undone, "ratings undone")
+        print_changes(spread, "propagated to neighbours")
+    for exc in refused:
+        note(f"not undone: {exc}")
+    if refused:
+        raise typer.Exit(1)
 
 
 @app.command()

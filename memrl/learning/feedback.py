@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from memrl.errors import InvalidInput, NotFound
+from memrl.errors import InvalidInput, MemrlError, NotFound
 from memrl.learning.base import CONTEXT
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
@@ -143,29 +143,17 @@ class Feedback(Graph):
             )
         return row[0], ids, row[1] or ""
 
-    def feedback(
-        self,
-        refs: Sequence[str],
-        helpful: bool,
-        *,
-        session_id: str | None = None,
-        origin: str | None = None,
-    ) -> list[Change]:
-        """Rate episodes; all refs are resolved first, so a bad one changes nothing.
-
-        'last' names the hits of the latest retrieval, in `session_id` and from `origin`
-        where given; a hit merged since is rated through the episode that holds it now, whose
-        Change names it in `instead_of`.
-        """
-        if not refs:
-            raise NotFound("name at least one episode id (or 'last')")
+    def _named(
+        self, refs: Sequence[str], session_id: str | None, origin: str | None
+    ) -> tuple[int | None, list[str], dict[str, list[str]], str]:
+        """The live episodes `refs` name, 'last' expanded: the latest retrieval's seq (None
+        without 'last'), the ids in order, the hits merged into each since, and how that
+        retrieval was rated as 'last' ('' if not)."""
         ids: list[str] = []
-        instead: dict[str, list[str]] = {}  # an episode rated for the hits merged into it
-        last_seq = None
+        instead: dict[str, list[str]] = {}  # an episode standing for the hits merged into it
+        last_seq, rated = None, ""
         if any(ref.strip().lower() == "last" for ref in refs):
             last_seq, last, rated = self._last(session_id, origin)
-            if rated:
-                raise _rated_already(rated)
             found = self.ledger.catalog_many(last)
             gone = [i for i in last if i in found and found[i].archived]
             # A hit merged since is rated through the episode that holds it now (once, however
@@ -184,7 +172,27 @@ class Feedback(Graph):
                 )
         rest = [r for r in refs if r.strip().lower() != "last"]
         ids += self.m.store.resolve_all(rest, archived=False)
-        ids = list(dict.fromkeys(ids))
+        return last_seq, list(dict.fromkeys(ids)), instead, rated
+
+    def feedback(
+        self,
+        refs: Sequence[str],
+        helpful: bool,
+        *,
+        session_id: str | None = None,
+        origin: str | None = None,
+    ) -> list[Change]:
+        """Rate episodes; all refs are resolved first, so a bad one changes nothing.
+
+        'last' names the hits of the latest retrieval, in `session_id` and from `origin`
+        where given; a hit merged since is rated through the episode that holds it now, whose
+        Change names it in `instead_of`.
+        """
+        if not refs:
+            raise NotFound("name at least one episode id (or 'last')")
+        last_seq, ids, instead, rated = self._named(refs, session_id, origin)
+        if rated:
+            raise _rated_already(rated)
         cats = self.ledger.catalog_many(ids)
         archived = [i[:8] for i in ids if i in cats and cats[i].archived]
         if archived:
@@ -312,6 +320,53 @@ class Feedback(Graph):
         if own:
             change.after = own[0].after
         return [change, *(ch for ch in spread if ch.id != episode_id)]
+
+    def undo_ratings(
+        self,
+        refs: Sequence[str],
+        *,
+        session_id: str | None = None,
+        origin: str | None = None,
+    ) -> tuple[list[Change], list[Change], list[MemrlError]]:
+        """Take back the latest rating of each episode `refs` name ('last': the hits of the
+        latest retrieval, which can then be rated again once every one is undone).
+
+        Returns the undone ratings, the neighbours they moved (each once, from first before
+        to last after) and, for each episode whose rating cannot be undone, why. Raises when
+        'last' names a retrieval that was not rated as 'last'; nothing is changed then.
+        """
+        if not refs:
+            raise NotFound("name at least one episode id (or 'last')")
+        last_seq, ids, _, rated = self._named(refs, session_id, origin)
+        if last_seq is not None and not rated:
+            raise InvalidInput(  # not an unknown id: exit 2
+                "the latest search has not been rated as 'last', so there is no rating of it "
+                "to undo: name the episode ids. Nothing was changed."
+            )
+        undone: list[Change] = []
+        moved: dict[str, Change] = {}
+        refused: list[MemrlError] = []
+        for episode_id in ids:
+            try:
+                own, *spread = self.undo_feedback(episode_id)
+            except MemrlError as exc:
+                refused.append(exc)
+                continue
+            if episode_id in moved:  # moved by an undo before: one row from first to last
+                own.before = moved.pop(episode_id).before
+            undone.append(own)
+            for ch in spread:
+                if ch.id in moved:
+                    moved[ch.id].after = ch.after
+                else:
+                    moved[ch.id] = ch
+        if last_seq is not None and not refused:
+            with self.ledger.write() as c:
+                c.execute("UPDATE retrievals SET rated = NULL WHERE seq = ?", (last_seq,))
+        for ch in undone:  # and moved again by an undo after it
+            if ch.id in moved:
+                ch.after = moved.pop(ch.id).after
+        return undone, list(moved.values()), refused
 
     def unrated(self, limit: int = 200) -> list[tuple[str, str, float]]:
         """(episode id, the query that retrieved it, when) for retrieved-but-never-rated episodes."""
