@@ -20,7 +20,7 @@ from memrl.intake import check_summary
 from memrl.learning.rules import DAY, clip
 from memrl.store import Filters
 from memrl.store.ledger import StateRow
-from memrl.views import Row, plural
+from memrl.views import Row, pct, plural
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -129,9 +129,13 @@ class Curation:
             idle = (now_ts - since) / DAY
             if idle < days:
                 continue
-            digits = 0 if f"{learned.utility:.0%}" != f"{floor:.0%}" else 1  # never "46% < 46%"
+            low = (  # never "46% < 46%"
+                f"{pct(learned.utility)} < {pct(floor)}"
+                if pct(learned.utility) != pct(floor)
+                else f"{learned.utility:.1%} < {floor:.1%}"
+            )
             why = [
-                f"utility {learned.utility:.{digits}%} < {floor:.{digits}%}",
+                f"utility {low}",
                 f"unused for {idle:.0f} days",
             ]
             if learned.unhelpful:

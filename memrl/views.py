@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,8 +60,9 @@ def ago(ts: float, now: float) -> str:
 
 
 def pct(x: float) -> str:
-    """A fraction as a whole percentage: `0.734` → `73%`."""
-    return f"{x * 100:.0f}%"
+    """A fraction as a whole percentage, halves up: `0.734` → `73%`, `0.735` → `74%`. To the
+    hundredth first, as the MCP server reports it, so both name the same percentage."""
+    return f"{math.floor(round(x * 100, 2) + 0.5)}%"
 
 
 def utility_style(x: float) -> str:

@@ -1201,3 +1201,13 @@ def test_a_capture_starting_at_neutral_says_nothing_of_its_start():
 
     assert "starts it at" not in render.capture(result(50.4))  # reads as 50 %: no news
     assert "evidence starts it at 53% utility" in render.capture(result(52.9))
+
+
+def test_a_reply_names_the_same_whole_percentage_as_the_command_line():
+    from memrl.mcp import convert, render
+    from memrl.views import pct
+
+    # 0.5949 was 59.5 in a reply's tenths and so "60%" there, while `memrl show` said 59%
+    for utility in (0.5949, 0.594999, 0.595, 0.4951, 0.735, 0.0049, 0.25, 1.0):
+        assert render.p(convert.pct(utility)) == pct(utility), utility
+    assert pct(0.5949) == "59%" and pct(0.735) == "74%"

@@ -28,7 +28,9 @@ DETAIL_CHARS = 40_000  # an episode's text in one reply; the structured copy dou
 
 
 def pct(x: float) -> float:
-    return round(x * 100, 1)
+    """A fraction as a percentage to the hundredth, which the text rounds as `views.pct`
+    does, so a reply and `memrl show` give the same whole percentage."""
+    return round(x * 100, 2)
 
 
 def iso(ts: float) -> str:

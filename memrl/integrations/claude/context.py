@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from memrl.errors import StoreError
 from memrl.integrations.claude import hooks
 from memrl.integrations.claude.hooks import HookInput
+from memrl.views import pct
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -112,7 +113,7 @@ def render_context(rows: list[Any], project: str, now: float) -> str:
         title = _flat(r.title, 90)
         summary = (r.summary or "").strip().splitlines()
         rest = _flat(summary[0], 110) if summary and summary[0].strip() != r.title else ""
-        meta = f"{r.outcome}, utility {r.learned.utility:.0%}, {_age(r.created_at, now)}"
+        meta = f"{r.outcome}, utility {pct(r.learned.utility)}, {_age(r.created_at, now)}"
         lines.append(f"- {r.short_id} ({meta}): {title}" + (f" — {rest}" if rest else ""))
     while lines:
         text = "\n".join([head, DATA_NOTE, *lines, foot, f"</{MARK}>"])

@@ -6,7 +6,7 @@ from textual_plotext import PlotextPlot
 
 from memrl.insights import History
 from memrl.learning.rules import DAY
-from memrl.views import plural
+from memrl.views import pct, plural
 
 # cause → (label, colour, marker)
 MARKS = {
@@ -58,5 +58,5 @@ class UtilityCurve(PlotextPlot):
         plt.xticks(ticks, [f"{-t:.{digits}f}" if t else "now" for t in ticks])
         plt.xlabel("days ago")
         plt.ylabel("utility %")
-        plt.title(f"utility {learned.utility:.0%} now · {plural(len(history.events), 'change')}")
+        plt.title(f"utility {pct(learned.utility)} now · {plural(len(history.events), 'change')}")
         self.refresh()
