@@ -210,6 +210,7 @@ class Change:
     other_id: str | None = None
     seq: int | None = None  # the history event's number, for ratings (undo names it)
     instead_of: tuple[str, ...] = ()  # a rating of 'last': its hits merged into this one since
+    left_out: tuple[str, ...] = ()  # a rating of 'last', on its first change: hits archived since
     # of a rating's change, the part that came through its neighbours (a new confidence
     # weighs what they send it differently): recorded in history as a propagation
     neighbours: float = 0.0
@@ -219,17 +220,26 @@ class Change:
         return self.after - self.before
 
     @property
-    def rated_instead(self) -> str:
-        """For a rating of 'last' that reached hits merged away through this episode: says so,
-        as naming such a hit by its id would ('' otherwise)."""
-        if not self.instead_of:
-            return ""
-        many = len(self.instead_of) > 1
-        return (
-            f"{', '.join(i[:8] for i in self.instead_of)} from the last search "
-            f"{'were' if many else 'was'} merged into {self.id[:8]} since: {self.id[:8]} was "
-            f"rated in {'their' if many else 'its'} place"
-        )
+    def notes(self) -> list[str]:
+        """What a rating of 'last' did not do as asked: hits merged away since, rated through
+        this episode (as naming such a hit by its id would), and hits archived since, left out
+        (they no longer show in searches); none otherwise."""
+        out = []
+        if self.instead_of:
+            many = len(self.instead_of) > 1
+            out.append(
+                f"{', '.join(i[:8] for i in self.instead_of)} from the last search "
+                f"{'were' if many else 'was'} merged into {self.id[:8]} since: {self.id[:8]} "
+                f"was rated in {'their' if many else 'its'} place"
+            )
+        if self.left_out:
+            many = len(self.left_out) > 1
+            out.append(
+                f"{', '.join(i[:8] for i in self.left_out)} from the last search "
+                f"{'were' if many else 'was'} archived since and not rated (restore "
+                f"{'them' if many else 'it'} and rate by id to count it)"
+            )
+        return out
 
 
 def largest_first(changes: Iterable[Change]) -> list[Change]:

@@ -240,8 +240,9 @@ def test_last_leaves_out_a_hit_archived_since_and_rates_the_others():
     hits = [h["id"] for h in json.loads(run("search", "flaky login test", "--json").stdout)["hits"]]
     assert set(hits) == {a, b}
     run("archive", a[:8])
-    out = json.loads(run("feedback", "yes", "last", "--json").stdout)
-    assert [c["id"] for c in out if c["cause"] == "feedback"] == [b]
+    rating = run("feedback", "yes", "last", "--json")
+    assert [c["id"] for c in json.loads(rating.stdout) if c["cause"] == "feedback"] == [b]
+    assert f"{a[:8]} from the last search was archived since and not rated" in rating.stderr
     again = run("feedback", "yes", "last", code=2).output  # each rating counts: once a search
     assert "the latest search was rated helpful already" in again
     run("search", "flaky login test")

@@ -932,6 +932,23 @@ async def test_last_rates_hits_merged_since_through_the_episode_holding_them(fas
     assert f"Note: {rated['notes'][0]}" in text
 
 
+async def test_last_says_which_hits_were_archived_since_and_left_unrated(fast_memory):
+    server = build_server(fast_memory, session_id="sess-z", project="acme/app")
+    async with Client(server) as client:
+        saved = [
+            (await ok(client, "memrl_capture", summary=f"Rotated the deploy key with {how}"))[0]
+            for how in ("vault", "sops")
+        ]
+        found, _ = await ok(client, "memrl_retrieve", query="rotated the deploy key")
+        assert {h["id"] for h in found["results"] if not h["weak"]} == {s["id"] for s in saved}
+        fast_memory.archive([saved[0]["id"]])  # from a terminal, meanwhile
+        rated, text = await ok(client, "memrl_feedback", episodes=["last"], helpful=True)
+    assert [r["id"] for r in rated["rated"]] == [saved[1]["id"]]
+    left = f"{saved[0]['short_id']} from the last search was archived since and not rated"
+    assert rated["notes"][0].startswith(left)
+    assert f"Note: {left}" in text
+
+
 async def test_a_store_deleted_while_the_server_runs_is_refused_then_its_successor_used(
     fast_server, data_dir
 ):

@@ -86,14 +86,12 @@ def feedback(
     changes = memory.learning.feedback(ids, helpful, session_id=session, origin=origin)
     if as_json:
         print_json([change_json(c) for c in changes])
-        return
-    rated = [c for c in changes if c.cause == "feedback"]
-    spread = [c for c in changes if c.cause != "feedback"]
-    print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
-    for c in rated:
-        if c.instead_of:
-            note(c.rated_instead)
-    print_changes(spread, "propagated to neighbours")
+    else:
+        rated = [c for c in changes if c.cause == "feedback"]
+        print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
+        print_changes([c for c in changes if c.cause != "feedback"], "propagated to neighbours")
+    for text in (text for c in changes for text in c.notes):
+        note(text)
 
 
 def _undo_ratings(

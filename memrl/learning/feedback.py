@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from memrl.errors import InvalidInput, MemrlError, NotFound
 from memrl.learning.base import CONTEXT
@@ -16,6 +17,19 @@ from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
 from memrl.store.ledger import StateRow
 from memrl.views import Change, Hit, Row
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """Episodes named for a rating: with 'last', the latest retrieval's seq (else None) and
+    how it was rated as 'last' ('' if not), its hits merged since by the episode holding
+    them, and those archived since, left out."""
+
+    seq: int | None
+    ids: list[str]
+    instead: dict[str, list[str]]
+    rated: str
+    left_out: tuple[str, ...]
 
 
 class Feedback(Graph):
@@ -143,14 +157,11 @@ class Feedback(Graph):
             )
         return row[0], ids, row[1] or ""
 
-    def _named(
-        self, refs: Sequence[str], session_id: str | None, origin: str | None
-    ) -> tuple[int | None, list[str], dict[str, list[str]], str]:
-        """The live episodes `refs` name, 'last' expanded: the latest retrieval's seq (None
-        without 'last'), the ids in order, the hits merged into each since, and how that
-        retrieval was rated as 'last' ('' if not)."""
+    def _named(self, refs: Sequence[str], session_id: str | None, origin: str | None) -> _Named:
+        """The live episodes `refs` name, 'last' expanded (see _Named)."""
         ids: list[str] = []
         instead: dict[str, list[str]] = {}  # an episode standing for the hits merged into it
+        left_out: list[str] = []
         last_seq, rated = None, ""
         if any(ref.strip().lower() == "last" for ref in refs):
             last_seq, last, rated = self._last(session_id, origin)
@@ -165,6 +176,8 @@ class Feedback(Graph):
                     ids.append(holders[i])
                 elif i in found and not found[i].archived:
                     ids.append(i)
+                else:
+                    left_out.append(i)
             if not ids:
                 raise InvalidInput(  # not an unknown id: exit 2
                     "every hit of the latest search has been archived since; name the "
@@ -172,7 +185,7 @@ class Feedback(Graph):
                 )
         rest = [r for r in refs if r.strip().lower() != "last"]
         ids += self.m.store.resolve_all(rest, archived=False)
-        return last_seq, list(dict.fromkeys(ids)), instead, rated
+        return _Named(last_seq, list(dict.fromkeys(ids)), instead, rated, tuple(left_out))
 
     def feedback(
         self,
@@ -190,9 +203,10 @@ class Feedback(Graph):
         """
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")
-        last_seq, ids, instead, rated = self._named(refs, session_id, origin)
-        if rated:
-            raise _rated_already(rated)
+        named = self._named(refs, session_id, origin)
+        if named.rated:
+            raise _rated_already(named.rated)
+        last_seq, ids, instead = named.seq, named.ids, named.instead
         cats = self.ledger.catalog_many(ids)
         archived = [i[:8] for i in ids if i in cats and cats[i].archived]
         if archived:
@@ -240,6 +254,8 @@ class Feedback(Graph):
             if ch.id in own:
                 moved = own.pop(ch.id)
                 ch.after, ch.neighbours = moved.after, moved.after - moved.before
+        if changes:
+            changes[0].left_out = named.left_out
         return changes + [ch for ch in spread if ch.id not in meta]
 
     @staticmethod
@@ -337,8 +353,9 @@ class Feedback(Graph):
         """
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")
-        last_seq, ids, _, rated = self._named(refs, session_id, origin)
-        if last_seq is not None and not rated:
+        named = self._named(refs, session_id, origin)
+        last_seq, ids = named.seq, named.ids
+        if last_seq is not None and not named.rated:
             raise InvalidInput(  # not an unknown id: exit 2
                 "the latest search has not been rated as 'last', so there is no rating of it "
                 "to undo: name the episode ids. Nothing was changed."

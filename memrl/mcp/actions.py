@@ -69,7 +69,7 @@ def feedback(
         helpful=helpful,
         rated=convert.changes(c for c in changes if c.cause == "feedback"),
         propagated=convert.changes(c for c in changes if c.cause != "feedback"),
-        notes=[c.rated_instead for c in changes if c.instead_of],
+        notes=[text for c in changes for text in c.notes],
     )
 
 
