@@ -288,3 +288,14 @@ def test_feedback_undo_says_what_it_cannot_undo_and_changes_only_what_it_can():
     assert f"{a[:8]} has no rating left to undo" in nothing.stderr
     run("search", "flaky login test")
     assert "has not been rated as 'last'" in run("feedback", "undo", "last", code=2).stderr
+
+
+def test_last_can_be_rated_again_once_its_ratings_are_undone_by_id():
+    a, b = two()
+    run("search", "flaky login test")
+    run("feedback", "helpful", "last")
+    run("feedback", "undo", a[:8])
+    assert "rated helpful already" in run("feedback", "unhelpful", "last", code=2).stderr
+    run("feedback", "undo", b[:8])  # now no hit of that search keeps a rating given since it
+    rated = json.loads(run("feedback", "unhelpful", "last", "--json").stdout)
+    assert {c["id"] for c in rated if c["cause"] == "feedback"} == {a, b}

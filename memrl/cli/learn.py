@@ -73,7 +73,7 @@ def feedback(
     ids = live_ids(
         memory,
         refs,
-        use="rate",
+        use=None if verdict is Verdict.undo else "rate",
         last=True,
         ask=f"Give ids or prefixes of {MIN_PREFIX}+ characters (as `memrl search` shows them), "
         "or 'last' for the hits of your latest `memrl search`.",

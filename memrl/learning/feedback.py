@@ -345,7 +345,8 @@ class Feedback(Graph):
         origin: str | None = None,
     ) -> tuple[list[Change], list[Change], list[MemrlError]]:
         """Take back the latest rating of each episode `refs` name ('last': the hits of the
-        latest retrieval, which can then be rated again once every one is undone).
+        latest retrieval). Once no hit of the latest retrieval keeps a rating given since it,
+        that retrieval can be rated as 'last' again, whichever way its ratings were undone.
 
         Returns the undone ratings, the neighbours they moved (each once, from first before
         to last after) and, for each episode whose rating cannot be undone, why. Raises when
@@ -377,13 +378,38 @@ class Feedback(Graph):
                     moved[ch.id].after = ch.after
                 else:
                     moved[ch.id] = ch
-        if last_seq is not None and not refused:
-            with self.ledger.write() as c:
-                c.execute("UPDATE retrievals SET rated = NULL WHERE seq = ?", (last_seq,))
+        if undone:
+            self._free_last(session_id, origin)
         for ch in undone:  # and moved again by an undo after it
             if ch.id in moved:
                 ch.after = moved.pop(ch.id).after
         return undone, list(moved.values()), refused
+
+    def _free_last(self, session_id: str | None, origin: str | None) -> None:
+        """Let the latest retrieval be rated as 'last' again if none of its hits (or the
+        episodes holding those merged since) keeps a rating given after it."""
+        try:
+            seq, hits, rated = self._last(session_id, origin)
+        except InvalidInput:  # nothing retrieved, or nothing close: nothing to free
+            return
+        if not rated:
+            return
+        ids = [*hits, *self.ledger.merged_into(hits).values()]
+        marks = ",".join("?" * len(ids))
+        with self.ledger.write() as c:
+            (since,) = c.execute("SELECT ts FROM retrievals WHERE seq = ?", (seq,)).fetchone()
+            ratings, undone = set(), set()
+            for event, cause, detail in c.execute(
+                f"SELECT seq, cause, detail FROM events WHERE episode_id IN ({marks}) "
+                "AND cause IN ('feedback', 'undo') AND ts >= ?",
+                (*ids, since),
+            ):
+                if cause == "feedback":
+                    ratings.add(event)
+                else:
+                    undone.add(int(detail.rsplit("#", 1)[1]))
+            if not ratings - undone:
+                c.execute("UPDATE retrievals SET rated = NULL WHERE seq = ?", (seq,))
 
     def unrated(self, limit: int = 200) -> list[tuple[str, str, float]]:
         """(episode id, the query that retrieved it, when) for retrieved-but-never-rated episodes."""
