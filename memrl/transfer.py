@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 CHUNK = 2048  # episodes embedded, written and indexed together
 EMBED_BATCH = 256
+_LINES = uuid.UUID("5b0f6e0e-2f43-4d4a-9c1e-6d656d726c00")  # namespace of ids made from a line
 
 
 @dataclass(slots=True)
@@ -153,7 +155,11 @@ class Learned(BaseModel):
     history: list[Event] = Field(default_factory=list)
 
 
-def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dict, bool] | None:
+def _parse_line(
+    memory: Memory, n: int, line: str | bytes
+) -> tuple[Episode, dict, bool, bool] | None:
+    """The line's episode, its learning, whether it is archived, and whether its id was made
+    from its content (it had none); None for a blank line."""
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -175,6 +181,9 @@ def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dic
     except ValidationError as exc:
         raise InvalidInput(f"line {n}: {describe_validation(exc, 'learning')}") from None
     archived = bool(data.pop("archived", False))
+    derived = not data.get("id")
+    if derived:  # named by what it holds, so the same file imported again adds nothing
+        data["id"] = _content_id(data)
     data.setdefault("source", Source.imported.value)
     try:
         # A store keeps what a clock running ahead dated in the future, and an episode with
@@ -183,7 +192,13 @@ def _parse_line(memory: Memory, n: int, line: str | bytes) -> tuple[Episode, dic
         ep = prepare(memory, data, source=Source.imported, future_ok=exported, fill=not exported)
     except InvalidInput as exc:
         raise InvalidInput(f"line {n}: {exc}") from None
-    return ep, learning, archived
+    return ep, learning, archived, derived
+
+
+def _content_id(data: dict) -> str:
+    """An id for an episode line that has none: the same line always gets the same one."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return uuid.uuid5(_LINES, text).hex
 
 
 def import_lines(
@@ -217,6 +232,7 @@ def _import(
     result: ImportResult,
 ) -> None:
     archived: dict[str, bool] = {}  # every episode checked so far, by id
+    derived: set[str] = set()  # ids made from a line's content (it had none)
     ahead = memory.now() + FUTURE_SLACK
     with files.Spool(memory.root) as spool:
         for n, line in enumerate(lines, 1):
@@ -227,11 +243,16 @@ def _import(
                 continue
             if item is None:
                 continue
-            ep, learning, arch = item
+            ep, learning, arch, made = item
             if ep.id in archived:
+                if ep.id in derived:  # the same line again: one episode
+                    result.skipped_existing += 1
+                    continue
                 result.errors.append(f"line {n}: id {ep.id[:8]} appears twice in the file")
                 continue
             archived[ep.id] = arch
+            if made:
+                derived.add(ep.id)
             if not result.errors:  # after the first bad line nothing will be written
                 record = {"episode": ep.model_dump(mode="json"), "learning": learning}
                 spool.add(json.dumps(record, ensure_ascii=False))
@@ -239,7 +260,7 @@ def _import(
             return  # all or nothing: fix the file, then import again
 
         existing = set(memory.ledger.catalog_many(list(archived)))
-        result.skipped_existing = len(existing)
+        result.skipped_existing += len(existing)
         total = sum(1 for i, arch in archived.items() if not arch and i not in existing)
         records = (json.loads(text) for text in spool)
         items = ((parse(r["episode"]), r["learning"]) for r in records)
@@ -247,7 +268,10 @@ def _import(
         while chunk := list(islice(items, CHUNK)):
             present = [(ep, learn) for ep, learn in chunk if ep.id in existing and learn]
             result.restored += _restore_untaught(memory, present)
-            result.differing += _differing(memory, [ep for ep, _l in chunk if ep.id in existing])
+            # A line without an id filled in its date (and perhaps project) as it came in: the
+            # id made from it says it is the same line, so the stored copy is not "different".
+            again = [ep for ep, _l in chunk if ep.id in existing and ep.id not in derived]
+            result.differing += _differing(memory, again)
             new = [(ep, learn, archived[ep.id]) for ep, learn in chunk if ep.id not in existing]
             if not new:
                 continue

@@ -171,6 +171,24 @@ def test_a_stream_of_lines_without_ids_is_imported_once_each(fast_memory, monkey
     assert not list(fast_memory.root.glob("**/tmp*"))  # the checked lines left no file behind
 
 
+def test_lines_without_ids_imported_again_add_nothing(fast_memory):
+    """A hand-written file (no ids, no dates) imported twice, or with a line repeated, is
+    one episode a distinct line: its id is made from what the line holds."""
+    lines = [
+        json.dumps({"task": "ws", "summary": "Fixed the nginx websocket upgrade"}),
+        json.dumps({"task": "redis", "summary": "Tuned the redis cache ttl"}),
+        json.dumps({"task": "ws", "summary": "Fixed the nginx websocket upgrade"}),
+    ]
+    first = fast_memory.import_(lines)
+    assert (first.imported, first.skipped_existing, first.errors) == (2, 1, [])
+    again = fast_memory.import_(lines)
+    assert (again.imported, again.skipped_existing, again.differing) == (0, 3, [])
+    assert fast_memory.count() == 2 and fast_memory.index.health().rows == 2
+    # a line that differs in anything is another episode
+    other = fast_memory.import_([json.dumps({"task": "ws", "summary": "Fixed the websocket"})])
+    assert other.imported == 1 and fast_memory.count() == 3
+
+
 def test_the_index_keeps_up_with_captures_one_at_a_time(fast_memory):
     """Single appends are folded into the indices every few writes, so keyword scores stay
     comparable and searches do not slow down under a pile of one-row fragments."""
