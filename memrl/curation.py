@@ -108,8 +108,13 @@ class Curation:
         older_than_days: int | None = None,
         min_utility: float | None = None,
         project: str | None = None,
+        kept: dict[str, int] | None = None,
     ) -> list[PruneCandidate]:
+        """Episodes below the utility floor and unused for the days given, least useful first.
+        `kept`, if given, counts those as low and as old that are protected, by why: pinned,
+        rated helpful, or restored by hand within the days (see `kept_text`)."""
         days, floor = self.prune_limits(older_than_days, min_utility)
+        kept = {} if kept is None else kept
         now_ts = self.m.now()
         restored = dict(  # restored by hand: unused counts from then
             self.m.ledger.conn.execute(
@@ -123,11 +128,15 @@ class Curation:
             learned = row.learned
             if learned.utility >= floor:
                 break  # sorted by utility: nothing further qualifies
-            if row.pinned or learned.helpful > 0:
-                continue
-            since = max(learned.idle_since, restored.get(row.id, 0.0))
-            idle = (now_ts - since) / DAY
+            idle = (now_ts - learned.idle_since) / DAY
             if idle < days:
+                continue
+            if row.id in restored and (now_ts - restored[row.id]) / DAY < days:
+                guard = "restored by hand since"
+            else:
+                guard = "pinned" if row.pinned else "rated helpful" if learned.helpful else ""
+            if guard:
+                kept[guard] = kept.get(guard, 0) + 1
                 continue
             low = (  # never "46% < 46%"
                 f"{pct(learned.utility)} < {pct(floor)}"
@@ -144,6 +153,11 @@ class Curation:
                 why.append("never retrieved")
             out.append(PruneCandidate(row, ", ".join(why)))
         return out
+
+    @staticmethod
+    def kept_text(kept: dict[str, int]) -> str:
+        """`prune_plan`'s protected episodes, why: "1 pinned, 2 rated helpful"."""
+        return ", ".join(f"{n} {why}" for why, n in kept.items())
 
     def prune(self, ids: Sequence[str]) -> list[Episode]:
         return self.m.archive(list(ids))

@@ -156,6 +156,12 @@ def test_prune_dry_run_and_execute():
         run("prune", "--older-than", "0", "--min-utility", "0.9", "--execute", "--json").stdout
     )
     assert len(data["archived"]) == 1 and a not in data["archived"]  # helpful episodes are spared
+    assert data["kept"] == {"rated helpful": 1}
+    spared = run("prune", "--older-than", "0", "--min-utility", "0.9").output
+    assert (
+        "Nothing to prune: 1 episode is below 90% utility and unused for 0 days, but kept" in spared
+    )
+    assert "(1 rated helpful)" in spared
     bad = runner.invoke(app, ["prune", "--min-utility", "2"])
     assert bad.exit_code == 2
     out = run("prune").output  # the defaults: unused 90 days, below 25 %

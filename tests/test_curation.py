@@ -42,9 +42,11 @@ def test_prune_plan_explains_and_spares_pinned_and_helpful(mem, clock):
     mem.learning.feedback([old[2]], helpful=False)
     clock.advance(150)
     fresh = mem.capture(episode(summary="fresh note")).episode.id
-    plan = mem.curation.prune_plan()
+    kept: dict[str, int] = {}
+    plan = mem.curation.prune_plan(kept=kept)
     ids = [c.row.id for c in plan]
     assert set(ids) == {old[2], old[3]}
+    assert mem.curation.kept_text(kept) == "1 rated helpful"  # said, not hidden (pinned: no decay)
     assert fresh not in ids and old[0] not in ids and old[1] not in ids
     reasons = {c.row.id: c.reason for c in plan}
     assert "rated unhelpful 1×" in reasons[old[2]] and "unused for 150 days" in reasons[old[2]]

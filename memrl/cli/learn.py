@@ -374,8 +374,9 @@ def prune(
     """Find old, low-utility episodes; archive them with --execute (restorable)."""
     memory = open_memory()
     note_unknown_project(memory, project)
+    kept: dict[str, int] = {}
     plan = memory.curation.prune_plan(
-        older_than_days=older_than, min_utility=min_utility, project=project
+        older_than_days=older_than, min_utility=min_utility, project=project, kept=kept
     )
     archived = memory.curation.prune([c.row.id for c in plan]) if execute and plan else []
     if as_json:
@@ -384,14 +385,20 @@ def prune(
                 "executed": execute,
                 "candidates": [{**row_json(c.row), "reason": c.reason} for c in plan],
                 "archived": [e.id for e in archived],
+                "kept": kept,
             }
         )
         return
+    days, floor = memory.curation.prune_limits(older_than, min_utility)
+    limits = f"below {pct(floor)} utility and unused for {plural(days, 'day')}"
     if not plan:
-        days, floor = memory.curation.prune_limits(older_than, min_utility)
+        n = sum(kept.values())
         console().print(
-            f"[dim]Nothing to prune: no episode is both below {pct(floor)} utility and unused "
-            f"for {plural(days, 'day')} (--min-utility, --older-than).[/]"
+            f"[dim]Nothing to prune: {plural(n, 'episode is', 'episodes are')} {limits}, but "
+            f"kept ({memory.curation.kept_text(kept)}).[/]"
+            if kept
+            else f"[dim]Nothing to prune: no episode is both {limits} (--min-utility, "
+            "--older-than).[/]"
         )
         return
     from rich.table import Table
@@ -403,6 +410,8 @@ def prune(
     for cand in plan:
         t.add_row(cand.row.short_id, cut(cand.row.title), cand.reason)
     console().print(t)
+    if kept:
+        console().print(f"[dim]Also {limits}, but kept: {memory.curation.kept_text(kept)}.[/]")
     if execute:
         console().print(
             f"[yellow]archived {plural(len(archived), 'episode')}[/] "

@@ -60,11 +60,12 @@ class PruneScreen(MemrlScreen[bool]):
     @work(thread=True, exclusive=True, group="prune-plan", exit_on_error=False)
     def load(self) -> None:
         try:
-            plan = self.app.memory.curation.prune_plan()
+            kept: dict[str, int] = {}
+            plan = self.app.memory.curation.prune_plan(kept=kept)
         except MemrlError as exc:
             self.app.call_from_thread(self._help, f"✗ {exc}")
             return
-        self.app.call_from_thread(self._show, plan)
+        self.app.call_from_thread(self._show, plan, kept)
 
     def _help(self, text: str) -> None:
         self.query_one("#prune-help", Static).update(text)
@@ -73,7 +74,7 @@ class PruneScreen(MemrlScreen[bool]):
     def _store_changed(self) -> None:
         self.load()  # an undo, or another process, may have changed who qualifies
 
-    def _show(self, plan: list[PruneCandidate]) -> None:
+    def _show(self, plan: list[PruneCandidate], kept: dict[str, int] | None = None) -> None:
         """List the plan. Every write anywhere reads it again (on a 10k store, ~10k
         candidates): when it is the same, the list is left as it is; else it is built
         in one batch, since one option at a time stalls the UI for seconds."""
@@ -91,10 +92,15 @@ class PruneScreen(MemrlScreen[bool]):
             self._why(None)
             selections.display = False
             self.refresh_bindings()
+            limits = (
+                f"below {pct(cfg.min_utility)} utility and unused for {cfg.older_than_days} days"
+            )
             self._help(
-                "Nothing to prune: no episode is both below "
-                f"{pct(cfg.min_utility)} utility and unused for {cfg.older_than_days} days. "
+                f"Nothing to prune: {plural(sum(kept.values()), 'episode is', 'episodes are')} "
+                f"{limits}, but kept ({self.app.memory.curation.kept_text(kept)}). "
                 "Press escape to go back."
+                if kept
+                else f"Nothing to prune: no episode is both {limits}. Press escape to go back."
             )
             return
         selections.display = True
