@@ -1175,6 +1175,26 @@ async def test_status_says_what_it_can_while_the_settings_do_not_load(
     assert "session-start" in failure and "config.toml" in failure and failure in text
 
 
+async def test_status_of_a_running_server_says_when_the_settings_stop_loading(
+    fast_memory, data_dir
+):
+    """A person edits config.toml mid-session and breaks it: this server keeps its settings,
+    but the hooks and the next session fail, so status must not call memrl healthy."""
+    fast_memory.capture(episode(summary="Tuned the pool"))
+    server = build_server(fast_memory, session_id="session-a", project="acme/app")
+    async with Client(server) as client:
+        fine, _ = await ok(client, "memrl_status")
+        (data_dir / "config.toml").write_text("[learning]\n[learning]\n")
+        seen, text = await ok(client, "memrl_status")
+        found, _ = await ok(client, "memrl_retrieve", query="tuned the pool")
+    assert fine["healthy"] and fine["settings_error"] is None
+    assert not seen["healthy"] and seen["settings_kept"]
+    assert "config.toml is not valid TOML" in seen["settings_error"]
+    assert text.startswith("memrl's settings no longer load: ") and "tell the user" in text
+    assert seen["model"] == fine["model"]  # still the model this server runs with
+    assert found["results"]  # this session's tools go on
+
+
 async def test_an_index_of_a_model_the_broken_settings_name_is_not_judged(data_dir):
     """Its model is named by the settings that do not load: no rebuild is advised."""
     from memrl.memory import Memory

@@ -80,15 +80,18 @@ def status(
     *,
     named: bool = True,
     settings_error: str | None = None,
+    settings_kept: bool = False,
 ) -> models.StatusResult:
     """`named`: the caller gave `project` (a default one is not warned about); None: every
-    project. `settings_error`: the settings do not load, so `memory` has the default ones;
-    an index built with another model than theirs is then not judged, as the settings that
-    name its model are unread."""
+    project. `settings_error`: the settings do not load, so `memory` has the default ones
+    (an index built with another model than theirs is then not judged, as the settings that
+    name its model are unread), unless `settings_kept`: they stopped loading after this
+    server opened the store with them, and it goes on with those."""
     st = maintenance.status(memory)
     idx, disk = st.index, st.disk
     empty = st.episodes == 0 and not idx.health.exists
-    unjudged = settings_error is not None and idx.health.model not in (None, memory.model_id)
+    defaults = settings_error is not None and not settings_kept  # `memory` has the defaults
+    unjudged = defaults and idx.health.model not in (None, memory.model_id)
     advice = [st.unwritable] if st.unwritable else []
     if not (empty or idx.fresh or unjudged):
         advice.append(
@@ -106,10 +109,11 @@ def status(
         )
     if backend.warm_error and backend.warm_error != settings_error:
         advice.append(backend.warm_error)
-    loaded = settings_error is None and getattr(memory.embedder, "loaded", True)
+    loaded = not defaults and getattr(memory.embedder, "loaded", True)
     return models.StatusResult(
         healthy=not (advice or settings_error),
         settings_error=settings_error,
+        settings_kept=settings_kept,
         project=project,
         project_episodes=memory.count(Filters(project=project)),
         project_archived=memory.count(Filters(project=project, archived=True)),
@@ -120,7 +124,7 @@ def status(
         events=st.events,
         size_bytes=st.size_bytes,
         data_dir=st.data_dir,
-        model="unknown: the settings that name it do not load" if settings_error else st.model,
+        model="unknown: the settings that name it do not load" if defaults else st.model,
         model_loaded=bool(loaded),
         session_id=backend.session_id,
         index=models.IndexHealth(

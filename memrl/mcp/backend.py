@@ -152,23 +152,33 @@ class Backend:
                 )
             return out
 
-    def call_despite_settings(self, fn: Callable[[Memory, str | None], T]) -> T:
+    def call_despite_settings(self, fn: Callable[[Memory, str | None, bool], T]) -> T:
         """As `call`, but while the settings do not load (a broken config.toml) `fn` still
         runs, on the store opened with the default settings, and is given the error: status
-        must say what is wrong when every other tool fails."""
+        must say what is wrong when every other tool fails. With the store open already,
+        they are read again, as a session's hooks and the next server will read them: `fn`
+        is then given their error, and True (this server keeps the settings it opened with)."""
+        from memrl import config
+
         with self._lock:
+            opened = self._memory is not None
             try:
                 self._open()
             except ConfigError as exc:
-                from memrl import config
                 from memrl.memory import Memory
 
                 memory = Memory(self.data_dir, settings=config.Settings())
                 try:
-                    return fn(memory, str(exc))
+                    return fn(memory, str(exc), False)
                 finally:
                     memory.close()
-            return self.call(lambda memory: fn(memory, None))
+            now = None
+            if opened:
+                try:
+                    config.load(self.data_dir)
+                except ConfigError as exc:
+                    now = str(exc)
+            return self.call(lambda memory: fn(memory, now, now is not None))
 
     def _trim_when_idle(self) -> None:
         """Once calls pause: compact the index rows that wait for it (so the next search does

@@ -178,7 +178,12 @@ class StatusResult(BaseModel):
         None,
         description="why the settings (config.toml, MEMRL_ variables) do not load, and the "
         "fix: until then every other tool and the hooks fail, and the rest of this status is "
-        "read with the default settings",
+        "read with the default settings (unless settings_kept)",
+    )
+    settings_kept: bool = Field(
+        False,
+        description="the settings stopped loading after this server started: it goes on with "
+        "those it read then, but the hooks, new sessions and memrl commands fail",
     )
     project: str | None = Field(description="null: every project ('*')")
     project_episodes: int

@@ -309,9 +309,18 @@ def status(s: models.StatusResult) -> str:
             f"{s.project_archived} archived."
         )
     idx = s.index
-    loading = "." if s.settings_error else ", loading in the background."  # or never loads
+    defaults = s.settings_error and not s.settings_kept
+    loading = "." if defaults else ", loading in the background."  # or never loads
     lines = [head]
-    if s.settings_error:  # first: nothing else works until it is fixed
+    if s.settings_kept:  # first: the hooks fail meanwhile, which Claude Code does not show
+        lines.insert(
+            0,
+            f"memrl's settings no longer load: {defuse(s.settings_error or '')} This session's "
+            "memrl tools go on with the settings read when it started, but until that is "
+            "fixed the hooks (so sessions go uncaptured), new sessions and memrl commands "
+            "fail: tell the user.",
+        )
+    elif s.settings_error:  # first: nothing else works until it is fixed
         lines.insert(
             0,
             f"memrl's settings do not load: {defuse(s.settings_error)} Until that is fixed, "

@@ -231,8 +231,13 @@ class Tools:
         out = self._guarded(  # also while the settings do not load: it says what is wrong
             "memrl_status",
             lambda: self.b.call_despite_settings(
-                lambda m, settings_error: actions.status(
-                    m, self.b, scope, named=named is not None, settings_error=settings_error
+                lambda m, settings_error, kept: actions.status(
+                    m,
+                    self.b,
+                    scope,
+                    named=named is not None,
+                    settings_error=settings_error,
+                    settings_kept=kept,
                 )
             ),
         )
