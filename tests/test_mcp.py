@@ -424,6 +424,30 @@ async def test_cleanup_archives_dead_weight_only_when_asked(server, memory):
     assert 'memrl_review(action="cleanup")' in here["suggestions"][-1]
 
 
+async def test_cleanup_of_another_project_s_dead_weight_says_which_project_to_name(
+    fast_server, fast_memory
+):
+    old = fast_memory.now() - 200 * 86400
+    dead = captured_at(fast_memory, old, summary="An old experiment", project="beta/svc").episode
+    for _ in range(4):
+        fast_memory.learning.feedback([dead.id], False)
+    async with Client(fast_server) as client:  # this session's project is acme/app
+        refused = await fails(
+            client, "memrl_review", action="cleanup", episodes=[dead.short_id], dry_run=False
+        )
+        done, _ = await ok(
+            client,
+            "memrl_review",
+            action="cleanup",
+            episodes=[dead.short_id],
+            project="beta/svc",
+            dry_run=False,
+        )
+    assert f'{dead.short_id} is in project "beta/svc", and this cleanup covers project ' in refused
+    assert 'pass project="beta/svc"' in refused and "not marked as dead weight" not in refused
+    assert done["archived"] == [dead.id]
+
+
 async def test_a_capture_sent_twice_is_stored_once(server, memory):
     """A retry after a timeout, or the same capture twice in one session."""
     async with Client(server) as client:

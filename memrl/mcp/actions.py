@@ -332,11 +332,25 @@ def _cleanup(memory: Memory, out: models.ReviewResult, refs: Sequence[str]):
     if refs:
         wanted = live_ids(memory, refs, use=None, last=False, ask=ASK)
         marked = {c.row.id for c in plan}
-        spared = [i[:8] for i in wanted if i not in marked]
+        rows = memory.rows([i for i in wanted if i not in marked])
+        elsewhere = {
+            i: row.project for i, row in rows.items() if out.project and row.project != out.project
+        }
+        problems = [
+            f"{i[:8]} is in project {json.dumps(p)}, and this cleanup covers project "
+            f'{json.dumps(out.project)}: pass project={json.dumps(p)} (or "*")'
+            for i, p in elsewhere.items()
+        ]
+        spared = [i[:8] for i in rows if i not in elsewhere]
         if spared:
-            raise InvalidInput(
+            problems.append(
                 f"{', '.join(spared)} not marked as dead weight (only low-utility, long-unused "
-                "episodes are); nothing was archived. Leave episodes out to archive all of them."
+                "episodes are)"
+            )
+        if problems:
+            raise InvalidInput(
+                "; ".join(problems) + "; nothing was archived. Leave episodes out to archive "
+                "all of them."
             )
         plan = [c for c in plan if c.row.id in set(wanted)]
     out.dead_weight_count = len(plan)
