@@ -169,6 +169,27 @@ async def test_a_number_taken_for_an_id_says_so_and_how_to_search_it(fast_server
     assert by_id["warnings"] == [] and quiet.startswith("Episode 5e9fab12 in full")  # an id
 
 
+async def test_a_number_that_starts_several_ids_is_searched_as_text(fast_server, fast_memory):
+    for tail in ("aaaa", "bbbb"):
+        fast_memory.capture(
+            episode(
+                summary=f"MySQL error 1049 unknown database ({tail})", id=f"1049{tail}" + "0" * 24
+            )
+        )
+    for tail in ("aaaa", "bbbb"):
+        fast_memory.capture(episode(summary="Fixed it", id=f"ab12{tail}" + "0" * 24))
+    async with Client(fast_server) as client:
+        code, text = await ok(client, "memrl_retrieve", query="1049")
+        hexed = await fails(client, "memrl_retrieve", query="ab12")  # an id's prefix, plainly
+    assert code["mode"] == "search" and code["results"]
+    assert code["warnings"] == [
+        "1049 starts 2 episode ids (1049aaaa, 1049bbbb), so it was searched as text; to open "
+        "one of them, give more characters of its id"
+    ]
+    assert f"Note: {code['warnings'][0]}" in text
+    assert "matches 2 episodes" in hexed
+
+
 async def test_all_lists_newest_first_in_pages(server):
     async with Client(server) as client:
         ids = [(await ok(client, "memrl_capture", **e))[0]["id"] for e in [REDIRECT, *OTHER]]

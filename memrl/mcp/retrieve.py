@@ -4,7 +4,8 @@ A query that looks like an id (`refs.looks_like_id`) is looked up first. If no e
 has that prefix the query is searched as text (error codes such as "80070005" or "1234"
 are common queries); if several do, the caller is asked for more characters. A query of
 digits alone that does match an id is shown as that episode, with a note first on how to
-search for it as text instead: "1049" is as likely an error code as an id. "latest"
+search for it as text instead: "1049" is as likely an error code as an id (one that
+several ids start with is searched as text, and the note says so). "latest"
 shows the newest live episode.
 
 Searching and showing an episode in full are logged as retrievals under the server's
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from memrl.errors import InvalidInput, NotFound
+from memrl.errors import Ambiguous, InvalidInput, NotFound
 from memrl.mcp import convert, models
 from memrl.refs import looks_like_id
 from memrl.retrieval import clean_query
@@ -52,17 +53,26 @@ def run(
     if query.strip().lower() == "latest":
         return one(memory, backend, query, memory.resolve("latest", archived=False))
     if looks_like_id(query):
+        q = query.strip()
+        digits = q.replace("-", "").isdigit()  # an error code, a port? say what was done
         try:
             episode_id = memory.resolve(query, archived=None)
         except NotFound:  # not an id after all: search for it as text, and say so
             found = search(memory, backend, query, limit, project)
+            found.warnings.append(f"no episode id starts with {q}, so it was searched as text")
+            return found
+        except Ambiguous as exc:
+            if not digits:
+                raise
+            found = search(memory, backend, query, limit, project)
+            shown_ids = ", ".join(m[:8] for m in sorted(exc.matches)[:5])
             found.warnings.append(
-                f"no episode id starts with {query.strip()}, so it was searched as text"
+                f"{q} starts {len(exc.matches)} episode ids ({shown_ids}), so it was searched "
+                "as text; to open one of them, give more characters of its id"
             )
             return found
         shown = one(memory, backend, query, episode_id)
-        if query.strip().replace("-", "").isdigit():  # an error code, a port? say what it did
-            q = query.strip()
+        if digits:
             shown.warnings.append(
                 f"{q} matched episode {episode_id[:8]}'s id, so it is shown in full; to search "
                 f'for the text {q}, add a word: memrl_retrieve(query="error {q}")'
