@@ -287,6 +287,11 @@ class Curation:
             return list(seen.values())
 
         outcome = min((e.outcome for e in episodes), key=OUTCOME_ORDER.index)
+        if summary is not None and not summary.strip():  # given, but nothing in it
+            raise InvalidInput(
+                "the merged summary is blank: write one that keeps what each episode knew, or "
+                "give none to join theirs. Nothing was changed."
+            )
         summary = (summary or "").strip()
         if summary:
             check_summary(self.m.settings, summary)  # one the caller wrote is never swapped

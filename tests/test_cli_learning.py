@@ -305,3 +305,10 @@ def test_last_can_be_rated_again_once_its_ratings_are_undone_by_id():
     run("feedback", "undo", b[:8])  # now no hit of that search keeps a rating given since it
     rated = json.loads(run("feedback", "unhelpful", "last", "--json").stdout)
     assert {c["id"] for c in rated if c["cause"] == "feedback"} == {a, b}
+
+
+def test_merge_refuses_a_blank_summary_rather_than_joining_theirs():
+    a, b = two()
+    refused = run("merge", a[:8], b[:8], "--summary", "  ", code=2)
+    assert "the merged summary is blank" in refused.stderr
+    assert len(json.loads(run("list", "--json").stdout)) == 2

@@ -285,11 +285,6 @@ def _merge(
         raise InvalidInput(
             "merge needs episodes: two or more ids, e.g. from a cluster the analysis listed"
         )
-    if summary is not None and not summary.strip():
-        raise InvalidInput(
-            "summary is blank: write one summary that keeps what each episode knew, or leave "
-            "summary out to join theirs"
-        )
     ids = live_ids(memory, refs, use="merge", last=False, ask=ASK)
     plan = memory.curation.merge_plan(ids, summary=summary, project=project)
     out.project = plan.episode.project
