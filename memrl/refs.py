@@ -5,8 +5,8 @@ The core resolves an id alone; here a list is checked for what a front-end must 
 before it acts: 'last' (the hits of the latest search) kept for the core to expand;
 'latest' refused, since next to 'last' it reads like "what I just retrieved" but names
 the newest episode in the store, perhaps another session's; an episode merged away names
-the one that holds what it knew now; an episode whose file has gone is refused as `show`
-refuses it. Each front-end says in `ask` which ids it shows.
+the one that holds what it knew now; an episode whose file has gone, or no longer reads
+(a hand edit gone wrong), is refused as `show` refuses it. Each front-end says in `ask` which ids it shows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from memrl.episode import MIN_PREFIX
-from memrl.errors import Ambiguous, InvalidInput, NotFound
+from memrl.errors import Ambiguous, CorruptFile, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -96,6 +96,14 @@ def live_ids(
             f"the file of {i[:8]} has gone (deleted by another process or by hand); "
             "run `memrl index` to bring the catalog up to date"
         )
+    broken = []  # a hand edit gone wrong: nothing is done with it until it reads again
+    for i, row in rows.items():
+        if not row.archived and i not in gone:
+            try:
+                memory.store.load_path(memory.root / row.path)
+            except CorruptFile as exc:
+                broken.append(i)
+                problems.append(f"{i[:8]}: {str(exc).rstrip('.')}")
     successors = memory.merged_into(archived)
     for i in archived:
         if i in successors:
@@ -106,7 +114,7 @@ def live_ids(
             back = f" ({restore.format(id=i[:8])})" if restore else ""
             problems.append(f"{i[:8]} is archived: it no longer shows in searches{back}")
     if problems:
-        error = NotFound if unknown or gone or archived else InvalidInput
+        error = NotFound if unknown or gone or archived else CorruptFile if broken else InvalidInput
         told = f" {ask}" if unknown or refused else ""
         raise error("; ".join(problems) + f".{told} Nothing was changed.")
     return list(ids)

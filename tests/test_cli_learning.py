@@ -312,3 +312,14 @@ def test_merge_refuses_a_blank_summary_rather_than_joining_theirs():
     refused = run("merge", a[:8], b[:8], "--summary", "  ", code=2)
     assert "the merged summary is blank" in refused.stderr
     assert len(json.loads(run("list", "--json").stdout)) == 2
+
+
+def test_an_episode_whose_file_no_longer_reads_is_not_rated(data_dir):
+    a, b = two()
+    [path] = data_dir.glob(f"episodes/*/{a}.json")
+    path.write_text('{"broken')
+    before = run("list", "--json").stdout
+    refused = run("feedback", "helpful", a[:8], b[:8], code=1)
+    assert f"{a[:8]}: " in refused.stderr and "is not valid JSON" in refused.stderr
+    assert "fix the file by hand" in refused.stderr and "Nothing was changed" in refused.stderr
+    assert run("list", "--json").stdout == before  # b was not rated either
