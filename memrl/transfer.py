@@ -1,7 +1,9 @@
 """Export and import as JSON Lines: one episode a line, with what memrl learned about it.
 
 A line is the episode's own fields plus `archived` and `learning` (state and utility
-history), so export → import into an empty store is lossless. Import validates every
+history), so export → import into an empty store is lossless. What neighbours add (`p`)
+is derived, and import recomputes it from this store's graph: a whole store's export gets
+back what it had; a `p` this graph does not give is set right, recorded as propagation. Import validates every
 line before it writes anything, then stores the episodes in chunks of a few thousand:
 batched embedding, the files, one ledger transaction (catalog and learning together) and
 one index append per chunk. Memory stays flat however big the file: checked episodes wait
@@ -285,11 +287,15 @@ def _import(
         result.indexed_present = _index_present(memory, existing)
     if (result.imported or result.indexed_present) and result.index_problem is None:
         memory.index.optimize(whole=True)
-        if memory.learning.has_sources():
-            # Feedback and capture update the graph around what they touch, from its stored
-            # edges: without the edges to and from what came in, the first rating near an
-            # imported episode would drop what its neighbours add.
-            memory.learning.propagate(values=False)
+        if memory.learning.has_sources() or memory.learning.has_pull():
+            # Feedback, capture, archive and restore update the graph around what they touch,
+            # from its stored edges and the p beside them: both must be this store's. So the
+            # edges to and from what came in are built, and what neighbours add is recomputed
+            # from them (recorded as propagation). An export of a whole store imported
+            # with the same model changes nothing; a file whose `p` this store's graph does
+            # not give (written by hand, or part of a store) is set right now, not at the
+            # next prune or rating near it, which would name a neighbour that did nothing.
+            memory.learning.propagate()
 
 
 def _differing(memory: Memory, episodes: list[Episode]) -> list[str]:

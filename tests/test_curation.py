@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from memrl.errors import InvalidInput, NotFound
+from memrl.learning.rules import DAY
 from memrl.store import Filters
-from tests.conftest import episode
+from tests.conftest import HashEmbedder, episode
 from tests.test_learning import CREATED, Clock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -389,3 +390,121 @@ def test_a_merge_stopped_before_archiving_is_finished_by_running_it_again(mem, m
     assert [r.id for r in mem.list()] == [merged]
     state = mem.ledger.state(merged)
     assert (state.helpful, state.evidence) == (1, 1)  # counted once
+
+
+# prune and undo, on the learning graph ---------------------------------------------
+
+DEPLOY = "deploy pipeline staging docker build cache step"
+
+
+@pytest.fixture
+def hmem(data_dir, clock):
+    """Bag-of-words vectors: which episodes are neighbours, and how near, is plain to see."""
+    from memrl.memory import Memory
+
+    m = Memory(data_dir, clock=clock, embedder=HashEmbedder())
+    yield m
+    m.close()
+
+
+def _line(n: int, created: float, learning: dict, pinned: bool = False) -> str:
+    return json.dumps(
+        {
+            "id": f"{n:032x}",
+            "task": f"{DEPLOY} w{n}",
+            "summary": f"{DEPLOY} note {n}",
+            "outcome": "success",
+            "project": "acme/app",
+            "created_at": created,
+            "pinned": pinned,
+            "learning": learning,
+        }
+    )
+
+
+def _old_store(m, clock) -> tuple[list[str], str]:
+    """Ten old, alike episodes imported from a hand-written file that says no neighbour
+    added anything (p 0): five rated unhelpful (each a source, with its own q), four never
+    rated, one pinned at 60 %. Returns the ids and the pinned one's."""
+    created = clock()
+    used = created + 10 * DAY
+    lines = []
+    for n in range(9):
+        rated = n % 2 == 0
+        learning = {"q": 0.05 + 0.05 * n, "evidence": 2, "unhelpful": 2} if rated else {}
+        lines.append(_line(n, created, {**learning, "p": 0, "last_used_at": used}))
+    lines.append(_line(9, created, {"q": 0.6, "evidence": 1, "helpful": 1, "p": 0}, True))
+    assert not m.import_(lines).errors
+    clock.advance(400)
+    return [f"{n:032x}" for n in range(10)], f"{9:032x}"
+
+
+def _captured_store(m, clock) -> tuple[list[str], str]:
+    """The same store made here: captured long ago, five rated unhelpful one to three times,
+    one rated helpful and pinned."""
+    ids = [
+        m.capture(episode(task=f"{DEPLOY} w{n}", summary=f"{DEPLOY} note {n}")).episode.id
+        for n in range(10)
+    ]
+    for n in range(0, 9, 2):
+        for _ in range(1 + n % 3):
+            m.learning.feedback([ids[n]], helpful=False)
+    m.learning.feedback([ids[9]], helpful=True)
+    m.set_pinned([ids[9]], True)
+    clock.advance(400)
+    return ids, ids[9]
+
+
+def _learned(m, ids):
+    return {i: (s.q, s.p) for i, s in m.ledger.states(ids).items()}
+
+
+def _edges(m):
+    return {(s, d): sim for s, d, sim in m.ledger.conn.execute("SELECT src, dst, sim FROM edges")}
+
+
+@pytest.mark.parametrize("build", [_old_store, _captured_store], ids=["imported", "captured"])
+def test_undoing_a_prune_gives_back_the_utilities_and_graph_it_took(hmem, clock, build):
+    """Archiving takes sources out of the graph, so what their neighbours add changes; the
+    prune's undo restores them, and with them exactly the values and edges there were, one
+    history row for each neighbour moved back (not one for each episode restored)."""
+    ids, pinned = build(hmem, clock)
+    plan = [c.row.id for c in hmem.curation.prune_plan()]
+    assert set(plan) == set(ids) - {pinned}
+    kept = [ids[0], ids[2]]  # two sources deselected
+    pruned = [i for i in plan if i not in kept]
+    before, shown, edges = _learned(hmem, ids), hmem.rows(ids), _edges(hmem)
+    rows_before = {i: len(hmem.ledger.events(i)) for i in ids}
+
+    moved = [e.id for e in hmem.curation.prune(pruned)]
+    assert sorted(moved) == sorted(pruned)
+    [row] = hmem.ledger.events(pinned)[rows_before[pinned] :]
+    cause, source, detail = row[2], row[3], row[6]
+    assert cause == "propagation"
+    assert source in pruned  # the value it lost came from an archived source, not a kept one
+    assert detail == "2 neighbours, 3 archived"
+
+    hmem.restore(moved, undo=True)
+    after = _learned(hmem, ids)
+    for i in ids:
+        assert after[i] == pytest.approx(before[i], abs=1e-6)  # float32 similarities
+        assert hmem.rows([i])[i].learned.utility == pytest.approx(shown[i].learned.utility)
+    assert _edges(hmem).keys() == edges.keys()  # no edges from an episode that sends nothing
+    assert hmem.learning.propagate(dry_run=True).changes == []
+    for i in ids:  # the prune moved it once at most, and its undo moved it back once
+        added = hmem.ledger.events(i)[rows_before[i] :]
+        assert len(added) in (0, 2), added
+        assert all(abs(e[5] - e[4]) > 1e-6 for e in added)  # no row that changes nothing
+
+
+def test_a_pinned_episode_keeps_what_its_neighbours_add_through_a_prune_and_its_undo(hmem, clock):
+    """Pinning stops decay and pruning; the pinned episode's utility still follows the
+    evidence around it, and an undone prune gives it back exactly."""
+    _ids, pinned = _old_store(hmem, clock)
+    was = hmem.rows([pinned])[pinned].learned.utility
+    assert was < 0.6  # its rated neighbours pull it down, as propagation says they do
+    pruned = [c.row.id for c in hmem.curation.prune_plan()]
+    hmem.curation.prune(pruned)
+    assert hmem.rows([pinned])[pinned].learned.utility == pytest.approx(0.6)  # no one left
+    hmem.restore(pruned, undo=True)
+    assert hmem.rows([pinned])[pinned].learned.utility == pytest.approx(was)

@@ -536,3 +536,52 @@ def test_a_rating_given_in_the_session_is_not_overruled_by_its_outcome(flaky, cl
     )
     assert ids["B"] not in {c.id for c in done.credit} and done.credit  # the others still are
     assert "credit" not in [e[2] for e in memory.ledger.events(ids["B"])]
+
+
+# the graph, kept as `propagate` has it -------------------------------------------
+
+ALIKE = "deploy pipeline staging docker build cache step"
+
+
+def test_undoing_an_only_rating_takes_the_episode_out_of_its_neighbours_average(fast_memory):
+    """Only an episode with evidence sends value: once its only rating is undone, it no
+    longer counts in what its neighbours average, as `propagate` would have it."""
+    a, b, c = (
+        fast_memory.capture(episode(task=f"{ALIKE} {k}", summary=ALIKE)).episode.id for k in "abc"
+    )
+    fast_memory.learning.feedback([c], helpful=False)
+    alone = fast_memory.ledger.state(b).p  # what c alone says about b
+    assert alone < 0
+    fast_memory.learning.feedback([a], helpful=True)
+    fast_memory.learning.undo_feedback(a)
+    assert fast_memory.ledger.conn.execute(
+        "SELECT COUNT(*) FROM edges WHERE src = ?", (a,)
+    ).fetchone() == (0,)
+    assert fast_memory.ledger.state(b).p == pytest.approx(alone)
+    assert fast_memory.learning.propagate(dry_run=True).changes == []
+
+
+def test_a_move_of_p_that_leaves_the_utility_as_it_was_writes_no_history(fast_memory):
+    """An episode at 0 % (no value of its own, and its neighbours take away more) does not
+    move when a neighbour is rated lower still: no row pads its history, and the rating's
+    reply does not list it."""
+    source, low = f"{1:032x}", f"{2:032x}"
+    lines = [
+        json.dumps(
+            {
+                "id": i,
+                "task": f"{ALIKE} {i[-1]}",
+                "summary": ALIKE,
+                "learning": {"q": q, "evidence": n, "unhelpful": n},
+            }
+        )
+        for i, q, n in ((source, 0.3, 2), (low, 0.0, 1))
+    ]
+    assert fast_memory.import_(lines).imported == 2
+    assert fast_memory.get(low).learned.utility == 0
+    rows, p = len(fast_memory.ledger.events(low)), fast_memory.ledger.state(low).p
+    changes = fast_memory.learning.feedback([source], helpful=False)
+    assert fast_memory.ledger.state(low).p < p - 0.001  # its neighbour pulls it lower…
+    assert fast_memory.get(low).learned.utility == 0  # …below what can be shown
+    assert len(fast_memory.ledger.events(low)) == rows
+    assert low not in [ch.id for ch in changes]

@@ -580,3 +580,45 @@ def test_learning_dates_may_be_written_as_the_episode_dates_are(fast_memory):
     bad = {**line, "id": "b" * 32, "learning": {"last_used_at": "yesterday"}}
     (error,) = fast_memory.import_([json.dumps(bad)]).errors
     assert "last_used_at" in error and fast_memory.count() == 1
+
+
+def test_an_import_sets_what_neighbours_add_by_this_stores_graph(fast_memory):
+    """A file's `p` that this store's graph does not give (here written by hand: 0 beside a
+    rated look-alike) is set right by the import and recorded there, so no later prune or
+    rating near it moves it under the name of a neighbour that did nothing."""
+    text = "deploy pipeline staging docker build cache step"
+    rated, near = f"{1:032x}", f"{2:032x}"
+    lines = [
+        json.dumps(
+            {
+                "id": i,
+                "task": f"{text} {i[-1]}",
+                "summary": text,
+                "learning": {"q": q, "p": 0, "evidence": evidence, "unhelpful": evidence},
+            }
+        )
+        for i, q, evidence in ((rated, 0.2, 2), (near, 0.5, 0))
+    ]
+    assert fast_memory.import_(lines).imported == 2
+    assert fast_memory.ledger.state(near).p < -0.1
+    assert fast_memory.learning.propagate(dry_run=True).changes == []  # a fixed point already
+    [row] = fast_memory.ledger.events(near)
+    assert (row[2], row[3]) == ("propagation", rated)
+    assert row[4] == pytest.approx(0.5)  # from what the file said
+
+
+def test_a_whole_export_imported_again_records_no_propagation(fast_memory, tmp_path):
+    """The graph an export's values came from is the one its import builds: nothing moves."""
+    from memrl.memory import Memory
+
+    for n in range(3):
+        fast_memory.capture(episode(task=f"deploy pipeline staging docker {n}", summary="cache"))
+    first = fast_memory.list()[0].id
+    fast_memory.learning.feedback([first], helpful=False)
+    copy = Memory(tmp_path / "copy", embedder=HashEmbedder())
+    copy.import_(json.dumps(data) for data in fast_memory.export())
+    for row in fast_memory.list():
+        events = [e[1:] for e in fast_memory.ledger.events(row.id)]
+        assert [e[1:] for e in copy.ledger.events(row.id)] == events
+        assert copy.ledger.state(row.id).p == pytest.approx(fast_memory.ledger.state(row.id).p)
+    copy.close()

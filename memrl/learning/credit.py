@@ -119,15 +119,12 @@ class Credit(Graph):
         project: str | None = None,
         temporal: bool = False,
         dry_run: bool = False,
-        values: bool = True,
         progress: Callable[[int, int], None] | None = None,
     ) -> PropagationReport:
         """With `temporal`, first the credit still owed; then the whole graph, exactly."""
         started = time.perf_counter()
         credit = self.catch_up_credit(project) if temporal and not dry_run else []
-        report = super().propagate(
-            project=project, dry_run=dry_run, values=values, progress=progress
-        )
+        report = super().propagate(project=project, dry_run=dry_run, progress=progress)
         report.credit = credit
         report.seconds = time.perf_counter() - started
         return report

@@ -94,34 +94,48 @@ class Graph(LearningBase):
         return {d for d in old.keys() | new.keys() if old.get(d) != new.get(d)}
 
     def spread_from(self, sources: Sequence[str]) -> list[Change]:
-        """After the evidence of `sources` changed: refresh their neighbourhoods' p."""
+        """After the evidence of `sources` changed: refresh their neighbourhoods' p.
+
+        Only an episode with evidence sends value (as `propagate` has it): one that has none
+        any more (its only rating undone) loses its out-edges, so it no longer counts in its
+        neighbours' averages.
+        """
         try:
             self.m.index.table()
         except IndexUnavailable:
             return []
+        live = self._sources(set(sources))
         have = (
             {
                 r[0]
                 for r in self.ledger.conn.execute(
-                    f"SELECT DISTINCT src FROM edges WHERE src IN ({','.join('?' * len(sources))})",
-                    list(sources),
+                    f"SELECT DISTINCT src FROM edges WHERE src IN ({','.join('?' * len(live))})",
+                    sorted(live),
                 )
             }
-            if sources
+            if live
             else set()
         )
-        fresh = self._neighbours_of([s for s in sources if s not in have])
+        fresh = self._neighbours_of([s for s in sources if s in live and s not in have])
         affected: set[str] = set(sources)
         with self.ledger.write() as c:
             for src, edges in fresh.items():
                 affected |= self._set_out_edges(c, src, edges)
             for src in sources:
+                if src not in live:
+                    affected |= self._set_out_edges(c, src, [])
                 affected |= {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
             return self._recompute(c, sorted(affected), "propagation", frozenset(sources))
 
     def has_sources(self) -> bool:
         """Has any episode evidence to send its neighbours? (An index makes this instant.)"""
         query = "SELECT 1 FROM state WHERE evidence > 0 LIMIT 1"
+        return self.ledger.conn.execute(query).fetchone() is not None
+
+    def has_pull(self) -> bool:
+        """Does any episode hold value from neighbours? (None can when none has evidence,
+        unless an import's file says so.)"""
+        query = "SELECT 1 FROM state WHERE p != 0 LIMIT 1"
         return self.ledger.conn.execute(query).fetchone() is not None
 
     def neighbours_of_new(self, vector: np.ndarray, episode_id: str) -> Future | None:
@@ -154,12 +168,25 @@ class Graph(LearningBase):
         """Add an episode to the out-edges of each source that now has it among its k nearest."""
         if not near:
             return []
-        k = self.cfg.max_neighbours
-        affected = {episode_id}
         with self.ledger.write() as c:
-            sources = self._sources({i for i, _s in near})
+            affected = self._attach_edges(c, {episode_id: near})
+            return self._recompute(c, sorted(affected), "propagation") if affected else []
+
+    def _attach_edges(
+        self,
+        c: sqlite3.Connection,
+        near_of: dict[str, list[tuple[str, float]]],
+        settled: frozenset[str] | set[str] = frozenset(),
+    ) -> set[str]:
+        """For each episode of `near_of`, the sources near it that now have it among their k
+        nearest (other than `settled`, whose edges were just rebuilt) take it as an out-edge;
+        returns the episodes whose inflows changed."""
+        k = self.cfg.max_neighbours
+        affected: set[str] = set()
+        for episode_id, near in near_of.items():
+            sources = self._sources({i for i, _s in near}) - settled
             if not sources:
-                return []
+                continue
             marks = ",".join("?" * len(sources))
             full = {
                 r[0]: r[1]
@@ -169,6 +196,7 @@ class Graph(LearningBase):
                     [*sources, episode_id, k],
                 )
             }
+            affected.add(episode_id)
             for src, sim in near:
                 if src not in sources or (src in full and sim <= full[src]):
                     continue  # not a source, or its k nearest are all nearer
@@ -178,17 +206,15 @@ class Graph(LearningBase):
                 edges.append((episode_id, sim))
                 edges.sort(key=lambda e: -e[1])
                 affected |= self._set_out_edges(c, src, edges[:k])
-            return self._recompute(c, sorted(affected), "propagation")
+        return affected
 
-    def _reconnect(self, sources: set[str]) -> list[Change]:
-        """Sources that lost an edge find their k nearest again, and what they feed is redone."""
-        live = self._sources(sources)
-        fresh = self._neighbours_of(sorted(live))
-        with self.ledger.write() as c:
-            affected: set[str] = set()
-            for src, edges in fresh.items():
-                affected |= self._set_out_edges(c, src, edges)
-            return self._recompute(c, sorted(affected), "propagation")
+    def _rebuild_out_edges(self, c: sqlite3.Connection, fresh: dict) -> set[str]:
+        """Give sources the k nearest `_neighbours_of` found; returns the episodes whose
+        inflows changed."""
+        affected: set[str] = set()
+        for src, edges in fresh.items():
+            affected |= self._set_out_edges(c, src, edges)
+        return affected
 
     def _sources(self, ids: set[str]) -> set[str]:
         if not ids:
@@ -204,41 +230,64 @@ class Graph(LearningBase):
         }
 
     def refresh_edges(self, ids: Sequence[str]) -> list[Change]:
-        """An episode's vector changed (edit, restore): rebuild its edges both ways."""
-        changes: list[Change] = []
-        for episode_id in ids:
+        """Episodes' vectors changed or came back (edit, restore): rebuild their edges both
+        ways, all of them together, then recompute what they touch once.
+
+        So restoring what a prune archived puts back the graph, and with it the utilities,
+        the prune took away, and each neighbour's history gets one row for it (naming one of
+        the restored episodes that sends it value), not one for each episode restored.
+        """
+        vectors: dict[str, np.ndarray] = {}
+        for episode_id in dict.fromkeys(ids):
             vec = self._vector(episode_id)
-            if vec is None:
-                continue
-            with self.ledger.write() as c:
-                senders = {
-                    r[0] for r in c.execute("SELECT src FROM edges WHERE dst = ?", (episode_id,))
-                }
-                fed = {
-                    r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (episode_id,))
-                }
-                c.execute("DELETE FROM edges WHERE dst = ? OR src = ?", (episode_id, episode_id))
-            changes += self._reconnect(senders)  # they may have nearer episodes now
-            changes += self._attach(episode_id, self._within_reach(vec, episode_id))
-            changes += self.spread_from([episode_id])
-            with self.ledger.write() as c:  # what it fed before and feeds no more
-                changes += self._recompute(c, sorted(fed), "propagation")
-        return changes
+            if vec is not None:
+                vectors[episode_id] = vec
+        if not vectors:
+            return []
+        moved = sorted(vectors)
+        marks = ",".join("?" * len(moved))
+        with self.ledger.write() as c:
+            senders = {
+                r[0] for r in c.execute(f"SELECT src FROM edges WHERE dst IN ({marks})", moved)
+            }
+            fed = {r[0] for r in c.execute(f"SELECT dst FROM edges WHERE src IN ({marks})", moved)}
+            c.execute(f"DELETE FROM edges WHERE dst IN ({marks}) OR src IN ({marks})", moved * 2)
+        # Who sent value to them, and those of them that have evidence, find their k nearest
+        # again (they may have nearer episodes now); then other sources near them may now
+        # count them among their k nearest.
+        rebuilt = self._sources(senders | set(moved))
+        fresh = self._neighbours_of(sorted(rebuilt))
+        near_of = {i: self._within_reach(v, i) for i, v in vectors.items()}
+        with self.ledger.write() as c:
+            affected = self._rebuild_out_edges(c, fresh)
+            affected |= self._attach_edges(c, near_of, rebuilt)
+            targets = affected | fed | set(moved)
+            return self._recompute(c, sorted(targets), "propagation", frozenset(moved))
 
     def forget(self, ids: Sequence[str]) -> list[Change]:
-        """Archived episodes leave the graph; what they fed is recomputed."""
+        """Archived episodes leave the graph; what they fed is recomputed, once, and its
+        history names the archived episode whose value it lost (not a neighbour that is
+        still there and did nothing)."""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
         with self.ledger.write() as c:
-            fed = {r[0] for r in c.execute(f"SELECT dst FROM edges WHERE src IN ({marks})", ids)}
+            lost: dict[str, list[Inflow]] = defaultdict(list)
+            for dst, src, sim, q in c.execute(
+                "SELECT e.dst, e.src, e.sim, COALESCE(s.q, 0.5) FROM edges e "
+                f"LEFT JOIN state s ON s.id = e.src WHERE e.src IN ({marks})",
+                ids,
+            ):
+                lost[dst].append(Inflow(src, sim, q))
             senders = {
                 r[0] for r in c.execute(f"SELECT src FROM edges WHERE dst IN ({marks})", ids)
             }
             c.execute(f"DELETE FROM edges WHERE src IN ({marks}) OR dst IN ({marks})", [*ids, *ids])
-            changes = self._recompute(c, sorted(fed - set(ids)), "propagation")
         # A source that pointed at an archived episode has a free slot for its next nearest.
-        return changes + self._reconnect(senders - set(ids))
+        fresh = self._neighbours_of(sorted(self._sources(senders - set(ids))))
+        with self.ledger.write() as c:
+            affected = self._rebuild_out_edges(c, fresh) | set(lost)
+            return self._recompute(c, sorted(affected - set(ids)), "propagation", lost=lost)
 
     def _recompute(
         self,
@@ -246,10 +295,12 @@ class Graph(LearningBase):
         targets: Sequence[str],
         cause: str,
         changed: frozenset[str] = frozenset(),
+        lost: dict[str, list[Inflow]] | None = None,
     ) -> list[Change]:
         """Recompute p for `targets` from the stored edges and the sources' q; each change
-        names the source it came from: one of `changed` (whose evidence just changed) where it
-        sends value, else the one sending the most."""
+        names the source it came from: the one it `lost` (archived) that sent it the most,
+        else one of `changed` (whose evidence just changed) where it sends value, else the
+        one sending the most."""
         if not targets:
             return []
         inflows: dict[str, list[Inflow]] = defaultdict(list)
@@ -264,7 +315,7 @@ class Graph(LearningBase):
                 inflows[dst].append(Inflow(src, sim, q))
         states = self.ledger.states(targets)
         new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in targets}
-        return self._write_p(c, states, new_p, inflows, cause, changed=changed)
+        return self._write_p(c, states, new_p, inflows, cause, changed=changed, lost=lost)
 
     def _write_p(
         self,
@@ -275,7 +326,11 @@ class Graph(LearningBase):
         cause,
         dry_run: bool = False,
         changed: frozenset[str] = frozenset(),
+        lost: dict[str, list[Inflow]] | None = None,
     ) -> list[Change]:
+        """Store the new p of each episode it moved; a history row (and a Change) for each
+        whose utility moved with it. p can move while the utility does not (clipped at 0 or
+        1): that is no change to show, and no row pads the history."""
         ts = self.m.now()
         moved = [t for t, p in new_p.items() if abs(p - states[t].p) > EPS]
         if not moved:
@@ -288,14 +343,19 @@ class Graph(LearningBase):
             before = self._shown(s, created, pinned)
             s.p = new_p[t]
             after = self._shown(s, created, pinned)
+            updates.append((s.p, t))
+            if abs(after - before) <= EPS:
+                continue
             flows = inflows.get(t, [])
-            causes = [f for f in flows if f.src in changed] or flows
+            gone = (lost or {}).get(t, [])
+            causes = gone or [f for f in flows if f.src in changed] or flows
             top = max(causes, key=lambda f: f.sim * abs(f.q - 0.5), default=None)
             other = top.src if top else None
             detail = f"{len(flows)} neighbour{'s' if len(flows) != 1 else ''}"
+            if gone:
+                detail += f", {len(gone)} archived"
             events.append((ts, t, cause, other, before, after, detail))
             changes.append(Change(t, title, cause, before, after, other))
-            updates.append((s.p, t))
         if not dry_run:
             c.executemany("INSERT OR IGNORE INTO state (id) VALUES (?)", [(u[1],) for u in updates])
             c.executemany("UPDATE state SET p = ? WHERE id = ?", updates)
@@ -307,15 +367,12 @@ class Graph(LearningBase):
         *,
         project: str | None = None,
         dry_run: bool = False,
-        values: bool = True,
         progress: Callable[[int, int], None] | None = None,
     ) -> PropagationReport:
         """Recompute the whole graph exactly. Run twice, the second run changes nothing.
 
         With `project`, only that project's episodes are updated, from the same graph as a
         whole run (value reaching them from other projects included), so that the two agree.
-        With `values=False` only the edges are rebuilt, and what neighbours add stays as it
-        is (an import keeps what its file says was learned, until new evidence moves it).
         """
         started = time.perf_counter()
         live: dict[str, int] = {}
@@ -349,9 +406,7 @@ class Graph(LearningBase):
             t: self._backup(inflows.get(t, []), states[t].evidence) for t in ids if t in targets
         }
         with self.ledger.write() as c:
-            changes = (
-                self._write_p(c, states, new_p, inflows, "propagation", dry_run) if values else []
-            )
+            changes = self._write_p(c, states, new_p, inflows, "propagation", dry_run)
             if not dry_run:
                 if project is None:
                     c.execute("DELETE FROM edges")
