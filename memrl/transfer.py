@@ -3,11 +3,11 @@
 A line is the episode's own fields plus `archived` and `learning` (state and utility
 history), so export → import into an empty store is lossless. What neighbours add (`p`)
 is derived, and import recomputes it from this store's graph: a whole store's export gets
-back what it had; a `p` this graph does not give is set right, recorded as propagation. Import validates every
-line before it writes anything, then stores the episodes in chunks of a few thousand:
-batched embedding, the files, one ledger transaction (catalog and learning together) and
-one index append per chunk. Memory stays flat however big the file: checked episodes wait
-on disk, not in a list.
+back what it had; a `p` this graph does not give is set right, recorded as propagation.
+Import validates every line before it writes anything, then stores the episodes in chunks
+of a few thousand: batched embedding, the files, one ledger transaction (catalog and
+learning together) and one index append per chunk. Memory stays flat however big the file:
+checked episodes wait on disk, not in a list.
 """
 
 from __future__ import annotations
