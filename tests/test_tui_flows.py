@@ -1479,9 +1479,9 @@ async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> No
         await settle(pilot)
         assert screen.position == 1 and m.curation.review().clusters == []
         other.archive([old])
-        await pilot.press("k")  # pinning it fails: the finding stays, with no step to undo
+        await pilot.press("k")  # nothing left to pin: the finding stays, with no step to undo
         await settle(pilot)
-        assert "is archived" in notices(app)[-1]
+        assert f"{old[:8]} was archived elsewhere since" in notices(app)[-1]
         assert screen.position == 1 and len(screen.steps) == 1
         await pilot.press("u")  # takes back the keeping apart, not the pin
         await settle(pilot)
@@ -2071,3 +2071,81 @@ async def test_typing_in_the_search_results_refines_the_query(store: Memory) -> 
     rows = store.list()
     assert len(rows) == len(TASKS) and not any(r.pinned for r in rows)  # u, a and p: text
     assert [r.id for r in rows if r.learned.helpful] == [rated]
+
+
+def review_status(app: MemrlApp) -> str:
+    return str(app.screen.query_one("#review-finding", Static).render())
+
+
+@pytest.mark.parametrize("archived_elsewhere", ["most useful", "other"])
+async def test_review_answers_only_what_is_live_now(data_dir: Path, archived_elsewhere) -> None:
+    """A look-alike archived by another process leaves the pair out of date: nothing is
+    offered to archive, merge or keep apart, and only s (skip) moves on, counted as such."""
+    m = review_store(data_dir)
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        kept, spare = (r.id for r in screen.current.rows)
+        gone = kept if archived_elsewhere == "most useful" else spare
+        other.archive([gone])
+        await pilot.pause(0.2)
+        app.poll()
+        await settle(pilot)
+        said = f"{gone[:8]} was archived elsewhere since; nothing left to do here — s skips"
+        assert said in review_status(app)
+        for key in ("a", "m", "k"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is screen and notices(app)[-1] == said
+        assert not m.rows([kept, spare])[kept if gone == spare else spare].archived
+        assert screen.position == 0 and not screen.steps and len(app.undo_stack) == 0
+        await pilot.press("s", "ctrl+q")
+        await settle(pilot)
+    assert app.farewell == "memrl review: 1 of 3 findings answered — 1 skipped; nothing was changed"
+    other.close()
+    m.close()
+
+
+async def test_review_archives_only_the_live_look_alikes(data_dir: Path) -> None:
+    """Of three look-alikes, one archived elsewhere: a archives the live one that is not
+    the most useful, and never the one already archived."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for _ in range(3):
+        m.capture(episode(task="Rotate the TLS certs", summary="Renewed via certbot"))
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        first, second, third = (r.id for r in screen.current.rows)
+        other.archive([second])
+        await pilot.press("a")
+        await settle(pilot)
+        question = str(app.screen.query_one("#confirm-question", Static).render())
+        detail = str(app.screen.query_one("#confirm-detail", Static).render())
+        assert question == "Archive 1 episode?" and third[:8] in detail and second[:8] not in detail
+        await pilot.press("y")
+        await settle(pilot)
+        assert notices(app)[-1] == f"archived {third[:8]} (u undoes)"
+        assert app.undo_stack.peek().label == f"archive of {third[:8]}"
+    assert not m.rows([first])[first].archived and m.rows([third])[third].archived
+    other.close()
+    m.close()
+
+
+async def test_archiving_what_was_archived_while_asking_changes_and_counts_nothing(
+    store: Memory, other: Memory
+) -> None:
+    async with on_first_episode(store) as (app, pilot, target):
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        other.archive([target])  # while the question is up
+        await pilot.press("y")
+        await settle(pilot)
+        assert notices(app)[-1] == f"{target[:8]} archived already: nothing was changed"
+        assert len(app.undo_stack) == 0

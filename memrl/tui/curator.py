@@ -102,7 +102,10 @@ def keep_apart(ids: Sequence[str]) -> Job:
 
 def archive(ids: Sequence[str]) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
-        moved = [e.id for e in m.archive(list(ids))]
+        already: list[str] = []
+        moved = [e.id for e in m.archive(list(ids), unchanged=already)]
+        if not moved:  # archived elsewhere since it was asked: no change, so nothing to undo
+            raise MemrlError(f"{_ids(already)} archived already: nothing was changed")
         return (
             f"archived {_ids(moved)} (u undoes)",
             Undo(

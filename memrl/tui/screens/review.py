@@ -19,7 +19,7 @@ from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
-from memrl.views import Row, pct, plural
+from memrl.views import Row, pct, plural, short
 
 WHY = {
     "duplicates": "near-duplicates ({sim} alike): merge them into one episode that keeps "
@@ -125,14 +125,48 @@ class ReviewScreen(MemrlScreen[None]):
         if finding is None:
             self._show_done()
             return
-        why = WHY[finding.kind].format(sim=pct(finding.similarity), days=finding.days)
-        self._status(
-            f"finding {self.position + 1} of {len(self.findings)} · {finding.kind} · {why}"
-        )
+        self._show_finding(finding)
         details = [EpisodeDetail(self.app.memory, self.app.clock) for _ in finding.rows]
         await main.mount_all(details)
         for detail, r in zip(details, finding.rows, strict=True):
             detail.show(r.id)
+
+    def _show_finding(self, finding: Finding) -> None:
+        _, outdated = self.live(finding)
+        why = outdated or WHY[finding.kind].format(sim=pct(finding.similarity), days=finding.days)
+        self._status(
+            f"finding {self.position + 1} of {len(self.findings)} · {finding.kind} · {why}"
+        )
+
+    def live(self, finding: Finding) -> tuple[list[Row], str | None]:
+        """The finding's episodes that are live now, in its order (the most useful first),
+        and why it is out of date when too few are: another process may have archived or
+        removed some since the review was read, and an answer must not act on those."""
+        ids = [r.id for r in finding.rows]
+        rows = self.app.memory.rows(ids)
+        live = [rows[i] for i in ids if i in rows and not rows[i].archived]
+        if len(live) >= (2 if finding.kind == "duplicates" else 1):
+            return live, None
+        out = [short(i) for i in ids if i not in rows or rows[i].archived]
+        was = "was" if len(out) == 1 else "were"
+        how = "archived" if all(i in rows for i in ids) else "archived or removed"
+        return (
+            live,
+            f"{', '.join(out)} {was} {how} elsewhere since; nothing left to do here — s skips",
+        )
+
+    def _answerable(self) -> tuple[Finding, list[Row]] | None:
+        """The current finding and its live episodes, or None (said why, when out of date)
+        when there is no answer to give now: no finding, or a change on its way."""
+        finding = self.current
+        if finding is None or self.saving:
+            return None
+        live, outdated = self.live(finding)
+        if outdated:
+            self.notify(outdated, severity="warning")
+            self._show_finding(finding)
+            return None
+        return finding, live
 
     def summary(self) -> tuple[str, str]:
         """("11 findings", "1 merged, 2 kept apart, 8 skipped"): what the answers so far did."""
@@ -179,6 +213,8 @@ class ReviewScreen(MemrlScreen[None]):
         worker), and other processes write too: show the card's episodes as they are now."""
         for detail in self.query_one("#review-main").query(EpisodeDetail):
             detail.refresh_episode()
+        if (finding := self.current) is not None and self.loaded:
+            self._show_finding(finding)
 
     def _next(self, answer: str, undo: Undo | None = None) -> None:
         self.steps.append(Step(self.position, answer, undo))
@@ -213,10 +249,9 @@ class ReviewScreen(MemrlScreen[None]):
     def action_merge(self) -> None:
         from memrl.tui.screens.merge import MergeScreen
 
-        finding = self.current
-        if finding is None or self.saving:
+        if (answerable := self._answerable()) is None:
             return
-        screen = MergeScreen([r.id for r in finding.rows])
+        screen = MergeScreen([r.id for r in answerable[1]])
 
         def merged(done: bool | None) -> None:
             if done:
@@ -225,10 +260,10 @@ class ReviewScreen(MemrlScreen[None]):
         self.app.push_screen(screen, merged)
 
     def action_keep(self) -> None:
-        finding = self.current
-        if finding is None or self.saving:
+        if (answerable := self._answerable()) is None:
             return
-        ids = [r.id for r in finding.rows]
+        finding, live = answerable
+        ids = [r.id for r in live]
         if finding.kind == "duplicates":
             self._change(curator.keep_apart(ids), "kept apart")
         else:
@@ -237,10 +272,10 @@ class ReviewScreen(MemrlScreen[None]):
     def action_archive(self) -> None:
         from memrl.tui.screens.confirm import confirm_archive
 
-        finding = self.current
-        if finding is None or self.saving:
+        if (answerable := self._answerable()) is None:
             return
-        rows = finding.rows[1:] if finding.kind == "duplicates" else finding.rows
+        finding, live = answerable
+        rows = live[1:] if finding.kind == "duplicates" else live
         ids = [r.id for r in rows]
         confirm_archive(self.app, rows, lambda: self._change(curator.archive(ids), "archived"))
 
