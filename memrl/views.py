@@ -42,15 +42,27 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} " + (word if count == 1 else many or word + "s")
 
 
+UNITS = (("d", "days", 86_400), ("h", "hours", 3600), ("m", "minutes", 60))  # largest first
+
+
 def age(ts: float, now: float) -> str:
     """How long ago, compactly, for table columns: `now`, `5m`, `3h`, `12d`, `2y`."""
     seconds = max(0.0, now - ts)
     if seconds >= 2 * 365 * 86_400:
         return f"{seconds / (365 * 86_400):.0f}y"
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+    for unit, _name, size in UNITS:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return "now"
+
+
+def time_unit(seconds: float) -> tuple[str, float]:
+    """The unit a stretch of time is counted in, as `age` counts it: ("hours", 3600) for
+    three hours, so a plot of a young episode's hours is not squeezed into a day."""
+    for _unit, name, size in UNITS:
+        if seconds >= size:
+            return name, size
+    return "seconds", 1.0
 
 
 def ago(ts: float, now: float) -> str:

@@ -1892,6 +1892,37 @@ async def test_the_utility_curve_counts_days_ago(store: Memory) -> None:
         assert any("days ago" in line for line in lines)
 
 
+async def test_a_young_episodes_curve_spans_its_hours_up_to_the_utility_now(
+    data_dir: Path,
+) -> None:
+    """Captured three hours ago and rated six times since: the axis counts hours, so the
+    steps are spread across the plot rather than stacked in its last column."""
+    from memrl.tui.widgets.utility_curve import UtilityCurve
+
+    clock = [NOW - 3 * 3600]
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: clock[0])
+    target = m.capture(episode(task="Rotate the TLS certs", created_at=clock[0])).episode.id
+    for _ in range(6):
+        clock[0] += 20 * 60
+        m.learning.feedback([target], True)
+    clock[0] = NOW
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(EpisodeScreen(target, tab="utility"))
+        await settle(pilot)
+        plot = app.screen.query_one(UtilityCurve)
+        lines = str(plot.render()).splitlines()
+        assert any("hours ago" in line for line in lines)
+        utility = m.rows([target])[target].learned.utility
+        assert f"utility {pct(utility)} now" in lines[0]
+        steps = {
+            x for line in lines[2:] if "helpful" not in line for x, c in enumerate(line) if c == "▲"
+        }
+        assert len(steps) == 6 and min(steps) < plot.size.width // 2  # spread over the hours
+    m.close()
+
+
 def test_graph_labels_never_cover_a_node() -> None:
     import asyncio
 
