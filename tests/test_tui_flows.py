@@ -603,6 +603,36 @@ async def test_an_edit_kept_unsaved_goes_on_from_its_own_version(
     )
 
 
+async def test_the_form_says_an_editor_text_is_kept_and_saving_the_form_discards_it(
+    store: Memory, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """E leaves a text kept; e then says so, and its save (made later, from the stored
+    episode) takes that older text away, so a later E cannot offer to write it back."""
+    from memrl.editing import unsaved
+
+    use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
+    async with on_first_episode(store, editor=True) as (app, pilot, target):
+        await pilot.press("E")
+        await settle(pilot)
+        assert unsaved(data_dir, target) is not None
+        await pilot.press("e")
+        await settle(pilot)
+        status = str(app.screen.query_one("#edit-status", Static).render())
+        assert "not saved is still kept (E goes on with it)" in status
+        assert "saving this form discards that text" in status
+        assert app.screen.query_one("#edit-status").size.height == 2  # both lines in sight
+        await pilot.press("escape")  # leaving the form unsaved keeps it
+        await settle(pilot)
+        assert unsaved(data_dir, target) is not None
+        await save_summary(pilot, app, "saved in the form")
+        assert isinstance(app.screen, BrowseScreen)
+        assert unsaved(data_dir, target) is None
+        await pilot.press("e")
+        await settle(pilot)
+        assert "kept" not in str(app.screen.query_one("#edit-status", Static).render())
+    assert store.get(target).episode.summary == "saved in the form"
+
+
 async def test_an_edit_kept_unsaved_is_private_and_never_in_a_shared_folder(
     store: Memory, data_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:

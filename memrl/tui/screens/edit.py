@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
+from memrl.editing import drop_unsaved, unsaved
 from memrl.episode import Episode
 from memrl.errors import InvalidInput, MemrlError
 from memrl.intake import check_summary
@@ -133,10 +134,14 @@ class EditScreen(FormScreen):
             return
         ep = self.original
         yield Header()
-        yield Static(
-            f"editing {ep.short_id} · ctrl+s saves and re-indexes · escape cancels",
-            id="edit-status",
-        )
+        status = f"editing {ep.short_id} · ctrl+s saves and re-indexes · escape cancels"
+        draft = unsaved(self.app.memory.root, ep.id) is not None
+        if draft:
+            status += (
+                "\nits text edited in $EDITOR and not saved is still kept (E goes on with it): "
+                "saving this form discards that text"
+            )
+        yield Static(status, id="edit-status", classes="-draft" if draft else "")
         with VerticalScroll(id="edit-form"):
             yield from self._field("task", _input(ep.task, "f-task"))
             with Horizontal(classes="row"):
@@ -272,9 +277,13 @@ class EditScreen(FormScreen):
         save_edit(self.app, self.episode_id, self.original, changes, self._saved, "is still here")
 
     def _saved(self, ok: bool) -> None:
-        """The form closes once its edit is saved; else it stays, with the person's text."""
+        """The form closes once its edit is saved; else it stays, with the person's text.
+        A text kept from $EDITOR (E) was made before this save: going on with it later
+        would offer to write the older text over this one, so it goes."""
         self.saving = False
         self.done = ok
+        if ok:
+            drop_unsaved(self.app.memory.root, self.episode_id)
         if ok and self.is_current:
             self.dismiss(True)
 
