@@ -2210,3 +2210,20 @@ async def test_archiving_what_was_archived_while_asking_changes_and_counts_nothi
         await settle(pilot)
         assert notices(app)[-1] == f"{target[:8]} archived already: nothing was changed"
         assert len(app.undo_stack) == 0
+
+
+async def test_an_empty_store_offers_no_keys_that_act_on_an_episode(data_dir: Path) -> None:
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    on_episodes = {"rate", "pin", "archive", "edit", "edit_external", "curve", "graph", "merge"}
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not on_episodes & footer_actions(app)
+        assert {"search", "undo"} <= footer_actions(app)
+        other.capture(episode(task="Rotate the TLS certs"))  # the page fills in live
+        app.poll()
+        await settle(pilot)
+        assert {"rate", "archive", "edit"} <= footer_actions(app)
+    other.close()
+    m.close()

@@ -33,6 +33,11 @@ Press **?** for the keys, **ctrl+p** for every command, **q** to quit.
 """
 
 
+ON_EPISODES = frozenset(
+    {"rate", "pin", "archive", "edit", "edit_external", "curve", "graph", "merge"}
+)
+
+
 class BrowseScreen(EpisodeActions):
     BINDINGS = [
         Binding("m", "merge", "Merge", show=False),
@@ -48,6 +53,7 @@ class BrowseScreen(EpisodeActions):
         self._notices = {"index": "", "corrupt": ""}  # the banner's lines
         self._projects: list[tuple[str, int]] = []
         self._total = 0  # live episodes, whatever the filters
+        self.empty = False  # nothing in the store: the page says how to fill it
 
     def compose(self):
         self._projects = self.memory.projects()
@@ -77,6 +83,11 @@ class BrowseScreen(EpisodeActions):
     def selected_ids(self) -> list[str]:
         return self.table.selected_ids()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """On an empty store the keys that act on an episode are not offered: there is
+        none to act on, and the page in their place says how to get one."""
+        return not (self.empty and action in ON_EPISODES)
+
     def action_clear_filters(self) -> None:
         self.query_one(FilterBar).clear()
         self.table.focus()
@@ -84,6 +95,9 @@ class BrowseScreen(EpisodeActions):
     def _update_counts(self) -> None:
         total = self._total
         empty = total == 0 and not self.table.errors
+        if empty != self.empty:
+            self.empty = empty
+            self.refresh_bindings()
         self.query_one("#empty").display = empty
         self.query_one("#browse-main").display = not empty
         self.query_one(FilterBar).set_class(empty, "hidden")  # -short hides it too (CSS)
