@@ -59,6 +59,11 @@ def prepare(
         data["created_at"] = data["updated_at"] = now_iso(memory)
     if session_id and not data.get("session_id"):
         data["session_id"] = session_id
+    project = data.get("project")
+    if fill and isinstance(project, str) and project.strip():  # 'acme/app/' is 'acme/app'
+        data["project"] = project.strip().rstrip("/")
+        if not data["project"]:
+            raise InvalidInput("project must name a project, not only '/': e.g. 'acme/app'")
     if fill and not data.get("project"):
         from memrl.project import detect
 

@@ -880,3 +880,13 @@ def test_latest_is_the_newest_live_episode_in_every_command():
     run("archive", newest[:8])
     assert json.loads(run("show", "latest", "--json").stdout)["id"] == older
     assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [newest]
+
+
+def test_a_project_given_with_a_trailing_slash_is_that_project_and_a_bare_slash_none():
+    out = json.loads(
+        run("capture", "-s", "Tuned the pool", "--project", "acme/app/", "--json").stdout
+    )
+    assert out["episode"]["project"] == "acme/app"
+    refused = run("capture", "-s", "Tuned the pool", "--project", "/", code=2)
+    assert "project must name a project, not only '/'" in refused.stderr
+    assert len(json.loads(run("list", "--json").stdout)) == 1

@@ -592,6 +592,7 @@ BAD_CALLS = [
         "errors_resolved.0.fix is not a known field",
     ),
     ("memrl_capture", {"summary": "ok", "project": "*"}, "'*' means every project"),
+    ("memrl_capture", {"summary": "ok", "project": "//"}, "must name a project, not only '/'"),
     (
         "memrl_review",
         {"action": "merge", "episodes": ["abcd1", "abcd2"], "summary": "  ", "dry_run": False},

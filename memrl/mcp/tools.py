@@ -83,7 +83,9 @@ def clean_project(value: str | None, *, named: bool = False) -> str | None:
     name is one to file an episode under, so '*' (all projects, to memrl_review) is not."""
     if value is None or not value.strip():
         return None
-    value = value.strip().rstrip("/") or value.strip()  # 'acme/app/' is 'acme/app'
+    value = value.strip().rstrip("/")  # 'acme/app/' is 'acme/app'
+    if not value:
+        raise ToolError("project must name a project, not only '/': e.g. 'acme/app'")
     if not value.isprintable():
         raise ToolError("project must be a printable project name, e.g. 'acme/app'")
     if named and value == "*":
