@@ -783,9 +783,9 @@ async def test_status_asks_for_an_index_run_once_when_files_changed_by_hand(serv
         path.write_text(path.read_text().replace("Tuned the pool", "Tuned the pool by hand"))
         status, text = await ok(client, "memrl_status")
     assert not status["index"]["ok"] and "Index: 1 row, needs repair." in text
-    assert status["advice"] == [
-        "episode files changed outside memrl: run `memrl index` to catch up."
-    ]
+    told = "1 episode file changed outside memrl (edited by hand?): run `memrl index` to catch up."
+    assert status["advice"] == [told]
+    assert status["index"]["problem"] == told  # the structured content says why, too
 
 
 async def test_status_warns_of_a_store_that_cannot_be_written(server, memory, monkeypatch):

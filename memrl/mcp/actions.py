@@ -19,7 +19,7 @@ from memrl.errors import InvalidInput
 from memrl.mcp import convert, models
 from memrl.refs import live_ids
 from memrl.store import Filters
-from memrl.views import EpisodeView, largest_first
+from memrl.views import EpisodeView, largest_first, plural
 
 if TYPE_CHECKING:
     from memrl.curation import MergePlan
@@ -100,8 +100,14 @@ def status(
             f"{len(idx.orphans) + len(idx.doubled)} index row(s) are left over or doubled: "
             "run `memrl index`."
         )
-    if disk.pending:
-        advice.append("episode files changed outside memrl: run `memrl index` to catch up.")
+    pending = (
+        f"{plural(disk.pending, 'episode file')} changed outside memrl (edited by hand?): "
+        "run `memrl index` to catch up."
+        if disk.pending
+        else None
+    )
+    if pending:
+        advice.append(pending)
     if disk.corrupt:
         advice.append(
             f"{len(disk.corrupt)} episode file(s) cannot be read (listed in unreadable_files): "
@@ -136,7 +142,7 @@ def status(
                 if unjudged
                 else None
                 if empty
-                else idx.health.problem
+                else idx.health.problem or pending
             ),
             missing=len(idx.missing),
             stale=len(idx.stale),
