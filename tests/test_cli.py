@@ -487,6 +487,7 @@ def test_export_leaves_out_a_hand_broken_episode_and_says_so(tmp_path, data_dir,
     dump = tmp_path / "all.jsonl"
     result = runner.invoke(app, ["export", "-o", str(dump)])
     assert result.exit_code == 1 and "1 episode left out" in result.output
+    assert "! exported 1 episode" in result.output and "✓" not in result.output
     assert broken[:8] in result.output and "outcome" in result.output
     assert [json.loads(line)["id"] for line in dump.read_text().splitlines()] == [good]
     monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "other"))
@@ -495,6 +496,9 @@ def test_export_leaves_out_a_hand_broken_episode_and_says_so(tmp_path, data_dir,
 
 def test_export_that_cannot_be_written_keeps_the_earlier_one(tmp_path, monkeypatch):
     captured()
+    folder = runner.invoke(app, ["export", "-o", str(tmp_path)])
+    assert folder.exit_code == 2 and f"{tmp_path} is a folder: give `-o` a file" in folder.output
+    assert "Nothing was exported" in folder.output and "incomplete" not in folder.output
     bad = runner.invoke(app, ["export", "-o", str(tmp_path / "no-such-dir" / "all.jsonl")])
     assert bad.exit_code == 2 and "cannot write" in bad.output and bad.exception is not None
     assert "Traceback" not in bad.output

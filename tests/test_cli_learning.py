@@ -111,9 +111,12 @@ def test_propagate_counts_the_temporal_credit_it_gives(data_dir):
 
 
 def test_pin_unpin_and_history():
-    a, _b = two()
+    a, b = two()
     run("pin", a[:8])
     assert json.loads(run("show", a[:8], "--json").stdout)["pinned"] is True
+    again = run("pin", a[:8], b[:8]).output  # a no-op is said to be one
+    assert f"already pinned: {a[:8]}" in again and f"pinned {b[:8]}" in again
+    assert json.loads(run("unpin", b[:8], b[:8], "--json").stdout)["unchanged"] == []
     run("unpin", a[:8])
     assert json.loads(run("show", a[:8], "--json").stdout)["pinned"] is False
     run("feedback", "helpful", a[:8])

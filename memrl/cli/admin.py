@@ -399,6 +399,12 @@ def export_(
     from memrl.store.files import replacing
 
     to_stdout = output is None or str(output) == "-"  # '-' as for `capture --from -`
+    if output is not None and not to_stdout and output.expanduser().is_dir():
+        raise fail(
+            f"{output} is a folder: give `-o` a file, e.g. `-o {output / 'memrl.jsonl'}`. "
+            "Nothing was exported.",
+            2,
+        )
     # `replacing` writes a pipe or a device in place: a failure there leaves part written
     in_place = to_stdout or (output.expanduser().exists() and not output.expanduser().is_file())
     try:
@@ -429,7 +435,8 @@ def export_(
     if not n:
         note_unknown_project(memory, project)
     if not to_stdout:
-        console().print(f"[green]✓[/] exported {plural(n, 'episode')} to {output}")
+        mark = "[yellow]![/]" if skipped else "[green]✓[/]"  # one left out: not a clean success
+        console().print(f"{mark} exported {plural(n, 'episode')} to {output}")
     left_out()
 
 

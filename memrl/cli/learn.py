@@ -169,12 +169,20 @@ def propagate(
 
 
 def _pin(refs: list[str], pinned: bool, as_json: bool) -> None:
-    ids = open_memory().set_pinned(refs, pinned)
+    memory = open_memory()
+    ids = memory.store.resolve_all(refs)
+    was = memory.rows(ids)
+    memory.set_pinned(ids, pinned)
+    unchanged = [i for i in ids if was[i].pinned == pinned]
     if as_json:
-        print_json({"pinned" if pinned else "unpinned": ids})
+        print_json({"pinned" if pinned else "unpinned": ids, "unchanged": unchanged})
         return
     for i in ids:
-        console().print(("📌 pinned " if pinned else "unpinned ") + f"[cyan]{i[:8]}[/]")
+        done = "📌 pinned " if pinned else "unpinned "
+        console().print(
+            (f"already {'pinned' if pinned else 'unpinned'}: " if i in unchanged else done)
+            + f"[cyan]{i[:8]}[/]"
+        )
 
 
 @app.command()
