@@ -649,3 +649,16 @@ def test_a_catalog_written_before_controls_were_dropped_loses_them_once(data_dir
     again = Memory(data_dir, embedder=HashEmbedder())
     [row] = again.list()
     assert (row.id, row.task, row.summary, row.project) == (ep.id, "old  title", "ab", "acme/web")
+
+
+def test_several_bad_refs_are_named_in_one_sentence_each(fast_memory):
+    from memrl.errors import NotFound
+
+    with pytest.raises(NotFound) as refused:
+        fast_memory.set_pinned(["ffff1", "eeee2"], True)
+    assert str(refused.value) == (
+        "no episode matches 'ffff1'; no episode matches 'eeee2'. Nothing was changed."
+    )
+    with pytest.raises(NotFound) as refused:
+        fast_memory.archive(["ffff1", "eeee2"])
+    assert ".;" not in str(refused.value) and str(refused.value).endswith(". Nothing was changed.")

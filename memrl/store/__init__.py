@@ -223,9 +223,9 @@ class EpisodeStore:
             try:
                 ids.setdefault(self.resolve(ref, archived=archived), None)
             except (NotFound, Ambiguous) as exc:
-                problems.append(str(exc))
+                problems.append(str(exc).rstrip("."))
         if problems:
-            raise NotFound("; ".join(problems) + " Nothing was changed.")
+            raise NotFound("; ".join(problems) + ". Nothing was changed.")
         return list(ids)
 
     def resolve_moves(self, refs: Sequence[str], *, archived: bool) -> tuple[list[str], list[str]]:
@@ -241,16 +241,16 @@ class EpisodeStore:
             try:
                 ids.setdefault(self.resolve(ref, archived=not archived), None)
             except Ambiguous as exc:
-                problems.append(str(exc))
+                problems.append(str(exc).rstrip("."))
             except NotFound as exc:
                 try:  # 'latest' names the newest of those to move, never one already moved
                     if ref.strip().lower() in ("latest", "last-captured"):
                         raise
                     already.setdefault(self.resolve(ref, archived=archived), None)
                 except (NotFound, Ambiguous):
-                    problems.append(str(exc))
+                    problems.append(str(exc).rstrip("."))
         if problems:
-            raise NotFound("; ".join(problems) + " Nothing was changed.")
+            raise NotFound("; ".join(problems) + ". Nothing was changed.")
         return list(ids), [i for i in already if i not in ids]
 
 
