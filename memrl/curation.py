@@ -23,6 +23,8 @@ from memrl.store.ledger import StateRow
 from memrl.views import Row, pct, plural
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from memrl.memory import Memory
 
 OUTCOME_ORDER = [Outcome.success, Outcome.partial, Outcome.failure, Outcome.unknown]
@@ -325,7 +327,7 @@ class Curation:
                 for k in e.redactions
             },
         )
-        state = _merged_state(ep.id, self.m.ledger.states(ids))
+        state = _merged_state(ep.id, self.m.ledger.states(ids), _together(self.m.ledger.conn, ids))
         return MergePlan([rows[i] for i in ids], ep, state, notes, moved_from)
 
     def merge(self, plan: MergePlan) -> Episode:
@@ -358,7 +360,7 @@ class Curation:
             # The ledger first: once the merged file exists, its events say what it holds.
             with m.ledger.write() as c:
                 # read again in the write: a rating given since the plan is carried over
-                plan.state = _merged_state(ep.id, m.ledger.states(ids))
+                plan.state = _merged_state(ep.id, m.ledger.states(ids), _together(c, ids))
                 m.ledger.put_states(c, [plan.state])
                 m.ledger.add_events(
                     c,
@@ -376,9 +378,22 @@ class Curation:
         return ep
 
 
-def _merged_state(episode_id: str, states: dict[str, StateRow]) -> StateRow:
+def _together(c: sqlite3.Connection, ids: Sequence[str]) -> int:
+    """How many of the originals' retrievals are one search that returned several of them
+    (a search that found three counts two here): the merged episode was retrieved once."""
+    marks = ",".join("?" * len(ids))
+    (n,) = c.execute(
+        f"SELECT COUNT(*) - COUNT(DISTINCT retrieval_seq) FROM retrieved "
+        f"WHERE episode_id IN ({marks})",
+        list(ids),
+    ).fetchone()
+    return int(n)
+
+
+def _merged_state(episode_id: str, states: dict[str, StateRow], together: int = 0) -> StateRow:
     """The originals' evidence, combined: q weighted by each one's evidence (plus one); it
-    was last used, and arrived, when the latest of them was."""
+    was last used, and arrived, when the latest of them was, and retrieved by each search
+    that returned any of them (`together`: the retrievals that were one search)."""
     weights = {i: s.evidence + 1 for i, s in states.items()}
     total = sum(weights.values())
     last_used = [s.last_used_at for s in states.values() if s.last_used_at]
@@ -387,7 +402,7 @@ def _merged_state(episode_id: str, states: dict[str, StateRow]) -> StateRow:
         episode_id,
         q=clip(sum(s.q * weights[i] for i, s in states.items()) / total),
         evidence=sum(s.evidence for s in states.values()),
-        retrievals=sum(s.retrievals for s in states.values()),
+        retrievals=max(0, sum(s.retrievals for s in states.values()) - together),
         helpful=sum(s.helpful for s in states.values()),
         unhelpful=sum(s.unhelpful for s in states.values()),
         last_used_at=max(last_used) if last_used else None,

@@ -508,3 +508,18 @@ def test_a_pinned_episode_keeps_what_its_neighbours_add_through_a_prune_and_its_
     assert hmem.rows([pinned])[pinned].learned.utility == pytest.approx(0.6)  # no one left
     hmem.restore(pruned, undo=True)
     assert hmem.rows([pinned])[pinned].learned.utility == pytest.approx(was)
+
+
+def test_a_merged_episode_counts_each_search_that_found_its_originals_once(mem):
+    a = mem.capture(episode(summary="Fixed the flaky login test by waiting for the cookie"))
+    b = mem.capture(episode(summary="Fixed the flaky login test by mocking the clock"))
+    ids = [a.episode.id, b.episode.id]
+    for _ in range(3):
+        found = mem.search("flaky login test fix", limit=5)
+        assert {h.id for h in found.hits if not h.weak} >= set(ids)
+    mem.search("waiting for the session cookie", limit=1)  # one more, of one of them
+    counts = {i: mem.get(i).learned.retrievals for i in ids}
+    plan = mem.curation.merge_plan(ids)
+    assert plan.state.retrievals == 4  # not sum(counts), which counts 3 searches twice
+    merged = mem.curation.merge(plan)
+    assert mem.get(merged.id).learned.retrievals == 4 and sum(counts.values()) == 7
