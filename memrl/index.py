@@ -257,6 +257,17 @@ class Index:
             + "; run `memrl index --rebuild` to re-embed every episode with the current model."
         )
 
+    def _absent(self) -> str:
+        """Why there is no index, and what to do: wait for an import, or run `memrl index`."""
+        from memrl.store.files import import_running
+
+        if import_running(self.folder.parent):
+            return (
+                "the search index is not there yet: a `memrl import` under way builds it as it "
+                "stores its first episodes; search again in a minute (`memrl status` shows it)."
+            )
+        return "the search index does not exist; run `memrl index`."
+
     def _meta(self, table) -> tuple[str | None, int]:
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         return meta.get("memrl.model"), int(meta.get("memrl.dim", "0") or 0)
@@ -265,7 +276,7 @@ class Index:
         try:
             table = self._open()
             if table is None:
-                return Health(False, problem="the search index does not exist; run `memrl index`.")
+                return Health(False, problem=self._absent())
             model, dim = self._meta(table)
             rows = table.count_rows()
         except IndexUnavailable as exc:
@@ -281,7 +292,7 @@ class Index:
         """The table, ready to query, or IndexUnavailable with the fix. Cheap when warm."""
         table = self._open()
         if table is None:
-            raise IndexUnavailable("the search index does not exist; run `memrl index`.")
+            raise IndexUnavailable(self._absent())
         if not self._checked:
             problem = self._mismatch(*self._meta(table))
             if problem:

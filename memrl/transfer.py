@@ -223,6 +223,7 @@ def import_lines(
     finally:
         if new_store and not result.imported:  # a refused import leaves no store behind
             with suppress(OSError):
+                (memory.root / files.IMPORTING).unlink()
                 memory.root.rmdir()  # only if empty: never what another process put there
     return result
 
@@ -236,7 +237,7 @@ def _import(
     archived: dict[str, bool] = {}  # every episode checked so far, by id
     derived: set[str] = set()  # ids made from a line's content (it had none)
     ahead = memory.now() + FUTURE_SLACK
-    with files.Spool(memory.root) as spool:
+    with files.Spool(memory.root) as spool, files.importing(memory.root):
         for n, line in enumerate(lines, 1):
             try:
                 item = _parse_line(memory, n, line)

@@ -622,3 +622,29 @@ def test_a_whole_export_imported_again_records_no_propagation(fast_memory, tmp_p
         assert [e[1:] for e in copy.ledger.events(row.id)] == events
         assert copy.ledger.state(row.id).p == pytest.approx(fast_memory.ledger.state(row.id).p)
     copy.close()
+
+
+def test_while_a_first_import_runs_search_and_status_say_to_wait_not_to_index(tmp_path):
+    """Before its first chunk is stored there is no index: that is the import's doing, and
+    `memrl index` beside it would only embed everything a second time."""
+    from memrl.errors import IndexUnavailable
+    from memrl.memory import Memory
+    from memrl.store import files
+
+    importer = Memory(tmp_path / "store", embedder=HashEmbedder())
+    watcher = Memory(tmp_path / "store", embedder=HashEmbedder())  # another process's view
+    seen = []
+
+    def meanwhile(done: int, total: int) -> None:
+        if not seen:  # embedded, nothing stored yet
+            seen.append(watcher.index.health().problem)
+            with pytest.raises(IndexUnavailable) as refused:
+                watcher.index.table()
+            seen.append(str(refused.value))
+
+    importer.import_(synthetic.jsonl(20), progress=meanwhile)
+    assert len(seen) == 2 and all("a `memrl import` under way builds it" in t for t in seen)
+    assert not files.import_running(tmp_path / "store")  # it ended: no longer under way
+    assert watcher.index.health().problem is None
+    alone = Memory(tmp_path / "none", embedder=HashEmbedder()).index.health().problem
+    assert alone == "the search index does not exist; run `memrl index`."

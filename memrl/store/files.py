@@ -23,6 +23,7 @@ from memrl.errors import StoreError
 EPISODES = "episodes"
 ARCHIVE = "archive"
 TMP_PREFIX = ".tmp-"
+IMPORTING = ".import.lock"  # held (shared) by every import under way
 LEFTOVER_AGE = 60.0  # seconds before a temp file counts as left behind by a killed writer
 
 
@@ -72,6 +73,41 @@ class Spool:
 
     def __exit__(self, *_exc: object) -> None:
         self.file.close()
+
+
+@contextmanager
+def importing(root: Path) -> Iterator[None]:
+    """Mark an import under way (a shared lock, so imports at once all hold it) until it
+    ends or its process dies, for `import_running` in other processes."""
+    import fcntl
+
+    try:
+        fd = os.open(root / IMPORTING, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # a read-only store: the import itself says so when it writes
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def import_running(root: Path) -> bool:
+    """Whether a `memrl import` is under way on this store, in any process."""
+    import fcntl
+
+    try:
+        fd = os.open(root / IMPORTING, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 @contextmanager
