@@ -236,21 +236,18 @@ class Change:
         """What a rating of 'last' did not do as asked: hits merged away since, rated through
         this episode (as naming such a hit by its id would), and hits archived since, left out
         (they no longer show in searches); none otherwise."""
+        me = self.id[:8]
+        said = [
+            (self.instead_of, f"merged into {me} since: {me} was rated in {{its}} place"),
+            (self.left_out, "archived since and not rated (restore {it} and rate by id)"),
+        ]
         out = []
-        if self.instead_of:
-            many = len(self.instead_of) > 1
-            out.append(
-                f"{', '.join(i[:8] for i in self.instead_of)} from the last search "
-                f"{'were' if many else 'was'} merged into {self.id[:8]} since: {self.id[:8]} "
-                f"was rated in {'their' if many else 'its'} place"
-            )
-        if self.left_out:
-            many = len(self.left_out) > 1
-            out.append(
-                f"{', '.join(i[:8] for i in self.left_out)} from the last search "
-                f"{'were' if many else 'was'} archived since and not rated (restore "
-                f"{'them' if many else 'it'} and rate by id to count it)"
-            )
+        for ids, what in said:
+            if ids:
+                one = len(ids) == 1
+                happened = what.format(its="its" if one else "their", it="it" if one else "them")
+                hits = ", ".join(i[:8] for i in ids)
+                out.append(f"{hits} from the last search {'was' if one else 'were'} {happened}")
         return out
 
 
