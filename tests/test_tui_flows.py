@@ -1905,18 +1905,23 @@ async def test_a_finished_feedback_session_offers_no_answer_keys(store: Memory) 
         assert {"rate", "skip"} <= footer_actions(app)
 
 
+async def curve_of(app, pilot, target: str):
+    """Open an episode's utility tab: its curve widget and the lines it draws."""
+    from memrl.tui.widgets.utility_curve import UtilityCurve
+
+    await settle(pilot)
+    app.push_screen(EpisodeScreen(target, tab="utility"))
+    await settle(pilot)
+    plot = app.screen.query_one(UtilityCurve)
+    return plot, str(plot.render()).splitlines()
+
+
 async def test_the_utility_curve_counts_days_ago(store: Memory) -> None:
     target = store.list(limit=1)[0].id
     store.learning.feedback([target], True)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.push_screen(EpisodeScreen(target, tab="utility"))
-        await settle(pilot)
-        from memrl.tui.widgets.utility_curve import UtilityCurve
-
-        plot = app.screen.query_one(UtilityCurve)
-        lines = str(plot.render()).splitlines()
+        _plot, lines = await curve_of(app, pilot, target)
         ticks = next(line for line in lines if line.rstrip().endswith("now"))
         assert "-" not in ticks  # days ago, counted up from now
         assert any("days ago" in line for line in lines)
@@ -1927,8 +1932,6 @@ async def test_a_young_episodes_curve_spans_its_hours_up_to_the_utility_now(
 ) -> None:
     """Captured three hours ago and rated six times since: the axis counts hours, so the
     steps are spread across the plot rather than stacked in its last column."""
-    from memrl.tui.widgets.utility_curve import UtilityCurve
-
     clock = [NOW - 3 * 3600]
     m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: clock[0])
     target = m.capture(episode(task="Rotate the TLS certs", created_at=clock[0])).episode.id
@@ -1938,11 +1941,7 @@ async def test_a_young_episodes_curve_spans_its_hours_up_to_the_utility_now(
     clock[0] = NOW
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.push_screen(EpisodeScreen(target, tab="utility"))
-        await settle(pilot)
-        plot = app.screen.query_one(UtilityCurve)
-        lines = str(plot.render()).splitlines()
+        plot, lines = await curve_of(app, pilot, target)
         assert any("hours ago" in line for line in lines)
         utility = m.rows([target])[target].learned.utility
         assert f"utility {pct(utility)} now" in lines[0]
