@@ -294,6 +294,7 @@ def test_an_editor_session_keeps_what_changed_meanwhile_and_never_overwrites_it(
     result = runner.invoke(app, ["edit", episode_id[:8]], input="n\n")
     assert result.exit_code == 8, result.output
     assert "changed elsewhere while you edited it (summary)" in result.output
+    assert "Open it again" not in result.output  # before the question nothing is decided
     assert f"`memrl edit {episode_id[:8]}` goes on with it" in result.output
     stored = json.loads(run("show", episode_id[:8], "--json").stdout)
     assert stored["summary"] == "Changed by another session"

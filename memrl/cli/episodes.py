@@ -460,11 +460,14 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
             try:
                 saved = memory.update(episode.id, data, base=base)
             except Conflict as exc:
-                err_console().print(f"[yellow]{escape(str(exc))}[/]")
                 fields = ", ".join(exc.fields)
-                if not _terminal() or not typer.confirm(
-                    f"Save your {fields} over the other change?", default=False
-                ):
+                if not _terminal():
+                    raise
+                err_console().print(  # a question follows: nothing is decided yet
+                    f"[yellow]{episode.short_id} was changed elsewhere while you edited it "
+                    f"({escape(fields)}).[/]"
+                )
+                if not typer.confirm(f"Save your {fields} over the other change?", default=False):
                     raise
                 saved = memory.update(episode.id, data, base=base, force=True)
             drop_unsaved(memory.root, episode.id)
