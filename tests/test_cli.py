@@ -301,6 +301,12 @@ def test_an_editor_session_keeps_what_changed_meanwhile_and_never_overwrites_it(
     kept = Path(os.environ["MEMRL_DATA_DIR"]) / "unsaved" / f"{episode_id}.json"
     assert oct(kept.stat().st_mode & 0o777) == "0o600"
     assert "against an allow-list of hosts" in json.loads(kept.read_text())["text"]
+    meanwhile = run("edit", episode_id[:8], "--set", "outcome=success")  # says it is still kept
+    assert f"a text of {episode_id[:8]} edited in $EDITOR and not saved is still kept" in (
+        meanwhile.stderr
+    )
+    refused = runner.invoke(app, ["edit", episode_id[:8], "--set", "archived=true"])
+    assert refused.exit_code == 2 and "`memrl archive` and `memrl restore`" in refused.output
 
     # Going on with it: the kept text is offered again; saying yes puts the person's
     # summary over the other one, and the kept text is dropped.

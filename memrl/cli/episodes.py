@@ -406,11 +406,22 @@ def edit(
             if not sep:
                 raise InvalidInput(f"--set takes field=value, not '{item}'")
             editable = [f for f in Episode.model_fields if f not in FIXED_FIELDS]
+            if field == "archived":
+                raise InvalidInput(
+                    "'archived' is changed by `memrl archive` and `memrl restore`, not --set"
+                )
             if field not in editable:
                 what = "kept by memrl" if field in FIXED_FIELDS else "not an episode field"
                 raise InvalidInput(f"'{field}' is {what}; --set takes: {', '.join(editable)}")
             changes[field] = _coerce(field, value)
         ep = memory.update(view.episode.id, changes)
+        from memrl.editing import unsaved
+
+        if unsaved(memory.root, ep.id):
+            note(
+                f"a text of {ep.short_id} edited in $EDITOR and not saved is still kept, as it "
+                f"was: `memrl edit {ep.short_id}` goes on with it"
+            )
     else:
         if not _terminal():
             raise InvalidInput(
