@@ -60,9 +60,9 @@ def prepare(
     if session_id and not data.get("session_id"):
         data["session_id"] = session_id
     project = data.get("project")
-    if fill and isinstance(project, str) and project.strip():  # 'acme/app/' is 'acme/app'
+    if fill and isinstance(project, str):  # 'acme/app/' is 'acme/app'; blank is not given
         data["project"] = project.strip().rstrip("/")
-        if not data["project"]:
+        if project.strip() and not data["project"]:
             raise InvalidInput("project must name a project, not only '/': e.g. 'acme/app'")
     if fill and not data.get("project"):
         from memrl.project import detect

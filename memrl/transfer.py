@@ -177,15 +177,16 @@ def _parse_line(
         raise InvalidInput(f"line {n}: not valid JSON ({TOO_DEEP})") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"line {n}: expected a JSON object")
+    derived = not data.get("id")
+    if derived:  # named by all it holds, so the same file imported again adds nothing
+        data.pop("id", None)
+        data["id"] = _content_id(data)
     raw = data.pop("learning", None)
     try:
         learning = Learned.model_validate(raw).model_dump() if raw else {}
     except ValidationError as exc:
         raise InvalidInput(f"line {n}: {describe_validation(exc, 'learning')}") from None
     archived = bool(data.pop("archived", False))
-    derived = not data.get("id")
-    if derived:  # named by what it holds, so the same file imported again adds nothing
-        data["id"] = _content_id(data)
     data.setdefault("source", Source.imported.value)
     try:
         # A store keeps what a clock running ahead dated in the future, and an episode with

@@ -173,7 +173,7 @@ class Hit:
         perfect match 100 %), not relevance itself, and relevance is similarity raised by
         the keyword match."""
         learned = self.row.learned
-        utility = f"utility {learned.utility:.0%}" + (
+        utility = f"utility {pct(learned.utility)}" + (
             f" (decayed ×{learned.decay:.2f})" if learned.decay < 0.995 else ""
         )
         raised = (

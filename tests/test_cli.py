@@ -898,6 +898,8 @@ def test_a_project_given_with_a_trailing_slash_is_that_project_and_a_bare_slash_
         run("capture", "-s", "Tuned the pool", "--project", "acme/app/", "--json").stdout
     )
     assert out["episode"]["project"] == "acme/app"
+    blank = json.loads(run("capture", "-s", "Tuned it", "--project", " ", "--json").stdout)
+    assert blank["episode"]["project"] not in ("", " ")  # not given: the project of the cwd
     refused = run("capture", "-s", "Tuned the pool", "--project", "/", code=2)
     assert "project must name a project, not only '/'" in refused.stderr
-    assert len(json.loads(run("list", "--json").stdout)) == 1
+    assert len(json.loads(run("list", "--json").stdout)) == 2

@@ -184,9 +184,21 @@ def test_lines_without_ids_imported_again_add_nothing(fast_memory):
     again = fast_memory.import_(lines)
     assert (again.imported, again.skipped_existing, again.differing) == (0, 3, [])
     assert fast_memory.count() == 2 and fast_memory.index.health().rows == 2
-    # a line that differs in anything is another episode
-    other = fast_memory.import_([json.dumps({"task": "ws", "summary": "Fixed the websocket"})])
-    assert other.imported == 1 and fast_memory.count() == 3
+    # a line that differs in anything is another episode, its learning and archived too;
+    # an id given as null or "" is no id
+    ws = {"task": "ws", "summary": "Fixed the nginx websocket upgrade"}
+    other = fast_memory.import_(
+        [
+            json.dumps({"task": "ws", "summary": "Fixed the websocket"}),
+            json.dumps({**ws, "learning": {"q": 0.9, "evidence": 2, "helpful": 2}}),
+            json.dumps({**ws, "archived": True}),
+            json.dumps({**ws, "id": None}),
+            json.dumps({**ws, "id": ""}),
+        ]
+    )
+    assert (other.imported, other.skipped_existing) == (3, 2)
+    assert fast_memory.count() == 4 and fast_memory.count(Filters(archived=True)) == 1
+    assert max(r.learned.q for r in fast_memory.list(limit=None)) == pytest.approx(0.9)
 
 
 def test_the_index_keeps_up_with_captures_one_at_a_time(fast_memory):
