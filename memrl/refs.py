@@ -96,14 +96,11 @@ def live_ids(
             f"the file of {i[:8]} has gone (deleted by another process or by hand); "
             "run `memrl index` to bring the catalog up to date"
         )
-    broken = []  # a hand edit gone wrong: nothing is done with it until it reads again
-    for i, row in rows.items():
-        if not row.archived and i not in gone:
-            try:
-                memory.store.load_path(memory.root / row.path)
-            except CorruptFile as exc:
-                broken.append(i)
-                problems.append(f"{i[:8]}: {str(exc).rstrip('.')}")
+    # a hand edit gone wrong: nothing is done with it until it reads again
+    broken = memory.store.unreadable(
+        [i for i, r in rows.items() if not r.archived and i not in gone]
+    )
+    problems += [f"{i[:8]}: {str(exc).rstrip('.')}" for i, exc in broken.items()]
     successors = memory.merged_into(archived)
     for i in archived:
         if i in successors:

@@ -326,3 +326,36 @@ def test_an_episode_whose_file_no_longer_reads_is_not_rated(data_dir):
     assert f"{a[:8]}: " in refused.stderr and "is not valid JSON" in refused.stderr
     assert "fix the file by hand" in refused.stderr and "Nothing was changed" in refused.stderr
     assert run("list", "--json").stdout == before  # b was not rated either
+
+
+def test_undoing_a_claude_sessions_ratings_by_id_lets_it_rate_its_last_again(data_dir):
+    from memrl.memory import Memory
+
+    two()
+    memory = Memory(data_dir)
+    found = memory.search("flaky login test", limit=5, session_id="s1", origin="mcp")
+    hits = [h.id for h in found.hits if not h.weak]
+    memory.learning.feedback(["last"], True, session_id="s1", origin="mcp")
+    run("feedback", "undo", *(h[:8] for h in hits))  # from a terminal, by id
+    again = memory.learning.feedback(["last"], False, session_id="s1", origin="mcp")
+    assert {c.id for c in again if c.cause == "feedback"} == set(hits)
+    memory.close()
+
+
+def test_last_is_not_rated_through_a_file_that_no_longer_reads(data_dir):
+    a, _b = two()
+    run("search", "flaky login test")
+    [path] = data_dir.glob(f"episodes/*/{a}.json")
+    path.write_text('{"broken')
+    before = run("list", "--json").stdout
+    refused = run("feedback", "helpful", "last", code=1)
+    assert f"{a[:8]}: " in refused.stderr and "fix the file by hand" in refused.stderr
+    assert run("list", "--json").stdout == before
+
+
+def test_last_rated_already_says_so_even_when_its_hits_were_archived_since():
+    a, b = two()
+    run("search", "flaky login test")
+    run("feedback", "helpful", "last")
+    run("archive", a[:8], b[:8])
+    assert "rated helpful already" in run("feedback", "helpful", "last", code=2).stderr

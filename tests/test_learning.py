@@ -553,7 +553,12 @@ def test_undoing_an_only_rating_takes_the_episode_out_of_its_neighbours_average(
     alone = fast_memory.ledger.state(b).p  # what c alone says about b
     assert alone < 0
     fast_memory.learning.feedback([a], helpful=True)
-    fast_memory.learning.undo_feedback(a)
+    own, *moved = fast_memory.learning.undo_feedback(a)
+    assert own.id == a and {ch.id for ch in moved} == {b, c}
+    # what moved them came from a's undone rating, and says so
+    assert {ch.other_id for ch in moved} == {a}
+    _seq, _ts, cause, other, *_values, detail, _prev = fast_memory.ledger.events(b)[-1]
+    assert (cause, other) == ("propagation", a) and detail.endswith("1 no longer rated")
     assert fast_memory.ledger.conn.execute(
         "SELECT COUNT(*) FROM edges WHERE src = ?", (a,)
     ).fetchone() == (0,)

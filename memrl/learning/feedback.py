@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from memrl.errors import InvalidInput, MemrlError, NotFound
+from memrl.errors import CorruptFile, InvalidInput, MemrlError, NotFound
 from memrl.learning.base import CONTEXT
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
@@ -178,7 +178,12 @@ class Feedback(Graph):
                     ids.append(i)
                 else:
                     left_out.append(i)
-            if not ids:
+            if broken := self.m.store.unreadable(ids):  # as naming it by id would be
+                raise CorruptFile(
+                    "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in broken.items())
+                    + ". Nothing was changed."
+                )
+            if not ids and not rated:  # rated already: that is what the caller says
                 raise InvalidInput(  # not an unknown id: exit 2
                     "every hit of the latest search has been archived since; name the "
                     "episode ids. Nothing was changed."
@@ -361,6 +366,11 @@ class Feedback(Graph):
                 "the latest search has not been rated as 'last', so there is no rating of it "
                 "to undo: name the episode ids. Nothing was changed."
             )
+        if not ids:
+            raise InvalidInput(  # not an unknown id: exit 2
+                "every hit of the latest search has been archived since; restore them to "
+                "undo their ratings. Nothing was changed."
+            )
         undone: list[Change] = []
         moved: dict[str, Change] = {}
         refused: list[MemrlError] = []
@@ -379,25 +389,45 @@ class Feedback(Graph):
                 else:
                     moved[ch.id] = ch
         if undone:
-            self._free_last(session_id, origin)
+            self._free_rated([ch.id for ch in undone], session_id, origin)
         for ch in undone:  # and moved again by an undo after it
             if ch.id in moved:
                 ch.after = moved.pop(ch.id).after
         return undone, list(moved.values()), refused
 
-    def _free_last(self, session_id: str | None, origin: str | None) -> None:
-        """Let the latest retrieval be rated as 'last' again if none of its hits (or the
-        episodes holding those merged since) keeps a rating given after it."""
+    def _free_rated(self, undone: Sequence[str], session_id: str | None, origin: str | None):
+        """Let a retrieval rated as 'last' be rated again once none of its hits (or the
+        episodes holding those merged since) keeps a rating given after it: the latest in
+        this scope, and any other, in any session, that returned an episode just undone
+        (a Claude Code session's 'last' undone from the command line)."""
+        seqs = {
+            r[0]
+            for r in self.ledger.conn.execute(
+                "SELECT DISTINCT q.seq FROM retrievals q JOIN retrieved r ON r.retrieval_seq = "
+                f"q.seq WHERE q.rated IS NOT NULL AND r.episode_id IN ({','.join('?' * len(undone))})",
+                list(undone),
+            )
+        }
         try:
-            seq, hits, rated = self._last(session_id, origin)
-        except InvalidInput:  # nothing retrieved, or nothing close: nothing to free
-            return
-        if not rated:
-            return
-        ids = [*hits, *self.ledger.merged_into(hits).values()]
-        marks = ",".join("?" * len(ids))
+            seq, _hits, rated = self._last(session_id, origin)
+            if rated:
+                seqs.add(seq)
+        except InvalidInput:  # nothing retrieved in this scope, or nothing close
+            pass
+        for seq in sorted(seqs):
+            self._free_if_unrated(seq)
+
+    def _free_if_unrated(self, seq: int) -> None:
         with self.ledger.write() as c:
             (since,) = c.execute("SELECT ts FROM retrievals WHERE seq = ?", (seq,)).fetchone()
+            hits = [
+                r[0]
+                for r in c.execute(
+                    "SELECT episode_id FROM retrieved WHERE retrieval_seq = ?", (seq,)
+                )
+            ]
+            ids = [*hits, *self.ledger.merged_into(hits).values()]
+            marks = ",".join("?" * len(ids))
             ratings, undone = set(), set()
             for event, cause, detail in c.execute(
                 f"SELECT seq, cause, detail FROM events WHERE episode_id IN ({marks}) "

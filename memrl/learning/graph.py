@@ -20,7 +20,7 @@ from memrl import background
 from memrl.episode import Episode
 from memrl.errors import IndexUnavailable
 from memrl.learning.base import EPS, LearningBase
-from memrl.learning.rules import Inflow
+from memrl.learning.rules import NEUTRAL, Inflow
 from memrl.views import Change
 
 if TYPE_CHECKING:
@@ -118,14 +118,19 @@ class Graph(LearningBase):
         )
         fresh = self._neighbours_of([s for s in sources if s in live and s not in have])
         affected: set[str] = set(sources)
+        lost: dict[str, list[Inflow]] = defaultdict(list)  # what the unrated sent: named
         with self.ledger.write() as c:
             for src, edges in fresh.items():
                 affected |= self._set_out_edges(c, src, edges)
             for src in sources:
                 if src not in live:
+                    for dst, sim in c.execute("SELECT dst, sim FROM edges WHERE src = ?", (src,)):
+                        lost[dst].append(Inflow(src, sim, NEUTRAL))
                     affected |= self._set_out_edges(c, src, [])
                 affected |= {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
-            return self._recompute(c, sorted(affected), "propagation", frozenset(sources))
+            return self._recompute(
+                c, sorted(affected), "propagation", frozenset(sources), lost, "no longer rated"
+            )
 
     def has_sources(self) -> bool:
         """Has any episode evidence to send its neighbours? (An index makes this instant.)"""
@@ -296,9 +301,11 @@ class Graph(LearningBase):
         cause: str,
         changed: frozenset[str] = frozenset(),
         lost: dict[str, list[Inflow]] | None = None,
+        lost_as: str = "archived",
     ) -> list[Change]:
         """Recompute p for `targets` from the stored edges and the sources' q; each change
-        names the source it came from: the one it `lost` (archived) that sent it the most,
+        names the source it came from: the one it `lost` (`lost_as`: archived, or no longer
+        rated) that sent it the most,
         else one of `changed` (whose evidence just changed) where it sends value, else the
         one sending the most."""
         if not targets:
@@ -315,7 +322,9 @@ class Graph(LearningBase):
                 inflows[dst].append(Inflow(src, sim, q))
         states = self.ledger.states(targets)
         new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in targets}
-        return self._write_p(c, states, new_p, inflows, cause, changed=changed, lost=lost)
+        return self._write_p(
+            c, states, new_p, inflows, cause, changed=changed, lost=lost, lost_as=lost_as
+        )
 
     def _write_p(
         self,
@@ -327,6 +336,7 @@ class Graph(LearningBase):
         dry_run: bool = False,
         changed: frozenset[str] = frozenset(),
         lost: dict[str, list[Inflow]] | None = None,
+        lost_as: str = "archived",
     ) -> list[Change]:
         """Store the new p of each episode it moved; a history row (and a Change) for each
         whose utility moved with it. p can move while the utility does not (clipped at 0 or
@@ -353,7 +363,7 @@ class Graph(LearningBase):
             other = top.src if top else None
             detail = f"{len(flows)} neighbour{'s' if len(flows) != 1 else ''}"
             if gone:
-                detail += f", {len(gone)} archived"
+                detail += f", {len(gone)} {lost_as}"
             events.append((ts, t, cause, other, before, after, detail))
             changes.append(Change(t, title, cause, before, after, other))
         if not dry_run:

@@ -162,6 +162,18 @@ class EpisodeStore:
             raise NotFound(f"no episode with id {episode_id[:8]}; `memrl list` shows what exists")
         return self.load_path(self.root / row.path)
 
+    def unreadable(self, ids: Sequence[str]) -> dict[str, CorruptFile]:
+        """Of `ids`, those whose file no longer holds a valid episode, and why."""
+        out = {}
+        for episode_id in ids:
+            try:
+                self.load(episode_id)
+            except CorruptFile as exc:
+                out[episode_id] = exc
+            except NotFound:
+                continue  # gone, or never was: said where it matters
+        return out
+
     def load_path(self, path: Path) -> Episode:
         try:
             return parse(_read(path), what=str(path))
