@@ -17,6 +17,7 @@ from memrl.embeddings import check_local
 from memrl.episode import _clean
 from memrl.errors import IndexUnavailable, InvalidInput, MemrlError, NotFound, StoreError
 from memrl.learning.rules import Candidate, rank
+from memrl.store import files
 from memrl.views import Hit, SearchResult
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def search(
                 weight,
                 settings.keyword_weight,
                 settings.min_similarity,
-                ["the memory is empty: capture an episode first"],
+                [files.empty_store_note(memory.root)],
             )
         raise
     k = max(settings.candidates, limit * 4)

@@ -653,9 +653,15 @@ def test_while_a_first_import_runs_search_and_status_say_to_wait_not_to_index(tm
             with pytest.raises(IndexUnavailable) as refused:
                 watcher.index.table()
             seen.append(str(refused.value))
+            searched.extend(watcher.search("redis cache").warnings)
 
+    searched: list[str] = []
     importer.import_(synthetic.jsonl(20), progress=meanwhile)
     assert len(seen) == 2 and all("a `memrl import` under way builds it" in t for t in seen)
+    assert searched == [
+        "nothing is stored yet: a `memrl import` under way stores its first episodes within a "
+        "minute; search again then"
+    ]
     assert not files.import_running(tmp_path / "store")  # it ended: no longer under way
     assert watcher.index.health().problem is None
     alone = Memory(tmp_path / "none", embedder=HashEmbedder()).index.health().problem

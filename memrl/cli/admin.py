@@ -238,7 +238,10 @@ def status(as_json: bool = JsonOpt) -> None:
     )
     t.add_row("model", st.model)
     if ix.empty:
-        t.add_row("index", "none yet: the first capture creates it")
+        from memrl.store.files import import_running
+
+        making = "an import under way" if import_running(Path(st.data_dir)) else "the first capture"
+        t.add_row("index", f"none yet: {making} creates it")
     elif ix.health.problem:
         t.add_row("index", f"[red]{ix.health.problem}[/]")
     else:

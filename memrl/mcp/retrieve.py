@@ -22,7 +22,7 @@ from memrl.errors import Ambiguous, InvalidInput, NotFound
 from memrl.mcp import convert, models
 from memrl.refs import looks_like_id
 from memrl.retrieval import clean_query
-from memrl.store import Filters
+from memrl.store import Filters, files
 
 if TYPE_CHECKING:
     from memrl.mcp.backend import Backend
@@ -101,7 +101,7 @@ def search(
         out.warnings += (
             convert.unknown_project(memory, project, "leave project out to search them all")
             if memory.exists()
-            else ["the memory is empty: nothing has been captured yet"]
+            else [files.empty_store_note(memory.root)]
         )
         return out
     found = memory.search(

@@ -93,6 +93,16 @@ def importing(root: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def empty_store_note(root: Path) -> str:
+    """What to say of a store with nothing in it: empty, or an import about to fill it."""
+    if import_running(root):
+        return (
+            "nothing is stored yet: a `memrl import` under way stores its first episodes "
+            "within a minute; search again then"
+        )
+    return "the memory is empty: capture an episode first"
+
+
 def import_running(root: Path) -> bool:
     """Whether a `memrl import` is under way on this store, in any process."""
     import fcntl
