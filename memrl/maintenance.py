@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from memrl.episode import Episode
 from memrl.errors import IndexUnavailable, InvalidInput, MemrlError, StoreError
 from memrl.index import Health, IndexRow
-from memrl.store import catalog_row, files
+from memrl.store import catalog_row, files, id_mismatch
 from memrl.store.ledger import CatalogRow
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _scan(memory: Memory, *, apply: bool) -> DiskReport:
         try:
             ep = memory.store.load_path(Path(entry.path))
             if ep.id != entry.id:
-                raise InvalidInput(f"its id {ep.id[:8]} does not match its file name")
+                raise InvalidInput(id_mismatch(ep.id, entry.id))
         except MemrlError as exc:
             report.corrupt.append((rel, str(exc)))
             bad.append((rel, str(exc), entry.mtime_ns))

@@ -141,7 +141,7 @@ class Reading:
         episode_id = self.resolve(ref, archived=archived)
         cat = self.ledger.catalog(episode_id)
         assert cat is not None
-        ep = self.store.load_path(self.root / cat.path)
+        ep = self.store.load(episode_id)  # refused if its file holds another id
         row = self._row(cat, self.ledger.state(episode_id))
         return EpisodeView(ep, row.learned, bool(cat.archived), cat.path)
 

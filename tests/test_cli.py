@@ -903,3 +903,16 @@ def test_a_project_given_with_a_trailing_slash_is_that_project_and_a_bare_slash_
     refused = run("capture", "-s", "Tuned the pool", "--project", "/", code=2)
     assert "project must name a project, not only '/'" in refused.stderr
     assert len(json.loads(run("list", "--json").stdout)) == 2
+
+
+def test_a_file_whose_id_was_changed_by_hand_is_named_the_same_way_everywhere(data_dir):
+    episode_id = captured()
+    [path] = data_dir.glob(f"episodes/*/{episode_id}.json")
+    data = json.loads(path.read_text())
+    data["id"] = episode_id[:8] + "f" * 24  # the same short id: only the full ids tell
+    path.write_text(json.dumps(data))
+    told = f"the id in the file, {data['id']}, is not the one its name gives, {episode_id}"
+    assert told in run("status", "--json", code=1).stdout
+    for args in (["show", "latest"], ["edit", "latest", "--set", "outcome=success"]):
+        refused = run(*args, code=1)
+        assert told in refused.stderr and "fix the file by hand" in refused.stderr

@@ -68,6 +68,12 @@ def catalog_row(
     )
 
 
+def id_mismatch(inside: str, named: str) -> str:
+    """An episode file whose id is not the one its file name gives, both in full (they may
+    share their first characters)."""
+    return f"the id in the file, {inside}, is not the one its name gives, {named}"
+
+
 class EpisodeStore:
     def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
         self.root = root
@@ -160,7 +166,11 @@ class EpisodeStore:
         row = self.ledger.catalog(episode_id)
         if row is None:
             raise NotFound(f"no episode with id {episode_id[:8]}; `memrl list` shows what exists")
-        return self.load_path(self.root / row.path)
+        path = self.root / row.path
+        ep = self.load_path(path)
+        if ep.id != episode_id:  # edited by hand: the file is not the episode it is named for
+            raise CorruptFile(f"{path}: {id_mismatch(ep.id, episode_id)} — {FIX_BY_HAND}")
+        return ep
 
     def unreadable(self, ids: Sequence[str]) -> dict[str, CorruptFile]:
         """Of `ids`, those whose file no longer holds a valid episode, and why."""
