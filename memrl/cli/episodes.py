@@ -388,7 +388,10 @@ def _coerce(field: str, value: str) -> Any:
 def edit(
     ref: str = typer.Argument(..., help="An id, a unique prefix or 'latest'."),
     set_: list[str] = typer.Option(
-        None, "--set", help="field=value (lists: comma-separated or JSON). Repeatable."
+        None,
+        "--set",
+        help="field=value (lists: comma-separated or JSON; errors_resolved: 'error => "
+        "resolution' pairs separated by ';'). Repeatable.",
     ),
     as_json: bool = JsonOpt,
 ) -> None:
