@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memrl.episode import Episode, Source, parse
+from memrl.episode import Episode, Source, new_id, parse
 from memrl.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -57,6 +57,10 @@ def prepare(
     data.setdefault("source", Source(source).value)
     if not data.get("created_at"):
         data["created_at"] = data["updated_at"] = now_iso(memory)
+    if not data.get("id"):  # shown by its first 8 characters: a new id is new in those too
+        data["id"] = new_id()
+        while memory.ledger.match_prefix(data["id"][:8]):
+            data["id"] = new_id()
     if session_id and not data.get("session_id"):
         data["session_id"] = session_id
     project = data.get("project")

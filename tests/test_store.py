@@ -662,3 +662,17 @@ def test_several_bad_refs_are_named_in_one_sentence_each(fast_memory):
     with pytest.raises(NotFound) as refused:
         fast_memory.archive(["ffff1", "eeee2"])
     assert ".;" not in str(refused.value) and str(refused.value).endswith(". Nothing was changed.")
+
+
+def test_a_new_episode_gets_an_id_no_other_shares_the_first_eight_characters_of(
+    fast_memory, monkeypatch
+):
+    """Ids are shown by their first 8 characters: at 100k random ids two would likely share
+    them, so a capture draws again rather than take a taken prefix."""
+    import memrl.intake
+
+    first = fast_memory.capture(episode(summary="first")).episode.id
+    drawn = iter([first[:8] + "0" * 24, first[:8] + "1" * 24, "abcdef12" + "0" * 24])
+    monkeypatch.setattr(memrl.intake, "new_id", lambda: next(drawn))
+    second = fast_memory.capture(episode(summary="second")).episode.id
+    assert second == "abcdef12" + "0" * 24
