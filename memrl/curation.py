@@ -299,7 +299,11 @@ class Curation:
             check_summary(self.m.settings, summary)  # one the caller wrote is never swapped
             merged_summary = summary
         else:
-            merged_summary = "\n\n".join(dict.fromkeys(e.summary for e in episodes))
+            # paragraph by paragraph: a merged episode merged again with one of its own
+            # originals (restored since) does not repeat what it already says
+            merged_summary = "\n\n".join(
+                dict.fromkeys(p.strip() for e in episodes for p in e.summary.split("\n\n"))
+            )
             if len(merged_summary) > self.m.settings.capture.max_summary_chars:
                 merged_summary = best.summary
                 notes.append("the summaries together were too long; kept the most useful one")

@@ -523,3 +523,15 @@ def test_a_merged_episode_counts_each_search_that_found_its_originals_once(mem):
     assert plan.state.retrievals == 4  # not sum(counts), which counts 3 searches twice
     merged = mem.curation.merge(plan)
     assert mem.get(merged.id).learned.retrievals == 4 and sum(counts.values()) == 7
+
+
+def test_merging_a_merge_with_one_of_its_restored_originals_repeats_no_paragraph(mem):
+    a = mem.capture(episode(summary="Replaced time.sleep with a fake clock")).episode.id
+    b = mem.capture(episode(summary="Waited for the session cookie")).episode.id
+    merged = mem.curation.merge(mem.curation.merge_plan([a, b]))
+    assert (
+        merged.summary == "Replaced time.sleep with a fake clock\n\nWaited for the session cookie"
+    )
+    mem.restore([a])
+    again = mem.curation.merge_plan([merged.id, a]).episode
+    assert again.summary == merged.summary
