@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import IndexUnavailable
 from memrl.learning import rules
-from memrl.learning.base import CONTEXT
+from memrl.learning.base import CONTEXT, undone_seq
 from memrl.learning.rules import DAY, NEUTRAL, Inflow, decay_factor, histogram
 from memrl.store import Filters, files
 from memrl.views import Row
@@ -119,7 +119,7 @@ def history(memory: Memory, ref: str) -> History:
     ]
     # A search it was then rated unhelpful in was no use (unless that rating was undone):
     # the rating took back the restart of its decay clock, so the curve does not draw one.
-    undone = {int(row[6].rsplit("#", 1)[1]) for row in rows if row[2] == "undo"}
+    undone = {undone_seq(row[6]) for row in rows if row[2] == "undo"}
     taken_back = {
         used
         for seq, _ts, cause, _o, _b, _a, detail, used in rows

@@ -17,6 +17,16 @@ EPS = 1e-6
 CONTEXT = "context"  # the origin of retrievals made to give a session its opening context
 
 
+def undo_detail(word: str, seq: int) -> str:
+    """An undo event's detail: the rating it took back ("helpful #29")."""
+    return f"{word} #{seq}"
+
+
+def undone_seq(detail: str) -> int:
+    """The seq of the rating an undo event took back, read from its detail."""
+    return int(detail.rsplit("#", 1)[1])
+
+
 class LearningBase:
     def __init__(self, memory: Memory) -> None:
         self.m = memory

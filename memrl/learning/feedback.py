@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memrl.errors import CorruptFile, InvalidInput, MemrlError, NotFound
-from memrl.learning.base import CONTEXT
+from memrl.learning.base import CONTEXT, undo_detail, undone_seq
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
 from memrl.store.ledger import StateRow
@@ -212,12 +212,6 @@ class Feedback(Graph):
         if named.rated:
             raise _rated_already(named.rated)
         last_seq, ids, instead = named.seq, named.ids, named.instead
-        cats = self.ledger.catalog_many(ids)
-        archived = [i[:8] for i in ids if i in cats and cats[i].archived]
-        if archived:
-            raise NotFound(
-                f"{', '.join(archived)} archived; restore before rating. Nothing was changed."
-            )
         meta = self._meta(ids)
         reward = 1.0 if helpful else 0.0
         ts = self.m.now()
@@ -301,7 +295,7 @@ class Feedback(Graph):
                 (episode_id,),
             ):
                 if cause == "undo":
-                    undone.add(int(detail.rsplit("#", 1)[1]))
+                    undone.add(undone_seq(detail))
                 elif row_seq in undone:
                     continue
                 elif cause == "feedback":
@@ -333,7 +327,18 @@ class Feedback(Graph):
             after = self._shown(s, created, pinned)
             self.ledger.put_states(c, [s])
             self.ledger.add_events(
-                c, [(self.m.now(), episode_id, "undo", None, before, after, f"{word} #{found_seq}")]
+                c,
+                [
+                    (
+                        self.m.now(),
+                        episode_id,
+                        "undo",
+                        None,
+                        before,
+                        after,
+                        undo_detail(word, found_seq),
+                    )
+                ],
             )
         change = Change(episode_id, title, "undo", before, after)
         spread = self.spread_from([episode_id])
@@ -437,7 +442,7 @@ class Feedback(Graph):
                 if cause == "feedback":
                     ratings.add(event)
                 else:
-                    undone.add(int(detail.rsplit("#", 1)[1]))
+                    undone.add(undone_seq(detail))
             if not ratings - undone:
                 c.execute("UPDATE retrievals SET rated = NULL WHERE seq = ?", (seq,))
 

@@ -118,14 +118,12 @@ class Graph(LearningBase):
         )
         fresh = self._neighbours_of([s for s in sources if s in live and s not in have])
         affected: set[str] = set(sources)
-        lost: dict[str, list[Inflow]] = defaultdict(list)  # what the unrated sent: named
         with self.ledger.write() as c:
+            lost = self._outflows(c, [s for s in sources if s not in live])  # named in history
             for src, edges in fresh.items():
                 affected |= self._set_out_edges(c, src, edges)
             for src in sources:
                 if src not in live:
-                    for dst, sim in c.execute("SELECT dst, sim FROM edges WHERE src = ?", (src,)):
-                        lost[dst].append(Inflow(src, sim, NEUTRAL))
                     affected |= self._set_out_edges(c, src, [])
                 affected |= {r[0] for r in c.execute("SELECT dst FROM edges WHERE src = ?", (src,))}
             return self._recompute(
@@ -277,13 +275,7 @@ class Graph(LearningBase):
             return []
         marks = ",".join("?" * len(ids))
         with self.ledger.write() as c:
-            lost: dict[str, list[Inflow]] = defaultdict(list)
-            for dst, src, sim, q in c.execute(
-                "SELECT e.dst, e.src, e.sim, COALESCE(s.q, 0.5) FROM edges e "
-                f"LEFT JOIN state s ON s.id = e.src WHERE e.src IN ({marks})",
-                ids,
-            ):
-                lost[dst].append(Inflow(src, sim, q))
+            lost = self._outflows(c, ids)
             senders = {
                 r[0] for r in c.execute(f"SELECT src FROM edges WHERE dst IN ({marks})", ids)
             }
@@ -293,6 +285,20 @@ class Graph(LearningBase):
         with self.ledger.write() as c:
             affected = self._rebuild_out_edges(c, fresh) | set(lost)
             return self._recompute(c, sorted(affected - set(ids)), "propagation", lost=lost)
+
+    @staticmethod
+    def _outflows(c: sqlite3.Connection, sources: Sequence[str]) -> dict[str, list[Inflow]]:
+        """What `sources` send, by the episode they send it to: before their edges go, so the
+        history of each neighbour can name the one whose value it lost."""
+        lost: dict[str, list[Inflow]] = defaultdict(list)
+        if sources:
+            for dst, src, sim, q in c.execute(
+                f"SELECT e.dst, e.src, e.sim, COALESCE(s.q, {NEUTRAL}) FROM edges e "
+                f"LEFT JOIN state s ON s.id = e.src WHERE e.src IN ({','.join('?' * len(sources))})",
+                list(sources),
+            ):
+                lost[dst].append(Inflow(src, sim, q))
+        return lost
 
     def _recompute(
         self,
