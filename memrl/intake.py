@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from memrl.episode import Episode, Source, new_id, parse
 from memrl.errors import InvalidInput
+from memrl.project import detect, given
 
 if TYPE_CHECKING:
     from memrl.config import Settings
@@ -63,14 +64,9 @@ def prepare(
             data["id"] = new_id()
     if session_id and not data.get("session_id"):
         data["session_id"] = session_id
-    project = data.get("project")
-    if fill and isinstance(project, str):  # 'acme/app/' is 'acme/app'; blank is not given
-        data["project"] = project.strip().rstrip("/")
-        if project.strip() and not data["project"]:
-            raise InvalidInput("project must name a project, not only '/': e.g. 'acme/app'")
+    if fill and isinstance(data.get("project"), str):
+        data["project"] = given(data["project"])
     if fill and not data.get("project"):
-        from memrl.project import detect
-
         data["project"] = detect(cwd)
     ep = parse(data)
     if not future_ok and ep.created_at.timestamp() > memory.now() + FUTURE_SLACK:

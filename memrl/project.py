@@ -17,6 +17,17 @@ from pathlib import Path
 SESSION_DIR_ENV = "CLAUDE_PROJECT_DIR"  # set by Claude Code: the folder the session was opened in
 
 
+def given(name: str) -> str:
+    """A project name as a person or Claude gives it: 'acme/app/' is 'acme/app', and blank
+    is '' (not given); one that is only slashes names none and is refused."""
+    from memrl.errors import InvalidInput
+
+    cleaned = name.strip().rstrip("/")
+    if name.strip() and not cleaned:
+        raise InvalidInput("project must name a project, not only '/': e.g. 'acme/app'")
+    return cleaned
+
+
 def git_root(start: Path) -> Path | None:
     start = start.resolve()
     for folder in (start, *start.parents):

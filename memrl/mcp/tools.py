@@ -27,6 +27,7 @@ from memrl.errors import MemrlError
 from memrl.mcp import actions, models, render, retrieve
 from memrl.mcp.backend import Backend
 from memrl.memory import Memory
+from memrl.project import given
 from memrl.retrieval import MAX_QUERY_CHARS
 
 T = TypeVar("T")
@@ -83,9 +84,10 @@ def clean_project(value: str | None, *, named: bool = False) -> str | None:
     name is one to file an episode under, so '*' (all projects, to memrl_review) is not."""
     if value is None or not value.strip():
         return None
-    value = value.strip().rstrip("/")  # 'acme/app/' is 'acme/app'
-    if not value:
-        raise ToolError("project must name a project, not only '/': e.g. 'acme/app'")
+    try:
+        value = given(value)  # 'acme/app/' is 'acme/app'
+    except MemrlError as exc:
+        raise ToolError(str(exc)) from None
     if not value.isprintable():
         raise ToolError("project must be a printable project name, e.g. 'acme/app'")
     if named and value == "*":
