@@ -91,6 +91,12 @@ def store(small_seed: Path, data_dir: Path) -> Memory:
     m.close()
 
 
+async def keys(pilot: Pilot, *pressed: str) -> None:
+    """Press these keys, then wait until the app has done what they asked."""
+    await pilot.press(*pressed)
+    await settle(pilot)
+
+
 def app_for(memory: Memory, **kw) -> MemrlApp:
     kw.setdefault("poll_interval", 0)
     return MemrlApp(memory, **kw)
@@ -119,10 +125,8 @@ async def test_rate_helpful_and_unhelpful(store: Memory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         first = table(app).current_id
-        await pilot.press("plus")
-        await settle(pilot)
-        await pilot.press("down", "minus")
-        await settle(pilot)
+        await keys(pilot, "plus")
+        await keys(pilot, "down", "minus")
         second = table(app).current_id
     rows = store.rows([first, second])
     assert (rows[first].learned.helpful, rows[first].learned.unhelpful) == (1, 0)
@@ -132,16 +136,14 @@ async def test_rate_helpful_and_unhelpful(store: Memory) -> None:
 
 async def type_summary(pilot: Pilot, app: MemrlApp, text: str) -> None:
     """Open the form on the current episode and type its summary, not saved yet."""
-    await pilot.press("e")
-    await settle(pilot)
+    await keys(pilot, "e")
     app.screen.query_one("#f-summary", TextArea).text = text
 
 
 async def save_summary(pilot: Pilot, app: MemrlApp, text: str) -> None:
     """Edit the current episode's summary in the form, as a person would, and save it."""
     await type_summary(pilot, app, text)
-    await pilot.press("ctrl+s")
-    await settle(pilot)
+    await keys(pilot, "ctrl+s")
 
 
 @pytest.fixture
@@ -176,18 +178,15 @@ async def test_rating_can_be_undone(store: Memory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert table(app).current_id == target
-        await pilot.press("plus")
-        await settle(pilot)
+        await keys(pilot, "plus")
         rated = store.rows([target])[target].learned
         assert rated.helpful == 1 and rated.utility > before.utility
         await pilot.press("minus")  # a second rating, undone first
         await settle(pilot)
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert store.rows([target])[target].learned.unhelpful == 0
         assert store.rows([target])[target].learned.q == pytest.approx(rated.q)
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert "undid the helpful rating" in notices(app)[-1]
         assert table(app).current.learned.helpful == 0  # the table shows it too
     after = store.rows([target])[target].learned
@@ -248,8 +247,7 @@ async def test_a_slow_change_is_shown_under_way_and_an_undo_waits_in_sight(
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
+        await keys(pilot, "P")
         await pilot.press("enter", "y")
         await pilot.pause(0.5)
         assert isinstance(app.screen, BrowseScreen)
@@ -280,8 +278,7 @@ async def test_an_undo_waiting_for_a_change_that_fails_undoes_nothing_else(
         raise MemrlError("the disk is full")
 
     async with on_first_episode(store) as (app, pilot, target):
-        await pilot.press("plus")
-        await settle(pilot)
+        await keys(pilot, "plus")
         monkeypatch.setattr(store, "archive", failing_archive)
         await pilot.press("down", "a", "y", "u")  # u for the archive, which fails
         await settle(pilot)
@@ -298,12 +295,10 @@ async def test_undoing_a_rating_moved_since_shows_why_not(store: Memory) -> None
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("plus")
-        await settle(pilot)
+        await keys(pilot, "plus")
         store.search(store.rows([target])[target].task, log=True, limit=1, session_id="s")
         store.capture(episode(task="Finished the login fix", session_id="s", created_at=day(0)))
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert "has had credit since its last rating" in notices(app)[-1]
         assert len(app.undo_stack) == 0
     assert store.rows([target])[target].learned.helpful == 1
@@ -311,21 +306,16 @@ async def test_undoing_a_rating_moved_since_shows_why_not(store: Memory) -> None
 
 async def test_archive_asks_first_and_undo_restores(store: Memory) -> None:
     async with on_first_episode(store) as (app, pilot, target):
-        await pilot.press("a")
-        await settle(pilot)
+        await keys(pilot, "a")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
         assert store.count() == 5
-        await pilot.press("a")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "a")
+        await keys(pilot, "y")
         assert store.count() == 4
         assert store.rows([target])[target].archived
         assert table(app).total == 4
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert store.count() == 5
         assert not store.rows([target])[target].archived
         assert table(app).total == 5
@@ -336,12 +326,10 @@ async def test_archiving_one_archived_elsewhere_says_so_before_asking(
 ) -> None:
     async with on_first_episode(store) as (app, pilot, target):
         other.archive([target])  # the list has not caught up yet
-        await pilot.press("a")
-        await settle(pilot)
+        await keys(pilot, "a")
         assert not isinstance(app.screen, ConfirmScreen)
         assert f"{target[:8]} is archived already" in notices(app)[-1]
-        await pilot.press("down", "a")
-        await settle(pilot)
+        await keys(pilot, "down", "a")
         detail = str(app.screen.query_one("#confirm-detail", Static).render())
         assert "Archive 1 episode?" in str(app.screen.query_one("#confirm-question").render())
         assert "brings it back" in detail
@@ -349,11 +337,9 @@ async def test_archiving_one_archived_elsewhere_says_so_before_asking(
 
 async def test_pin_toggles_and_undoes(store: Memory) -> None:
     async with on_first_episode(store) as (_app, pilot, target):
-        await pilot.press("p")
-        await settle(pilot)
+        await keys(pilot, "p")
         assert store.rows([target])[target].pinned
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert not store.rows([target])[target].pinned
 
 
@@ -367,11 +353,9 @@ async def test_undoing_a_pin_restores_each_episodes_own_state(store: Memory) -> 
         await settle(pilot)
         a, b = table(app).marked
         assert store.rows([a])[a].pinned and not store.rows([b])[b].pinned
-        await pilot.press("p")
-        await settle(pilot)
+        await keys(pilot, "p")
         assert all(r.pinned for r in store.rows([a, b]).values())
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert f"undid the pin of {b[:8]}" in notices(app)[-1]
     assert store.rows([a])[a].pinned
     assert not store.rows([b])[b].pinned
@@ -379,23 +363,20 @@ async def test_undoing_a_pin_restores_each_episodes_own_state(store: Memory) -> 
 
 async def test_edit_validates_inline_then_saves_and_reindexes(store: Memory) -> None:
     async with on_first_episode(store) as (app, pilot, target):
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         screen = app.screen
         assert isinstance(screen, EditScreen)
         screen.query_one("#f-summary", TextArea).text = "   "
         await settle(pilot)
         error = screen.query_one("#err-summary", Static)
         assert "must not be empty" in str(error.render())
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
         assert app.screen is screen  # not saved while invalid
         screen.query_one("#f-summary", TextArea).text = "Polled for the cookie with a deadline"
         screen.query_one("#f-tags", Input).value = "auth, flaky"
         await settle(pilot)
         assert "-empty" in screen.query_one("#err-summary", Static).classes
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
         assert isinstance(app.screen, BrowseScreen)
         detail = app.screen.query_one(EpisodeDetail)
         assert detail.episode_id == target
@@ -433,17 +414,13 @@ async def test_quitting_asks_before_losing_an_unsaved_edit(store: Memory) -> Non
         app.push_screen(EditScreen(target))
         await settle(pilot)
         app.screen.query_one("#f-summary", TextArea).text = "half-typed thought"
-        await pilot.press("ctrl+q")
-        await settle(pilot)
+        await keys(pilot, "ctrl+q")
         assert isinstance(app.screen, ConfirmScreen) and app.is_running  # asked, not gone
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
         assert isinstance(app.screen, EditScreen)  # back in the form, the text still there
         assert app.screen.query_one("#f-summary", TextArea).text == "half-typed thought"
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "ctrl+q")
+        await keys(pilot, "y")
         assert not app.is_running
     assert store.get(target).episode.summary != "half-typed thought"
 
@@ -454,11 +431,9 @@ async def test_edit_can_be_undone(store: Memory) -> None:
         app.push_screen(EditScreen(target))
         await settle(pilot)
         app.screen.query_one("#f-summary", TextArea).text = "something else entirely"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
         assert store.get(target).episode.summary == "something else entirely"
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
     assert store.get(target).episode.summary == before
 
 
@@ -474,8 +449,7 @@ async def test_edit_in_editor(store: Memory, tmp_path: Path, monkeypatch) -> Non
     )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
     async with on_first_episode(store, editor=True) as (_app, pilot, target):
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
     assert store.get(target).episode.outcome.value == "partial"
 
 
@@ -508,12 +482,10 @@ async def test_an_edit_that_cannot_be_saved_is_kept_for_the_next_one(
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     async with on_first_episode(store, editor=True) as (app, pilot, target):
         assert store.get(target).episode.outcome.value == "success"
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
         assert store.get(target).episode.outcome.value == "success"  # nothing saved yet
         assert all(words in notices(app)[-1] for words in said)
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
     assert store.get(target).episode.outcome.value == "partial"
     assert not list(tmp_path.glob("memrl-*.json")) and not list(data_dir.glob("unsaved/*"))
 
@@ -527,21 +499,17 @@ async def test_a_form_saved_over_a_change_made_elsewhere_asks_first(
         await type_summary(pilot, app, "mine")
         form = app.screen
         other.update(target, {"summary": "theirs", "tags": ["theirs"]})
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
         assert isinstance(app.screen, ConfirmScreen)
         asked = str(app.screen.query_one("#confirm-question", Static).render())
         assert "summary changed elsewhere" in asked
         assert "theirs" in str(app.screen.query_one("#confirm-detail", Static).render())
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
         assert app.screen is form and form.query_one("#f-summary", TextArea).text == "mine"
         assert notices(app)[-1] == "nothing was saved; your text is still here"
         assert store.get(target).episode.summary == "theirs"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
+        await keys(pilot, "y")
         assert isinstance(app.screen, BrowseScreen)
     ep = store.get(target).episode
     assert (ep.summary, ep.tags) == ("mine", ["theirs"])
@@ -553,8 +521,7 @@ async def test_undoing_an_edit_never_reverts_a_later_change_made_elsewhere(
     async with on_first_episode(store) as (app, pilot, target):
         await save_summary(pilot, app, "mine")
         other.update(target, {"summary": "theirs, later"})
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert "cannot undo the edit" in notices(app)[-1]
         assert "summary changed elsewhere" in notices(app)[-1]
     assert store.get(target).episode.summary == "theirs, later"
@@ -589,12 +556,10 @@ async def test_an_edit_kept_unsaved_goes_on_from_its_own_version(
     summary and leaves that outcome alone."""
     use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
     async with on_first_episode(store, editor=True) as (app, pilot, target):
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
         assert "press E to go on" in notices(app)[-1]
         other.update(target, {"outcome": "failure", "tags": ["theirs"]})
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
     ep = store.get(target).episode
     assert (ep.summary, ep.outcome.value, ep.tags) == (
         "edited in the editor",
@@ -612,11 +577,9 @@ async def test_the_form_says_an_editor_text_is_kept_and_saving_the_form_discards
 
     use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
     async with on_first_episode(store, editor=True) as (app, pilot, target):
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
         assert unsaved(data_dir, target) is not None
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         status = str(app.screen.query_one("#edit-status", Static).render())
         assert "not saved is still kept (E goes on with it)" in status
         assert "saving this form discards that text" in status
@@ -627,8 +590,7 @@ async def test_the_form_says_an_editor_text_is_kept_and_saving_the_form_discards
         await save_summary(pilot, app, "saved in the form")
         assert isinstance(app.screen, BrowseScreen)
         assert unsaved(data_dir, target) is None
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         assert "kept" not in str(app.screen.query_one("#edit-status", Static).render())
     assert store.get(target).episode.summary == "saved in the form"
 
@@ -647,13 +609,11 @@ async def test_an_edit_kept_unsaved_is_private_and_never_in_a_shared_folder(
     target = store.list(limit=1)[0].id
     (shared / f"memrl-{target[:8]}-unsaved.json").symlink_to(victim)
     async with on_first_episode(store, editor=True) as (_app, pilot, _):
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
         kept = data_dir / "unsaved" / f"{target}.json"
         assert kept.stat().st_mode & 0o777 == 0o600
         assert "edited in the editor" in kept.read_text(encoding="utf-8")
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
         assert not kept.exists()
     assert victim.read_text(encoding="utf-8") == "VICTIM\n"
     assert store.get(target).episode.summary == "edited in the editor"
@@ -673,8 +633,7 @@ async def test_an_edit_that_cannot_be_kept_says_so_and_the_app_carries_on(
 
     monkeypatch.setattr("memrl.tui.editor.keep_unsaved", read_only)
     async with on_first_episode(store, editor=True) as (app, pilot, _):
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
         assert any("Your text could not be kept: cannot write" in n for n in notices(app))
         assert app.is_running
 
@@ -716,8 +675,7 @@ async def test_tab_reaches_the_detail_pane_and_marks_are_counted(store: Memory) 
         assert app.focused.id == "filter-project"
         await pilot.press("shift+tab", "shift+tab")
         assert app.focused is table(app)
-        await pilot.press("space", "space")
-        await settle(pilot)
+        await keys(pilot, "space", "space")
         assert "2 marked (m merges)" in app.screen.sub_title
 
 
@@ -730,18 +688,15 @@ async def test_merge_marked_episodes(store: Memory) -> None:
         await pilot.press("space", "space")
         ids = list(t.marked)
         assert len(ids) == 2
-        await pilot.press("m")
-        await settle(pilot)
+        await keys(pilot, "m")
         screen = app.screen
         assert isinstance(screen, MergeScreen)
         plan = store.curation.merge_plan(ids)
         assert screen.query_one(TextArea).text == plan.episode.summary
         screen.query_one(TextArea).text = "Stored processed Stripe event ids; repeats are skipped."
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "y")
         assert isinstance(app.screen, BrowseScreen)
     assert all(r.archived for r in store.rows(ids).values())
     merged = [r for r in store.list(limit=None) if r.summary.startswith("Stored processed Stripe")]
@@ -755,21 +710,18 @@ async def test_prune_deselect_and_confirm(data_dir: Path) -> None:
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
+        await keys(pilot, "P")
         screen = app.screen
         assert isinstance(screen, PruneScreen)
         assert {c.row.id for c in screen.candidates} == set(old)
         kept = screen.candidates[0].row.id
         await pilot.press("space")  # deselect the first
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         asked = str(app.screen.query_one("#confirm-detail").render())
         listed = [c.row for c in screen.candidates if c.row.id != kept]
         assert all(f"{r.short_id}  {r.title}" in asked for r in listed)  # what is archived
         assert kept[:8] not in asked
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "y")
     rows = m.rows(old)
     assert not rows[kept].archived
     assert sum(r.archived for r in rows.values()) == 2
@@ -786,8 +738,7 @@ async def test_the_prune_list_is_not_rebuilt_when_a_change_leaves_it_as_it_was(
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
+        await keys(pilot, "P")
         selections = app.screen.query_one(SelectionList)
         await pilot.press("down", "space")
         first = selections.get_option_at_index(0)
@@ -808,16 +759,13 @@ async def test_review_keeps_look_alikes_apart_and_undo_steps_back(data_dir: Path
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
+        await keys(pilot, "r")
         screen = app.screen
         assert isinstance(screen, ReviewScreen) and screen.current is not None
         assert sorted(r.id for r in screen.current.rows) == sorted(twins)
-        await pilot.press("k")
-        await settle(pilot)
+        await keys(pilot, "k")
         assert m.curation.review().clusters == []  # remembered, not just skipped
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert screen.position == 0 and screen.current is not None  # the finding is back
         assert [sorted(c.ids) for c in m.curation.review().clusters] == [sorted(twins)]
     m.close()
@@ -830,17 +778,14 @@ async def test_archiving_many_says_first_how_to_undo_and_counts_what_it_does_not
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "P")
+        await keys(pilot, "enter")
         question = str(app.screen.query_one("#confirm-question", Static).render())
         asked = str(app.screen.query_one("#confirm-detail", Static).render())
         assert question == "Archive 15 episodes?"
         assert asked.startswith("Archived episodes leave search; u or `memrl restore` brings")
         assert asked.count("old work") == 12 and asked.endswith("… and 3 more episodes")
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
     assert m.count() == 15
     m.close()
 
@@ -851,18 +796,14 @@ async def test_undo_on_the_prune_screen_puts_the_candidates_back(data_dir: Path)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
+        await keys(pilot, "P")
         await pilot.press("space", "enter")  # archive two of the three
         await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
+        await keys(pilot, "y")
+        await keys(pilot, "P")
         screen = app.screen
         assert isinstance(screen, PruneScreen) and len(screen.candidates) == 1
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         await settle(pilot)
         assert {c.row.id for c in screen.candidates} == old  # listed again, at once
         assert len(screen.query_one(SelectionList).selected) == 3
@@ -877,16 +818,14 @@ async def test_feedback_session(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("f")
-        await settle(pilot)
+        await keys(pilot, "f")
         screen = app.screen
         assert isinstance(screen, FeedbackScreen)
         progress = screen.query_one("#session-progress", Static)
         assert f"1 of {len(queue)}" in str(progress.render())
         assert f"“{queue[0][1]}”" in str(screen.query_one("#session-query", Static).render())
         await pilot.press("y")
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
         assert f"{len(queue) - 2} remain" in str(progress.render())
         await pilot.press("s", "u")  # u steps back over the skip, not over an older rating
         await settle(pilot)
@@ -916,20 +855,16 @@ async def test_feedback_session_undo_steps_back(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("f")
-        await settle(pilot)
+        await keys(pilot, "f")
         screen = app.screen
         progress = screen.query_one("#session-progress", Static)
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "y")
         assert f"2 of {len(queue)}" in str(progress.render())
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert f"1 of {len(queue)}" in str(progress.render())
         assert screen.query_one(EpisodeDetail).episode_id == queue[0][0]
         assert store.rows([queue[0][0]])[queue[0][0]].learned.helpful == 0
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
     assert store.rows([queue[0][0]])[queue[0][0]].learned.unhelpful == 1
 
 
@@ -940,12 +875,9 @@ async def test_feedback_card_shows_the_utility_an_undo_puts_back(store: Memory) 
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("f")
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "f")
+        await keys(pilot, "n")
+        await keys(pilot, "u")
         detail = app.screen.query_one(EpisodeDetail)
         assert detail.episode_id == first
         assert f"utility {before} ·" in shown(detail)
@@ -978,12 +910,10 @@ async def test_an_episode_keeps_a_project(store: Memory) -> None:
         choices = app.screen.query_one("#filter-project", Select)._options
         assert [label for label, _value in choices[1:]] == ["acme/app (4)"]
         target = table(app).current_id
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         form = app.screen
         form.query_one("#f-project", Input).value = " "
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
         assert app.screen is form
         assert "give the project" in str(form.query_one("#err-project", Static).render())
     assert store.get(target).episode.project == "acme/app"
@@ -1055,11 +985,9 @@ async def test_an_id_pasted_into_search_shows_that_episode(store: Memory) -> Non
         assert screen.query_one(EpisodeDetail).episode_id == target.id
         assert "is the id of this episode" in str(screen.query_one("#search-status").render())
         assert screen.selected_ids() == [target.id]  # r, p, a act on it
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == target.id
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         await pilot.press("ctrl+u", *"cafe")  # a word of hex letters is searched as text
         await pilot.pause(0.4)
         await settle(pilot)
@@ -1181,8 +1109,7 @@ async def test_episode_deleted_by_another_process(store: Memory, data_dir: Path)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         assert isinstance(app.screen, EpisodeScreen)
         next(data_dir.glob(f"episodes/*/{target}.json")).unlink()
         app.refresh_screens()
@@ -1190,8 +1117,7 @@ async def test_episode_deleted_by_another_process(store: Memory, data_dir: Path)
         assert app.screen.gone
         assert "gone" in (app.screen.query_one(EpisodeDetail).problem or "")
         await pilot.press("plus")  # nothing to rate: a notice, not a crash
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         assert isinstance(app.screen, BrowseScreen)
 
 
@@ -1202,8 +1128,7 @@ async def test_archived_by_another_process_while_open(
     app = app_for(store, poll_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         other.archive([target])
         await pilot.pause(0.6)
         await settle(pilot)
@@ -1212,8 +1137,7 @@ async def test_archived_by_another_process_while_open(
         await settle(pilot)
         assert not isinstance(app.screen, EditScreen)
         assert any("is archived" in str(n.message) for n in app._notifications)
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         assert table(app).total == 4
 
 
@@ -1225,12 +1149,10 @@ async def test_missing_index_is_announced_and_rebuilt(store: Memory, data_dir: P
         await settle(pilot)
         banner = app.screen.query_one("#banner", Static)
         assert banner.display and "memrl index" in str(banner.render())
-        await pilot.press("I")
-        await settle(pilot)
+        await keys(pilot, "I")
         await settle(pilot)
         assert "done: 5 episodes embedded" in str(app.screen.query_one("#rebuild-result").render())
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         assert not app.screen.query_one("#banner").display
     assert store.index.health().problem is None
 
@@ -1244,8 +1166,7 @@ async def test_command_palette_runs_actions(store: Memory) -> None:
         await pilot.press("ctrl+p")
         await pilot.press(*"Overview")
         await pilot.pause(0.5)
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         from memrl.tui.screens.overview import OverviewScreen
 
         assert isinstance(app.screen, OverviewScreen)
@@ -1265,29 +1186,24 @@ async def test_each_key_and_its_palette_entry_share_a_name(store: Memory) -> Non
 
 async def test_curve_and_graph_open_from_browse_and_search(store: Memory) -> None:
     async with on_first_episode(store) as (app, pilot, target):
-        await pilot.press("c")
-        await settle(pilot)
+        await keys(pilot, "c")
         assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == target
         depth = len(app.screen_stack)
         await pilot.press("g", "c", "g")  # tabs of the same episode, not screens on screens
         await settle(pilot)
         assert len(app.screen_stack) == depth
         assert app.screen.query_one(TabbedContent).active == "graph"
-        await pilot.press("3")
-        await settle(pilot)
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "3")
+        await keys(pilot, "escape")
         assert not isinstance(app.screen, EpisodeScreen)  # one escape back to the list
         await pilot.press("slash", *"stripe", "down")
         await pilot.pause(0.4)
         await settle(pilot)
         assert isinstance(app.screen, SearchScreen) and app.screen.result
         hit = app.screen.result.hits[0].id
-        await pilot.press("g")
-        await settle(pilot)
+        await keys(pilot, "g")
         assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == hit
-        await pilot.press("escape", "enter")
-        await settle(pilot)
+        await keys(pilot, "escape", "enter")
         assert isinstance(app.screen, EpisodeScreen) and app.screen.episode_id == hit
 
 
@@ -1304,20 +1220,17 @@ async def test_the_keys_list_holds_every_key_and_scrolls_by_keyboard(
         await settle(pilot)
         browse = app.screen
         wanted = {b.description for _n, b, _e, _t in browse.active_bindings.values()}
-        await pilot.press("question_mark")
-        await settle(pilot)
+        await keys(pilot, "question_mark")
         assert isinstance(app.screen, KeysScreen)
         out = Console(width=200, file=io.StringIO())
         out.print(app.screen.table)
         assert all(d in out.file.getvalue() for d in wanted if d)
         assert {"Quit", "Undo", "Prune", "Rebuild the search index", "Sort", "Mark"} <= wanted
         scroll = app.screen.query_one(VerticalScroll)
-        await pilot.press("end")
-        await settle(pilot)
+        await keys(pilot, "end")
         assert scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y
         assert scroll.region.height >= size[1] - 2  # the whole height, all inside it
-        await pilot.press("question_mark")
-        await settle(pilot)
+        await keys(pilot, "question_mark")
         assert app.screen is browse
 
 
@@ -1340,8 +1253,7 @@ def test_table_pages_lazily(data_dir: Path) -> None:
             await settle(pilot)
             t = table(app)
             assert len(t) == PAGE * 3 and set(t._pages) == {0}
-            await pilot.press("end")
-            await settle(pilot)
+            await keys(pilot, "end")
             assert t.cursor == PAGE * 3 - 1
             assert t.current_id == m.list(limit=1, sort="created", descending=False)[0].id
             assert len(t._pages) <= 2
@@ -1357,16 +1269,14 @@ async def test_filters_that_match_nothing_say_so_and_x_clears_them(store: Memory
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.screen.query_one("#filter-tag", Input).focus()
-        await pilot.press(*"nomatch")
-        await settle(pilot)
+        await keys(pilot, *"nomatch")
         assert "tab out, then x clears them" in app.screen.sub_title  # x here is a letter
         table(app).focus()
         await settle(pilot)
         assert len(table(app)) == 0 and "none matches the filters: x clears them" in (
             app.screen.sub_title
         )
-        await pilot.press("x")
-        await settle(pilot)
+        await keys(pilot, "x")
         assert len(table(app)) == 5 and app.screen.query_one("#filter-tag", Input).value == ""
 
 
@@ -1384,8 +1294,7 @@ async def test_an_editor_that_cannot_run_gives_the_app_back(store: Memory, monke
     monkeypatch.setattr(app, "suspend", suspend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("E")
-        await settle(pilot)
+        await keys(pilot, "E")
         assert resumed == [True]
         assert "cannot run the editor 'nonexistent-editor-xyz'" in notices(app)[-1]
 
@@ -1395,36 +1304,30 @@ async def test_letter_keys_are_text_in_a_form_not_app_actions(store: Memory) -> 
 
     async with on_first_episode(store) as (app, pilot, target):
         await save_summary(pilot, app, "saved first")  # an edit for the app's u to undo
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         form = app.screen
         assert isinstance(form, EditScreen)
         await pilot.press("shift+tab")  # from the task field onto the form itself
         assert app.focused is form.query_one("#edit-form")
-        await pilot.press("u", "o", "r", "f", "P", "slash", "I", "q")
-        await settle(pilot)
+        await keys(pilot, "u", "o", "r", "f", "P", "slash", "I", "q")
         assert app.screen is form and app.is_running
         assert "Undo" not in {c.title for c in app.get_system_commands(form)}
         form.query_one("#f-outcome", Select).focus()
-        await pilot.press("u", "o", "r")
-        await settle(pilot)
+        await keys(pilot, "u", "o", "r")
         assert app.screen is form
         assert store.get(target).episode.summary == "saved first"  # not undone
         await pilot.press("escape")  # nothing changed: leaves at once
         await settle(pilot)
         assert isinstance(app.screen, BrowseScreen)
-        await pilot.press("space", "space", "m")
-        await settle(pilot)
+        await keys(pilot, "space", "space", "m")
         merge = app.screen
         assert isinstance(merge, MergeScreen)
         await pilot.press("shift+tab")  # off the summary
         assert not isinstance(app.focused, TextArea)
-        await pilot.press("u", "o")
-        await settle(pilot)
+        await keys(pilot, "u", "o")
         assert app.screen is merge
         assert store.get(target).episode.summary == "saved first"
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         await pilot.press("u")  # out of the forms, u undoes again
         await settle(pilot)
     assert store.get(target).episode.summary == TASKS[0][1]
@@ -1445,8 +1348,7 @@ async def test_search_keeps_the_cursor_on_the_episode_it_rates(store: Memory) ->
         [target] = screen.selected_ids()
         assert target == screen.result.hits[1].id
         for key in ("minus", "minus"):
-            await pilot.press(key)
-            await settle(pilot)
+            await keys(pilot, key)
             assert screen.selected_ids() == [target]
             assert screen.query_one(EpisodeDetail).episode_id == target
     assert store.rows([target])[target].learned.unhelpful == 2
@@ -1465,17 +1367,14 @@ async def test_a_failed_rating_in_a_session_is_not_counted_and_u_stays_in_it(
         t.cursor = next(i for i in range(len(t)) if t.entry(i).id != gone)
         target = t.current_id
         await save_summary(pilot, app, "edited before the session")
-        await pilot.press("f")
-        await settle(pilot)
+        await keys(pilot, "f")
         screen = app.screen
         assert isinstance(screen, FeedbackScreen)
         other.archive([gone])  # archived elsewhere while its card is up
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "y")
         progress = str(screen.query_one("#session-progress", Static).render())
         assert "0 rated · 0 skipped" in progress
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert notices(app)[-1] == "nothing to undo in this session"
         assert len(app.undo_stack) == 1  # the edit is still there to undo
     assert store.get(target).episode.summary == "edited before the session"
@@ -1496,8 +1395,7 @@ async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> No
         table(app).select(pinned)
         await pilot.press("p")  # a change made before the review
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
+        await keys(pilot, "r")
         screen = app.screen
         assert isinstance(screen, ReviewScreen)
         assert [f.kind for f in screen.findings] == ["duplicates", "unused"]
@@ -1517,8 +1415,7 @@ async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> No
         await settle(pilot)
         assert screen.position == 0
         assert [sorted(c.ids) for c in m.curation.review().clusters] == [sorted(twins)]
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert notices(app)[-1] == "nothing to undo in this review"
     assert m.rows([pinned])[pinned].pinned
     other.close()
@@ -1534,13 +1431,11 @@ async def test_archived_notice_offers_u_only_for_an_archive_made_here(
         await settle(pilot)
         await pilot.press("plus")  # something else for u to undo
         await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         other.archive([target])
         await pilot.pause(0.6)
         await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         assert notices(app)[-1].startswith(
             f"{target[:8]} is archived: `memrl restore` brings it back"
         )
@@ -1549,8 +1444,7 @@ async def test_archived_notice_offers_u_only_for_an_archive_made_here(
         await settle(pilot)
         await pilot.press("a", "y")  # archived here: u brings it back
         await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         assert "is archived: u (undo) or `memrl restore`" in notices(app)[-1]
 
 
@@ -1558,26 +1452,21 @@ async def test_escape_from_a_merge_asks_before_losing_the_summary(store: Memory)
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("space", "space", "m")
-        await settle(pilot)
+        await keys(pilot, "space", "space", "m")
         screen = app.screen
         assert isinstance(screen, MergeScreen)
         await pilot.press("escape")  # the plan's own summary: nothing to lose
         await settle(pilot)
         assert isinstance(app.screen, BrowseScreen)
-        await pilot.press("m")
-        await settle(pilot)
+        await keys(pilot, "m")
         screen = app.screen
         screen.query_one(TextArea).text = "My own words for both"
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
         assert app.screen is screen
         assert screen.query_one(TextArea).text == "My own words for both"
-        await pilot.press("escape", "y")
-        await settle(pilot)
+        await keys(pilot, "escape", "y")
         assert isinstance(app.screen, BrowseScreen)
     assert store.count() == 5
 
@@ -1589,8 +1478,7 @@ async def test_saving_a_form_refuses_an_episode_archived_meanwhile(
         await type_summary(pilot, app, "typed while it was archived")
         form = app.screen
         other.archive([target])
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await keys(pilot, "ctrl+s")
         assert app.screen is form  # the text is still there to copy
         assert f"{target[:8]} is archived" in notices(app)[-1]
         assert len(app.undo_stack) == 0
@@ -1605,28 +1493,24 @@ async def test_opening_a_screen_already_open_goes_back_to_it(store: Memory) -> N
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         for key in "ororor":
-            await pilot.press(key)
-            await settle(pilot)
+            await keys(pilot, key)
         assert [type(s) for s in app.screen_stack[-3:]] == [
             BrowseScreen,
             OverviewScreen,
             ReviewScreen,
         ]
         assert len(app.screen_stack) == 4  # and Textual's own default screen
-        await pilot.press("escape", "escape")
-        await settle(pilot)
+        await keys(pilot, "escape", "escape")
         assert isinstance(app.screen, BrowseScreen)
 
 
 async def test_the_edit_form_does_not_select_the_task_on_focus(store: Memory) -> None:
     async with on_first_episode(store) as (app, pilot, target):
-        await pilot.press("e")
-        await settle(pilot)
+        await keys(pilot, "e")
         task = app.screen.query_one("#f-task", Input)
         assert app.focused is task
         assert task.selection.is_empty and task.cursor_position == len(task.value)
-        await pilot.press(*" now", "ctrl+s")
-        await settle(pilot)
+        await keys(pilot, *" now", "ctrl+s")
     assert store.get(target).episode.task == TASKS[0][0] + " now"
 
 
@@ -1644,13 +1528,11 @@ async def test_review_and_prune_with_nothing_to_do_offer_no_actions(store: Memor
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
+        await keys(pilot, "P")
         assert isinstance(app.screen, PruneScreen) and not app.screen.candidates
         assert "prune" not in footer_actions(app)
         assert not app.screen.query_one(SelectionList).display
-        await pilot.press("escape", "r")
-        await settle(pilot)
+        await keys(pilot, "escape", "r")
         assert isinstance(app.screen, ReviewScreen) and app.screen.current is None
         assert not {"merge", "keep", "archive", "skip"} & footer_actions(app)
 
@@ -1670,18 +1552,15 @@ async def test_merge_is_offered_only_on_look_alikes(data_dir: Path) -> None:
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
+        await keys(pilot, "r")
         screen = app.screen
         assert isinstance(screen, ReviewScreen)
         assert [f.kind for f in screen.findings] == ["duplicates", "unused", "unused"]
         assert "merge" in footer_actions(app)
-        await pilot.press("s")
-        await settle(pilot)
+        await keys(pilot, "s")
         assert "merge" not in footer_actions(app)  # one episode: nothing to merge it with
         shown = len(notices(app))
-        await pilot.press("m")
-        await settle(pilot)
+        await keys(pilot, "m")
         assert app.screen is screen and len(notices(app)) == shown
     m.close()
 
@@ -1693,12 +1572,10 @@ async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path)
         await settle(pilot)
         assert isinstance(app.screen, ReviewScreen)
         assert not any(isinstance(s, BrowseScreen) for s in app.screen_stack)
-        await pilot.press("s", "s", "s")
-        await settle(pilot)
+        await keys(pilot, "s", "s", "s")
         assert app.screen.current is None
         assert "**escape** quits" in app.screen.query_one("#review-done", Markdown).source
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         assert app.return_code == 0  # exited, not dropped into browse
     assert app.farewell == "memrl review: 3 findings answered — 3 skipped; nothing was changed"
     m.close()
@@ -1706,22 +1583,17 @@ async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path)
     app = app_for(m, start="review")
     async with app.run_test(size=SIZE) as pilot:  # quit half-way: what was done so far
         await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        await pilot.press("ctrl+q")
-        await settle(pilot)
+        await keys(pilot, "s")
+        await keys(pilot, "ctrl+q")
     assert app.farewell == "memrl review: 1 of 3 findings answered — 1 skipped; nothing was changed"
     m.close()
     app = app_for(Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW))
     async with app.run_test(size=SIZE) as pilot:  # from browse, r then done goes back
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        await pilot.press("s", "s", "s")
-        await settle(pilot)
+        await keys(pilot, "r")
+        await keys(pilot, "s", "s", "s")
         assert "**escape** goes back" in app.screen.query_one("#review-done", Markdown).source
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         assert isinstance(app.screen, BrowseScreen) and app.return_code is None
     app.memory.close()
 
@@ -1731,22 +1603,16 @@ async def test_a_finished_review_sums_up_what_was_done(data_dir: Path) -> None:
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
+        await keys(pilot, "r")
         screen = app.screen
         assert isinstance(screen, ReviewScreen)
-        await pilot.press("s", "s", "s")
-        await settle(pilot)
+        await keys(pilot, "s", "s", "s")
         status = str(screen.query_one("#review-finding", Static).render())
         assert status == "review finished: 3 findings — 3 skipped; nothing was changed"
-        await pilot.press("u", "u", "u")
-        await settle(pilot)
-        await pilot.press("k")
-        await settle(pilot)
-        await pilot.press("k")
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
+        await keys(pilot, "u", "u", "u")
+        await keys(pilot, "k")
+        await keys(pilot, "k")
+        await keys(pilot, "s")
         status = str(screen.query_one("#review-finding", Static).render())
         assert status == "review finished: 3 findings — 1 kept apart, 1 kept pinned, 1 skipped"
         done = screen.query_one("#review-done", Markdown).source
@@ -1783,8 +1649,7 @@ async def test_the_prune_screen_shows_each_reason_in_full(data_dir: Path) -> Non
     app = app_for(m)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("P")
-        await settle(pilot)
+        await keys(pilot, "P")
         screen = app.screen
         assert isinstance(screen, PruneScreen) and len(screen.candidates) == 2
         prompt = str(screen.query_one(SelectionList).get_option_at_index(0).prompt)
@@ -1792,8 +1657,7 @@ async def test_the_prune_screen_shows_each_reason_in_full(data_dir: Path) -> Non
         why = screen.query_one("#prune-why", Static)
         for n in range(2):
             assert screen.candidates[n].reason in str(why.render())  # whole, wrapped if need be
-            await pilot.press("down")
-            await settle(pilot)
+            await keys(pilot, "down")
     m.close()
 
 
@@ -1818,8 +1682,7 @@ async def test_sort_steps_through_the_columns_shown_and_names_a_hidden_one(store
         assert "retrievals" not in shown  # the counts are dropped at this width
         seen = []
         for _ in range(len(shown)):
-            await pilot.press("s")
-            await settle(pilot)
+            await keys(pilot, "s")
             seen.append(t.sort_key)
             if t.sort_key == "outcome":  # a titleless mark here: the border names it
                 assert t.border_subtitle == "sorted by outcome ▲"
@@ -1830,8 +1693,7 @@ async def test_sort_steps_through_the_columns_shown_and_names_a_hidden_one(store
         await pilot.resize_terminal(200, 30)
         await settle(pilot)
         while t.sort_key != "retrievals":
-            await pilot.press("s")
-            await settle(pilot)
+            await keys(pilot, "s")
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
         assert t.border_subtitle == "sorted by use ▼"
@@ -1847,11 +1709,9 @@ async def test_sorting_keeps_the_cursor_on_its_episode(store: Memory) -> None:
         await pilot.press("down", "down")
         chosen = t.current_id
         for _ in range(3):
-            await pilot.press("s")
-            await settle(pilot)
+            await keys(pilot, "s")
             assert t.current_id == chosen, t.sort_key
-        await pilot.press("S")
-        await settle(pilot)
+        await keys(pilot, "S")
         assert t.current_id == chosen
 
 
@@ -1871,8 +1731,7 @@ async def test_an_unreadable_episode_says_why_in_full_and_offers_no_save(
         assert "cannot be edited" in text and "fix the file by hand" in text
         assert status.size.height > 1  # wrapped, not cut
         assert "save" not in footer_actions(app) and "cancel" in footer_actions(app)
-        await pilot.press("escape")
-        await settle(pilot)
+        await keys(pilot, "escape")
         await pilot.press("slash", *TASKS[0][0].lower())
         await pilot.pause(0.4)
         await settle(pilot)
@@ -1887,8 +1746,7 @@ async def test_a_finished_feedback_session_offers_no_answer_keys(store: Memory) 
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("f")
-        await settle(pilot)
+        await keys(pilot, "f")
         screen = app.screen
         assert {"rate", "skip"} <= footer_actions(app)
         for _ in queue:
@@ -1999,15 +1857,13 @@ async def test_a_short_terminal_keeps_the_list_and_the_question_in_sight(store: 
         await pilot.press("tab", "tab", "tab")
         assert app.focused is table(app)  # ...and out of reach
         assert table(app).size.height >= 8
-        await pilot.press(*["space"] * 12, "a")
-        await settle(pilot)
+        await keys(pilot, *["space"] * 12, "a")
         confirm = app.screen
         assert isinstance(confirm, ConfirmScreen)
         question = confirm.query_one("#confirm-question")
         assert question.region.y >= 0 and "Archive 12 episodes?" in str(question.render())
         assert confirm.query_one("#yes").region.bottom <= 15
-        await pilot.press("n")
-        await settle(pilot)
+        await keys(pilot, "n")
     assert store.count() == 12
 
 
@@ -2040,12 +1896,10 @@ async def test_rating_an_episode_keeps_its_page_where_it_was_read(store: Memory)
     lessons = [f"Step {n}: checked the retry path of the webhook worker" for n in range(30)]
     store.capture(episode(task="A long session", summary="Many steps", what_worked=lessons))
     async with on_first_episode(store) as (app, pilot, target):
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys(pilot, "enter")
         assert isinstance(app.screen, EpisodeScreen)
         detail = app.screen.query_one(EpisodeDetail)
-        await pilot.press("end")
-        await settle(pilot)
+        await keys(pilot, "end")
         bottom = detail.scroll_y
         assert bottom > 0 and bottom == detail.max_scroll_y
         await pilot.press("plus")  # rated: the page is shown again, with the new numbers
@@ -2075,15 +1929,13 @@ async def test_the_review_card_shows_the_episode_as_an_undo_leaves_it(
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
+        await keys(pilot, "r")
         screen = app.screen
         assert isinstance(screen, ReviewScreen) and screen.current is not None
         await pilot.press("k")  # keep it: pinned, so no longer decayed
         await settle(pilot)
         assert m.rows([old])[old].pinned
-        await pilot.press("u")
-        await settle(pilot)
+        await keys(pilot, "u")
         assert not m.rows([old])[old].pinned
         detail = screen.query_one(EpisodeDetail)
         assert detail.episode_id == old
@@ -2113,8 +1965,7 @@ async def test_typing_in_the_search_results_refines_the_query(store: Memory) -> 
         await settle(pilot)
         assert app.focused is query and query.value == "stripe update api"
         assert app.screen is screen and len(app.undo_stack) == 0
-        await pilot.press(*["backspace"] * 11, "down", "down")
-        await settle(pilot)
+        await keys(pilot, *["backspace"] * 11, "down", "down")
         assert app.focused is results and results.cursor_row == 1
         await pilot.press("up")  # to the first hit
         assert app.focused is results and results.cursor_row == 0
@@ -2157,13 +2008,11 @@ async def test_review_answers_only_what_is_live_now(data_dir: Path, archived_els
         said = f"{gone[:8]} was archived elsewhere since; nothing left to do here — s skips"
         assert said in review_status(app)
         for key in ("a", "m", "k"):
-            await pilot.press(key)
-            await settle(pilot)
+            await keys(pilot, key)
             assert app.screen is screen and notices(app)[-1] == said
         assert not m.rows([kept, spare])[kept if gone == spare else spare].archived
         assert screen.position == 0 and not screen.steps and len(app.undo_stack) == 0
-        await pilot.press("s", "ctrl+q")
-        await settle(pilot)
+        await keys(pilot, "s", "ctrl+q")
     assert app.farewell == "memrl review: 1 of 3 findings answered — 1 skipped; nothing was changed"
     other.close()
     m.close()
@@ -2183,13 +2032,11 @@ async def test_review_archives_only_the_live_look_alikes(data_dir: Path) -> None
         assert isinstance(screen, ReviewScreen) and screen.current is not None
         first, second, third = (r.id for r in screen.current.rows)
         other.archive([second])
-        await pilot.press("a")
-        await settle(pilot)
+        await keys(pilot, "a")
         question = str(app.screen.query_one("#confirm-question", Static).render())
         detail = str(app.screen.query_one("#confirm-detail", Static).render())
         assert question == "Archive 1 episode?" and third[:8] in detail and second[:8] not in detail
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "y")
         assert notices(app)[-1] == f"archived {third[:8]} (u undoes)"
         assert app.undo_stack.peek().label == f"archive of {third[:8]}"
     assert not m.rows([first])[first].archived and m.rows([third])[third].archived
@@ -2201,12 +2048,10 @@ async def test_archiving_what_was_archived_while_asking_changes_and_counts_nothi
     store: Memory, other: Memory
 ) -> None:
     async with on_first_episode(store) as (app, pilot, target):
-        await pilot.press("a")
-        await settle(pilot)
+        await keys(pilot, "a")
         assert isinstance(app.screen, ConfirmScreen)
         other.archive([target])  # while the question is up
-        await pilot.press("y")
-        await settle(pilot)
+        await keys(pilot, "y")
         assert notices(app)[-1] == f"{target[:8]} archived already: nothing was changed"
         assert len(app.undo_stack) == 0
 
