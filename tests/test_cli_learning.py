@@ -137,6 +137,14 @@ def test_pin_unpin_and_history():
     assert rated["after"] == 0.55
 
 
+def test_history_shows_a_restore_as_an_event_not_as_a_change_of_nothing():
+    a, _b = two()
+    run("archive", a[:8])
+    run("restore", a[:8])
+    row = next(line for line in run("history", a[:8]).output.splitlines() if "restore" in line)
+    assert "50%" in row and "→" not in row and "pts" not in row and "—" in row
+
+
 def test_stats():
     a, _b = two()
     assert "most useful: none yet" in run("stats").output  # unrated is not useful

@@ -252,11 +252,12 @@ def history(
     for e in h.events:
         d = e.after - e.before
         cause = e.cause + (f" ← {e.other_id[:8]}" if e.other_id else "")
+        moved = d != 0  # a restore is an event in the episode's life, not a change
         table.add_row(
             ago(e.ts, memory.now()),
             cause,
-            f"{pct(e.before)} → {pct(e.after)}",
-            points(d),
+            f"{pct(e.before)} → {pct(e.after)}" if moved else pct(e.after),
+            points(d) if moved else "[dim]—[/]",
             e.detail,
         )
     console().print(table)
