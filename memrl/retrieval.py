@@ -9,7 +9,9 @@ explain its place.
 
 from __future__ import annotations
 
+import errno
 import re
+import signal
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,12 @@ MAX_QUERY_CHARS = 2_000
 IDENTIFIER = re.compile(
     r"\w+(?:[./:\\_]+\w+)+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\d{4,}\b"
 )
+
+# A word in capitals is a code when the system names an error or a signal so (ECONNREFUSED,
+# ENOENT, SIGKILL): what a failing call prints, as exact as E0308. Other capitals (JSON,
+# HTTP, CORS, README) are vocabulary, and episodes that use them are not what was asked.
+CAPITALS = re.compile(r"\b[A-Z][A-Z0-9]{3,}\b")
+SYSTEM_CODES = frozenset(errno.errorcode.values()) | frozenset(s.name for s in signal.Signals)
 
 
 def weak_below(settings: RetrievalSettings) -> float:
@@ -61,8 +69,11 @@ def clean_query(query: str) -> str:
 
 
 def identifiers(query: str) -> list[str]:
-    """The words of `query` that name something exactly (see IDENTIFIER), lower-cased."""
-    return list(dict.fromkeys(m.lower() for m in IDENTIFIER.findall(query) if len(m) >= 4))
+    """The words of `query` that name something exactly (see IDENTIFIER and SYSTEM_CODES),
+    lower-cased, in the order they appear."""
+    found = [(m.start(), m.group()) for m in IDENTIFIER.finditer(query)]
+    found += [(m.start(), m.group()) for m in CAPITALS.finditer(query) if m[0] in SYSTEM_CODES]
+    return list(dict.fromkeys(word.lower() for _at, word in sorted(found) if len(word) >= 4))
 
 
 def keyword_scores(hits: list[tuple[float, str]], names: list[str]) -> list[tuple[float, bool]]:

@@ -265,6 +265,20 @@ def test_the_episode_holding_a_searched_path_comes_before_one_that_reads_closer(
     assert "ranks ahead" not in result.explain(second)
 
 
+def test_a_system_error_name_finds_the_episode_that_holds_it_as_a_close_match(memory):
+    """ECONNREFUSED alone reads like little (similarity ~0.2), yet it is an exact code."""
+    held = memory.capture(
+        episode(
+            task="Make the worker reconnect to the cache",
+            summary="The worker crashed at boot; it now retries with backoff until Redis "
+            "answers. Error seen: ECONNREFUSED 127.0.0.1:6379",
+        )
+    ).episode.id
+    memory.capture(episode(task="Fix webhook timeouts", summary="Raised the client timeout"))
+    (hit, *_) = memory.search("ECONNREFUSED", limit=2).hits
+    assert hit.id == held and hit.exact and not hit.weak
+
+
 def test_an_error_code_finds_the_episode_that_holds_it_as_a_close_match(memory):
     held = memory.capture(
         episode(
@@ -297,6 +311,8 @@ def test_a_name_no_episode_holds_gives_no_full_keyword_match(memory):
         ("TypeError: NoneType has no attribute", ["typeerror", "nonetype"]),
         ("getUserById fails on orders.user_id", ["getuserbyid", "orders.user_id"]),
         ("rustc E0308 and database error 1049", ["e0308", "1049"]),
+        ("worker gets ECONNREFUSED, then SIGKILL", ["econnrefused", "sigkill"]),
+        ("JSON parse error in the HTTP client, see README", []),  # vocabulary, not codes
         ("login redirect vulnerability", []),
         ("fix the flaky-test in CI", []),  # a hyphenated word is a plain phrase
     ],
