@@ -61,6 +61,17 @@ class Graph(LearningBase):
         hits = self.m.index.search_vector(vector, REACH + 1)
         return self._keep(hits, episode_id, REACH)
 
+    def _within_reach_of(
+        self, ids: Sequence[str], matrix: np.ndarray
+    ) -> dict[str, list[tuple[str, float]]]:
+        """`_within_reach` for many episodes, in batches (a restore may bring back hundreds)."""
+        out: dict[str, list[tuple[str, float]]] = {}
+        for start in range(0, len(ids), 64):
+            hits = self.m.index.search_vectors(matrix[start : start + 64], REACH + 1)
+            for episode_id, near in zip(ids[start : start + 64], hits, strict=True):
+                out[episode_id] = self._keep(near, episode_id, REACH)
+        return out
+
     def _neighbours_of(self, ids: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
         """Neighbours of indexed episodes, found in batches (a credit may reach hundreds)."""
         if not ids:
@@ -74,10 +85,6 @@ class Graph(LearningBase):
             for episode_id, near in zip(chunk, hits, strict=True):
                 out[episode_id] = self._keep(near, episode_id)
         return out
-
-    def _vector(self, episode_id: str) -> np.ndarray | None:
-        ids, matrix = self.m.index.vectors([episode_id])
-        return matrix[0] if ids else None
 
     def _set_out_edges(
         self, c: sqlite3.Connection, src: str, edges: list[tuple[str, float]]
@@ -240,14 +247,10 @@ class Graph(LearningBase):
         the prune took away, and each neighbour's history gets one row for it (naming one of
         the restored episodes that sends it value), not one for each episode restored.
         """
-        vectors: dict[str, np.ndarray] = {}
-        for episode_id in dict.fromkeys(ids):
-            vec = self._vector(episode_id)
-            if vec is not None:
-                vectors[episode_id] = vec
-        if not vectors:
+        found, matrix = self.m.index.vectors(list(dict.fromkeys(ids)))
+        if not found:
             return []
-        moved = sorted(vectors)
+        moved = sorted(set(found))
         marks = ",".join("?" * len(moved))
         with self.ledger.write() as c:
             senders = {
@@ -260,7 +263,7 @@ class Graph(LearningBase):
         # count them among their k nearest.
         rebuilt = self._sources(senders | set(moved))
         fresh = self._neighbours_of(sorted(rebuilt))
-        near_of = {i: self._within_reach(v, i) for i, v in vectors.items()}
+        near_of = self._within_reach_of(found, matrix)
         with self.ledger.write() as c:
             affected = self._rebuild_out_edges(c, fresh)
             affected |= self._attach_edges(c, near_of, rebuilt)
