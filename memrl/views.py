@@ -77,6 +77,24 @@ def pct(x: float) -> str:
     return f"{math.floor(round(x * 100, 2) + 0.5)}%"
 
 
+def points(delta: float) -> str:
+    """A utility change in percentage points: `+5.0 pts`, `−0.04 pts`, `+<0.01 pts`. A change
+    too small for one decimal shows its size rather than a bare 0.0."""
+    size = abs(delta) * 100
+    amount = (
+        f"{size:.1f}" if size >= 0.1 or size == 0 else f"{size:.2f}" if size >= 0.01 else "<0.01"
+    )
+    return f"{'+' if delta >= 0 else '−'}{amount} pts"
+
+
+def moved(before: float, after: float) -> tuple[str, str]:
+    """A history row's utility and change cells: `50% → 55%` and `+5.0 pts`; a row that
+    moved nothing (a restore) is an event at its utility, `50%` and `—`."""
+    if after == before:
+        return pct(after), "—"
+    return f"{pct(before)} → {pct(after)}", points(after - before)
+
+
 def utility_style(x: float) -> str:
     """The colour a utility is shown in: green from 0.6, red below 0.4, else yellow."""
     return "green" if x >= 0.6 else "red" if x < 0.4 else "yellow"

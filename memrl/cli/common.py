@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from memrl import views
 from memrl.views import largest_first, plural
 from memrl.views import pct as pct  # re-exported for the commands; views is pydantic-free
 from memrl.views import utility_style as utility_style
@@ -148,13 +149,8 @@ def cut(text: str) -> Text:
 
 
 def points(delta: float) -> str:
-    """A utility change in percentage points, coloured: `+5.0 pts`, `−0.04 pts`, `+<0.01 pts`.
-    A change too small for one decimal shows its size rather than a bare 0.0."""
-    size = abs(delta) * 100
-    amount = f"{size:.1f}" if size >= 0.1 else f"{size:.2f}" if size >= 0.01 else "<0.01"
-    if size == 0:
-        amount = "0.0"
-    return f"[green]+{amount} pts[/]" if delta >= 0 else f"[red]−{amount} pts[/]"
+    """`views.points`, coloured: green for a rise, red for a fall."""
+    return f"[{'green' if delta >= 0 else 'red'}]{views.points(delta)}[/]"
 
 
 def outcome_style(outcome: str) -> str:

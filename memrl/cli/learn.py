@@ -22,14 +22,13 @@ from memrl.cli.common import (
     note_unknown_project,
     open_memory,
     pct,
-    points,
     print_changes,
     print_json,
     print_plot,
     row_json,
     utility_style,
 )
-from memrl.views import ago, human_size, plural
+from memrl.views import ago, human_size, moved, plural
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -252,12 +251,12 @@ def history(
     for e in h.events:
         d = e.after - e.before
         cause = e.cause + (f" ← {e.other_id[:8]}" if e.other_id else "")
-        moved = d != 0  # a restore is an event in the episode's life, not a change
+        utility, change = moved(e.before, e.after)
         table.add_row(
             ago(e.ts, memory.now()),
             cause,
-            f"{pct(e.before)} → {pct(e.after)}" if moved else pct(e.after),
-            points(d) if moved else "[dim]—[/]",
+            utility,
+            f"[{'green' if d > 0 else 'red' if d < 0 else 'dim'}]{change}[/]",
             e.detail,
         )
     console().print(table)

@@ -16,7 +16,7 @@ from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.tui.widgets.neighbour_graph import NeighbourGraph
 from memrl.tui.widgets.utility_curve import UtilityCurve
-from memrl.views import age, pct
+from memrl.views import age, moved, pct
 
 
 class EpisodeScreen(EpisodeActions):
@@ -104,15 +104,8 @@ class EpisodeScreen(EpisodeActions):
         table = self.query_one("#events", DataTable)
         table.clear()
         for e in reversed(history.events):
-            delta = e.after - e.before
             cause = e.cause + (f" ← {e.other_id[:8]}" if e.other_id else "")
-            table.add_row(
-                age(e.ts, now),
-                cause,
-                f"{pct(e.before)} → {pct(e.after)}",
-                f"{delta * 100:+.1f} pts",
-                e.detail,
-            )
+            table.add_row(age(e.ts, now), cause, *moved(e.before, e.after), e.detail)
 
     @work(thread=True, exclusive=True, group="neighbours", exit_on_error=False)
     def load_neighbours(self) -> None:
