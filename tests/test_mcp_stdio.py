@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -253,6 +254,72 @@ async def test_four_servers_share_one_store_and_lose_nothing(memory):
         r[0] for r in memory.ledger.conn.execute("SELECT DISTINCT session_id FROM retrievals")
     }
     assert sessions == {f"session-{n}" for n in range(4)}
+
+
+def _started(data_dir: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(EXE)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **server_env()},
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(json.dumps(INIT).encode() + b"\n")
+    proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["id"] == 0
+    return proc
+
+
+def test_a_session_ending_mid_capture_leaves_the_episode_searchable(data_dir):
+    """Claude Code stops its server with SIGTERM when a session ends, which is when Claude
+    captures. Stopped between the episode's file and its index row, the capture finishes
+    first: nothing is left for `memrl index` to repair."""
+    from memrl.maintenance import index_report
+
+    proc = _started(data_dir)
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "memrl_capture",
+            "arguments": {
+                "task": "Fix the flaky upload test",
+                "summary": "Waited for the upload to finish before asserting. " * 300,
+                "outcome": "success",
+            },
+        },
+    }
+    assert proc.stdin
+    proc.stdin.write(json.dumps(call).encode() + b"\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not list((data_dir / "episodes").glob("*/*.json")):  # the file is written…
+        assert time.monotonic() < deadline and proc.poll() is None
+    proc.send_signal(signal.SIGTERM)  # …and the index row not yet, most likely
+    assert proc.wait(timeout=20) == 0
+    memory = Memory(data_dir)
+    try:
+        report = index_report(memory)
+        assert len(memory.ledger.conn.execute("SELECT id FROM episodes").fetchall()) == 1
+        assert not report.missing and not report.stale
+        hits = memory.search("flaky upload test", limit=1, log=False).hits
+        assert [h.row.title for h in hits] == ["Fix the flaky upload test"]
+    finally:
+        memory.close()
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_idle_server_exits_at_once_when_stopped(data_dir, how):
+    """Ctrl-C in a terminal, or SIGTERM, ends the server even with its stdin still open."""
+    proc = _started(data_dir)
+    proc.send_signal(how)
+    try:
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
 
 
 def test_help_says_what_the_server_is_and_arguments_are_refused():

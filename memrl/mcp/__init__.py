@@ -19,10 +19,7 @@ def main() -> None:
             USAGE if known else f"memrl-mcp takes no arguments, not {' '.join(args)!r}\n\n{USAGE}"
         )
         raise SystemExit(0 if known else 2)
-    if sys.stdin.isatty():  # a person, not Claude Code: say what this is, let Ctrl-C quit
-        import signal
-
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if sys.stdin.isatty():  # a person, not Claude Code: say what this is
         sys.stderr.write(
             "memrl-mcp is the MCP server Claude Code starts (`memrl setup claude` registers "
             "it); it now waits for JSON-RPC on stdin. Ctrl-C or Ctrl-D quits.\n"

@@ -25,6 +25,7 @@ from memrl.mcp import protocol
 from memrl.mcp.backend import Backend
 
 FIRST_LINE_WAIT = 0.3  # seconds to wait for `initialize` before loading anything
+STOP_WAIT = 10.0  # seconds a call under way may take to finish once the server is stopped
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a whole episode is at most 512 KB; escaping can double it
 _ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")')
 _METHOD = re.compile(rb'"method"\s*:\s*"([^"]*)"')
@@ -290,10 +291,39 @@ async def _serve_sdk(server: Any, lines: _Lines, replies: _Replies) -> None:
         await low.run(read, write, low.create_initialization_options())
 
 
+def _stop_when_asked(backend: Backend, wire_out: IO[bytes], lock: threading.Lock) -> None:
+    """On SIGTERM (Claude Code ending a session) or SIGINT: let the call under way finish,
+    start none after it, and exit.
+
+    Sessions end right after Claude is told to capture what it learned: a capture killed
+    between its file and its index row would leave an episode that search cannot find until
+    `memrl index` runs. A call that is not done within STOP_WAIT seconds is left, as the
+    signal's default would have left it.
+    """
+    import signal
+
+    def finish() -> None:
+        backend.stop(STOP_WAIT)
+        with lock:  # never leave a reply half written
+            try:
+                wire_out.flush()
+            except (OSError, ValueError):
+                pass
+            sys.stderr.flush()
+            os._exit(0)
+
+    def asked(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=finish, name="memrl-stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, asked)
+    signal.signal(signal.SIGINT, asked)
+
+
 def serve() -> None:
     wire_in, wire_out = _take_stdio()
     lock = threading.Lock()
     backend = Backend()
+    _stop_when_asked(backend, wire_out, lock)
     first: bytes | None = None
     skip_id: Any = None
     if _readable(wire_in, FIRST_LINE_WAIT):
@@ -320,7 +350,5 @@ def serve() -> None:
     try:
         replies = _Replies(wire_out, lock, skip_id)
         anyio.run(_serve_sdk, server, _Lines(wire_in, first, replies), replies)
-    except KeyboardInterrupt:
-        pass
     finally:
         sys.stderr.flush()
