@@ -206,9 +206,9 @@ def neighbours(memory: Memory, ref: str, limit: int = 20) -> list[Neighbour]:
     def flow(src: str, dst: str) -> float:
         """The value src currently passes to dst (0 when src has no evidence)."""
         inflows = [
-            Inflow(s, sim, q)
-            for s, sim, q in conn.execute(
-                "SELECT e.src, e.sim, COALESCE(st.q, 0.5) FROM edges e "
+            Inflow(s, sim, q, evidence)
+            for s, sim, q, evidence in conn.execute(
+                "SELECT e.src, e.sim, COALESCE(st.q, 0.5), COALESCE(st.evidence, 0) FROM edges e "
                 "LEFT JOIN state st ON st.id = e.src WHERE e.dst = ?",
                 (dst,),
             )

@@ -40,25 +40,35 @@ def test_outcome_rewards():
 
 
 def test_propagation_is_a_bounded_discounted_average():
-    one = [Inflow("a", 0.8, 0.9)]
-    weight = (0.8 - 0.5) / (1 - 0.5)
+    one = [Inflow("a", 0.8, 0.9, 2)]
+    weight = (0.8 - 0.5) / (1 - 0.5) * 0.5  # edge weight × the source's confidence (2 signals)
     assert rules.propagated(one, 0.9, 0) == pytest.approx(0.9 * weight * 0.4)
-    many = [Inflow(str(i), 0.9, 1.0) for i in range(50)]
+    many = [Inflow(str(i), 0.9, 1.0, 8) for i in range(50)]
     assert rules.propagated(many, 0.9, 0) == pytest.approx(0.9 * 0.5)
-    assert rules.propagated([Inflow("a", 0.8, 0.5)], 0.9, 0) == 0.0
-    mixed = [Inflow("a", 0.8, 1.0), Inflow("b", 0.8, 0.0)]
+    assert rules.propagated([Inflow("a", 0.8, 0.5, 3)], 0.9, 0) == 0.0
+    mixed = [Inflow("a", 0.8, 1.0, 3), Inflow("b", 0.8, 0.0, 3)]
     assert rules.propagated(mixed, 0.9, 0) == pytest.approx(0.0)
+
+
+def test_a_neighbour_pulls_as_hard_as_its_evidence_is_sure():
+    """One rating does not outweigh nine: a near-duplicate rated helpful once does not drag
+    down an episode that a well-rated one lifts (it lifts it a little more)."""
+    q_nine = 1 - 0.5 * 0.9**9  # nine helpful ratings at α = 0.1
+    lifted = rules.propagated([Inflow("a", 0.96, q_nine, 9)], 0.9, 0)
+    both = rules.propagated([Inflow("a", 0.96, q_nine, 9), Inflow("b", 0.96, 0.55, 1)], 0.9, 0)
+    assert lifted > 0.15 and both >= lifted
+    assert rules.propagated([Inflow("a", 0.96, 1.0, 0)], 0.9, 0) == 0.0  # no evidence, no pull
 
 
 def test_edge_weight_is_zero_at_the_threshold_and_one_for_duplicates():
     assert rules.edge_weight(0.5, 0.5) == 0.0
     assert rules.edge_weight(1.0, 0.5) == 1.0
     assert rules.edge_weight(0.75, 0.5) == pytest.approx(0.5)
-    assert rules.propagated([Inflow("a", 0.5, 1.0)], 0.9, 0) == 0.0
+    assert rules.propagated([Inflow("a", 0.5, 1.0, 4)], 0.9, 0) == 0.0
 
 
 def test_own_evidence_damps_what_neighbours_say():
-    pull = [Inflow("a", 0.9, 0.1)]
+    pull = [Inflow("a", 0.9, 0.1, 6)]
     fresh = rules.propagated(pull, 0.9, own_evidence=0)
     seasoned = rules.propagated(pull, 0.9, own_evidence=10)
     assert fresh < seasoned < 0
@@ -66,7 +76,7 @@ def test_own_evidence_damps_what_neighbours_say():
 
 
 def test_flows_sum_to_the_backup():
-    pull = [Inflow("a", 0.9, 0.8), Inflow("b", 0.6, 0.3), Inflow("c", 0.7, 0.6)]
+    pull = [Inflow("a", 0.9, 0.8, 3), Inflow("b", 0.6, 0.3, 1), Inflow("c", 0.7, 0.6, 2)]
     assert sum(rules.flows(pull, 0.9, 1).values()) == pytest.approx(rules.propagated(pull, 0.9, 1))
 
 

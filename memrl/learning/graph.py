@@ -295,12 +295,13 @@ class Graph(LearningBase):
         history of each neighbour can name the one whose value it lost."""
         lost: dict[str, list[Inflow]] = defaultdict(list)
         if sources:
-            for dst, src, sim, q in c.execute(
-                f"SELECT e.dst, e.src, e.sim, COALESCE(s.q, {NEUTRAL}) FROM edges e "
-                f"LEFT JOIN state s ON s.id = e.src WHERE e.src IN ({','.join('?' * len(sources))})",
+            for dst, src, sim, q, evidence in c.execute(
+                f"SELECT e.dst, e.src, e.sim, COALESCE(s.q, {NEUTRAL}), COALESCE(s.evidence, 0) "
+                f"FROM edges e LEFT JOIN state s ON s.id = e.src "
+                f"WHERE e.src IN ({','.join('?' * len(sources))})",
                 list(sources),
             ):
-                lost[dst].append(Inflow(src, sim, q))
+                lost[dst].append(Inflow(src, sim, q, evidence))
         return lost
 
     def _recompute(
@@ -323,12 +324,12 @@ class Graph(LearningBase):
         for start in range(0, len(targets), 500):
             chunk = list(targets[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for dst, src, sim, q in c.execute(
-                "SELECT e.dst, e.src, e.sim, COALESCE(s.q, 0.5) FROM edges e "
-                f"LEFT JOIN state s ON s.id = e.src WHERE e.dst IN ({marks})",
+            for dst, src, sim, q, evidence in c.execute(
+                f"SELECT e.dst, e.src, e.sim, COALESCE(s.q, {NEUTRAL}), COALESCE(s.evidence, 0) "
+                f"FROM edges e LEFT JOIN state s ON s.id = e.src WHERE e.dst IN ({marks})",
                 chunk,
             ):
-                inflows[dst].append(Inflow(src, sim, q))
+                inflows[dst].append(Inflow(src, sim, q, evidence))
         states = self.ledger.states(targets)
         new_p = {t: self._backup(inflows.get(t, []), states[t].evidence) for t in targets}
         return self._write_p(
@@ -419,7 +420,7 @@ class Graph(LearningBase):
         for s_row, d_row, sim in edges:
             src, dst = ids[s_row], ids[d_row]
             if dst in targets:
-                inflows[dst].append(Inflow(src, sim, states[src].q))
+                inflows[dst].append(Inflow(src, sim, states[src].q, states[src].evidence))
                 edge_rows.append((src, dst, sim))
         new_p = {
             t: self._backup(inflows.get(t, []), states[t].evidence) for t in ids if t in targets

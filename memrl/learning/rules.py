@@ -64,6 +64,7 @@ class Inflow:
     src: str
     sim: float
     q: float
+    evidence: int
 
 
 def edge_weight(sim: float, threshold: float) -> float:
@@ -80,9 +81,11 @@ def propagated(
 ) -> float:
     """The Bellman backup p = γ·Σ w·(q − ½) / max(1, Σ w), damped by the episode's own confidence.
 
-    w is the edge weight of each neighbour. Averaging (rather than summing) keeps p bounded
-    however many neighbours an episode has, and the damping lets an episode's own feedback
-    outweigh what its neighbours suggest.
+    w is each neighbour's edge weight times its confidence: a neighbour pulls as hard as its
+    own evidence is sure, so one rating does not outweigh nine, and one with none sends
+    nothing. Averaging (rather than summing) keeps p bounded however many neighbours an
+    episode has, and the damping lets an episode's own feedback outweigh what its neighbours
+    suggest.
     """
     return sum(flows(inflows, gamma, own_evidence, threshold).values())
 
@@ -93,7 +96,7 @@ def flows(
     """Each neighbour's share of `propagated`, for explaining and drawing the graph."""
     if not inflows:
         return {}
-    weights = {f.src: edge_weight(f.sim, threshold) for f in inflows}
+    weights = {f.src: edge_weight(f.sim, threshold) * confidence(f.evidence) for f in inflows}
     total = max(1.0, sum(weights.values()))
     damp = gamma * (1.0 - confidence(own_evidence))
     return {f.src: damp * weights[f.src] * (f.q - NEUTRAL) / total for f in inflows}
