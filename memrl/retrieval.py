@@ -76,6 +76,14 @@ def identifiers(query: str) -> list[str]:
     return list(dict.fromkeys(word.lower() for _at, word in sorted(found) if len(word) >= 4))
 
 
+def holds(text: str, name: str) -> bool:
+    """Does lower-cased `text` hold the identifier `name` whole, not as part of a longer name:
+    `get_user` is not in `get_user_by_email`, `handler_5` not in `handler_55`, `session.py`
+    not in `session.py.bak`. A path may sit under a longer one (`app/db.py` in
+    `src/app/db.py`), and a line number may follow it (`app/db.py:42`)."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w|\.\w)", text) is not None
+
+
 def keyword_scores(hits: list[tuple[float, str]], names: list[str]) -> list[tuple[float, bool]]:
     """Each full-text hit's keyword match and whether it holds every identifier of the query
     whole. The match is its BM25 score relative to the best one, halved in the proportion of
@@ -87,7 +95,7 @@ def keyword_scores(hits: list[tuple[float, str]], names: list[str]) -> list[tupl
         held = 1.0
         if names:
             text = text.lower()
-            held = sum(name in text for name in names) / len(names)
+            held = sum(holds(text, name) for name in names) / len(names)
             share *= 0.5 + 0.5 * held
         out.append((share, bool(names) and held == 1.0))
     return out

@@ -321,3 +321,32 @@ def test_identifiers_are_the_words_that_name_something_exactly(query, names):
     from memrl.retrieval import identifiers
 
     assert identifiers(query) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "held"),
+    [
+        ("crash in get_user_by_email_v2", "get_user_by_email", False),
+        ("get_user_by_email_v2 returned none", "email_v2", False),
+        ("retries in handler_55", "handler_5", False),
+        ("copied legacy/app/db/session.py.bak", "app/db/session.py", False),
+        ("traceback at src/app/db/session.py:42", "app/db/session.py", True),
+        ("error[e0308]: mismatched types", "e0308", True),
+        ("joined on orders.user_id.", "orders.user_id", True),
+    ],
+)
+def test_an_identifier_is_held_whole_only_where_it_is_not_part_of_a_longer_name(text, name, held):
+    from memrl.retrieval import holds
+
+    assert holds(text, name) is held
+
+
+def test_a_longer_name_that_contains_the_searched_one_is_not_an_exact_match(memory):
+    memory.capture(
+        episode(
+            task="Crash in get_user_by_email_v2",
+            summary="get_user_by_email_v2 returned None for mixed-case addresses",
+        )
+    )
+    (hit,) = memory.search("get_user_by_email", limit=1, log=False).hits
+    assert not hit.exact and hit.keyword <= 0.5
