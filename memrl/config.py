@@ -87,7 +87,7 @@ class LearningSettings(_Section):
 class RetrievalSettings(_Section):
     limit: int = Field(5, ge=1, le=100)
     """Results returned when no limit is given."""
-    min_similarity: float = Field(0.25, ge=-1, le=1)
+    min_similarity: float = Field(0.25, ge=0, lt=1)
     """Candidates whose relevance (cosine similarity + keyword_weight × keyword match) is below
     this are dropped."""
     utility_weight: float = Field(0.4, ge=0, le=1)

@@ -440,6 +440,9 @@ def test_config_show_get_set():
     assert bad.exit_code == 2 and "retrieval.limit" in bad.output and "integer" in bad.output
     bad = runner.invoke(app, ["config", "get", "nope.key"])
     assert bad.exit_code == 2 and "unknown config key" in bad.output
+    # a negative minimum similarity would let every unrelated episode through as a close match
+    bad = runner.invoke(app, ["config", "set", "retrieval.min_similarity", "--", "-1"])
+    assert bad.exit_code == 2 and "greater than or equal to 0" in bad.output
     got = json.loads(run("config", "get", "retrieval.limit", "--json").stdout)
     assert got == {"key": "retrieval.limit", "value": 8}
     assert json.loads(run("config", "set", "retrieval.limit", "6", "--json").stdout)["value"] == 6
