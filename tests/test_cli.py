@@ -358,6 +358,10 @@ def test_search_table_and_json():
     assert "utility" in data["hits"][0]
     empty = runner.invoke(app, ["search", "  "])
     assert empty.exit_code == 2 and "query is empty" in empty.output
+    # the words of an unquoted query are one query, as they would be quoted
+    words = json.loads(run("search", "login", "redirect", "vulnerability", "--json").stdout)
+    assert words["query"] == "login redirect vulnerability"
+    assert words["hits"][0]["id"] == data["hits"][0]["id"]
 
 
 def test_searching_for_an_id_points_to_show():

@@ -29,7 +29,11 @@ app = typer.Typer()
 @app.command()
 @guarded
 def search(
-    query: str = typer.Argument(..., help="What you are looking for: a task, an error, a path."),
+    words: list[str] = typer.Argument(
+        ...,
+        metavar="QUERY",
+        help="What you are looking for: a task, an error, a path. Quotes are optional.",
+    ),
     limit: int = typer.Option(None, "--limit", "-n", min=1, max=100, help="How many results."),
     project: str = typer.Option(None, "--project", "-p", help="Only this project."),
     explain: bool = typer.Option(
@@ -48,6 +52,7 @@ def search(
     from memrl.project import detect
     from memrl.refs import named_episode
 
+    query = " ".join(words)
     memory = open_memory()
     result = memory.search(
         query,
