@@ -159,9 +159,9 @@ class Learned(BaseModel):
 
 def _parse_line(
     memory: Memory, n: int, line: str | bytes
-) -> tuple[Episode, dict, bool, bool] | None:
-    """The line's episode, its learning, whether it is archived, and whether its id was made
-    from its content (it had none); None for a blank line."""
+) -> tuple[Episode, dict, bool, bool, list[str]] | None:
+    """The line's episode, its learning, whether it is archived, whether its id was made
+    from its content (it had none), and the fields it gives; None for a blank line."""
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -181,6 +181,7 @@ def _parse_line(
     if derived:  # named by all it holds, so the same file imported again adds nothing
         data.pop("id", None)
         data["id"] = _content_id(data)
+    given = sorted(set(data) - {"learning", "archived"})  # not those the import fills in
     raw = data.pop("learning", None)
     try:
         learning = Learned.model_validate(raw).model_dump() if raw else {}
@@ -195,7 +196,7 @@ def _parse_line(
         ep = prepare(memory, data, source=Source.imported, future_ok=exported, fill=not exported)
     except InvalidInput as exc:
         raise InvalidInput(f"line {n}: {exc}") from None
-    return ep, learning, archived, derived
+    return ep, learning, archived, derived, given
 
 
 def _content_id(data: dict) -> str:
@@ -247,7 +248,7 @@ def _import(
                 continue
             if item is None:
                 continue
-            ep, learning, arch, made = item
+            ep, learning, arch, made, given = item
             if ep.id in archived:
                 if ep.id in derived:  # the same line again: one episode
                     result.skipped_existing += 1
@@ -258,7 +259,11 @@ def _import(
             if made:
                 derived.add(ep.id)
             if not result.errors:  # after the first bad line nothing will be written
-                record = {"episode": ep.model_dump(mode="json"), "learning": learning}
+                record = {
+                    "episode": ep.model_dump(mode="json"),
+                    "learning": learning,
+                    "given": given,
+                }
                 spool.add(json.dumps(record, ensure_ascii=False))
         if result.errors:
             return  # all or nothing: fix the file, then import again
@@ -267,16 +272,16 @@ def _import(
         result.skipped_existing += len(existing)
         total = sum(1 for i, arch in archived.items() if not arch and i not in existing)
         records = (json.loads(text) for text in spool)
-        items = ((parse(r["episode"]), r["learning"]) for r in records)
+        items = ((parse(r["episode"]), r["learning"], r["given"]) for r in records)
         done = 0
         while chunk := list(islice(items, CHUNK)):
-            present = [(ep, learn) for ep, learn in chunk if ep.id in existing and learn]
+            present = [(ep, learn) for ep, learn, _g in chunk if ep.id in existing and learn]
             result.restored += _restore_untaught(memory, present)
-            # A line without an id filled in its date (and perhaps project) as it came in: the
-            # id made from it says it is the same line, so the stored copy is not "different".
-            again = [ep for ep, _l in chunk if ep.id in existing and ep.id not in derived]
+            # Only what a line gives can differ: the date (or project) an import fills in for
+            # a line without one is this import's, not the file's.
+            again = [(ep, given) for ep, _l, given in chunk if ep.id in existing]
             result.differing += _differing(memory, again)
-            new = [(ep, learn, archived[ep.id]) for ep, learn in chunk if ep.id not in existing]
+            new = [(ep, learn, archived[ep.id]) for ep, learn, _g in chunk if ep.id not in existing]
             if not new:
                 continue
             result.dated_ahead += sum(ep.created_at.timestamp() > ahead for ep, _l, _a in new)
@@ -300,15 +305,17 @@ def _import(
             memory.learning.propagate()
 
 
-def _differing(memory: Memory, episodes: list[Episode]) -> list[str]:
-    """The ids of `episodes` whose stored copy holds something else (updated_at aside)."""
+def _differing(memory: Memory, episodes: list[tuple[Episode, list[str]]]) -> list[str]:
+    """The ids of `episodes` whose stored copy holds something else in the fields their line
+    gives (updated_at aside)."""
     out = []
-    for ep in episodes:
+    for ep, given in episodes:
         try:
             stored = memory.store.load(ep.id)
         except MemrlError:
             continue  # unreadable: `memrl status` names it
-        if stored.model_dump(exclude={"updated_at"}) != ep.model_dump(exclude={"updated_at"}):
+        fields = set(given) - {"updated_at"}
+        if stored.model_dump(include=fields) != ep.model_dump(include=fields):
             out.append(ep.id)
     return out
 

@@ -494,6 +494,24 @@ def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
     assert shown["summary"] == "Changed since the export"  # the stored one is kept
 
 
+def test_a_hand_written_file_imported_again_differs_only_where_its_lines_changed(tmp_path):
+    """A line with an id but no date is dated by the import that stores it: a second
+    import of the same file (a resumed one, say) finds nothing different."""
+    lines = [
+        {"id": f"{n:032x}", "task": f"Task {n}", "summary": f"Did thing {n}", "project": "p"}
+        for n in range(1, 4)
+    ]
+    path = tmp_path / "hand.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run("import", str(path))
+    again = run("import", str(path)).output
+    assert "skipped 3 already present" in again and "differ" not in again
+    lines[1]["summary"] = "Did it differently"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    changed = " ".join(run("import", str(path)).output.split())
+    assert f"1 episode already present ({lines[1]['id'][:8]}) differs" in changed
+
+
 def test_export_leaves_out_a_hand_broken_episode_and_says_so(tmp_path, data_dir, monkeypatch):
     good, broken = captured(), captured()
     path = next((data_dir / "episodes").rglob(f"{broken}.json"))

@@ -483,7 +483,7 @@ def import_(
         console().print(
             f"[green]✓[/] imported {plural(result.imported, 'episode')}"
             + (
-                f", skipped {result.skipped_existing} already present"
+                f", skipped {result.skipped_existing:,} already present"
                 if result.skipped_existing
                 else ""
             )
