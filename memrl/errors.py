@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 
 class MemrlError(Exception):
     """Base class: the message is shown to the user as is."""
@@ -26,15 +28,25 @@ class Ambiguous(MemrlError):
 
     exit_code = 3
 
-    def __init__(self, prefix: str, matches: list[str]) -> None:
+    def __init__(self, prefix: str, matches: list[str], total: int | None = None) -> None:
         self.prefix = prefix
         self.matches = matches
-        shown = ", ".join(m[:12] for m in matches[:10])
-        more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+        total = max(total or 0, len(matches))
+        some = matches[:10]
+        # as many characters as tell the ones shown apart (ids imported from elsewhere can
+        # share more than the 8 that memrl's own never share)
+        width = max([8, *(_shared(a, b) + 1 for a, b in pairwise(some))])
+        shown = ", ".join(m[:width] for m in some)
+        more = f" and {total - len(some):,} more" if total > len(some) else ""
         super().__init__(
-            f"'{prefix}' matches {len(matches)} episodes ({shown}{more}); "
+            f"'{prefix}' matches {total:,} episodes ({shown}{more}); "
             "give more characters of the id."
         )
+
+
+def _shared(a: str, b: str) -> int:
+    """How many leading characters `a` and `b` have in common."""
+    return next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
 
 
 class ConfigError(MemrlError):

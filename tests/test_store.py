@@ -84,7 +84,19 @@ def test_prefixes_resolve_and_ambiguity_lists_matches(fast_memory):
     b = fast_memory.capture(episode(id="abcd" + "1" * 28, summary="b")).episode.id
     with pytest.raises(Ambiguous) as exc:
         fast_memory.resolve("abcd")
-    assert a[:12] in str(exc.value) and b[:12] in str(exc.value)
+    assert f"({b[:8]}, {a[:8]})" in str(exc.value)  # short ids, as every view shows them
+
+
+def test_an_ambiguous_prefix_counts_every_match_and_tells_the_shown_ones_apart(fast_memory):
+    """Ids imported from elsewhere may share far more than 8 characters."""
+    for n in range(60):
+        fast_memory.capture(episode(id=f"{n:032x}", summary=f"imported {n}"))
+    with pytest.raises(Ambiguous) as exc:
+        fast_memory.resolve("00000000")
+    message = str(exc.value)
+    assert message.startswith("'00000000' matches 60 episodes (") and "and 50 more" in message
+    shown = message.split("(", 1)[1].split(" and ")[0].split(", ")
+    assert len(shown) == 10 == len(set(shown)) and all(len(s) == 32 for s in shown)
 
 
 def test_archive_and_restore_lose_no_field(fast_memory):

@@ -13,7 +13,7 @@ from typing import Any
 from memrl.episode import MIN_PREFIX, TOO_DEEP, Episode, parse
 from memrl.errors import Ambiguous, CorruptFile, InvalidInput, NotFound, StoreError
 from memrl.store import files
-from memrl.store.ledger import SUMMARY_CHARS, CatalogRow, Ledger, tags_field
+from memrl.store.ledger import PREFIX_MATCHES, SUMMARY_CHARS, CatalogRow, Ledger, tags_field
 
 LEDGER_FILE = "memrl.db"
 EDIT_LOCK = ".edit.lock"
@@ -234,7 +234,10 @@ class EpisodeStore:
                 raise NotFound(f"{other[0][:8]} is not archived.")
             raise NotFound(f"no episode matches '{ref}'.")
         if len(matches) > 1 and ref not in matches:
-            raise Ambiguous(ref, matches)
+            total = len(matches)
+            if total == PREFIX_MATCHES:  # there may be more than were looked up
+                total = self.ledger.count_prefix(ref, archived=archived)
+            raise Ambiguous(ref, matches, total)
         return ref if ref in matches else matches[0]
 
     def resolve_all(self, refs: Sequence[str], *, archived: bool | None = False) -> list[str]:

@@ -114,6 +114,7 @@ CREATE TABLE IF NOT EXISTS problems (
 
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+PREFIX_MATCHES = 50  # the most episodes a prefix lookup returns
 # Pairs a person judged distinct though alike: review does not group them again. Added
 # after the first schema, so every ledger, old or new, gets it from _migrate.
 APART = (
@@ -514,7 +515,20 @@ class Ledger:
         if archived is not None:  # `+archived`: look up the id range, not every live row
             sql += " AND +archived = ?"
             args.append(int(archived))
-        return [r[0] for r in self.conn.execute(sql + " ORDER BY created_at DESC LIMIT 50", args)]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                sql + f" ORDER BY created_at DESC LIMIT {PREFIX_MATCHES}", args
+            )
+        ]
+
+    def count_prefix(self, prefix: str, *, archived: bool | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM episodes WHERE id >= ? AND id < ?"
+        args: list[Any] = [prefix, prefix + "\uffff"]
+        if archived is not None:
+            sql += " AND +archived = ?"
+            args.append(int(archived))
+        return int(self.conn.execute(sql, args).fetchone()[0])
 
     def latest(
         self, n: int = 1, project: str | None = None, archived: bool | None = False
