@@ -301,7 +301,7 @@ def test_feedback_undo_says_what_it_cannot_undo_and_changes_only_what_it_can():
     assert f"not undone: {b[:8]} has no rating left to undo" in partial.stderr
     after_b = json.loads(run("show", b[:8], "--json").stdout)["learning"]["utility"]
     assert after_b == pytest.approx(before_b, abs=1e-4)  # a's neighbour moved back with it
-    nothing = run("feedback", "undo", a[:8], code=3)
+    nothing = run("feedback", "undo", a[:8], code=2)  # a known id: refused, as others are
     assert f"{a[:8]} has no rating left to undo" in nothing.stderr
     run("search", "flaky login test")
     assert "has not been rated as 'last'" in run("feedback", "undo", "last", code=2).stderr

@@ -413,7 +413,7 @@ def test_a_rating_can_be_undone_exactly(flaky):
         assert after[i].learned.q == pytest.approx(before[i].learned.q)
         assert after[i].learned.p == pytest.approx(before[i].learned.p, abs=1e-12)
         assert after[i].learned.helpful == before[i].learned.helpful == 0
-    with pytest.raises(NotFound, match="no rating left"):
+    with pytest.raises(InvalidInput, match="no rating left"):
         memory.learning.undo_feedback(ids["B"])
 
 

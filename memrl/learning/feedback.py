@@ -311,9 +311,9 @@ class Feedback(Graph):
                     raise InvalidInput(
                         f"{episode_id[:8]} was rated again since; undo that rating first"
                     )
-                raise NotFound(f"that rating of {episode_id[:8]} was already undone")
+                raise InvalidInput(f"that rating of {episode_id[:8]} was already undone")
             if target is None:
-                raise NotFound(f"{episode_id[:8]} has no rating left to undo")
+                raise InvalidInput(f"{episode_id[:8]} has no rating left to undo")
             found_seq, word, rated_at, prev_used = target
             helpful = word == "helpful"
             s = self.ledger.states([episode_id])[episode_id]
