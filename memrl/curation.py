@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from memrl.episode import Episode, Outcome, now
-from memrl.errors import IndexUnavailable, InvalidInput, NotFound
+from memrl.errors import InvalidInput, NotFound
 from memrl.intake import check_summary
 from memrl.learning.rules import DAY, clip
 from memrl.store import Filters
@@ -167,12 +167,14 @@ class Curation:
     # review ---------------------------------------------------------------------
 
     def duplicate_clusters(self, project: str | None = None) -> list[Cluster]:
-        """Near-identical episodes within each project, by blocked similarity products."""
+        """Near-identical episodes within each project, by blocked similarity products.
+
+        Raises IndexUnavailable (with its fix) when there are episodes to compare and no
+        index to compare them by: "no duplicates" would be an all-clear nothing checked."""
         threshold = self.m.settings.review.duplicate_threshold
-        try:
-            ids, matrix = self.m.index.vectors(None)
-        except IndexUnavailable:
-            return []
+        if not any(n > 1 for p, n in self.m.projects() if project is None or p == project):
+            return []  # no project holds two live episodes: nothing to compare, no index needed
+        ids, matrix = self.m.index.vectors(None)
         cats = self.m.ledger.catalog_many(ids)
         by_project: dict[str, list[int]] = defaultdict(list)
         for n, i in enumerate(ids):

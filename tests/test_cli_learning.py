@@ -199,6 +199,18 @@ def test_merge_and_review():
     assert set(review) == {"duplicates", "stale", "unused", "prune", "suggestions"}
 
 
+def test_review_without_an_index_is_not_an_all_clear(data_dir):
+    import shutil
+
+    two()
+    shutil.rmtree(data_dir / "vectors")
+    for args in (["review", "--print"], ["review", "--print", "--json"]):
+        out = runner.invoke(app, args)
+        assert out.exit_code == 5, out.output  # the index's exit code, as search gives
+        assert "the search index does not exist; run `memrl index`" in out.output
+        assert "0 duplicate" not in out.output
+
+
 def test_counts_of_one_read_right():
     from memrl.views import plural
 

@@ -323,6 +323,28 @@ def test_review_finds_duplicates_stale_and_unused(mem, clock):
     assert [sorted(c.ids) for c in mem.curation.review().clusters] == [sorted([dup1, dup2])]
 
 
+def test_review_without_an_index_says_duplicates_cannot_be_checked(data_dir):
+    """Not "no duplicates": nothing was compared. A store with nothing to compare needs no
+    index, and what needs none (dead weight) is still planned."""
+    import shutil
+
+    from memrl.errors import IndexUnavailable
+    from memrl.memory import Memory
+
+    m = Memory(data_dir, embedder=HashEmbedder())
+    try:
+        m.capture(episode(summary="Cached pip downloads in the docker build"))
+        shutil.rmtree(data_dir / "vectors")
+        assert m.curation.review().clusters == []  # one episode per project: nothing to compare
+        m.capture(episode(summary="Cached pip downloads in the docker build", task="again"))
+        with pytest.raises(IndexUnavailable, match="run `memrl index`"):
+            m.curation.review()
+        assert m.curation.review(project="elsewhere").clusters == []
+        assert m.curation.prune_plan() == []
+    finally:
+        m.close()
+
+
 @pytest.mark.slow
 def test_four_processes_rating_one_episode_keep_exact_counts(mem):
     target = mem.capture(episode(summary="rated by everyone")).episode.id

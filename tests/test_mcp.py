@@ -1101,6 +1101,25 @@ async def test_review_names_what_it_found(fast_server, fast_memory):
     assert text.index("<memories>") < text.index(unused_id) < text.index("</memories>")
 
 
+async def test_review_without_an_index_says_so_rather_than_nothing_to_do(
+    fast_server, fast_memory, data_dir
+):
+    import shutil
+
+    for text in ("Cached pip downloads in the docker build", "Pinned the docker base image"):
+        fast_memory.capture(episode(summary=text))
+    async with Client(fast_server) as client:
+        _, before = await ok(client, "memrl_review")
+        shutil.rmtree(data_dir / "vectors")
+        refused = await fails(client, "memrl_review")
+        searched = await fails(client, "memrl_retrieve", query="docker build")
+        cleanup, _ = await ok(client, "memrl_review", action="cleanup")  # needs no index
+    assert "Nothing to do" in before
+    index = "the search index does not exist; run `memrl index`."
+    assert refused == f"memrl_review: {index}" and searched == f"memrl_retrieve: {index}"
+    assert cleanup["dead_weight_count"] == 0
+
+
 async def test_stats_show_what_helped_and_the_last_two_weeks(fast_server, fast_memory):
     async with Client(fast_server) as client:
         _, empty_text = await ok(client, "memrl_stats")
