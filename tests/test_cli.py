@@ -825,6 +825,15 @@ def test_search_with_a_model_path_that_is_no_folder_names_it_not_the_index(monke
     assert "--rebuild" not in result.output
 
 
+def test_search_with_a_models_folder_that_cannot_be_written_exits_6(monkeypatch, tmp_path):
+    captured()
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("MEMRL_MODELS_DIR", str(tmp_path / "a-file" / "models"))
+    result = runner.invoke(app, ["search", "redirect"])
+    assert result.exit_code == 6, result.exception  # the model's exit code, not a traceback
+    assert "the folder is not writable" in result.output and "MEMRL_MODELS_DIR" in result.output
+
+
 def test_a_broken_local_model_leaves_nothing_in_the_models_folder(monkeypatch, tmp_path):
     broken = tmp_path / "my-model"
     broken.mkdir()

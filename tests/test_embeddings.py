@@ -181,6 +181,43 @@ def test_tampered_package_file_is_refused(tmp_path, monkeypatch):
         bundled.assemble(tmp_path / "models")
 
 
+def test_a_models_folder_that_cannot_be_written_names_it_and_the_fix(tmp_path, monkeypatch):
+    """An empty folder mounted read-only (root is not stopped by chmod, so the error a
+    read-only mount gives is raised where the first file would be made), and a path under
+    a file: ModelUnavailable naming the folder, never a bare OSError."""
+    import errno
+
+    fix = "Point MEMRL_MODELS_DIR at a writable folder, or run `memrl init` once where"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    under_a_file = blocker / "models"
+    for attempt in (
+        lambda: bundled.assemble(under_a_file),
+        lambda: fresh(under_a_file).embed_query("x"),
+    ):
+        with pytest.raises(ModelUnavailable, match="not writable") as caught:
+            attempt()
+        assert f"prepared in {under_a_file}: the folder is not writable" in str(caught.value)
+        assert fix in str(caught.value)
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    if os.geteuid() != 0:  # chmod is enough where it binds
+        read_only.chmod(0o555)
+        with pytest.raises(ModelUnavailable, match=f"prepared in {read_only}: the folder is not"):
+            bundled.assemble(read_only)
+        read_only.chmod(0o755)
+
+    def mount_is_read_only(*_args, **_kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(bundled.tempfile, "mkstemp", mount_is_read_only)
+    with pytest.raises(ModelUnavailable) as caught:
+        fresh(read_only).embed_query("x")
+    assert f"prepared in {read_only}: the folder is not writable (Read-only file system)" in str(
+        caught.value
+    )
+
+
 def test_local_model_folder_without_tokenizer_config(tmp_path):
     source = bundled.assemble(tmp_path / "cache")
     local = tmp_path / "my-model"

@@ -804,6 +804,31 @@ async def test_status_warns_of_a_store_that_cannot_be_written(server, memory, mo
     assert "read-only" in status["advice"][0] and "MEMRL_DATA_DIR" in status["advice"][0]
 
 
+async def test_a_models_folder_that_cannot_be_written_is_a_failed_model_not_a_loading_one(
+    fast_memory, data_dir, tmp_path, monkeypatch
+):
+    from memrl.mcp.backend import Backend
+    from memrl.memory import Memory
+
+    fast_memory.capture(episode(summary="Cached pip downloads in the docker build"))
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("MEMRL_MODELS_DIR", str(tmp_path / "a-file" / "models"))
+    memory = Memory(data_dir)  # the real model, from a folder it cannot be prepared in
+    try:
+        backend = Backend(memory, session_id="s", project="acme/app")
+        backend.warm()  # as the server does at start-up, in the background
+        async with Client(build_server(backend=backend, warm=False)) as client:
+            refused = await fails(client, "memrl_retrieve", query="docker cache")
+            status, text = await ok(client, "memrl_status")
+    finally:
+        memory.close()
+    assert "the folder is not writable" in refused and "MEMRL_MODELS_DIR" in refused
+    assert "unexpected error" not in refused
+    assert not status["model_loaded"] and "not writable" in status["model_error"]
+    assert "failed to load" in text and "loading in the background" not in text
+    assert not (data_dir / "logs" / "mcp.log").exists()  # a known failure, not a crash
+
+
 async def test_the_sessions_own_project_is_not_called_unknown(memory):
     server = build_server(memory, session_id="s", project="acme/new")  # nothing captured here
     async with Client(server) as client:

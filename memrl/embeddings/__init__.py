@@ -191,7 +191,12 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
     except ImportError as exc:  # pragma: no cover - a broken install
         raise ModelUnavailable(f"fastembed is not importable ({exc}); reinstall memrl") from None
     _quiet_fastembed()
-    models_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        models_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from memrl.embeddings.bundled import unwritable
+
+        raise unwritable(models_dir, exc) from None
 
     if model_spec.kind in ("bundled", "path"):
         if model_spec.kind == "bundled":

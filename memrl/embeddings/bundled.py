@@ -22,7 +22,7 @@ from pathlib import Path
 
 from memrl.embeddings import check_local, compact
 from memrl.errors import ModelUnavailable
-from memrl.store.files import atomic_write_text
+from memrl.store.files import replacing
 
 FOLDER = "all-MiniLM-L6-v2-int8"
 MAX_LENGTH = 256
@@ -90,8 +90,29 @@ def pinned(name: str) -> Path:
     return source
 
 
+def unwritable(models_dir: Path, exc: OSError) -> ModelUnavailable:
+    """What to say when the models folder cannot be written: a read-only mount, a folder
+    not the user's, a file where the folder should be, a full disk."""
+    why = exc.strerror or type(exc).__name__
+    where = f": {exc.filename}" if exc.filename and Path(exc.filename) != models_dir else ""
+    return ModelUnavailable(
+        f"the embedding model cannot be prepared in {models_dir}: the folder is not writable "
+        f"({why}{where}). Point MEMRL_MODELS_DIR at a writable folder, or run `memrl init` "
+        f"once where {models_dir} can be written (the model is assembled there, and read "
+        "without writing after that)."
+    )
+
+
 def assemble(models_dir: Path) -> Path:
-    """Return the model folder, (re)building it from the installed wheels if needed."""
+    """Return the model folder, (re)building it from the installed wheels if needed.
+    A folder that cannot be written is ModelUnavailable, with the fix."""
+    try:
+        return _assemble(models_dir)
+    except OSError as exc:
+        raise unwritable(models_dir, exc) from None
+
+
+def _assemble(models_dir: Path) -> Path:
     folder = models_dir / FOLDER
     target = folder / "tokenizer.json"
     if not _valid(target, FILES["tokenizer.json"][2]):
@@ -106,8 +127,15 @@ def assemble(models_dir: Path) -> Path:
                 _build_model(folder)
     config = folder / "tokenizer_config.json"
     if not config.is_file() or config.read_text(encoding="utf-8") != TOKENIZER_CONFIG:
-        atomic_write_text(config, TOKENIZER_CONFIG)
+        _write_text(config, TOKENIZER_CONFIG)
     return folder
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace `path` atomically; raises OSError (what it means is said for models/, not as
+    a write into the data directory)."""
+    with replacing(path) as fh:
+        fh.write(text)
 
 
 def manifest(folder: Path) -> dict:
@@ -162,7 +190,7 @@ def _build_model(folder: Path) -> None:
         if why:
             about["why_not"] = why
         os.replace(tmp, folder / "model.onnx")
-    atomic_write_text(folder / MANIFEST, json.dumps(about, indent=2) + "\n")
+    _write_text(folder / MANIFEST, json.dumps(about, indent=2) + "\n")
 
 
 @contextmanager
@@ -207,10 +235,13 @@ def prepare_local(path: Path, models_dir: Path) -> Path:
         return path
     # Never write into the user's folder: mirror it under models/ with the missing config.
     mirror = models_dir / f"local-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
-    mirror.mkdir(parents=True, exist_ok=True)
-    for item in path.iterdir():
-        link = mirror / item.name
-        if not link.exists():
-            link.symlink_to(item)
-    atomic_write_text(mirror / "tokenizer_config.json", TOKENIZER_CONFIG)
+    try:
+        mirror.mkdir(parents=True, exist_ok=True)
+        for item in path.iterdir():
+            link = mirror / item.name
+            if not link.exists():
+                link.symlink_to(item)
+        _write_text(mirror / "tokenizer_config.json", TOKENIZER_CONFIG)
+    except OSError as exc:
+        raise unwritable(models_dir, exc) from None
     return mirror

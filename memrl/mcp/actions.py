@@ -116,6 +116,9 @@ def status(
     if backend.warm_error and backend.warm_error != settings_error:
         advice.append(backend.warm_error)
     loaded = not defaults and getattr(memory.embedder, "loaded", True)
+    # the warm-up ended without the model: it failed, it is not loading (an index problem
+    # comes after the model has loaded)
+    model_error = backend.warm_error if backend.warm_error and not (loaded or defaults) else None
     return models.StatusResult(
         healthy=not (advice or settings_error),
         settings_error=settings_error,
@@ -132,6 +135,7 @@ def status(
         data_dir=st.data_dir,
         model="unknown: the settings that name it do not load" if defaults else st.model,
         model_loaded=bool(loaded),
+        model_error=model_error,
         session_id=backend.session_id,
         index=models.IndexHealth(
             ok=empty or st.index_current,

@@ -197,6 +197,11 @@ class StatusResult(BaseModel):
     data_dir: str
     model: str
     model_loaded: bool
+    model_error: str | None = Field(
+        None,
+        description="the model failed to load, and why: searches and captures fail until it "
+        "is fixed (null while it loads or once it has loaded)",
+    )
     session_id: str
     index: IndexHealth
     unreadable_files: list[str]

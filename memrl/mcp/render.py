@@ -310,7 +310,13 @@ def status(s: models.StatusResult) -> str:
         )
     idx = s.index
     defaults = s.settings_error and not s.settings_kept
-    loading = "." if defaults else ", loading in the background."  # or never loads
+    loading = (
+        "."  # unknown: it never loads
+        if defaults
+        else ", failed to load (see To do)."
+        if s.model_error
+        else ", loading in the background."
+    )
     lines = [head]
     if s.settings_kept:  # first: the hooks fail meanwhile, which Claude Code does not show
         lines.insert(
