@@ -71,6 +71,14 @@ def ago(ts: float, now: float) -> str:
     return "just now" if when == "now" else f"{when} ago"
 
 
+def rated_search(query: str, ts: float, now: float) -> str:
+    """The search a rating of 'last' rated, as its reply names it:
+    `the hits of "docker build cache" (searched 2m ago)`."""
+    flat = " ".join(visible(query).split())
+    flat = flat if len(flat) <= 80 else flat[:79] + "…"
+    return f'the hits of "{flat}" (searched {ago(ts, now)})'
+
+
 def pct(x: float) -> str:
     """A fraction as a whole percentage, halves up: `0.734` → `73%`, `0.735` → `74%`. To the
     hundredth first, as the MCP server reports it, so both name the same percentage."""
@@ -241,6 +249,8 @@ class Change:
     seq: int | None = None  # the history event's number, for ratings (undo names it)
     instead_of: tuple[str, ...] = ()  # a rating of 'last': its hits merged into this one since
     left_out: tuple[str, ...] = ()  # a rating of 'last', on its first change: hits archived since
+    # a rating of 'last', on its first change: the search it rated, (query, when)
+    searched: tuple[str, float] | None = None
     # of a rating's change, the part that came through its neighbours (a new confidence
     # weighs what they send it differently): recorded in history as a propagation
     neighbours: float = 0.0

@@ -46,7 +46,11 @@ def test_feedback_aliases_and_last():
     assert rated[0]["id"] == a and rated[0]["after"] > rated[0]["before"]
     assert "rated unhelpful" in run("feedback", "bad", a[:8]).output
     run("search", "flaky login test", "--limit", "1")
-    assert "rated helpful" in run("feedback", "good", "last").output
+    run("list")  # not a search: 'last' stays the search, and says so
+    out = run("feedback", "good", "last").output
+    assert "rated helpful" in out
+    assert "'last' rated the hits of \"flaky login test\" (searched just now)" in out
+    assert "'last' rated" not in run("feedback", "good", a[:8]).output
     bad = runner.invoke(app, ["feedback", "helpful", a[:8], "ffffffff"])
     assert bad.exit_code == 3 and "Nothing was changed" in bad.output
     bad = runner.invoke(app, ["feedback", "maybe", a[:8]])

@@ -937,10 +937,38 @@ async def test_feedback_takes_last_and_retrieved_ids_but_not_latest(fast_server,
     )
     for said in (latest, bad):
         assert "8-character ids memrl_retrieve shows" in said
-        assert "'last' for everything this session's last memrl_retrieve returned" in said
+        assert "'last' for the hits of this session's latest logged search" in said
         assert "memrl list" not in said and "'latest' for" not in said
     assert "'zz' is not an episode id" in bad
     assert "'latest' names the newest episode" in merge and "'last'" not in merge
+
+
+async def test_last_names_the_search_it_rated_when_later_calls_were_not_logged(fast_server):
+    """A listing, a refused search and a failed one log nothing: 'last' is still the search
+    before them, and the reply says which search that was."""
+    async with Client(fast_server) as client:
+        saved, _ = await ok(client, "memrl_capture", summary="Cached the docker build layers")
+        await ok(client, "memrl_retrieve", query="docker build cache")
+        await ok(client, "memrl_retrieve", all=True)
+        await fails(client, "memrl_retrieve", query="pool tuning", page=2)
+        await fails(client, "memrl_retrieve", query="x" * 2_001)
+        rated, text = await ok(client, "memrl_feedback", episodes=["last"], helpful=True)
+        by_id, by_id_text = await ok(
+            client, "memrl_feedback", episodes=[saved["short_id"]], helpful=True
+        )
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert rated["last_search"]["query"] == "docker build cache"
+    assert rated["last_search"]["ago"] == "just now" and rated["last_search"]["searched_at"]
+    assert text.startswith(
+        "Recorded helpful for 1 episode ('last': the hits of \"docker build cache\", searched "
+        "just now); utility before → after:"
+    )
+    assert by_id["last_search"] is None and "'last'" not in by_id_text
+    said = tools["memrl_feedback"].input_schema["properties"]["episodes"]["description"]
+    assert (
+        "'last' means the hits (weak matches aside) of this session's latest logged search" in said
+    )
+    assert "A listing (all=true), a refused or failed call" in said
 
 
 async def test_last_rates_what_memrl_retrieve_returned_not_what_session_start_showed(

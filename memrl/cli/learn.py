@@ -28,7 +28,7 @@ from memrl.cli.common import (
     row_json,
     utility_style,
 )
-from memrl.views import ago, human_size, moved, plural
+from memrl.views import ago, human_size, moved, plural, rated_search
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -86,6 +86,12 @@ def feedback(
     if as_json:
         print_json([change_json(c) for c in changes])
     else:
+        from rich.markup import escape
+
+        for c in changes:  # 'last' may not be the search you think: say which it was
+            if c.searched:
+                said = rated_search(*c.searched, memory.now())
+                console().print(f"'last' rated {escape(said)}")
         rated = [c for c in changes if c.cause == "feedback"]
         print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
         print_changes([c for c in changes if c.cause != "feedback"], "propagated to neighbours")

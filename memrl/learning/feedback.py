@@ -20,16 +20,34 @@ from memrl.views import Change, Hit, Row
 
 
 @dataclass(frozen=True, slots=True)
-class _Named:
-    """Episodes named for a rating: with 'last', the latest retrieval's seq (else None) and
-    how it was rated as 'last' ('' if not), its hits merged since by the episode holding
-    them, and those archived since, left out."""
+class _Latest:
+    """The latest retrieval in a scope: its seq, its hits, how it was rated as 'last' ('' if
+    not), and its query and time, which a rating of 'last' names."""
 
-    seq: int | None
+    seq: int
+    ids: list[str]
+    rated: str
+    query: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """Episodes named for a rating: with 'last', the latest retrieval (else None), its hits
+    merged since by the episode holding them, and those archived since, left out."""
+
+    latest: _Latest | None
     ids: list[str]
     instead: dict[str, list[str]]
-    rated: str
     left_out: tuple[str, ...]
+
+    @property
+    def seq(self) -> int | None:
+        return self.latest.seq if self.latest else None
+
+    @property
+    def rated(self) -> str:
+        return self.latest.rated if self.latest else ""
 
 
 class Feedback(Graph):
@@ -118,10 +136,10 @@ class Feedback(Graph):
 
     def last_retrieved(self, session_id: str | None = None, origin: str | None = None) -> list[str]:
         """The hits of the latest retrieval, in that session and from that face where given."""
-        return self._last(session_id, origin)[1]
+        return self._last(session_id, origin).ids
 
-    def _last(self, session_id: str | None, origin: str | None) -> tuple[int, list[str], str]:
-        """The latest retrieval: its seq, its hits, and how it was rated as 'last' (or '')."""
+    def _last(self, session_id: str | None, origin: str | None) -> _Latest:
+        """The latest retrieval logged in that session and from that face where given."""
         conditions, args = [], []
         if session_id:
             conditions.append("session_id = ?")
@@ -132,9 +150,13 @@ class Feedback(Graph):
         where = " WHERE " + " AND ".join(conditions) if conditions else ""
         order = where + " ORDER BY seq DESC LIMIT 1"
         try:
-            row = self.ledger.conn.execute("SELECT seq, rated FROM retrievals" + order, args)
+            row = self.ledger.conn.execute(
+                "SELECT seq, rated, query, ts FROM retrievals" + order, args
+            )
         except sqlite3.OperationalError:  # a read-only ledger from before `rated`
-            row = self.ledger.conn.execute("SELECT seq, NULL FROM retrievals" + order, args)
+            row = self.ledger.conn.execute(
+                "SELECT seq, NULL, query, ts FROM retrievals" + order, args
+            )
         row = row.fetchone()
         if row is None:
             scope = f" in session {session_id}" if session_id else ""
@@ -155,16 +177,17 @@ class Feedback(Graph):
                 "the latest search found no close match (weak matches are not rated as "
                 "'last'), so 'last' names no episode: name the episode ids. Nothing was changed."
             )
-        return row[0], ids, row[1] or ""
+        return _Latest(row[0], ids, row[1] or "", row[2] or "", row[3])
 
     def _named(self, refs: Sequence[str], session_id: str | None, origin: str | None) -> _Named:
         """The live episodes `refs` name, 'last' expanded (see _Named)."""
         ids: list[str] = []
         instead: dict[str, list[str]] = {}  # an episode standing for the hits merged into it
         left_out: list[str] = []
-        last_seq, rated = None, ""
+        latest = None
         if any(ref.strip().lower() == "last" for ref in refs):
-            last_seq, last, rated = self._last(session_id, origin)
+            latest = self._last(session_id, origin)
+            last, rated = latest.ids, latest.rated
             found = self.ledger.catalog_many(last)
             gone = [i for i in last if i in found and found[i].archived]
             # A hit merged since is rated through the episode that holds it now (once, however
@@ -190,7 +213,7 @@ class Feedback(Graph):
                 )
         rest = [r for r in refs if r.strip().lower() != "last"]
         ids += self.m.store.resolve_all(rest, archived=False)
-        return _Named(last_seq, list(dict.fromkeys(ids)), instead, rated, tuple(left_out))
+        return _Named(latest, list(dict.fromkeys(ids)), instead, tuple(left_out))
 
     def feedback(
         self,
@@ -255,6 +278,8 @@ class Feedback(Graph):
                 ch.after, ch.neighbours = moved.after, moved.after - moved.before
         if changes:
             changes[0].left_out = named.left_out
+            if named.latest is not None:
+                changes[0].searched = (named.latest.query, named.latest.ts)
         return changes + [ch for ch in spread if ch.id not in meta]
 
     @staticmethod
@@ -414,9 +439,9 @@ class Feedback(Graph):
             )
         }
         try:
-            seq, _hits, rated = self._last(session_id, origin)
-            if rated:
-                seqs.add(seq)
+            latest = self._last(session_id, origin)
+            if latest.rated:
+                seqs.add(latest.seq)
         except InvalidInput:  # nothing retrieved in this scope, or nothing close
             pass
         for seq in sorted(seqs):

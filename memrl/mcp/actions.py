@@ -19,7 +19,7 @@ from memrl.errors import InvalidInput
 from memrl.mcp import convert, models
 from memrl.refs import live_ids
 from memrl.store import Filters
-from memrl.views import EpisodeView, largest_first, plural
+from memrl.views import EpisodeView, ago, largest_first, plural
 
 if TYPE_CHECKING:
     from memrl.curation import MergePlan
@@ -31,7 +31,7 @@ RECENT_DAYS = 14  # the captures per day that stats shows
 ASK = "Give the 8-character ids memrl_retrieve shows (or a unique prefix of 4+)."
 ASK_LAST = (
     "Give the 8-character ids memrl_retrieve shows (or a unique prefix of 4+), or 'last' "
-    "for everything this session's last memrl_retrieve returned."
+    "for the hits of this session's latest logged search."
 )
 
 
@@ -65,8 +65,16 @@ def feedback(
     ids = live_ids(memory, refs, use="rate", last=True, ask=ASK_LAST)
     # 'last' is this session's latest memrl_retrieve: what SessionStart showed is rated by id.
     changes = memory.learning.feedback(ids, helpful, session_id=backend.session_id, origin="mcp")
+    searched = next((c.searched for c in changes if c.searched), None)
     return models.FeedbackResult(
         helpful=helpful,
+        last_search=models.RatedSearch(
+            query=searched[0],
+            searched_at=convert.iso(searched[1]),
+            ago=ago(searched[1], memory.now()),
+        )
+        if searched
+        else None,
         rated=convert.changes(c for c in changes if c.cause == "feedback"),
         propagated=convert.changes(c for c in changes if c.cause != "feedback"),
         notes=[text for c in changes for text in c.notes],

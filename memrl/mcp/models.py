@@ -154,8 +154,19 @@ class CaptureResult(BaseModel):
     warnings: list[str]
 
 
+class RatedSearch(BaseModel):
+    query: str = Field(description="what was searched for (or the id shown)")
+    searched_at: str
+    ago: str = Field(description="how long ago, e.g. '2m ago'")
+
+
 class FeedbackResult(BaseModel):
     helpful: bool
+    last_search: RatedSearch | None = Field(
+        None,
+        description="with 'last': the search whose hits were rated, this session's latest "
+        "logged one (not a listing, nor a call that failed)",
+    )
     rated: list[Change] = Field(description="each named episode, utility before and after")
     propagated: list[Change] = Field(description="similar episodes the feedback spread to")
     notes: list[str] = Field(

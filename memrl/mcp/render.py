@@ -285,7 +285,14 @@ def capture(c: models.CaptureResult) -> str:
 
 def feedback(f: models.FeedbackResult) -> str:
     word = "helpful" if f.helpful else "unhelpful"
-    lines = [f"Recorded {word} for {plural(len(f.rated), 'episode')}; utility before → after:"]
+    which = (
+        f" ('last': the hits of {quote(f.last_search.query, 80)}, searched {f.last_search.ago})"
+        if f.last_search
+        else ""
+    )
+    lines = [
+        f"Recorded {word} for {plural(len(f.rated), 'episode')}{which}; utility before → after:"
+    ]
     lines += changes(f.rated, limit=50)
     lines += notes("Note", f.notes)
     shown, still = moved(f.propagated)

@@ -54,7 +54,10 @@ Refs = Annotated[
         min_length=1,
         max_length=MAX_ITEMS,
         description="Episode ids: 8 characters as shown, or any unique prefix of 4+; "
-        "'last' means everything the last memrl_retrieve of this session returned.",
+        "'last' means the hits (weak matches aside) of this session's latest logged search: "
+        "the latest memrl_retrieve that searched, or showed an episode by id. A listing "
+        "(all=true), a refused or failed call, and a search on a read-only store are not "
+        "logged, so 'last' stays the search before; the reply names the search it rated.",
     ),
 ]
 
