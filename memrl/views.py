@@ -85,6 +85,9 @@ def pct(x: float) -> str:
     return f"{math.floor(round(x * 100, 2) + 0.5)}%"
 
 
+SPLIT_FROM = 0.0005  # a rating's change is told in two parts once its neighbours' is this big
+
+
 def points(delta: float) -> str:
     """A utility change in percentage points: `+5.0 pts`, `−0.04 pts`, `+<0.01 pts`. A change
     too small for one decimal shows its size rather than a bare 0.0."""

@@ -8,10 +8,11 @@ from typing import get_args
 import pytest
 from mcp import Client
 
+from memrl.mcp.render import p
 from memrl.mcp.server import build_server
 from memrl.mcp.tools import TaskTypeName
 from memrl.store import Filters
-from memrl.views import plural
+from memrl.views import plural, points
 from memrl.vocab import TaskType
 from tests.conftest import captured_at, episode
 
@@ -264,6 +265,25 @@ async def test_feedback_reports_utility_before_and_after(server):
     assert down["rated"][0]["after"] < down["rated"][0]["before"]
     assert b["id"] in {c["id"] for c in last["rated"]}
     assert "50% → 55%" in text
+
+
+async def test_a_rating_its_neighbours_moved_too_is_told_in_two_parts(fast_server, fast_memory):
+    """As `memrl feedback` tells it: the rating's own change, and what came through similar
+    episodes (a new confidence weighs what they send differently)."""
+    a = fast_memory.capture(episode(summary="Tuned the pool size for the db")).episode
+    b = fast_memory.capture(episode(summary="Tuned the pool size for the db server")).episode
+    fast_memory.learning.feedback([b.id], False)
+    async with Client(fast_server) as client:
+        rated, text = await ok(client, "memrl_feedback", episodes=[a.short_id], helpful=True)
+    [change] = rated["rated"]
+    assert change["neighbours"] and abs(change["neighbours"]) >= 0.05
+    own = change["after"] - change["before"] - change["neighbours"]
+    assert round(own, 1) == 5.0
+    assert (
+        f'- {a.short_id} "a task": {p(change["before"])} → {p(change["after"])} '
+        f"(feedback {points(own / 100)}, neighbours {points(change['neighbours'] / 100)})"
+    ) in text
+    assert all(c["neighbours"] is None for c in rated["propagated"])
 
 
 async def test_the_spread_names_only_the_episodes_whose_utility_moved(

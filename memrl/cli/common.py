@@ -214,7 +214,7 @@ def print_changes(changes: list[Any], heading: str, limit: int = 12) -> None:
     shown = largest_first(changes)[:limit]
     for ch in shown:
         cause = ch.cause + (f" from {ch.other_id[:8]}" if ch.other_id else "")
-        if abs(ch.neighbours) >= 0.0005:  # as `memrl history` has it: two changes
+        if abs(ch.neighbours) >= views.SPLIT_FROM:  # as `memrl history` has it: two changes
             cause += f" {points(ch.delta - ch.neighbours)}, neighbours {points(ch.neighbours)}"
         table.add_row(
             ch.id[:8], cut(ch.title), cause, f"{pct(ch.before)} → {pct(ch.after)}", points(ch.delta)

@@ -50,6 +50,7 @@ def change(ch: views.Change) -> models.Change:
         before=pct(ch.before),
         after=pct(ch.after),
         from_id=ch.other_id,
+        neighbours=pct(ch.neighbours) if abs(ch.neighbours) >= views.SPLIT_FROM else None,
     )
 
 

@@ -30,6 +30,11 @@ class Change(BaseModel):
     before: Pct = Field(description="utility before, percent")
     after: Pct = Field(description="utility after, percent")
     from_id: str | None = Field(None, description="the episode whose evidence caused it")
+    neighbours: float | None = Field(
+        None,
+        description="a rating's change: the percentage points of it that came through similar "
+        "episodes (the rest is the rating's own); null when they added nothing",
+    )
 
 
 class Listed(BaseModel):
