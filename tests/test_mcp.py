@@ -98,6 +98,41 @@ async def test_lists_the_seven_tools_with_schemas_and_teaches_the_lifecycle(serv
     assert set(get_args(TaskTypeName)) == {t.value for t in TaskType}
 
 
+async def test_each_tool_describes_project_as_it_takes_it_and_declares_its_limits(
+    fast_memory, monkeypatch
+):
+    async with Client(build_server(fast_memory, session_id="s", warm=False)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    monkeypatch.setenv("MEMRL_CAPTURE_MAX_SUMMARY_CHARS", "500")
+    async with Client(build_server(session_id="s", warm=False)) as client:
+        configured = {t.name: t for t in (await client.list_tools()).tools}
+
+    def field(tool: str, name: str, among=tools) -> dict:
+        return among[tool].input_schema["properties"][name]
+
+    every = "or '*' for every project"
+    for name, left_out in [
+        ("memrl_retrieve", "Left out: every project."),
+        ("memrl_stats", "Left out: every project."),
+        ("memrl_propagate", "Left out: every project."),
+        ("memrl_status", "Left out: this session's project."),
+        ("memrl_review", "Left out: this session's project (merge: its episodes' own)."),
+    ]:
+        said = field(name, "project")["description"]
+        assert every in said and said.endswith(left_out), (name, said)
+    capture = field("memrl_capture", "project")["description"]
+    assert every not in capture and "not '*'" in capture
+    assert "this session's project" in capture
+    assert "every project unless `project` is given" in tools["memrl_propagate"].description
+    for name in ("memrl_capture", "memrl_review"):
+        summary = field(name, "summary")
+        limit = summary.get("maxLength") or summary["anyOf"][0]["maxLength"]
+        assert limit == 20_000 and "≤ 20,000 characters" in summary["description"]
+        summary = field(name, "summary", configured)
+        limit = summary.get("maxLength") or summary["anyOf"][0]["maxLength"]
+        assert limit == 500 and "≤ 500 characters" in summary["description"]
+
+
 async def test_captured_experience_is_found_by_meaning_with_its_lessons(server, memory):
     async with Client(server) as client:
         for other in OTHER:
@@ -562,7 +597,7 @@ BAD_CALLS = [
         {"summary": "ok", "outcome": "great"},
         "'success', 'partial', 'failure' or 'unknown'",
     ),
-    ("memrl_capture", {"summary": "x" * 20_001}, "the limit is 20,000"),
+    ("memrl_capture", {"summary": "x" * 20_001}, "summary is 20,001 characters; at most 20,000"),
     ("memrl_capture", {"summary": "   "}, "must not be empty"),
     ("memrl_capture", {"summary": "\x00\x00"}, "must not be empty"),
     ("memrl_capture", {"summary": "lone \udc80 surrogate"}, "UTF-8"),
@@ -587,10 +622,10 @@ BAD_CALLS = [
         {
             "action": "merge",
             "episodes": ["abcd1", "abcd2"],
-            "summary": "s" * 20_001,
+            "summary": "s" * 30_000,
             "dry_run": False,
         },
-        "the limit is 20,000",
+        "summary is 30,000 characters; at most 20,000",
     ),
     ("memrl_review", {"summary": "why"}, "only used with action='merge'"),
     (

@@ -51,8 +51,10 @@ DESCRIPTIONS = {
     ),
     "memrl_propagate": (
         "Maintenance: recompute how utility spreads between similar episodes, and with "
-        "temporal=true credit outcomes whose earlier retrievals were never credited. Returns "
-        "what changed."
+        "temporal=true credit outcomes whose earlier retrievals were never credited. Covers "
+        "every project unless `project` is given; then only that project's episodes are "
+        "updated (value reaching them from other projects included) and only its outcomes "
+        "credited. Returns what changed."
     ),
     "memrl_review": (
         'Curate the memory (default: this session\'s project; project="*" for all). '

@@ -31,6 +31,7 @@ from memrl import logs
 from memrl.errors import ConfigError, MemrlError, StoreError
 
 if TYPE_CHECKING:
+    from memrl.config import Settings
     from memrl.index import Index
     from memrl.memory import Memory
 
@@ -237,17 +238,17 @@ class Backend:
 
         return config.data_dir()
 
-    def retrieval_limit(self) -> int:
-        """`retrieval.limit`, a search's results when no limit is given. A config.toml that does
-        not load gives the default here: every tool call then says what is wrong with it."""
+    def settings(self) -> Settings:
+        """The settings the tools are declared with (`retrieval.limit`, a search's results
+        when no limit is given; `capture.max_summary_chars`). A config.toml that does not load
+        gives the defaults here: every tool call then says what is wrong with it."""
         from memrl import config
 
         memory = self._memory
         try:
-            settings = memory.settings if memory is not None else config.load(self.data_dir)
+            return memory.settings if memory is not None else config.load(self.data_dir)
         except MemrlError:
-            settings = config.Settings()
-        return settings.retrieval.limit
+            return config.Settings()
 
     # warm-up ---------------------------------------------------------------------------
 

@@ -36,11 +36,36 @@ TaskTypeName = Literal[
     "bugfix", "feature", "refactor", "test", "docs", "research", "debug", "setup", "unknown"
 ]
 
-Project = Annotated[
+# Each tool's `project`, described as that tool takes it.
+_NAME = "A project name (as memrl_stats lists them, e.g. 'acme/app'; a trailing '/' is dropped)"
+AnyProject = Annotated[  # retrieve, stats, propagate
     str | None,
     Field(
-        description="A project name (as memrl_stats lists them, e.g. 'acme/app'; a trailing "
-        "'/' is dropped), or '*' for every project. Left out: see each tool.",
+        description=f"{_NAME}, or '*' for every project. Left out: every project.",
+        max_length=200,
+    ),
+]
+OwnProject = Annotated[  # status
+    str | None,
+    Field(
+        description=f"{_NAME}, or '*' for every project. Left out: this session's project.",
+        max_length=200,
+    ),
+]
+CaptureProject = Annotated[
+    str | None,
+    Field(
+        description=f"{_NAME} to file the episode under; not '*', as an episode belongs to one "
+        "project. Left out: this session's project (its git repository, else its folder).",
+        max_length=200,
+    ),
+]
+ReviewProject = Annotated[
+    str | None,
+    Field(
+        description=f"{_NAME}, or '*' for every project: the project analyze and cleanup "
+        "cover; for merge, the project the merged episode goes to ('*': its episodes' own). "
+        "Left out: this session's project (merge: its episodes' own).",
         max_length=200,
     ),
 ]
@@ -101,11 +126,22 @@ def clean_project(value: str | None, *, named: bool = False) -> str | None:
     return value
 
 
-def with_defaults(fn: Callable[..., T], **defaults: Any) -> Callable[..., T]:
+def with_defaults(
+    fn: Callable[..., T], fields: dict[str, Any] | None = None, **defaults: Any
+) -> Callable[..., T]:
     """`fn` with other defaults in its signature, which is what the SDK builds a tool's schema
-    from, and fills in the arguments a call leaves out with."""
+    from, and fills in the arguments a call leaves out with; `fields` adds to a parameter's
+    Field (a limit read from the settings, say), whose schema the SDK validates calls by."""
     sig = inspect.signature(fn, eval_str=True)
-    params = [p.replace(default=defaults.get(p.name, p.default)) for p in sig.parameters.values()]
+    params = [
+        p.replace(
+            default=defaults.get(p.name, p.default),
+            annotation=Annotated[p.annotation, fields[p.name]]
+            if fields and p.name in fields
+            else p.annotation,
+        )
+        for p in sig.parameters.values()
+    ]
 
     @functools.wraps(fn)
     def tool(*args: Any, **kwargs: Any) -> T:
@@ -121,11 +157,36 @@ class Tools:
 
     def declared(self, name: str) -> Callable[..., CallToolResult]:
         """The tool to register as `name`. memrl_retrieve's `limit` defaults to
-        `retrieval.limit` (at most 50), as `memrl search` does: read when the server is built,
-        as the server reads every setting once."""
+        `retrieval.limit` (at most 50), as `memrl search` does; a summary's limit is
+        `capture.max_summary_chars`, declared in the schema. Both are read when the server is
+        built, as the server reads every setting once."""
         fn = getattr(self, name)
+        settings = self.b.settings()
         if name == "memrl_retrieve":
-            return with_defaults(fn, limit=min(self.b.retrieval_limit(), MAX_LIMIT))
+            return with_defaults(fn, limit=min(settings.retrieval.limit, MAX_LIMIT))
+        limit = settings.capture.max_summary_chars
+        if name == "memrl_capture":
+            return with_defaults(
+                fn,
+                {
+                    "summary": Field(
+                        max_length=limit,
+                        description="What was done and learned, in a few sentences "
+                        f"(≤ {limit:,} characters).",
+                    )
+                },
+            )
+        if name == "memrl_review":
+            return with_defaults(
+                fn,
+                {
+                    "summary": Field(
+                        max_length=limit,
+                        description="merge: one summary covering all of them "
+                        f"(≤ {limit:,} characters).",
+                    )
+                },
+            )
         return fn
 
     def _run(self, tool: str, fn: Callable[[Memory], T]) -> T:
@@ -171,7 +232,7 @@ class Tools:
             int,
             Field(strict=True, ge=1, le=MAX_LIMIT, description="Results per call, 1–50."),
         ] = 5,  # registered with retrieval.limit instead: see declared()
-        project: Project = None,
+        project: AnyProject = None,
         page: Annotated[
             int,
             Field(strict=True, ge=1, le=100_000, description="Page of the listing (all=true)."),
@@ -195,7 +256,7 @@ class Tools:
         outcome: Literal["success", "partial", "failure", "unknown"] = "success",
         task: Annotated[str | None, Field(max_length=2_000, description="What was asked.")] = None,
         task_type: TaskTypeName | None = None,
-        project: Project = None,
+        project: CaptureProject = None,
         what_worked: Items = None,
         what_failed: Items = None,
         files_modified: Items = None,
@@ -231,7 +292,7 @@ class Tools:
         return result(out, render.feedback(out))
 
     def memrl_status(
-        self, project: Project = None
+        self, project: OwnProject = None
     ) -> Annotated[CallToolResult, models.StatusResult]:
         named = clean_project(project)
         scope = every_project(named) if named else self.b.project  # "*": every project
@@ -250,7 +311,9 @@ class Tools:
         )
         return result(out, render.status(out))
 
-    def memrl_stats(self, project: Project = None) -> Annotated[CallToolResult, models.StatsResult]:
+    def memrl_stats(
+        self, project: AnyProject = None
+    ) -> Annotated[CallToolResult, models.StatsResult]:
         project = every_project(clean_project(project))
         out = self._run("memrl_stats", lambda m: actions.stats(m, project))
         return result(out, render.stats(out))
@@ -264,7 +327,7 @@ class Tools:
                 description="Also credit outcomes whose earlier retrievals were never credited.",
             ),
         ] = True,
-        project: Project = None,
+        project: AnyProject = None,
     ) -> Annotated[CallToolResult, models.PropagateResult]:
         project = every_project(clean_project(project))
         out = self._run("memrl_propagate", lambda m: actions.propagate(m, project, temporal))
@@ -284,7 +347,7 @@ class Tools:
         summary: Annotated[
             str | None, Field(description="merge: one summary covering all of them.")
         ] = None,
-        project: Project = None,
+        project: ReviewProject = None,
         dry_run: Annotated[
             bool, Field(strict=True, description="Only show what would change.")
         ] = True,
