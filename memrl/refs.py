@@ -55,13 +55,16 @@ def live_ids(
     last: bool,
     ask: str,
     restore: str = "",
+    through_merges: bool = False,
 ) -> list[str]:
     """The full ids of live episodes, in order and without repeats; with `last`, 'last' is
     kept as is for the core to expand. `use` ("rate", "merge") says what to do with an
     archived episode's successor; `ask` which ids to give, said after one that cannot be
     taken. Raises NotFound when an id matches nothing, is archived or its file has gone, else
     InvalidInput; nothing is changed. `restore` says how an archived one comes back, with
-    `{id}` for its short id ('' where the front-end cannot restore)."""
+    `{id}` for its short id ('' where the front-end cannot restore). With `through_merges`
+    (a rating), an id merged away is kept as it is, for the core to rate the episode that
+    holds it now (as it rates a hit of 'last' merged since), whose file is checked instead."""
     ids: dict[str, None] = {}
     problems: list[str] = []
     unknown = False  # an id that matches no episode, or one too many
@@ -88,6 +91,9 @@ def live_ids(
     found = [i for i in ids if i != LAST]
     rows = memory.rows(found)
     archived = [i for i, row in rows.items() if row.archived]
+    if through_merges and (holders := memory.merged_into(archived)):
+        archived = [i for i in archived if i not in holders]
+        rows |= memory.rows([i for i in holders.values() if i not in rows])
     gone = [
         i for i, row in rows.items() if not row.archived and not (memory.root / row.path).is_file()
     ]

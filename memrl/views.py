@@ -251,6 +251,7 @@ class Change:
     other_id: str | None = None
     seq: int | None = None  # the history event's number, for ratings (undo names it)
     instead_of: tuple[str, ...] = ()  # a rating of 'last': its hits merged into this one since
+    merged_away: tuple[str, ...] = ()  # a rating: ids named that were merged into this one
     left_out: tuple[str, ...] = ()  # a rating of 'last', on its first change: hits archived since
     # a rating of 'last', on its first change: the search it rated, (query, when)
     searched: tuple[str, float] | None = None
@@ -264,21 +265,30 @@ class Change:
 
     @property
     def notes(self) -> list[str]:
-        """What a rating of 'last' did not do as asked: hits merged away since, rated through
-        this episode (as naming such a hit by its id would), and hits archived since, left out
-        (they no longer show in searches); none otherwise."""
+        """What a rating did not do as asked: ids named and hits of 'last' merged away, rated
+        through this episode, and hits archived since, left out (they no longer show in
+        searches); none otherwise."""
         me = self.id[:8]
         said = [
-            (self.instead_of, f"merged into {me} since: {me} was rated in {{its}} place"),
-            (self.left_out, "archived since and not rated (restore {it} and rate by id)"),
+            (self.merged_away, "", f"merged into {me}: {me} was rated in {{its}} place"),
+            (
+                self.instead_of,
+                " from the last search",
+                f"merged into {me} since: {me} was rated in {{its}} place",
+            ),
+            (
+                self.left_out,
+                " from the last search",
+                "archived since and not rated (restore {it} and rate by id)",
+            ),
         ]
         out = []
-        for ids, what in said:
+        for ids, source, what in said:
             if ids:
                 one = len(ids) == 1
                 happened = what.format(its="its" if one else "their", it="it" if one else "them")
-                hits = ", ".join(i[:8] for i in ids)
-                out.append(f"{hits} from the last search {'was' if one else 'were'} {happened}")
+                named = ", ".join(i[:8] for i in ids)
+                out.append(f"{named}{source} {'was' if one else 'were'} {happened}")
         return out
 
 

@@ -99,15 +99,15 @@ def test_restoring_an_episode_merged_away_is_pointed_out(data_dir):
         for s in ("Retry the webhook with backoff", "Retry the webhook with jitter")
     ]
     merged = json.loads(run("merge", *ids, "--json").stdout)["id"]
-    rated = runner.invoke(app, ["feedback", "helpful", ids[1][:8]])
-    assert rated.exit_code == 3
-    assert f"{ids[1][:8]} was merged into {merged[:8]}" in " ".join(rated.output.split())
+    rated = run("feedback", "helpful", ids[1][:8])  # an id shown before the merge
+    said = " ".join(rated.output.split())
+    assert f"{ids[1][:8]} was merged into {merged[:8]}: {merged[:8]} was rated in its place" in said
     out = run("restore", ids[0][:8]).output
     assert f"{ids[0][:8]} was merged into {merged[:8]}, which is still live" in out
 
 
 def test_an_episode_merged_twice_points_to_the_one_holding_it_now(data_dir):
-    """A and B into AB, then AB and C into ABC: rating A is pointed to ABC, not refused."""
+    """A and B into AB, then AB and C into ABC: rating A rates ABC, and says so."""
     from typer.testing import CliRunner
 
     from memrl.cli import app
@@ -129,8 +129,14 @@ def test_an_episode_merged_twice_points_to_the_one_holding_it_now(data_dir):
     )
     ab = json.loads(run("merge", a, b, "--json").stdout)["id"]
     abc = json.loads(run("merge", ab, c, "--json").stdout)["id"]
-    rated = " ".join(run("feedback", "helpful", a[:8], code=3).output.split())
-    assert f"{a[:8]} was merged into {abc[:8]}" in rated
+    rated = " ".join(run("feedback", "helpful", a[:8], ab[:8], abc[:8]).output.split())
+    assert f"{a[:8]}, {ab[:8]} were merged into {abc[:8]}: {abc[:8]} was rated in their place" in (
+        rated
+    )
+    shown = json.loads(run("show", abc[:8], "--json").stdout)
+    assert shown["learning"]["helpful"] == 1  # once, however many of the ids it holds
+    undone = runner.invoke(app, ["feedback", "undo", a[:8]])  # an undo names what it undoes
+    assert undone.exit_code == 3 and f"{a[:8]} was merged into {abc[:8]}" in undone.output
 
 
 def test_ids_named_together_each_follow_their_own_merges(mem):

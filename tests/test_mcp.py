@@ -1169,7 +1169,9 @@ async def test_a_merged_away_episode_points_to_the_one_that_holds_it(fast_server
         )
         into = done["merged"]["short_id"]
         shown, text = await ok(client, "memrl_retrieve", query=a["short_id"])
-        rated = await fails(client, "memrl_feedback", episodes=[a["short_id"]], helpful=True)
+        rated, rated_text = await ok(
+            client, "memrl_feedback", episodes=[a["short_id"]], helpful=True
+        )
         remerge = await fails(
             client, "memrl_review", action="merge", episodes=[a["short_id"], into]
         )
@@ -1179,12 +1181,14 @@ async def test_a_merged_away_episode_points_to_the_one_that_holds_it(fast_server
     assert shown["episode"]["archived"] and shown["episode"]["merged_into"] == done["merged"]["id"]
     assert f"merged into {into}" in text and "memrl_feedback(" not in text
     assert f'memrl_retrieve(query="{into}")' in text
-    assert f"{a['short_id']} was merged into {into}; rate {into} instead" in rated
+    assert f"rating this id rates {into}." in text
+    assert [c["short_id"] for c in rated["rated"]] == [into]  # rated through the merge
+    note = f"{a['short_id']} was merged into {into}: {into} was rated in its place"
+    assert rated["notes"] == [note] and f"Note: {note}" in rated_text
     assert f"{a['short_id']} was merged into {into}; merge {into} instead" in remerge
     assert pruned["episode"]["merged_into"] is None and "memrl_feedback(" not in pruned_text
     assert f"{into} is archived: it no longer shows in searches" in gone
-    for said in (rated, gone):
-        assert "memrl restore" not in said and "memrl list" not in said
+    assert "memrl restore" not in gone and "memrl list" not in gone
 
 
 async def test_review_names_what_it_found(fast_server, fast_memory):

@@ -77,6 +77,7 @@ def feedback(
         ask=f"Give ids or prefixes of {MIN_PREFIX}+ characters (as `memrl search` shows them), "
         "or 'last' for the hits of your latest `memrl search`.",
         restore="`memrl restore {id}` brings it back",
+        through_merges=verdict is not Verdict.undo,  # rated through the episode holding it
     )
     if verdict is Verdict.undo:
         _undo_ratings(memory, ids, session, origin, as_json)

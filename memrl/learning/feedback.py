@@ -34,12 +34,14 @@ class _Latest:
 @dataclass(frozen=True, slots=True)
 class _Named:
     """Episodes named for a rating: with 'last', the latest retrieval (else None), its hits
-    merged since by the episode holding them, and those archived since, left out."""
+    merged since by the episode holding them, and those archived since, left out; ids named
+    that were merged away, by the episode holding them."""
 
     latest: _Latest | None
     ids: list[str]
     instead: dict[str, list[str]]
     left_out: tuple[str, ...]
+    merged: dict[str, list[str]]
 
     @property
     def seq(self) -> int | None:
@@ -179,8 +181,16 @@ class Feedback(Graph):
             )
         return _Latest(row[0], ids, row[1] or "", row[2] or "", row[3])
 
-    def _named(self, refs: Sequence[str], session_id: str | None, origin: str | None) -> _Named:
-        """The live episodes `refs` name, 'last' expanded (see _Named)."""
+    def _named(
+        self,
+        refs: Sequence[str],
+        session_id: str | None,
+        origin: str | None,
+        *,
+        through_merges: bool = False,
+    ) -> _Named:
+        """The live episodes `refs` name, 'last' expanded (see _Named); with `through_merges`,
+        an id merged away stands for the episode holding it now, as a hit of 'last' does."""
         ids: list[str] = []
         instead: dict[str, list[str]] = {}  # an episode standing for the hits merged into it
         left_out: list[str] = []
@@ -212,8 +222,26 @@ class Feedback(Graph):
                     "episode ids. Nothing was changed."
                 )
         rest = [r for r in refs if r.strip().lower() != "last"]
-        ids += self.m.store.resolve_all(rest, archived=False)
-        return _Named(latest, list(dict.fromkeys(ids)), instead, tuple(left_out))
+        merged: dict[str, list[str]] = {}  # an episode standing for ids merged into it
+        if not through_merges:
+            ids += self.m.store.resolve_all(rest, archived=False)
+        else:
+            named = self.m.store.resolve_all(rest, archived=None)
+            found = self.ledger.catalog_many(named)
+            away = [i for i in named if found[i].archived]
+            holders = self.ledger.merged_into(away)
+            # archived, and not by a merge: refused as before, saying how to bring it back
+            self.m.store.resolve_all([i for i in away if i not in holders], archived=False)
+            for i in named:
+                if i in holders:
+                    merged.setdefault(holders[i], []).append(i)
+                ids.append(holders.get(i, i))
+            if broken := self.m.store.unreadable(list(merged)):
+                raise CorruptFile(
+                    "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in broken.items())
+                    + ". Nothing was changed."
+                )
+        return _Named(latest, list(dict.fromkeys(ids)), instead, tuple(left_out), merged)
 
     def feedback(
         self,
@@ -227,11 +255,12 @@ class Feedback(Graph):
 
         'last' names the hits of the latest retrieval, in `session_id` and from `origin`
         where given; a hit merged since is rated through the episode that holds it now, whose
-        Change names it in `instead_of`.
+        Change names it in `instead_of`. So is an id named that was merged away (one shown
+        before the merge), named in `merged_away`.
         """
         if not refs:
             raise NotFound("name at least one episode id (or 'last')")
-        named = self._named(refs, session_id, origin)
+        named = self._named(refs, session_id, origin, through_merges=True)
         if named.rated:
             raise _rated_already(named.rated)
         last_seq, ids, instead = named.seq, named.ids, named.instead
@@ -262,9 +291,17 @@ class Feedback(Graph):
                 word = "helpful" if helpful else "unhelpful"
                 event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
                 seq = self.ledger.add_event(c, event)
-                held = tuple(instead.get(episode_id, ()))
                 changes.append(
-                    Change(episode_id, title, "feedback", before, after, seq=seq, instead_of=held)
+                    Change(
+                        episode_id,
+                        title,
+                        "feedback",
+                        before,
+                        after,
+                        seq=seq,
+                        instead_of=tuple(instead.get(episode_id, ())),
+                        merged_away=tuple(named.merged.get(episode_id, ())),
+                    )
                 )
             self.ledger.put_states(c, states.values())
             if last_seq is not None:

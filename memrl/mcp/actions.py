@@ -62,7 +62,7 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
 def feedback(
     memory: Memory, backend: Backend, refs: Sequence[str], helpful: bool
 ) -> models.FeedbackResult:
-    ids = live_ids(memory, refs, use="rate", last=True, ask=ASK_LAST)
+    ids = live_ids(memory, refs, use="rate", last=True, ask=ASK_LAST, through_merges=True)
     # 'last' is this session's latest memrl_retrieve: what SessionStart showed is rated by id.
     changes = memory.learning.feedback(ids, helpful, session_id=backend.session_id, origin="mcp")
     searched = next((c.searched for c in changes if c.searched), None)

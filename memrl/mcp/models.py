@@ -175,7 +175,9 @@ class FeedbackResult(BaseModel):
     rated: list[Change] = Field(description="each named episode, utility before and after")
     propagated: list[Change] = Field(description="similar episodes the feedback spread to")
     notes: list[str] = Field(
-        default_factory=list, description="hits of 'last' merged since, and who was rated instead"
+        default_factory=list,
+        description="ids named and hits of 'last' merged away, and who was rated in their "
+        "place; hits of 'last' archived since, left out",
     )
 
 

@@ -210,8 +210,8 @@ def _episode(ep: models.Detail) -> str:
     if ep.merged_into:
         state = f" (archived: merged into {ep.merged_into[:8]}, which holds what it knew)"
         after = (
-            f'It was merged away, so it cannot be rated: memrl_retrieve(query="'
-            f'{ep.merged_into[:8]}") shows the episode it went into; rate that one if it helps.'
+            f'memrl_retrieve(query="{ep.merged_into[:8]}") shows the episode it went into; '
+            f"rating this id rates {ep.merged_into[:8]}."
         )
     elif ep.archived:
         state = " (archived: it no longer shows in searches)"
