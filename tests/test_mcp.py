@@ -524,6 +524,24 @@ async def test_cleanup_of_another_project_s_dead_weight_says_which_project_to_na
     assert done["archived"] == [dead.id]
 
 
+async def test_an_unknown_outcome_says_it_gives_no_credit_and_what_still_waits(fast_server):
+    async with Client(fast_server) as client:
+        saved, _ = await ok(client, "memrl_capture", summary="Cached the docker build layers")
+        await ok(client, "memrl_retrieve", query="docker build cache")
+        unknown, said = await ok(
+            client, "memrl_capture", summary="Tried a build cache mount", outcome="unknown"
+        )
+        known, _ = await ok(client, "memrl_capture", summary="Mounted the cache", outcome="success")
+    assert unknown["credit"] == [] and unknown["awaiting_credit"] == 1
+    assert (
+        "No credit: an unknown outcome gives none; this session's 1 retrieval stays waiting for "
+        "a capture with a known outcome (success, partial or failure)." in said
+    )
+    assert "nothing retrieved in this session awaited" not in said
+    assert [c["id"] for c in known["credit"]] == [saved["id"]]  # it did wait
+    assert known["awaiting_credit"] == 0
+
+
 async def test_a_capture_sent_twice_is_stored_once(server, memory):
     """A retry after a timeout, or the same capture twice in one session."""
     async with Client(server) as client:

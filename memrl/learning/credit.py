@@ -94,6 +94,15 @@ class Credit(Graph):
             c.executemany("UPDATE retrievals SET credited = 1 WHERE seq = ?", [(s,) for s in seqs])
         return changes
 
+    def awaiting(self, session_id: str) -> int:
+        """This session's searches no outcome has credited yet (its opening context aside):
+        an unknown outcome leaves them waiting for a known one."""
+        row = self.ledger.conn.execute(
+            "SELECT COUNT(*) FROM retrievals WHERE session_id = ? AND credited = 0 AND origin != ?",
+            (session_id, CONTEXT),
+        ).fetchone()
+        return int(row[0])
+
     def catch_up_credit(self, project: str | None = None) -> list[Change]:
         """Credit outcomes whose earlier retrievals were never credited (e.g. imported)."""
         sql = (

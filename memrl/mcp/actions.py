@@ -54,6 +54,9 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
         already_captured=done.repeat,
         credit=convert.changes(done.credit),
         propagation=convert.changes(done.propagation),
+        awaiting_credit=memory.learning.awaiting(backend.session_id)
+        if ep.outcome.value == "unknown" and not done.repeat
+        else 0,
         redacted=sum(ep.redactions.values()),
         warnings=warnings,
     )

@@ -155,6 +155,11 @@ class CaptureResult(BaseModel):
         description="earlier retrievals in this session that shared the outcome"
     )
     propagation: list[Change] = Field(description="neighbours whose utility moved")
+    awaiting_credit: int = Field(
+        0,
+        description="outcome unknown: this session's retrievals left waiting for a capture "
+        "with a known outcome (an unknown one credits none)",
+    )
     redacted: int = Field(description="secrets replaced before storing")
     warnings: list[str]
 

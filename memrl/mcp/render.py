@@ -286,7 +286,16 @@ def capture(c: models.CaptureResult) -> str:
             f"Propagation reached {plural(still, 'similar episode')}, whose utility did not "
             "change to the percent."
         )
-    if not c.credit and not c.propagation:
+    if c.outcome == "unknown":  # credits nothing, whatever was retrieved
+        waiting = (
+            f"; this session's {plural(c.awaiting_credit, 'retrieval')} "
+            f"{'stays' if c.awaiting_credit == 1 else 'stay'} waiting for a capture with a "
+            "known outcome (success, partial or failure)"
+            if c.awaiting_credit
+            else ""
+        )
+        lines.append(f"No credit: an unknown outcome gives none{waiting}.")
+    elif not c.credit and not c.propagation:
         lines.append("No utility changed: nothing retrieved in this session awaited this outcome.")
     lines += notes("Warning", c.warnings)
     return "\n".join(lines)
