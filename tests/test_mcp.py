@@ -902,6 +902,41 @@ async def test_a_models_folder_that_cannot_be_written_is_a_failed_model_not_a_lo
     assert not (data_dir / "logs" / "mcp.log").exists()  # a known failure, not a crash
 
 
+async def test_a_read_only_store_shows_an_episode_as_it_searches_without_asking_a_rating(
+    fast_memory, data_dir, monkeypatch
+):
+    """A store SQLite cannot write (a read-only mount): each connection opened from now on
+    reads it as an immutable file, as the ledger does where it cannot set up its log."""
+    import sqlite3
+
+    from memrl.memory import Memory
+
+    saved = fast_memory.capture(episode(summary="Fixed the open redirect after login")).episode
+    fast_memory.ledger.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def no_log(_conn):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr("memrl.store.ledger._settings", no_log)
+    read_only = Memory(data_dir, embedder=fast_memory.embedder)
+    try:
+        async with Client(build_server(read_only, session_id="s", project="acme/app")) as client:
+            found, searched = await ok(client, "memrl_retrieve", query="open redirect")
+            shown, text = await ok(client, "memrl_retrieve", query=saved.short_id)
+            latest, _ = await ok(client, "memrl_retrieve", query="latest")
+            nothing, empty = await ok(client, "memrl_retrieve", query="redirect", project="none")
+    finally:
+        read_only.close()
+    assert [h["id"] for h in found["results"]] == [saved.id] and not found["rateable"]
+    assert "this search was not logged, so it cannot be rated" in searched
+    assert "rate it" not in searched and "memrl_feedback(" not in searched
+    assert shown["episode"]["id"] == latest["episode"]["id"] == saved.id
+    assert not shown["rateable"] and "read-only" in shown["warnings"][0]
+    assert text.startswith("Note: this view was not logged, so it cannot be rated: cannot write")
+    assert "memrl_feedback(" not in text and "</memory>" in text
+    assert not nothing["rateable"] and "cannot be rated" in empty
+
+
 async def test_the_sessions_own_project_is_not_called_unknown(memory):
     server = build_server(memory, session_id="s", project="acme/new")  # nothing captured here
     async with Client(server) as client:

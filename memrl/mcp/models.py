@@ -138,6 +138,11 @@ class RetrieveResult(BaseModel):
     total: int = Field(0, description="list mode: episodes in the listing")
     has_more: bool = False
     session_id: str
+    rateable: bool = Field(
+        True,
+        description="false: the store cannot be written (read-only), so this retrieval was "
+        "not logged and nothing can be rated; warnings say why",
+    )
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -141,7 +141,7 @@ def listed_line(n: int, e: models.Listed) -> str:
 def retrieve(r: models.RetrieveResult) -> str:
     if r.mode == "episode":  # notes first: a query taken for an id may have meant its text
         assert r.episode is not None
-        return "\n".join([*notes("Note", r.warnings), _episode(r.episode)])
+        return "\n".join([*notes("Note", r.warnings), _episode(r.episode, r.rateable)])
     if r.mode == "list":
         matching = f" whose task or summary contains {quote(r.query)}" if r.query else ""
         if not r.episodes:
@@ -199,14 +199,17 @@ def retrieve(r: models.RetrieveResult) -> str:
     if any(h.shortened for h in r.results):
         lines.append('Some were shortened; memrl_retrieve(query="<id>") shows one in full.')
     ids = ", ".join(f'"{h.short_id}"' for h in (strong or r.results)[:2])
-    lines.append(
-        f"After using one, rate it: memrl_feedback(episodes=[{ids}], helpful=true or false)."
-    )
+    if r.rateable:  # else a note says why it cannot be
+        lines.append(
+            f"After using one, rate it: memrl_feedback(episodes=[{ids}], helpful=true or false)."
+        )
     lines += notes("Note", r.warnings)
     return "\n".join(lines)
 
 
-def _episode(ep: models.Detail) -> str:
+def _episode(ep: models.Detail, rateable: bool = True) -> str:
+    """`rateable` False: a live episode read from a store that cannot be written, which a
+    note before it says, so it is not asked to be rated (an archived one is not logged)."""
     if ep.merged_into:
         state = f" (archived: merged into {ep.merged_into[:8]}, which holds what it knew)"
         after = (
@@ -234,7 +237,7 @@ def _episode(ep: models.Detail) -> str:
             *left_out,
             f"Utility {p(ep.utility)}, confidence {p(ep.confidence)} "
             f"({ep.helpful} helpful, {ep.unhelpful} unhelpful, retrieved {ep.retrievals}×).",
-            after,
+            *([after] if rateable else []),
         ]
     )
 

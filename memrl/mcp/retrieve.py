@@ -11,14 +11,17 @@ shows the newest live episode.
 Searching and showing an episode in full are logged as retrievals under the server's
 session, so a later capture in the same session credits them; listing is browsing and
 is not logged. Without a project, search covers every project; each hit names its own.
+A read-only store is searched and shown all the same: what would be logged is skipped,
+and the reply says it cannot be rated (`rateable`) rather than asking for a rating.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from memrl.errors import Ambiguous, InvalidInput, NotFound
+from memrl.errors import Ambiguous, InvalidInput, NotFound, StoreError
 from memrl.mcp import convert, models
 from memrl.refs import looks_like_id
 from memrl.retrieval import clean_query
@@ -97,7 +100,11 @@ def search(
     if not memory.exists(Filters(project=project)):  # nothing to search, maybe no index yet
         out.query = clean_query(query)  # the same refusals as a real search
         # A search that found nothing is still the latest one: `last` must not rate an older.
-        memory.learning.log_use(out.query, [], backend.session_id, project, "mcp")
+        _log(
+            out,
+            "search",
+            lambda: memory.learning.log_use(out.query, [], backend.session_id, project, "mcp"),
+        )
         out.warnings += (
             convert.unknown_project(memory, project, "leave project out to search them all")
             if memory.exists()
@@ -114,8 +121,19 @@ def search(
     )
     out.query = found.query
     out.results = [convert.hit(h) for h in found.hits if h.episode is not None]
-    out.warnings = list(found.warnings)
+    out.warnings = list(found.warnings)  # says why, when it was not logged
+    out.rateable = found.retrieval_id is not None
     return out
+
+
+def _log(out: models.RetrieveResult, what: str, log: Callable[[], object]) -> None:
+    """Log a retrieval; on a store that cannot be written, say it cannot be rated instead
+    (the search itself needs no writing, as `memrl.retrieval.search` has it)."""
+    try:
+        log()
+    except StoreError as exc:
+        out.rateable = False
+        out.warnings.append(f"this {what} was not logged, so it cannot be rated: {exc}")
 
 
 def one(memory: Memory, backend: Backend, query: str, episode_id: str) -> models.RetrieveResult:
@@ -125,7 +143,13 @@ def one(memory: Memory, backend: Backend, query: str, episode_id: str) -> models
         out.episode = convert.detail(view, memory.merged_into([episode_id]).get(episode_id))
         return out
     row = memory.rows([episode_id])[episode_id]  # reading a memory in full is a use of it
-    memory.learning.log_use(query.strip(), [row], backend.session_id, None, "mcp", similarity=1.0)
+    _log(
+        out,
+        "view",
+        lambda: memory.learning.log_use(
+            query.strip(), [row], backend.session_id, None, "mcp", similarity=1.0
+        ),
+    )
     learned = memory.rows([episode_id])[episode_id].learned  # with the use just recorded
     out.episode = convert.detail(dataclasses.replace(view, learned=learned))
     return out
