@@ -253,6 +253,7 @@ class Change:
     instead_of: tuple[str, ...] = ()  # a rating of 'last': its hits merged into this one since
     merged_away: tuple[str, ...] = ()  # a rating: ids named that were merged into this one
     left_out: tuple[str, ...] = ()  # a rating of 'last', on its first change: hits archived since
+    unreadable: tuple[str, ...] = ()  # … and hits whose file no longer reads
     # a rating of 'last', on its first change: the search it rated, (query, when)
     searched: tuple[str, float] | None = None
     # of a rating's change, the part that came through its neighbours (a new confidence
@@ -281,12 +282,22 @@ class Change:
                 " from the last search",
                 "archived since and not rated (restore {it} and rate by id)",
             ),
+            (
+                self.unreadable,
+                " from the last search",
+                "not rated: {its} episode {file} no longer {reads} (`memrl status` names {it})",
+            ),
         ]
         out = []
         for ids, source, what in said:
             if ids:
                 one = len(ids) == 1
-                happened = what.format(its="its" if one else "their", it="it" if one else "them")
+                happened = what.format(
+                    its="its" if one else "their",
+                    it="it" if one else "them",
+                    file="file" if one else "files",
+                    reads="reads" if one else "read",
+                )
                 named = ", ".join(i[:8] for i in ids)
                 out.append(f"{named}{source} {'was' if one else 'were'} {happened}")
         return out

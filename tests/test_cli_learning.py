@@ -366,15 +366,27 @@ def test_undoing_a_claude_sessions_ratings_by_id_lets_it_rate_its_last_again(dat
     memory.close()
 
 
-def test_last_is_not_rated_through_a_file_that_no_longer_reads(data_dir):
-    a, _b = two()
-    run("search", "flaky login test")
+def test_last_leaves_out_a_hit_whose_file_no_longer_reads_and_rates_the_others(data_dir):
+    """As a hit archived since is: one hand-broken file does not stop Claude rating the
+    search. With no other hit left, the rating is refused, saying what is wrong."""
+    a, b = two()
+    hits = [h["id"] for h in json.loads(run("search", "flaky login test", "--json").stdout)["hits"]]
+    assert set(hits) == {a, b}
     [path] = data_dir.glob(f"episodes/*/{a}.json")
     path.write_text('{"broken')
-    before = run("list", "--json").stdout
-    refused = run("feedback", "helpful", "last", code=1)
-    assert f"{a[:8]}: " in refused.stderr and "fix the file by hand" in refused.stderr
-    assert run("list", "--json").stdout == before
+    out = run("feedback", "helpful", "last")
+    rated = json.loads(run("show", b[:8], "--json").stdout)["learning"]["helpful"]
+    assert rated == 1 and b[:8] in out.stdout
+    assert f"{a[:8]} from the last search was not rated: its episode file no longer reads" in (
+        " ".join(out.stderr.split())
+    )
+    again = run("search", "flaky login test", "--json").stdout  # now finds b alone…
+    assert [h["id"] for h in json.loads(again)["hits"]] == [b]
+    assert json.loads(again)["warnings"][0].startswith(f"skipped {a[:8]}: ")
+    [path_b] = data_dir.glob(f"episodes/*/{b}.json")
+    path_b.write_text('{"broken')  # …whose file breaks too
+    refused = run("feedback", "unhelpful", "last", code=1)
+    assert f"{b[:8]}: " in refused.stderr and "fix the file by hand" in refused.stderr
 
 
 def test_last_rated_already_says_so_even_when_its_hits_were_archived_since():

@@ -34,14 +34,15 @@ class _Latest:
 @dataclass(frozen=True, slots=True)
 class _Named:
     """Episodes named for a rating: with 'last', the latest retrieval (else None), its hits
-    merged since by the episode holding them, and those archived since, left out; ids named
-    that were merged away, by the episode holding them."""
+    merged since by the episode holding them, and those archived since, or whose file no
+    longer reads, left out; ids named that were merged away, by the episode holding them."""
 
     latest: _Latest | None
     ids: list[str]
     instead: dict[str, list[str]]
     left_out: tuple[str, ...]
     merged: dict[str, list[str]]
+    unreadable: tuple[str, ...] = ()
 
     @property
     def seq(self) -> int | None:
@@ -194,6 +195,7 @@ class Feedback(Graph):
         ids: list[str] = []
         instead: dict[str, list[str]] = {}  # an episode standing for the hits merged into it
         left_out: list[str] = []
+        broken: dict[str, CorruptFile] = {}  # hits of 'last' whose file no longer reads
         latest = None
         if any(ref.strip().lower() == "last" for ref in refs):
             latest = self._last(session_id, origin)
@@ -211,11 +213,15 @@ class Feedback(Graph):
                     ids.append(i)
                 else:
                     left_out.append(i)
-            if broken := self.m.store.unreadable(ids):  # as naming it by id would be
+            # A hit whose file no longer reads is left out, as one archived since is, unless
+            # nothing else is left: then the rating is refused, as naming it by id would be.
+            broken = self.m.store.unreadable(ids)
+            if broken and len(broken) == len(set(ids)):
                 raise CorruptFile(
                     "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in broken.items())
                     + ". Nothing was changed."
                 )
+            ids = [i for i in ids if i not in broken]
             if not ids and not rated:  # rated already: that is what the caller says
                 raise InvalidInput(  # not an unknown id: exit 2
                     "every hit of the latest search has been archived since; name the "
@@ -236,12 +242,14 @@ class Feedback(Graph):
                 if i in holders:
                     merged.setdefault(holders[i], []).append(i)
                 ids.append(holders.get(i, i))
-            if broken := self.m.store.unreadable(list(merged)):
+            if holding := self.m.store.unreadable(list(merged)):
                 raise CorruptFile(
-                    "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in broken.items())
+                    "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in holding.items())
                     + ". Nothing was changed."
                 )
-        return _Named(latest, list(dict.fromkeys(ids)), instead, tuple(left_out), merged)
+        return _Named(
+            latest, list(dict.fromkeys(ids)), instead, tuple(left_out), merged, tuple(broken)
+        )
 
     def feedback(
         self,
@@ -315,6 +323,7 @@ class Feedback(Graph):
                 ch.after, ch.neighbours = moved.after, moved.after - moved.before
         if changes:
             changes[0].left_out = named.left_out
+            changes[0].unreadable = named.unreadable
             if named.latest is not None:
                 changes[0].searched = (named.latest.query, named.latest.ts)
         return changes + [ch for ch in spread if ch.id not in meta]
