@@ -45,7 +45,9 @@ class ImportResult:
     skipped_existing: int = 0
     errors: list[str] = field(default_factory=list)
     restored: int = 0  # episodes already present that had learned nothing: given the file's
-    dated_ahead: int = 0  # created more than a day ahead of this clock (kept as exported)
+    # created, or last used, more than a day ahead of this clock (kept as exported: it does
+    # not decay until then)
+    dated_ahead: int = 0
     # Why the index could not take the imported episodes (stored all the same), with the fix.
     index_problem: str | None = None
     indexed_present: int = 0  # episodes already present but missing from the index: indexed
@@ -284,7 +286,10 @@ def _import(
             new = [(ep, learn, archived[ep.id]) for ep, learn, _g in chunk if ep.id not in existing]
             if not new:
                 continue
-            result.dated_ahead += sum(ep.created_at.timestamp() > ahead for ep, _l, _a in new)
+            result.dated_ahead += sum(
+                max(ep.created_at.timestamp(), learn.get("last_used_at") or 0.0) > ahead
+                for ep, learn, _a in new
+            )
             searchable = result.index_problem is None
             done, stored, problem = _store_chunk(memory, new, done, total, progress, searchable)
             result.imported += stored

@@ -666,3 +666,16 @@ def test_while_a_first_import_runs_search_and_status_say_to_wait_not_to_index(tm
     assert watcher.index.health().problem is None
     alone = Memory(tmp_path / "none", embedder=HashEmbedder()).index.health().problem
     assert alone == "the search index does not exist; run `memrl index`."
+
+
+def test_a_line_last_used_in_the_future_is_counted_as_dated_ahead(tmp_path):
+    """It would not decay until then: the import says so, as for a creation date ahead."""
+    from memrl.memory import Memory
+
+    memory = Memory(tmp_path / "store", embedder=HashEmbedder())
+    line = {"summary": "x", "learning": {"q": 0.7, "evidence": 1, "helpful": 1}}
+    soon = {**line, "summary": "y", "learning": {**line["learning"], "last_used_at": 1_000}}
+    later = {**line, "learning": {**line["learning"], "last_used_at": 1_990_000_000}}
+    result = memory.import_([json.dumps(soon), json.dumps(later)])
+    assert result.imported == 2 and result.dated_ahead == 1
+    memory.close()

@@ -507,9 +507,10 @@ def import_(
             )
         if result.dated_ahead:
             note(
-                f"kept {plural(result.dated_ahead, 'episode')} dated in the future (more than "
-                "a day ahead of this clock) as exported: the clock of the store they come "
-                "from ran ahead"
+                f"kept {plural(result.dated_ahead, 'episode')} created or last used in the "
+                "future (more than a day ahead of this clock) as the file has them: they do "
+                "not decay until then. A store whose clock ran ahead exports such dates; if "
+                "the file does not come from one, check its dates"
             )
     if result.index_problem:
         raise fail(
