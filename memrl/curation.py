@@ -17,7 +17,7 @@ import numpy as np
 from memrl.episode import Episode, Outcome, now
 from memrl.errors import InvalidInput, NotFound
 from memrl.intake import check_summary
-from memrl.learning.rules import DAY, clip
+from memrl.learning.rules import DAY, NEUTRAL, clip
 from memrl.store import Filters
 from memrl.store.ledger import StateRow
 from memrl.views import Row, pct, plural
@@ -333,7 +333,12 @@ class Curation:
                 for k in e.redactions
             },
         )
-        state = _merged_state(ep.id, self.m.ledger.states(ids), _together(self.m.ledger.conn, ids))
+        state = _merged_state(
+            ep.id,
+            self.m.ledger.states(ids),
+            self.m.settings.learning.learning_rate,
+            _together(self.m.ledger.conn, ids),
+        )
         return MergePlan([rows[i] for i in ids], ep, state, notes, moved_from)
 
     def merge(self, plan: MergePlan) -> Episode:
@@ -366,7 +371,12 @@ class Curation:
             # The ledger first: once the merged file exists, its events say what it holds.
             with m.ledger.write() as c:
                 # read again in the write: a rating given since the plan is carried over
-                plan.state = _merged_state(ep.id, m.ledger.states(ids), _together(c, ids))
+                plan.state = _merged_state(
+                    ep.id,
+                    m.ledger.states(ids),
+                    m.settings.learning.learning_rate,
+                    _together(c, ids),
+                )
                 m.ledger.put_states(c, [plan.state])
                 m.ledger.add_events(
                     c,
@@ -396,17 +406,26 @@ def _together(c: sqlite3.Connection, ids: Sequence[str]) -> int:
     return int(n)
 
 
-def _merged_state(episode_id: str, states: dict[str, StateRow], together: int = 0) -> StateRow:
-    """The originals' evidence, combined: q weighted by each one's evidence (plus one); it
+def _merged_state(
+    episode_id: str, states: dict[str, StateRow], alpha: float, together: int = 0
+) -> StateRow:
+    """The originals' evidence, combined: q as if one episode had received all of it; it
     was last used, and arrived, when the latest of them was, and retrieved by each search
-    that returned any of them (`together`: the retrievals that were one search)."""
-    weights = {i: s.evidence + 1 for i, s in states.items()}
-    total = sum(weights.values())
+    that returned any of them (`together`: the retrievals that were one search).
+
+    Each original's signals moved its q from ½ by an affine map, q ↦ a·q + (q_i − a/2) with
+    a = (1 − α)^evidence (exact for plain ratings); the merged q applies those maps in the
+    order the originals were last used. Five helpful ratings over three duplicates give
+    what five on one episode give (70 %), where averaging their q gave 58 %, below each."""
+    q = NEUTRAL
+    for s in sorted(states.values(), key=lambda s: (s.last_used_at or 0.0, s.id)):
+        a = (1.0 - alpha) ** s.evidence
+        q = a * q + (s.q - a * NEUTRAL)
     last_used = [s.last_used_at for s in states.values() if s.last_used_at]
     arrived = [s.added_at for s in states.values() if s.added_at]
     return StateRow(
         episode_id,
-        q=clip(sum(s.q * weights[i] for i, s in states.items()) / total),
+        q=clip(q),
         evidence=sum(s.evidence for s in states.values()),
         retrievals=max(0, sum(s.retrievals for s in states.values()) - together),
         helpful=sum(s.helpful for s in states.values()),

@@ -228,11 +228,11 @@ def test_merge_keeps_the_union_and_combined_evidence(mem):
     assert merged.merged_from == [a.id, b.id]
     row = mem.rows([merged.id])[merged.id]
     assert row.learned.helpful == 3 and row.learned.unhelpful == 1 and row.learned.evidence == 4
-    qa, qb = 0.5, 0.5
-    for _ in range(3):
-        qa += 0.1 * (1 - qa)
-    qb += 0.1 * (0 - qb)
-    assert row.learned.q == pytest.approx((qa * 4 + qb * 2) / 6)
+    # as if one episode had had all four ratings: b's (never a use) first, then a's
+    q = 0.5
+    for reward in (0, 1, 1, 1):
+        q += 0.1 * (reward - q)
+    assert row.learned.q == pytest.approx(q)
     assert mem.count() == 1
     assert {r.id for r in mem.list(Filters(archived=True))} == {a.id, b.id}
     from memrl import insights
@@ -240,6 +240,25 @@ def test_merge_keeps_the_union_and_combined_evidence(mem):
     assert [e.cause for e in insights.history(mem, merged.id).events] == ["merge", "merge"]
     mem.restore([a.id])  # originals come back untouched
     assert mem.get(a.id).episode.model_dump() == a.model_dump()
+
+
+def test_merging_duplicates_rated_helpful_keeps_their_ratings_worth(mem):
+    """Five helpful ratings over three duplicates are worth what five on one episode are:
+    the merge does not leave it below each of them."""
+    ids = [
+        mem.capture(
+            episode(task=f"Fix flaky upload test {n}", summary="Raised the timeout")
+        ).episode.id
+        for n in range(3)
+    ]
+    for episode_id, times in zip(ids, (2, 1, 2), strict=True):
+        for _ in range(times):
+            mem.learning.feedback([episode_id], helpful=True)
+    before = mem.rows(ids)
+    merged = mem.curation.merge(mem.curation.merge_plan([i[:8] for i in ids]))
+    after = mem.rows([merged.id])[merged.id].learned
+    assert after.q == pytest.approx(1 - 0.5 * 0.9**5) and after.helpful == 5
+    assert after.utility > max(r.learned.utility for r in before.values())
 
 
 def test_merge_refuses_one_id_and_asks_about_projects(mem):
