@@ -908,7 +908,7 @@ async def test_an_episode_keeps_a_project(store: Memory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         choices = app.screen.query_one("#filter-project", Select)._options
-        assert [label for label, _value in choices[1:]] == ["acme/app (4)"]
+        assert [str(label) for label, _value in choices[1:]] == ["acme/app (4)"]
         target = table(app).current_id
         await keys(pilot, "e")
         form = app.screen
@@ -2071,3 +2071,79 @@ async def test_an_empty_store_offers_no_keys_that_act_on_an_episode(data_dir: Pa
         assert {"rate", "archive", "edit"} <= footer_actions(app)
     other.close()
     m.close()
+
+
+MARKUP = "Fix 404 on [/api/users] route [/] [bold]x[/bold]"
+
+
+def rendered(widget) -> str:
+    return str(widget.render())
+
+
+def cell_text(data_table: DataTable, row: int, column: int) -> str:
+    cell = data_table.get_row_at(row)[column]
+    return cell.plain if hasattr(cell, "plain") else str(cell)
+
+
+async def test_text_that_looks_like_markup_is_shown_as_written_on_every_screen(
+    data_dir: Path,
+) -> None:
+    """Tasks, summaries, projects, tags and queries are the person's text: `[/api/users]`
+    is a path, not a closing tag, wherever it is shown (it used to take the app down)."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for n, project in enumerate(("[/]web", "acme/[red]api[/red]")):
+        m.capture(
+            episode(
+                task=MARKUP + " " * n,
+                summary="[red]the route[/red] table [/] lacked a slash",
+                project=project,
+                tags=["[b]"],
+                created_at=day(n),
+            )
+        )
+    m.search(MARKUP, log=True)  # retrieved, never rated: the feedback card quotes the query
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await keys(pilot, "enter")
+        assert MARKUP in rendered(app.screen.query_one("#episode-title"))
+        for tab in ("2", "3", "1"):
+            await keys(pilot, tab)
+        assert cell_text(app.screen.query_one("#neighbours", DataTable), 0, 5).startswith(
+            "Fix 404 on [/api"
+        )
+        await keys(pilot, "escape", "slash")
+        await pilot.press(*"[/api/users]")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert cell_text(app.screen.query_one(DataTable), 0, 5).startswith(
+            "Fix 404 on [/api/users]"
+        )
+        await keys(pilot, "escape", "f")
+        assert MARKUP in rendered(app.screen.query_one("#session-query"))
+        await keys(pilot, "escape", "o")
+        projects = app.screen.query_one("#overview-projects", DataTable)
+        assert {cell_text(projects, n, 0) for n in range(2)} == {"[/]web", "acme/[red]api[/red]"}
+        await keys(pilot, "escape", "space", "space", "m")
+        assert isinstance(app.screen, MergeScreen)
+        assert "tags [b]" in rendered(app.screen.query_one("#merge-notes"))
+        await keys(pilot, "escape", "tab", "tab", "enter")  # the project filter's list
+        app.notify(MARKUP)
+        await settle(pilot)
+        assert notices(app)[-1] == MARKUP
+    m.close()
+
+
+def test_a_crash_ends_memrl_tui_with_a_failing_exit_code(data_dir: Path, monkeypatch) -> None:
+    """Textual prints the traceback and returns; the shell (and a script) must hear it failed."""
+    from memrl.tui import launch
+
+    def crash(self) -> None:
+        raise RuntimeError("boom")
+
+    real_run = MemrlApp.run
+    monkeypatch.setattr(MemrlApp, "on_mount", crash)
+    monkeypatch.setattr(MemrlApp, "run", lambda self: real_run(self, headless=True))
+    with pytest.raises(SystemExit) as exited:
+        launch.run()
+    assert exited.value.code == 1

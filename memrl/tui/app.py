@@ -13,6 +13,7 @@ from functools import partial
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -93,6 +94,27 @@ class MemrlApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # hand it back, for whoever runs on in this process (tests)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is plain text, whatever the caller asks (a widget's notify asks for
+        markup): most name the person's episodes or quote an error about their text, and
+        markup would take `[/api/users]` for a closing tag and the app down with it."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: say how to quit (Textual's own says it in markup, which toasts here are not)."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("quit", "app.quit"):
+                self.notify(f"Press {key} to quit the app", title="Do you want to quit?")
+                return
 
     # live refresh ------------------------------------------------------------------
 

@@ -16,6 +16,12 @@ BLANK = Text("")
 OUTCOME_MARK = {"success": "✓", "partial": "◐", "failure": "✗", "unknown": "○"}
 
 
+def plain(text: str, style: str = "") -> Text:
+    """A person's text (a task, a project, a query, an error) for a widget: always Text,
+    never a str, which Textual would read as markup (`[/api/users]` is a closing tag)."""
+    return Text(text, style=style)
+
+
 def clip(text: str, width: int) -> str:
     """One line of at most `width` characters, with an ellipsis when cut."""
     text = " ".join(text.split())

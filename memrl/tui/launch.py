@@ -71,5 +71,7 @@ def run(*, demo: bool = False, project: str | None = None, start: str = "browse"
     else:
         app = MemrlApp(Memory(), project=project, start=start)
         app.run()
+    if app.return_code:  # it crashed: Textual has printed why; the shell hears it failed
+        raise SystemExit(app.return_code)
     if app.farewell:
         print(app.farewell)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Container
+from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Header, Input, Markdown, Static
 
@@ -163,7 +164,7 @@ class BrowseScreen(EpisodeActions):
         self._notices[kind] = text
         banner = self.query_one("#banner", Static)
         shown = "\n".join(t for t in self._notices.values() if t)
-        banner.update(shown)
+        banner.update(Content(shown))  # paths and errors: text
         banner.display = bool(shown)
 
     @on(StoreChanged)

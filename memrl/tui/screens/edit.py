@@ -141,7 +141,7 @@ class EditScreen(FormScreen):
                 "\nits text edited in $EDITOR and not saved is still kept (E goes on with it): "
                 "saving this form discards that text"
             )
-        yield Static(status, id="edit-status", classes="-draft" if draft else "")
+        yield Static(Content(status), id="edit-status", classes="-draft" if draft else "")
         with VerticalScroll(id="edit-form"):
             yield from self._field("task", _input(ep.task, "f-task"))
             with Horizontal(classes="row"):
@@ -245,7 +245,7 @@ class EditScreen(FormScreen):
         for static in self.query(".field-error").results(Static):
             name = (static.id or "").removeprefix("err-")
             text = errors.get(name, "")
-            static.update(f"✗ {text}" if text else "")
+            static.update(Content(f"✗ {text}" if text else ""))  # may quote the person's text
             static.set_class(not text, "-empty")
         self.errors = errors
         return errors

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from memrl import insights
 from memrl.errors import MemrlError
-from memrl.tui.format import clip
+from memrl.tui.format import clip, plain
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -81,7 +81,7 @@ class EpisodeScreen(EpisodeActions):
         title = self.query_one("#episode-title", Static)
         self.gone = error is not None
         if error:
-            title.update(f"{self.episode_id[:8]} — cannot be shown")
+            title.update(plain(f"{self.episode_id[:8]} — cannot be shown"))
             self.sub_title = "gone"
             return
         try:
@@ -93,7 +93,9 @@ class EpisodeScreen(EpisodeActions):
         if row is None:
             return
         self.sub_title = f"{row.short_id} · {row.project}" + (" · archived" if row.archived else "")
-        title.update(f"{row.short_id}  {row.title}" + ("  (archived)" if row.archived else ""))
+        title.update(
+            plain(f"{row.short_id}  {row.title}" + ("  (archived)" if row.archived else ""))
+        )
         if history is not None:
             self._history(history)
         self.load_neighbours()
@@ -105,7 +107,7 @@ class EpisodeScreen(EpisodeActions):
         table.clear()
         for e in reversed(history.events):
             cause = e.cause + (f" ← {e.other_id[:8]}" if e.other_id else "")
-            table.add_row(age(e.ts, now), cause, *moved(e.before, e.after), e.detail)
+            table.add_row(age(e.ts, now), plain(cause), *moved(e.before, e.after), plain(e.detail))
 
     @work(thread=True, exclusive=True, group="neighbours", exit_on_error=False)
     def load_neighbours(self) -> None:
@@ -146,7 +148,7 @@ class EpisodeScreen(EpisodeActions):
                 f"{nb.inflow * 100:+.1f}",
                 f"{nb.outflow * 100:+.1f}",
                 pct(nb.row.learned.utility),
-                clip(nb.row.title, task),
+                plain(clip(nb.row.title, task)),
                 key=nb.row.id,
             )
         if self.found:

@@ -8,6 +8,7 @@ from functools import partial
 
 from textual import on
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import Header, Markdown, Static
 
 from memrl.tui import curator
@@ -106,8 +107,10 @@ class FeedbackScreen(MemrlScreen[None]):
             return
         episode_id, query, ts = item
         self.query_one("#session-query", Static).update(
-            f"Retrieved {ago(ts, self.app.clock())} for:  “{query}”\n"
-            "Did this memory help with that?"
+            Content(  # the query is the person's text, never markup
+                f"Retrieved {ago(ts, self.app.clock())} for:  “{query}”\n"
+                "Did this memory help with that?"
+            )
         )
         error = self.query_one(EpisodeDetail).show(episode_id)
         if error:

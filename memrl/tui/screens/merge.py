@@ -5,11 +5,13 @@ from __future__ import annotations
 from textual import work
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
+from textual.content import Content
 from textual.widgets import Header, Select, Static, TextArea
 
 from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.tui import curator
+from memrl.tui.format import plain
 from memrl.tui.screens.base import FormScreen
 from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -43,7 +45,7 @@ class MergeScreen(FormScreen):
             best = max(rows.values(), key=lambda r: r.learned.utility)
             self.project = best.project
             yield Select(
-                [(f"merge into {p}", p) for p in projects],
+                [(plain(f"merge into {p}"), p) for p in projects],
                 value=best.project,
                 allow_blank=False,
                 id="merge-project",
@@ -71,7 +73,7 @@ class MergeScreen(FormScreen):
             self.plan = self.app.memory.curation.merge_plan(self.ids, project=self.project)
         except MemrlError as exc:
             self.plan = None
-            self.query_one("#merge-notes", Static).update(f"✗ {exc}")
+            self.query_one("#merge-notes", Static).update(Content(f"✗ {exc}"))
             return
         plan = self.plan
         if not keep_summary:
@@ -84,7 +86,7 @@ class MergeScreen(FormScreen):
             f"tags {', '.join(plan.episode.tags) or '—'}",
             *plan.notes,
         ]
-        self.query_one("#merge-notes", Static).update("\n".join(notes))
+        self.query_one("#merge-notes", Static).update(Content("\n".join(notes)))  # tags: text
 
     def action_merge(self) -> None:
         from memrl.tui.screens.confirm import ConfirmScreen

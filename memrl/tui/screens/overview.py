@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from textual import work
 from textual.binding import Binding
 from textual.containers import Container
+from textual.content import Content
 from textual.widgets import DataTable, Header, Static
 
 from memrl import insights
 from memrl.errors import MemrlError
+from memrl.tui.format import plain
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.bar_plot import BarPlot
 from memrl.tui.widgets.footer import Footer
@@ -43,12 +45,12 @@ class OverviewScreen(MemrlScreen[None]):
         try:
             stats = insights.stats(self.app.memory)
         except MemrlError as exc:
-            self.app.call_from_thread(self._totals, f"✗ {exc}")
+            self.app.call_from_thread(self._totals, Content(f"✗ {exc}"))
             return
         self.app.call_from_thread(self._show, stats)
 
-    def _totals(self, text: str) -> None:
-        self.query_one("#overview-totals", Static).update(text)
+    def _totals(self, text: str | Content) -> None:
+        self.query_one("#overview-totals", Static).update(text)  # markup: numbers only
 
     def _show(self, s: insights.Stats) -> None:
         self._totals(
@@ -75,5 +77,9 @@ class OverviewScreen(MemrlScreen[None]):
         table.clear()
         for p in s.projects:
             table.add_row(
-                p.project, str(p.episodes), pct(p.mean_utility), str(p.helpful), str(p.unhelpful)
+                plain(p.project),
+                str(p.episodes),
+                pct(p.mean_utility),
+                str(p.helpful),
+                str(p.unhelpful),
             )

@@ -68,7 +68,7 @@ class PruneScreen(MemrlScreen[bool]):
         self.app.call_from_thread(self._show, plan, kept)
 
     def _help(self, text: str) -> None:
-        self.query_one("#prune-help", Static).update(text)
+        self.query_one("#prune-help", Static).update(Content(text))  # errors: text
 
     @on(StoreChanged)
     def _store_changed(self) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
@@ -63,7 +64,7 @@ class RebuildScreen(ModalScreen[bool]):
         self.app.call_from_thread(self._finish, text, True)
 
     def _title(self, text: str) -> None:
-        self.query_one("#rebuild-title", Static).update(text)
+        self.query_one("#rebuild-title", Static).update(Content(text))
 
     def _progress(self, done: int, total: int) -> None:
         self.query_one(ProgressBar).update(total=total, progress=done)
@@ -73,7 +74,7 @@ class RebuildScreen(ModalScreen[bool]):
         bar = self.query_one(ProgressBar)
         if bar.total is None:
             bar.update(total=1, progress=1)
-        self.query_one("#rebuild-result", Static).update(text)
+        self.query_one("#rebuild-result", Static).update(Content(text))  # errors: text
 
     def action_close(self) -> None:
         if self.finished:

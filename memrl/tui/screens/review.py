@@ -10,6 +10,7 @@ from functools import partial
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import HorizontalScroll
+from textual.content import Content
 from textual.widgets import Header, Markdown, Static
 
 from memrl.errors import MemrlError
@@ -94,7 +95,7 @@ class ReviewScreen(MemrlScreen[None]):
         self.app.call_from_thread(loaded, findings)
 
     def _status(self, text: str) -> None:
-        self.query_one("#review-finding", Static).update(text)
+        self.query_one("#review-finding", Static).update(Content(text))  # errors: text
 
     async def _loaded(self, findings: list[Finding]) -> None:
         self.app.freeze_heap("started")  # as browse does: `memrl review` opens no browse

@@ -13,7 +13,7 @@ from textual.worker import get_current_worker
 
 from memrl.errors import MemrlError
 from memrl.refs import named_episode
-from memrl.tui.format import clip
+from memrl.tui.format import clip, plain
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -228,7 +228,7 @@ class SearchScreen(EpisodeActions):
             width -= table.styles.scrollbar_size_vertical
         task = max(12, width - fixed - pad)
         for hit, row in zip(self.result.hits, rows, strict=True):
-            table.add_row(*row, clip(hit.row.title, task))
+            table.add_row(*row, plain(clip(hit.row.title, task)))
         ids = [hit.id for hit in self.result.hits]
         if episode_id in ids:
             cursor = ids.index(episode_id)
@@ -255,7 +255,7 @@ class SearchScreen(EpisodeActions):
         if row >= len(self.result.hits):
             return
         hit = self.result.hits[row]
-        self.query_one("#search-why", Static).update(self.result.explain(hit))
+        self.query_one("#search-why", Static).update(Content(self.result.explain(hit)))
         self.query_one(EpisodeDetail).show(hit.id)
 
     @on(DataTable.RowSelected, "#search-results")

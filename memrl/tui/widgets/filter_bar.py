@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.containers import Horizontal
 from textual.widgets import Input, Label, Select
 
 from memrl.store import Filters
+from memrl.tui.format import plain
 from memrl.tui.messages import FiltersChanged
 from memrl.vocab import Outcome
 
 
-def _options(projects: list[tuple[str, int]]) -> list[tuple[str, str]]:
+def _options(projects: list[tuple[str, int]]) -> list[tuple[Text, str]]:
     """A project to choose for each name. Episodes saved with none (possible from
     `memrl edit --set project=`) get no entry: the core's filter reads an empty project
     as no filter at all, so choosing it would show every episode."""
-    return [(f"{p} ({n})", p) for p, n in projects if p]
+    return [(plain(f"{p} ({n})"), p) for p, n in projects if p]
 
 
 class FilterBar(Horizontal):
