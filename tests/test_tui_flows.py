@@ -2147,3 +2147,41 @@ def test_a_crash_ends_memrl_tui_with_a_failing_exit_code(data_dir: Path, monkeyp
     with pytest.raises(SystemExit) as exited:
         launch.run()
     assert exited.value.code == 1
+
+
+CONTROL_TASK = "Tab\tand\x1b[31m escape\x0bvertical\r\nline"
+
+
+async def test_tabs_and_control_characters_are_shown_as_spaces(data_dir: Path) -> None:
+    """A tab or an escape in a task counts as no width but moves the terminal's cursor: a
+    row holding one ran past the border. Each is a space, in every row, cell and line."""
+    import re
+
+    control = re.compile("[\x00-\x1f\x7f-\x9f]")
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    m.capture(episode(task=CONTROL_TASK, summary="tab\there\x1b[0m", created_at=day(0)))
+    m.capture(episode(task="Second\ttask", summary="plain", project="acme\tweb", created_at=day(1)))
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        t = table(app)
+        t._look_up_styles()
+        for y in range(4):
+            strip = t.render_line(y)
+            assert strip.cell_length == t.size.width and not control.search(strip.text)
+        assert "Tab and " in t.render_line(1).text
+        assert "acme web" in t.render_line(2).text
+        await pilot.pause(0.2)
+        detail = app.screen.query_one(EpisodeDetail)
+        assert not any(control.search(line.text) for line in detail._lines)
+        await keys(pilot, "enter")
+        title = rendered(app.screen.query_one("#episode-title"))
+        assert "Tab and " in title and not control.search(title)
+        await keys(pilot, "escape", "slash")
+        await pilot.press(*"second task")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        found = app.screen.query_one(DataTable)
+        cells = [cell_text(found, n, 5) for n in range(found.row_count)]
+        assert "Second task" in cells and not any(control.search(c) for c in cells)
+    m.close()

@@ -3,6 +3,7 @@ are memrl.views.pct, shared with the CLI)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from rich.console import Group, RenderableType
@@ -16,15 +17,34 @@ BLANK = Text("")
 OUTCOME_MARK = {"success": "✓", "partial": "◐", "failure": "✗", "unknown": "○"}
 
 
+# What a terminal acts on rather than shows: a tab, a newline, an escape. Counted as no
+# width, each would move the cursor and push the rest of its line past its cell (a row
+# wider than the others, text of other rows left showing): each is shown as a space.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # keeps \t, \n
+
+
+def one_line(text: str) -> str:
+    """The person's text for a cell or a line: every control character a space."""
+    return _CONTROL.sub(" ", text)
+
+
+def lines(text: str) -> str:
+    """The person's text for a pane that wraps it: its lines kept (and its tabs, which Rich
+    lays out to the next stop), every other control character a space."""
+    return _CONTROL_IN_TEXT.sub(" ", text)
+
+
 def plain(text: str, style: str = "") -> Text:
     """A person's text (a task, a project, a query, an error) for a widget: always Text,
-    never a str, which Textual would read as markup (`[/api/users]` is a closing tag)."""
-    return Text(text, style=style)
+    never a str, which Textual would read as markup (`[/api/users]` is a closing tag);
+    and on one line, its control characters spaces."""
+    return Text(one_line(text), style=style)
 
 
 def clip(text: str, width: int) -> str:
     """One line of at most `width` characters, with an ellipsis when cut."""
-    text = " ".join(text.split())
+    text = " ".join(one_line(text).split())
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
@@ -63,7 +83,7 @@ def _section(title: str, items: list[Text]) -> list[RenderableType]:
 
 
 def _code(text: str) -> Text:
-    return Text(text, style="markdown.code")
+    return Text(lines(text), style="markdown.code")
 
 
 def episode_text(view: EpisodeView, now: float) -> RenderableType:
@@ -81,30 +101,30 @@ def episode_text(view: EpisodeView, now: float) -> RenderableType:
     created = ep.created_at.timestamp()
     head = Text.assemble(
         _code(ep.short_id),
-        f" · {ep.project or 'no project'} · {ep.task_type.value} · ",
+        f" · {one_line(ep.project) or 'no project'} · {ep.task_type.value} · ",
         f"{OUTCOME_MARK[ep.outcome.value]} {ep.outcome.value} · {day(created)}",
         f" ({ago(created, now)})",
         "\n" + " · ".join(flags) if flags else "",
     )
     parts: list[RenderableType] = [
-        Text(ep.task or ep.title, style="markdown.h2"),
+        Text(lines(ep.task or ep.title), style="markdown.h2"),
         BLANK,
         head,
         BLANK,
-        Text(ep.summary),
+        Text(lines(ep.summary)),
         BLANK,
     ]
-    parts += _section("What worked", [Text(s) for s in ep.what_worked])
-    parts += _section("What failed", [Text(s) for s in ep.what_failed])
+    parts += _section("What worked", [Text(lines(s)) for s in ep.what_worked])
+    parts += _section("What failed", [Text(lines(s)) for s in ep.what_failed])
     errors = [
-        Text.assemble(_code(e.error), f" → {e.resolution}" if e.resolution else "")
+        Text.assemble(_code(e.error), f" → {lines(e.resolution)}" if e.resolution else "")
         for e in ep.errors_resolved
     ]
     parts += _section("Errors resolved", errors)
     parts += _section("Files", [_code(f) for f in ep.files])
     parts += _section("Commands", [_code(c) for c in ep.commands])
     if ep.tags:
-        parts += [Text(" ").join(_code(f"#{t}") for t in ep.tags), BLANK]
+        parts += [Text(" ").join(_code(f"#{one_line(t)}") for t in ep.tags), BLANK]
     used = (
         f"retrieved {learned.retrievals}× · rated helpful {learned.helpful}× · "
         f"unhelpful {learned.unhelpful}×"

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from memrl import insights
 from memrl.errors import MemrlError
-from memrl.tui.format import clip, plain
+from memrl.tui.format import clip, one_line, plain
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -92,7 +92,9 @@ class EpisodeScreen(EpisodeActions):
         row = history.row if history else self.memory.rows([self.episode_id]).get(self.episode_id)
         if row is None:
             return
-        self.sub_title = f"{row.short_id} · {row.project}" + (" · archived" if row.archived else "")
+        self.sub_title = f"{row.short_id} · {one_line(row.project)}" + (
+            " · archived" if row.archived else ""
+        )
         title.update(
             plain(f"{row.short_id}  {row.title}" + ("  (archived)" if row.archived else ""))
         )

@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Header, Markdown, Static
 
 from memrl.tui import curator
+from memrl.tui.format import one_line
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.undo import Undo
@@ -108,7 +109,7 @@ class FeedbackScreen(MemrlScreen[None]):
         episode_id, query, ts = item
         self.query_one("#session-query", Static).update(
             Content(  # the query is the person's text, never markup
-                f"Retrieved {ago(ts, self.app.clock())} for:  “{query}”\n"
+                f"Retrieved {ago(ts, self.app.clock())} for:  “{one_line(query)}”\n"
                 "Did this memory help with that?"
             )
         )

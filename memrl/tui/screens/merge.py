@@ -11,7 +11,7 @@ from textual.widgets import Header, Select, Static, TextArea
 from memrl.curation import MergePlan
 from memrl.errors import MemrlError
 from memrl.tui import curator
-from memrl.tui.format import plain
+from memrl.tui.format import one_line, plain
 from memrl.tui.screens.base import FormScreen
 from memrl.tui.undo import Undo
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -83,7 +83,7 @@ class MergeScreen(FormScreen):
             f"{len(plan.episode.what_worked)} worked · "
             f"{plural(len(plan.episode.errors_resolved), 'error')} · "
             f"{plural(len(plan.episode.files), 'file')} · "
-            f"tags {', '.join(plan.episode.tags) or '—'}",
+            f"tags {one_line(', '.join(plan.episode.tags)) or '—'}",
             *plan.notes,
         ]
         self.query_one("#merge-notes", Static).update(Content("\n".join(notes)))  # tags: text

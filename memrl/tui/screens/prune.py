@@ -12,6 +12,7 @@ from textual.widgets.selection_list import Selection
 from memrl.curation import PruneCandidate
 from memrl.errors import MemrlError
 from memrl.tui import curator
+from memrl.tui.format import one_line
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.widgets.footer import Footer
@@ -28,9 +29,9 @@ def _label(cand: PruneCandidate) -> Content:
         "  ",
         (cand.reason, "italic ansi_yellow"),
         "  ",
-        cand.row.title,
+        one_line(cand.row.title),
         "  ",
-        (cand.row.project, "dim"),
+        (one_line(cand.row.project), "dim"),
     )
 
 
@@ -135,8 +136,8 @@ class PruneScreen(MemrlScreen[bool]):
         why.update(
             Text.assemble(
                 (cand.row.short_id, "bold"),
-                f"  {cand.row.title}  ",
-                (cand.row.project, "dim"),
+                f"  {one_line(cand.row.title)}  ",
+                (one_line(cand.row.project), "dim"),
                 "\n",
                 (cand.reason, "italic yellow"),
             )

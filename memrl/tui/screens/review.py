@@ -15,6 +15,7 @@ from textual.widgets import Header, Markdown, Static
 
 from memrl.errors import MemrlError
 from memrl.tui import curator
+from memrl.tui.format import one_line
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.undo import Undo
@@ -76,7 +77,7 @@ class ReviewScreen(MemrlScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "review" + (f" · {self.project}" if self.project else "")
+        self.sub_title = "review" + (f" · {one_line(self.project)}" if self.project else "")
         self.query_one("#review-done").display = False
         self.load()
 

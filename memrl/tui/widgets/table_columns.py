@@ -8,7 +8,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 
-from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, bar
+from memrl.tui.format import OUTCOME_MARK, OUTCOME_STYLE, bar, one_line
 from memrl.views import Row, age, pct, utility_style
 
 
@@ -77,7 +77,7 @@ Piece = tuple[str, Style | None]
 
 
 def _line(text: str) -> str:
-    return " ".join(text.split())  # error messages can span lines; a row cannot
+    return " ".join(one_line(text).split())  # error messages can span lines; a row cannot
 
 
 def _style(name: str) -> Style | None:
@@ -140,8 +140,10 @@ def _values(entry, columns, marked, bad, now, err) -> dict[str, list[Piece]]:
             ("⚠" if problem else "◆" if row.pinned else " ", err if problem else None),
         ],
         "id": [(row.short_id, BOLD if row.pinned else None)],
-        "project": [(row.project, None)],
-        "task": [(_line(f"unreadable — {problem}"), err)] if problem else [(row.title, None)],
+        "project": [(one_line(row.project), None)],  # a tab would push the row past its cells
+        "task": [(_line(f"unreadable — {problem}"), err)]
+        if problem
+        else [(one_line(row.title), None)],
         "outcome": [
             (
                 OUTCOME_MARK.get(row.outcome, "·") + ("" if compact else f" {row.outcome}"),
