@@ -2185,3 +2185,24 @@ async def test_tabs_and_control_characters_are_shown_as_spaces(data_dir: Path) -
         cells = [cell_text(found, n, 5) for n in range(found.row_count)]
         assert "Second task" in cells and not any(control.search(c) for c in cells)
     m.close()
+
+
+async def test_the_merge_preview_gives_the_utility_the_merged_episode_will_have(
+    data_dir: Path,
+) -> None:
+    """Long unused, the originals' evidence (50%) has decayed: the preview says what the
+    merged episode's utility will be, as `memrl show` gives it afterwards."""
+    m, old = stale_store(data_dir, 2)
+    app = app_for(m)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(MergeScreen(old))
+        await settle(pilot)
+        notes = rendered(app.screen.query_one("#merge-notes"))
+        await keys(pilot, "ctrl+s", "y")
+        assert isinstance(app.screen, BrowseScreen)
+    (merged,) = [r for r in m.list(limit=None) if not r.archived]
+    learned = merged.learned
+    assert learned.decay < 0.5  # 200 days unused
+    assert f"merged: utility {pct(learned.utility)} (own evidence 50% × decay " in notes
+    m.close()

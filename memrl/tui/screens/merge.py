@@ -78,8 +78,18 @@ class MergeScreen(FormScreen):
         plan = self.plan
         if not keep_summary:
             self.query_one(TextArea).text = plan.episode.summary
+        # the utility it will have, as `memrl show` gives it once merged: the originals'
+        # evidence, decayed from the latest use of any of them (not their evidence alone)
+        memory = self.app.memory
+        learned = memory.learned(
+            plan.state, plan.episode.created_at.timestamp(), plan.episode.pinned
+        )
+        why = f"own evidence {pct(learned.q)}" + (
+            f" × decay {learned.decay:.2f}" if learned.decay < 0.995 else ""
+        )
         notes = [
-            f"merged: utility {pct(plan.state.q)} from {plural(plan.state.evidence, 'signal')} · "
+            f"merged: utility {pct(learned.utility)} ({why}, "
+            f"{plural(plan.state.evidence, 'signal')}) · "
             f"{len(plan.episode.what_worked)} worked · "
             f"{plural(len(plan.episode.errors_resolved), 'error')} · "
             f"{plural(len(plan.episode.files), 'file')} · "
