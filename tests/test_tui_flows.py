@@ -2206,3 +2206,35 @@ async def test_the_merge_preview_gives_the_utility_the_merged_episode_will_have(
     assert learned.decay < 0.5  # 200 days unused
     assert f"merged: utility {pct(learned.utility)} (own evidence 50% × decay " in notes
     m.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), SIZE, (120, 50)])
+async def test_the_utility_curve_labels_each_row_it_ticks_with_its_own_value(
+    store: Memory, size: tuple[int, int]
+) -> None:
+    """Whole percentages, none two to a row, each on the row its value is drawn on (at
+    80x24 the labels read 100, 83.3, 50, 33.3, 0 on five rows); the legend is a line of
+    its own, not drawn over the start of the curve."""
+    import re
+
+    target = store.list(limit=1)[0].id
+    store.learning.feedback([target], True)
+    app = app_for(store)
+    async with app.run_test(size=size) as pilot:
+        _plot, lines = await curve_of(app, pilot, target)
+        legend = rendered(app.screen.query_one("#curve-legend"))
+    top = next(n for n, line in enumerate(lines) if "┌" in line)
+    bottom = next(n for n, line in enumerate(lines) if "└" in line)
+    canvas = lines[top + 1 : bottom]
+    gaps = len(canvas) - 1
+    ticks = {
+        len(canvas) - 1 - n: int(m.group(1))
+        for n, line in enumerate(canvas)
+        if (m := re.match(r"\s*(\d+)┤", line))
+    }
+    assert [ticks[r] for r in sorted(ticks)][:: len(ticks) - 1] == [0, 100]
+    for row, value in ticks.items():
+        assert row == int(0.5 + gaps * value / 100)  # plotext's own mapping of a value to a row
+    assert not any(line.strip() and not re.match(r"\s*(\d+┤|│)", line) for line in canvas)
+    assert not any("helpful" in line for line in canvas)
+    assert "▲ helpful" in legend and "utility" in legend

@@ -45,6 +45,7 @@ class EpisodeScreen(EpisodeActions):
                 yield EpisodeDetail(self.app.memory, self.app.clock)
             with TabPane("Utility [2]", id="utility"):
                 yield UtilityCurve()
+                yield Static(id="curve-legend")
                 yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
             with TabPane("Graph [3]", id="graph"), Container(id="graph-main"):
                 yield NeighbourGraph()
@@ -104,7 +105,9 @@ class EpisodeScreen(EpisodeActions):
 
     def _history(self, history: insights.History) -> None:
         now = self.app.clock()
-        self.query_one(UtilityCurve).show(history, now)
+        self.query_one("#curve-legend", Static).update(
+            self.query_one(UtilityCurve).show(history, now)
+        )
         table = self.query_one("#events", DataTable)
         table.clear()
         for e in reversed(history.events):
