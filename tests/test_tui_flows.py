@@ -1810,36 +1810,44 @@ async def test_a_young_episodes_curve_spans_its_hours_up_to_the_utility_now(
     m.close()
 
 
-def test_graph_labels_never_cover_a_node() -> None:
+def graph_row(n: int, utility: float = 0.7):
+    from memrl.views import Learned, Row
+
+    learned = Learned(utility, 0.5, 0.0, 1.0, 0.0, 0, 0, 0, 0, None, NOW)
+    return Row(f"{n:08x}" * 4, "p", f"task {n}", "s", "success", "bugfix", "cli", [], NOW, NOW,
+               False, False, learned, "")  # fmt: skip
+
+
+def draw_graph(centre, found, size: tuple[int, int]) -> tuple[str, list[str]]:
+    """The graph drawn alone at `size`: its text, and the ids it labelled."""
     import asyncio
 
     from textual.app import App
 
-    from memrl.insights import Neighbour
     from memrl.tui.widgets.neighbour_graph import NeighbourGraph
-    from memrl.views import Learned, Row
-
-    def row(n: int, utility: float) -> Row:
-        learned = Learned(utility, 0.5, 0.0, 1.0, 0.0, 0, 0, 0, 0, None, NOW)
-        return Row(f"{n:x}" * 32, "p", f"task {n}", "s", "success", "bugfix", "cli", [], NOW, NOW,
-                   False, False, learned, "")  # fmt: skip
-
-    centre = row(0, 0.5)
-    found = [Neighbour(row(n, 0.7), sim, 0.0, 0.0) for n, sim in enumerate([1.0, 0.6, 0.55], 1)]
 
     class Graph(App[None]):
         def compose(self):
             yield NeighbourGraph()
 
-    async def run(size: tuple[int, int]) -> str:
+    async def run() -> tuple[str, list[str]]:
         app = Graph()
         async with app.run_test(size=size) as pilot:
-            app.query_one(NeighbourGraph).show(centre, found, 0.5)
+            graph = app.query_one(NeighbourGraph)
+            graph.show(centre, found, 0.5)
             await pilot.pause()
-            return str(app.query_one(NeighbourGraph).render())
+            return str(graph.render()), getattr(graph, "labelled", [])
 
+    return asyncio.run(run())
+
+
+def test_graph_labels_never_cover_a_node() -> None:
+    from memrl.insights import Neighbour
+
+    centre = graph_row(0, 0.5)
+    found = [Neighbour(graph_row(n), sim, 0.0, 0.0) for n, sim in enumerate([1.0, 0.6, 0.55], 1)]
     for size in [(80, 8), (80, 12), (120, 24)]:
-        text = asyncio.run(run(size))
+        text, _labelled = draw_graph(centre, found, size)
         assert text.count("●") == 3 and text.count("◉") == 1, size
         for r in [centre, *(nb.row for nb in found)]:
             assert r.short_id in text, size
@@ -2238,3 +2246,26 @@ async def test_the_utility_curve_labels_each_row_it_ticks_with_its_own_value(
     assert not any(line.strip() and not re.match(r"\s*(\d+┤|│)", line) for line in canvas)
     assert not any("helpful" in line for line in canvas)
     assert "▲ helpful" in legend and "utility" in legend
+
+
+@pytest.mark.parametrize("size", [(40, 10), (60, 12), (58, 22), (80, 16), (120, 30)])
+def test_graph_labels_never_overlap_one_another(size: tuple[int, int]) -> None:
+    """Twenty neighbours on a small plot: each label stands alone, a blank cell from any
+    other (three ids used to run into one string); one that would not fit is left out,
+    the table beside the graph naming them all."""
+    import re
+
+    from memrl.insights import Neighbour
+
+    centre = graph_row(0x1D, 0.5)
+    found = [
+        Neighbour(graph_row(0xA0 + n, 0.2 + n * 0.03), 0.9 - n * 0.015, 0.0, 0.0) for n in range(20)
+    ]
+    ids = {r.short_id for r in [centre, *(nb.row for nb in found)]}
+    text, labelled = draw_graph(centre, found, size)
+    tokens = [t for line in text.splitlines()[1:] for t in re.findall(r"[0-9a-f]+", line)]
+    assert set(tokens) <= ids, size  # no two ids run into one string
+    assert sorted(tokens) == sorted(labelled), size
+    assert len(set(tokens)) == len(tokens)  # none twice
+    assert text.count("●") == len(found) and text.count("◉") == 1  # no label covers a node
+    assert len(labelled) >= min(len(ids), 6), size  # most fit, even small
