@@ -2269,3 +2269,43 @@ def test_graph_labels_never_overlap_one_another(size: tuple[int, int]) -> None:
     assert len(set(tokens)) == len(tokens)  # none twice
     assert text.count("●") == len(found) and text.count("◉") == 1  # no label covers a node
     assert len(labelled) >= min(len(ids), 6), size  # most fit, even small
+
+
+async def test_a_screenshot_is_saved_where_it_can_be_and_says_where(
+    store: Memory, tmp_path: Path, monkeypatch
+) -> None:
+    """With no ~/Downloads, Textual's screenshot said only "Failed to save screenshot": it
+    goes to the current folder then, ~/Downloads when there is one, and the toast says
+    where (or, when no folder takes it, why)."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.chdir(here)
+
+    async def screenshot(pilot: Pilot) -> None:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Screenshot")
+        await pilot.pause(0.5)
+        await keys(pilot, "enter")
+        await pilot.pause(0.3)
+
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await screenshot(pilot)
+        (saved,) = here.glob("*.svg")
+        assert notices(app)[-1] == f"saved a screenshot to {saved}"
+        (home / "Downloads").mkdir(parents=True)
+        await screenshot(pilot)
+        (saved,) = (home / "Downloads").glob("*.svg")
+        assert notices(app)[-1] == f"saved a screenshot to {saved}"
+        gone = [tmp_path / "gone", tmp_path / "also-gone"]
+        monkeypatch.setattr(app, "screenshot_folders", lambda: gone)
+        assert app.save_screenshot_somewhere(None, None) is None
+        await pilot.pause()
+        assert notices(app)[-1] == (
+            f"could not save the screenshot: {gone[0]}: No such file or directory; "
+            f"{gone[1]}: No such file or directory"
+        )

@@ -10,6 +10,7 @@ import gc
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -283,6 +284,39 @@ class MemrlApp(App[None]):
 
         self.push_screen(RebuildScreen(), lambda _ok: self.refresh_screens())
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen, once the palette that asked for it has closed."""
+        self.set_timer(0.1, partial(self.save_screenshot_somewhere, filename, path))
+
+    def screenshot_folders(self) -> list[Path]:
+        """Where a screenshot goes: ~/Downloads when there is one, else the folder the app
+        was started in, else the data directory."""
+        from platformdirs import user_downloads_path
+
+        downloads = user_downloads_path()
+        return [*([downloads] if downloads.is_dir() else []), Path.cwd(), self.memory.root]
+
+    def save_screenshot_somewhere(self, filename: str | None, path: str | None) -> Path | None:
+        """Save it in the first folder that takes it and say where; or say why none did."""
+        from textual._files import generate_datetime_filename
+
+        svg = self.export_screenshot()
+        name = filename or generate_datetime_filename(self.TITLE, ".svg")
+        why = []
+        for folder in [Path(path)] if path else self.screenshot_folders():
+            target = folder.expanduser() / name
+            try:
+                target.write_text(svg, encoding="utf-8")
+            except OSError as exc:
+                why.append(f"{folder}: {exc.strerror or exc}")
+                continue
+            self.notify(f"saved a screenshot to {target}", title="Screenshot")
+            return target
+        self.notify(
+            "could not save the screenshot: " + "; ".join(why), title="Screenshot", severity="error"
+        )
+        return None
+
     def action_refresh(self) -> None:
         self.refresh_screens()
 
@@ -302,7 +336,15 @@ class MemrlApp(App[None]):
         self.push_screen(kind(*args))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's fails when ~/Downloads is missing
+                command = SystemCommand(
+                    "Screenshot",
+                    "Save an SVG picture of the screen (in ~/Downloads, else the current "
+                    "folder) and say where",
+                    self.action_screenshot,
+                )
+            yield command
         for title, help_text, action in commands.entries(screen):
             yield SystemCommand(title, help_text, partial(self._run_command, screen, action))
 
