@@ -2309,3 +2309,29 @@ async def test_a_screenshot_is_saved_where_it_can_be_and_says_where(
             f"could not save the screenshot: {gone[0]}: No such file or directory; "
             f"{gone[1]}: No such file or directory"
         )
+
+
+async def test_the_footer_offers_no_letter_keys_while_the_focus_is_in_a_text_box(
+    store: Memory,
+) -> None:
+    """In the tag filter `+` is a character typed, not a rating: the footer offers only
+    the keys that act there (and the keys list the same), and all of them again once
+    the focus leaves the box."""
+    from memrl.tui.screens.keys import key_table
+
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        letters = {"rate", "archive", "edit", "search", "undo", "keys", "leave"}
+        assert letters <= footer_actions(app)
+        app.screen.query_one("#filter-tag", Input).focus()
+        await keys(pilot, "plus")
+        assert app.screen.query_one("#filter-tag", Input).value == "+"
+        assert not letters & footer_actions(app)
+        listed = {str(cell) for cell in key_table(app.screen).columns[0].cells}
+        assert not {"+", "-", "/", "a", "q", "u"} & listed and "esc" in listed
+        await keys(pilot, "backspace", "tab")
+        assert letters <= footer_actions(app)
+        await keys(pilot, "slash")  # search: its query box has the focus, its letters rest
+        assert isinstance(app.screen, SearchScreen) and isinstance(app.focused, Input)
+        assert not {"archive", "edit", "undo"} & footer_actions(app)

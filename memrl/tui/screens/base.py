@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
+from textual.keys import REPLACED_KEYS, key_to_character
 from textual.screen import Screen
+from textual.widgets import Input, TextArea
 
 from memrl.tui import curator
 
@@ -18,11 +20,29 @@ if TYPE_CHECKING:
 ResultT = TypeVar("ResultT")
 
 
+def _typed(key: str) -> bool:
+    """Is this key a character, which a text box takes as text ("plus", "a", "space")?
+    (Textual's own filter misses "plus", "minus" and "slash": `key_to_character` looks
+    them up under their short names, which are no Unicode names.)"""
+    character = key_to_character(REPLACED_KEYS.get(key, key))
+    return character is not None and character.isprintable()
+
+
 class MemrlScreen(Screen[ResultT]):
     """A screen of memrl's app, so `self.app` is known to be the MemrlApp."""
 
     if TYPE_CHECKING:
         app = getters.app(MemrlApp)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys that act here, as the footer and the keys list show them. Where the
+        person types (a text box has the focus), a key that is a character types it: its
+        binding, the screen's or the app's, does not act there and is not offered."""
+        bindings = super().active_bindings
+        if not isinstance(self.focused, Input | TextArea):
+            return bindings
+        return {key: active for key, active in bindings.items() if not _typed(key)}
 
     @property
     def on_stack(self) -> bool:
