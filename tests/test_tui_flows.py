@@ -1436,16 +1436,14 @@ async def test_archived_notice_offers_u_only_for_an_archive_made_here(
         await pilot.pause(0.6)
         await settle(pilot)
         await keys(pilot, "e")
-        assert notices(app)[-1].startswith(
-            f"{target[:8]} is archived: `memrl restore` brings it back"
-        )
+        assert notices(app)[-1].startswith(f"{target[:8]} is archived: a (restore) brings it back")
         other.restore([target])
         await pilot.pause(0.6)
         await settle(pilot)
         await pilot.press("a", "y")  # archived here: u brings it back
         await settle(pilot)
         await keys(pilot, "e")
-        assert "is archived: u (undo) or `memrl restore`" in notices(app)[-1]
+        assert "is archived: u (undo) or a (restore) brings it back" in notices(app)[-1]
 
 
 async def test_escape_from_a_merge_asks_before_losing_the_summary(store: Memory) -> None:
@@ -2335,3 +2333,62 @@ async def test_the_footer_offers_no_letter_keys_while_the_focus_is_in_a_text_box
         await keys(pilot, "slash")  # search: its query box has the focus, its letters rest
         assert isinstance(app.screen, SearchScreen) and isinstance(app.focused, Input)
         assert not {"archive", "edit", "undo"} & footer_actions(app)
+
+
+async def test_an_archived_episode_is_restored_with_a_and_u_archives_it_again(
+    store: Memory,
+) -> None:
+    """On an archived episode `a` restores (the footer offers Restore, not Archive), as
+    the palette does; u takes it back. + says what brings it back here, not the CLI."""
+    target = store.list(limit=1)[0].id
+    async with on_first_episode(store) as (app, pilot, _first):
+        await keys(pilot, "enter", "a", "y")
+        assert store.rows([target])[target].archived
+        assert "restore" in footer_actions(app) and "archive" not in footer_actions(app)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert "Restore" in titles and "Archive" not in titles
+        assert "(archived: a restores it)" in rendered(app.screen.query_one("#episode-title"))
+        await keys(pilot, "plus")
+        assert notices(app)[-1].startswith(f"{target[:8]} is archived: u (undo) or a (restore)")
+        await keys(pilot, "a")
+        assert not store.rows([target])[target].archived
+        assert notices(app)[-1] == f"restored {target[:8]} (u undoes)"
+        assert "archive" in footer_actions(app) and "restore" not in footer_actions(app)
+        await keys(pilot, "u")
+        assert store.rows([target])[target].archived
+
+
+async def test_a_store_with_every_episode_archived_says_so_and_lists_them_to_restore(
+    store: Memory,
+) -> None:
+    ids = [r.id for r in store.list(limit=None)]
+    store.archive(ids)
+    async with on_first_episode(store) as (app, pilot, _none):
+        page = app.screen.query_one("#empty", Markdown)
+        assert page.display
+        text = page.source
+        assert "Every episode is archived" in text and "5 archived episodes are kept" in text
+        assert "Press **A**" in text and "Nothing remembered yet" not in text
+        await keys(pilot, "A")
+        assert not page.display and table(app).total == 5
+        assert app.screen.sub_title.startswith("5 archived episodes · a restores")
+        assert "restore" in footer_actions(app)
+        target = table(app).current_id
+        await keys(pilot, "a")
+        assert not store.rows([target])[target].archived
+        assert table(app).total == 4  # the list of archived ones, one fewer
+        await keys(pilot, "A")
+        assert table(app).total == 1 and table(app).current_id == target
+
+
+async def test_an_episode_merged_away_says_what_it_was_merged_into(store: Memory) -> None:
+    sources = [r.id for r in store.list(limit=2)]
+    merged = store.curation.merge(store.curation.merge_plan(sources))
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(EpisodeScreen(sources[0]))
+        await settle(pilot)
+        title = rendered(app.screen.query_one("#episode-title"))
+        assert f"(archived, merged into {merged.short_id}: a restores it)" in title
+        assert app.screen.sub_title.endswith(f"merged into {merged.short_id}")

@@ -59,6 +59,12 @@ ENTRIES = [
         "archive",
         "episode",
     ),
+    (
+        "Restore",
+        "Bring the selected archived episodes back into the store and search  (key a)",
+        "restore",
+        "episode",
+    ),
     ("Edit", "Edit the episode's fields in a form  (key e)", "edit", "episode"),
     (
         "Edit in $EDITOR",
@@ -87,6 +93,12 @@ ENTRIES = [
     ("Merge marked", "Merge the marked episodes into one  (key m)", "merge", "browse"),
     ("Sort", "Sort by the next column; S reverses  (key s)", "sort", "browse"),
     (
+        "Archived episodes",
+        "List the archived episodes (a restores them), or the live ones again  (key A)",
+        "toggle_archived",
+        "browse",
+    ),
+    (
         "Filter",
         "Filter by project, outcome or tag  (tab moves between panes)",
         "focus_filters",
@@ -107,5 +119,7 @@ def entries(screen: Screen) -> list[tuple[str, str, str]]:
             continue
         if where == "browse" and not isinstance(screen, BrowseScreen):
             continue
+        if where != "app" and screen.check_action(action.partition("(")[0], ()) is False:
+            continue  # as the footer: archive on live episodes, restore on archived ones
         out.append((title, help_text, action))
     return out

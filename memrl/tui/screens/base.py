@@ -81,14 +81,12 @@ def _listed(rows: list[Row]) -> str:
     return ", ".join(r.short_id for r in rows[:3]) + (" and more" if len(rows) > 3 else "")
 
 
-def archived_notice(app: MemrlApp, row: Row) -> str:
-    """Why an archived episode cannot be edited, and what brings it back: `u` only when
+def archived_notice(app: MemrlApp, row: Row, then: str = "then it can be edited") -> str:
+    """Why an archived episode cannot be changed, and what brings it back: `u` only when
     undoing the last change here restores it (not when another process archived it)."""
     last = app.undo_stack.peek()
     undo = "u (undo) or " if last is not None and row.id in last.restores else ""
-    return (
-        f"{row.short_id} is archived: {undo}`memrl restore` brings it back, then it can be edited"
-    )
+    return f"{row.short_id} is archived: {undo}a (restore) brings it back, {then}"
 
 
 class EpisodeActions(MemrlScreen[None]):
@@ -99,6 +97,7 @@ class EpisodeActions(MemrlScreen[None]):
         Binding("minus", "rate(False)", "Unhelpful", key_display="-"),
         Binding("p", "pin", "Pin", show=False),
         Binding("a", "archive", "Archive"),
+        Binding("a", "restore", "Restore"),  # on archived episodes, in archive's place
         Binding("e", "edit", "Edit"),
         Binding("E", "edit_external", "$EDITOR", show=False),
         Binding("c", "curve", "Curve", show=False),
@@ -113,21 +112,53 @@ class EpisodeActions(MemrlScreen[None]):
         """The episodes an action applies to; screens that show episodes say which."""
         return []
 
+    def selection_archived(self) -> bool:
+        """Are the selected episodes archived (every one)? Then `a` restores them."""
+        ids = self.selected_ids()
+        rows = self.memory.rows(ids) if ids else {}
+        return bool(rows) and all(r.archived for r in rows.values())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`a` archives live episodes and restores archived ones: the footer offers the one
+        that acts on the selection."""
+        if action in ("archive", "restore"):
+            return self.selection_archived() == (action == "restore")
+        return True
+
     def _ids(self) -> list[str]:
         ids = self.selected_ids()
         if not ids:
             self.notify("select an episode first", severity="warning")
         return ids
 
+    def _live_ids(self, then: str) -> list[str]:
+        """The selection, unless some of it is archived (then said so, and what restores it)."""
+        ids = self._ids()
+        gone = [r for r in self.memory.rows(ids).values() if r.archived]
+        if gone:
+            self.notify(archived_notice(self.app, gone[0], then), severity="warning")
+            return []
+        return ids
+
     def action_rate(self, helpful: bool) -> None:
-        if ids := self._ids():
+        if ids := self._live_ids("then it can be rated"):
             self.app.write(curator.rate(ids, helpful))
 
     def action_pin(self) -> None:
-        if ids := self._ids():
+        if ids := self._live_ids("then it can be pinned"):
             rows = self.memory.rows(ids)
             pinned = not all(r.pinned for r in rows.values())
             self.app.write(curator.pin(ids, pinned))
+
+    def action_restore(self) -> None:
+        """a on archived episodes: back into the store and search (u archives them again)."""
+        ids = self._ids()
+        rows = self.memory.rows(ids)
+        archived = [r.id for r in rows.values() if r.archived]
+        if not archived:
+            self.notify(f"{_listed(list(rows.values()))} not archived: nothing to restore")
+            return
+        self.app.write(curator.restore(archived), lambda _ok, _undo: self.refresh_bindings())
 
     def action_archive(self) -> None:
         from memrl.tui.screens.confirm import confirm_archive
@@ -147,7 +178,11 @@ class EpisodeActions(MemrlScreen[None]):
         if not live:
             return
         confirm_archive(
-            self.app, live, lambda: self.app.write(curator.archive([r.id for r in live]))
+            self.app,
+            live,
+            lambda: self.app.write(
+                curator.archive([r.id for r in live]), lambda _ok, _undo: self.refresh_bindings()
+            ),
         )
 
     def _editable(self) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Container
@@ -33,6 +35,16 @@ connected, and this screen fills in live as they arrive.
 Press **?** for the keys, **ctrl+p** for every command, **q** to quit.
 """
 
+ALL_ARCHIVED = """\
+# Every episode is archived
+
+{archived} kept on disk, left out of search and of this list. Press **A** to list
+them; there **a** restores the one under the cursor (space marks several), and **u** takes
+it back. In a shell, `memrl list --archived` lists them and `memrl restore <id>` restores one.
+
+Press **?** for the keys, **ctrl+p** for every command, **q** to quit.
+"""
+
 
 ON_EPISODES = frozenset(
     {"rate", "pin", "archive", "edit", "edit_external", "curve", "graph", "merge"}
@@ -45,6 +57,7 @@ class BrowseScreen(EpisodeActions):
         Binding("escape", "clear_marks", "Clear marks", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("x", "clear_filters", "Clear filters", show=False),
+        Binding("A", "toggle_archived", "Archived episodes", show=False),
     ]
 
     def __init__(self) -> None:
@@ -54,7 +67,9 @@ class BrowseScreen(EpisodeActions):
         self._notices = {"index": "", "corrupt": ""}  # the banner's lines
         self._projects: list[tuple[str, int]] = []
         self._total = 0  # live episodes, whatever the filters
-        self.empty = False  # nothing in the store: the page says how to fill it
+        self._archived = 0  # archived episodes, whatever the filters
+        self.empty = False  # nothing live in the store: the page says how to fill it
+        self.show_archived = False  # A: the archived episodes listed, not the live ones
 
     def compose(self):
         self._projects = self.memory.projects()
@@ -75,6 +90,7 @@ class BrowseScreen(EpisodeActions):
         self.query_one("#banner").display = False
         filters = self.query_one(FilterBar).filters
         self.table.load(filters)
+        self._archived = self.memory.count(Filters(archived=True))
         unfiltered = filters == Filters()
         self._total = self.table.total if unfiltered else self.memory.count(Filters())
         self._show_corrupt()
@@ -84,10 +100,28 @@ class BrowseScreen(EpisodeActions):
     def selected_ids(self) -> list[str]:
         return self.table.selected_ids()
 
+    def selection_archived(self) -> bool:
+        return self.show_archived  # the list holds only the one kind
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """On an empty store the keys that act on an episode are not offered: there is
         none to act on, and the page in their place says how to get one."""
-        return not (self.empty and action in ON_EPISODES)
+        if self.empty and action in ON_EPISODES | {"restore"}:
+            return False
+        return super().check_action(action, parameters)
+
+    def _viewed(self, filters: Filters) -> Filters:
+        """The filter bar's filters, on the live episodes or (A) the archived ones."""
+        return replace(filters, archived=self.show_archived)
+
+    def action_toggle_archived(self) -> None:
+        """A: list the archived episodes (a restores them), or the live ones again."""
+        self.show_archived = not self.show_archived
+        self.table.marked.clear()
+        self.table.reload(self._viewed(self.query_one(FilterBar).filters), reset=True)
+        self.refresh_bindings()
+        self._update_counts()
+        self.table.focus()
 
     def action_clear_filters(self) -> None:
         self.query_one(FilterBar).clear()
@@ -95,10 +129,18 @@ class BrowseScreen(EpisodeActions):
 
     def _update_counts(self) -> None:
         total = self._total
-        empty = total == 0 and not self.table.errors
+        empty = total == 0 and not self.table.errors and not self.show_archived
         if empty != self.empty:
             self.empty = empty
             self.refresh_bindings()
+        if empty:
+            self.query_one("#empty", Markdown).update(
+                ALL_ARCHIVED.format(
+                    archived=plural(self._archived, "archived episode is", "archived episodes are")
+                )
+                if self._archived
+                else EMPTY
+            )
         self.query_one("#empty").display = empty
         self.query_one("#browse-main").display = not empty
         self.query_one(FilterBar).set_class(empty, "hidden")  # -short hides it too (CSS)
@@ -107,6 +149,14 @@ class BrowseScreen(EpisodeActions):
         clear = (
             "tab out, then x clears them" if isinstance(self.focused, Input) else "x clears them"
         )
+        if self.show_archived:
+            self.sub_title = (
+                f"{plural(shown, 'archived episode')}"
+                + (" · a restores" if shown else "")
+                + " · A lists the live ones"
+                + (f" · {len(self.table.marked)} marked" if self.table.marked else "")
+            )
+            return
         self.sub_title = (
             f"{plural(total, 'episode')} · {plural(len(self._projects), 'project')}"
             if shown == total
@@ -182,7 +232,7 @@ class BrowseScreen(EpisodeActions):
 
     @on(FiltersChanged)
     def _filters(self, event: FiltersChanged) -> None:
-        self.table.reload(event.filters, reset=True, busy="filtering…")
+        self.table.reload(self._viewed(event.filters), reset=True, busy="filtering…")
 
     @on(EpisodeTable.Reloaded)
     def _reloaded(self) -> None:
@@ -192,10 +242,11 @@ class BrowseScreen(EpisodeActions):
     def _count(self) -> None:
         """The projects and the total, counted off the UI thread (100k rows: ~50 ms)."""
         projects, total = self.memory.projects(), self.memory.count(Filters())
-        self.app.call_from_thread(self._counted, projects, total)
+        archived = self.memory.count(Filters(archived=True))
+        self.app.call_from_thread(self._counted, projects, total, archived)
 
-    def _counted(self, projects: list[tuple[str, int]], total: int) -> None:
-        self._projects, self._total = projects, total
+    def _counted(self, projects: list[tuple[str, int]], total: int, archived: int) -> None:
+        self._projects, self._total, self._archived = projects, total, archived
         self.query_one(FilterBar).set_projects(projects)
         self._update_counts()
 

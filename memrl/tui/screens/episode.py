@@ -35,6 +35,7 @@ class EpisodeScreen(EpisodeActions):
         self.episode_id = episode_id
         self.tab = tab
         self.gone = False
+        self.archived = False
         self.found: list[insights.Neighbour] = []
 
     def compose(self):
@@ -65,6 +66,9 @@ class EpisodeScreen(EpisodeActions):
     def selected_ids(self) -> list[str]:
         return [] if self.gone else [self.episode_id]
 
+    def selection_archived(self) -> bool:
+        return self.archived  # as last read: the footer asks at every refresh
+
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         self.call_after_refresh(lambda: self.query_one(self.TAB_FOCUS[tab]).focus())
@@ -93,11 +97,17 @@ class EpisodeScreen(EpisodeActions):
         row = history.row if history else self.memory.rows([self.episode_id]).get(self.episode_id)
         if row is None:
             return
+        into = self.memory.merged_into([row.id]).get(row.id) if row.archived else None
+        state = f"merged into {into[:8]}" if into else "archived" if row.archived else ""
+        if row.archived != self.archived:
+            self.archived = row.archived
+            self.refresh_bindings()  # a archives, or restores
         self.sub_title = f"{row.short_id} · {one_line(row.project)}" + (
-            " · archived" if row.archived else ""
+            f" · {state}" if state else ""
         )
+        held = f"archived, {state}" if into else state
         title.update(
-            plain(f"{row.short_id}  {row.title}" + ("  (archived)" if row.archived else ""))
+            plain(f"{row.short_id}  {row.title}" + (f"  ({held}: a restores it)" if held else ""))
         )
         if history is not None:
             self._history(history)

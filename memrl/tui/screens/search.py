@@ -162,6 +162,7 @@ class SearchScreen(EpisodeActions):
         self._status(f"“{query.strip()}” is the id of this episode · Enter opens it")
         self.query_one("#search-why", Static).update("")
         self.query_one(EpisodeDetail).show(episode_id)
+        self.refresh_bindings()  # an archived one: a restores it
 
     def _show(self, query: str, result: SearchResult | None, error: str) -> None:
         if query != self.query_one(Input).value:
@@ -194,6 +195,7 @@ class SearchScreen(EpisodeActions):
             + warn
         )
         self._highlight(table.cursor_row)
+        self.refresh_bindings()
         self.call_after_refresh(self._refit)  # the status may have taken a line from it
 
     def _fill(self, episode_id: str | None = None) -> None:
