@@ -1225,7 +1225,7 @@ async def test_the_keys_list_holds_every_key_and_scrolls_by_keyboard(
         out = Console(width=200, file=io.StringIO())
         out.print(app.screen.table)
         assert all(d in out.file.getvalue() for d in wanted if d)
-        assert {"Quit", "Undo", "Prune", "Rebuild the search index", "Sort", "Mark"} <= wanted
+        assert {"Quit", "Undo", "Prune", "Update the search index", "Sort", "Mark"} <= wanted
         scroll = app.screen.query_one(VerticalScroll)
         await keys(pilot, "end")
         assert scroll.max_scroll_y > 0 and scroll.scroll_y == scroll.max_scroll_y
@@ -2392,3 +2392,27 @@ async def test_an_episode_merged_away_says_what_it_was_merged_into(store: Memory
         title = rendered(app.screen.query_one("#episode-title"))
         assert f"(archived, merged into {merged.short_id}: a restores it)" in title
         assert app.screen.sub_title.endswith(f"merged into {merged.short_id}")
+
+
+async def test_update_embeds_what_changed_and_rebuild_re_embeds_every_episode(
+    store: Memory,
+) -> None:
+    """I updates the index (nothing to do on an index up to date, and it says so); the
+    palette's "Rebuild the search index" re-embeds every episode, as its words say (it
+    used to update only, "0 episodes embedded")."""
+
+    async def result(pilot: Pilot) -> str:
+        await settle(pilot)
+        text = rendered(pilot.app.screen.query_one("#rebuild-result"))
+        await keys(pilot, "enter")
+        return text
+
+    async with on_first_episode(store) as (_app, pilot, _first):
+        await keys(pilot, "I")
+        assert "the index was up to date, nothing to embed" in await result(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Rebuild the search index")
+        await pilot.pause(0.5)
+        await keys(pilot, "enter")
+        assert "✓ done: 5 episodes embedded" in await result(pilot)
+    assert store.index.health().problem is None

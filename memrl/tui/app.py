@@ -44,7 +44,7 @@ class MemrlApp(App[None]):
         Binding("o", "overview", "Overview", show=False),
         Binding("u", "undo", "Undo"),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
-        Binding("I", "rebuild_index", "Rebuild the search index", show=False),
+        Binding("I", "rebuild_index", "Update the search index", show=False),
         Binding("question_mark", "keys", "Keys", key_display="?"),
         Binding("q", "leave", "Quit"),
     ]
@@ -279,10 +279,12 @@ class MemrlApp(App[None]):
 
         self._push_unique(OverviewScreen)
 
-    def action_rebuild_index(self) -> None:
+    def action_rebuild_index(self, everything: bool = False) -> None:
+        """I: embed what the index lacks (all of it, when damaged); from the palette, with
+        `everything`, re-embed every episode from scratch (`memrl index --rebuild`)."""
         from memrl.tui.screens.rebuild import RebuildScreen
 
-        self.push_screen(RebuildScreen(), lambda _ok: self.refresh_screens())
+        self.push_screen(RebuildScreen(everything), lambda _ok: self.refresh_screens())
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the screen, once the palette that asked for it has closed."""

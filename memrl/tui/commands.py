@@ -40,9 +40,15 @@ ENTRIES = [
     ),
     ("Refresh", "Re-read the store now  (key ctrl+r)", "app.refresh", "app"),
     (
-        "Rebuild the search index",
-        "Re-embed every episode, with progress  (key I)",
+        "Update the search index",
+        "Embed the episodes it lacks or that changed; rebuild it if damaged  (key I)",
         "app.rebuild_index",
+        "app",
+    ),
+    (
+        "Rebuild the search index",
+        "Re-embed every episode from scratch, as `memrl index --rebuild` does",
+        "app.rebuild_index(True)",
         "app",
     ),
     ("Mark helpful", "Rate the selected episodes helpful  (key +)", "rate(True)", "episode"),
@@ -113,7 +119,8 @@ def entries(screen: Screen) -> list[tuple[str, str, str]]:
 
     out = []
     for title, help_text, action, where in ENTRIES:
-        if isinstance(screen, FormScreen) and action.removeprefix("app.") in screen.APP_ACTIONS_OFF:
+        name = action.removeprefix("app.").partition("(")[0]
+        if isinstance(screen, FormScreen) and name in screen.APP_ACTIONS_OFF:
             continue  # a form's keys are text; its palette offers no more than they do
         if where == "episode" and not isinstance(screen, EpisodeActions):
             continue

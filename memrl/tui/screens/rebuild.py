@@ -1,4 +1,5 @@
-"""Rebuild (or bring up to date) the search index from the episode files, with progress."""
+"""Bring the search index up to date with the episode files (I), or rebuild it from scratch
+(the palette's Rebuild), with progress."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ class RebuildScreen(ModalScreen[bool]):
     if TYPE_CHECKING:
         app = getters.app(MemrlApp)
 
-    def __init__(self) -> None:
+    def __init__(self, everything: bool = False) -> None:
         super().__init__()
+        self.everything = everything  # re-embed every episode, not only what changed
         self.finished = False
 
     def compose(self):
@@ -44,20 +46,29 @@ class RebuildScreen(ModalScreen[bool]):
         from memrl.maintenance import sync_index
 
         memory = self.app.memory
-        problem = memory.index.health().problem
-        title = "Rebuilding the search index" if problem else "Updating the search index"
-        self.app.call_from_thread(self._title, f"{title}… (embedding every changed episode)")
+        rebuild = self.everything or memory.index.health().problem is not None
+        title = (
+            "Rebuilding the search index… (embedding every episode)"
+            if rebuild
+            else "Updating the search index… (embedding what it lacks or what changed)"
+        )
+        self.app.call_from_thread(self._title, title)
 
         def progress(done: int, total: int) -> None:
             self.app.call_from_thread(self._progress, done, total)
 
         try:
-            disk, report = sync_index(memory, rebuild=bool(problem), progress=progress)
+            disk, report = sync_index(memory, rebuild=rebuild, progress=progress)
         except MemrlError as exc:
             self.app.call_from_thread(self._finish, f"✗ {exc}", False)
             return
-        text = (
+        done = (
             f"✓ done: {plural(report.embedded, 'episode')} embedded"
+            if report.embedded or rebuild
+            else "✓ done: the index was up to date, nothing to embed"
+        )
+        text = (
+            done
             + (f", {plural(len(disk.corrupt), 'unreadable file')} skipped" if disk.corrupt else "")
             + ". Press enter to close."
         )
