@@ -1575,7 +1575,7 @@ async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path)
         assert "**escape** quits" in app.screen.query_one("#review-done", Markdown).source
         await keys(pilot, "escape")
         assert app.return_code == 0  # exited, not dropped into browse
-    assert app.farewell == "memrl review: 3 findings answered — 3 skipped; nothing was changed"
+    assert app.farewell == "memrl review: 3 findings — 3 skipped; nothing was changed"
     m.close()
     m = review_store(data_dir / "again")
     app = app_for(m, start="review")
@@ -1583,7 +1583,7 @@ async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path)
         await settle(pilot)
         await keys(pilot, "s")
         await keys(pilot, "ctrl+q")
-    assert app.farewell == "memrl review: 1 of 3 findings answered — 1 skipped; nothing was changed"
+    assert app.farewell == "memrl review: 1 of 3 findings seen — 1 skipped; nothing was changed"
     m.close()
     app = app_for(Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW))
     async with app.run_test(size=SIZE) as pilot:  # from browse, r then done goes back
@@ -2019,7 +2019,7 @@ async def test_review_answers_only_what_is_live_now(data_dir: Path, archived_els
         assert not m.rows([kept, spare])[kept if gone == spare else spare].archived
         assert screen.position == 0 and not screen.steps and len(app.undo_stack) == 0
         await keys(pilot, "s", "ctrl+q")
-    assert app.farewell == "memrl review: 1 of 3 findings answered — 1 skipped; nothing was changed"
+    assert app.farewell == "memrl review: 1 of 3 findings seen — 1 skipped; nothing was changed"
     other.close()
     m.close()
 
@@ -2416,3 +2416,40 @@ async def test_update_embeds_what_changed_and_rebuild_re_embeds_every_episode(
         await keys(pilot, "enter")
         assert "✓ done: 5 episodes embedded" in await result(pilot)
     assert store.index.health().problem is None
+
+
+async def test_review_skips_the_rest_of_a_kind_in_one_step_and_says_what_was_seen(
+    data_dir: Path,
+) -> None:
+    """At scale (1,376 stale findings) s one at a time is no way through: S skips every
+    finding left of the current kind, u takes that back in one step. Leaving says how many
+    were seen (a skip answers none), and k's pin says u undoes it, as the others do."""
+    m = review_store(data_dir)
+    unused = [r.id for r in m.list(limit=None) if r.task in ("Speed up the CI", "Dark mode")]
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        assert "skip_kind" not in footer_actions(app)  # one look-alike pair: s is enough
+        await keys(pilot, "s")
+        assert "skip_kind" in footer_actions(app)
+        status = rendered(screen.query_one("#review-finding"))
+        assert status.endswith("— S skips all 2 unused findings left")
+        await keys(pilot, "S")
+        assert screen.current is None
+        assert rendered(screen.query_one("#review-finding")) == (
+            "review finished: 3 findings — 3 skipped; nothing was changed"
+        )
+        await keys(pilot, "u")
+        assert screen.position == 1
+        await keys(pilot, "k")
+        assert notices(app)[-1] == f"pinned {unused_pinned(m, unused)} (u undoes)"
+        await keys(pilot, "ctrl+q")
+    assert app.farewell == "memrl review: 2 of 3 findings seen — 1 kept pinned, 1 skipped"
+    m.close()
+
+
+def unused_pinned(m: Memory, ids: list[str]) -> str:
+    (pinned,) = [i for i, r in m.rows(ids).items() if r.pinned]
+    return pinned[:8]

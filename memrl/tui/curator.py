@@ -80,7 +80,7 @@ def pin(ids: Sequence[str], pinned: bool) -> Job:
         changed = [i for i in done if was[i].pinned != pinned]  # undo restores only these
         verb = "pin" if pinned else "unpin"
         return (
-            f"{verb}ned {_ids(done)}",
+            f"{verb}ned {_ids(done)}" + (" (u undoes)" if changed else ""),
             Undo(f"{verb} of {_ids(changed)}", lambda mm: mm.set_pinned(changed, not pinned))
             if changed
             else None,

@@ -39,6 +39,7 @@ class Step:
     position: int
     answer: str  # one of ANSWERS
     undo: Undo | None = None  # what takes it back
+    count: int = 1  # findings it answered: S skips every one left of a kind in one step
 
 
 @dataclass(slots=True)
@@ -55,6 +56,7 @@ class ReviewScreen(MemrlScreen[None]):
         Binding("k", "keep", "Keep"),
         Binding("a", "archive", "Archive"),
         Binding("s", "skip", "Skip"),
+        Binding("S", "skip_kind", "Skip kind"),
         Binding("u", "undo", "Undo"),
         Binding("escape", "done", "Done"),
     ]
@@ -114,7 +116,19 @@ class ReviewScreen(MemrlScreen[None]):
         finding = self.current
         if action == "merge":
             return finding is not None and finding.kind == "duplicates"
+        if action == "skip_kind":
+            return finding is not None and self._left_of_kind() > 1
         return action not in ("keep", "archive", "skip") or finding is not None
+
+    def _left_of_kind(self) -> int:
+        """The current finding and those after it of the same kind (kinds come in runs)."""
+        finding = self.current
+        if finding is None:
+            return 0
+        n = self.position
+        while n < len(self.findings) and self.findings[n].kind == finding.kind:
+            n += 1
+        return n - self.position
 
     async def show_current(self) -> None:
         finding = self.current
@@ -136,8 +150,10 @@ class ReviewScreen(MemrlScreen[None]):
     def _show_finding(self, finding: Finding) -> None:
         _, outdated = self.live(finding)
         why = outdated or WHY[finding.kind].format(sim=pct(finding.similarity), days=finding.days)
+        left = self._left_of_kind()
+        rest = f" — S skips all {left:,} {finding.kind} findings left" if left > 1 else ""
         self._status(
-            f"finding {self.position + 1} of {len(self.findings)} · {finding.kind} · {why}"
+            f"finding {self.position + 1} of {len(self.findings)} · {finding.kind} · {why}{rest}"
         )
 
     def live(self, finding: Finding) -> tuple[list[Row], str | None]:
@@ -174,19 +190,25 @@ class ReviewScreen(MemrlScreen[None]):
         """("11 findings", "1 merged, 2 kept apart, 8 skipped"): what the answers so far did."""
         counts = {answer: 0 for answer in ANSWERS}
         for step in self.steps:
-            counts[step.answer] += 1
-        done = ", ".join(f"{n} {answer}" for answer, n in counts.items() if n)
-        if counts["skipped"] == len(self.steps):
+            counts[step.answer] += step.count
+        done = ", ".join(f"{n:,} {answer}" for answer, n in counts.items() if n)
+        if counts["skipped"] == self.seen:
             done = (done + "; " if done else "") + "nothing was changed"
         return plural(len(self.findings), "finding"), done
 
+    @property
+    def seen(self) -> int:
+        """Findings answered or skipped so far."""
+        return sum(step.count for step in self.steps)
+
     def on_unmount(self) -> None:
-        """A review opened on its own leaves what it did in the shell it returns to."""
+        """A review opened on its own leaves what it did in the shell it returns to: how
+        many findings it went through (a skip answers none), and what it did to them."""
         if self.ends_app and self.findings:
             found, done = self.summary()
-            answered = len(self.steps)
-            seen = found if answered >= len(self.findings) else f"{answered} of {found}"
-            self.app.farewell = f"memrl review: {seen} answered — {done}"
+            seen = self.seen
+            through = found if seen >= len(self.findings) else f"{seen:,} of {found} seen"
+            self.app.farewell = f"memrl review: {through} — {done}"
 
     def _show_done(self) -> None:
         """What this review did, answer by answer: "nothing more to look at" after eleven
@@ -218,9 +240,9 @@ class ReviewScreen(MemrlScreen[None]):
         if (finding := self.current) is not None and self.loaded:
             self._show_finding(finding)
 
-    def _next(self, answer: str, undo: Undo | None = None) -> None:
-        self.steps.append(Step(self.position, answer, undo))
-        self.position += 1
+    def _next(self, answer: str, undo: Undo | None = None, count: int = 1) -> None:
+        self.steps.append(Step(self.position, answer, undo, count))
+        self.position += count
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
 
     def _change(self, job: curator.Job, answer: str) -> None:
@@ -284,6 +306,12 @@ class ReviewScreen(MemrlScreen[None]):
     def action_skip(self) -> None:
         if self.current is not None and not self.saving:
             self._next("skipped")
+
+    def action_skip_kind(self) -> None:
+        """S: skip this finding and every one after it of its kind (1,376 stale ones, say),
+        in one step that u takes back."""
+        if self.current is not None and not self.saving:
+            self._next("skipped", count=self._left_of_kind())
 
     def action_done(self) -> None:
         """Back to browse; a review opened on its own (`memrl review`) ends the app."""
