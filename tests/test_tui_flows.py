@@ -2453,3 +2453,30 @@ async def test_review_skips_the_rest_of_a_kind_in_one_step_and_says_what_was_see
 def unused_pinned(m: Memory, ids: list[str]) -> str:
     (pinned,) = [i for i, r in m.rows(ids).items() if r.pinned]
     return pinned[:8]
+
+
+async def test_keys_typed_in_the_same_burst_as_slash_land_in_the_search_box(
+    store: Memory,
+) -> None:
+    """`/stripe` typed fast (or sent at once by a script) reached the screen it was typed
+    on before the search had opened, and was lost: the box stayed empty. Keys sent in one
+    go, without waiting for the app between them."""
+    from textual.keys import _character_to_key
+
+    def burst(app: MemrlApp, text: str) -> None:
+        for character in text:
+            app.post_message(events.Key(_character_to_key(character), character))
+
+    async with on_first_episode(store) as (app, pilot, _first):
+        burst(app, "/stripe")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.query_one(Input).value == "stripe"
+        await keys(pilot, "down", "enter")  # an episode opened from the search
+        assert isinstance(app.screen, EpisodeScreen)
+        burst(app, "/ webhook")  # back to the search: none of e, b, o, k acts on the episode
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.query_one(Input).value == "stripe webhook"
+        assert app.focused is app.screen.query_one(Input)
+        assert not notices(app)  # no letter ran a shortcut on the way

@@ -11,7 +11,9 @@ import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -24,6 +26,9 @@ from memrl.tui import commands, curator
 from memrl.tui.messages import StoreChanged
 from memrl.tui.undo import Undo, UndoStack
 from memrl.views import plural
+
+if TYPE_CHECKING:
+    from memrl.tui.screens.search import SearchScreen
 
 COMPACT_AFTER = 2.0  # seconds without a change before the index rows changes left are folded in
 BUSY_AFTER = 0.3  # seconds a change runs before the header says it is under way
@@ -72,6 +77,8 @@ class MemrlApp(App[None]):
         self._pending: list[curator.Job] = []  # changes on their way to the store, oldest first
         self._undo_waiting = 0  # u pressed while they ran
         self._compactor: Timer | None = None
+        self._typing_to: SearchScreen | None = None  # / opened it: the keys after it are its
+        self._typed_on: dict[int, Screen] = {}  # a key (its id) → the screen it came in on
 
     def on_mount(self) -> None:
         from memrl.tui.screens.browse import BrowseScreen
@@ -254,10 +261,40 @@ class MemrlApp(App[None]):
             return
         self.write(curator.undo(item))
 
+    async def on_event(self, event: events.Event) -> None:
+        """Note the screen each key reached the app on (see `_on_key`)."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self.screen is self._typing_to:
+                self._typing_to = None  # the search has the keys itself now
+            if len(self._typed_on) > 100:  # keys a widget took never come back up
+                self._typed_on.clear()
+            self._typed_on[id(event)] = self.screen
+        await super().on_event(event)
+
+    async def _on_key(self, event: events.Key) -> None:
+        """Keys typed in the same burst as `/` (`/redis` typed fast, or sent by a script)
+        reach the app before the search has opened, and go to the screen they were typed
+        on; they come back up here after `/` has opened it, and its query box never saw
+        them. Such a character goes into the query, where the person meant it to go, and
+        runs no shortcut of the screen it was typed on. (Any other key goes on to
+        App._on_key, next in the MRO: its bindings.)"""
+        typed_on = self._typed_on.pop(id(event), None)
+        search = self._typing_to
+        if search is not None and search not in self.screen_stack:  # closed since
+            search = self._typing_to = None
+        if event.is_printable and search is not None and typed_on is not search:
+            event.stop()
+            event.prevent_default()  # App._on_key would run a binding on it
+            search.type_ahead(event.character or "")
+
     def action_search(self) -> None:
         from memrl.tui.screens.search import SearchScreen
 
         self._push_unique(SearchScreen)
+        # the screen it opened (or went back to): it takes the characters typed after `/`
+        self._typing_to = next(
+            s for s in reversed(self.screen_stack) if isinstance(s, SearchScreen)
+        )
 
     def action_feedback_session(self) -> None:
         from memrl.tui.screens.feedback import FeedbackScreen

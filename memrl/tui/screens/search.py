@@ -288,6 +288,19 @@ class SearchScreen(EpisodeActions):
             return
         event.stop()
 
+    def type_ahead(self, text: str) -> None:
+        """Text typed before this screen had the keys (see MemrlApp._on_key): after the query
+        (or, not composed yet, the query it starts with)."""
+        boxes = self.query(Input)
+        if not boxes:
+            self.initial += text
+            return
+        query = boxes.first()
+        query.action_end()
+        query.insert_text_at_cursor(text)
+        if self.focused is not query:
+            query.focus()  # the results had it: what is typed goes on in the box
+
     def action_focus_input(self) -> None:
         self.query_one(Input).focus()
 
