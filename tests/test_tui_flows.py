@@ -2480,3 +2480,48 @@ async def test_keys_typed_in_the_same_burst_as_slash_land_in_the_search_box(
         assert app.screen.query_one(Input).value == "stripe webhook"
         assert app.focused is app.screen.query_one(Input)
         assert not notices(app)  # no letter ran a shortcut on the way
+
+
+def test_a_change_of_utility_reads_as_the_cli_writes_it() -> None:
+    """`from neighbours -0 pts` was a signed zero with a hyphen: nothing is `0 pts`, a
+    fall has a minus sign, as `memrl history` writes them."""
+    from memrl.tui.format import learned_line, pts
+    from memrl.views import Learned
+
+    def line(p: float) -> str:
+        return learned_line(Learned(0.5 + p, 0.5, p, 1.0, 0.0, 0, 0, 0, 0, None, NOW)).plain
+
+    assert "from neighbours 0 pts" in line(0.0)
+    assert "from neighbours −0.4 pts" in line(-0.004)
+    assert "from neighbours −<0.01 pts" in line(-1e-6)
+    assert "from neighbours +2.0 pts" in line(0.02)
+    assert [pts(x, unit=False) for x in (0.0, -0.008, 0.003)] == ["0", "−0.8", "+0.3"]
+
+
+@pytest.mark.parametrize("size", [(40, 10), (60, 15), (80, 24), (120, 36)])
+async def test_the_footer_shows_only_keys_that_fit_whole(
+    store: Memory, size: tuple[int, int]
+) -> None:
+    """At 40x10 the key bar ended in a stray `/` (of `/ Search`, cut at the edge): a key
+    that does not fit is left out whole; made wide again, they come back, palette too."""
+    from textual.widgets._footer import FooterKey
+
+    from memrl.tui.widgets.footer import Footer
+
+    def shown(app: MemrlApp) -> list[FooterKey]:
+        footer = app.screen.query_one(Footer)
+        keys = [k for k in footer.query(FooterKey) if k.display]
+        assert all(k.region.right <= footer.region.right for k in keys), size
+        return keys
+
+    app = app_for(store)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert shown(app)
+        await pilot.resize_terminal(120, 36)
+        await settle(pilot)
+        keys_wide = shown(app)
+        assert any(k.has_class("-command-palette") for k in keys_wide)
+        assert {"rate", "archive", "edit", "search", "undo", "leave"} <= {
+            k.action.partition("(")[0] for k in keys_wide
+        }

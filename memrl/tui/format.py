@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from memrl.views import EpisodeView, Learned, ago, pct
+from memrl.views import EpisodeView, Learned, ago, pct, points
 
 OUTCOME_STYLE = {"success": "green", "partial": "yellow", "failure": "red", "unknown": "dim"}
 BLANK = Text("")
@@ -59,10 +59,17 @@ def day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def pts(delta: float, unit: bool = True) -> str:
+    """A change of utility as `views.points` writes it (`+5.0 pts`, `−0.8 pts`: a minus
+    sign, never a hyphen), but none at all as `0 pts`, with no sign (never `-0`)."""
+    text = "0 pts" if delta == 0 else points(delta)
+    return text if unit else text.removesuffix(" pts")
+
+
 def learned_line(learned: Learned) -> Text:
     parts = [
         f"own evidence {pct(learned.q)}",
-        f"from neighbours {learned.p * 100:+.0f} pts",
+        f"from neighbours {pts(learned.p)}",
         f"confidence {pct(learned.confidence)}",
     ]
     if learned.decay < 0.995:

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from memrl import insights
 from memrl.errors import MemrlError
-from memrl.tui.format import clip, one_line, plain
+from memrl.tui.format import clip, one_line, plain, pts
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import EpisodeActions
 from memrl.tui.widgets.detail import EpisodeDetail
@@ -160,8 +160,8 @@ class EpisodeScreen(EpisodeActions):
             table.add_row(
                 nb.row.short_id,
                 pct(nb.similarity),
-                f"{nb.inflow * 100:+.1f}",
-                f"{nb.outflow * 100:+.1f}",
+                pts(nb.inflow, unit=False),
+                pts(nb.outflow, unit=False),
                 pct(nb.row.learned.utility),
                 plain(clip(nb.row.title, task)),
                 key=nb.row.id,
