@@ -20,7 +20,7 @@ from memrl.intake import check_summary
 from memrl.learning.rules import DAY, NEUTRAL, clip
 from memrl.store import Filters
 from memrl.store.ledger import StateRow
-from memrl.views import Row, pct, plural
+from memrl.views import Learned, Row, pct, plural
 
 if TYPE_CHECKING:
     import sqlite3
@@ -89,6 +89,12 @@ class MergePlan:
 class Curation:
     def __init__(self, memory: Memory) -> None:
         self.m = memory
+
+    def planned(self, plan: MergePlan) -> Learned:
+        """What the merged episode will have learned, as `memrl show` gives it once merged:
+        the originals' evidence, decayed from the latest use of any of them (what its
+        neighbours spread to it comes when it is made)."""
+        return self.m.learned(plan.state, plan.episode.created_at.timestamp(), plan.episode.pinned)
 
     # prune ----------------------------------------------------------------------
 

@@ -582,3 +582,20 @@ def test_merging_a_merge_with_one_of_its_restored_originals_repeats_no_paragraph
     mem.restore([a])
     again = mem.curation.merge_plan([merged.id, a]).episode
     assert again.summary == merged.summary
+
+
+def test_a_merge_plan_gives_the_utility_the_merged_episode_will_have(mem, clock):
+    """Decayed from the originals' latest use, as `memrl show` gives it once merged."""
+    ids = [
+        mem.capture(
+            episode(task=f"Fix flaky upload test {n}", summary="Raised the timeout")
+        ).episode.id
+        for n in range(2)
+    ]
+    mem.learning.feedback(ids, helpful=True)
+    clock.advance(150)  # days unused
+    plan = mem.curation.merge_plan([i[:8] for i in ids])
+    planned = mem.curation.planned(plan)
+    assert planned.utility < plan.state.q * 0.3  # 0.99^150 ≈ 0.22
+    merged = mem.curation.merge(plan)
+    assert mem.rows([merged.id])[merged.id].learned.utility == pytest.approx(planned.utility)

@@ -459,8 +459,10 @@ def merge(
     ep = plan.episode if dry_run else memory.curation.merge(plan)
     from rich.markup import escape
 
-    # Merged, it also gets what its neighbours spread to it; a dry run knows only its own.
-    utility = plan.state.q if dry_run else memory.rows([ep.id])[ep.id].learned.utility
+    if dry_run:  # decayed as it will be; what neighbours spread to it comes once it is made
+        utility = memory.curation.planned(plan).utility
+    else:
+        utility = memory.rows([ep.id])[ep.id].learned.utility
     if as_json:
         data = ep.model_dump(mode="json")
         if dry_run:

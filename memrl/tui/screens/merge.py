@@ -78,12 +78,7 @@ class MergeScreen(FormScreen):
         plan = self.plan
         if not keep_summary:
             self.query_one(TextArea).text = plan.episode.summary
-        # the utility it will have, as `memrl show` gives it once merged: the originals'
-        # evidence, decayed from the latest use of any of them (not their evidence alone)
-        memory = self.app.memory
-        learned = memory.learned(
-            plan.state, plan.episode.created_at.timestamp(), plan.episode.pinned
-        )
+        learned = self.app.memory.curation.planned(plan)
         why = f"own evidence {pct(learned.q)}" + (
             f" × decay {learned.decay:.2f}" if learned.decay < 0.995 else ""
         )
