@@ -243,7 +243,7 @@ async def test_a_slow_change_is_shown_under_way_and_an_undo_waits_in_sight(
     """A prune of thousands takes seconds, the screens showing the store as it was: the
     header says what is under way, and a u pressed meanwhile says it waits for it."""
     m, old = stale_store(data_dir, 3, "old")
-    slowed(monkeypatch, m.curation, "prune", 1.0)
+    slowed(monkeypatch, m.curation, "prune", 3.0)  # long enough under a busy machine
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
