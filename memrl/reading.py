@@ -100,7 +100,25 @@ class Reading:
             archived=bool(cat.archived),
             learned=self.learned(state, cat.created_at, bool(cat.pinned)),
             path=cat.path,
+            stat=(cat.mtime_ns, cat.size),
         )
+
+    def weights(self, ids: Sequence[str]) -> dict[str, tuple[float, int]]:
+        """The utility (decayed, as `learned` gives it) and evidence of the live episodes
+        among `ids`, in one query and without a Row each: a search weighs dozens of
+        candidates to show a few."""
+        out: dict[str, tuple[float, int]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for episode_id, value, evidence in self.ledger.conn.execute(
+                f"SELECT e.id, memrl_utility(s.q, s.p, {IDLE_SINCE_SQL}, e.pinned), "
+                "COALESCE(s.evidence, 0) FROM episodes e LEFT JOIN state s ON s.id = e.id "
+                f"WHERE e.id IN ({','.join('?' * len(chunk))}) AND +e.archived = 0",
+                chunk,
+            ):
+                out[episode_id] = (value, evidence)
+        return out
 
     def rows(self, ids: Sequence[str]) -> dict[str, Row]:
         cats = self.ledger.catalog_many(ids)

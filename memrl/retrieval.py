@@ -25,7 +25,7 @@ from memrl.views import Hit, SearchResult
 if TYPE_CHECKING:
     from memrl.config import RetrievalSettings
     from memrl.memory import Memory
-    from memrl.store.ledger import CatalogRow
+    from memrl.views import Row
 
 MAX_QUERY_CHARS = 2_000
 # A path, a dotted or snake_case name, a camelCase name, an error code: a word joined by
@@ -102,18 +102,18 @@ def keyword_scores(hits: list[tuple[float, str]], names: list[str]) -> list[tupl
     return out
 
 
-def _check_file(memory: Memory, cat: CatalogRow) -> None:
+def _check_file(memory: Memory, row: Row) -> None:
     """Raise as loading the hit's file would, at the cost of a stat (~10 µs): a file gone,
     or changed by hand since it was catalogued and no longer a valid episode."""
     try:
-        st = (memory.root / cat.path).stat()
+        st = (memory.root / row.path).stat()
     except FileNotFoundError:
         raise NotFound(
             "its file has gone (deleted by another process or by hand); "
             "run `memrl index` to bring the catalog up to date."
         ) from None
-    if (st.st_mtime_ns, st.st_size) != (cat.mtime_ns, cat.size):
-        memory.store.load(cat.id)  # changed since: read it
+    if (st.st_mtime_ns, st.st_size) != row.stat:
+        memory.store.load(row.id)  # changed since: read it
 
 
 def search(
@@ -168,14 +168,12 @@ def search(
             cand = candidates[episode_id] = Candidate(episode_id, float(vec @ qvec))
         cand.keyword, cand.exact = keyword, exact
 
-    rows = memory.rows(list(candidates))
+    weights = memory.weights(list(candidates))
     live = []
     for cand in candidates.values():
-        row = rows.get(cand.id)
-        if row is None or row.archived:
+        if cand.id not in weights:
             continue  # the index lags the catalog: never show what is gone
-        cand.utility = row.learned.utility
-        cand.evidence = row.learned.evidence
+        cand.utility, cand.evidence = weights[cand.id]
         live.append(cand)
     ranked = rank(
         live,
@@ -185,6 +183,7 @@ def search(
         weak_below=weak_below(settings),
     )[:limit]
 
+    rows = memory.rows([c.id for c in ranked])
     hits = [
         Hit(
             n + 1,
@@ -198,16 +197,16 @@ def search(
             exact=c.exact,
         )
         for n, c in enumerate(ranked)
+        if c.id in rows  # archived since it was weighed
     ]
     warnings: list[str] = []
     kept = []
-    cats = {} if with_episodes else memory.ledger.catalog_many([h.id for h in hits])
     for hit in hits:
         try:
             if with_episodes:
                 hit.episode = memory.store.load(hit.id)
-            elif (cat := cats.get(hit.id)) is not None:
-                _check_file(memory, cat)
+            else:
+                _check_file(memory, hit.row)
         except MemrlError as exc:
             warnings.append(f"skipped {hit.row.short_id}: {exc}")
             continue

@@ -151,6 +151,7 @@ class Row:
     archived: bool
     learned: Learned
     path: str  # the episode's file, relative to the data dir
+    stat: tuple[int, int] = (0, 0)  # the file's (mtime_ns, size) when it was catalogued
 
     @property
     def short_id(self) -> str:
