@@ -89,13 +89,14 @@ SPLIT_FROM = 0.0005  # a rating's change is told in two parts once its neighbour
 
 
 def points(delta: float) -> str:
-    """A utility change in percentage points: `+5.0 pts`, `−0.04 pts`, `+<0.01 pts`. A change
-    too small for one decimal shows its size rather than a bare 0.0."""
+    """A utility change in percentage points: `+5.0 pts`, `−0.04 pts`, `+<0.01 pts`; none at
+    all is `0 pts`, unsigned. A change too small for one decimal shows its size rather than
+    a bare 0.0."""
+    if delta == 0:
+        return "0 pts"
     size = abs(delta) * 100
-    amount = (
-        f"{size:.1f}" if size >= 0.1 or size == 0 else f"{size:.2f}" if size >= 0.01 else "<0.01"
-    )
-    return f"{'+' if delta >= 0 else '−'}{amount} pts"
+    amount = f"{size:.1f}" if size >= 0.1 else f"{size:.2f}" if size >= 0.01 else "<0.01"
+    return f"{'+' if delta > 0 else '−'}{amount} pts"
 
 
 def moved(before: float, after: float) -> tuple[str, str]:

@@ -60,9 +60,8 @@ def day(ts: float) -> str:
 
 
 def pts(delta: float, unit: bool = True) -> str:
-    """A change of utility as `views.points` writes it (`+5.0 pts`, `−0.8 pts`: a minus
-    sign, never a hyphen), but none at all as `0 pts`, with no sign (never `-0`)."""
-    text = "0 pts" if delta == 0 else points(delta)
+    """A change of utility as `views.points` writes it, with or without its unit."""
+    text = points(delta)
     return text if unit else text.removesuffix(" pts")
 
 
