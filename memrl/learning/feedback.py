@@ -217,10 +217,7 @@ class Feedback(Graph):
             # nothing else is left: then the rating is refused, as naming it by id would be.
             broken = self.m.store.unreadable(ids)
             if broken and len(broken) == len(set(ids)):
-                raise CorruptFile(
-                    "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in broken.items())
-                    + ". Nothing was changed."
-                )
+                raise _unreadable(broken)
             ids = [i for i in ids if i not in broken]
             if not ids and not rated:  # rated already: that is what the caller says
                 raise InvalidInput(  # not an unknown id: exit 2
@@ -243,10 +240,7 @@ class Feedback(Graph):
                     merged.setdefault(holders[i], []).append(i)
                 ids.append(holders.get(i, i))
             if holding := self.m.store.unreadable(list(merged)):
-                raise CorruptFile(
-                    "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in holding.items())
-                    + ". Nothing was changed."
-                )
+                raise _unreadable(holding)
         return _Named(
             latest, list(dict.fromkeys(ids)), instead, tuple(left_out), merged, tuple(broken)
         )
@@ -535,4 +529,12 @@ def _rated_already(rated: str) -> InvalidInput:
     return InvalidInput(
         f"the latest search was rated {rated} already, and every rating counts: 'last' rates "
         "a search once. Name the episode ids to rate them again. Nothing was changed."
+    )
+
+
+def _unreadable(broken: dict[str, CorruptFile]) -> CorruptFile:
+    """A rating refused for episodes whose file no longer reads, each named with why."""
+    return CorruptFile(
+        "; ".join(f"{i[:8]}: {str(e).rstrip('.')}" for i, e in broken.items())
+        + ". Nothing was changed."
     )
