@@ -378,6 +378,15 @@ class Memory(Reading):
         """For episodes merged away: the live episode each was merged into."""
         return self.ledger.merged_into(ids)
 
+    def counted_twice(self, restored: Sequence[str]) -> builtins.list[str]:
+        """What to say of restored episodes that were merged into one still live: the
+        ratings each had now count in it and in the episode holding them."""
+        return [
+            f"{src[:8]} was merged into {into[:8]}, which is still live: the ratings it had "
+            f"now count in both (archive {into[:8]} to undo that)"
+            for src, into in self.merged_into(restored).items()
+        ]
+
     # search -----------------------------------------------------------------------
 
     def search(

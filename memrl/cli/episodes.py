@@ -532,12 +532,8 @@ def restore(
     moved = memory.restore(refs, unchanged=already)
     for i in already:
         note(f"{i[:8]} is not archived: left as it is.")
-    merged = memory.merged_into([e.id for e in moved])
-    for src, into in merged.items():
-        note(
-            f"{src[:8]} was merged into {into[:8]}, which is still live: the ratings it had now "
-            f"count in both. Archive one of them (`memrl archive {into[:8]}`) to undo that."
-        )
+    for said in memory.counted_twice([e.id for e in moved]):
+        note(said)
     if as_json:
         print_json({"restored": [e.id for e in moved], "unchanged": already})
         return

@@ -122,12 +122,7 @@ def restore(ids: Sequence[str]) -> Job:
         moved = [e.id for e in m.restore(list(ids), unchanged=already)]
         if not moved:  # restored elsewhere since it was asked: nothing to undo
             raise MemrlError(f"{_ids(already)} live already: nothing was changed")
-        merged = m.merged_into(moved)
-        note = "".join(
-            f"; {src[:8]} was merged into {into[:8]}, which is still live: the ratings it had "
-            f"now count in both (archive {into[:8]} to undo that)"
-            for src, into in merged.items()
-        )
+        note = "".join(f"; {said}" for said in m.counted_twice(moved))
         return (
             f"restored {_ids(moved)} (u undoes){note}",
             Undo(f"restore of {_ids(moved)}", lambda mm: mm.archive(moved)),
