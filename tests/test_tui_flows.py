@@ -758,10 +758,7 @@ async def test_review_keeps_look_alikes_apart_and_undo_steps_back(data_dir: Path
     ]
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await keys(pilot, "r")
-        screen = app.screen
-        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        screen = await reviewing(pilot, app, "r")
         assert sorted(r.id for r in screen.current.rows) == sorted(twins)
         await keys(pilot, "k")
         assert m.curation.review().clusters == []  # remembered, not just skipped
@@ -1934,10 +1931,7 @@ async def test_the_review_card_shows_the_episode_as_an_undo_leaves_it(
     monkeypatch.setattr(m, "set_pinned", slow_unpin)
     app = app_for(m)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await keys(pilot, "r")
-        screen = app.screen
-        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        screen = await reviewing(pilot, app, "r")
         await pilot.press("k")  # keep it: pinned, so no longer decayed
         await settle(pilot)
         assert m.rows([old])[old].pinned
@@ -1990,6 +1984,16 @@ async def test_typing_in_the_search_results_refines_the_query(store: Memory) -> 
     assert [r.id for r in rows if r.learned.helpful] == [rated]
 
 
+async def reviewing(pilot, app: MemrlApp, *press: str) -> ReviewScreen:
+    """The review screen, once it shows its first finding (opened by `press`, if given)."""
+    await settle(pilot)
+    if press:
+        await keys(pilot, *press)
+    screen = app.screen
+    assert isinstance(screen, ReviewScreen) and screen.current is not None
+    return screen
+
+
 def review_status(app: MemrlApp) -> str:
     return str(app.screen.query_one("#review-finding", Static).render())
 
@@ -2002,9 +2006,7 @@ async def test_review_answers_only_what_is_live_now(data_dir: Path, archived_els
     other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(m, start="review")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        screen = await reviewing(pilot, app)
         kept, spare = (r.id for r in screen.current.rows)
         gone = kept if archived_elsewhere == "most useful" else spare
         other.archive([gone])
@@ -2033,9 +2035,7 @@ async def test_review_archives_only_the_live_look_alikes(data_dir: Path) -> None
     other = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
     app = app_for(m, start="review")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ReviewScreen) and screen.current is not None
+        screen = await reviewing(pilot, app)
         first, second, third = (r.id for r in screen.current.rows)
         other.archive([second])
         await keys(pilot, "a")
