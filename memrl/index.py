@@ -46,6 +46,11 @@ MAX_SEGMENTS = 8  # vector index delta segments tolerated before retraining (mor
 OPTIMIZE_EVERY = 16  # appended rows tolerated before compaction
 STATS_EVERY = 4  # on a large table, table versions between two looks at the index's lag
 KEEP_VERSIONS = timedelta(seconds=30)  # old versions a reader in another process may still hold
+# LanceDB caches the metadata of every table version it reads, and a table read at its
+# latest version after each write has a new one each time: uncapped, a long-lived process
+# kept ~40 KB more per capture (32 MB over 750). Searches at 100k are as fast with this cap
+# as without (8 MB made them slower).
+METADATA_CACHE_BYTES = 16 << 20
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,6 +83,12 @@ def _lancedb():
         finally:
             config_defaults["defer_build"] = before
     return lancedb
+
+
+@functools.cache
+def _session():
+    """One LanceDB session (its caches) for every connection of the process, capped."""
+    return _lancedb().Session(metadata_cache_size_bytes=METADATA_CACHE_BYTES)
 
 
 @dataclass(slots=True)
@@ -198,7 +209,9 @@ class Index:
         if self._db is None:
             lancedb = _lancedb()
             # Always read the latest version: other processes write to this table too.
-            self._db = lancedb.connect(self.folder, read_consistency_interval=timedelta(0))
+            self._db = lancedb.connect(
+                self.folder, read_consistency_interval=timedelta(0), session=_session()
+            )
         return self._db
 
     @property
@@ -633,7 +646,9 @@ class Index:
             return opened[1]
 
         async def open_table():
-            db = await _lancedb().connect_async(self.folder, read_consistency_interval=timedelta(0))
+            db = await _lancedb().connect_async(
+                self.folder, read_consistency_interval=timedelta(0), session=_session()
+            )
             return await db.open_table(TABLE)
 
         try:
