@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from memrl.errors import IndexUnavailable
 from memrl.learning import rules
-from memrl.learning.base import CONTEXT, undone_seq
+from memrl.learning.base import CONTEXT, standing
 from memrl.learning.rules import DAY, NEUTRAL, Inflow, decay_factor, histogram
 from memrl.store import Filters, files
 from memrl.views import Row
@@ -113,17 +113,17 @@ def history(memory: Memory, ref: str) -> History:
     episode_id = memory.resolve(ref, archived=None)
     row = memory.rows([episode_id])[episode_id]
     rows = memory.ledger.events(episode_id)
-    events = [
-        Event(ts, cause, before, after, other, detail)
-        for _seq, ts, cause, other, before, after, detail, _used in rows
+    events = [  # an undo names the kind of rating it took back (before, also its number)
+        Event(ts, cause, before, after, other, detail.split(" #")[0] if cause == "undo" else detail)
+        for _seq, ts, cause, other, before, after, detail, _used, _q in rows
     ]
     # A search it was then rated unhelpful in was no use (unless that rating was undone):
     # the rating took back the restart of its decay clock, so the curve does not draw one.
-    undone = {undone_seq(row[6]) for row in rows if row[2] == "undo"}
+    kept = set(standing((row[0], row[2]) for row in rows))
     taken_back = {
         used
-        for seq, _ts, cause, _o, _b, _a, detail, used in rows
-        if cause == "feedback" and detail == "unhelpful" and seq not in undone
+        for seq, _ts, cause, _o, _b, _a, detail, used, _q in rows
+        if cause == "feedback" and detail == "unhelpful" and seq in kept
     }
     uses = [
         r[0]

@@ -94,8 +94,9 @@ def export(
                         "after": a,
                         "detail": detail,
                         "prev_used": prev_used,
+                        "prev_q": prev_q,
                     }
-                    for _seq, ts, cause, other, b, a, detail, prev_used in events
+                    for _seq, ts, cause, other, b, a, detail, prev_used, prev_q in events
                 ],
             }
             yield data
@@ -140,6 +141,7 @@ class Event(BaseModel):
     after: Unit
     detail: str = ""
     prev_used: Moment | None = None
+    prev_q: Unit | None = None  # a rating's q before it (its undo restores it)
 
 
 class Learned(BaseModel):
@@ -436,7 +438,7 @@ def _write_learning(memory: Memory, conn: Any, items: list[tuple[Episode, dict]]
         states.append(StateRow(ep.id, **{k: v for k, v in learn.items() if k != "history"}))
         events += [
             (e["ts"], ep.id, e["cause"], e["other_id"], e["before"], e["after"], e["detail"],
-             e["prev_used"])
+             e["prev_used"], e["prev_q"])
             for e in learn["history"]
         ]  # fmt: skip
     memory.ledger.put_states(conn, states)

@@ -417,6 +417,19 @@ def test_a_rating_can_be_undone_exactly(flaky):
         memory.learning.undo_feedback(ids["B"])
 
 
+def test_undo_gives_back_the_utility_before_the_rating_after_the_learning_rate_changed(flaky):
+    """The rating is taken back as it was made: with the α it was made with, not today's."""
+    memory, ids = flaky
+    before = memory.rows([ids["B"]])[ids["B"]].learned
+    memory.learning.feedback([ids["B"]], helpful=True)
+    memory.learning.feedback([ids["B"]], helpful=True)
+    memory.settings.learning.learning_rate = 0.5
+    memory.learning.undo_feedback(ids["B"])
+    memory.learning.undo_feedback(ids["B"])
+    after = memory.rows([ids["B"]])[ids["B"]].learned
+    assert after.q == pytest.approx(before.q) and after.evidence == 0
+
+
 def test_a_rating_followed_by_credit_cannot_be_undone(flaky, clock):
     memory, ids = flaky
     memory.learning.feedback([ids["D"]], helpful=True)
@@ -557,7 +570,7 @@ def test_undoing_an_only_rating_takes_the_episode_out_of_its_neighbours_average(
     assert own.id == a and {ch.id for ch in moved} == {b, c}
     # what moved them came from a's undone rating, and says so
     assert {ch.other_id for ch in moved} == {a}
-    _seq, _ts, cause, other, *_values, detail, _prev = fast_memory.ledger.events(b)[-1]
+    _seq, _ts, cause, other, *_values, detail, _prev, _q = fast_memory.ledger.events(b)[-1]
     assert (cause, other) == ("propagation", a) and detail.endswith("1 no longer rated")
     assert fast_memory.ledger.conn.execute(
         "SELECT COUNT(*) FROM edges WHERE src = ?", (a,)

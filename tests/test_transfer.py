@@ -52,6 +52,33 @@ def test_export_import_round_trip_is_lossless(fast_memory, tmp_path):
     other.close()
 
 
+def test_an_imported_history_keeps_which_ratings_were_undone(fast_memory, tmp_path):
+    """An import numbers events anew; the undone rating stays undone, and only the one
+    standing can be taken back."""
+    from memrl.errors import InvalidInput
+    from memrl.memory import Memory
+
+    a = fast_memory.capture(episode(task="cors", summary="Added an OPTIONS handler")).episode
+    b = fast_memory.capture(episode(task="tls", summary="Renewed certs with certbot")).episode
+    fast_memory.learning.feedback([b.id], helpful=True)  # events before a's shift a's numbers
+    fast_memory.learning.feedback([a.id], helpful=True)
+    fast_memory.learning.undo_feedback(a.id)
+    fast_memory.learning.feedback([a.id], helpful=True)
+    lines = [json.dumps(item) for item in fast_memory.export()]
+
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+    mine = other.capture(episode(task="dns", summary="Lowered the TTL")).episode
+    for _ in range(3):  # its events come first: the imported ones are numbered after them
+        other.learning.feedback([mine.id], helpful=True)
+    other.import_(lines)
+    other.learning.undo_feedback(a.id)
+    with pytest.raises(InvalidInput, match="no rating left to undo"):
+        other.learning.undo_feedback(a.id)
+    learned = other.rows([a.id])[a.id].learned
+    assert (learned.helpful, learned.evidence) == (0, 0) and learned.q == pytest.approx(0.5)
+    other.close()
+
+
 def test_large_import_is_one_batched_operation(fast_memory, monkeypatch):
     calls = {"embed": 0, "upsert": 0}
     embed, upsert = fast_memory.embedder.embed, fast_memory.index.upsert

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from memrl.learning.rules import Inflow, decay_factor, propagated, utility
@@ -17,14 +17,18 @@ EPS = 1e-6
 CONTEXT = "context"  # the origin of retrievals made to give a session its opening context
 
 
-def undo_detail(word: str, seq: int) -> str:
-    """An undo event's detail: the rating it took back ("helpful #29")."""
-    return f"{word} #{seq}"
-
-
-def undone_seq(detail: str) -> int:
-    """The seq of the rating an undo event took back, read from its detail."""
-    return int(detail.rsplit("#", 1)[1])
+def standing(events: Iterable[tuple[int, str]]) -> list[int]:
+    """The seqs of an episode's ratings not taken back, oldest first, from its (seq, cause)
+    'feedback' and 'undo' events in order. An undo takes back the latest rating still
+    standing, so undos and ratings pair as a stack: by their order, which an import keeps,
+    not by seq, which it renumbers (an undo's detail names only the kind of rating)."""
+    stack: list[int] = []
+    for seq, cause in events:
+        if cause == "feedback":
+            stack.append(seq)
+        elif cause == "undo" and stack:
+            stack.pop()
+    return stack
 
 
 class LearningBase:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memrl.errors import CorruptFile, InvalidInput, MemrlError, NotFound
-from memrl.learning.base import CONTEXT, undo_detail, undone_seq
+from memrl.learning.base import CONTEXT, standing
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
 from memrl.store.ledger import StateRow
@@ -283,6 +283,7 @@ class Feedback(Graph):
                 if not helpful:  # the search it was found unhelpful in was no use: the rating
                     self._unuse_retrieval(c, s)  # starts from where that search found it
                 before = self._shown(s, created, pinned)
+                prev_q = s.q
                 s.q = reward_update(s.q, reward, self.cfg.learning_rate)
                 s.evidence += 1
                 s.helpful += int(helpful)
@@ -291,7 +292,7 @@ class Feedback(Graph):
                     s.last_used_at = ts
                 after = self._shown(s, created, pinned)
                 word = "helpful" if helpful else "unhelpful"
-                event = (ts, episode_id, "feedback", None, before, after, word, prev_used)
+                event = (ts, episode_id, "feedback", None, before, after, word, prev_used, prev_q)
                 seq = self.ledger.add_event(c, event)
                 changes.append(
                     Change(
@@ -340,37 +341,32 @@ class Feedback(Graph):
     def undo_feedback(self, episode_id: str, seq: int | None = None) -> list[Change]:
         """Take back the latest rating of an episode, exactly, if nothing has moved it since.
 
-        The update u ← u + α(r − u) is inverted (u_before = (u − α r) / (1 − α)), so the
-        rating must be the episode's last own-evidence change; a later rating can be undone
-        first, a later credit or merge cannot be unpicked and is refused. `seq` (from the
-        rating's Change) makes sure it is that rating, not a later one, that is undone. The
-        last-use time goes back too, unless the episode was used again since.
+        q goes back to what it was before the rating (ratings recorded before memrl kept
+        that invert the update u ← u + α(r − u) with today's α), so the rating must be the
+        episode's last own-evidence change: a later rating can be undone first, a later
+        credit or merge cannot be unpicked and is refused. `seq` (from the rating's Change)
+        makes sure it is that rating, not a later one, that is undone. The last-use time
+        goes back too, unless the episode was used again since.
         """
-        alpha = self.cfg.learning_rate
         meta = self._meta([episode_id])
         if episode_id not in meta:
             raise NotFound(f"no episode {episode_id[:8]}")
         created, pinned, title = meta[episode_id]
         with self.ledger.write() as c:
-            undone: set[int] = set()
-            target = None
-            for row_seq, cause, detail, ts, prev_used in c.execute(
-                "SELECT seq, cause, detail, ts, prev_used FROM events WHERE episode_id = ? "
-                "AND cause IN ('feedback', 'credit', 'merge', 'undo') ORDER BY seq DESC",
+            rows = c.execute(
+                "SELECT seq, cause, detail, ts, prev_used, prev_q FROM events "
+                "WHERE episode_id = ? AND cause IN ('feedback', 'credit', 'merge', 'undo') "
+                "ORDER BY seq",
                 (episode_id,),
-            ):
-                if cause == "undo":
-                    undone.add(undone_seq(detail))
-                elif row_seq in undone:
-                    continue
-                elif cause == "feedback":
-                    target = (row_seq, detail, ts, prev_used)
-                    break
-                else:
-                    raise InvalidInput(
-                        f"{episode_id[:8]} has had {cause} since its last rating; "
-                        "a rating can only be undone before anything else moves it"
-                    )
+            ).fetchall()
+            ratings = standing((r[0], r[1]) for r in rows)
+            target = next((r for r in rows if ratings and r[0] == ratings[-1]), None)
+            moved = [r for r in rows if r[1] in ("credit", "merge")]
+            if target is not None and moved and moved[-1][0] > target[0]:
+                raise InvalidInput(
+                    f"{episode_id[:8]} has had {moved[-1][1]} since its last rating; "
+                    "a rating can only be undone before anything else moves it"
+                )
             if seq is not None and (target is None or target[0] != seq):
                 if target is not None and target[0] > seq:
                     raise InvalidInput(
@@ -379,11 +375,14 @@ class Feedback(Graph):
                 raise InvalidInput(f"that rating of {episode_id[:8]} was already undone")
             if target is None:
                 raise InvalidInput(f"{episode_id[:8]} has no rating left to undo")
-            found_seq, word, rated_at, prev_used = target
+            _seq, _cause, word, rated_at, prev_used, prev_q = target
             helpful = word == "helpful"
             s = self.ledger.states([episode_id])[episode_id]
             before = self._shown(s, created, pinned)
-            s.q = clip((s.q - alpha * (1.0 if helpful else 0.0)) / (1.0 - alpha))
+            if prev_q is None:  # rated before memrl recorded q
+                alpha = self.cfg.learning_rate
+                prev_q = clip((s.q - alpha * (1.0 if helpful else 0.0)) / (1.0 - alpha))
+            s.q = prev_q
             s.evidence = max(0, s.evidence - 1)
             s.helpful -= int(helpful)
             s.unhelpful -= int(not helpful)
@@ -391,20 +390,7 @@ class Feedback(Graph):
                 s.last_used_at = prev_used
             after = self._shown(s, created, pinned)
             self.ledger.put_states(c, [s])
-            self.ledger.add_events(
-                c,
-                [
-                    (
-                        self.m.now(),
-                        episode_id,
-                        "undo",
-                        None,
-                        before,
-                        after,
-                        undo_detail(word, found_seq),
-                    )
-                ],
-            )
+            self.ledger.add_event(c, (self.m.now(), episode_id, "undo", None, before, after, word))
         change = Change(episode_id, title, "undo", before, after)
         spread = self.spread_from([episode_id])
         own = [ch for ch in spread if ch.id == episode_id]
@@ -498,17 +484,21 @@ class Feedback(Graph):
             ]
             ids = [*hits, *self.ledger.merged_into(hits).values()]
             marks = ",".join("?" * len(ids))
-            ratings, undone = set(), set()
-            for event, cause, detail in c.execute(
-                f"SELECT seq, cause, detail FROM events WHERE episode_id IN ({marks}) "
-                "AND cause IN ('feedback', 'undo') AND ts >= ?",
-                (*ids, since),
+            events: dict[str, list[tuple[int, str]]] = {}
+            for episode_id, event, cause in c.execute(
+                f"SELECT episode_id, seq, cause FROM events WHERE episode_id IN ({marks}) "
+                "AND cause IN ('feedback', 'undo') ORDER BY seq",
+                ids,
             ):
-                if cause == "feedback":
-                    ratings.add(event)
-                else:
-                    undone.add(undone_seq(detail))
-            if not ratings - undone:
+                events.setdefault(episode_id, []).append((event, cause))
+            rated_at = dict(
+                c.execute(
+                    f"SELECT seq, ts FROM events WHERE episode_id IN ({marks}) "
+                    "AND cause = 'feedback' AND ts >= ?",
+                    (*ids, since),
+                ).fetchall()
+            )
+            if not any(s in rated_at for rows in events.values() for s in standing(rows)):
                 c.execute("UPDATE retrievals SET rated = NULL WHERE seq = ?", (seq,))
 
     def unrated(self, limit: int = 200) -> list[tuple[str, str, float]]:

@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS events (
     before REAL NOT NULL,
     after REAL NOT NULL,
     detail TEXT NOT NULL DEFAULT '',
-    prev_used REAL
+    prev_used REAL,
+    prev_q REAL  -- a rating's q before it, so that undoing it is exact whatever α is now
 );
 CREATE INDEX IF NOT EXISTS events_episode ON events(episode_id, seq);
 
@@ -241,6 +242,11 @@ class Ledger:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
         if "prev_used" not in columns:
             conn.execute("ALTER TABLE events ADD COLUMN prev_used REAL")
+        if "prev_q" not in columns:
+            try:
+                conn.execute("ALTER TABLE events ADD COLUMN prev_q REAL")
+            except sqlite3.OperationalError:
+                pass  # a read-only ledger: _conn shows it with the column, all NULL
         if "added_at" not in {r[1] for r in conn.execute("PRAGMA table_info(state)")}:
             try:
                 conn.execute("ALTER TABLE state ADD COLUMN added_at REAL")
@@ -331,6 +337,11 @@ class Ledger:
                     # episodes are read as having arrived when they were made.
                     conn.execute(
                         "CREATE TEMP VIEW state AS SELECT *, NULL AS added_at FROM main.state"
+                    )
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+                if columns and "prev_q" not in columns:  # its ratings are undone as before
+                    conn.execute(
+                        "CREATE TEMP VIEW events AS SELECT *, NULL AS prev_q FROM main.events"
                     )
             conn.create_function("memrl_utility", 4, self._utility_sql, deterministic=True)
             self._local.conn = conn
@@ -589,11 +600,12 @@ class Ledger:
         )
 
     def add_events(self, conn: sqlite3.Connection, events: Iterable[tuple[Any, ...]]) -> None:
-        """events: (ts, episode_id, cause, other_id, before, after, detail[, prev_used])."""
+        """events: (ts, episode_id, cause, other_id, before, after, detail[, prev_used[,
+        prev_q]])."""
         conn.executemany(
             "INSERT INTO events (ts, episode_id, cause, other_id, before, after, detail, "
-            "prev_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [tuple(e) + (None,) * (8 - len(e)) for e in events],
+            "prev_used, prev_q) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [tuple(e) + (None,) * (9 - len(e)) for e in events],
         )
 
     def add_event(self, conn: sqlite3.Connection, event: tuple[Any, ...]) -> int:
@@ -603,7 +615,8 @@ class Ledger:
 
     def events(self, episode_id: str) -> list[tuple[Any, ...]]:
         return self.conn.execute(
-            "SELECT seq, ts, cause, other_id, before, after, detail, prev_used FROM events "
+            "SELECT seq, ts, cause, other_id, before, after, detail, prev_used, prev_q "
+            "FROM events "
             "WHERE episode_id = ? ORDER BY seq",
             (episode_id,),
         ).fetchall()
