@@ -17,7 +17,8 @@ import numpy as np
 from memrl.episode import Episode, Outcome, now
 from memrl.errors import InvalidInput, NotFound
 from memrl.intake import check_summary
-from memrl.learning.rules import DAY, NEUTRAL, clip
+from memrl.learning.base import standing
+from memrl.learning.rules import DAY, NEUTRAL, clip, reward_update
 from memrl.store import Filters
 from memrl.store.ledger import StateRow
 from memrl.views import Learned, Row, pct, plural
@@ -84,6 +85,8 @@ class MergePlan:
     notes: list[str] = field(default_factory=list)  # a move, if any, is the first
     # the sources' projects the merged episode leaves (empty when it stays where they are)
     moved_from: list[str] = field(default_factory=list)
+    # sources another source holds already (merged into it, restored since): when merged
+    held: dict[str, float] = field(default_factory=dict)
 
 
 class Curation:
@@ -339,13 +342,18 @@ class Curation:
                 for k in e.redactions
             },
         )
-        state = _merged_state(
-            ep.id,
-            self.m.ledger.states(ids),
-            self.m.settings.learning.learning_rate,
-            _together(self.m.ledger.conn, ids),
-        )
-        return MergePlan([rows[i] for i in ids], ep, state, notes, moved_from)
+        held = _held(self.m.ledger.conn, ids, episodes)
+        state = self._merged_state(self.m.ledger.conn, ep.id, ids, held)
+        return MergePlan([rows[i] for i in ids], ep, state, notes, moved_from, held)
+
+    def _merged_state(
+        self, c: sqlite3.Connection, episode_id: str, ids: Sequence[str], held: dict[str, float]
+    ) -> StateRow:
+        alpha = self.m.settings.learning.learning_rate
+        states = self.m.ledger.states(ids)
+        for i, merged_at in held.items():  # only what it learned since counts again
+            states[i] = _learned_since(c, states[i], merged_at, alpha)
+        return _merged_state(episode_id, states, alpha, _together(c, ids))
 
     def merge(self, plan: MergePlan) -> Episode:
         """Store the merged episode with the originals' combined evidence; archive them."""
@@ -377,12 +385,7 @@ class Curation:
             # The ledger first: once the merged file exists, its events say what it holds.
             with m.ledger.write() as c:
                 # read again in the write: a rating given since the plan is carried over
-                plan.state = _merged_state(
-                    ep.id,
-                    m.ledger.states(ids),
-                    m.settings.learning.learning_rate,
-                    _together(c, ids),
-                )
+                plan.state = self._merged_state(c, ep.id, ids, plan.held)
                 m.ledger.put_states(c, [plan.state])
                 m.ledger.add_events(
                     c,
@@ -398,6 +401,50 @@ class Curation:
             m.learning.spread_from([ep.id])
         m.learning.after_capture(ep, m.learning.neighbours_of_new(vector, ep.id), [])
         return ep
+
+
+def _held(c: sqlite3.Connection, ids: Sequence[str], episodes: Sequence[Episode]):
+    """Those of `ids` that another of `episodes` was merged from (restored since), each with
+    when it was merged: what it had learned until then is in the episode holding it."""
+    held = {i for e in episodes for i in e.merged_from if i in ids and i != e.id}
+    merged = dict(
+        c.execute(
+            f"SELECT other_id, MAX(ts) FROM events WHERE cause = 'merge' AND other_id IN "
+            f"({','.join('?' * len(held))}) GROUP BY other_id",
+            list(held),
+        ).fetchall()
+    )
+    return {i: merged.get(i, 0.0) for i in held}
+
+
+def _learned_since(c: sqlite3.Connection, s: StateRow, since: float, alpha: float) -> StateRow:
+    """What an original learned after `since` (its ratings still standing, and searches that
+    returned it), as an episode that knew nothing before would have learned it."""
+    events = c.execute(
+        "SELECT seq, cause, detail, ts FROM events WHERE episode_id = ? "
+        "AND cause IN ('feedback', 'undo') ORDER BY seq",
+        (s.id,),
+    ).fetchall()
+    kept = set(standing((seq, cause) for seq, cause, _d, _ts in events))
+    ratings = [d == "helpful" for seq, _c, d, ts in events if seq in kept and ts > since]
+    q = NEUTRAL
+    for helpful in ratings:
+        q = reward_update(q, 1.0 if helpful else 0.0, alpha)
+    (retrievals,) = c.execute(
+        "SELECT COUNT(*) FROM retrieved r JOIN retrievals q ON q.seq = r.retrieval_seq "
+        "WHERE r.episode_id = ? AND q.ts > ?",
+        (s.id, since),
+    ).fetchone()
+    used = s.last_used_at if s.last_used_at and s.last_used_at > since else None
+    return StateRow(
+        s.id,
+        q=q,
+        evidence=len(ratings),
+        retrievals=int(retrievals),
+        helpful=sum(ratings),
+        unhelpful=len(ratings) - sum(ratings),
+        last_used_at=used,
+    )
 
 
 def _together(c: sqlite3.Connection, ids: Sequence[str]) -> int:

@@ -584,6 +584,24 @@ def test_merging_a_merge_with_one_of_its_restored_originals_repeats_no_paragraph
     assert again.summary == merged.summary
 
 
+def test_merging_a_merge_with_a_restored_original_counts_its_ratings_once(mem, clock):
+    """The merged episode holds what the original learned before it was merged; only the
+    rating given since it was restored is new."""
+    a = mem.capture(episode(summary="Set NODE_OPTIONS max-old-space-size")).episode.id
+    b = mem.capture(episode(summary="Increased node heap with max-old-space-size")).episode.id
+    mem.learning.feedback([a], helpful=True)
+    mem.learning.feedback([a], helpful=True)
+    mem.learning.feedback([b], helpful=True)
+    merged = mem.curation.merge(mem.curation.merge_plan([a, b]))
+    mem.restore([a])
+    clock.advance(0.01)
+    mem.learning.feedback([a], helpful=True)  # its fourth rating, and the only new one
+    again = mem.curation.merge(mem.curation.merge_plan([merged.id, a]))
+    learned = mem.get(again.id).learned
+    assert (learned.evidence, learned.helpful) == (4, 4)
+    assert learned.q == pytest.approx(1 - 0.5 * 0.9**4)  # four helpful ratings on one episode
+
+
 def test_a_merge_plan_gives_the_utility_the_merged_episode_will_have(mem, clock):
     """Decayed from the originals' latest use, as `memrl show` gives it once merged."""
     ids = [
