@@ -152,6 +152,8 @@ def search(
                 settings.min_similarity,
                 [files.empty_store_note(memory.root)],
             )
+        if index.exists():  # built by another model: rebuilding helps only if this one loads
+            memory.embedder.embed_query(query)
         raise
     k = max(settings.candidates, limit * 4)
     qvec = memory.embedder.embed_query(query)

@@ -848,6 +848,23 @@ def test_a_broken_local_model_leaves_nothing_in_the_models_folder(monkeypatch, t
     assert sorted(p.name for p in broken.iterdir()) == ["model.onnx", "tokenizer.json"]
 
 
+def test_search_with_a_local_model_that_cannot_load_names_the_model_not_a_rebuild(
+    monkeypatch, tmp_path
+):
+    """The index was built by another model, but rebuilding it would fail too: the model
+    is what to fix."""
+    captured()
+    broken = tmp_path / "my-model"
+    broken.mkdir()
+    (broken / "model.onnx").write_bytes(b"not a model")
+    (broken / "tokenizer.json").write_text("{}")
+    monkeypatch.setenv("MEMRL_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("MEMRL_EMBEDDING_MODEL_PATH", str(broken))
+    result = runner.invoke(app, ["search", "redirect"])
+    assert result.exit_code == 6 and f"model in {broken} could not be loaded" in result.output
+    assert "--rebuild" not in result.output
+
+
 def test_a_refused_import_into_a_new_data_dir_leaves_no_store(tmp_path, monkeypatch):
     fresh = tmp_path / "new-store"
     monkeypatch.setenv("MEMRL_DATA_DIR", str(fresh))

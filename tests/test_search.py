@@ -168,12 +168,13 @@ def test_deleted_vectors_folder_says_run_index_and_index_repairs(stocked):
     assert titles(memory.search("login redirect vulnerability"))[:2]
 
 
-def test_index_built_by_another_model_is_detected(stocked, data_dir):
+def test_index_built_by_another_model_is_detected(stocked, data_dir, tmp_path):
     from memrl.config import Settings
     from memrl.memory import Memory
+    from tests.test_embeddings import pinned_graph
 
     other = Settings()
-    other.embedding.model = "BAAI/bge-small-en-v1.5"
+    other.embedding.model_path = str(pinned_graph(tmp_path))  # a model that loads: another one
     m2 = Memory(data_dir, settings=other)
     with pytest.raises(IndexUnavailable, match="--rebuild"):
         m2.search("login redirect")
