@@ -42,14 +42,20 @@ def two() -> tuple[str, str]:
 def test_feedback_aliases_and_last():
     a, _b = two()
     out = json.loads(run("feedback", "yes", a[:8], "--json").stdout)
-    rated = [c for c in out if c["cause"] == "feedback"]
+    rated = out["rated"]
     assert rated[0]["id"] == a and rated[0]["after"] > rated[0]["before"]
+    assert out["helpful"] is True and out["last_search"] is None and "neighbours" in rated[0]
+    assert {c["cause"] for c in out["propagated"]} <= {"propagation"}
     assert "rated unhelpful" in run("feedback", "bad", a[:8]).output
     run("search", "flaky login test", "--limit", "1")
     run("list")  # not a search: 'last' stays the search, and says so
     out = run("feedback", "good", "last").output
     assert "rated helpful" in out
     assert "'last' rated the hits of \"flaky login test\" (searched just now)" in out
+    run("search", "flaky login test", "--limit", "1")
+    out = json.loads(run("feedback", "good", "last", "--json").stdout)
+    assert out["last_search"]["query"] == "flaky login test"
+    assert out["last_search"]["searched_at"].endswith("Z")
     assert "'last' rated" not in run("feedback", "good", a[:8]).output
     bad = runner.invoke(app, ["feedback", "helpful", a[:8], "ffffffff"])
     assert bad.exit_code == 3 and "Nothing was changed" in bad.output
@@ -71,9 +77,9 @@ def test_last_is_the_latest_command_line_search_not_a_claude_session_s(data_dir)
     found = memory.search("session cookie wait", limit=1, session_id="s1", origin="mcp")
     assert [h.id for h in found.hits] == [a]
     out = json.loads(run("feedback", "yes", "last", "--json").stdout)
-    assert [c["id"] for c in out if c["cause"] == "feedback"] == [b]
+    assert [c["id"] for c in out["rated"]] == [b]
     out = json.loads(run("feedback", "yes", "last", "--session", "s1", "--json").stdout)
-    assert [c["id"] for c in out if c["cause"] == "feedback"] == [a]
+    assert [c["id"] for c in out["rated"]] == [a]
     # a search that finds nothing is the latest search: it does not pass 'last' to an older one
     assert "Nothing relevant found" in run("search", "zebra giraffe quantum").output
     before = json.loads(run("list", "--json").stdout)
@@ -274,7 +280,7 @@ def test_last_leaves_out_a_hit_archived_since_and_rates_the_others():
     assert set(hits) == {a, b}
     run("archive", a[:8])
     rating = run("feedback", "yes", "last", "--json")
-    assert [c["id"] for c in json.loads(rating.stdout) if c["cause"] == "feedback"] == [b]
+    assert [c["id"] for c in json.loads(rating.stdout)["rated"]] == [b]
     assert f"{a[:8]} from the last search was archived since and not rated" in rating.stderr
     again = run("feedback", "yes", "last", code=2).output  # each rating counts: once a search
     assert "the latest search was rated helpful already" in again
@@ -303,7 +309,7 @@ def test_feedback_undo_takes_back_the_rating_of_last_which_can_then_be_rated_aga
     assert all(c["after"] == pytest.approx(start[c["id"]], abs=1e-4) for c in out["undone"])
     # the mistaken verdict undone, the same search is rated as meant
     rated = json.loads(run("feedback", "unhelpful", "last", "--json").stdout)
-    assert {c["id"] for c in rated if c["cause"] == "feedback"} == {a, b}
+    assert {c["id"] for c in rated["rated"]} == {a, b}
     history = run("history", a[:8], "--json").stdout
     assert '"undo"' in history
 
@@ -331,7 +337,7 @@ def test_last_can_be_rated_again_once_its_ratings_are_undone_by_id():
     assert "rated helpful already" in run("feedback", "unhelpful", "last", code=2).stderr
     run("feedback", "undo", b[:8])  # now no hit of that search keeps a rating given since it
     rated = json.loads(run("feedback", "unhelpful", "last", "--json").stdout)
-    assert {c["id"] for c in rated if c["cause"] == "feedback"} == {a, b}
+    assert {c["id"] for c in rated["rated"]} == {a, b}
 
 
 def test_merge_refuses_a_blank_summary_rather_than_joining_theirs():

@@ -81,7 +81,8 @@ def test_json_rounds_utilities_and_similarities_to_four_places_everywhere():
     assert 0.5 < project["mean_utility"] < 0.55 and four_places(project["mean_utility"])
     [cluster] = json.loads(run("review", "--print", "--json").stdout)["duplicates"]
     assert cluster["similarity"] > 0.9 and four_places(cluster["similarity"])
-    for change in json.loads(run("feedback", "helpful", a[:8], "--json").stdout):
+    rating = json.loads(run("feedback", "helpful", a[:8], "--json").stdout)
+    for change in rating["rated"] + rating["propagated"]:
         assert four_places(change["before"]) and four_places(change["after"])
     history = json.loads(run("history", a[:8], "--json").stdout)
     assert all(four_places(u) for _ts, u in history["curve"])
@@ -89,7 +90,7 @@ def test_json_rounds_utilities_and_similarities_to_four_places_everywhere():
 
 def test_feedback_and_redact_json_name_the_task_task():
     a = capture("Fix flaky login test", "Waited for the session cookie")
-    [change, *_] = json.loads(run("feedback", "helpful", a[:8], "--json").stdout)
+    [change] = json.loads(run("feedback", "helpful", a[:8], "--json").stdout)["rated"]
     assert change["task"] == "Fix flaky login test" and "title" not in change
     run("config", "set", "capture.redact", "false")
     token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"

@@ -84,8 +84,24 @@ def feedback(
         return
     helpful = verdict in (Verdict.helpful, Verdict.yes, Verdict.good)
     changes = memory.learning.feedback(ids, helpful, session_id=session, origin=origin)
+    notes = [text for c in changes for text in c.notes]
     if as_json:
-        print_json([change_json(c) for c in changes])
+        searched = next((c.searched for c in changes if c.searched), None)
+        print_json(
+            {
+                "helpful": helpful,
+                "last_search": {"query": searched[0], "searched_at": iso(searched[1])}
+                if searched
+                else None,
+                "rated": [
+                    {**change_json(c), "neighbours": round(c.neighbours, 4)}
+                    for c in changes
+                    if c.cause == "feedback"
+                ],
+                "propagated": [change_json(c) for c in changes if c.cause != "feedback"],
+                "notes": notes,
+            }
+        )
     else:
         from rich.markup import escape
 
@@ -96,7 +112,7 @@ def feedback(
         rated = [c for c in changes if c.cause == "feedback"]
         print_changes(rated, "rated " + ("helpful" if helpful else "unhelpful"))
         print_changes([c for c in changes if c.cause != "feedback"], "propagated to neighbours")
-    for text in (text for c in changes for text in c.notes):
+    for text in notes:
         note(text)
 
 
