@@ -190,6 +190,7 @@ def test_list_and_show():
     assert "No episodes match" in run("list", "--project", "other").output
     shown = json.loads(run("show", episode_id[:6], "--json").stdout)
     assert shown["summary"].startswith("Fixed open redirect")
+    assert shown["short_id"] == rows[0]["short_id"] == episode_id[:8]
     assert shown["learning"]["utility"] == pytest.approx(0.5)
     assert "utility" in run("show", "latest").output
 

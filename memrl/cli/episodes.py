@@ -280,14 +280,15 @@ def show(
     view = memory.get(ref)
     ep, learned = view.episode, view.learned
     if as_json:
-        data = ep.model_dump(mode="json")
+        # the episode's file, its short id (as `list` and `search` give it) and what was learned
+        data = {"id": ep.id, "short_id": ep.short_id, **ep.model_dump(mode="json")}
         data["archived"] = view.archived
         data["learning"] = {
-            "utility": learned.utility,
-            "q": learned.q,
-            "p": learned.p,
-            "decay": learned.decay,
-            "confidence": learned.confidence,
+            "utility": round(learned.utility, 4),
+            "q": round(learned.q, 4),
+            "p": round(learned.p, 4),
+            "decay": round(learned.decay, 4),
+            "confidence": round(learned.confidence, 4),
             "evidence": learned.evidence,
             "retrievals": learned.retrievals,
             "helpful": learned.helpful,
