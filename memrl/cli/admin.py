@@ -455,7 +455,7 @@ def import_(
         fh: Any = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
-    with fh, _progress("importing") as update:
+    with fh, _progress("embedding") as update:  # what it counts: archived ones are not
         result = memory.import_(fh, progress=update)
     if as_json:
         print_json(
