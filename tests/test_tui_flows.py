@@ -1406,7 +1406,7 @@ async def test_review_steps_back_only_over_its_own_answers(data_dir: Path) -> No
         other.archive([old])
         await pilot.press("k")  # nothing left to pin: the finding stays, with no step to undo
         await settle(pilot)
-        assert f"{old[:8]} was archived elsewhere since" in notices(app)[-1]
+        assert f"{old[:8]} was archived since the review found it" in notices(app)[-1]
         assert screen.position == 1 and len(screen.steps) == 1
         await pilot.press("u")  # takes back the keeping apart, not the pin
         await settle(pilot)
@@ -1591,6 +1591,35 @@ async def test_a_review_opened_on_its_own_ends_back_in_the_shell(data_dir: Path)
         await keys(pilot, "escape")
         assert isinstance(app.screen, BrowseScreen) and app.return_code is None
     app.memory.close()
+
+
+async def test_u_after_a_prune_from_the_end_of_a_review_undoes_the_prune_first(
+    data_dir: Path,
+) -> None:
+    """`memrl review`, every finding answered, then P: the toast says u undoes the prune,
+    and u does, before it steps back through the review's own answers."""
+    m = review_store(data_dir)
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await reviewing(pilot, app)
+        twins = [r.id for r in screen.current.rows]
+        unused = [f.rows[0].id for f in screen.findings[1:]]
+        await keys(pilot, "k", "s", "s")
+        await keys(pilot, "P")
+        await keys(pilot, "enter")
+        await keys(pilot, "y")
+        assert app.screen is screen and screen.current is None
+        assert all(r.archived for r in m.rows(unused).values())
+        assert "(u undoes)" in notices(app)[-1]
+        await keys(pilot, "u")
+        assert not any(r.archived for r in m.rows(unused).values())  # the prune, undone
+        assert screen.current is None  # still at the end of the review
+        await keys(pilot, "u")
+        assert screen.position == 2 and "archived" not in review_status(app)
+        await keys(pilot, "u", "u")
+        assert screen.position == 0
+        assert [sorted(c.ids) for c in m.curation.review().clusters] == [sorted(twins)]
+    m.close()
 
 
 async def test_a_finished_review_sums_up_what_was_done(data_dir: Path) -> None:
@@ -2013,7 +2042,9 @@ async def test_review_answers_only_what_is_live_now(data_dir: Path, archived_els
         await pilot.pause(0.2)
         app.poll()
         await settle(pilot)
-        said = f"{gone[:8]} was archived elsewhere since; nothing left to do here — s skips"
+        said = (
+            f"{gone[:8]} was archived since the review found it; nothing left to do here — s skips"
+        )
         assert said in review_status(app)
         for key in ("a", "m", "k"):
             await keys(pilot, key)

@@ -182,6 +182,11 @@ class MemrlApp(App[None]):
             self.action_undo()
         self._compact_later()
 
+    @property
+    def pending(self) -> tuple[curator.Job, ...]:
+        """The changes on their way to the store, oldest first."""
+        return tuple(self._pending)
+
     def _still_busy(self, job: curator.Job) -> None:
         if job in self._pending:
             self._show_busy()

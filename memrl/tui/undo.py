@@ -13,14 +13,18 @@ class Undo:
     label: str  # "archive 3e1f0a2b", shown when it is undone
     apply: Callable[[Memory], object]  # may return the sentence to show
     restores: Sequence[str] = ()  # the archived episodes it brings back
+    seq: int = 0  # its place among every undo pushed (UndoStack.pushed), set on push
 
 
 class UndoStack:
     def __init__(self, limit: int = 50) -> None:
         self._items: list[Undo] = []
         self.limit = limit
+        self.pushed = 0  # undos pushed so far: a screen notes it to tell its own from older ones
 
     def push(self, item: Undo) -> None:
+        self.pushed += 1
+        item.seq = self.pushed
         self._items.append(item)
         del self._items[: -self.limit]
 

@@ -70,6 +70,8 @@ class ReviewScreen(MemrlScreen[None]):
         self.loaded = False
         self.steps: list[Step] = []  # one per answer
         self.saving = False  # an answer's change is on its way to the store
+        self.opened_at = 0  # the app's undo count when it opened: older undos are not its own
+        self.undoing: list[curator.Job] = []  # its step backs on their way to the store
 
     def compose(self):
         yield Header()
@@ -80,6 +82,7 @@ class ReviewScreen(MemrlScreen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "review" + (f" · {one_line(self.project)}" if self.project else "")
+        self.opened_at = self.app.undo_stack.pushed
         self.query_one("#review-done").display = False
         self.load()
 
@@ -166,11 +169,12 @@ class ReviewScreen(MemrlScreen[None]):
         if len(live) >= (2 if finding.kind == "duplicates" else 1):
             return live, None
         out = [short(i) for i in ids if i not in rows or rows[i].archived]
-        was = "was" if len(out) == 1 else "were"
+        was, it = ("was", "it") if len(out) == 1 else ("were", "them")
         how = "archived" if all(i in rows for i in ids) else "archived or removed"
         return (
             live,
-            f"{', '.join(out)} {was} {how} elsewhere since; nothing left to do here — s skips",
+            f"{', '.join(out)} {was} {how} since the review found {it}; "
+            "nothing left to do here — s skips",
         )
 
     def _answerable(self) -> tuple[Finding, list[Row]] | None:
@@ -257,9 +261,14 @@ class ReviewScreen(MemrlScreen[None]):
             self._next(answer, undo)
 
     def action_undo(self) -> None:
-        """Step back one finding, undoing what was done to it (a skip just goes back).
-        Only this review's answers: what was done before it is undone from other screens."""
+        """Undo the last change made since the review opened: a change that is no answer
+        (a prune from its end) first, as the app's u would; else step back one finding,
+        undoing what was done to it (a skip just goes back). Only this review's answers:
+        what was done before it is undone from other screens."""
         if self.saving:
+            return
+        if self._changed_since():
+            self.app.action_undo()
             return
         if not self.steps:
             self.notify("nothing to undo in this review", severity="warning")
@@ -267,8 +276,18 @@ class ReviewScreen(MemrlScreen[None]):
         step = self.steps.pop()
         self.position = step.position
         if step.undo is not None and self.app.undo_stack.remove(step.undo):
-            self.app.write(curator.undo(step.undo))
+            job = curator.undo(step.undo)
+            self.undoing.append(job)
+            self.app.write(job, lambda _ok, _undo: self.undoing.remove(job))
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
+
+    def _changed_since(self) -> bool:
+        """Is the last change made here, or on its way, none of this review's answers?"""
+        if any(job not in self.undoing for job in self.app.pending):
+            return True
+        last = self.app.undo_stack.peek()
+        ours = [step.undo for step in self.steps]
+        return last is not None and last.seq > self.opened_at and all(u is not last for u in ours)
 
     def action_merge(self) -> None:
         from memrl.tui.screens.merge import MergeScreen
