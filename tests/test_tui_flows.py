@@ -1542,6 +1542,37 @@ def review_store(data_dir: Path) -> Memory:
     return m
 
 
+@pytest.mark.parametrize("size", [(100, 30), (60, 16)])
+async def test_on_a_narrow_terminal_every_look_alike_can_be_reached_and_is_counted(
+    data_dir: Path, size: tuple[int, int]
+) -> None:
+    """Below 110 columns the cards of a finding, and the originals of its merge, stand one
+    above the other; tab brings each into sight, titled "n of 3"."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for _ in range(3):
+        m.capture(episode(task="Rotate the TLS certs", summary="Renewed via certbot"))
+    app = app_for(m, start="review")
+    async with app.run_test(size=size) as pilot:
+        await reviewing(pilot, app)
+        for key in ("", "m"):
+            if key:
+                await keys(pilot, key)
+                assert isinstance(app.screen, MergeScreen)
+            cards = list(app.screen.query(EpisodeDetail))
+            assert [c.border_title for c in cards] == ["1 of 3", "2 of 3", "3 of 3"]
+            assert len({c.region.x for c in cards}) == 1  # one above the other
+            pane = cards[0].parent.region
+            for card in cards:
+                for _ in range(6):
+                    if app.focused is card:
+                        break
+                    await keys(pilot, "tab")
+                assert app.focused is card
+                seen = pane.intersection(card.region)
+                assert seen.width == card.region.width and seen.height >= 4  # its first lines
+    m.close()
+
+
 async def test_merge_is_offered_only_on_look_alikes(data_dir: Path) -> None:
     m = review_store(data_dir)
     app = app_for(m)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual import work
 from textual.binding import Binding
-from textual.containers import HorizontalScroll
+from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.widgets import Header, Select, Static, TextArea
 
@@ -35,7 +35,7 @@ class MergeScreen(FormScreen):
 
     def compose(self):
         yield Header()
-        with HorizontalScroll(id="merge-sources"):
+        with ScrollableContainer(id="merge-sources"):
             for episode_id in self.ids:
                 yield EpisodeDetail(self.app.memory, self.app.clock, id=f"src-{episode_id}")
         yield Static(id="merge-notes")
@@ -59,8 +59,10 @@ class MergeScreen(FormScreen):
 
     def on_mount(self) -> None:
         self.sub_title = f"merge {len(self.ids)} episodes"
-        for episode_id in self.ids:
-            self.query_one(f"#src-{episode_id}", EpisodeDetail).show(episode_id)
+        for n, episode_id in enumerate(self.ids, 1):
+            detail = self.query_one(f"#src-{episode_id}", EpisodeDetail)
+            detail.show(episode_id)
+            detail.border_title = f"{n} of {len(self.ids)}"  # stacked when narrow: how many
         self._plan()
         self.query_one(TextArea).focus()
 

@@ -9,7 +9,7 @@ from functools import partial
 
 from textual import on, work
 from textual.binding import Binding
-from textual.containers import HorizontalScroll
+from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.widgets import Header, Markdown, Static
 
@@ -76,7 +76,7 @@ class ReviewScreen(MemrlScreen[None]):
     def compose(self):
         yield Header()
         yield Static("reviewing the store…", id="review-finding")
-        yield HorizontalScroll(id="review-main")
+        yield ScrollableContainer(id="review-main")
         yield Markdown(id="review-done")
         yield Footer()
 
@@ -136,7 +136,7 @@ class ReviewScreen(MemrlScreen[None]):
     async def show_current(self) -> None:
         finding = self.current
         self.refresh_bindings()
-        main = self.query_one("#review-main", HorizontalScroll)
+        main = self.query_one("#review-main", ScrollableContainer)
         await main.remove_children()
         done = finding is None
         main.display = not done
@@ -147,8 +147,10 @@ class ReviewScreen(MemrlScreen[None]):
         self._show_finding(finding)
         details = [EpisodeDetail(self.app.memory, self.app.clock) for _ in finding.rows]
         await main.mount_all(details)
-        for detail, r in zip(details, finding.rows, strict=True):
+        for n, (detail, r) in enumerate(zip(details, finding.rows, strict=True), 1):
             detail.show(r.id)
+            if len(details) > 1:  # one above the other on a narrow terminal: how many
+                detail.border_title = f"{n} of {len(details)}"
 
     def _show_finding(self, finding: Finding) -> None:
         _, outdated = self.live(finding)
