@@ -568,6 +568,29 @@ async def test_an_edit_kept_unsaved_goes_on_from_its_own_version(
     )
 
 
+async def test_an_edit_kept_unsaved_is_given_up_by_emptying_it_in_the_editor(
+    store: Memory, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """E leaves broken JSON, kept; the message says how to give it up, and emptying the
+    text in the editor does: the episode is unchanged, and the next E starts afresh."""
+    from memrl.editing import unsaved
+
+    use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
+    async with on_first_episode(store, editor=True) as (app, pilot, target):
+        before = store.get(target).episode.summary
+        await keys(pilot, "E")
+        assert "empty it there to discard it" in notices(app)[-1]
+        use_editor(monkeypatch, tmp_path, "import sys\nopen(sys.argv[1], 'w').write('')\n")
+        await keys(pilot, "E")
+        said = notices(app)[-1]
+        assert "is unchanged" in said and "kept from before is discarded" in said
+        assert unsaved(data_dir, target) is None
+        use_editor(monkeypatch, tmp_path, BREAKS_THEN_MENDS)
+        await keys(pilot, "E")  # from the stored episode again: breaks it anew, not mends
+        assert "not saved" in notices(app)[-1]
+    assert store.get(target).episode.summary == before
+
+
 async def test_the_form_says_an_editor_text_is_kept_and_saving_the_form_discards_it(
     store: Memory, data_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:

@@ -15,6 +15,8 @@ from memrl.errors import MemrlError
 if TYPE_CHECKING:
     from memrl.tui.app import MemrlApp
 
+GOES_ON = "press E to go on editing it, or empty it there to discard it"
+
 EDITABLE = (
     "project",
     "task",
@@ -72,7 +74,7 @@ def edit_in_editor(app: MemrlApp, episode_id: str) -> None:
     """E: the episode as JSON in $EDITOR. Only what the person changed is written, never
     over another process's change unasked; a text that cannot be saved is kept privately
     under the data directory (memrl.editing), with the version it was made from, and the
-    next E (or `memrl edit`) goes on with it."""
+    next E (or `memrl edit`) goes on with it; emptied in the editor, it is given up."""
     from memrl.tui.screens.edit import save_edit
 
     memory = app.memory
@@ -99,6 +101,13 @@ def edit_in_editor(app: MemrlApp, episode_id: str) -> None:
     if status != 0:
         app.notify(f"the editor exited with status {status}; nothing was saved", severity="error")
         return
+    if not edited.strip():  # emptied: the person gives the edit up, a kept one too
+        drop_unsaved(memory.root, episode.id)
+        app.notify(
+            f"the text was emptied: {episode.short_id} is unchanged"
+            + ("; your text kept from before is discarded" if kept else "")
+        )
+        return
 
     def keep() -> str | None:
         """Keep the text until it is saved; what went wrong if it cannot be kept."""
@@ -116,7 +125,7 @@ def edit_in_editor(app: MemrlApp, episode_id: str) -> None:
         then = (
             f"Your text could not be kept: {problem}"
             if problem
-            else "Your text is kept: press E to go on editing it"
+            else f"Your text is kept: {GOES_ON}"
         )
         app.notify(f"not saved: {exc}. {then}", severity="error", timeout=15)
         return
@@ -132,4 +141,4 @@ def edit_in_editor(app: MemrlApp, episode_id: str) -> None:
         if ok:
             drop_unsaved(memory.root, episode.id)
 
-    save_edit(app, episode_id, base, changes, done, "is kept: press E to go on editing it")
+    save_edit(app, episode_id, base, changes, done, f"is kept: {GOES_ON}")
