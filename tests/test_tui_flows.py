@@ -1489,19 +1489,29 @@ async def test_escape_from_a_merge_asks_before_losing_the_summary(store: Memory)
     assert store.count() == 5
 
 
-async def test_saving_a_form_refuses_an_episode_archived_meanwhile(
+async def test_saving_a_form_over_an_episode_archived_meanwhile_offers_to_restore_it(
     store: Memory, other: Memory, data_dir: Path
 ) -> None:
+    """Another process archives the episode while its form is open: ctrl+s asks to restore
+    it and save; no keeps the text in the form and changes nothing, yes does both."""
     async with on_first_episode(store) as (app, pilot, target):
         await type_summary(pilot, app, "typed while it was archived")
         form = app.screen
         other.archive([target])
         await keys(pilot, "ctrl+s")
-        assert app.screen is form  # the text is still there to copy
-        assert f"{target[:8]} is archived" in notices(app)[-1]
-        assert len(app.undo_stack) == 0
+        asked = str(app.screen.query_one("#confirm-question", Static).render())
+        assert asked == (
+            f"{target[:8]} was archived while you edited it. Restore it and save your edit?"
+        )
+        await keys(pilot, "n")
+        assert app.screen is form  # the text is still there
+        assert "stays archived; your text is still here" in notices(app)[-1]
+        assert len(app.undo_stack) == 0 and store.get(target).archived
+        await keys(pilot, "ctrl+s")
+        await keys(pilot, "y")
+        assert isinstance(app.screen, BrowseScreen)
     view = store.get(target)
-    assert view.archived and view.episode.summary == TASKS[0][1]
+    assert not view.archived and view.episode.summary == "typed while it was archived"
 
 
 async def test_opening_a_screen_already_open_goes_back_to_it(store: Memory) -> None:

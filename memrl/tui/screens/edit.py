@@ -19,12 +19,13 @@ from memrl.intake import check_summary
 from memrl.memory import clashing
 from memrl.tui import curator
 from memrl.tui.format import clip
-from memrl.tui.screens.base import FormScreen, archived_notice
+from memrl.tui.screens.base import FormScreen
 from memrl.tui.widgets.footer import Footer
 from memrl.vocab import Outcome, TaskType
 
 if TYPE_CHECKING:
     from memrl.tui.app import MemrlApp
+    from memrl.views import Row
 
 LINES = ("what_worked", "what_failed", "files", "commands")
 ARROW = " => "
@@ -271,10 +272,44 @@ class EditScreen(FormScreen):
             return
         row = self.app.memory.rows([self.episode_id]).get(self.episode_id)
         if row is not None and row.archived:  # by another process, since the form opened
-            self.notify(archived_notice(self.app, row), severity="warning", timeout=10)
+            self._restore_and_save(row, changes)
             return
+        self._save(changes)
+
+    def _save(self, changes: dict[str, Any]) -> None:
+        assert self.original is not None
         self.saving = True
         save_edit(self.app, self.episode_id, self.original, changes, self._saved, "is still here")
+
+    def _restore_and_save(self, row: Row, changes: dict[str, Any]) -> None:
+        """The episode was archived while the form was open: restoring it is the only way
+        the edit can be saved, so offer to do both (each undone by u); a no keeps the text
+        in the form."""
+        from memrl.tui.screens.confirm import ConfirmScreen
+
+        def restored(ok: bool, _undo: object) -> None:
+            self.saving = False
+            if ok and self.on_stack:
+                self._save(changes)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.saving = True
+                self.app.write(curator.restore([row.id]), restored)
+            else:
+                self.notify(
+                    f"nothing was saved: {row.short_id} stays archived; your text is still here",
+                    severity="warning",
+                )
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"{row.short_id} was archived while you edited it. Restore it and save your edit?",
+                "Restoring brings it back into search. u undoes the save, then the restore.",
+                yes="Restore and save",
+            ),
+            answered,
+        )
 
     def _saved(self, ok: bool) -> None:
         """The form closes once its edit is saved; else it stays, with the person's text.
