@@ -54,7 +54,7 @@ ON_EPISODES = frozenset(
 class BrowseScreen(EpisodeActions):
     BINDINGS = [
         Binding("m", "merge", "Merge", show=False),
-        Binding("escape", "clear_marks", "Clear marks", show=False),
+        Binding("escape", "clear_marks", "Back / clear marks", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("x", "clear_filters", "Clear filters", show=False),
         Binding("A", "toggle_archived", "Archived episodes", show=False),
@@ -146,9 +146,7 @@ class BrowseScreen(EpisodeActions):
         self.query_one(FilterBar).set_class(empty, "hidden")  # -short hides it too (CSS)
         shown = len(self.table)
         # in the tag box x is a letter: from there, the way out comes first
-        clear = (
-            "tab out, then x clears them" if isinstance(self.focused, Input) else "x clears them"
-        )
+        clear = "escape, then x clears them" if isinstance(self.focused, Input) else "x clears them"
         if self.show_archived:
             self.sub_title = (
                 f"{plural(shown, 'archived episode')}"
@@ -288,6 +286,11 @@ class BrowseScreen(EpisodeActions):
         self.table.action_sort()
 
     def action_clear_marks(self) -> None:
+        """escape: out of the filters back to the list, as escape leaves a box elsewhere;
+        in the list, the marks go."""
+        if self.query_one(FilterBar).has_focus_within:
+            self.table.focus()
+            return
         self.table.marked.clear()
         self.table.refresh()
         self._update_counts()
