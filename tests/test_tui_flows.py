@@ -1607,6 +1607,23 @@ async def test_on_a_narrow_terminal_every_look_alike_can_be_reached_and_is_count
     m.close()
 
 
+async def test_an_unused_finding_counts_from_when_it_entered_the_store_and_its_card_says_so(
+    data_dir: Path,
+) -> None:
+    """Work done 626 days ago but captured 300 days ago: the finding's 300 days and the
+    card's 626d ago each say what they count from."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW - 300 * 86400)
+    m.capture(episode(task="Speed up the CI", created_at=day(626)))
+    m.clock = lambda: NOW
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await reviewing(pilot, app)
+        assert "never retrieved in the 300 days since it entered this store" in (review_status(app))
+        card = shown(screen.query_one(EpisodeDetail))
+        assert "(626d ago)" in card and "in this store since 2026-01-05 10:00 (300d ago)" in card
+    m.close()
+
+
 async def test_merge_is_offered_only_on_look_alikes(data_dir: Path) -> None:
     m = review_store(data_dir)
     app = app_for(m)

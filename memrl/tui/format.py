@@ -137,6 +137,8 @@ def episode_text(view: EpisodeView, now: float) -> RenderableType:
     )
     if learned.last_used_at:
         used += f" · last used {ago(learned.last_used_at, now)}"
+    if learned.arrived_at - created >= 86400:  # captured later than its work was done
+        used += f" · in this store since {day(learned.arrived_at)} ({ago(learned.arrived_at, now)})"
     parts += [Text("Learned", style="markdown.h3"), BLANK, learned_line(learned), BLANK]
     parts.append(Text(used))
     return Group(*parts)

@@ -28,7 +28,8 @@ WHY = {
     "what each knew (m), keep them apart (k), archive all but the most useful (a), or skip (s)",
     "stale": "not used for {days} days: keep it pinned so it stops decaying (k), "
     "archive it (a), or skip (s)",
-    "unused": "never retrieved since it was captured {days} days ago: keep it pinned (k), "
+    "unused": "never retrieved in the {days} days since it entered this store: keep it "
+    "pinned (k), "
     "archive it (a), or skip (s)",
 }
 ANSWERS = ("merged", "kept apart", "kept pinned", "archived", "skipped")  # as summed up
