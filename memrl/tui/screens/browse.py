@@ -56,6 +56,7 @@ class BrowseScreen(EpisodeActions):
         Binding("m", "merge", "Merge", show=False),
         Binding("escape", "clear_marks", "Back / clear marks", show=False),
         Binding("tab", "app.focus_next", "Next pane", show=False),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
         Binding("x", "clear_filters", "Clear filters", show=False),
         Binding("A", "toggle_archived", "Archived episodes", show=False),
     ]

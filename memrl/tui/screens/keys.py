@@ -12,14 +12,19 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+SIDEWAYS = frozenset({"scroll_left", "scroll_right", "page_left", "page_right"})
+
 
 def key_table(screen: Screen) -> Table:
     """The screen's keys as they stand (its focused widget's, its own, the app's), each
-    action once with all its keys."""
+    action once with all its keys; not Textual's system keys, nor its sideways scrolling
+    where nothing scrolls sideways."""
     keys: dict[tuple[str, str], list[str]] = {}
-    for _node, binding, _enabled, _tooltip in screen.active_bindings.values():
-        if not binding.description:
+    for node, binding, _enabled, _tooltip in screen.active_bindings.values():
+        if not binding.description or binding.system:
             continue
+        if binding.action in SIDEWAYS and not getattr(node, "allow_horizontal_scroll", True):
+            continue  # Textual's scrolling sideways, on a list that never scrolls sideways
         shown = keys.setdefault((binding.action, binding.description), [])
         display = screen.app.get_key_display(binding)
         if display not in shown:
