@@ -66,7 +66,7 @@ def header(columns: list[tuple[Column, int]], sort_key: str, descending: bool) -
     parts = []
     for col, w in columns:
         label = col.label if w > 1 else ""
-        if col.sort and col.sort == sort_key and w > 1:  # not on a titleless mark
+        if col.sort and col.sort == sort_key:  # over a titleless mark too (the border names it)
             arrow = "▼" if descending else "▲"
             label = arrow + label if col.right or w < 3 else f"{label} {arrow}"  # fits narrow ones
         parts.append("".join(seg.text for seg in _fit([(label, None)], w, col.right)) + " ")
