@@ -23,13 +23,13 @@ path = os.environ["FAKE_CLAUDE_STATE"]
 state = json.load(open(path)) if os.path.exists(path) else {{}}
 open(path + ".log", "a").write(" ".join(sys.argv[1:]) + "\\n")
 args = sys.argv[1:]
-if os.environ.get("FAKE_CLAUDE_FAIL") and args[1] == "add":
+if os.environ.get("FAKE_CLAUDE_FAIL") in ("1", args[1]):
     print("Error: config file is read-only", file=sys.stderr)
     sys.exit(1)
 if args[:2] == ["mcp", "get"]:
     entry = state.get(args[2])
     if not entry:
-        print(f'No MCP server named "{{args[2]}}".', file=sys.stderr)
+        print(f'No MCP server found with name: "{{args[2]}}".', file=sys.stderr)
         sys.exit(1)
     command, env = entry["command"], entry["env"]
     print(f"{{args[2]}}:\\n  Scope: User config (available in all your projects)\\n"
@@ -145,7 +145,7 @@ def test_the_default_server_is_this_installations_memrl_mcp():
 
 
 def test_a_failing_claude_is_reported(claude, monkeypatch, tmp_path):
-    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "1")
+    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "add")
     with pytest.raises(ClaudeCliError, match="config file is read-only"):
         register(tmp_path / "memrl-mcp")
 
@@ -172,9 +172,18 @@ def test_cli_setup_claude_registers_and_prints(claude, default_store):
 
 
 def test_cli_reports_a_failing_claude_with_its_own_exit_code(claude, monkeypatch):
-    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "1")
+    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "add")
     done = CliRunner().invoke(cli(), ["setup", "claude", "--no-hooks"])
     assert done.exit_code == ClaudeCliError.exit_code and "read-only" in done.output
+
+
+def test_uninstall_with_a_failing_claude_does_not_claim_nothing_was_registered(claude, monkeypatch):
+    """Only Claude Code's "not found" means absent: any other failure of `mcp get` is one."""
+    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "1")
+    done = CliRunner().invoke(cli(), ["setup", "claude", "--uninstall", "--no-hooks"])
+    assert done.exit_code == ClaudeCliError.exit_code
+    assert "`claude` failed" in done.output and "read-only" in done.output
+    assert "nothing to remove" not in done.output
 
 
 def test_cli_setup_claude_also_installs_and_removes_the_hooks(claude, tmp_path, monkeypatch):

@@ -20,6 +20,8 @@ from memrl.errors import MemrlError
 
 SERVER_NAME = "memrl"
 TIMEOUT = 90  # `claude mcp get` starts the server to report its status
+# What `claude mcp get` says (exit 1) of a name it does not know, as opposed to failing.
+NOT_FOUND = "No MCP server found"
 # Where the store and the models are: a CLI pointed elsewhere must give the server the same.
 LOCATIONS = ("MEMRL_DATA_DIR", "MEMRL_MODELS_DIR")
 
@@ -88,8 +90,9 @@ def _run(claude: str, *args: str) -> subprocess.CompletedProcess[str]:
 def registered(claude: str) -> tuple[str, list[str], dict[str, str]] | None:
     """(scope line, command, environment) of the current `memrl` entry, or None."""
     got = _run(claude, "mcp", "get", SERVER_NAME)
-    if got.returncode != 0:
+    if got.returncode != 0 and NOT_FOUND in got.stderr + got.stdout:
         return None
+    _check(got)
     scope, command, args, env = "", "", [], {}
     in_env = False
     for line in got.stdout.splitlines():
