@@ -146,8 +146,18 @@ def test_the_default_server_is_this_installations_memrl_mcp():
 
 def test_a_failing_claude_is_reported(claude, monkeypatch, tmp_path):
     monkeypatch.setenv("FAKE_CLAUDE_FAIL", "add")
-    with pytest.raises(ClaudeCliError, match="config file is read-only"):
-        register(tmp_path / "memrl-mcp")
+    report = register(tmp_path / "memrl-mcp")
+    assert report.action == "manual"
+    assert report.problem == "`claude` failed (exit 1): Error: config file is read-only"
+
+
+def test_a_claude_that_hangs_is_given_up_on(claude, monkeypatch, tmp_path):
+    monkeypatch.setattr("memrl.integrations.claude.setup.TIMEOUT", 0.5)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    (tmp_path / "claude").write_text("#!/bin/sh\nsleep 10\n")
+    (tmp_path / "claude").chmod(0o755)
+    report = register(tmp_path / "memrl-mcp")
+    assert report.action == "manual" and "gave no answer in 0.5 s" in (report.problem or "")
 
 
 def cli() -> typer.Typer:
@@ -175,6 +185,23 @@ def test_cli_reports_a_failing_claude_with_its_own_exit_code(claude, monkeypatch
     monkeypatch.setenv("FAKE_CLAUDE_FAIL", "add")
     done = CliRunner().invoke(cli(), ["setup", "claude", "--no-hooks"])
     assert done.exit_code == ClaudeCliError.exit_code and "read-only" in done.output
+
+
+def test_with_a_failing_claude_setup_does_what_it_does_without_one(claude, tmp_path, monkeypatch):
+    """The hooks are written and the command and the JSON shown, as when `claude` is missing."""
+    monkeypatch.setenv("FAKE_CLAUDE_FAIL", "1")
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    done = CliRunner().invoke(cli(), ["setup", "claude"])
+    assert done.exit_code == ClaudeCliError.exit_code
+    out = done.output
+    assert "Hooks installed in" in out and (tmp_path / "claude-config" / "settings.json").exists()
+    assert "MCP server was NOT registered with Claude Code: `claude` failed (exit 1)" in out
+    assert "claude mcp add --scope user memrl" in out and '"mcpServers"' in out
+    as_json = CliRunner().invoke(cli(), ["setup", "claude", "--json"])
+    assert json.loads(as_json.output)["problem"].startswith("`claude` failed (exit 1)")
+    gone = CliRunner().invoke(cli(), ["setup", "claude", "--uninstall"])
+    assert gone.exit_code == ClaudeCliError.exit_code and "NOT removed" in gone.output
+    assert not (tmp_path / "claude-config" / "settings.json").exists()
 
 
 def test_uninstall_with_a_failing_claude_does_not_claim_nothing_was_registered(claude, monkeypatch):

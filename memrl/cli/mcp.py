@@ -66,7 +66,7 @@ def claude(
         _hooks(uninstall, dry_run=True)
     report = register(uninstall=uninstall, dry_run=print_only)
     hooks, hooks_json = (None, None) if no_hooks else _hooks(uninstall, print_only)
-    # `claude` missing: the hooks are done, the server is not; a script must see it.
+    # `claude` missing or failing: the hooks are done, the server is not; a script must see it.
     code = ClaudeCliError.exit_code if report.action == "manual" else 0
     if as_json:
         print_json(
@@ -76,6 +76,7 @@ def claude(
                 "command": report.command,
                 "config": json.loads(report.config_json),  # an object: parsed once, not twice
                 "claude": report.claude,
+                "problem": report.problem,
                 "notes": report.notes,
                 "hooks": hooks_json,
             }
@@ -88,8 +89,8 @@ def claude(
             say(hooks[0].upper() + hooks[1:] + ".\n")
         what = "removed from" if uninstall else "registered with"
         say(
-            f"The memrl MCP server was NOT {what} Claude Code: `claude` is not on PATH. "
-            f"Once it is, run:\n\n  {report.shell_command}\n"
+            f"The memrl MCP server was NOT {what} Claude Code: {report.problem}. "
+            f"Once `claude` works, run:\n\n  {report.shell_command}\n"
         )
         if uninstall:
             say(f'Or delete "memrl" from the mcpServers of {user_config_file()}.')

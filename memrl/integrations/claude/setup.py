@@ -1,9 +1,10 @@
 """Registering memrl's MCP server with Claude Code, for every project at once.
 
 `claude mcp add --scope user` is Claude Code's own way to do it, so it is used whenever
-`claude` is on PATH; otherwise nothing is registered (action `manual`), and the command and
-the equivalent JSON are shown for the user to apply. Registration is idempotent: `claude mcp get memrl` is asked first, and an
-entry that already points at this installation is left alone. Hooks are not set up here.
+`claude` is on PATH; when it is not, or fails, nothing more is done (action `manual`, with
+the `problem`), and the command and the equivalent JSON are shown for the user to apply.
+Registration is idempotent: `claude mcp get memrl` is asked first, and an entry that already
+points at this installation is left alone. Hooks are not set up here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 from memrl.errors import MemrlError
 
 SERVER_NAME = "memrl"
-TIMEOUT = 90  # `claude mcp get` starts the server to report its status
+# `claude mcp get` starts the server to report its status, which answers the handshake at once.
+TIMEOUT = 30
 # What `claude mcp get` says (exit 1) of a name it does not know, as opposed to failing.
 NOT_FOUND = "No MCP server found"
 # Where the store and the models are: a CLI pointed elsewhere must give the server the same.
@@ -27,8 +29,7 @@ LOCATIONS = ("MEMRL_DATA_DIR", "MEMRL_MODELS_DIR")
 
 
 class ClaudeCliError(MemrlError):
-    """`claude` ran but refused or failed (its exit code is also setup's when `claude` is
-    missing: either way the MCP server was not registered)."""
+    """`claude` is missing, or ran but refused or failed: the MCP server was not registered."""
 
     exit_code = 7
 
@@ -40,6 +41,7 @@ class SetupReport:
     command: list[str]  # the `claude` command that was (or would be) run
     config_json: str  # the same registration as JSON, for a hand-edited config
     claude: str | None = None  # the `claude` executable used, if any
+    problem: str | None = None  # why the action is `manual`
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -83,7 +85,9 @@ def _run(claude: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [claude, *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except subprocess.TimeoutExpired:
+        raise ClaudeCliError(f"`claude {' '.join(args)}` gave no answer in {TIMEOUT} s") from None
+    except OSError as exc:
         raise ClaudeCliError(f"`claude {' '.join(args)}` could not run: {exc}") from None
 
 
@@ -129,35 +133,41 @@ def register(
             report.notes.append("`claude` is not on PATH: run the command once it is installed")
         return report
     if claude is None:
-        report.action = "manual"  # nothing done: the user has to run the command
+        report.action, report.problem = "manual", "`claude` is not on PATH"
         return report
     report.claude = claude
+    try:
+        report.action = _apply(claude, report, uninstall)
+    except ClaudeCliError as exc:  # the user has to run the command
+        report.action, report.problem = "manual", str(exc)
+    return report
+
+
+def _apply(claude: str, report: SetupReport, uninstall: bool) -> str:
+    """Make Claude Code's registration match `report`; the action taken."""
+    server, env = report.server, server_env()
     current = registered(claude)
     in_user_scope = current is not None and current[0].lower().startswith("user")
     if uninstall:
         if not in_user_scope:
-            report.action = "absent"
-            return report
-        _check(_run(claude, *command[1:]))
-        report.action = "removed"
-        return report
+            return "absent"
+        _check(_run(claude, *report.command[1:]))
+        return "removed"
     if current is not None and not in_user_scope:
         report.notes.append(
             f"another `{SERVER_NAME}` entry ({current[0]}) takes precedence in some projects"
         )
     if in_user_scope and current is not None and current[1:] == (server, env):
-        report.action = "unchanged"
-        return report
+        return "unchanged"
     if in_user_scope:
         _check(_run(claude, "mcp", "remove", "--scope", "user", SERVER_NAME))
-    _check(_run(claude, *command[1:]))
-    report.action = "updated" if in_user_scope else "added"
-    return report
+    _check(_run(claude, *report.command[1:]))
+    return "updated" if in_user_scope else "added"
 
 
 def _check(done: subprocess.CompletedProcess[str]) -> None:
     if done.returncode != 0:
         why = (done.stderr or done.stdout).strip().splitlines()
         raise ClaudeCliError(
-            f"`claude` failed (exit {done.returncode}): {why[-1] if why else 'no message'}"
+            f"`claude` failed (exit {done.returncode}): {why[-1].rstrip('.') if why else 'no message'}"
         )
