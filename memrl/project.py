@@ -12,9 +12,11 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 SESSION_DIR_ENV = "CLAUDE_PROJECT_DIR"  # set by Claude Code: the folder the session was opened in
+DEFAULT = "default"  # the project of a folder whose name cannot name one
 
 
 def given(name: str) -> str:
@@ -92,20 +94,25 @@ def name_from_remote(url: str) -> str | None:
 
 
 def detect(cwd: Path | str | None = None) -> str:
-    """The project name for a working directory."""
+    """The project name for a working directory, read as a given one is (see `given`): a
+    folder ' app ' is 'app', and one whose name could not be given ('*' for every project,
+    control characters, none at all: '/') is DEFAULT."""
     folder = Path(cwd) if cwd else Path.cwd()
     try:
         root = git_root(folder)
     except OSError:
         root = None
     if root is None:
-        return folder.resolve().name or "default"
+        return _as_given(folder.resolve().name)
     url = remote_url(root)
-    if url:
-        name = name_from_remote(url)
-        if name:
-            return name
-    return main_root(root).name or "default"
+    name = name_from_remote(url) if url else None
+    return _as_given(name or main_root(root).name)
+
+
+def _as_given(found: str) -> str:
+    name = given(found)
+    controls = any(unicodedata.category(c) == "Cc" for c in name)
+    return name if name and name != "*" and not controls else DEFAULT
 
 
 def detect_session(cwd: Path | str | None = None) -> str:

@@ -946,6 +946,21 @@ async def test_the_sessions_own_project_is_not_called_unknown(memory):
     assert status["warnings"] == [] and "has no episodes" not in review
 
 
+@pytest.mark.parametrize(("folder", "project"), [(" spaced ", "spaced"), ("*", "default")])
+async def test_a_project_from_the_folder_is_the_one_its_captures_are_filed_under(
+    fast_memory, tmp_path, monkeypatch, folder, project
+):
+    """A folder's name is read as a given name is; '*' (every project) cannot name one."""
+    (tmp_path / folder).mkdir()
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path / folder))
+    fast_memory.capture({"summary": "Work in another project", "project": "acme/other"})
+    async with Client(build_server(fast_memory, session_id="s")) as client:
+        captured, _ = await ok(client, "memrl_capture", summary="Work in this folder")
+        status, _ = await ok(client, "memrl_status")
+    assert captured["project"] == status["project"] == project
+    assert status["project_episodes"] == 1  # this project's, not every project's
+
+
 @pytest.fixture
 def fast_server(fast_memory):
     """For what does not depend on search quality: the deterministic embedder."""

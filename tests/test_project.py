@@ -181,3 +181,11 @@ def test_remote_without_url_falls_back_to_the_folder_name(tmp_path: Path) -> Non
 )
 def test_name_from_remote(url: str, name: str | None) -> None:
     assert name_from_remote(url) == name
+
+
+@pytest.mark.parametrize(
+    ("folder", "project"), [(" app ", "app"), ("*", "default"), ("my\nproj", "default")]
+)
+def test_a_folders_name_is_read_as_a_given_project_name(tmp_path: Path, folder, project) -> None:
+    (tmp_path / folder).mkdir()
+    assert detect(tmp_path / folder) == project
