@@ -492,6 +492,8 @@ async def test_cleanup_archives_dead_weight_only_when_asked(server, memory):
         here, _ = await ok(client, "memrl_review")
         plan, text = await ok(client, "memrl_review", action="cleanup")
         assert memory.count() == 2 and "dry_run=false" in text
+        none = await fails(client, "memrl_review", action="cleanup", episodes=[], dry_run=False)
+        assert memory.count() == 2 and "leave it out to archive all the dead weight" in none
         done, _ = await ok(client, "memrl_review", action="cleanup", dry_run=False)
     assert [d["episode"]["id"] for d in plan["dead_weight"]] == [stale.id]
     assert done["archived"] == [stale.id] and memory.count() == 1

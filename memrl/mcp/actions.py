@@ -243,24 +243,30 @@ def propagate(memory: Memory, project: str | None, temporal: bool) -> models.Pro
 def review(
     memory: Memory,
     action: str,
-    refs: Sequence[str],
+    refs: Sequence[str] | None,
     summary: str | None,
     project: str | None,
     dry_run: bool,
     *,
     named: bool = True,
 ) -> models.ReviewResult:
-    """`named`: the caller gave `project` (a default one is not warned about). A merge
+    """`refs` None: none given (an empty list is refused where it would read as "all").
+    `named`: the caller gave `project` (a default one is not warned about). A merge
     keeps its episodes' own project unless the caller named one: the session's project is
     where Claude works, not necessarily where those episodes belong."""
     out = models.ReviewResult(action=action, project=project, dry_run=dry_run)
     out.notes += convert.unknown_project(memory, project) if named else []
     if action == "merge":
-        return _merge(memory, out, refs, summary, project if named else None)
+        return _merge(memory, out, refs or [], summary, project if named else None)
     if summary is not None:
         raise InvalidInput("summary is only used with action='merge'; leave it out here")
     if action == "cleanup":
-        return _cleanup(memory, out, refs)
+        if refs is not None and not refs:
+            raise InvalidInput(
+                "episodes is empty, which names none to archive: leave it out to archive all "
+                "the dead weight, or list the ids to archive"
+            )
+        return _cleanup(memory, out, refs or [])
     if refs:
         raise InvalidInput("episodes is only used with action='merge' or 'cleanup'")
     rv = memory.curation.review(project)

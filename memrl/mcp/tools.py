@@ -341,7 +341,7 @@ class Tools:
             Field(
                 max_length=MAX_ITEMS,
                 description="merge: the ids to merge (2 or more); "
-                "cleanup: archive only these of the dead weight.",
+                "cleanup: archive only these of the dead weight (left out: all of it).",
             ),
         ] = None,
         summary: Annotated[
@@ -357,7 +357,7 @@ class Tools:
         out = self._run(
             "memrl_review",
             lambda m: actions.review(
-                m, action, episodes or [], summary, scope, dry_run, named=named is not None
+                m, action, episodes, summary, scope, dry_run, named=named is not None
             ),
         )
         return result(out, render.review(out))
