@@ -311,6 +311,46 @@ def test_a_session_ending_mid_capture_leaves_the_episode_searchable(data_dir):
         memory.close()
 
 
+def _tool_call(n: int, name: str, **arguments: str) -> bytes:
+    call = {"name": name, "arguments": arguments}
+    return json.dumps({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": call}).encode()
+
+
+def _replies(proc: subprocess.Popen) -> dict:
+    """Every reply the server writes until it exits, by id."""
+    assert proc.stdout
+    return {msg["id"]: msg for msg in map(json.loads, proc.stdout.read().splitlines())}
+
+
+def test_a_call_sent_just_before_a_stop_is_done_and_answered(data_dir):
+    """Claude Code may end a session right after Claude sent its capture: the server still
+    keeps the episode, and says so, before it exits."""
+    proc = _started(data_dir)
+    assert proc.stdin
+    proc.stdin.write(_tool_call(1, "memrl_capture", summary="Tuned the kafka consumer lag") + b"\n")
+    proc.stdin.flush()
+    proc.send_signal(signal.SIGTERM)
+    replies = _replies(proc)
+    assert proc.wait(timeout=20) == 0
+    assert replies[1]["result"]["content"][0]["text"].startswith("Captured episode")
+    memory = Memory(data_dir)
+    try:
+        assert [r.title for r in memory.list()] == ["Tuned the kafka consumer lag"]
+    finally:
+        memory.close()
+
+
+def test_a_call_under_way_when_input_ends_is_answered(data_dir):
+    """A client that sends its last request and closes stdin still gets the answer."""
+    proc = _started(data_dir)
+    assert proc.stdin
+    proc.stdin.write(_tool_call(1, "memrl_status") + b"\n")
+    proc.stdin.close()
+    replies = _replies(proc)
+    assert proc.wait(timeout=20) == 0
+    assert "memrl" in replies[1]["result"]["content"][0]["text"]
+
+
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_idle_server_exits_at_once_when_stopped(data_dir, how):
     """Ctrl-C in a terminal, or SIGTERM, ends the server even with its stdin still open."""

@@ -153,10 +153,6 @@ class Backend:
                 )
             return out
 
-    def stop(self, timeout: float) -> None:
-        """Wait up to `timeout` seconds for the call under way to end; none starts after it."""
-        self._lock.acquire(timeout=timeout)
-
     def call_despite_settings(self, fn: Callable[[Memory, str | None, bool], T]) -> T:
         """As `call`, but while the settings do not load (a broken config.toml) `fn` still
         runs, on the store opened with the default settings, and is given the error: status

@@ -9,6 +9,10 @@ later message flows through it untouched.
 
 The real stdin and stdout are taken over first: fd 0 then reads /dev/null and fd 1
 writes to stderr, so nothing a library prints can corrupt the protocol stream.
+
+A client waits for the answer to every request it sent, so the server ends as it would at
+the end of its input both when that comes and when it is stopped (SIGTERM, Ctrl-C), and
+either way it first answers every request it had received.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import re
 import select
 import sys
 import threading
+import time
 from typing import IO, Any
 
 from memrl.mcp import protocol
 from memrl.mcp.backend import Backend
 
 FIRST_LINE_WAIT = 0.3  # seconds to wait for `initialize` before loading anything
-STOP_WAIT = 10.0  # seconds a call under way may take to finish once the server is stopped
+STOP_WAIT = 10.0  # seconds the calls under way may take to finish once input ends or a stop
+CHUNK = 1 << 16  # bytes read from the client at a time
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a whole episode is at most 512 KB; escaping can double it
 _ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")')
 _METHOD = re.compile(rb'"method"\s*:\s*"([^"]*)"')
@@ -37,8 +43,8 @@ SURROGATE_HINT = (
 )
 
 
-def _take_stdio() -> tuple[IO[bytes], IO[bytes]]:
-    wire_in = os.fdopen(os.dup(0), "rb")
+def _take_stdio() -> tuple[int, IO[bytes]]:
+    wire_in = os.dup(0)
     wire_out = os.fdopen(os.dup(1), "wb")
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -47,12 +53,80 @@ def _take_stdio() -> tuple[IO[bytes], IO[bytes]]:
     return wire_in, wire_out
 
 
-def _readable(stream: IO[bytes], timeout: float) -> bool:
+def _readable(fd: int, timeout: float | None, stop_fd: int | None = None) -> bool:
+    """Has the client sent more within `timeout` (None: however long it takes), before a stop
+    was asked through `stop_fd`?"""
+    watched = [fd] if stop_fd is None else [fd, stop_fd]
     try:
-        ready, _, _ = select.select([stream], [], [], timeout)
+        ready, _, _ = select.select(watched, [], [], timeout)
     except (OSError, ValueError):  # not selectable (e.g. Windows pipes): just read
         return True
-    return bool(ready)
+    return fd in ready
+
+
+class _Wire:
+    """The client's input, split into lines here rather than in a file's buffer, so that what
+    it sent is known: once a stop is asked (a byte on `stop_fd`), what was sent before is
+    read, and then input ends."""
+
+    def __init__(self, fd: int, stop_fd: int) -> None:
+        self.fd = fd
+        self.stop_fd = stop_fd
+        self.buffer = bytearray()
+
+    def ready(self, timeout: float) -> bool:
+        return bool(self.buffer) or _readable(self.fd, timeout, self.stop_fd)
+
+    def readline(self, limit: int) -> bytes:
+        """The next line with its newline, at most `limit` bytes; b"" at the end of input."""
+        scanned = 0
+        while (end := self.buffer.find(b"\n", scanned, limit)) < 0 and len(self.buffer) < limit:
+            scanned = len(self.buffer)
+            chunk = os.read(self.fd, CHUNK) if _readable(self.fd, None, self.stop_fd) else b""
+            if not chunk:
+                break
+            self.buffer += chunk
+        size = end + 1 if end >= 0 else min(limit, len(self.buffer))
+        line = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return line
+
+
+class _Calls:
+    """The requests handed to the SDK and not answered yet."""
+
+    def __init__(self) -> None:
+        self._open: set[str | int] = set()
+        self._changed = threading.Condition()
+
+    def asked(self, line: bytes) -> None:
+        msg = _parsed(line)
+        with self._changed:
+            if isinstance(msg.get("method"), str) and _id_or_none(msg.get("id")) is not None:
+                self._open.add(msg["id"])
+            elif msg.get("method") == "notifications/cancelled":  # a cancelled call gets no reply
+                params = msg.get("params")
+                self._open.discard(params.get("requestId") if isinstance(params, dict) else None)
+                self._changed.notify_all()
+
+    def answered(self, msg: dict[str, Any]) -> None:
+        if "result" in msg or "error" in msg:
+            with self._changed:
+                self._open.discard(msg.get("id"))
+                self._changed.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        """Until every call is answered, for at most `timeout` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._open, timeout)
+
+
+def _parsed(text: str | bytes) -> dict[str, Any]:
+    try:
+        msg = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return msg if isinstance(msg, dict) else {}
 
 
 def refusal(line: bytes) -> bytes | None:
@@ -206,7 +280,7 @@ def oversized(head: bytes, tail: bytes, size: int) -> bytes | None:
 class _Lines:
     """The client's lines as text, starting with the one already read."""
 
-    def __init__(self, wire: IO[bytes], first: bytes | None, replies: _Replies) -> None:
+    def __init__(self, wire: _Wire, first: bytes | None, replies: _Replies) -> None:
         self.wire = wire
         self.first = first
         self.replies = replies
@@ -234,8 +308,12 @@ class _Lines:
             line = self._next()
             if line is None:
                 continue
+            if not line:  # the end: the SDK would drop the calls under way, so answer them first
+                self.replies.calls.wait(STOP_WAIT)
+                return ""
             answer = refusal(line)
             if answer is None:
+                self.replies.calls.asked(line)
                 return line.decode("utf-8", errors="replace")
             self.replies.write_raw(answer)
 
@@ -244,29 +322,26 @@ class _Lines:
 
 
 class _Replies:
-    """The SDK's output, minus its answer to the `initialize` already answered."""
+    """The SDK's output, minus its answer to the `initialize` already answered; each message
+    is flushed as it is written, and `calls` told which requests it answers."""
 
     def __init__(self, wire: IO[bytes], lock: threading.Lock, skip_id: Any) -> None:
         self.wire = wire
         self.lock = lock
         self.skip_id = skip_id
         self.skipping = skip_id is not None
+        self.calls = _Calls()
 
     def write(self, text: str) -> int:
-        if self.skipping:
-            try:
-                msg = json.loads(text)
-            except ValueError:
-                msg = None
-            if (
-                isinstance(msg, dict)
-                and msg.get("id") == self.skip_id
-                and ("result" in msg or "error" in msg)
-            ):
-                self.skipping = False
-                return len(text)
-        with self.lock:
-            self.wire.write(text.encode("utf-8"))
+        msg = _parsed(text)
+        skipped = (
+            self.skipping and msg.get("id") == self.skip_id and ("result" in msg or "error" in msg)
+        )
+        if skipped:
+            self.skipping = False
+        else:
+            self.write_raw(text.encode("utf-8"))
+        self.calls.answered(msg)
         return len(text)
 
     def write_raw(self, line: bytes) -> None:
@@ -291,19 +366,21 @@ async def _serve_sdk(server: Any, lines: _Lines, replies: _Replies) -> None:
         await low.run(read, write, low.create_initialization_options())
 
 
-def _stop_when_asked(backend: Backend, wire_out: IO[bytes], lock: threading.Lock) -> None:
-    """On SIGTERM (Claude Code ending a session) or SIGINT: let the call under way finish,
-    start none after it, and exit.
+def _stop_when_asked(wire_out: IO[bytes], lock: threading.Lock) -> int:
+    """On SIGTERM (Claude Code ending a session) or SIGINT: read what the client sent before,
+    answer it, and exit; the descriptor returned becomes readable then.
 
     Sessions end right after Claude is told to capture what it learned: a capture killed
     between its file and its index row would leave an episode that search cannot find until
-    `memrl index` runs. A call that is not done within STOP_WAIT seconds is left, as the
-    signal's default would have left it.
+    `memrl index` runs, and one not answered leaves Claude unsure it was kept. Calls not done
+    within STOP_WAIT seconds are left, as the signal's default would have left them.
     """
     import signal
 
-    def finish() -> None:
-        backend.stop(STOP_WAIT)
+    stop_fd, ask_fd = os.pipe()
+
+    def finish() -> None:  # the server normally ends before this
+        time.sleep(STOP_WAIT + 1)
         with lock:  # never leave a reply half written
             try:
                 wire_out.flush()
@@ -313,20 +390,21 @@ def _stop_when_asked(backend: Backend, wire_out: IO[bytes], lock: threading.Lock
             os._exit(0)
 
     def asked(_signum: int, _frame: Any) -> None:
+        os.write(ask_fd, b"\0")
         threading.Thread(target=finish, name="memrl-stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, asked)
     signal.signal(signal.SIGINT, asked)
+    return stop_fd
 
 
 def serve() -> None:
-    wire_in, wire_out = _take_stdio()
+    wire_fd, wire_out = _take_stdio()
     lock = threading.Lock()
-    backend = Backend()
-    _stop_when_asked(backend, wire_out, lock)
+    wire_in = _Wire(wire_fd, _stop_when_asked(wire_out, lock))
     first: bytes | None = None
     skip_id: Any = None
-    if _readable(wire_in, FIRST_LINE_WAIT):
+    if wire_in.ready(FIRST_LINE_WAIT):
         first = wire_in.readline(MAX_REQUEST_BYTES)
         if not first:
             return  # the client went away before saying anything
@@ -346,7 +424,7 @@ def serve() -> None:
     import memrl.memory  # noqa: F401
     from memrl.mcp.server import build_server
 
-    server = build_server(backend=backend)
+    server = build_server(backend=Backend())
     try:
         replies = _Replies(wire_out, lock, skip_id)
         anyio.run(_serve_sdk, server, _Lines(wire_in, first, replies), replies)
