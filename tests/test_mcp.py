@@ -879,6 +879,40 @@ async def test_status_warns_of_a_store_that_cannot_be_written(server, memory, mo
     assert "read-only" in status["advice"][0] and "MEMRL_DATA_DIR" in status["advice"][0]
 
 
+async def test_status_and_stats_answer_while_the_model_loads(data_dir):
+    """Neither needs the model: a server just started answers them at once."""
+    import threading
+
+    from memrl.memory import Memory
+    from tests.conftest import HashEmbedder
+
+    class SlowToLoad(HashEmbedder):
+        loaded = False
+
+        def __init__(self) -> None:
+            self.go = threading.Event()
+
+        def embed(self, texts):
+            self.go.wait(30)
+            self.loaded = True
+            return super().embed(texts)
+
+    embedder = SlowToLoad()
+    memory = Memory(data_dir, embedder=embedder)
+    try:
+        async with Client(build_server(memory, session_id="s", project="acme/app")) as client:
+            started = time.monotonic()
+            status, text = await ok(client, "memrl_status")
+            stats, _ = await ok(client, "memrl_stats")
+            waited = time.monotonic() - started
+            embedder.go.set()
+    finally:
+        embedder.go.set()
+        memory.close()
+    assert waited < 10 and stats["episodes"] == 0
+    assert not status["model_loaded"] and "loading in the background" in text
+
+
 async def test_a_models_folder_that_cannot_be_written_is_a_failed_model_not_a_loading_one(
     fast_memory, data_dir, tmp_path, monkeypatch
 ):

@@ -4,8 +4,9 @@ Claude Code starts one server per open session, so many of these share one store
 core makes that safe across processes. Within a process the SDK runs tool handlers on
 worker threads, and a Memory is not meant to be driven by several threads at once, so
 every call takes the backend's lock. The embedding model and LanceDB load on a
-background thread as soon as the server starts (under the same lock), so the first
-`memrl_retrieve` waits for at most the rest of that load instead of starting it. Once
+background thread as soon as the server starts (LanceDB under the same lock, the model
+behind its own), so the first `memrl_retrieve` waits for at most the rest of that load
+instead of starting it, and a call that needs neither does not wait. Once
 calls pause, the index rows that wait for compaction are compacted (outside the lock: the
 index has its own) and freed heap goes back to the OS.
 
@@ -255,9 +256,13 @@ class Backend:
             self._warm_thread.start()
 
     def warm(self) -> None:
+        """The model loads outside the lock, behind the embedder's own, so that a call that
+        needs no model (memrl_status, memrl_stats) does not wait for it; a search does."""
         try:
             with self.use() as memory:
-                memory.embedder.embed_query("warm up")
+                embedder = memory.embedder
+            embedder.embed_query("warm up")
+            with self.use() as memory:
                 if memory.exists():
                     memory.search("warm up", limit=1, log=False)  # opens LanceDB and its indices
         except MemrlError as exc:
