@@ -810,6 +810,19 @@ def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypat
     assert not thread.is_alive() and len(trims) == 2
 
 
+async def test_a_captures_propagation_lists_its_neighbours_and_not_itself(fast_server, fast_memory):
+    """What the new episode starts at is its own field; `propagation` is the neighbours, as
+    the reply's text counts them."""
+    rated = fast_memory.capture(episode(summary="Tuned the pool size for the db")).episode
+    for _ in range(5):
+        fast_memory.learning.feedback([rated.id], True)
+    async with Client(fast_server) as client:
+        saved, text = await ok(client, "memrl_capture", summary="Tuned the pool size for the db")
+    assert saved["starts_at"] > 50 and f"starts it at {p(saved['starts_at'])} utility" in text
+    assert saved["id"] not in [c["id"] for c in saved["propagation"]]
+    assert not saved["propagation"] and "reached" not in text and "moved for" not in text
+
+
 def test_a_capture_tells_its_own_start_apart_from_what_moved_elsewhere():
     from memrl.mcp import models, render
 
@@ -830,7 +843,8 @@ def test_a_capture_tells_its_own_start_apart_from_what_moved_elsewhere():
         project="acme/app",
         outcome="success",
         credit=[],
-        propagation=[change(new, 50, 57.5), change(other, 60, 61)],
+        starts_at=57.5,
+        propagation=[change(other, 60, 61)],
         redacted=0,
         warnings=[],
     )
@@ -1498,21 +1512,14 @@ def test_a_capture_starting_at_neutral_says_nothing_of_its_start():
     from memrl.mcp import models, render
 
     def result(after: float) -> models.CaptureResult:
-        start = models.Change(
-            id="a" * 32,
-            short_id="aaaaaaaa",
-            title="t",
-            cause="propagation",
-            before=50.0,
-            after=after,
-        )
         return models.CaptureResult(
             id="a" * 32,
             short_id="aaaaaaaa",
             project="p",
             outcome="success",
             credit=[],
-            propagation=[start],
+            starts_at=after,
+            propagation=[],
             redacted=0,
             warnings=[],
         )

@@ -53,7 +53,8 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
         outcome=ep.outcome.value,
         already_captured=done.repeat,
         credit=convert.changes(done.credit),
-        propagation=convert.changes(done.propagation),
+        starts_at=next((convert.pct(c.after) for c in done.propagation if c.id == ep.id), None),
+        propagation=convert.changes(c for c in done.propagation if c.id != ep.id),
         awaiting_credit=memory.learning.awaiting(backend.session_id)
         if ep.outcome.value == "unknown" and not done.repeat
         else 0,

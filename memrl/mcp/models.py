@@ -159,6 +159,11 @@ class CaptureResult(BaseModel):
     credit: list[Change] = Field(
         description="earlier retrievals in this session that shared the outcome"
     )
+    starts_at: float | None = Field(
+        None,
+        description="the new episode's utility (percent) when similar episodes' evidence "
+        "moved it from the neutral 50",
+    )
     propagation: list[Change] = Field(description="neighbours whose utility moved")
     awaiting_credit: int = Field(
         0,

@@ -272,13 +272,11 @@ def capture(c: models.CaptureResult) -> str:
             f"session {verb} the {c.outcome}:"
         )
         lines += changes(c.credit)
-    own = [ch for ch in c.propagation if ch.id == c.id]
-    others = [ch for ch in c.propagation if ch.id != c.id]
-    if own and p(own[0].after) != p(50):  # a start the reader can tell from neutral
+    if c.starts_at is not None and p(c.starts_at) != p(50):  # one to tell from neutral
         lines.append(
-            f"Propagation: similar episodes' evidence starts it at {p(own[0].after)} utility."
+            f"Propagation: similar episodes' evidence starts it at {p(c.starts_at)} utility."
         )
-    shown, still = moved(others)
+    shown, still = moved(c.propagation)
     if shown:
         also = f"; it reached {still} more that did not change to the percent" if still else ""
         lines.append(
@@ -298,7 +296,7 @@ def capture(c: models.CaptureResult) -> str:
             else ""
         )
         lines.append(f"No credit: an unknown outcome gives none{waiting}.")
-    elif not c.credit and not c.propagation:
+    elif not c.credit and not c.propagation and c.starts_at is None:
         lines.append("No utility changed: nothing retrieved in this session awaited this outcome.")
     lines += notes("Warning", c.warnings)
     return "\n".join(lines)
