@@ -131,7 +131,7 @@ def test_install_is_idempotent(user_file: Path) -> None:
 def test_reinstall_from_another_path_replaces_only_memrls_hooks(user_file: Path) -> None:
     settings.install(command=MEMRL)
     report = settings.install(command="/home/me/.venv/bin/memrl")
-    assert report.changed and len(report.added) == 4
+    assert report.changed and len(report.updated) == 4 and report.added == []
     hooks = ours(load(user_file))
     assert all(len(v) == 1 for v in hooks.values())
     assert hooks["Stop"][0]["command"] == "/home/me/.venv/bin/memrl hook stop"
@@ -146,7 +146,7 @@ def test_a_hook_the_user_edited_is_repaired(user_file: Path) -> None:
             hook["timeout"] = 1
     user_file.write_text(json.dumps(data))
     report = settings.install(command=MEMRL)
-    assert report.added == ["SessionEnd"]
+    assert report.updated == ["SessionEnd"]
     assert ours(load(user_file))["SessionEnd"][0]["timeout"] == 15
 
 
@@ -166,6 +166,22 @@ def test_uninstall_removes_the_file_memrl_created_and_leaves_no_backup(config_di
     report = settings.uninstall()
     assert report.deleted and report.removed and report.backup is None
     assert not path.exists() and list(config_dir.iterdir()) == []
+
+
+def test_a_file_memrl_created_and_then_updated_is_still_removed_by_uninstall(
+    config_dir: Path,
+) -> None:
+    """Setup run again with another store rewrites memrl's own file: nothing to back up."""
+    from memrl.cli.hook import describe
+
+    path = config_dir / "settings.json"
+    settings.install(command=MEMRL)
+    moved = settings.install(command=f"MEMRL_DATA_DIR=/elsewhere {MEMRL}")
+    assert (
+        describe(moved) == f"hooks updated in {path} (SessionStart, Stop, PreCompact, SessionEnd)"
+    )
+    assert settings.uninstall().deleted
+    assert list(config_dir.iterdir()) == []
 
 
 def test_uninstall_keeps_what_the_user_added_to_the_file_memrl_created(config_dir: Path) -> None:

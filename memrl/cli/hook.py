@@ -41,8 +41,13 @@ def uninstall_hooks(dry_run: bool = False) -> HooksReport:
 def describe(report: HooksReport) -> str:
     """One line for people: what happened to the settings file."""
     would = "would be " if report.dry_run else ""
-    if report.added:
-        text = f"hooks {would}installed in {report.path} ({', '.join(report.added)})"
+    if report.added or report.updated:
+        done = [("installed", report.added), ("updated", report.updated)]
+        text = "; ".join(
+            f"hooks {would}{verb} in {report.path} ({', '.join(events)})"
+            for verb, events in done
+            if events
+        )
     elif report.removed:
         text = f"hooks {would}removed from {report.path} ({', '.join(report.removed)})"
         if report.deleted:

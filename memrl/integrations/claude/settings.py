@@ -4,9 +4,10 @@ The file belongs to the user and to Claude Code, so memrl changes only its own e
 every other key and every other hook stays exactly as it was. memrl's hooks are known by
 their command (`<path>/memrl hook <event>`), which lets a reinstall replace an old path,
 and uninstall remove only them. A file memrl cannot parse is refused, never rewritten; the
-first change leaves a copy beside it (`settings.json.memrl-backup`); every write is atomic.
-A file memrl created (no backup, since there was nothing to keep) and that holds nothing
-else is removed by uninstall, not left behind as `{}`. A leading byte-order mark, as some
+first change leaves a copy beside it (`settings.json.memrl-backup`), unless the file holds
+memrl's hooks and nothing else (memrl created it: there is nothing to keep); every write is
+atomic. A file memrl created (so with no backup) and that holds nothing else is removed by
+uninstall, not left behind as `{}`. A leading byte-order mark, as some
 Windows editors write, is read and not written back.
 
 `CLAUDE_CONFIG_DIR` moves Claude Code's configuration folder, and is honoured here.
@@ -50,6 +51,7 @@ class HooksReport:
     path: Path
     changed: bool
     added: list[str] = field(default_factory=list)  # events given a memrl hook
+    updated: list[str] = field(default_factory=list)  # events whose memrl hook was replaced
     removed: list[str] = field(default_factory=list)  # events whose memrl hook went
     backup: Path | None = None  # written by this call
     deleted: bool = False  # the file memrl had created, removed by uninstall
@@ -61,6 +63,7 @@ class HooksReport:
             "path": str(self.path),
             "changed": self.changed,
             "added": self.added,
+            "updated": self.updated,
             "removed": self.removed,
             "backup": str(self.backup) if self.backup else None,
             "deleted": self.deleted,
@@ -186,12 +189,12 @@ def install(
         mine = [h for g in current if isinstance(g, dict) for h in g.get("hooks") or []]
         if [h for h in mine if is_memrl_hook(h)] == [hook]:
             continue  # already there, exactly as wanted
-        rest, _ = _without_ours(current)
+        rest, replaced = _without_ours(current)
         hooks[event] = [*rest, {"hooks": [hook]}]
-        report.added.append(event)
-    if report.added:
+        (report.updated if replaced else report.added).append(event)
+    if report.added or report.updated:
         report.changed = True
-        _write(path, {**data, "hooks": hooks}, report)
+        _write(path, {**data, "hooks": hooks}, report, was=data)
     return report
 
 
@@ -224,7 +227,7 @@ def uninstall(*, dry_run: bool = False, path: Path | None = None) -> HooksReport
         if not dry_run:
             path.unlink()
         return report
-    _write(path, new, report)
+    _write(path, new, report, was=data)
     return report
 
 
@@ -232,13 +235,23 @@ def _backup(path: Path) -> Path:
     return path.with_name(path.name + BACKUP_SUFFIX)
 
 
-def _write(path: Path, data: dict[str, Any], report: HooksReport) -> None:
+def _only_ours(data: dict[str, Any]) -> bool:
+    """Does `data` hold memrl's hooks and nothing else?"""
+    hooks = data.get("hooks")
+    if set(data) != {"hooks"} or not isinstance(hooks, dict):
+        return False
+    found = [_without_ours(groups) for groups in hooks.values()]
+    return any(removed for _, removed in found) and not any(rest for rest, _ in found)
+
+
+def _write(path: Path, data: dict[str, Any], report: HooksReport, *, was: dict[str, Any]) -> None:
+    """Write `data` over the file that held `was`, backing up a file the user had."""
     if report.dry_run:
         return
     target = path.resolve() if path.is_symlink() else path  # dotfile managers link it
     target.parent.mkdir(parents=True, exist_ok=True)
     backup = _backup(target)
-    if target.exists() and not backup.exists():
+    if target.exists() and not backup.exists() and not _only_ours(was):
         shutil.copy2(target, backup)
         report.backup = backup
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
