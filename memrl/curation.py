@@ -260,8 +260,15 @@ class Curation:
     # merge ----------------------------------------------------------------------
 
     def merge_plan(
-        self, refs: Sequence[str], *, summary: str | None = None, project: str | None = None
+        self,
+        refs: Sequence[str],
+        *,
+        summary: str | None = None,
+        project: str | None = None,
+        naming: str = "the project option, --project on the command line",
     ) -> MergePlan:
+        """`naming`: how the caller names the project, said when episodes of several projects
+        are merged without one."""
         ids = self.m.store.resolve_all(refs, archived=False)
         if len(ids) < 2:
             raise InvalidInput("a merge needs at least two different episodes")
@@ -274,8 +281,7 @@ class Curation:
             raise InvalidInput(
                 f"these episodes belong to different projects ({', '.join(projects)}); "
                 "merging would move some of them. Name the project the merged episode belongs "
-                "to (the project option, --project on the command line), or merge within one "
-                "project."
+                f"to ({naming}), or merge within one project."
             )
         target_project = project or projects[0]
         moved_from = [p for p in projects if p != target_project]

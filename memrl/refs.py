@@ -62,7 +62,8 @@ def live_ids(
     archived episode's successor; `ask` which ids to give, said after one that cannot be
     taken. Raises NotFound when an id matches nothing, is archived or its file has gone, else
     InvalidInput; nothing is changed. `restore` says how an archived one comes back, with
-    `{id}` for its short id ('' where the front-end cannot restore). With `through_merges`
+    `{id}` for its short id ('' where the front-end cannot restore); to "archive", an archived
+    one is already archived, whatever holds it now. With `through_merges`
     (a rating), an id merged away is kept as it is, for the core to rate the episode that
     holds it now (as it rates a hit of 'last' merged since), whose file is checked instead."""
     ids: dict[str, None] = {}
@@ -107,15 +108,20 @@ def live_ids(
         [i for i, r in rows.items() if not r.archived and i not in gone]
     )
     problems += [f"{i[:8]}: {str(exc).rstrip('.')}" for i, exc in broken.items()]
-    successors = memory.merged_into(archived)
+    successors = memory.merged_into(archived) if use != "archive" else {}
+    merged: dict[str, list[str]] = {}  # each successor with the ids merged into it, said once
     for i in archived:
         if i in successors:
-            into = successors[i][:8]
-            then = f"; {use} {into} instead" if use else ""
-            problems.append(f"{i[:8]} was merged into {into}{then}")
+            merged.setdefault(successors[i][:8], []).append(i[:8])
+        elif use == "archive":
+            problems.append(f"{i[:8]} is already archived")
         else:
             back = f" ({restore.format(id=i[:8])})" if restore else ""
             problems.append(f"{i[:8]} is archived: it no longer shows in searches{back}")
+    for into, sources in merged.items():
+        then = f"; {use} {into} instead" if use else ""
+        were = "was" if len(sources) == 1 else "were"
+        problems.append(f"{' and '.join(sources)} {were} merged into {into}{then}")
     if problems:
         error = NotFound if unknown or gone or archived else CorruptFile if broken else InvalidInput
         told = f" {ask}" if unknown or refused else ""

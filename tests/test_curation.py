@@ -153,8 +153,8 @@ def test_ids_named_together_each_follow_their_own_merges(mem):
     with pytest.raises(NotFound) as refused:
         live_ids(mem, [a, ab], use="rate", last=False, ask="")
     said = str(refused.value)
-    assert f"{a[:8]} was merged into {abc[:8]}" in said and "is archived" not in said
-    assert f"{ab[:8]} was merged into {abc[:8]}" in said
+    assert f"{a[:8]} and {ab[:8]} were merged into {abc[:8]}" in said
+    assert "is archived" not in said
 
 
 def test_credit_owed_to_episodes_merged_meanwhile_goes_to_the_merged_one(mem, clock):

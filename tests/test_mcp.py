@@ -1049,6 +1049,7 @@ async def test_a_merge_keeps_its_episodes_project_and_says_when_one_moves(fast_s
     assert f"Merge preview for 2 episodes ({ids[0]}, {ids[1]})" in preview_text
     assert set(merged["archived"]) == {e["id"] for e in cli}
     assert "different projects (acme/app, tools/cli)" in mixed
+    assert "memrl_review's project parameter" in mixed and "--project" not in mixed
     # named, a project takes them, and the move is told in the tense of what happened
     assert moving["merged"]["project"] == "acme/app" and moving["archived"] == []
     assert "would go to project acme/app; 1 of its 2 sources is in tools/cli" in moving_text
@@ -1293,7 +1294,13 @@ async def test_a_merged_away_episode_points_to_the_one_that_holds_it(fast_server
         remerge = await fails(
             client, "memrl_review", action="merge", episodes=[a["short_id"], into]
         )
+        stale = await fails(
+            client, "memrl_review", action="merge", episodes=[a["short_id"], b["short_id"]]
+        )
         fast_memory.archive([into])
+        archived = await fails(
+            client, "memrl_review", action="cleanup", episodes=[into], dry_run=False
+        )
         pruned, pruned_text = await ok(client, "memrl_retrieve", query=into)
         gone = await fails(client, "memrl_feedback", episodes=[into], helpful=True)
     assert shown["episode"]["archived"] and shown["episode"]["merged_into"] == done["merged"]["id"]
@@ -1304,6 +1311,9 @@ async def test_a_merged_away_episode_points_to_the_one_that_holds_it(fast_server
     note = f"{a['short_id']} was merged into {into}: {into} was rated in its place"
     assert rated["notes"] == [note] and f"Note: {note}" in rated_text
     assert f"{a['short_id']} was merged into {into}; merge {into} instead" in remerge
+    both = f"{a['short_id']} and {b['short_id']} were merged into {into}; merge {into} instead."
+    assert both in stale and stale.count("merged into") == 1  # said once for both
+    assert f"{into} is already archived." in archived and "no longer shows" not in archived
     assert pruned["episode"]["merged_into"] is None and "memrl_feedback(" not in pruned_text
     assert f"{into} is archived: it no longer shows in searches" in gone
     assert "memrl restore" not in gone and "memrl list" not in gone

@@ -314,7 +314,9 @@ def _merge(
             "merge needs episodes: two or more ids, e.g. from a cluster the analysis listed"
         )
     ids = live_ids(memory, refs, use="merge", last=False, ask=ASK)
-    plan = memory.curation.merge_plan(ids, summary=summary, project=project)
+    plan = memory.curation.merge_plan(
+        ids, summary=summary, project=project, naming="memrl_review's project parameter"
+    )
     out.project = plan.episode.project
     out.sources = [r.id for r in plan.sources]
     if plan.moved_from:  # the core's note on it comes first; here it is told in tense
@@ -353,7 +355,7 @@ def _moved(plan: MergePlan, dry_run: bool) -> str:
 def _cleanup(memory: Memory, out: models.ReviewResult, refs: Sequence[str]):
     plan = memory.curation.prune_plan(project=out.project)
     if refs:
-        wanted = live_ids(memory, refs, use=None, last=False, ask=ASK)
+        wanted = live_ids(memory, refs, use="archive", last=False, ask=ASK)
         marked = {c.row.id for c in plan}
         rows = memory.rows([i for i in wanted if i not in marked])
         elsewhere = {
