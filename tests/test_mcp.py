@@ -497,6 +497,8 @@ async def test_cleanup_archives_dead_weight_only_when_asked(server, memory):
         done, _ = await ok(client, "memrl_review", action="cleanup", dry_run=False)
     assert [d["episode"]["id"] for d in plan["dead_weight"]] == [stale.id]
     assert done["archived"] == [stale.id] and memory.count() == 1
+    assert [d["episode"]["id"] for d in here["dead_weight"]] == [stale.id]
+    assert here["stale"] == [] and here["stale_count"] == 0  # listed once, as dead weight
     # the cleanup suggested covers what was reviewed
     assert 'memrl_review(action="cleanup", project="*")' in everywhere["suggestions"][-1]
     assert 'memrl_review(action="cleanup")' in here["suggestions"][-1]
@@ -1328,6 +1330,9 @@ async def test_review_names_what_it_found(fast_server, fast_memory):
     conn.execute(
         "UPDATE state SET retrievals = 1, last_used_at = ? WHERE id = ?", (old, dead.episode.id)
     )
+    idle = fast_memory.now() - 70 * 86400
+    stale = captured_at(fast_memory, idle, task="Tuned the CI cache").episode
+    conn.execute("UPDATE state SET retrievals = 1, last_used_at = ? WHERE id = ?", (idle, stale.id))
     unused = captured_at(
         fast_memory, fast_memory.now() - 20 * 86400, task="Wrote the release notes"
     )
@@ -1336,7 +1341,10 @@ async def test_review_names_what_it_found(fast_server, fast_memory):
     dead_id, unused_id = dead.episode.short_id, unused.episode.short_id
     assert "1 episode is dead weight (low utility, long unused):\n" in text
     assert f'\n- {dead_id} "a task": utility ' in text
-    assert f'1 episode has not been used for a long time:\n- {dead_id} "a task", ' in text
+    assert text.count(dead_id) == 1  # dead weight, not also long unused
+    assert (
+        f'1 episode has not been used for a long time:\n- {stale.short_id} "Tuned the CI ' in text
+    )
     assert f'1 episode was never retrieved:\n- {unused_id} "Wrote the release notes", ' in text
     assert text.index("<memories>") < text.index(unused_id) < text.index("</memories>")
 

@@ -281,8 +281,11 @@ def review(
         for c in rv.clusters[:shown]
     ]
     out.cluster_count = len(rv.clusters)
-    out.stale, out.stale_count = [convert.listed(r) for r in rv.stale[:shown]], len(rv.stale)
-    out.unused, out.unused_count = [convert.listed(r) for r in rv.unused[:shown]], len(rv.unused)
+    dead = {c.row.id for c in rv.prune}  # listed once, as dead weight
+    stale = [r for r in rv.stale if r.id not in dead]
+    unused = [r for r in rv.unused if r.id not in dead]
+    out.stale, out.stale_count = [convert.listed(r) for r in stale[:shown]], len(stale)
+    out.unused, out.unused_count = [convert.listed(r) for r in unused[:shown]], len(unused)
     out.dead_weight_count = len(rv.prune)
     out.dead_weight = [
         models.PruneItem(episode=convert.listed(c.row), reason=c.reason) for c in rv.prune[:shown]

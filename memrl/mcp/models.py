@@ -313,9 +313,15 @@ class ReviewResult(BaseModel):
         default_factory=list, description=f"at most {REVIEW_SHOWN} shown"
     )
     cluster_count: int = 0
-    stale: list[Listed] = Field(default_factory=list, description=f"at most {REVIEW_SHOWN} shown")
+    stale: list[Listed] = Field(
+        default_factory=list,
+        description=f"long unused, not dead weight (at most {REVIEW_SHOWN} shown)",
+    )
     stale_count: int = 0
-    unused: list[Listed] = Field(default_factory=list, description=f"at most {REVIEW_SHOWN} shown")
+    unused: list[Listed] = Field(
+        default_factory=list,
+        description=f"never retrieved, not dead weight (at most {REVIEW_SHOWN} shown)",
+    )
     unused_count: int = 0
     dead_weight: list[PruneItem] = Field(
         default_factory=list, description=f"at most {REVIEW_SHOWN} shown"
