@@ -374,6 +374,17 @@ async def test_a_hit_says_it_holds_the_searched_name_and_look_alikes_do_not(
     assert "keyword match" not in lines[3] and "holds the query's names" not in lines[3]
 
 
+async def test_the_feedback_example_names_every_hit_shown(fast_server):
+    async with Client(fast_server) as client:
+        for n in range(4):
+            await ok(client, "memrl_capture", summary=f"Tuned the db pool size, take {n}")
+        found, text = await ok(client, "memrl_retrieve", query="tuned the db pool size")
+    shown = [h["short_id"] for h in found["results"] if not h["weak"]]
+    [example] = [line for line in text.splitlines() if "memrl_feedback(" in line]
+    assert len(shown) == 4 and all(f'"{i}"' in example for i in shown)
+    assert "the ones you used" in example
+
+
 async def test_retrieve_without_a_limit_returns_retrieval_limit_results(data_dir, monkeypatch):
     """As `memrl search` does: the schema's default is the setting, read at start-up."""
     from memrl.memory import Memory

@@ -198,10 +198,11 @@ def retrieve(r: models.RetrieveResult) -> str:
     lines += [memory_block(h) for h in r.results]
     if any(h.shortened for h in r.results):
         lines.append('Some were shortened; memrl_retrieve(query="<id>") shows one in full.')
-    ids = ", ".join(f'"{h.short_id}"' for h in (strong or r.results)[:2])
+    ids = ", ".join(f'"{h.short_id}"' for h in strong or r.results)
     if r.rateable:  # else a note says why it cannot be
         lines.append(
-            f"After using one, rate it: memrl_feedback(episodes=[{ids}], helpful=true or false)."
+            f"After using any, rate the ones you used: memrl_feedback(episodes=[{ids}], "
+            "helpful=true or false), keeping only their ids."
         )
     lines += notes("Note", r.warnings)
     return "\n".join(lines)
