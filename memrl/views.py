@@ -201,8 +201,9 @@ class Hit:
     ) -> str:
         """Why the hit ranks where it does, with every number a reader needs to redo the
         sum: the score blends relevance *normalised* (the minimum similarity is 0 %, a
-        perfect match 100 %), not relevance itself, and relevance is similarity raised by
-        the keyword match."""
+        perfect match 100 %), and relevance is similarity raised by the keyword match.
+        Relevance itself is not shown as a percentage: raised by a keyword match it can pass
+        100 %, which reads as a mistake; the sum that normalises it shows its parts."""
         learned = self.row.learned
         utility = f"utility {pct(learned.utility)}" + (
             f" (decayed ×{learned.decay:.2f})" if learned.decay < 0.995 else ""
@@ -214,9 +215,8 @@ class Hit:
         return (
             f"score {self.score:.3f} = {1 - utility_weight:.2f} × normalised relevance "
             f"{self.normalised:.0%} + {utility_weight:.2f} × {utility}; "
-            f"relevance {self.relevance:.0%} = similarity {self.similarity:.0%}{raised}, "
-            f"normalised as ({self.relevance:.0%} − {min_similarity:.0%} minimum) ÷ "
-            f"{1 - min_similarity:.0%}{capped}; "
+            f"normalised relevance = (similarity {self.similarity:.0%}{raised} − "
+            f"{min_similarity:.0%} minimum) ÷ {1 - min_similarity:.0%}{capped}; "
             f"confidence {learned.confidence:.0%} from {plural(learned.evidence, 'signal')}"
             + ("; it holds the query's names whole, so it ranks ahead" if self.exact else "")
         )

@@ -152,8 +152,10 @@ def test_search_explain_names_normalised_relevance_and_its_numbers_add_up(stocke
         f"score {h['score']:.3f} = 0.60 × normalised relevance "
         f"{pct(h['normalised_relevance'])} + 0.40 × utility {pct(h['utility'])}"
     )
-    assert f"relevance {pct(h['relevance'])} = similarity {pct(h['similarity'])}" in why
-    assert f"({pct(h['relevance'])} − 25% minimum) ÷ 75%" in why
+    assert (
+        f"normalised relevance = (similarity {pct(h['similarity'])} + 0.25 × keyword match "
+        f"{pct(h['keyword'])} − 25% minimum) ÷ 75%"
+    ) in why
     out = run("search", "login redirect vulnerability", "--no-log", "--explain").output
     assert why.split(";")[0] in " ".join(out.split())
 

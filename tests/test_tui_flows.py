@@ -1379,6 +1379,23 @@ async def test_search_keeps_the_cursor_on_the_episode_it_rates(store: Memory) ->
     assert store.rows([target])[target].learned.unhelpful == 2
 
 
+async def test_search_explains_a_perfect_match_without_a_percentage_over_100(
+    store: Memory,
+) -> None:
+    """A hit that reads like the query and holds its words is 100 % relevant, no more:
+    the explanation beside the results shows the sum that caps it, not a relevance of 107 %."""
+    import re
+
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "Added a theme toggle stored in local storage")
+        assert screen.result and screen.result.hits[0].relevance > 1  # raised past a match
+        why = " ".join(str(screen.query_one("#search-why", Static).render()).split())
+    assert "normalised relevance 100%" in why
+    assert "similarity 82% + 0.25 × keyword match 100% − 25% minimum) ÷ 75%, at most 100%" in why
+    assert max(int(n) for n in re.findall(r"(\d+)%", why)) == 100
+
+
 async def test_a_failed_rating_in_a_session_is_not_counted_and_u_stays_in_it(
     store: Memory, other: Memory, data_dir: Path
 ) -> None:
