@@ -1358,6 +1358,23 @@ async def test_letter_keys_are_text_in_a_form_not_app_actions(store: Memory) -> 
     assert store.get(target).episode.summary == TASKS[0][1]
 
 
+async def test_an_empty_search_starts_both_panes_on_the_same_row(store: Memory) -> None:
+    """Before anything is typed there is no hit to explain: the detail pane's border is
+    level with the results' border, not a row lower; a hit's explanation then sits on top."""
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await search_for(pilot, "")
+        results = screen.query_one("#search-results").region
+        side = screen.query_one("#search-detail").region
+        assert side.y == results.y
+        await pilot.press(*"stripe webhook")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        why = screen.query_one("#search-why", Static)
+        assert why.region.y == results.y and "score" in rendered(why)
+        assert screen.query_one("#search-detail").region.y > results.y
+
+
 async def test_search_keeps_the_cursor_on_the_episode_it_rates(store: Memory) -> None:
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:

@@ -73,7 +73,9 @@ class SearchScreen(EpisodeActions):
         with Container(id="search-main"):
             yield ResultsTable(id="search-results", cursor_type="row", zebra_stripes=True)
             with Vertical(id="search-side"):
-                yield Static("", id="search-why")
+                why = Static("", id="search-why")
+                why.display = False  # until a hit is explained
+                yield why
                 yield EpisodeDetail(self.app.memory, self.app.clock, id="search-detail")
         yield Footer()
 
@@ -148,6 +150,13 @@ class SearchScreen(EpisodeActions):
     def _status(self, text: str) -> None:
         self.query_one("#search-status", Static).update(Content(text))  # the query is no markup
 
+    def _why(self, text: str) -> None:
+        """The explanation above the detail pane; without one it takes no row, so the pane
+        starts level with the results."""
+        why = self.query_one("#search-why", Static)
+        why.update(Content(text))
+        why.display = bool(text)
+
     def _short(self, text: str) -> str:
         """Paths inside the data directory, shown relative to it."""
         return text.replace(f"{self.app.memory.root}/", "")
@@ -160,7 +169,7 @@ class SearchScreen(EpisodeActions):
         self.result, self.named = None, episode_id
         self.query_one(DataTable).clear()
         self._status(f"“{query.strip()}” is the id of this episode · Enter opens it")
-        self.query_one("#search-why", Static).update("")
+        self._why("")
         self.query_one(EpisodeDetail).show(episode_id)
         self.refresh_bindings()  # an archived one: a restores it
 
@@ -177,7 +186,7 @@ class SearchScreen(EpisodeActions):
         if result is None:
             table.clear()
             self._status(error or "type to search")
-            self.query_one("#search-why", Static).update("")
+            self._why("")
             self.query_one(EpisodeDetail).show(None)
             return
         if not again:
@@ -251,13 +260,13 @@ class SearchScreen(EpisodeActions):
 
     def _highlight(self, row: int) -> None:
         if not self.result or not self.result.hits:  # nothing found: nothing to show
-            self.query_one("#search-why", Static).update("")
+            self._why("")
             self.query_one(EpisodeDetail).show(None)
             return
         if row >= len(self.result.hits):
             return
         hit = self.result.hits[row]
-        self.query_one("#search-why", Static).update(Content(self.result.explain(hit)))
+        self._why(self.result.explain(hit))
         self.query_one(EpisodeDetail).show(hit.id)
 
     @on(DataTable.RowSelected, "#search-results")
