@@ -2510,6 +2510,24 @@ async def test_an_archived_episode_is_restored_with_a_and_u_archives_it_again(
         assert store.rows([target])[target].archived
 
 
+async def test_the_archived_list_offers_no_ratings_and_plus_says_what_restores(
+    store: Memory,
+) -> None:
+    """Archived episodes cannot be rated: on their list (A) the footer leaves + and - out,
+    and + pressed there still says why and what brings the episode back."""
+    store.archive([store.list(limit=1)[0].id])
+    async with on_first_episode(store) as (app, pilot, _first):
+        assert {"rate"} <= footer_actions(app)
+        await keys(pilot, "A")
+        assert table(app).total == 1
+        assert not {"rate", "refuse_rate"} & footer_actions(app)
+        assert "restore" in footer_actions(app)
+        await keys(pilot, "plus")
+        assert "is archived: " in notices(app)[-1] and "a (restore)" in notices(app)[-1]
+        await keys(pilot, "A")  # the live ones again: + and - are back
+        assert "rate" in footer_actions(app)
+
+
 async def test_a_store_with_every_episode_archived_says_so_and_lists_them_to_restore(
     store: Memory,
 ) -> None:

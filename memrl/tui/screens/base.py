@@ -95,6 +95,9 @@ class EpisodeActions(MemrlScreen[None]):
     BINDINGS = [
         Binding("plus", "rate(True)", "Helpful", key_display="+"),
         Binding("minus", "rate(False)", "Unhelpful", key_display="-"),
+        # on archived episodes + and - are not offered, and pressed, say what restores them
+        Binding("plus", "refuse_rate(True)", show=False),
+        Binding("minus", "refuse_rate(False)", show=False),
         Binding("p", "pin", "Pin", show=False),
         Binding("a", "archive", "Archive"),
         Binding("a", "restore", "Restore"),  # on archived episodes, in archive's place
@@ -120,9 +123,12 @@ class EpisodeActions(MemrlScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`a` archives live episodes and restores archived ones: the footer offers the one
-        that acts on the selection."""
+        that acts on the selection. An archived episode cannot be rated: + and - are not
+        offered for it."""
         if action in ("archive", "restore"):
             return self.selection_archived() == (action == "restore")
+        if action in ("rate", "refuse_rate"):
+            return self.selection_archived() == (action == "refuse_rate")
         return True
 
     def _ids(self) -> list[str]:
@@ -143,6 +149,9 @@ class EpisodeActions(MemrlScreen[None]):
     def action_rate(self, helpful: bool) -> None:
         if ids := self._live_ids("then it can be rated"):
             self.app.write(curator.rate(ids, helpful))
+
+    def action_refuse_rate(self, helpful: bool) -> None:
+        self.action_rate(helpful)  # refused, with what restores it
 
     def action_pin(self) -> None:
         if ids := self._live_ids("then it can be pinned"):

@@ -47,7 +47,7 @@ Press **?** for the keys, **ctrl+p** for every command, **q** to quit.
 
 
 ON_EPISODES = frozenset(
-    {"rate", "pin", "archive", "edit", "edit_external", "curve", "graph", "merge"}
+    {"rate", "refuse_rate", "pin", "archive", "edit", "edit_external", "curve", "graph", "merge"}
 )
 
 
