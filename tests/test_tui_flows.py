@@ -2564,6 +2564,29 @@ async def test_an_episode_merged_away_says_what_it_was_merged_into(store: Memory
         assert app.screen.sub_title.endswith(f"merged into {merged.short_id}")
 
 
+async def test_a_long_task_merged_away_is_cut_short_and_its_state_shown_whole(
+    store: Memory,
+) -> None:
+    """At 120 columns the title line ends with what happened to the episode and what
+    brings it back; a task too long to fit beside it is cut, with an ellipsis."""
+    task = "Investigate why the nightly export job restores stale snapshots " * 2
+    sources = [
+        store.capture(episode(task=f"{task}{n}", summary="Pinned the snapshot id")).episode.id
+        for n in (1, 2)
+    ]
+    merged = store.curation.merge(store.curation.merge_plan(sources))
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(EpisodeScreen(sources[0]))
+        await settle(pilot)
+        line = app.screen.query_one("#episode-title", Static)
+        title = rendered(line)
+        assert title.endswith(f"…  (archived, merged into {merged.short_id}: a restores it)")
+        assert title.startswith(f"{sources[0][:8]}  Investigate why the nightly export")
+        assert len(title) <= line.content_region.width
+
+
 async def test_update_embeds_what_changed_and_rebuild_re_embeds_every_episode(
     store: Memory,
 ) -> None:

@@ -37,6 +37,7 @@ class EpisodeScreen(EpisodeActions):
         self.gone = False
         self.archived = False
         self.found: list[insights.Neighbour] = []
+        self.heading = ("", "", "")  # the title line: id, task, its state in full
 
     def compose(self):
         yield Header()
@@ -79,14 +80,27 @@ class EpisodeScreen(EpisodeActions):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fill_neighbours)
+        self.call_after_refresh(self._fit_title)
+
+    def _title(self, short_id: str, text: str, state: str = "") -> None:
+        self.heading = (short_id, text, state)
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        """The state (archived, merged into which episode, what restores it) is shown whole:
+        a long task is cut short before it, never the state."""
+        short_id, text, state = self.heading
+        width = self.query_one("#episode-title", Static).content_region.width
+        if width:
+            text = clip(text, max(8, width - len(short_id) - 2 - len(state)))
+        self.query_one("#episode-title", Static).update(plain(f"{short_id}  {text}{state}"))
 
     @on(StoreChanged)
     def reload(self) -> None:
         error = self.query_one(EpisodeDetail).show(self.episode_id)
-        title = self.query_one("#episode-title", Static)
         self.gone = error is not None
         if error:
-            title.update(plain(f"{self.episode_id[:8]} — cannot be shown"))
+            self._title(self.episode_id[:8], "— cannot be shown")
             self.sub_title = "gone"
             return
         try:
@@ -106,9 +120,7 @@ class EpisodeScreen(EpisodeActions):
             f" · {state}" if state else ""
         )
         held = f"archived, {state}" if into else state
-        title.update(
-            plain(f"{row.short_id}  {row.title}" + (f"  ({held}: a restores it)" if held else ""))
-        )
+        self._title(row.short_id, row.title, f"  ({held}: a restores it)" if held else "")
         if history is not None:
             self._history(history)
         self.load_neighbours()
