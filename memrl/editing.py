@@ -4,6 +4,9 @@ The CLI's `memrl edit` and the TUI's `E` both hand an episode to the editor this
 the TUI wraps the editor run in `App.suspend` through `around`. An edit that could not be
 saved is kept (`keep_unsaved`) with the version it was made from, in the data directory and
 readable by its owner alone, so going on with it later changes only what the person changed.
+Emptying the text in the editor gives the edit up (`given_up`), a kept one too: the way out
+of an edit that an editor offers everywhere, where a broken text would be kept and offered
+again.
 """
 
 from __future__ import annotations
@@ -86,3 +89,17 @@ def unsaved(root: Path, episode_id: str) -> tuple[Episode, str] | None:
 
 def drop_unsaved(root: Path, episode_id: str) -> None:
     _unsaved_path(root, episode_id).unlink(missing_ok=True)
+
+
+def given_up(text: str) -> bool:
+    """Did the person empty the text in the editor, giving the edit up?"""
+    return not text.strip()
+
+
+def give_up(root: Path, episode: Episode, *, kept: bool) -> str:
+    """Discard the kept edit of `episode`, if any, and say what became of the edit: nothing
+    is saved, and a text kept from an earlier edit (`kept`) is gone."""
+    drop_unsaved(root, episode.id)
+    return f"the text was emptied: {episode.short_id} is unchanged" + (
+        "; your text kept from before is discarded" if kept else ""
+    )

@@ -263,6 +263,40 @@ def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_pa
     assert json.loads(run("show", episode_id[:8], "--json").stdout)["summary"].startswith("Fixed")
 
 
+def test_edit_emptied_in_the_editor_is_given_up_and_discards_a_kept_text(
+    monkeypatch, tmp_path, at_a_terminal
+):
+    """Emptying the text in $EDITOR gives the edit up, as in the TUI's E: nothing saved,
+    no "not valid JSON" and no "Edit again?", exit 0; a text kept from a broken edit
+    before is discarded, and said to be."""
+    import sys
+
+    episode_id = captured()
+    script = tmp_path / "editor.py"
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    kept = Path(os.environ["MEMRL_DATA_DIR"]) / "unsaved" / f"{episode_id}.json"
+    script.write_text("import sys\nopen(sys.argv[1], 'w').write('{broken')\n")
+    assert runner.invoke(app, ["edit", episode_id[:8]], input="n\n").exit_code == 2
+    assert kept.exists()  # the broken text, kept to go on with
+
+    script.write_text("import sys\nopen(sys.argv[1], 'w').write('  \\n')\n")  # emptied
+    result = runner.invoke(app, ["edit", episode_id[:8]], input="y\n")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert (
+        f"the text was emptied: {episode_id[:8]} is unchanged; your text kept from before "
+        "is discarded" in said
+    )
+    assert "JSON" not in said and "Edit again?" not in said and "no changes" not in said
+    assert not kept.exists()
+    assert json.loads(run("show", episode_id[:8], "--json").stdout)["summary"].startswith("Fixed")
+
+    result = runner.invoke(app, ["edit", episode_id[:8]])  # nothing kept now
+    assert result.exit_code == 0, result.output
+    assert f"the text was emptied: {episode_id[:8]} is unchanged" in result.output
+    assert "discarded" not in result.output and "going on with" not in result.output
+
+
 def test_an_editor_session_keeps_what_changed_meanwhile_and_never_overwrites_it(
     monkeypatch, tmp_path, at_a_terminal
 ):

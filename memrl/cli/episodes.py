@@ -454,7 +454,15 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
     An edit that cannot be saved is kept, and the next `memrl edit` goes on with it."""
     from rich.markup import escape
 
-    from memrl.editing import drop_unsaved, edit_text, editor, keep_unsaved, unsaved
+    from memrl.editing import (
+        drop_unsaved,
+        edit_text,
+        editor,
+        give_up,
+        given_up,
+        keep_unsaved,
+        unsaved,
+    )
     from memrl.errors import Conflict, InvalidInput
 
     kept = unsaved(memory.root, episode.id)
@@ -467,6 +475,9 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
             raise InvalidInput(
                 f"the editor ({editor()}) exited with status {status}; nothing was saved"
             )
+        if given_up(text):  # nothing saved: said so, and not "no changes" after it
+            console().print(f"[dim]{escape(give_up(memory.root, episode, kept=bool(kept)))}[/]")
+            raise typer.Exit(0)
         if text == base.to_json():
             drop_unsaved(memory.root, episode.id)
             return None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App, SuspendNotSupported
 
-from memrl.editing import drop_unsaved, edit_text, keep_unsaved, unsaved
+from memrl.editing import drop_unsaved, edit_text, give_up, given_up, keep_unsaved, unsaved
 from memrl.errors import MemrlError
 
 if TYPE_CHECKING:
@@ -101,12 +101,8 @@ def edit_in_editor(app: MemrlApp, episode_id: str) -> None:
     if status != 0:
         app.notify(f"the editor exited with status {status}; nothing was saved", severity="error")
         return
-    if not edited.strip():  # emptied: the person gives the edit up, a kept one too
-        drop_unsaved(memory.root, episode.id)
-        app.notify(
-            f"the text was emptied: {episode.short_id} is unchanged"
-            + ("; your text kept from before is discarded" if kept else "")
-        )
+    if given_up(edited):
+        app.notify(give_up(memory.root, episode, kept=kept is not None))
         return
 
     def keep() -> str | None:
