@@ -401,3 +401,14 @@ def test_last_rated_already_says_so_even_when_its_hits_were_archived_since():
     run("feedback", "helpful", "last")
     run("archive", a[:8], b[:8])
     assert "rated helpful already" in run("feedback", "helpful", "last", code=2).stderr
+
+
+def test_capture_says_where_similar_episodes_start_it_apart_from_the_neighbours_it_moved():
+    a, _b = two()
+    run("feedback", "helpful", a[:8])
+    args = ["--summary", "Waited for the session cookie in the flaky login test"]
+    out = json.loads(run("capture", *args, "--task", "Fix flaky login test", "--json").stdout)
+    assert out["starts_at"] > 0.5
+    assert out["id"] not in {c["id"] for c in out["propagation"]}
+    shown = run("capture", *args, "--task", "Fix the flaky login test again").output
+    assert "starts at 5" in shown and "utility: similar episodes' evidence" in shown

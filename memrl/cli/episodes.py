@@ -106,6 +106,9 @@ def capture(
     memory = open_memory()
     result = memory.capture(data, source="cli", extract_intent=extract_intent)
     ep = result.episode
+    # where similar episodes' evidence starts the new one, apart from the neighbours it moved
+    start = next((c for c in result.propagation if c.id == ep.id), None)
+    spread = [c for c in result.propagation if c.id != ep.id]
     if as_json:
         from memrl.cli.common import change_json
 
@@ -114,8 +117,9 @@ def capture(
                 "id": ep.id,
                 "path": str(memory.store.path_for(ep)),
                 "episode": ep.model_dump(mode="json"),
+                "starts_at": round(start.after, 4) if start else None,
                 "credit": [change_json(c) for c in result.credit],
-                "propagation": [change_json(c) for c in result.propagation],
+                "propagation": [change_json(c) for c in spread],
                 "warnings": result.warnings,
             }
         )
@@ -129,8 +133,11 @@ def capture(
         note(f"redacted before storing: {kinds}")
     for w in result.warnings:
         note(w)
+    if start is not None and pct(start.after) != pct(start.before):
+        source = f" (most from {start.other_id[:8]})" if start.other_id else ""
+        console().print(f"starts at {pct(start.after)} utility: similar episodes' evidence{source}")
     print_changes(result.credit, "temporal credit")
-    print_changes(result.propagation, "propagated")
+    print_changes(spread, "propagated to neighbours")
 
 
 def parse_json(raw: bytes, source: str) -> dict[str, Any]:
