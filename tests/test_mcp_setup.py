@@ -26,10 +26,13 @@ args = sys.argv[1:]
 if os.environ.get("FAKE_CLAUDE_FAIL") in ("1", args[1]):
     print("Error: config file is read-only", file=sys.stderr)
     sys.exit(1)
-if args[:2] == ["mcp", "get"]:
+if args[:2] == ["mcp", "get"] and os.environ.get("FAKE_CLAUDE_ODD"):
+    print("something this memrl has never seen")
+elif args[:2] == ["mcp", "get"]:
     entry = state.get(args[2])
     if not entry:
-        print(f'No MCP server found with name: "{{args[2]}}".', file=sys.stderr)
+        print(f'No MCP server named "{{args[2]}}". Run `claude mcp add` to add one.',
+              file=sys.stderr)  # as Claude Code 2.1 says it
         sys.exit(1)
     command, env = entry["command"], entry["env"]
     print(f"{{args[2]}}:\\n  Scope: User config (available in all your projects)\\n"
@@ -210,6 +213,16 @@ def test_uninstall_with_a_failing_claude_does_not_claim_nothing_was_registered(c
     done = CliRunner().invoke(cli(), ["setup", "claude", "--uninstall", "--no-hooks"])
     assert done.exit_code == ClaudeCliError.exit_code
     assert "`claude` failed" in done.output and "read-only" in done.output
+    assert "nothing to remove" not in done.output
+
+
+def test_an_answer_of_claude_mcp_get_that_cannot_be_read_is_not_taken_for_absent(
+    claude, monkeypatch
+):
+    monkeypatch.setenv("FAKE_CLAUDE_ODD", "1")
+    done = CliRunner().invoke(cli(), ["setup", "claude", "--uninstall", "--no-hooks"])
+    assert done.exit_code == ClaudeCliError.exit_code
+    assert "gave an answer memrl cannot read" in done.output
     assert "nothing to remove" not in done.output
 
 

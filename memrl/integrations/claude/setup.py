@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +23,9 @@ from memrl.errors import MemrlError
 SERVER_NAME = "memrl"
 # `claude mcp get` starts the server to report its status, which answers the handshake at once.
 TIMEOUT = 30
-# What `claude mcp get` says (exit 1) of a name it does not know, as opposed to failing.
-NOT_FOUND = "No MCP server found"
+# What `claude mcp get` says (exit 1) of a name it does not know, as opposed to failing:
+# 'No MCP server named "memrl"' (Claude Code 2.1), 'No MCP server found with name' before.
+NOT_FOUND = re.compile(r"No MCP server (named|found)")
 # Where the store and the models are: a CLI pointed elsewhere must give the server the same.
 LOCATIONS = ("MEMRL_DATA_DIR", "MEMRL_MODELS_DIR")
 
@@ -94,7 +96,7 @@ def _run(claude: str, *args: str) -> subprocess.CompletedProcess[str]:
 def registered(claude: str) -> tuple[str, list[str], dict[str, str]] | None:
     """(scope line, command, environment) of the current `memrl` entry, or None."""
     got = _run(claude, "mcp", "get", SERVER_NAME)
-    if got.returncode != 0 and NOT_FOUND in got.stderr + got.stdout:
+    if got.returncode != 0 and NOT_FOUND.search(got.stderr + got.stdout):
         return None
     _check(got)
     scope, command, args, env = "", "", [], {}
@@ -112,6 +114,12 @@ def registered(claude: str) -> tuple[str, list[str], dict[str, str]] | None:
             command = value.strip()
         elif key == "Args":
             args = value.split()
+    if not command:  # an answer this version of memrl cannot read: not taken as "absent"
+        said = (got.stdout + got.stderr).strip().splitlines()
+        raise ClaudeCliError(
+            f"`claude mcp get {SERVER_NAME}` gave an answer memrl cannot read "
+            f"({said[0] if said else 'nothing'}); check with `claude mcp list`"
+        )
     return scope, [command, *args], env
 
 
