@@ -781,6 +781,22 @@ def test_a_call_does_not_wait_for_an_idle_compaction(fast_memory, monkeypatch):
     assert saw_call == [True]
 
 
+def test_the_idle_trim_keeps_going_when_the_model_cannot_load(data_dir, tmp_path):
+    """A model that cannot load is every call's error to report; the idle trim, which
+    looks at the index, must not die of it (nor print a traceback)."""
+    from memrl.config import Settings
+    from memrl.mcp import backend as backend_module
+    from memrl.memory import Memory
+
+    settings = Settings()
+    settings.embedding.model_path = str(tmp_path)  # no model.onnx in it
+    memory = Memory(data_dir, settings=settings)
+    backend = backend_module.Backend(memory, session_id="s", project="p")
+    assert memory.embedder is not None  # as after a call: known, not loaded
+    backend._trim_after_pause()  # raised ModelUnavailable
+    memory.close()
+
+
 def test_freed_heap_is_returned_once_after_each_burst_of_calls(memory, monkeypatch):
     import gc
     import threading

@@ -340,15 +340,21 @@ def test_a_call_sent_just_before_a_stop_is_done_and_answered(data_dir):
         memory.close()
 
 
-def test_a_call_under_way_when_input_ends_is_answered(data_dir):
-    """A client that sends its last request and closes stdin still gets the answer."""
-    proc = _started(data_dir)
-    assert proc.stdin
-    proc.stdin.write(_tool_call(1, "memrl_status") + b"\n")
-    proc.stdin.close()
-    replies = _replies(proc)
-    assert proc.wait(timeout=20) == 0
-    assert "memrl" in replies[1]["result"]["content"][0]["text"]
+def test_a_call_under_way_when_input_ends_is_answered_and_the_server_exits_cleanly(data_dir):
+    """A client that sends its last request and closes stdin still gets the answer, and the
+    server exits 0 though the model was still loading (status does not wait for it): an exit
+    in the middle of the load aborted the process in about half the runs, hence three."""
+    memory = Memory(data_dir)  # an index to open: the warm-up then starts LanceDB's threads
+    memory.capture({"summary": "Raised the pool size to 20", "task": "Tune the db pool"})
+    memory.close()
+    for _ in range(3):
+        proc = _started(data_dir)
+        assert proc.stdin
+        proc.stdin.write(_tool_call(1, "memrl_status") + b"\n")
+        proc.stdin.close()
+        replies = _replies(proc)
+        assert proc.wait(timeout=20) == 0
+        assert "memrl" in replies[1]["result"]["content"][0]["text"]
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -110,6 +110,8 @@ class Backend:
         self._last_call = 0.0
         self._called = threading.Event()
         self._trimmer: threading.Thread | None = None
+        self._compacting = threading.Lock()  # held by an idle compaction under way
+        self._closing = False
         self.warm_error: str | None = None
 
     # the store -----------------------------------------------------------------------
@@ -207,10 +209,14 @@ class Backend:
             index: Index | None = None
             if memory is not None and memory.index.opened and not memory.ledger.lost():
                 index = memory.index
+        except MemrlError:  # a model that cannot load (every call says so): nothing opened
+            index = None
         finally:
             self._lock.release()
         if index is not None:
-            self._compact(index)
+            with self._compacting:
+                if not self._closing:
+                    self._compact(index)
         if self._lock.acquire(blocking=False):
             try:
                 _trim_heap()
@@ -246,6 +252,17 @@ class Backend:
             return memory.settings if memory is not None else config.load(self.data_dir)
         except MemrlError:
             return config.Settings()
+
+    def finish(self, timeout: float) -> None:
+        """Before the process exits: let the warm-up and an idle compaction under way end,
+        and start no other. Native threads (ONNX Runtime's, LanceDB's) cut off in the middle
+        of their work abort the process as it exits, after every reply was written."""
+        deadline = time.monotonic() + timeout
+        self._closing = True
+        if self._warm_thread is not None:
+            self._warm_thread.join(timeout)
+        if self._compacting.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            self._compacting.release()
 
     # warm-up ---------------------------------------------------------------------------
 

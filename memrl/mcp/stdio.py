@@ -268,9 +268,11 @@ def serve() -> None:
     import memrl.memory  # noqa: F401
     from memrl.mcp.server import build_server
 
-    server = build_server(backend=Backend())
+    backend = Backend()
+    server = build_server(backend=backend)
     try:
         replies = _Replies(wire_out, lock, skip_id)
         anyio.run(_serve_sdk, server, _Lines(wire_in, first, replies), replies)
     finally:
+        backend.finish(STOP_WAIT)
         sys.stderr.flush()
