@@ -19,6 +19,9 @@ SESSION_DIR_ENV = "CLAUDE_PROJECT_DIR"  # set by Claude Code: the folder the ses
 DEFAULT = "default"  # the project of a folder whose name cannot name one
 
 
+MAX_NAME = 200  # an episode's project is at most this long
+
+
 def given(name: str) -> str:
     """A project name as a person or Claude gives it: 'acme/app/' is 'acme/app', and blank
     is '' (not given); one that is only slashes names none and is refused."""
@@ -96,7 +99,7 @@ def name_from_remote(url: str) -> str | None:
 def detect(cwd: Path | str | None = None) -> str:
     """The project name for a working directory, read as a given one is (see `given`): a
     folder ' app ' is 'app', and one whose name could not be given ('*' for every project,
-    control characters, none at all: '/') is DEFAULT."""
+    control characters, none at all: '/', over MAX_NAME characters) is DEFAULT."""
     folder = Path(cwd) if cwd else Path.cwd()
     try:
         root = git_root(folder)
@@ -112,7 +115,8 @@ def detect(cwd: Path | str | None = None) -> str:
 def _as_given(found: str) -> str:
     name = given(found)
     controls = any(unicodedata.category(c) == "Cc" for c in name)
-    return name if name and name != "*" and not controls else DEFAULT
+    usable = name and name != "*" and not controls and len(name) <= MAX_NAME
+    return name if usable else DEFAULT
 
 
 def detect_session(cwd: Path | str | None = None) -> str:

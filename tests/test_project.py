@@ -184,7 +184,8 @@ def test_name_from_remote(url: str, name: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("folder", "project"), [(" app ", "app"), ("*", "default"), ("my\nproj", "default")]
+    ("folder", "project"),
+    [(" app ", "app"), ("*", "default"), ("my\nproj", "default"), ("L" * 250, "default")],
 )
 def test_a_folders_name_is_read_as_a_given_project_name(tmp_path: Path, folder, project) -> None:
     (tmp_path / folder).mkdir()
