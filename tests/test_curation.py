@@ -602,6 +602,19 @@ def test_merging_a_merge_with_a_restored_original_counts_its_ratings_once(mem, c
     assert learned.q == pytest.approx(1 - 0.5 * 0.9**4)  # four helpful ratings on one episode
 
 
+def test_a_rating_carried_into_a_merge_cannot_be_undone_on_the_restored_original(mem):
+    from memrl.errors import InvalidInput
+
+    a = mem.capture(episode(summary="Used the tmp_path fixture instead of /tmp")).episode.id
+    b = mem.capture(episode(summary="Switched to pytest's tmp_path per test")).episode.id
+    mem.learning.feedback([a], helpful=False)
+    merged = mem.curation.merge(mem.curation.merge_plan([a, b]))
+    mem.restore([a])
+    with pytest.raises(InvalidInput, match=f"merged into {merged.id[:8]} since its last rating"):
+        mem.learning.undo_feedback(a)
+    assert mem.get(a).learned.unhelpful == 1
+
+
 def test_a_merge_plan_gives_the_utility_the_merged_episode_will_have(mem, clock):
     """Decayed from the originals' latest use, as `memrl show` gives it once merged."""
     ids = [

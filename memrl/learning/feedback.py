@@ -367,6 +367,21 @@ class Feedback(Graph):
                     f"{episode_id[:8]} has had {moved[-1][1]} since its last rating; "
                     "a rating can only be undone before anything else moves it"
                 )
+            holder = (  # merged since, and restored: the rating lives on in the merge too
+                c.execute(
+                    "SELECT episode_id FROM events WHERE cause = 'merge' AND other_id = ? "
+                    "AND seq > ? ORDER BY seq DESC LIMIT 1",
+                    (episode_id, target[0]),
+                ).fetchone()
+                if target is not None
+                else None
+            )
+            if holder is not None:
+                raise InvalidInput(
+                    f"{episode_id[:8]} was merged into {holder[0][:8]} since its last rating, "
+                    "which counts there too; a rating can only be undone before anything else "
+                    "moves it"
+                )
             if seq is not None and (target is None or target[0] != seq):
                 if target is not None and target[0] > seq:
                     raise InvalidInput(
