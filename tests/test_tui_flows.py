@@ -2551,20 +2551,7 @@ async def test_a_store_with_every_episode_archived_says_so_and_lists_them_to_res
         assert table(app).total == 1 and table(app).current_id == target
 
 
-async def test_an_episode_merged_away_says_what_it_was_merged_into(store: Memory) -> None:
-    sources = [r.id for r in store.list(limit=2)]
-    merged = store.curation.merge(store.curation.merge_plan(sources))
-    app = app_for(store)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.push_screen(EpisodeScreen(sources[0]))
-        await settle(pilot)
-        title = rendered(app.screen.query_one("#episode-title"))
-        assert f"(archived, merged into {merged.short_id}: a restores it)" in title
-        assert app.screen.sub_title.endswith(f"merged into {merged.short_id}")
-
-
-async def test_a_long_task_merged_away_is_cut_short_and_its_state_shown_whole(
+async def test_an_episode_merged_away_says_whole_what_it_was_merged_into(
     store: Memory,
 ) -> None:
     """At 120 columns the title line ends with what happened to the episode and what
@@ -2585,6 +2572,7 @@ async def test_a_long_task_merged_away_is_cut_short_and_its_state_shown_whole(
         assert title.endswith(f"…  (archived, merged into {merged.short_id}: a restores it)")
         assert title.startswith(f"{sources[0][:8]}  Investigate why the nightly export")
         assert len(title) <= line.content_region.width
+        assert app.screen.sub_title.endswith(f"merged into {merged.short_id}")
 
 
 async def test_update_embeds_what_changed_and_rebuild_re_embeds_every_episode(
