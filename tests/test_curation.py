@@ -615,6 +615,19 @@ def test_a_rating_carried_into_a_merge_cannot_be_undone_on_the_restored_original
     assert mem.get(a).learned.unhelpful == 1
 
 
+def test_undoing_a_rating_on_a_merged_episode_says_its_ratings_came_with_the_merge(mem):
+    from memrl.errors import InvalidInput
+
+    ids = [
+        mem.capture(episode(summary=f"Raised the redis maxmemory {n}")).episode.id for n in (1, 2)
+    ]
+    mem.learning.feedback(ids, helpful=True)
+    merged = mem.curation.merge(mem.curation.merge_plan(ids))
+    with pytest.raises(InvalidInput, match="its ratings came with the episodes merged into it"):
+        mem.learning.undo_feedback(merged.id)
+    assert mem.get(merged.id).learned.helpful == 2
+
+
 def test_a_merge_plan_gives_the_utility_the_merged_episode_will_have(mem, clock):
     """Decayed from the originals' latest use, as `memrl show` gives it once merged."""
     ids = [

@@ -388,6 +388,12 @@ class Feedback(Graph):
                         f"{episode_id[:8]} was rated again since; undo that rating first"
                     )
                 raise InvalidInput(f"that rating of {episode_id[:8]} was already undone")
+            if target is None and any(r[1] == "merge" for r in rows):
+                raise InvalidInput(
+                    f"{episode_id[:8]} has no rating of its own to undo: its ratings came with "
+                    "the episodes merged into it, and a merge is undone by restoring them "
+                    f"(`memrl restore`) and archiving {episode_id[:8]}"
+                )
             if target is None:
                 raise InvalidInput(f"{episode_id[:8]} has no rating left to undo")
             _seq, _cause, word, rated_at, prev_used, prev_q = target
