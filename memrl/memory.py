@@ -189,7 +189,9 @@ class Memory(Reading):
                 f"{exc} The episode itself is saved as {ep.short_id}: once it can be written, "
                 "`memrl index` makes it searchable."
             ) from None
-        return CaptureResult(ep, credit, spread, warnings)
+        start = next((c for c in spread if c.id == ep.id), None)
+        neighbours = [c for c in spread if c.id != ep.id]
+        return CaptureResult(ep, credit, neighbours, warnings, start=start)
 
     def index_episode(self, episode_id: str) -> bool:
         """Embed one stored episode as it is on disk now, index it and link it into the graph.

@@ -314,6 +314,7 @@ def largest_first(changes: Iterable[Change]) -> list[Change]:
 class CaptureResult:
     episode: Episode
     credit: list[Change]
-    propagation: list[Change]
+    propagation: list[Change]  # the neighbours it moved
     warnings: list[str] = field(default_factory=list)
     repeat: bool = False  # the same capture this session made before: `episode` is that one
+    start: Change | None = None  # where similar episodes' evidence starts the new one

@@ -106,9 +106,7 @@ def capture(
     memory = open_memory()
     result = memory.capture(data, source="cli", extract_intent=extract_intent)
     ep = result.episode
-    # where similar episodes' evidence starts the new one, apart from the neighbours it moved
-    start = next((c for c in result.propagation if c.id == ep.id), None)
-    spread = [c for c in result.propagation if c.id != ep.id]
+    start = result.start
     if as_json:
         from memrl.cli.common import change_json
 
@@ -119,7 +117,7 @@ def capture(
                 "episode": ep.model_dump(mode="json"),
                 "starts_at": round(start.after, 4) if start else None,
                 "credit": [change_json(c) for c in result.credit],
-                "propagation": [change_json(c) for c in spread],
+                "propagation": [change_json(c) for c in result.propagation],
                 "warnings": result.warnings,
             }
         )
@@ -137,7 +135,7 @@ def capture(
         source = f" (most from {start.other_id[:8]})" if start.other_id else ""
         console().print(f"starts at {pct(start.after)} utility: similar episodes' evidence{source}")
     print_changes(result.credit, "temporal credit")
-    print_changes(spread, "propagated to neighbours")
+    print_changes(result.propagation, "propagated to neighbours")
 
 
 def parse_json(raw: bytes, source: str) -> dict[str, Any]:

@@ -506,20 +506,15 @@ class Feedback(Graph):
             ids = [*hits, *self.ledger.merged_into(hits).values()]
             marks = ",".join("?" * len(ids))
             events: dict[str, list[tuple[int, str]]] = {}
-            for episode_id, event, cause in c.execute(
-                f"SELECT episode_id, seq, cause FROM events WHERE episode_id IN ({marks}) "
+            at: dict[int, float] = {}
+            for episode_id, event, cause, ts in c.execute(
+                f"SELECT episode_id, seq, cause, ts FROM events WHERE episode_id IN ({marks}) "
                 "AND cause IN ('feedback', 'undo') ORDER BY seq",
                 ids,
             ):
                 events.setdefault(episode_id, []).append((event, cause))
-            rated_at = dict(
-                c.execute(
-                    f"SELECT seq, ts FROM events WHERE episode_id IN ({marks}) "
-                    "AND cause = 'feedback' AND ts >= ?",
-                    (*ids, since),
-                ).fetchall()
-            )
-            if not any(s in rated_at for rows in events.values() for s in standing(rows)):
+                at[event] = ts
+            if not any(at[s] >= since for rows in events.values() for s in standing(rows)):
                 c.execute("UPDATE retrievals SET rated = NULL WHERE seq = ?", (seq,))
 
     def unrated(self, limit: int = 200) -> list[tuple[str, str, float]]:

@@ -53,8 +53,8 @@ def capture(memory: Memory, backend: Backend, data: dict[str, Any]) -> models.Ca
         outcome=ep.outcome.value,
         already_captured=done.repeat,
         credit=convert.changes(done.credit),
-        starts_at=next((convert.pct(c.after) for c in done.propagation if c.id == ep.id), None),
-        propagation=convert.changes(c for c in done.propagation if c.id != ep.id),
+        starts_at=convert.pct(done.start.after) if done.start else None,
+        propagation=convert.changes(done.propagation),
         awaiting_credit=memory.learning.awaiting(backend.session_id)
         if ep.outcome.value == "unknown" and not done.repeat
         else 0,
