@@ -521,25 +521,13 @@ class Ledger:
         return {row[0]: CatalogRow(*row) for row in cur}
 
     def match_prefix(self, prefix: str, *, archived: bool | None = None) -> list[str]:
-        sql = "SELECT id FROM episodes WHERE id >= ? AND id < ?"
-        args: list[Any] = [prefix, prefix + "\uffff"]
-        if archived is not None:  # `+archived`: look up the id range, not every live row
-            sql += " AND +archived = ?"
-            args.append(int(archived))
-        return [
-            r[0]
-            for r in self.conn.execute(
-                sql + f" ORDER BY created_at DESC LIMIT {PREFIX_MATCHES}", args
-            )
-        ]
+        where, args = _prefix(prefix, archived)
+        sql = f"SELECT id FROM episodes {where} ORDER BY created_at DESC LIMIT {PREFIX_MATCHES}"
+        return [r[0] for r in self.conn.execute(sql, args)]
 
     def count_prefix(self, prefix: str, *, archived: bool | None = None) -> int:
-        sql = "SELECT COUNT(*) FROM episodes WHERE id >= ? AND id < ?"
-        args: list[Any] = [prefix, prefix + "\uffff"]
-        if archived is not None:
-            sql += " AND +archived = ?"
-            args.append(int(archived))
-        return int(self.conn.execute(sql, args).fetchone()[0])
+        where, args = _prefix(prefix, archived)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM episodes {where}", args).fetchone()[0])
 
     def latest(
         self, n: int = 1, project: str | None = None, archived: bool | None = False
@@ -682,3 +670,11 @@ def _store_error(exc: sqlite3.OperationalError, path: Path, why: str = "") -> St
 
 def now_ts() -> float:
     return time.time()
+
+
+def _prefix(prefix: str, archived: bool | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of the episodes whose id starts with `prefix`;
+    `+archived` looks up the id range, not every live row."""
+    if archived is None:
+        return "WHERE id >= ? AND id < ?", [prefix, prefix + "\uffff"]
+    return "WHERE id >= ? AND id < ? AND +archived = ?", [prefix, prefix + "\uffff", int(archived)]
