@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
@@ -29,6 +29,9 @@ from memrl.mcp.backend import Backend
 from memrl.memory import Memory
 from memrl.project import given
 from memrl.retrieval import MAX_QUERY_CHARS
+
+if TYPE_CHECKING:
+    from memrl.config import Settings
 
 T = TypeVar("T")
 MAX_LIMIT = 50  # results one memrl_retrieve returns at most
@@ -151,6 +154,13 @@ def with_defaults(
     return tool
 
 
+# what a tool's `summary` is, before its limit
+SUMMARIES = {
+    "memrl_capture": "What was done and learned, in a few sentences",
+    "memrl_review": "merge: one summary covering all of them",
+}
+
+
 class Tools:
     def __init__(self, backend: Backend) -> None:
         self.b = backend
@@ -161,33 +171,18 @@ class Tools:
         `capture.max_summary_chars`, declared in the schema. Both are read when the server is
         built, as the server reads every setting once."""
         fn = getattr(self, name)
-        settings = self.b.settings()
         if name == "memrl_retrieve":
-            return with_defaults(fn, limit=min(settings.retrieval.limit, MAX_LIMIT))
-        limit = settings.capture.max_summary_chars
-        if name == "memrl_capture":
-            return with_defaults(
-                fn,
-                {
-                    "summary": Field(
-                        max_length=limit,
-                        description="What was done and learned, in a few sentences "
-                        f"(≤ {limit:,} characters).",
-                    )
-                },
-            )
-        if name == "memrl_review":
-            return with_defaults(
-                fn,
-                {
-                    "summary": Field(
-                        max_length=limit,
-                        description="merge: one summary covering all of them "
-                        f"(≤ {limit:,} characters).",
-                    )
-                },
-            )
+            return with_defaults(fn, limit=min(self._settings.retrieval.limit, MAX_LIMIT))
+        if name in SUMMARIES:
+            limit = self._settings.capture.max_summary_chars
+            said = f"{SUMMARIES[name]} (≤ {limit:,} characters)."
+            return with_defaults(fn, {"summary": Field(max_length=limit, description=said)})
         return fn
+
+    @functools.cached_property
+    def _settings(self) -> Settings:
+        """Read once for every tool declared: config.toml is read as the server starts."""
+        return self.b.settings()
 
     def _run(self, tool: str, fn: Callable[[Memory], T]) -> T:
         return self._guarded(tool, lambda: self.b.call(fn))
