@@ -2551,6 +2551,17 @@ async def test_a_store_with_every_episode_archived_says_so_and_lists_them_to_res
         assert table(app).total == 1 and table(app).current_id == target
 
 
+async def test_marks_in_the_archived_list_stay_when_it_is_read_again(store: Memory) -> None:
+    store.archive([r.id for r in store.list(limit=None)])
+    async with on_first_episode(store) as (app, pilot, _none):
+        await keys(pilot, "A", "space", "down", "space")
+        marked = list(table(app).marked)
+        assert len(marked) == 2
+        table(app).load()  # as a change from another process reads it again
+        await settle(pilot)
+        assert list(table(app).marked) == marked
+
+
 async def test_an_episode_merged_away_says_whole_what_it_was_merged_into(
     store: Memory,
 ) -> None:

@@ -155,7 +155,12 @@ class EpisodeTable(ScrollView, can_focus=True):
         self.total = total
         self._pages = pages
         self._loading.clear()
-        self.marked = {i: None for i in self.marked if i in alive and not alive[i].archived}
+        # marks stay on the rows still of the kind listed (live ones, or archived ones: `A`)
+        self.marked = {
+            i: None
+            for i in self.marked
+            if i in alive and alive[i].archived == self.filters.archived
+        }
         self.virtual_size = Size(self.size.width, len(self) + 1)
         index = self._index_of(current) if current else None
         if reset and index is None:
