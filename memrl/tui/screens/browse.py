@@ -91,9 +91,9 @@ class BrowseScreen(EpisodeActions):
         self.query_one("#banner").display = False
         filters = self.query_one(FilterBar).filters
         self.table.load(filters)
-        self._archived = self.memory.count(Filters(archived=True))
         unfiltered = filters == Filters()
         self._total = self.table.total if unfiltered else self.memory.count(Filters())
+        self._archived = self._count_archived(self._total)
         self._show_corrupt()
         self.table.focus()
         self.call_after_refresh(self.check_store)  # a disk scan: after the first paint
@@ -241,8 +241,11 @@ class BrowseScreen(EpisodeActions):
     def _count(self) -> None:
         """The projects and the total, counted off the UI thread (100k rows: ~50 ms)."""
         projects, total = self.memory.projects(), self.memory.count(Filters())
-        archived = self.memory.count(Filters(archived=True))
-        self.app.call_from_thread(self._counted, projects, total, archived)
+        self.app.call_from_thread(self._counted, projects, total, self._count_archived(total))
+
+    def _count_archived(self, live: int) -> int:
+        """The archived episodes, said only when none is live (the list is empty)."""
+        return self.memory.count(Filters(archived=True)) if live == 0 else 0
 
     def _counted(self, projects: list[tuple[str, int]], total: int, archived: int) -> None:
         self._projects, self._total, self._archived = projects, total, archived
