@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from memrl.errors import InvalidInput
+from memrl.project import MAX_NAME
 from memrl.vocab import Outcome, Source, TaskType
 
 SCHEMA_VERSION = 1
@@ -133,7 +134,7 @@ class Episode(BaseModel):
     id: str = Field(default_factory=new_id, pattern=r"^[0-9a-f]{32}$")
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
-    project: Annotated[str, _item(200)] = ""
+    project: Annotated[str, _item(MAX_NAME)] = ""
     session_id: Annotated[str, _item(200)] | None = None
     task: Annotated[str, _item(MAX_TASK_CHARS)] = ""
     summary: str

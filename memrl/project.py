@@ -17,8 +17,6 @@ from pathlib import Path
 
 SESSION_DIR_ENV = "CLAUDE_PROJECT_DIR"  # set by Claude Code: the folder the session was opened in
 DEFAULT = "default"  # the project of a folder whose name cannot name one
-
-
 MAX_NAME = 200  # an episode's project is at most this long
 
 

@@ -27,7 +27,7 @@ from memrl.errors import MemrlError
 from memrl.mcp import actions, models, render, retrieve
 from memrl.mcp.backend import Backend
 from memrl.memory import Memory
-from memrl.project import given
+from memrl.project import MAX_NAME, given
 from memrl.retrieval import MAX_QUERY_CHARS
 
 if TYPE_CHECKING:
@@ -45,14 +45,14 @@ AnyProject = Annotated[  # retrieve, stats, propagate
     str | None,
     Field(
         description=f"{_NAME}, or '*' for every project. Left out: every project.",
-        max_length=200,
+        max_length=MAX_NAME,
     ),
 ]
 OwnProject = Annotated[  # status
     str | None,
     Field(
         description=f"{_NAME}, or '*' for every project. Left out: this session's project.",
-        max_length=200,
+        max_length=MAX_NAME,
     ),
 ]
 CaptureProject = Annotated[
@@ -60,7 +60,7 @@ CaptureProject = Annotated[
     Field(
         description=f"{_NAME} to file the episode under; not '*', as an episode belongs to one "
         "project. Left out: this session's project (its git repository, else its folder).",
-        max_length=200,
+        max_length=MAX_NAME,
     ),
 ]
 ReviewProject = Annotated[
@@ -69,7 +69,7 @@ ReviewProject = Annotated[
         description=f"{_NAME}, or '*' for every project: the project analyze and cleanup "
         "cover; for merge, the project the merged episode goes to ('*': its episodes' own). "
         "Left out: this session's project (merge: its episodes' own).",
-        max_length=200,
+        max_length=MAX_NAME,
     ),
 ]
 Items = Annotated[
