@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memrl.embeddings import check_local
 from memrl.episode import Episode
-from memrl.errors import IndexUnavailable, InvalidInput, MemrlError, StoreError
+from memrl.errors import IndexUnavailable, InvalidInput, MemrlError, ModelUnavailable, StoreError
 from memrl.index import Health, IndexRow
 from memrl.store import catalog_row, files, id_mismatch
 from memrl.store.ledger import CatalogRow
@@ -78,6 +79,7 @@ class Status:
     retrievals: int
     events: int
     unwritable: str | None = None  # why nothing can be saved, with the fix
+    model_problem: str | None = None  # why embedding.model_path cannot load, with the fix
 
     @property
     def index_current(self) -> bool:
@@ -246,7 +248,20 @@ def status(memory: Memory) -> Status:
         retrievals=memory.ledger.conn.execute("SELECT COUNT(*) FROM retrievals").fetchone()[0],
         events=memory.ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
         unwritable=_unwritable(memory),
+        model_problem=_model_problem(memory),
     )
+
+
+def _model_problem(memory: Memory) -> str | None:
+    """What is wrong with a local model folder that is missing or lacks its files; known
+    without loading it (a file that is there but corrupt is only found by loading)."""
+    if memory.model.path is None:
+        return None
+    try:
+        check_local(memory.model.path)
+    except ModelUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def _unwritable(memory: Memory) -> str | None:

@@ -187,7 +187,7 @@ def status(as_json: bool = JsonOpt) -> None:
     hooks = health.check(memory.root)
     ix = st.index
     disk = st.disk
-    healthy = st.index_current and not disk.corrupt and not st.unwritable
+    healthy = st.index_current and not disk.corrupt and not st.unwritable and not st.model_problem
     if as_json:
         print_json(
             {
@@ -197,6 +197,7 @@ def status(as_json: bool = JsonOpt) -> None:
                 "projects": st.projects,
                 "model": st.model,
                 "model_id": st.model_id,
+                "model_problem": st.model_problem,
                 "index": {
                     "exists": ix.health.exists,
                     "rows": ix.health.rows,
@@ -237,11 +238,20 @@ def status(as_json: bool = JsonOpt) -> None:
         f"{st.episodes:,} live, {st.archived:,} archived, {plural(st.projects, 'project')}",
     )
     t.add_row("model", st.model)
+    if st.model_problem:
+        t.add_row("", f"[red]{st.model_problem}[/]")
     if ix.empty:
         from memrl.store.files import import_running
 
         making = "an import under way" if import_running(Path(st.data_dir)) else "the first capture"
         t.add_row("index", f"none yet: {making} creates it")
+    elif ix.health.problem and st.model_problem and ix.health.model != st.model_id:
+        # a rebuild with the configured model fails until the model is fixed
+        t.add_row(
+            "index",
+            f"[red]built with {ix.health.model}: fix the model, then `memrl index --rebuild` "
+            "re-embeds every episode with it[/]",
+        )
     elif ix.health.problem:
         t.add_row("index", f"[red]{ix.health.problem}[/]")
     else:
