@@ -860,9 +860,7 @@ def test_search_with_a_model_path_that_is_no_folder_names_it_not_the_index(monke
     assert "--rebuild" not in result.output
 
 
-def test_status_with_a_model_path_that_is_no_folder_names_it_not_a_rebuild(
-    monkeypatch, tmp_path
-):
+def test_status_with_a_model_path_that_is_no_folder_names_it_not_a_rebuild(monkeypatch, tmp_path):
     captured()
     monkeypatch.setenv("MEMRL_EMBEDDING_MODEL_PATH", str(tmp_path / "nonexist"))
     result = runner.invoke(app, ["status"])
