@@ -57,6 +57,18 @@ class Review:
     # by episode id, whole days: since a stale one was last used, since an unused one was made
     days: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def only_stale(self) -> list[Row]:
+        """Stale episodes that are not dead weight: those are listed once, as `prune`."""
+        dead = {c.row.id for c in self.prune}
+        return [r for r in self.stale if r.id not in dead]
+
+    @property
+    def only_unused(self) -> list[Row]:
+        """Never-retrieved episodes that are not dead weight."""
+        dead = {c.row.id for c in self.prune}
+        return [r for r in self.unused if r.id not in dead]
+
     def suggestions(self) -> list[str]:
         out = []
         for c in self.clusters:
@@ -68,10 +80,10 @@ class Review:
             out.append(
                 f"archive {len(self.prune)} low-utility, unused episodes: memrl prune --execute"
             )
-        if self.stale:
+        if stale := self.only_stale:
             out.append(
-                f"{plural(len(self.stale), 'episode')} "
-                f"{'has' if len(self.stale) == 1 else 'have'} not been used for a long time: "
+                f"{plural(len(stale), 'episode')} "
+                f"{'has' if len(stale) == 1 else 'have'} not been used for a long time: "
                 "pin what still matters (memrl pin <id>), let decay handle the rest"
             )
         return out

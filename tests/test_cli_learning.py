@@ -209,6 +209,28 @@ def test_merge_and_review():
     assert set(review) == {"duplicates", "stale", "unused", "prune", "suggestions"}
 
 
+def test_review_names_dead_weight_once_with_its_reason(data_dir):
+    from memrl.memory import Memory
+    from tests.test_learning import Clock
+
+    m = Memory(data_dir, clock=Clock())  # made and last used on 2026-09-20
+    a, b = (
+        m.capture(episode(summary=text)).episode.id
+        for text in ("cached pip downloads in docker builds", "cached the redis client in tests")
+    )
+    assert len(m.search("cached", limit=2).hits) == 2
+    m.learning.feedback([a], helpful=True)
+    m.learning.feedback([b], helpful=False)
+    m.close()
+    run("config", "set", "prune.older_than_days", "30")
+    out = run("review", "--print").output
+    assert "1 dead weight, 1 stale, 0 never used" in out
+    assert out.count(b[:8]) == 1 and "rated unhelpful 1×" in out
+    review = json.loads(run("review", "--print", "--json").stdout)
+    assert [r["id"] for r in review["prune"]] == [b]
+    assert [r["id"] for r in review["stale"]] == [a]
+
+
 def test_review_without_an_index_is_not_an_all_clear(data_dir):
     import shutil
 

@@ -348,6 +348,23 @@ def test_review_finds_duplicates_stale_and_unused(mem, clock):
     assert [sorted(c.ids) for c in mem.curation.review().clusters] == [sorted([dup1, dup2])]
 
 
+def test_review_lists_dead_weight_once_not_also_as_stale_or_unused(mem, clock):
+    helpful, unhelpful, never = (
+        mem.capture(episode(summary=f"old note {n} about caching", created_at=CREATED)).episode.id
+        for n in range(3)
+    )
+    assert len(mem.search("old note about caching", limit=3).hits) == 3
+    mem.learning.feedback([helpful], helpful=True)
+    mem.learning.feedback([unhelpful], helpful=False)
+    clock.advance(150)
+    review = mem.curation.review()
+    assert {c.row.id for c in review.prune} == {unhelpful, never}
+    assert {r.id for r in review.stale} == {helpful, unhelpful, never}  # all, for the TUI
+    assert [r.id for r in review.only_stale] == [helpful]
+    assert review.unused == review.only_unused == []
+    assert any(s.startswith("1 episode has not been used") for s in review.suggestions())
+
+
 def test_review_without_an_index_says_duplicates_cannot_be_checked(data_dir):
     """Not "no duplicates": nothing was compared. A store with nothing to compare needs no
     index, and what needs none (dead weight) is still planned."""

@@ -505,6 +505,7 @@ def merge(
 
 def print_review(memory, project: str | None, as_json: bool) -> None:
     review = memory.curation.review(project)
+    stale, unused = review.only_stale, review.only_unused  # dead weight is listed once
     if as_json:
         print_json(
             {
@@ -515,8 +516,8 @@ def print_review(memory, project: str | None, as_json: bool) -> None:
                     }
                     for c in review.clusters
                 ],
-                "stale": [row_json(r) for r in review.stale],
-                "unused": [row_json(r) for r in review.unused],
+                "stale": [row_json(r) for r in stale],
+                "unused": [row_json(r) for r in unused],
                 "prune": [{**row_json(p.row), "reason": p.reason} for p in review.prune],
                 "suggestions": review.suggestions(),
             }
@@ -527,21 +528,24 @@ def print_review(memory, project: str | None, as_json: bool) -> None:
     c.print(
         f"[bold]{len(review.clusters)}[/] duplicate "
         f"{'cluster' if len(review.clusters) == 1 else 'clusters'} ({alike:.0%} alike or more), "
-        f"[bold]{len(review.stale)}[/] stale, [bold]{len(review.unused)}[/] never used, "
-        f"[bold]{len(review.prune)}[/] prune "
-        f"{'candidate' if len(review.prune) == 1 else 'candidates'}"
+        f"[bold]{len(review.prune)}[/] dead weight, [bold]{len(stale)}[/] stale, "
+        f"[bold]{len(unused)}[/] never used"
     )
     for n, cl in enumerate(review.clusters[:20], 1):
         c.print(f"\n[bold]cluster {n}[/] ({cl.similarity:.0%} alike)")
         for r in cl.rows:
             c.print(f"  [cyan]{r.short_id}[/] {r.title[:70]} — utility {pct(r.learned.utility)}")
-    if review.stale:
+    if review.prune:
+        c.print("\n[bold]dead weight[/] (low utility, long unused)")
+        for p in review.prune[:15]:
+            c.print(f"  [cyan]{p.row.short_id}[/] {p.row.title[:60]} — {p.reason}")
+    if stale:
         c.print("\n[bold]stale[/] (unused for a long time)")
-        for r in review.stale[:15]:
+        for r in stale[:15]:
             c.print(f"  [cyan]{r.short_id}[/] {r.title[:70]}")
-    if review.unused:
+    if unused:
         c.print("\n[bold]never retrieved[/]")
-        for r in review.unused[:15]:
+        for r in unused[:15]:
             c.print(f"  [cyan]{r.short_id}[/] {r.title[:70]}")
     if review.suggestions():
         c.print("\n[bold]suggested[/]")

@@ -281,9 +281,7 @@ def review(
         for c in rv.clusters[:shown]
     ]
     out.cluster_count = len(rv.clusters)
-    dead = {c.row.id for c in rv.prune}  # listed once, as dead weight
-    stale = [r for r in rv.stale if r.id not in dead]
-    unused = [r for r in rv.unused if r.id not in dead]
+    stale, unused = rv.only_stale, rv.only_unused  # dead weight is listed once, as such
     out.stale, out.stale_count = [convert.listed(r) for r in stale[:shown]], len(stale)
     out.unused, out.unused_count = [convert.listed(r) for r in unused[:shown]], len(unused)
     out.dead_weight_count = len(rv.prune)
