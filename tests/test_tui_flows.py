@@ -1753,6 +1753,10 @@ async def test_a_finished_review_sums_up_what_was_done(data_dir: Path) -> None:
         await keys(pilot, "s", "s", "s")
         status = str(screen.query_one("#review-finding", Static).render())
         assert status == "review finished: 3 findings — 3 skipped; nothing was changed"
+        await keys(pilot, "P", "enter", "y")  # a prune from the end is no answer, but a change
+        assert app.screen is screen and "(u undoes)" in notices(app)[-1]
+        assert screen.summary()[1] == "3 skipped; no finding was changed"
+        await keys(pilot, "u")  # the prune, undone
         await keys(pilot, "u", "u", "u")
         await keys(pilot, "k")
         await keys(pilot, "k")

@@ -200,7 +200,12 @@ class ReviewScreen(MemrlScreen[None]):
             counts[step.answer] += step.count
         done = ", ".join(f"{n:,} {answer}" for answer, n in counts.items() if n)
         if counts["skipped"] == self.seen:
-            done = (done + "; " if done else "") + "nothing was changed"
+            # a prune from the end of the review is a change too, though no answer
+            answers = sum(step.undo is not None for step in self.steps)
+            other = self.app.undo_stack.pushed - self.opened_at > answers
+            done = (done + "; " if done else "") + (
+                "no finding was changed" if other else "nothing was changed"
+            )
         return plural(len(self.findings), "finding"), done
 
     @property
