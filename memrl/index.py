@@ -366,11 +366,28 @@ class Index:
         self._table.create_index("text", config=FTS(with_position=False), replace=True)
         self._maintain_vector_index()
 
+    def version(self) -> int | None:
+        """The table's version now (None: no table yet); every write makes a new one."""
+        try:
+            table = self._open()
+        except IndexUnavailable:
+            return None
+        return None if table is None else table.version
+
     @_guarded
     def upsert(
-        self, rows: Sequence[IndexRow], dim: int, *, create_if_missing: bool, new: bool = False
+        self,
+        rows: Sequence[IndexRow],
+        dim: int,
+        *,
+        create_if_missing: bool,
+        unseen_at: int | None = None,
     ) -> None:
-        """Add or replace rows; `new` promises none of the ids is in the table yet."""
+        """Add or replace rows. `unseen_at`: a table version at which none of the ids was in
+        it (a capture's, taken before its file was written). While the table is still at that
+        version nobody can have indexed them, and they are appended without looking; once
+        another process wrote (`memrl index` catching up on the new file, say), they are
+        looked up first, so a row is never added twice."""
         if not rows:
             return
         with self._lock():
@@ -384,6 +401,7 @@ class Index:
                 return
             table = self.table()
             data = self._arrow(rows, dim)
+            new = unseen_at is not None and table.version == unseen_at
             if not new and self._existing_ids(table, [r.id for r in rows]):
                 (
                     table.merge_insert("id")

@@ -171,6 +171,7 @@ class Memory(Reading):
             )
         # The text is embedded while the file is written and synced.
         embedding = background.submit(self.embedder.embed, [ep.embedding_text()])
+        unseen_at = self.index.version()  # before the file: no other process knows of it
         self.store.save([ep])
         try:
             vector = embedding.result()[0]
@@ -181,7 +182,7 @@ class Memory(Reading):
             ) from None
         try:
             near = self.learning.neighbours_of_new(vector, ep.id)
-            warnings = notes + self._index_episodes([(ep, vector)], new=True)
+            warnings = notes + self._index_episodes([(ep, vector)], unseen_at=unseen_at)
             credit = self.learning.credit(ep)
             spread = self.learning.after_capture(ep, near, [c.id for c in credit])
         except StoreError as exc:  # a full disk, say: the user must not capture it again
@@ -217,17 +218,17 @@ class Memory(Reading):
         return True
 
     def _index_episodes(
-        self, pairs: Sequence[tuple[Episode, Any]], *, new: bool = False
+        self, pairs: Sequence[tuple[Episode, Any]], *, unseen_at: int | None = None
     ) -> builtins.list[str]:
         rows = [IndexRow.of(ep, vec) for ep, vec in pairs]
         try:
-            self.write_index(rows, new=new)
+            self.write_index(rows, unseen_at=unseen_at)
         except IndexUnavailable as exc:
             return [f"saved, but not searchable yet: {exc}"]
         return []
 
-    def write_index(self, rows: Sequence[IndexRow], *, new: bool = False) -> None:
-        """Add or replace index rows; `new` promises none of the ids is indexed yet.
+    def write_index(self, rows: Sequence[IndexRow], *, unseen_at: int | None = None) -> None:
+        """Add or replace index rows (`unseen_at`: see Index.upsert).
 
         A missing index is created by a write only if none was ever built: a store whose
         vectors/ folder disappeared must be rebuilt from every episode (`memrl index`), not
@@ -236,7 +237,7 @@ class Memory(Reading):
         create the table and the others append to it.
         """
         first = self.ledger.meta("index_built") is None
-        self.index.upsert(rows, self.embedder.dim, create_if_missing=first, new=new)
+        self.index.upsert(rows, self.embedder.dim, create_if_missing=first, unseen_at=unseen_at)
         if first:
             self.index_built()
 

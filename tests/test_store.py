@@ -444,7 +444,8 @@ def test_an_episode_indexed_twice_is_reported_counted_once_and_repaired(fast_mem
     a = fast_memory.capture(episode(summary="Retried the payment webhook with backoff")).episode
     b = fast_memory.capture(episode(summary="Retried the payment webhook with jitter")).episode
     vector = fast_memory.embedder.embed([a.embedding_text()])[0]
-    fast_memory.write_index([IndexRow.of(a, vector)], new=True)  # the second add of the race
+    # a blind second add, as a capture would make if it did not look
+    fast_memory.write_index([IndexRow.of(a, vector)], unseen_at=fast_memory.index.version())
     report = maintenance.index_report(fast_memory)
     assert report.doubled == [a.id] and not report.fresh
     changes = fast_memory.learning.feedback([b.id], helpful=True)  # spreads to a once
@@ -453,6 +454,24 @@ def test_an_episode_indexed_twice_is_reported_counted_once_and_repaired(fast_mem
     _disk, report = maintenance.sync_index(fast_memory)
     assert report.fresh and report.health.rows == 2 and report.embedded == 1
     assert [h.id for h in fast_memory.search("payment webhook", limit=5).hits].count(a.id) == 1
+
+
+def test_an_episode_indexed_by_memrl_index_during_its_capture_gets_one_row(
+    fast_memory, monkeypatch
+):
+    """`memrl index` may catch up on a capture's new file before the capture indexes it."""
+    fast_memory.capture(episode(summary="An episode so that the index exists"))
+    save = fast_memory.store.save
+
+    def save_then_catch_up(episodes):
+        save(episodes)
+        assert maintenance.index_live(fast_memory, [episodes[0].id]) == 1  # another process
+
+    monkeypatch.setattr(fast_memory.store, "save", save_then_catch_up)
+    ep = fast_memory.capture(episode(summary="Retried the payment webhook with backoff")).episode
+    report = maintenance.index_report(fast_memory)
+    assert report.fresh and report.doubled == [] and report.health.rows == 2
+    assert [h.id for h in fast_memory.search("payment webhook", limit=5).hits].count(ep.id) == 1
 
 
 def test_update_refuses_an_archived_episode_unless_asked(fast_memory):
