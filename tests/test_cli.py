@@ -261,6 +261,11 @@ def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_pa
     result = runner.invoke(app, ["edit", episode_id[:8]], input="n\n")
     assert result.exit_code == 2 and "unchanged" in result.output
     assert json.loads(run("show", episode_id[:8], "--json").stdout)["summary"].startswith("Fixed")
+    kept = Path(os.environ["MEMRL_DATA_DIR"]) / "unsaved" / f"{episode_id}.json"
+    kept.unlink()
+    result = runner.invoke(app, ["edit", episode_id[:8]], input="")  # Ctrl-D at "Edit again?"
+    assert result.exit_code == 2 and "Your text is kept" in result.output
+    assert json.loads(kept.read_text())["text"] == "{broken"
 
 
 def test_edit_emptied_in_the_editor_is_given_up_and_discards_a_kept_text(
@@ -326,7 +331,7 @@ def test_an_editor_session_keeps_what_changed_meanwhile_and_never_overwrites_it(
 
     monkeypatch.setenv("OTHER", "summary=Changed by another session")
     monkeypatch.setenv("NEW", "Validated next= against an allow-list of hosts")
-    result = runner.invoke(app, ["edit", episode_id[:8]], input="n\n")
+    result = runner.invoke(app, ["edit", episode_id[:8]], input="")  # Ctrl-D: a no
     assert result.exit_code == 8, result.output
     assert "changed elsewhere while you edited it (summary)" in result.output
     assert "Open it again" not in result.output  # before the question nothing is decided

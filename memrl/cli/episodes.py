@@ -454,6 +454,16 @@ def _terminal() -> bool:
     return sys.stdin.isatty()
 
 
+def _ask(question: str, *, default: bool) -> bool:
+    """A yes/no question about an edit; Ctrl-C or the end of input answers no, so the text
+    is kept as it is for a no, not lost with the process."""
+    try:
+        return typer.confirm(question, default=default)
+    except typer.Abort:
+        err_console().print()
+        return False
+
+
 def _edit_in_editor(memory: Any, episode: Any) -> Any:
     """Edit in $EDITOR; only what the person changed is written, never over another's edit.
     An edit that cannot be saved is kept, and the next `memrl edit` goes on with it."""
@@ -498,7 +508,7 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
                     f"[yellow]{episode.short_id} was changed elsewhere while you edited it "
                     f"({escape(fields)}).[/]"
                 )
-                if not typer.confirm(f"Save your {fields} over the other change?", default=False):
+                if not _ask(f"Save your {fields} over the other change?", default=False):
                     raise
                 saved = memory.update(episode.id, data, base=base, force=True)
             drop_unsaved(memory.root, episode.id)
@@ -511,7 +521,7 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
             ) from None
         except InvalidInput as exc:
             err_console().print(f"[red]{escape(str(exc))}[/]")
-            if not _terminal() or not typer.confirm("Edit again?", default=True):
+            if not _terminal() or not _ask("Edit again?", default=True):
                 keep_unsaved(memory.root, base, text)
                 raise InvalidInput(
                     "the edit was not valid; the stored episode is unchanged. Your text is "
