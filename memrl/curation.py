@@ -19,6 +19,7 @@ from memrl.errors import InvalidInput, NotFound
 from memrl.intake import check_summary
 from memrl.learning.base import standing
 from memrl.learning.rules import DAY, NEUTRAL, clip, reward_update
+from memrl.project import given
 from memrl.store import Filters
 from memrl.store.ledger import StateRow
 from memrl.views import Learned, Row, pct, plural
@@ -284,6 +285,8 @@ class Curation:
         ids = self.m.store.resolve_all(refs, archived=False)
         if len(ids) < 2:
             raise InvalidInput("a merge needs at least two different episodes")
+        if project is not None:  # read as a capture reads it: 'acme/app/' is 'acme/app'
+            project = given(project, to_file=True) or None
         views = [self.m.get(i) for i in ids]
         rows = self.m.rows(ids)
         episodes = [v.episode for v in views]

@@ -65,7 +65,7 @@ def prepare(
     if session_id and not data.get("session_id"):
         data["session_id"] = session_id
     if fill and isinstance(data.get("project"), str):
-        data["project"] = given(data["project"])
+        data["project"] = given(data["project"], to_file=True)
     if fill and not data.get("project"):
         data["project"] = detect(cwd)
     ep = parse(data)

@@ -25,6 +25,7 @@ from memrl.errors import (
 )
 from memrl.index import Index, IndexRow
 from memrl.intake import check_summary, now_iso
+from memrl.project import given
 from memrl.reading import Reading
 from memrl.store import EpisodeStore, Filters
 from memrl.views import CaptureResult, EpisodeView, SearchResult
@@ -256,6 +257,8 @@ class Memory(Reading):
         for frozen in ("id", "created_at", "schema_version"):
             if getattr(ep, frozen) != getattr(view.episode, frozen):
                 raise InvalidInput(f"{frozen} cannot be changed")
+        if ep.project != view.episode.project:  # read as a capture reads it: 'app/' is 'app'
+            ep = ep.model_copy(update={"project": given(ep.project, to_file=True)})
         check_summary(self.settings, ep.summary)
         return ep
 

@@ -18,16 +18,23 @@ from pathlib import Path
 SESSION_DIR_ENV = "CLAUDE_PROJECT_DIR"  # set by Claude Code: the folder the session was opened in
 DEFAULT = "default"  # the project of a folder whose name cannot name one
 MAX_NAME = 200  # an episode's project is at most this long
+ALL = "*"  # every project, where a project is read from
 
 
-def given(name: str) -> str:
+def given(name: str, *, to_file: bool = False) -> str:
     """A project name as a person or Claude gives it: 'acme/app/' is 'acme/app', and blank
-    is '' (not given); one that is only slashes names none and is refused."""
+    is '' (not given); one that is only slashes names none and is refused. `to_file`: a
+    name to file an episode under, where '*' (every project, to the commands that read)
+    is refused too."""
     from memrl.errors import InvalidInput
 
-    cleaned = name.strip().rstrip("/")
+    cleaned = name.strip().rstrip("/").strip()
     if name.strip() and not cleaned:
         raise InvalidInput("project must name a project, not only '/': e.g. 'acme/app'")
+    if to_file and cleaned == ALL:
+        raise InvalidInput(
+            "'*' means every project and cannot name one: give a name such as 'acme/app'"
+        )
     return cleaned
 
 
@@ -113,7 +120,7 @@ def detect(cwd: Path | str | None = None) -> str:
 def _as_given(found: str) -> str:
     name = given(found)
     controls = any(unicodedata.category(c) == "Cc" for c in name)
-    usable = name and name != "*" and not controls and len(name) <= MAX_NAME
+    usable = name and name != ALL and not controls and len(name) <= MAX_NAME
     return name if usable else DEFAULT
 
 

@@ -1007,6 +1007,20 @@ def test_a_project_given_with_a_trailing_slash_is_that_project_and_a_bare_slash_
     refused = run("capture", "-s", "Tuned the pool", "--project", "/", code=2)
     assert "project must name a project, not only '/'" in refused.stderr
     assert len(json.loads(run("list", "--json").stdout)) == 2
+    # the commands that read take a name as capture files it; '*' is every project
+    for given in ("acme/app/", " acme/app", "acme/\x01app"):
+        listed = json.loads(run("list", "--project", given, "--json").stdout)
+        assert [e["id"] for e in listed] == [out["id"]], given
+        hits = json.loads(run("search", "pool", "--project", given, "--json").stdout)["hits"]
+        assert [h["id"] for h in hits] == [out["id"]], given
+    assert len(json.loads(run("list", "--project", "*", "--json").stdout)) == 2
+    assert "not only '/'" in run("list", "--project", "/", code=2).output
+    # and one to file an episode under is read as capture reads it; '*' names none
+    star = run("capture", "-s", "Tuned the pool", "--project", "*", code=2)
+    assert "'*' means every project and cannot name one" in star.stderr
+    run("edit", out["id"][:8], "--set", "project=acme/api/")
+    assert json.loads(run("show", out["id"][:8], "--json").stdout)["project"] == "acme/api"
+    assert "cannot name one" in run("edit", out["id"][:8], "--set", "project=*", code=2).stderr
 
 
 def test_a_file_whose_id_was_changed_by_hand_is_named_the_same_way_everywhere(data_dir):

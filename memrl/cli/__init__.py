@@ -9,7 +9,7 @@ import typer
 from memrl import __version__
 from memrl.cli import admin, episodes, hook, learn, search, tui
 from memrl.cli import mcp as mcp_cli
-from memrl.cli.common import JsonOpt, guarded, note_unknown_project, open_memory
+from memrl.cli.common import JsonOpt, ProjectOpt, guarded, note_unknown_project, open_memory
 
 app = typer.Typer(
     name="memrl",
@@ -44,7 +44,7 @@ def _root(
 @app.command()
 @guarded
 def review(
-    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    project: str = ProjectOpt,
     print_only: bool = typer.Option(
         False, "--print", help="Print the analysis instead of opening the interactive review."
     ),

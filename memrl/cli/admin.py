@@ -12,6 +12,7 @@ import typer
 
 from memrl.cli.common import (
     JsonOpt,
+    ProjectOpt,
     console,
     err_console,
     fail,
@@ -380,7 +381,7 @@ def export_(
     output: Path = typer.Option(
         None, "--output", "-o", help="Write here instead of stdout ('-' is stdout)."
     ),
-    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    project: str = ProjectOpt,
 ) -> None:
     """Export every episode (and what was learned) as JSON Lines."""
     import json

@@ -32,6 +32,27 @@ _err: Console | None = None
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 
 
+def read_project(value: str | None) -> str | None:
+    """--project of a command that reads, taken as capture files a name ('acme/app/' is
+    'acme/app', terminal controls dropped); '*' or blank is every project."""
+    if value is None:
+        return None
+    from memrl.episode import strip_controls
+    from memrl.errors import InvalidInput
+    from memrl.project import ALL, given
+
+    try:
+        name = given(strip_controls(value))
+    except InvalidInput as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return None if name in ("", ALL) else name
+
+
+ProjectOpt = typer.Option(
+    None, "--project", "-p", help="Only this project ('*': every one).", callback=read_project
+)
+
+
 def console() -> Console:
     global _console
     if _console is None:

@@ -13,6 +13,7 @@ import typer
 
 from memrl.cli.common import (
     JsonOpt,
+    ProjectOpt,
     bar,
     console,
     cut,
@@ -185,7 +186,7 @@ def parse_since(value: str | None) -> float | None:
 @app.command("list")
 @guarded
 def list_(
-    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    project: str = ProjectOpt,
     tag: str = typer.Option(None, "--tag", help="Only episodes with this tag."),
     outcome: Outcome = typer.Option(None, "--outcome", "-o", help="Only this outcome."),
     since: str = typer.Option(None, "--since", help="Created since: 7d, 12h, 2w or a date."),

@@ -12,6 +12,7 @@ import typer
 
 from memrl.cli.common import (
     JsonOpt,
+    ProjectOpt,
     bar,
     change_json,
     console,
@@ -25,6 +26,7 @@ from memrl.cli.common import (
     print_changes,
     print_json,
     print_plot,
+    read_project,
     row_json,
     utility_style,
 )
@@ -154,6 +156,7 @@ def propagate(
         "--project",
         "-p",
         help="Update only this project's episodes (value from others still counts).",
+        callback=read_project,
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would change; change nothing."
@@ -302,7 +305,7 @@ def _plot_curve(curve: list[tuple[float, float]]) -> None:
 @app.command()
 @guarded
 def stats(
-    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    project: str = ProjectOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Totals per project, outcome mix, utility histogram, top episodes, usage."""
@@ -396,7 +399,7 @@ def prune(
     min_utility: float = typer.Option(
         None, "--min-utility", help="Utility below this, 0–1 (default from config)."
     ),
-    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    project: str = ProjectOpt,
     execute: bool = typer.Option(
         False, "--execute", help="Archive the candidates (default: dry run)."
     ),

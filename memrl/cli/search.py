@@ -8,6 +8,7 @@ import typer
 
 from memrl.cli.common import (
     JsonOpt,
+    ProjectOpt,
     console,
     cut,
     guarded,
@@ -35,7 +36,7 @@ def search(
         help="What you are looking for: a task, an error, a path. Quotes are optional.",
     ),
     limit: int = typer.Option(None, "--limit", "-n", min=1, max=100, help="How many results."),
-    project: str = typer.Option(None, "--project", "-p", help="Only this project."),
+    project: str = ProjectOpt,
     explain: bool = typer.Option(
         False, "--explain", help="Show similarity, utility, confidence and score for each hit."
     ),

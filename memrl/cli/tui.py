@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from memrl.cli.common import fail, guarded, open_memory
+from memrl.cli.common import fail, guarded, open_memory, read_project
 
 app = typer.Typer()
 
@@ -21,7 +21,9 @@ def tui(
         help="Open a throwaway store seeded with realistic episodes, feedback and history "
         "(deleted on exit).",
     ),
-    project: str = typer.Option(None, "--project", "-p", help="Start filtered to this project."),
+    project: str = typer.Option(
+        None, "--project", "-p", help="Start filtered to this project.", callback=read_project
+    ),
 ) -> None:
     """Browse, search, rate, edit, merge and prune episodes in a terminal UI."""
     from memrl import config
