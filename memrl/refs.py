@@ -36,14 +36,19 @@ def looks_like_id(query: str) -> bool:
     )
 
 
-def named_episode(memory: Memory, query: str) -> str | None:
+def named_episode(memory: Memory, query: str, several: list[str] | None = None) -> str | None:
     """The episode a search query names by its id or a unique prefix of it (archived ones
-    too), or None: error codes such as "80070005" look like ids and are searched as text."""
+    too), or None: error codes such as "80070005" look like ids and are searched as text.
+    A prefix of several ids names none; they are added to `several`, when given."""
     if not looks_like_id(query):
         return None
     try:
         return memory.resolve(query, archived=None)
-    except (NotFound, Ambiguous):
+    except NotFound:
+        return None
+    except Ambiguous as exc:
+        if several is not None:
+            several += sorted(exc.matches)
         return None
 
 

@@ -412,6 +412,11 @@ def test_searching_for_an_id_points_to_show():
     assert any("memrl show" in w for w in data["warnings"])
     for text in ("1234", "decade"):  # an error code, a word: searched, no pointer
         assert "memrl show" not in run("search", text).output
+    for n in (1, 2):  # two ids that start alike: the prefix names neither, and says so
+        one = {"id": f"ab4d{n}" + "0" * 27, "summary": f"Tuned pool {n}", "project": "acme/web"}
+        assert runner.invoke(app, ["capture", "--from", "-"], input=json.dumps(one)).exit_code == 0
+    said = " ".join(run("search", "ab4d").stderr.split())
+    assert "ab4d starts the ids of 2 episodes (ab4d1000, ab4d2000), so it was searched" in said
 
 
 @pytest.mark.parametrize("width", [60, 80])

@@ -16,6 +16,7 @@ from memrl.cli.common import (
     open_memory,
     outcome_style,
     pct,
+    plural,
     print_json,
     row_json,
     utility_style,
@@ -67,11 +68,18 @@ def search(
     )
     if not result.hits and (unknown := memory.unknown_project(project, "`memrl stats` lists them")):
         result.warnings.append(unknown)
-    if named := named_episode(memory, query):
+    several: list[str] = []
+    if named := named_episode(memory, query, several):
         short = named[:8]
         result.warnings.append(
             f"{query.strip()} is the id of “{memory.rows([named])[named].title}”: "
             f"`memrl show {short}` shows that episode in full"
+        )
+    elif several:
+        shown = ", ".join(i[:8] for i in several[:5]) + (", …" if len(several) > 5 else "")
+        result.warnings.append(
+            f"{query.strip()} starts the ids of {plural(len(several), 'episode')} ({shown}), "
+            "so it was searched as text; `memrl show` opens one given more of its id"
         )
     if as_json:
         print_json(
