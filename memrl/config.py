@@ -48,7 +48,10 @@ def models_dir(root: Path) -> Path:
 
 class _Section(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", use_attribute_docstrings=True, validate_assignment=True
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_assignment=True,
+        allow_inf_nan=False,  # "nan" is refused as not a number, not as "not less than 1"
     )
 
 

@@ -31,6 +31,8 @@ def test_template_lists_every_key_commented(data_dir):
         ("[learning]\ndiscount_factor = 1.0\n", "learning.discount_factor"),
         ("[learning]\nlearning_rate = -0.1\n", "learning.learning_rate"),
         ("[learning]\ndecay_rate = -1\n", "learning.decay_rate"),
+        ("[learning]\nlearning_rate = nan\n", "should be a finite number"),
+        ("[learning]\ndecay_rate = inf\n", "should be a finite number"),
         ("[learning]\nlearnin_rate = 0.2\n", "unknown key 'learning.learnin_rate'"),
         ("[retrieval]\nlimit = 'many'\n", "retrieval.limit"),
         ("[nonsense]\nx = 1\n", "unknown section or key 'nonsense'"),
