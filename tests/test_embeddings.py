@@ -115,8 +115,44 @@ def test_the_compacted_model_keeps_int8_weights_and_the_pinned_vectors(tmp_path)
     ]
     assert floats == []  # no large float32 weight left for the runtime to hold
     kinds = collections.Counter(n.op_type for n in graph.node)
-    # 6 layers × 6 matmuls: five as int8 GEMMs, the feed-forward's second as MatMulNBits
-    assert (kinds["DynamicQuantizeMatMul"], kinds["MatMulNBits"], kinds["MatMul"]) == (30, 6, 12)
+    # 6 layers: 4 int8 GEMMs each (query, key and value as one), one attention operator, and
+    # 2 small float32 products for the feed-forward's outlier channels
+    assert (kinds["DynamicQuantizeMatMul"], kinds["MultiHeadAttention"], kinds["MatMul"]) == (
+        24,
+        6,
+        12,
+    )
+    assert len(graph.node) < 120  # the pinned graph has 385
+
+
+def test_the_compacted_model_reads_the_attention_mask_as_the_pinned_one_does(tmp_path):
+    """memrl embeds one text a run, but the graph keeps its inputs' meaning: padding that the
+    mask hides changes nothing the pinned graph would not change."""
+    folder = bundled.assemble(tmp_path)
+    sessions = [
+        compact._session(path) for path in (bundled.pinned("model.onnx"), folder / "model.onnx")
+    ]
+    feeds = compact._feeds(folder / "tokenizer.json")
+    short, long = feeds[0]["input_ids"][0], feeds[2]["input_ids"][0]
+    ids = np.zeros((2, len(long)), dtype=np.int64)
+    ids[0, : len(short)], ids[1] = short, long
+    mask = (ids != 0).astype(np.int64)
+    batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    pinned, compacted = (s.run(None, batch)[0] for s in sessions)
+    for row in range(2):
+        a, b = (v[row][mask[row] == 1].mean(axis=0) for v in (pinned, compacted))
+        assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) > 0.99
+
+
+def test_a_graph_that_is_not_the_expected_encoder_is_not_compacted(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("input_ids", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Identity", ["input_ids"], ["y"])], "g", [x], [])
+    onnx.save(helper.make_model(graph), str(tmp_path / "other.onnx"))
+    with pytest.raises(ValueError, match="not the expected encoder"):
+        compact.compact(tmp_path / "other.onnx", tmp_path / "out.onnx", tmp_path / "tok.json")
 
 
 @pytest.mark.parametrize("failure", ["raises", "disagrees", "slower"])
@@ -124,7 +160,7 @@ def test_a_model_that_does_not_compact_is_used_as_pinned(tmp_path, monkeypatch, 
 
     if failure == "raises":
 
-        def broken(source, target):
+        def broken(source, target, tokenizer):
             raise RuntimeError("MatMulNBits is not supported by this runtime")
 
         monkeypatch.setattr(compact, "compact", broken)

@@ -41,7 +41,7 @@ FILES = {
     ),
 }
 MANIFEST = "model.json"
-RECIPE = f"int8-gemm-matmulnbits-{compact.BLOCK}"  # a new recipe rebuilds every assembled model
+RECIPE = f"int8-encoder-mha-outliers-{compact.OUTLIERS}"  # a new one rebuilds assembled models
 TOKENIZER_CONFIG = json.dumps({"model_max_length": MAX_LENGTH}) + "\n"
 BUILD_WAIT = 120.0  # seconds a process waits for another one's build of the model
 
@@ -170,7 +170,7 @@ def _build_model(folder: Path) -> None:
     with _scratch(folder, "model.onnx") as tmp:
         check = None
         try:
-            rewritten = compact.compact(source, tmp)
+            rewritten = compact.compact(source, tmp, folder / "tokenizer.json")
             check = compact.verify(source, tmp, folder / "tokenizer.json")
             why = check.problem
         except Exception as exc:  # an older runtime, a missing operator: use the pinned graph
