@@ -311,6 +311,25 @@ def test_a_capture_whose_model_cannot_load_keeps_the_episode_for_memrl_index(fas
     assert fast_memory.search("quokka migration", limit=1).hits[0].id == saved.id
 
 
+def test_a_capture_the_ledger_cannot_record_leaves_no_file_so_its_retry_stores_it_once(
+    fast_memory, monkeypatch
+):
+    """The error asks for a retry: an episode file left behind would be a second copy."""
+    fast_memory.capture(episode(summary="an earlier episode"))
+
+    def locked(rows):
+        raise StoreError("memrl.db stayed locked by another memrl process for 30 s; retry")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(fast_memory.ledger, "upsert_catalog", locked)
+        with pytest.raises(StoreError, match="retry"):
+            fast_memory.capture(episode(summary="quokka migration notes"))
+    assert len(list(fast_memory.root.glob("episodes/*/*.json"))) == 1
+    fast_memory.capture(episode(summary="quokka migration notes"))  # the retry
+    assert len(list(fast_memory.root.glob("episodes/*/*.json"))) == fast_memory.count() == 2
+    assert maintenance.index_report(fast_memory).fresh
+
+
 def test_oversized_summary_names_the_summary_limit(fast_memory):
     with pytest.raises(InvalidInput, match="summary is 1,500,000 characters; the limit is 20,000"):
         fast_memory.capture(episode(summary="x" * 1_500_000))
