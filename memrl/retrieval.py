@@ -216,6 +216,8 @@ def search(
     for n, hit in enumerate(kept):
         hit.rank = n + 1
     hits = kept
+    if not hits and not memory.exists():  # an index, but nothing catalogued: files uncounted?
+        warnings.append(files.empty_store_note(memory.root))
     retrieval_id = None
     if log:  # a search that found nothing too: 'feedback last' must not rate an older one
         try:

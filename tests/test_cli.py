@@ -1039,3 +1039,17 @@ def test_a_file_whose_id_was_changed_by_hand_is_named_the_same_way_everywhere(da
     for args in (["show", "latest"], ["edit", "latest", "--set", "outcome=success"]):
         refused = run(*args, code=1)
         assert told in refused.stderr and "fix the file by hand" in refused.stderr
+
+
+def test_a_deleted_ledger_is_not_taken_for_an_empty_memory(data_dir):
+    """Episode files on disk, nothing catalogued: list and search point to `memrl index`,
+    not to capturing anew."""
+    captured()
+    for path in data_dir.glob("memrl.db*"):
+        path.unlink()
+    told = "no episode is catalogued, but episode files are in"
+    assert told in " ".join(run("list").output.lower().split())
+    found = json.loads(run("search", "open redirect", "--json").stdout)
+    assert found["hits"] == [] and any(told in w for w in found["warnings"])
+    run("index")
+    assert len(json.loads(run("search", "open redirect", "--json").stdout)["hits"]) == 1

@@ -205,7 +205,7 @@ def list_(
 ) -> None:
     """List episodes, newest first. Reads only the catalog: no model, no index."""
     from memrl.reading import ALPHABETICAL
-    from memrl.store import Filters
+    from memrl.store import Filters, files
 
     memory = open_memory()
     filters = Filters(
@@ -223,11 +223,13 @@ def list_(
         print_json([row_json(r) for r in rows])
         return
     if not rows:
-        msg = (
-            "No episodes match."
-            if memory.exists()
-            else "No episodes yet. Capture one: memrl capture --task '…' --summary '…'"
-        )
+        if memory.exists():
+            msg = "No episodes match."
+        elif files.uncatalogued(memory.root):
+            msg = files.empty_store_note(memory.root)
+            msg = msg[0].upper() + msg[1:] + "."
+        else:
+            msg = "No episodes yet. Capture one: memrl capture --task '…' --summary '…'"
         console().print(f"[dim]{msg}[/]")
         return
     from rich.table import Table

@@ -100,7 +100,20 @@ def empty_store_note(root: Path) -> str:
             "nothing is stored yet: a `memrl import` under way stores its first episodes "
             "within a minute; search again then"
         )
+    if uncatalogued(root):
+        return (
+            f"no episode is catalogued, but episode files are in {root / EPISODES} (memrl.db "
+            "deleted? files copied in?): run `memrl index` to read them"
+        )
     return "the memory is empty: capture an episode first"
+
+
+def uncatalogued(root: Path) -> bool:
+    """Is there any episode file on disk? Asked of a store whose catalog holds none."""
+    try:
+        return next((root / EPISODES).glob("*/*.json"), None) is not None
+    except OSError:
+        return False
 
 
 def import_running(root: Path) -> bool:
