@@ -403,7 +403,7 @@ def _restore_untaught(memory: Memory, items: list[tuple[Episode, dict]]) -> int:
     Checked again in the transaction that writes: feedback given meanwhile is never
     overwritten. A store that knows what the file knows takes no write lock at all.
     """
-    items = _untaught(memory, [(ep, learn) for ep, learn in items if _carries(learn)])
+    items = _untaught(memory, items)
     if not items:
         return 0
     with memory.ledger.write() as c:
@@ -413,9 +413,17 @@ def _restore_untaught(memory: Memory, items: list[tuple[Episode, dict]]) -> int:
 
 
 def _untaught(memory: Memory, items: list[tuple[Episode, dict]]) -> list[tuple[Episode, dict]]:
-    """Those of `items` whose episode has learned nothing: default state, no history."""
+    """Those of `items` whose episode has learned nothing (default state, no history) and
+    whose line says more: what it learned, or when it arrived (the clock of its decay,
+    which `memrl index` starts anew for an episode it catalogues without its line)."""
     ids = [ep.id for ep, _l in items]
-    taught = {i for i, state in memory.ledger.states(ids).items() if state != StateRow(i)}
+    states = memory.ledger.states(ids)
+    taught = {i for i, state in states.items() if state != StateRow(i)}
+    taught |= {
+        ep.id
+        for ep, learn in items
+        if not _carries(learn) and learn.get("added_at") in (None, states[ep.id].added_at)
+    }
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
         taught.update(

@@ -413,7 +413,9 @@ def test_an_import_killed_before_its_ledger_write_restores_learning_when_run_aga
     assert _learning(other, ids[0]) == _learning(fast_memory, ids[0])
     assert _learning(other, ids[1]) == own
     assert again.imported == 0 and again.skipped_existing == 3
-    assert again.restored == 1  # ids[2] carries nothing but defaults
+    # ids[2] learned nothing, but when it arrived is its decay's clock: that is given back
+    assert again.restored == 2
+    assert other.ledger.state(ids[2]).added_at == fast_memory.ledger.state(ids[2]).added_at
     assert other.import_(lines).restored == 0
     other.close()
 
