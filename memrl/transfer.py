@@ -29,7 +29,7 @@ from memrl.errors import IndexUnavailable, InvalidInput, MemrlError
 from memrl.index import IndexRow
 from memrl.intake import FUTURE_SLACK, prepare
 from memrl.store import Filters, catalog_row, files
-from memrl.store.ledger import StateRow
+from memrl.store.ledger import CatalogRow, StateRow
 
 if TYPE_CHECKING:
     from memrl.memory import Memory
@@ -272,7 +272,8 @@ def _import(
         if result.errors:
             return  # all or nothing: fix the file, then import again
 
-        existing = set(memory.ledger.catalog_many(list(archived)))
+        catalogued = memory.ledger.catalog_many(list(archived))
+        existing = set(catalogued)
         result.skipped_existing += len(existing)
         total = sum(1 for i, arch in archived.items() if not arch and i not in existing)
         records = (json.loads(text) for text in spool)
@@ -284,7 +285,7 @@ def _import(
             # Only what a line gives can differ: the date (or project) an import fills in for
             # a line without one is this import's, not the file's.
             again = [(ep, given) for ep, _l, given in chunk if ep.id in existing]
-            result.differing += _differing(memory, again)
+            result.differing += _differing(memory, again, archived, catalogued)
             new = [(ep, learn, archived[ep.id]) for ep, learn, _g in chunk if ep.id not in existing]
             if not new:
                 continue
@@ -312,11 +313,20 @@ def _import(
             memory.learning.propagate()
 
 
-def _differing(memory: Memory, episodes: list[tuple[Episode, list[str]]]) -> list[str]:
+def _differing(
+    memory: Memory,
+    episodes: list[tuple[Episode, list[str]]],
+    archived: dict[str, bool],
+    catalogued: dict[str, CatalogRow],
+) -> list[str]:
     """The ids of `episodes` whose stored copy holds something else in the fields their line
-    gives (updated_at aside)."""
+    gives (updated_at aside), or is archived where the line's is live or the other way round
+    (an episode merged away since, say)."""
     out = []
     for ep, given in episodes:
+        if bool(catalogued[ep.id].archived) != archived[ep.id]:
+            out.append(ep.id)
+            continue
         try:
             stored = memory.store.load(ep.id)
         except MemrlError:

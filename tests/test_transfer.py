@@ -708,3 +708,24 @@ def test_a_line_last_used_in_the_future_is_counted_as_dated_ahead(tmp_path):
     result = memory.import_([json.dumps(soon), json.dumps(later)])
     assert result.imported == 2 and result.dated_ahead == 1
     memory.close()
+
+
+def test_an_import_names_episodes_present_whose_archived_state_differs(fast_memory, tmp_path):
+    """Two episodes imported, then merged where they came from: importing that store again
+    keeps the live originals, and says they differ from the file (archived there)."""
+    from memrl.memory import Memory
+
+    a, b = (
+        fast_memory.capture(episode(summary=f"Fixed the cache invalidation in {name}")).episode.id
+        for name in ("alpha", "beta")
+    )
+    before = [json.dumps(item) for item in fast_memory.export()]
+    fast_memory.curation.merge(fast_memory.curation.merge_plan([a, b]))
+    after = [json.dumps(item) for item in fast_memory.export()]
+
+    other = Memory(tmp_path / "other", embedder=HashEmbedder())
+    other.import_(before)
+    again = other.import_(after)
+    assert again.imported == 1 and sorted(again.differing) == sorted([a, b])
+    assert other.count() == 3  # the stored copies are kept, and said to differ
+    other.close()

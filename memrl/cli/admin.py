@@ -513,8 +513,8 @@ def import_(
             note(
                 f"{plural(n, 'episode')} already present ({shown}{rest}) "
                 f"{'differs' if one else 'differ'} from the file; the stored "
-                f"{'one is' if one else 'ones are'} kept (`memrl show <id>` shows one, "
-                "`memrl edit <id>` changes it)."
+                f"{'one is' if one else 'ones are'} kept (`memrl show <id>` shows one; "
+                "`memrl edit`, `archive` or `restore` changes it)."
             )
         if result.dated_ahead:
             note(
