@@ -644,6 +644,27 @@ def test_the_background_finish_compacts_what_waits(data_dir: Path) -> None:
     memory.close()
 
 
+def test_work_a_killed_finisher_had_taken_is_done_by_the_next(data_dir: Path) -> None:
+    memory = Memory(data_dir, embedder=HashEmbedder())
+    memory.capture(episode(task="Tune the retry policy", project="acme/app"))
+    first, second = (
+        memory.prepare(episode(task=task, project="acme/app"))
+        for task in ("Fix the flaky upload test", "Pin the numpy version")
+    )
+    memory.store.save([first, second])  # as hooks save them, leaving the index to the finish
+    memory.close()
+
+    finishing.enqueue(data_dir, finishing.Jobs(index=[first.id]))
+    jobs, _paths = finishing.take(data_dir)  # a finisher takes it, and is killed: no `done`
+    assert jobs.index == [first.id]
+    finishing.enqueue(data_dir, finishing.Jobs(index=[second.id]))  # the next session's
+    assert finishing.main() == 0
+    memory = Memory(data_dir, embedder=HashEmbedder())
+    assert {first.id, second.id} <= set(memory.index.hashes())
+    assert not list((data_dir / finishing.QUEUE).glob("*.json"))
+    memory.close()
+
+
 @pytest.mark.parametrize("event", list(hooks.EVENTS))
 @pytest.mark.parametrize("raw", ["not json at all", "", "[1, 2]", "\x00\xff"])
 def test_garbage_input_exits_0_with_one_line(data_dir: Path, event: str, raw: str) -> None:

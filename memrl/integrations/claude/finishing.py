@@ -95,14 +95,16 @@ def enqueue(root: Path, jobs: Jobs) -> Path:
     return path
 
 
-def take(root: Path) -> Jobs:
-    """Every job queued now, merged, and removed from the queue."""
-    jobs = Jobs()
+def take(root: Path) -> tuple[Jobs, list[Path]]:
+    """Every job queued now, merged, and the files they were read from: those are removed
+    once the work is done (`done`), so that a finisher killed meanwhile leaves them to the
+    next one. Each step can be done twice: an episode indexed as it is on disk, one archived
+    only while live, value spread to the same fixed point."""
+    jobs, paths = Jobs(), []
     folder = root / QUEUE
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            path.unlink()
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as exc:
@@ -110,7 +112,13 @@ def take(root: Path) -> Jobs:
             path.unlink(missing_ok=True)
             continue
         jobs.add(Jobs(**{k: list(data.get(k) or []) for k in ("index", "archive", "spread")}))
-    return jobs
+        paths.append(path)
+    return jobs, paths
+
+
+def done(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _lock(root: Path, timeout: float) -> Any:
@@ -192,7 +200,8 @@ def main() -> int:
             except Timeout:  # another finisher runs and will take what is queued
                 return 0
             try:
-                while jobs := take(root):
+                while (taken := take(root))[1]:
+                    jobs, paths = taken
                     started = time.perf_counter()
                     try:
                         note = finish(memory, jobs)
@@ -201,6 +210,7 @@ def main() -> int:
                         log(f"finish -: {note} ({time.perf_counter() - started:.2f} s)")
                     except Exception as exc:  # the next batch may still succeed
                         hooks.fail("finish", "-", exc, sys.stderr)
+                    done(paths)  # tried: a job that fails is not tried again forever
             finally:
                 lock.release()
             if not any((root / QUEUE).glob("*.json")):
