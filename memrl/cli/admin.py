@@ -400,9 +400,16 @@ def export_(
 
     def left_out() -> None:
         if skipped:
+            one = len(skipped) == 1
             note(
-                f"{plural(len(skipped), 'episode')} left out: its file no longer holds a valid "
-                "episode (fix it, then export again; `memrl status` lists it): "
+                f"{plural(len(skipped), 'episode')} left out: "
+                + (
+                    "its file no longer holds a valid episode (fix it, then export again; "
+                    "`memrl status` lists it): "
+                    if one
+                    else "their files no longer hold valid episodes (fix them, then export "
+                    "again; `memrl status` lists them): "
+                )
                 + "; ".join(skipped[:5])
             )
             raise typer.Exit(1)
