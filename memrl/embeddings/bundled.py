@@ -170,11 +170,11 @@ def _build_model(folder: Path) -> None:
     with _scratch(folder, "model.onnx") as tmp:
         check = None
         try:
-            rewritten = compact.compact(source, tmp, folder / "tokenizer.json")
+            kept_int8 = compact.compact(source, tmp, folder / "tokenizer.json")
             check = compact.verify(source, tmp, folder / "tokenizer.json")
             why = check.problem
         except Exception as exc:  # an older runtime, a missing operator: use the pinned graph
-            rewritten, why = 0, f"{type(exc).__name__}: {exc}"
+            kept_int8, why = 0, f"{type(exc).__name__}: {exc}"
         if why:
             shutil.copyfile(source, tmp)
         about = {
@@ -182,7 +182,7 @@ def _build_model(folder: Path) -> None:
             "recipe": RECIPE,
             "sha256": sha256(tmp),
             "compacted": not why,
-            "rewritten_nodes": 0 if why else rewritten,
+            "int8_weights": 0 if why else kept_int8,
             "runtime": _runtime(),
         }
         if check is not None:
