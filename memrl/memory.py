@@ -263,10 +263,7 @@ class Memory(Reading):
             if getattr(ep, frozen) != getattr(view.episode, frozen):
                 raise InvalidInput(f"{frozen} cannot be changed")
         if ep.project != view.episode.project:  # read as a capture reads it: 'app/' is 'app'
-            project = given(ep.project, to_file=True)
-            if not project:
-                raise InvalidInput("project cannot be left empty: give a name such as 'acme/app'")
-            ep = ep.model_copy(update={"project": project})
+            ep = ep.model_copy(update={"project": given(ep.project, to_file=True)})
         check_summary(self.settings, ep.summary)
         return ep
 
