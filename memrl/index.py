@@ -188,10 +188,18 @@ def _guarded(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class Index:
-    def __init__(self, folder: Path, model_id: str, dim_hint: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        model_id: str,
+        dim_hint: int | Callable[[], int | None] | None = None,
+    ) -> None:
+        """`dim_hint`: the model's dimension, or how to learn it when an index is first
+        judged against the model (asking may load the model: a capture reads the table's
+        version before its model has loaded)."""
         self.folder = folder
         self.model_id = model_id
-        self.dim_hint = dim_hint
+        self._dim_hint = dim_hint
         self._db: Any = None
         self._table: Any = None
         self._file_lock: Any = None
@@ -260,7 +268,7 @@ class Index:
             return False
 
     def _mismatch(self, model: str | None, dim: int) -> str | None:
-        want_dim = self.dim_hint
+        want_dim = self._dim_hint() if callable(self._dim_hint) else self._dim_hint
         if model == self.model_id and (not want_dim or dim == want_dim):
             return None
         return (

@@ -73,7 +73,8 @@ class Memory(Reading):
     @property
     def index(self) -> Index:
         if self._index is None:
-            dim = self._embedder.dim if self._embedder is not None else None
+            embedder = self._embedder
+            dim = (lambda: embedder.dim) if embedder is not None else None
             self._index = Index(self.root / "vectors", self.model_id, dim)
         return self._index
 
