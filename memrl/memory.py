@@ -174,12 +174,7 @@ class Memory(Reading):
         # The text is embedded while the file is written and synced.
         embedding = background.submit(self.embedder.embed, [ep.embedding_text()])
         unseen_at = self.index.version()  # before the file: no other process knows of it
-        try:
-            self.store.save([ep])
-        except MemrlError:  # not catalogued (a locked, full or damaged ledger): not kept
-            # either, so that the retry the error asks for does not store it twice
-            self.store.path_for(ep).unlink(missing_ok=True)
-            raise
+        self.store.save([ep])  # or nothing, if the ledger cannot record it
         try:
             vector = embedding.result()[0]
         except ModelUnavailable as exc:

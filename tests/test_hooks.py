@@ -334,6 +334,26 @@ def test_session_end_captures_the_bugfix_fixture(fast_memory: Memory) -> None:
     assert hits and hits[0].id == episode_id  # indexed and searchable
 
 
+def test_a_session_end_the_ledger_cannot_record_leaves_no_file_so_its_retry_stores_one(
+    fast_memory: Memory, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memrl.errors import StoreError
+    from memrl.store.ledger import Ledger
+
+    def locked(self: Ledger, rows: Any) -> None:
+        raise StoreError("memrl.db stayed locked by another memrl process for 30 s; retry")
+
+    session = "5d1c0a7e-2f3b-4c8d-9e10-112233445566"
+    with monkeypatch.context() as mp:
+        mp.setattr(Ledger, "upsert_catalog", locked)
+        assert end(session, FIXTURES / "bugfix.jsonl")[0] == 0  # a hook never fails Claude
+    assert "stayed locked" in _logged(data_dir)
+    assert not list(data_dir.glob("episodes/*/*.json"))
+    assert end(session, FIXTURES / "bugfix.jsonl")[0] == 0  # the next hook of the session
+    assert len(hook_episodes(fast_memory, session)) == 1
+    assert len(list(data_dir.glob("episodes/*/*.json"))) == 1
+
+
 def test_the_log_says_when_a_transcript_was_not_read_whole(
     fast_memory: Memory, tmp_path: Path
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from memrl.episode import MIN_PREFIX, TOO_DEEP, Episode, parse
-from memrl.errors import Ambiguous, CorruptFile, InvalidInput, NotFound, StoreError
+from memrl.errors import Ambiguous, CorruptFile, InvalidInput, MemrlError, NotFound, StoreError
 from memrl.store import files
 from memrl.store.ledger import PREFIX_MATCHES, SUMMARY_CHARS, CatalogRow, Ledger, tags_field
 
@@ -94,18 +94,26 @@ class EpisodeStore:
     # writing --------------------------------------------------------------------
 
     def save(self, episodes: Sequence[Episode], *, durable: bool = True) -> list[CatalogRow]:
-        """Write episode files atomically, then record them in the catalog."""
-        rows = []
-        for ep in episodes:
-            archived = False
-            existing = self.ledger.catalog(ep.id) if len(episodes) == 1 else None
-            if existing is not None:
-                archived = bool(existing.archived)
-            files.atomic_write_text(
-                self.path_for(ep, archived=archived), ep.to_json(), durable=durable
-            )
-            rows.append(catalog_row(self.root, ep, archived=archived))
-        self.ledger.upsert_catalog(rows)
+        """Write episode files atomically, then record them in the catalog. A file this
+        call made is removed again when the catalog cannot record it (a locked, full or
+        damaged ledger): the retry the error asks for must not find a second copy."""
+        rows, made = [], []
+        try:
+            for ep in episodes:
+                archived = False
+                existing = self.ledger.catalog(ep.id) if len(episodes) == 1 else None
+                if existing is not None:
+                    archived = bool(existing.archived)
+                path = self.path_for(ep, archived=archived)
+                if not path.exists():
+                    made.append(path)
+                files.atomic_write_text(path, ep.to_json(), durable=durable)
+                rows.append(catalog_row(self.root, ep, archived=archived))
+            self.ledger.upsert_catalog(rows)
+        except MemrlError:
+            for path in made:
+                path.unlink(missing_ok=True)
+            raise
         return rows
 
     @contextmanager
