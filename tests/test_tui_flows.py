@@ -1755,8 +1755,12 @@ async def test_a_finished_review_sums_up_what_was_done(data_dir: Path) -> None:
         assert status == "review finished: 3 findings — 3 skipped; nothing was changed"
         await keys(pilot, "P", "enter", "y")  # a prune from the end is no answer, but a change
         assert app.screen is screen and "(u undoes)" in notices(app)[-1]
-        assert screen.summary()[1] == "3 skipped; no finding was changed"
+        status = str(screen.query_one("#review-finding", Static).render())
+        assert status == "review finished: 3 findings — 3 skipped; then the prune of 2 episodes"
+        assert "come back next time" not in screen.query_one("#review-done", Markdown).source
         await keys(pilot, "u")  # the prune, undone
+        status = str(screen.query_one("#review-finding", Static).render())
+        assert status == "review finished: 3 findings — 3 skipped; nothing was changed"
         await keys(pilot, "u", "u", "u")
         await keys(pilot, "k")
         await keys(pilot, "k")

@@ -31,6 +31,10 @@ class UndoStack:
     def pop(self) -> Undo | None:
         return self._items.pop() if self._items else None
 
+    def since(self, seq: int) -> list[Undo]:
+        """Those pushed after the `seq`-th and still here (not undone), oldest first."""
+        return [item for item in self._items if item.seq > seq]
+
     def peek(self) -> Undo | None:
         """What `u` would undo next."""
         return self._items[-1] if self._items else None

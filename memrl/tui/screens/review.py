@@ -194,18 +194,22 @@ class ReviewScreen(MemrlScreen[None]):
         return finding, live
 
     def summary(self) -> tuple[str, str]:
-        """("11 findings", "1 merged, 2 kept apart, 8 skipped"): what the answers so far did."""
+        """("11 findings", "1 merged, 2 kept apart, 8 skipped"): what the answers so far did,
+        then any change made here that is no answer and not undone (a prune from the end)."""
         counts = {answer: 0 for answer in ANSWERS}
         for step in self.steps:
             counts[step.answer] += step.count
         done = ", ".join(f"{n:,} {answer}" for answer, n in counts.items() if n)
-        if counts["skipped"] == self.seen:
-            # a prune from the end of the review is a change too, though no answer
-            answers = sum(step.undo is not None for step in self.steps)
-            other = self.app.undo_stack.pushed - self.opened_at > answers
-            done = (done + "; " if done else "") + (
-                "no finding was changed" if other else "nothing was changed"
-            )
+        answers = [step.undo for step in self.steps]
+        other = [
+            u
+            for u in self.app.undo_stack.since(self.opened_at)
+            if all(u is not answer for answer in answers)
+        ]
+        if counts["skipped"] == self.seen and not other:
+            done = (done + "; " if done else "") + "nothing was changed"
+        if other:
+            done += "; then the " + ", the ".join(u.label for u in other)
         return plural(len(self.findings), "finding"), done
 
     @property
@@ -237,7 +241,11 @@ class ReviewScreen(MemrlScreen[None]):
             return
         found, summary = self.summary()
         self._status(f"review finished: {found} — {summary}")
-        later = " Skipped ones come back next time." if "skipped" in summary else ""
+        later = (
+            " Skipped ones come back next time."
+            if "skipped" in summary and "; then" not in summary
+            else ""
+        )
         done.update(
             f"## Review done\n\n{found}: {summary}.{later} **u** steps back through the answers. "
             + prune
@@ -251,6 +259,8 @@ class ReviewScreen(MemrlScreen[None]):
             detail.refresh_episode()
         if (finding := self.current) is not None and self.loaded:
             self._show_finding(finding)
+        elif self.loaded:  # at the end: a prune made from here, or its undo, is said there
+            self._show_done()
 
     def _next(self, answer: str, undo: Undo | None = None, count: int = 1) -> None:
         self.steps.append(Step(self.position, answer, undo, count))
