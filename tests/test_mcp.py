@@ -1581,3 +1581,18 @@ def test_a_reply_names_the_same_whole_percentage_as_the_command_line():
     for utility in (0.5949, 0.594999, 0.595, 0.4951, 0.735, 0.0049, 0.25, 1.0):
         assert render.p(convert.pct(utility)) == pct(utility), utility
     assert pct(0.5949) == "59%" and pct(0.735) == "74%"
+
+
+async def test_episode_files_not_catalogued_point_to_memrl_index(server, memory):
+    """Files copied in by hand (or a deleted memrl.db): not an empty memory."""
+    from memrl.episode import parse
+
+    ep = parse({"summary": "Fixed the open redirect", "project": "acme/app"})
+    folder = memory.root / "episodes" / ep.day()
+    folder.mkdir(parents=True)
+    (folder / f"{ep.id}.json").write_text(ep.to_json())
+    async with Client(server) as client:
+        listed, _ = await ok(client, "memrl_retrieve", all=True)
+        found, _ = await ok(client, "memrl_retrieve", query="open redirect")
+    for reply in (listed, found):
+        assert any("run `memrl index` to read them" in w for w in reply["warnings"]), reply

@@ -171,5 +171,9 @@ def listing(
     out.page, out.offset, out.total = page, offset, total
     out.has_more = offset + len(rows) < total
     if not total:
-        out.warnings += convert.unknown_project(memory, project, "leave project out to list all")
+        out.warnings += (
+            convert.unknown_project(memory, project, "leave project out to list all")
+            if memory.exists()
+            else [files.empty_store_note(memory.root)]
+        )
     return out
