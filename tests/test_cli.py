@@ -866,18 +866,22 @@ def test_search_with_a_model_path_that_is_no_folder_names_it_not_the_index(monke
     captured()
     monkeypatch.setenv("MEMRL_EMBEDDING_MODEL_PATH", str(tmp_path / "nonexist"))
     result = runner.invoke(app, ["search", "redirect"])
-    assert result.exit_code == 6 and "is not a folder" in result.output
+    assert result.exit_code == 6 and "nonexist does not exist" in result.output
     assert "--rebuild" not in result.output
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("MEMRL_EMBEDDING_MODEL_PATH", str(tmp_path / "a-file"))
+    result = runner.invoke(app, ["search", "redirect"])
+    assert result.exit_code == 6 and "a-file is not a folder" in result.output
 
 
 def test_status_with_a_model_path_that_is_no_folder_names_it_not_a_rebuild(monkeypatch, tmp_path):
     captured()
     monkeypatch.setenv("MEMRL_EMBEDDING_MODEL_PATH", str(tmp_path / "nonexist"))
     result = runner.invoke(app, ["status"])
-    assert result.exit_code == 1 and "is not a folder" in result.output
+    assert result.exit_code == 1 and "does not exist" in result.output
     assert "fix the model, then `memrl index" in " ".join(result.output.split())
     report = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
-    assert "is not a folder" in report["model_problem"]
+    assert "does not exist" in report["model_problem"]
     monkeypatch.delenv("MEMRL_EMBEDDING_MODEL_PATH")
     report = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     assert report["model_problem"] is None and report["index"]["fresh"]

@@ -280,8 +280,10 @@ def check_local(path: Path) -> None:
     Cheap (no model is loaded): a search checks it before blaming the index's model."""
     if not path.is_dir():
         raise ModelUnavailable(
-            f"embedding.model_path {path} is not a folder. Point it at a folder with "
-            "model.onnx and tokenizer.json, or clear it to use the bundled model."
+            f"embedding.model_path {path} "
+            + ("is not a folder" if path.exists() else "does not exist")
+            + ". Point it at a folder with model.onnx and tokenizer.json, or clear it to use "
+            "the bundled model."
         )
     missing = missing_files(path)
     if missing:
