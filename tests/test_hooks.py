@@ -354,6 +354,20 @@ def test_a_session_end_the_ledger_cannot_record_leaves_no_file_so_its_retry_stor
     assert len(list(data_dir.glob("episodes/*/*.json"))) == 1
 
 
+def test_session_start_starts_a_finisher_for_work_left_queued(
+    fast_memory: Memory, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[bool] = []
+    monkeypatch.setattr(finishing, "spawn", lambda: started.append(True))
+    payload = {"session_id": "s1", "cwd": str(tmp_path), "hook_event_name": "SessionStart"}
+    assert call("session-start", payload, background=True)[0] == 0
+    assert started == []  # nothing queued: nothing to start
+    finishing.enqueue(data_dir, finishing.Jobs(index=["0" * 32]))  # its finisher was killed
+    assert call("session-start", payload, background=True)[0] == 0
+    assert started == [True]
+    assert "started a finisher for the queued index work" in _logged(data_dir)
+
+
 def test_the_log_says_when_a_transcript_was_not_read_whole(
     fast_memory: Memory, tmp_path: Path
 ) -> None:

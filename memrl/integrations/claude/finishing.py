@@ -79,6 +79,22 @@ def dispatch(root: Path, jobs: Jobs, background: bool) -> str:
         memory.close()
 
 
+def resume() -> str:
+    """Start a finisher for work left queued (its finisher killed, say) when none runs: a
+    new session should not wait for another session's end to get it indexed."""
+    from memrl import config
+
+    root = config.data_dir()
+    folder = root / QUEUE
+    if not folder.is_dir() or not any(folder.glob("*.json")) or running(root):
+        return ""
+    try:
+        spawn()
+    except OSError as exc:
+        return f"; could not start a finisher for the queued index work ({exc})"
+    return "; started a finisher for the queued index work"
+
+
 def enqueue(root: Path, jobs: Jobs) -> Path:
     """Write the job atomically where the finisher looks for it."""
     folder = root / QUEUE

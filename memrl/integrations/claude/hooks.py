@@ -162,6 +162,10 @@ def run(
             if text:
                 stdout.write(text + "\n")
                 stdout.flush()
+            if background:
+                from memrl.integrations.claude import finishing
+
+                note += finishing.resume()
         else:
             from memrl.integrations.claude.checkpoint import record
 
