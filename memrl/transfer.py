@@ -54,6 +54,9 @@ class ImportResult:
     # Episodes already present whose stored copy differs from the file's: the stored one is
     # kept, as it may hold edits made since the export.
     differing: list[str] = field(default_factory=list)
+    # Episodes live here that the file has archived (merged or pruned where it came from):
+    # kept live, so search may show them beside the episode that replaced them there.
+    archived_in_file: list[str] = field(default_factory=list)
 
 
 def export(
@@ -285,7 +288,9 @@ def _import(
             # Only what a line gives can differ: the date (or project) an import fills in for
             # a line without one is this import's, not the file's.
             again = [(ep, given) for ep, _l, given in chunk if ep.id in existing]
-            result.differing += _differing(memory, again, archived, catalogued)
+            differing = _differing(memory, again, archived, catalogued)
+            result.archived_in_file += [i for i in differing if archived[i]]
+            result.differing += [i for i in differing if not archived[i]]
             new = [(ep, learn, archived[ep.id]) for ep, learn, _g in chunk if ep.id not in existing]
             if not new:
                 continue

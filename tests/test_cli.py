@@ -1057,3 +1057,18 @@ def test_a_deleted_ledger_is_not_taken_for_an_empty_memory(data_dir):
     assert found["hits"] == [] and any(told in w for w in found["warnings"])
     run("index")
     assert len(json.loads(run("search", "open redirect", "--json").stdout)["hits"]) == 1
+
+
+def test_import_names_episodes_live_here_that_the_file_merged_away(tmp_path, monkeypatch):
+    a, b = (
+        json.loads(run("capture", "-s", f"Fixed cache invalidation in {n}", "--json").stdout)["id"]
+        for n in ("alpha", "beta")
+    )
+    run("export", "-o", str(tmp_path / "base.jsonl"))
+    run("merge", a[:8], b[:8], "--summary", "Fixed cache invalidation")
+    run("export", "-o", str(tmp_path / "after.jsonl"))
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "copy"))
+    run("import", str(tmp_path / "base.jsonl"))
+    said = " ".join(run("import", str(tmp_path / "after.jsonl")).stderr.split())
+    assert "2 episodes live here are archived in the file (merged or pruned" in said
+    assert f"`memrl archive {a[:8]} {b[:8]}`" in said or f"`memrl archive {b[:8]} {a[:8]}`" in said

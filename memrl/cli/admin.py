@@ -484,6 +484,7 @@ def import_(
                 "indexed_present": result.indexed_present,
                 "dated_ahead": result.dated_ahead,
                 "differing": result.differing,
+                "archived_in_file": result.archived_in_file,
                 "index_problem": result.index_problem,
                 "errors": result.errors,
             }
@@ -522,6 +523,15 @@ def import_(
                 f"{'differs' if one else 'differ'} from the file; the stored "
                 f"{'one is' if one else 'ones are'} kept (`memrl show <id>` shows one; "
                 "`memrl edit`, `archive` or `restore` changes it)."
+            )
+        if result.archived_in_file:
+            n = len(result.archived_in_file)
+            ids = " ".join(i[:8] for i in result.archived_in_file[:10])
+            rest = f" and {n - 10} more" if n > 10 else ""
+            note(
+                f"{plural(n, 'episode')} live here {'is' if n == 1 else 'are'} archived in the "
+                f"file (merged or pruned where it was exported): {ids}{rest}. They stay live, "
+                f"beside what replaced them there; `memrl archive {ids}` archives them here too."
             )
         if result.dated_ahead:
             note(
