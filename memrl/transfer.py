@@ -288,9 +288,7 @@ def _import(
             # Only what a line gives can differ: the date (or project) an import fills in for
             # a line without one is this import's, not the file's.
             again = [(ep, given) for ep, _l, given in chunk if ep.id in existing]
-            differing = _differing(memory, again, archived, catalogued)
-            result.archived_in_file += [i for i in differing if archived[i]]
-            result.differing += [i for i in differing if not archived[i]]
+            _differing(memory, again, archived, catalogued, result)
             new = [(ep, learn, archived[ep.id]) for ep, learn, _g in chunk if ep.id not in existing]
             if not new:
                 continue
@@ -323,14 +321,15 @@ def _differing(
     episodes: list[tuple[Episode, list[str]]],
     archived: dict[str, bool],
     catalogued: dict[str, CatalogRow],
-) -> list[str]:
-    """The ids of `episodes` whose stored copy holds something else in the fields their line
-    gives (updated_at aside), or is archived where the line's is live or the other way round
-    (an episode merged away since, say)."""
-    out = []
+    result: ImportResult,
+) -> None:
+    """Note in `result` those of `episodes` live here that the file has archived, and those
+    whose stored copy is archived where the line's is live, or holds something else in the
+    fields their line gives (updated_at aside)."""
     for ep, given in episodes:
-        if bool(catalogued[ep.id].archived) != archived[ep.id]:
-            out.append(ep.id)
+        here = bool(catalogued[ep.id].archived)
+        if here != archived[ep.id]:
+            (result.differing if here else result.archived_in_file).append(ep.id)
             continue
         try:
             stored = memory.store.load(ep.id)
@@ -338,8 +337,7 @@ def _differing(
             continue  # unreadable: `memrl status` names it
         fields = set(given) - {"updated_at"}
         if stored.model_dump(include=fields) != ep.model_dump(include=fields):
-            out.append(ep.id)
-    return out
+            result.differing.append(ep.id)
 
 
 def _index_present(memory: Memory, ids: set[str]) -> int:

@@ -729,4 +729,9 @@ def test_an_import_names_episodes_present_whose_archived_state_differs(fast_memo
     assert again.imported == 1 and sorted(again.archived_in_file) == sorted([a, b])
     assert again.differing == []
     assert other.count() == 3  # the stored copies are kept, and said to differ
+    # archived in both, but edited here: it differs; it is not "live here"
+    other.archive([a, b])
+    other.update(a, {"summary": "Edited here after archiving"}, archived=True)
+    last = other.import_(after)
+    assert last.archived_in_file == [] and last.differing == [a]
     other.close()
