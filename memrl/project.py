@@ -38,6 +38,16 @@ def given(name: str, *, to_file: bool = False) -> str:
     return cleaned
 
 
+def read(name: str) -> str | None:
+    """A project to read episodes from, as given, taken as a stored episode's name is
+    ('acme/app/' is 'acme/app', terminal controls dropped); None, every project, for '*'
+    or a blank one."""
+    from memrl.episode import strip_controls
+
+    cleaned = given(strip_controls(name))
+    return None if cleaned in ("", ALL) else cleaned
+
+
 def git_root(start: Path) -> Path | None:
     start = start.resolve()
     for folder in (start, *start.parents):

@@ -33,19 +33,16 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instea
 
 
 def read_project(value: str | None) -> str | None:
-    """--project of a command that reads, taken as capture files a name ('acme/app/' is
-    'acme/app', terminal controls dropped); '*' or blank is every project."""
+    """--project of a command that reads (`memrl.project.read`): None is every project."""
     if value is None:
         return None
-    from memrl.episode import strip_controls
+    from memrl import project
     from memrl.errors import InvalidInput
-    from memrl.project import ALL, given
 
     try:
-        name = given(strip_controls(value))
+        return project.read(value)
     except InvalidInput as exc:
         raise typer.BadParameter(str(exc)) from None
-    return None if name in ("", ALL) else name
 
 
 ProjectOpt = typer.Option(

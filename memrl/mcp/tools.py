@@ -27,7 +27,7 @@ from memrl.errors import MemrlError
 from memrl.mcp import actions, models, render, retrieve
 from memrl.mcp.backend import Backend
 from memrl.memory import Memory
-from memrl.project import MAX_NAME, given
+from memrl.project import ALL, MAX_NAME, given
 from memrl.retrieval import MAX_QUERY_CHARS
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def result(model: BaseModel, text: str) -> CallToolResult:
 
 def every_project(value: str | None) -> str | None:
     """A project to read from: '*' (every project) is the same as leaving it out."""
-    return None if value == "*" else value
+    return None if value == ALL else value
 
 
 def clean_project(value: str | None, *, named: bool = False) -> str | None:
