@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from memrl.learning.rules import DAY
 from memrl.views import EpisodeView, Learned, ago, pct, points
 
 OUTCOME_STYLE = {"success": "green", "partial": "yellow", "failure": "red", "unknown": "dim"}
@@ -137,7 +138,7 @@ def episode_text(view: EpisodeView, now: float) -> RenderableType:
     )
     if learned.last_used_at:
         used += f" · last used {ago(learned.last_used_at, now)}"
-    if learned.arrived_at - created >= 86400:  # captured later than its work was done
+    if learned.arrived_at - created >= DAY:  # captured later than its work was done
         used += f" · in this store since {day(learned.arrived_at)} ({ago(learned.arrived_at, now)})"
     parts += [Text("Learned", style="markdown.h3"), BLANK, learned_line(learned), BLANK]
     parts.append(Text(used))

@@ -68,7 +68,7 @@ class BrowseScreen(EpisodeActions):
         self._notices = {"index": "", "corrupt": ""}  # the banner's lines
         self._projects: list[tuple[str, int]] = []
         self._total = 0  # live episodes, whatever the filters
-        self._archived = 0  # archived episodes, whatever the filters
+        self._archived = 0  # archived episodes, counted only when none is live
         self.empty = False  # nothing live in the store: the page says how to fill it
         self.show_archived = False  # A: the archived episodes listed, not the live ones
 

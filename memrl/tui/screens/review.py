@@ -200,12 +200,7 @@ class ReviewScreen(MemrlScreen[None]):
         for step in self.steps:
             counts[step.answer] += step.count
         done = ", ".join(f"{n:,} {answer}" for answer, n in counts.items() if n)
-        answers = [step.undo for step in self.steps]
-        other = [
-            u
-            for u in self.app.undo_stack.since(self.opened_at)
-            if all(u is not answer for answer in answers)
-        ]
+        other = self._others()
         if counts["skipped"] == self.seen and not other:
             done = (done + "; " if done else "") + "nothing was changed"
         if other:
@@ -243,7 +238,7 @@ class ReviewScreen(MemrlScreen[None]):
         self._status(f"review finished: {found} — {summary}")
         later = (
             " Skipped ones come back next time."
-            if "skipped" in summary and "; then" not in summary
+            if "skipped" in summary and not self._others()
             else ""
         )
         done.update(
@@ -299,13 +294,20 @@ class ReviewScreen(MemrlScreen[None]):
             self.app.write(job, lambda _ok, _undo: self.undoing.remove(job))
         self.run_worker(self.show_current(), group="review-show", exclusive=True)
 
+    def _others(self) -> list[Undo]:
+        """The changes made since the review opened that are none of its answers (a prune
+        from its end), oldest first, while they are not undone."""
+        ours = [step.undo for step in self.steps]
+        return [
+            u for u in self.app.undo_stack.since(self.opened_at) if all(u is not o for o in ours)
+        ]
+
     def _changed_since(self) -> bool:
         """Is the last change made here, or on its way, none of this review's answers?"""
         if any(job not in self.undoing for job in self.app.pending):
             return True
-        last = self.app.undo_stack.peek()
-        ours = [step.undo for step in self.steps]
-        return last is not None and last.seq > self.opened_at and all(u is not last for u in ours)
+        others = self._others()
+        return bool(others) and others[-1] is self.app.undo_stack.peek()
 
     def action_merge(self) -> None:
         from memrl.tui.screens.merge import MergeScreen
