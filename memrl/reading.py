@@ -223,6 +223,16 @@ class Reading:
             )
         ]
 
+    def nothing_found(self, project: str | None, otherwise: str) -> str | None:
+        """Why a read of `project` (None: every project) found nothing, when it is not the
+        query's doing: nothing is catalogued (see `files.empty_store_note`), or `project`
+        names no live episode (see `unknown_project`)."""
+        from memrl.store import files
+
+        if not self.exists():
+            return files.empty_store_note(self.root)
+        return self.unknown_project(project, otherwise)
+
     def unknown_project(self, project: str | None, otherwise: str) -> str | None:
         """A note when `project` names no live episode, with the names it may have meant
         (else `otherwise`, what to do instead); None for a known project or none given."""

@@ -25,7 +25,7 @@ from memrl.errors import Ambiguous, InvalidInput, NotFound, StoreError
 from memrl.mcp import convert, models
 from memrl.refs import looks_like_id
 from memrl.retrieval import clean_query
-from memrl.store import Filters, files
+from memrl.store import Filters
 
 if TYPE_CHECKING:
     from memrl.mcp.backend import Backend
@@ -105,11 +105,8 @@ def search(
             "search",
             lambda: memory.learning.log_use(out.query, [], backend.session_id, project, "mcp"),
         )
-        out.warnings += (
-            convert.unknown_project(memory, project, "leave project out to search them all")
-            if memory.exists()
-            else [files.empty_store_note(memory.root)]
-        )
+        if note := memory.nothing_found(project, "leave project out to search them all"):
+            out.warnings.append(note)
         return out
     found = memory.search(
         query,
@@ -170,10 +167,6 @@ def listing(
     out.episodes = [convert.listed(r) for r in rows]
     out.page, out.offset, out.total = page, offset, total
     out.has_more = offset + len(rows) < total
-    if not total:
-        out.warnings += (
-            convert.unknown_project(memory, project, "leave project out to list all")
-            if memory.exists()
-            else [files.empty_store_note(memory.root)]
-        )
+    if not total and (note := memory.nothing_found(project, "leave project out to list all")):
+        out.warnings.append(note)
     return out
