@@ -267,8 +267,9 @@ class Backend:
     # warm-up ---------------------------------------------------------------------------
 
     def start_warmup(self) -> None:
-        """Load the model and open the index in the background; idempotent."""
-        if self._warm_thread is None:
+        """Load the model and open the index in the background; idempotent, and nothing
+        once the server is closing."""
+        if self._warm_thread is None and not self._closing:
             self._warm_thread = threading.Thread(target=self.warm, name="memrl-warmup", daemon=True)
             self._warm_thread.start()
 
@@ -279,6 +280,8 @@ class Backend:
             with self.use() as memory:
                 embedder = memory.embedder
             embedder.embed_query("warm up")
+            if self._closing:  # nobody is left to search: exit without opening LanceDB
+                return
             with self.use() as memory:
                 if memory.exists():
                     memory.search("warm up", limit=1, log=False)  # opens LanceDB and its indices

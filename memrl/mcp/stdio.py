@@ -45,12 +45,11 @@ def _take_stdio() -> tuple[int, IO[bytes]]:
     return wire_in, wire_out
 
 
-def _readable(fd: int, timeout: float | None, stop_fd: int | None = None) -> bool:
+def _readable(fd: int, timeout: float | None, stop_fd: int) -> bool:
     """Has the client sent more within `timeout` (None: however long it takes), before a stop
     was asked through `stop_fd`?"""
-    watched = [fd] if stop_fd is None else [fd, stop_fd]
     try:
-        ready, _, _ = select.select(watched, [], [], timeout)
+        ready, _, _ = select.select([fd, stop_fd], [], [], timeout)
     except (OSError, ValueError):  # not selectable (e.g. Windows pipes): just read
         return True
     return fd in ready

@@ -145,15 +145,16 @@ def register(
         return report
     report.claude = claude
     try:
-        report.action = _apply(claude, report, uninstall)
+        report.action = _apply(claude, report, env, uninstall)
     except ClaudeCliError as exc:  # the user has to run the command
         report.action, report.problem = "manual", str(exc)
     return report
 
 
-def _apply(claude: str, report: SetupReport, uninstall: bool) -> str:
-    """Make Claude Code's registration match `report`; the action taken."""
-    server, env = report.server, server_env()
+def _apply(claude: str, report: SetupReport, env: dict[str, str], uninstall: bool) -> str:
+    """Make Claude Code's registration match `report` (its command sets `env`); the action
+    taken."""
+    server = report.server
     current = registered(claude)
     in_user_scope = current is not None and current[0].lower().startswith("user")
     if uninstall:
