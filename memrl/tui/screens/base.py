@@ -115,11 +115,22 @@ class EpisodeActions(MemrlScreen[None]):
         """The episodes an action applies to; screens that show episodes say which."""
         return []
 
+    _archived_seen: tuple[tuple[str, ...], bool] | None = None  # a selection, and the answer
+
     def selection_archived(self) -> bool:
-        """Are the selected episodes archived (every one)? Then `a` restores them."""
-        ids = self.selected_ids()
-        rows = self.memory.rows(ids) if ids else {}
-        return bool(rows) and all(r.archived for r in rows.values())
+        """Are the selected episodes archived (every one)? Then `a` restores them.
+
+        Asked once for each binding the footer weighs: the store is read once for a
+        selection, and again after `refresh_bindings` (which every change here calls)."""
+        ids = tuple(self.selected_ids())
+        if self._archived_seen is None or self._archived_seen[0] != ids:
+            rows = self.memory.rows(list(ids)) if ids else {}
+            self._archived_seen = (ids, bool(rows) and all(r.archived for r in rows.values()))
+        return self._archived_seen[1]
+
+    def refresh_bindings(self) -> None:
+        self._archived_seen = None
+        super().refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`a` archives live episodes and restores archived ones: the footer offers the one
