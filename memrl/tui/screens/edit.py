@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -25,7 +26,6 @@ from memrl.vocab import Outcome, TaskType
 
 if TYPE_CHECKING:
     from memrl.tui.app import MemrlApp
-    from memrl.views import Row
 
 LINES = ("what_worked", "what_failed", "files", "commands")
 ARROW = " => "
@@ -51,8 +51,9 @@ def save_edit(
 ) -> None:
     """Save an edit made from `base` (the form's, or $EDITOR's). Where another process has
     changed a field it writes since, ask first: saving over that change is the person's
-    call, never a silent last-writer-wins. `done` hears whether it was saved; `kept` says
-    where the person's text waits when it was not, as the app says then."""
+    call, never a silent last-writer-wins; one that archived the episode meanwhile, offer
+    to restore it and save (each undone by u). `done` hears whether it was saved; `kept`
+    says where the person's text waits when it was not, as the app says then."""
     from memrl.tui.screens.confirm import ConfirmScreen
 
     def not_saved() -> None:
@@ -75,11 +76,16 @@ def save_edit(
             not_saved()
 
     try:
-        now = app.memory.get(episode_id).episode.model_dump(mode="json")
+        view = app.memory.get(episode_id, archived=None)
     except MemrlError as exc:
         app.notify(str(exc), severity="error", timeout=10)
         not_saved()
         return
+    if view.archived:
+        again = partial(save_edit, app, episode_id, base, changes, done, kept)
+        _restore_and_save(app, view.episode, again, done, kept)
+        return
+    now = view.episode.model_dump(mode="json")
     clashes = clashing(now, base.model_dump(mode="json"), changes)  # the save would refuse
     if not clashes:
         write(False)
@@ -92,6 +98,45 @@ def save_edit(
             f"{', '.join(clashes)} changed elsewhere while you edited it. Save yours over it?",
             detail,
             yes="Save mine",
+        ),
+        answered,
+    )
+
+
+def _restore_and_save(
+    app: MemrlApp,
+    episode: Episode,
+    save: Callable[[], None],
+    done: Callable[[bool], None],
+    kept: str,
+) -> None:
+    """The episode was archived while it was being edited: restoring it is the only way the
+    edit can be saved, so offer to do both; a no changes nothing and keeps the text."""
+    from memrl.tui.screens.confirm import ConfirmScreen
+
+    short_id = episode.short_id
+
+    def restored(ok: bool, _undo: object) -> None:
+        if ok:
+            save()
+        else:  # the app has said why
+            done(False)
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            app.write(curator.restore([episode.id]), restored)
+        else:
+            app.notify(
+                f"nothing was saved: {short_id} stays archived; your text {kept}",
+                severity="warning",
+            )
+            done(False)
+
+    app.push_screen(
+        ConfirmScreen(
+            f"{short_id} was archived while you edited it. Restore it and save your edit?",
+            "Restoring brings it back into search. u undoes the save, then the restore.",
+            yes="Restore and save",
         ),
         answered,
     )
@@ -270,46 +315,12 @@ class EditScreen(FormScreen):
         if not changes:
             self.dismiss(False)
             return
-        row = self.app.memory.rows([self.episode_id]).get(self.episode_id)
-        if row is not None and row.archived:  # by another process, since the form opened
-            self._restore_and_save(row, changes)
-            return
         self._save(changes)
 
     def _save(self, changes: dict[str, Any]) -> None:
         assert self.original is not None
         self.saving = True
         save_edit(self.app, self.episode_id, self.original, changes, self._saved, "is still here")
-
-    def _restore_and_save(self, row: Row, changes: dict[str, Any]) -> None:
-        """The episode was archived while the form was open: restoring it is the only way
-        the edit can be saved, so offer to do both (each undone by u); a no keeps the text
-        in the form."""
-        from memrl.tui.screens.confirm import ConfirmScreen
-
-        def restored(ok: bool, _undo: object) -> None:
-            self.saving = False
-            if ok and self.on_stack:
-                self._save(changes)
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.saving = True
-                self.app.write(curator.restore([row.id]), restored)
-            else:
-                self.notify(
-                    f"nothing was saved: {row.short_id} stays archived; your text is still here",
-                    severity="warning",
-                )
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"{row.short_id} was archived while you edited it. Restore it and save your edit?",
-                "Restoring brings it back into search. u undoes the save, then the restore.",
-                yes="Restore and save",
-            ),
-            answered,
-        )
 
     def _saved(self, ok: bool) -> None:
         """The form closes once its edit is saved; else it stays, with the person's text.
