@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python -m benchmarks.bench_embedding
 
-Both go through the same path as memrl (fastembed's tokenizer and pooling, one text per run,
+Both go through the same path as memrl (memrl.embeddings.local: one text per run,
 spread over the cores). Reported for each graph:
 
 - speed: texts per second over 1,000 synthetic episodes, and one query's p50 in ms;
@@ -56,18 +56,18 @@ SHORT = [
 
 def embedders() -> dict:
     from memrl.config import EmbeddingSettings
-    from memrl.embeddings import FastEmbedder, bundled, spec
+    from memrl.embeddings import LazyEmbedder, bundled, spec
 
     models = CACHE / "models"
     pinned = CACHE / "pinned-graph"
     pinned.mkdir(parents=True, exist_ok=True)
     for name in ("model.onnx", "tokenizer.json"):
         shutil.copyfile(bundled.pinned(name), pinned / name)
-    compacted = FastEmbedder(spec(EmbeddingSettings()), models)
+    compacted = LazyEmbedder(spec(EmbeddingSettings()), models)
     compacted.load()
     about = bundled.manifest(models / bundled.FOLDER)
     return {
-        "pinned": FastEmbedder(spec(EmbeddingSettings(model_path=str(pinned))), models),
+        "pinned": LazyEmbedder(spec(EmbeddingSettings(model_path=str(pinned))), models),
         "compacted" if about.get("compacted") else "as shipped (not compacted here)": compacted,
     }
 

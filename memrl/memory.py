@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memrl import background, config
-from memrl.embeddings import Embedder, FastEmbedder, ModelSpec, spec
+from memrl.embeddings import Embedder, LazyEmbedder, ModelSpec, spec
 from memrl.episode import Episode, Source, parse
 from memrl.errors import (
     Conflict,
@@ -61,7 +61,7 @@ class Memory(Reading):
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = FastEmbedder(
+            self._embedder = LazyEmbedder(
                 self.model, config.models_dir(self.root), self.settings.embedding.threads
             )
         return self._embedder

@@ -76,3 +76,14 @@ def test_lancedb_imports_with_deferred_validators_and_leaves_pydantic_as_it_was(
     # Deferred while LanceDB was imported, built (and working) on first use, and the
     # default is back for every model defined afterwards.
     assert out.stdout.split() == ["False", "False", "True", "['a',", "'b']"]
+
+
+def test_the_bundled_model_embeds_without_fastembed(data_dir):
+    """fastembed (half a second and 20 MB to import) is for models named in the settings."""
+    loaded = _modules_after(
+        "from memrl.memory import Memory\n"
+        "vector = Memory().embedder.embed_query('flaky login test')\n"
+        "assert vector.shape == (384,)"
+    )
+    roots = {m.split(".")[0] for m in loaded}
+    assert "onnxruntime" in roots and "fastembed" not in roots

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import json
 import os
 import shutil
 import subprocess
@@ -16,12 +15,12 @@ import pytest
 
 from memrl import embeddings
 from memrl.config import EmbeddingSettings
-from memrl.embeddings import FastEmbedder, bundled, compact, spec
+from memrl.embeddings import LazyEmbedder, bundled, compact, spec
 from memrl.errors import ModelUnavailable
 
 
-def fresh(models_dir, **settings) -> FastEmbedder:
-    return FastEmbedder(spec(EmbeddingSettings(**settings)), models_dir)
+def fresh(models_dir, **settings) -> LazyEmbedder:
+    return LazyEmbedder(spec(EmbeddingSettings(**settings)), models_dir)
 
 
 def test_bundled_model_is_assembled_verified_and_offline(tmp_path, monkeypatch):
@@ -41,7 +40,6 @@ def test_bundled_model_is_assembled_verified_and_offline(tmp_path, monkeypatch):
     assert about["agreement"] >= compact.AGREEMENT and about["speed"] > 0
     assert bundled.sha256(folder / "model.onnx") == about["sha256"]
     assert bundled.sha256(folder / "tokenizer.json") == bundled.FILES["tokenizer.json"][2]
-    assert json.loads((folder / "tokenizer_config.json").read_text()) == {"model_max_length": 256}
     assert e.dim == 384 and vecs.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.3
@@ -64,7 +62,7 @@ def test_many_texts_are_embedded_on_every_core_in_input_order(tmp_path, monkeypa
     one_by_one = np.stack([e.embed_query(t) for t in texts])
     assert np.allclose(spread, one_by_one, atol=1e-5)
     # One core asked for, one used: no second session.
-    assert FastEmbedder(e.spec, tmp_path, threads=1).workers == 1
+    assert LazyEmbedder(e.spec, tmp_path, threads=1).workers == 1
 
 
 def test_corrupt_assembled_model_is_rebuilt_from_the_package(tmp_path):
@@ -262,7 +260,28 @@ def test_local_model_folder_without_tokenizer_config(tmp_path):
         shutil.copy(source / name, local / name)
     e = fresh(tmp_path / "models", model_path=str(local))
     assert e.embed_query("hello").shape == (384,)
-    assert not (local / "tokenizer_config.json").exists()  # the user's folder is never written
+    assert sorted(p.name for p in local.iterdir()) == ["model.onnx", "tokenizer.json"]
+    assert list((tmp_path / "models").iterdir()) == []  # nothing mirrored or written
+
+
+def test_texts_are_cut_at_the_models_longest_input(tmp_path):
+    """256 tokens for the bundled model; a local folder's tokenizer_config.json may say less."""
+    head = "the nightly export of invoices times out on the reporting database " * 30
+    bundled_model = fresh(tmp_path / "a")
+    assert np.allclose(
+        bundled_model.embed_query(head + "and redis"), bundled_model.embed_query(head + "or kafka")
+    )
+    short = "fixed the flaky login test"
+    assert not np.allclose(
+        bundled_model.embed_query(short + " in redis"), bundled_model.embed_query(short + " kafka")
+    )
+    local = tmp_path / "my-model"
+    local.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        shutil.copy(tmp_path / "a" / bundled.FOLDER / name, local / name)
+    (local / "tokenizer_config.json").write_text('{"model_max_length": 8}')
+    cut = fresh(tmp_path / "b", model_path=str(local))
+    assert np.allclose(cut.embed_query(short + " in redis"), cut.embed_query(short + " kafka"))
 
 
 def test_local_model_folder_missing_files(tmp_path):

