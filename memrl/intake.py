@@ -93,7 +93,7 @@ def with_intent(memory: Memory, ep: Episode, use_llm: bool, notes: list[str] | N
         if note and notes is not None:
             notes.append(note)
     else:
-        found = intent.extract(*args)
+        found = intent.extract(*args, tags=not ep.tags)  # tags_for is half the work
     changes: dict[str, Any] = {}
     if ep.task_type == "unknown" and found.task_type != "unknown":
         changes["task_type"] = found.task_type

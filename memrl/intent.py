@@ -228,13 +228,18 @@ def tags_for(text: str, files: Iterable[str] = (), commands: Iterable[str] = ())
 
 
 def extract(
-    task: str, summary: str, files: Sequence[str] = (), commands: Sequence[str] = ()
+    task: str,
+    summary: str,
+    files: Sequence[str] = (),
+    commands: Sequence[str] = (),
+    *,
+    tags: bool = True,
 ) -> Intent:
-    """Task type, tags and a clean one-line intent, by rules alone."""
+    """Task type, tags (unless not asked for) and a clean one-line intent, by rules alone."""
     files, commands = list(files), list(commands)
     return Intent(
         task_type=classify(task, summary, files),
-        tags=tags_for(f"{task}\n{summary}", files, commands),
+        tags=tags_for(f"{task}\n{summary}", files, commands) if tags else [],
         intent=clean_intent(task or summary),
     )
 
