@@ -5,9 +5,10 @@ history), so export → import into an empty store is lossless. What neighbours 
 is derived, and import recomputes it from this store's graph: a whole store's export gets
 back what it had; a `p` this graph does not give is set right, recorded as propagation.
 Import validates every line before it writes anything, then stores the episodes in chunks
-of a few thousand: batched embedding, the files, one ledger transaction (catalog and
-learning together) and one index append per chunk. Memory stays flat however big the file:
-checked episodes wait on disk, not in a list.
+of a few thousand: the files, one ledger transaction (catalog and learning together) and
+one index append per chunk. Embedding runs on every core in the background all along
+(`_Vectors`), from the first lines checked to the last chunk. Memory stays flat however
+big the file: checked episodes wait on disk, not in a list.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -24,18 +26,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
+from memrl import embeddings
 from memrl.episode import TOO_DEEP, Episode, Source, describe_validation, parse
 from memrl.errors import IndexUnavailable, InvalidInput, MemrlError
 from memrl.index import IndexRow
 from memrl.intake import FUTURE_SLACK, prepare
-from memrl.store import Filters, catalog_row, files
+from memrl.store import LEDGER_FILE, Filters, catalog_row, files
 from memrl.store.ledger import CatalogRow, StateRow
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    import numpy as np
+
     from memrl.memory import Memory
 
-CHUNK = 2048  # episodes embedded, written and indexed together
-EMBED_BATCH = 256
+CHUNK = 2048  # episodes written and indexed together
+EMBED_BATCH = 256  # new episodes found while checking the file, looked up and started together
+AHEAD = 2 * CHUNK  # episodes embedded while the file is still being checked, at most
 _LINES = uuid.UUID("5b0f6e0e-2f43-4d4a-9c1e-6d656d726c00")  # namespace of ids made from a line
 
 
@@ -246,7 +254,8 @@ def _import(
     archived: dict[str, bool] = {}  # every episode checked so far, by id
     derived: set[str] = set()  # ids made from a line's content (it had none)
     ahead = memory.now() + FUTURE_SLACK
-    with files.Spool(memory.root) as spool, files.importing(memory.root):
+    vectors = _Vectors(memory)
+    with files.Spool(memory.root) as spool, files.importing(memory.root), vectors:
         for n, line in enumerate(lines, 1):
             try:
                 item = _parse_line(memory, n, line)
@@ -272,6 +281,8 @@ def _import(
                     "given": given,
                 }
                 spool.add(json.dumps(record, ensure_ascii=False))
+                if not arch:
+                    vectors.offer(ep)
         if result.errors:
             return  # all or nothing: fix the file, then import again
 
@@ -281,8 +292,10 @@ def _import(
         total = sum(1 for i, arch in archived.items() if not arch and i not in existing)
         records = (json.loads(text) for text in spool)
         items = ((parse(r["episode"]), r["learning"], r["given"]) for r in records)
-        done = 0
-        while chunk := list(islice(items, CHUNK)):
+        vectors.report(progress, total)
+        waiting: list[tuple[Episode, dict, bool]] = []  # the chunk to store next
+        while True:
+            chunk = list(islice(items, CHUNK))
             present = [(ep, learn) for ep, learn, _g in chunk if ep.id in existing and learn]
             result.restored += _restore_untaught(memory, present)
             # Only what a line gives can differ: the date (or project) an import fills in for
@@ -290,17 +303,22 @@ def _import(
             again = [(ep, given) for ep, _l, given in chunk if ep.id in existing]
             _differing(memory, again, archived, catalogued, result)
             new = [(ep, learn, archived[ep.id]) for ep, learn, _g in chunk if ep.id not in existing]
-            if not new:
-                continue
             result.dated_ahead += sum(
                 max(ep.created_at.timestamp(), learn.get("last_used_at") or 0.0) > ahead
                 for ep, learn, _a in new
             )
-            searchable = result.index_problem is None
-            done, stored, problem = _store_chunk(memory, new, done, total, progress, searchable)
-            result.imported += stored
-            result.skipped_existing += len(new) - stored
-            result.index_problem = result.index_problem or problem
+            if result.index_problem is None:  # embedded while the chunk before is stored
+                vectors.start([ep for ep, _l, arch in new if not arch])
+            if waiting:
+                stored, problem = _store_chunk(memory, waiting, vectors)
+                result.imported += stored
+                result.skipped_existing += len(waiting) - stored
+                if problem and result.index_problem is None:
+                    result.index_problem = problem
+                    vectors.close()  # nothing more is embedded once that is known
+            if not chunk:
+                break
+            waiting = new
     if result.index_problem is None and existing:
         result.indexed_present = _index_present(memory, existing)
     if (result.imported or result.indexed_present) and result.index_problem is None:
@@ -354,30 +372,18 @@ def _index_present(memory: Memory, ids: set[str]) -> int:
 
 
 def _store_chunk(
-    memory: Memory,
-    chunk: list[tuple[Episode, dict, bool]],
-    done: int,
-    total: int,
-    progress: Callable[[int, int], None] | None,
-    searchable: bool,
-) -> tuple[int, int, str | None]:
-    """Embed, write, catalog and index one chunk, so memory stays flat however big the file;
-    returns the progress count, how many episodes were stored, and why the index could not
-    take them (they are stored all the same; nothing is embedded once that is known).
+    memory: Memory, chunk: list[tuple[Episode, dict, bool]], vectors: _Vectors
+) -> tuple[int, str | None]:
+    """Write, catalog and index one chunk, so memory stays flat however big the file;
+    returns how many episodes were stored, and why the index could not take them (they are
+    stored all the same).
 
     Each chunk is complete before the next starts: an interrupted import keeps whole
     episodes, and running it again skips them. So does a second import of the same file
     running at the same time: what it stored first is left out here.
     """
     live = [ep for ep, _l, arch in chunk if not arch]
-    vectors: list[Any] = []
-    for start in range(0, len(live), EMBED_BATCH):
-        batch = live[start : start + EMBED_BATCH]
-        if searchable:
-            vectors.extend(memory.embedder.embed([ep.embedding_text() for ep in batch]))
-        done += len(batch)
-        if progress:
-            progress(done, total)
+    made = vectors.take(live)
     with memory.store.editing():
         present = memory.ledger.catalog_many([ep.id for ep, _l, _a in chunk])
         chunk = [item for item in chunk if item[0].id not in present]
@@ -391,16 +397,97 @@ def _store_chunk(
                 [catalog_row(memory.root, ep, archived=a) for ep, _l, a in chunk]
             )
             _write_learning(memory, c, [(ep, learn) for ep, learn, _a in chunk])
-    if not searchable:
-        return done, len(chunk), None
-    vector_of = {ep.id: vec for ep, vec in zip(live, vectors, strict=True)}
+    if made is None:
+        return len(chunk), None
+    vector_of = {ep.id: vec for ep, vec in zip(live, made, strict=True)}
     rows = [IndexRow.of(ep, vector_of[ep.id]) for ep, _l, arch in chunk if not arch]
     try:
         if rows:
             memory.write_index(rows)
     except IndexUnavailable as exc:
-        return done, len(chunk), str(exc)
-    return done, len(chunk), None
+        return len(chunk), str(exc)
+    return len(chunk), None
+
+
+class _Vectors:
+    """The vectors of the episodes an import stores, embedded on every core in the
+    background, in file order: the first AHEAD while the file is still being checked, then
+    each chunk's while the chunk before it is written. Checking and writing take one core;
+    this way the others embed meanwhile instead of waiting. Closing drops what was not
+    started (an error in the file, Ctrl-C, an index that cannot take the vectors)."""
+
+    def __init__(self, memory: Memory) -> None:
+        self.memory = memory
+        self.parts: deque[tuple[list[str], list[Future[np.ndarray]]]] = deque()
+        self.started: set[str] = set()
+        self.made: dict[str, np.ndarray] = {}
+        self.checked: list[Episode] = []  # found new by the check, not yet looked up
+        self.early = True  # are episodes embedded while the file is checked
+        self.closed = False
+        self.done = 0
+        self.total = 0
+        self.progress: Callable[[int, int], None] | None = None
+
+    def __enter__(self) -> _Vectors:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def offer(self, ep: Episode) -> None:
+        """A live episode the check just passed: embedded early while there is room."""
+        if not self.early or len(self.started) + len(self.checked) >= AHEAD:
+            return
+        self.checked.append(ep)
+        if len(self.checked) >= EMBED_BATCH:
+            batch, self.checked = self.checked, []
+            try:
+                if (self.memory.root / LEDGER_FILE).exists():  # none present in a new store
+                    present = self.memory.ledger.catalog_many([ep.id for ep in batch])
+                    batch = [ep for ep in batch if ep.id not in present]
+                self.start(batch)
+            except MemrlError:  # a model or ledger that cannot be read: once the whole
+                self.early = False  # file is checked, storing says so (or the file's errors)
+
+    def report(self, progress: Callable[[int, int], None] | None, total: int) -> None:
+        self.progress, self.total = progress, total
+
+    def start(self, eps: list[Episode]) -> None:
+        eps = [ep for ep in eps if ep.id not in self.started]
+        if eps and not self.closed:
+            texts = [ep.embedding_text() for ep in eps]
+            self.parts.append(
+                ([ep.id for ep in eps], embeddings.start(self.memory.embedder, texts))
+            )
+            self.started.update(ep.id for ep in eps)
+
+    def take(self, eps: list[Episode]) -> list[np.ndarray] | None:
+        """The vectors of `eps`, once made; None once closed."""
+        self.start(eps)
+        while not self.closed and any(ep.id not in self.made for ep in eps):
+            ids, futures = self.parts.popleft()
+            at = 0
+            for future in futures:
+                vectors = future.result()
+                self.made.update(zip(ids[at : at + len(vectors)], vectors, strict=True))
+                at += len(vectors)
+                self.done = min(self.done + len(vectors), self.total)
+                if self.progress:
+                    self.progress(self.done, self.total)
+        if self.closed:
+            if self.progress:
+                self.done = min(self.done + len(eps), self.total)
+                self.progress(self.done, self.total)
+            return None
+        return [self.made.pop(ep.id) for ep in eps]
+
+    def close(self) -> None:
+        self.closed = True
+        for _ids, futures in self.parts:
+            for future in futures:
+                future.cancel()
+        self.parts.clear()
+        self.made.clear()
 
 
 def _carries(learn: dict) -> bool:

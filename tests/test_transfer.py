@@ -461,7 +461,9 @@ def test_an_import_into_an_index_of_another_model_stores_everything_and_says_wha
 
     result = other.import_(lines)
     assert result.imported == 3 and "memrl index --rebuild" in (result.index_problem or "")
-    assert embedded == [2]  # nothing embedded once the index is known to refuse it
+    # The second chunk is embedded while the first is stored; nothing once the index is
+    # known to refuse the vectors.
+    assert embedded == [2, 1]
     assert other.count() == 4
     assert _learning(other, ids[0]) == _learning(fast_memory, ids[0])
 
@@ -735,3 +737,29 @@ def test_an_import_names_episodes_present_whose_archived_state_differs(fast_memo
     last = other.import_(after)
     assert last.archived_in_file == [] and last.differing == [a]
     other.close()
+
+
+def test_each_imported_episode_gets_its_own_texts_vector(memory, monkeypatch):
+    """Embedding runs in the background, partly while the file is still checked: whichever
+    way a vector was made, it is the model's vector of that episode's text alone."""
+    import numpy as np
+
+    import memrl.transfer
+
+    monkeypatch.setattr(memrl.transfer, "EMBED_BATCH", 4)  # started while checking: 12
+    monkeypatch.setattr(memrl.transfer, "AHEAD", 12)
+    monkeypatch.setattr(memrl.transfer, "CHUNK", 10)  # the rest: chunk by chunk
+    lines = list(synthetic.jsonl(45))
+    archived = json.loads(lines[7]) | {"archived": True}  # stored, never embedded
+    lines[7] = json.dumps(archived)
+    progress: list[tuple[int, int]] = []
+    result = memory.import_(lines, progress=lambda done, total: progress.append((done, total)))
+    assert result.imported == 45 and not result.errors
+    ids, matrix = memory.index.vectors()
+    assert len(ids) == 44 and archived["id"] not in ids
+    for episode_id, vector in zip(ids, matrix, strict=True):
+        text = memory.store.load(episode_id).embedding_text()
+        assert float(vector @ memory.embedder.embed_query(text)) == pytest.approx(1.0, abs=1e-5)
+    assert progress[-1] == (44, 44)
+    assert [done for done, _t in progress] == sorted(done for done, _t in progress)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)

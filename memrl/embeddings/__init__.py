@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from memrl.errors import ModelUnavailable
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import numpy as np
 
     from memrl.config import EmbeddingSettings
@@ -36,9 +38,11 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
 BUNDLED_ID = "memrl/all-MiniLM-L6-v2-int8"
 BUNDLED_DIM = 384
-# ONNX Runtime's memory arena keeps the peak of the largest batch ever embedded for the life
-# of the process (hundreds of MB after an import); long-lived servers cannot afford that.
+# ONNX Runtime's memory arena keeps the peak of the largest run for the life of the process,
+# a few MB for one text of 256 tokens, and saves 3 % of each run's time: worth it for the
+# runs that embed many texts at once, not for a long-lived server's one query at a time.
 SESSION: dict[str, Any] = {"enable_cpu_mem_arena": False}
+BULK_SESSION: dict[str, Any] = {"enable_cpu_mem_arena": True}
 # One text per run: the bundled graph quantises each run's activations as a whole, so a text
 # padded into a batch would get a vector that depends on its neighbours; unpadded runs are
 # also as fast as any batching. Runs on small matrices keep a second core only half busy, so
@@ -107,9 +111,10 @@ class LazyEmbedder:
         self.threads = threads or None
         cores = _cores()
         self.workers = min(threads or cores, cores)
-        self._sessions: dict[int | None, Any] = {}
+        self._sessions: dict[tuple[int | None, bool], Any] = {}
         self._dim: int | None = BUNDLED_DIM if model_spec.kind == "bundled" else None
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def dim(self) -> int:
@@ -125,18 +130,20 @@ class LazyEmbedder:
     def load(self) -> None:
         self._session(self.threads)
 
-    def _session(self, threads: int | None) -> Any:
-        """The model run with `threads` ONNX Runtime threads (None: every core), loaded once."""
+    def _session(self, threads: int | None, bulk: bool = False) -> Any:
+        """The model run with `threads` ONNX Runtime threads (None: every core), loaded once;
+        `bulk`: for runs of one thread a core, many texts in a row (see BULK_SESSION)."""
         with self._lock:
-            if threads not in self._sessions:
-                key = (self.spec, str(self.models_dir), threads)
+            if (threads, bulk) not in self._sessions:
+                key = (self.spec, str(self.models_dir), threads, bulk)
                 with _CACHE_LOCK:
                     if key not in _CACHE:
-                        model = _load(self.spec, self.models_dir, threads)
+                        options = BULK_SESSION if bulk else SESSION
+                        model = _load(self.spec, self.models_dir, threads, options)
                         dim = len(next(iter(model.embed(["dimension probe"]))))
                         _CACHE[key] = (model, dim)
-                self._sessions[threads], self._dim = _CACHE[key]
-            return self._sessions[threads]
+                self._sessions[threads, bulk], self._dim = _CACHE[key]
+            return self._sessions[threads, bulk]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -144,28 +151,55 @@ class LazyEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.workers > 1 and len(texts) >= SPREAD_FROM:
-            vectors = self._spread(texts)
-        else:
-            vectors = list(self._session(self.threads).embed(texts))
-        out = np.asarray(vectors, dtype=np.float32)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+            parts = self.start(texts)
+            try:
+                return np.concatenate([part.result() for part in parts])
+            finally:  # on Ctrl-C, drop the parts not started rather than embed them all first
+                for part in parts:
+                    part.cancel()
+        return _unit(list(self._session(self.threads).embed(texts)))
 
-    def _spread(self, texts: Sequence[str]) -> list[Any]:
-        """Embed on every core at once, one single-threaded run per core, in input order."""
+    def start(self, texts: Sequence[str]) -> list[Future[np.ndarray]]:
+        """Start embedding `texts` on every core at once, after what was started before:
+        one single-threaded run per core, one future a part of PART texts, in input order,
+        each giving its part's unit vectors."""
         from concurrent.futures import ThreadPoolExecutor
 
-        session = self._session(1)
-        parts = [list(texts[i : i + PART]) for i in range(0, len(texts), PART)]
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="memrl-embed")
-        try:
-            done = pool.map(lambda part: list(session.embed(part)), parts)
-            return [vector for part in done for vector in part]
-        finally:  # on Ctrl-C, drop the parts not started rather than embed them all first
-            pool.shutdown(cancel_futures=True)
+        session = self._session(1, bulk=True)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="memrl-embed")
+            pool = self._pool
+        return [
+            pool.submit(lambda part: _unit(list(session.embed(part))), texts[i : i + PART])
+            for i in range(0, len(texts), PART)
+        ]
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+
+def start(embedder: Embedder, texts: Sequence[str]) -> list[Future[np.ndarray]]:
+    """`embedder.start(texts)` where it has it (a LazyEmbedder); else the vectors made now,
+    or the error making them raised, in one future."""
+    from concurrent.futures import Future
+
+    if isinstance(embedder, LazyEmbedder):
+        return embedder.start(texts)
+    done: Future[np.ndarray] = Future()
+    try:
+        done.set_result(embedder.embed(texts))
+    except Exception as exc:
+        done.set_exception(exc)
+    return [done]
+
+
+def _unit(vectors: Sequence[Any]) -> np.ndarray:
+    import numpy as np
+
+    out = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-12)
 
 
 def _cores() -> int:
@@ -184,7 +218,9 @@ def _quiet_fastembed() -> None:
         pass
 
 
-def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None) -> Any:
+def _load(
+    model_spec: ModelSpec, models_dir: Path, threads: int | None, options: dict[str, Any]
+) -> Any:
     """The model, ready to embed: anything with `embed(texts)` yielding one vector a text."""
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +229,7 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None) -> Any:
 
         raise unwritable(models_dir, exc) from None
     if model_spec.kind == "named":
-        return _Named(_load_named(model_spec.name, models_dir, threads))
+        return _Named(_load_named(model_spec.name, models_dir, threads, options))
 
     from memrl.embeddings.bundled import MAX_LENGTH, assemble
     from memrl.embeddings.local import LocalModel
@@ -204,7 +240,7 @@ def _load(model_spec: ModelSpec, models_dir: Path, threads: int | None) -> Any:
         folder = model_spec.path  # type: ignore[assignment]
         check_local(folder)
     try:
-        return LocalModel(folder, threads, MAX_LENGTH, SESSION)
+        return LocalModel(folder, threads, MAX_LENGTH, options)
     except Exception as exc:
         raise ModelUnavailable(
             f"the embedding model in {folder} could not be loaded ({exc}). "
@@ -226,7 +262,7 @@ class _Named:
         return self.model.embed(list(texts), batch_size=BATCH)
 
 
-def _load_named(name: str, models_dir: Path, threads: int | None) -> Any:
+def _load_named(name: str, models_dir: Path, threads: int | None, options: dict[str, Any]) -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         from fastembed import TextEmbedding
@@ -241,7 +277,7 @@ def _load_named(name: str, models_dir: Path, threads: int | None) -> Any:
         )
     try:
         return TextEmbedding(
-            name, cache_dir=str(models_dir), threads=threads, local_files_only=True, **SESSION
+            name, cache_dir=str(models_dir), threads=threads, local_files_only=True, **options
         )
     except Exception:
         pass  # not cached yet: download below
@@ -253,7 +289,7 @@ def _load_named(name: str, models_dir: Path, threads: int | None) -> Any:
             "model folder."
         )
     try:
-        return TextEmbedding(name, cache_dir=str(models_dir), threads=threads, **SESSION)
+        return TextEmbedding(name, cache_dir=str(models_dir), threads=threads, **options)
     except Exception as exc:
         raise ModelUnavailable(
             f"downloading embedding model {name!r} failed ({exc}). Retry later, or clear "
