@@ -222,6 +222,9 @@ def _load(
     model_spec: ModelSpec, models_dir: Path, threads: int | None, options: dict[str, Any]
 ) -> Any:
     """The model, ready to embed: anything with `embed(texts)` yielding one vector a text."""
+    # Each run tokenizes a few texts on a core of its own already: the tokenizer's thread
+    # pool (a thread a core, for the life of the process) would only crowd them.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -263,7 +266,6 @@ class _Named:
 
 
 def _load_named(name: str, models_dir: Path, threads: int | None, options: dict[str, Any]) -> Any:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         from fastembed import TextEmbedding
     except ImportError as exc:  # pragma: no cover - a broken install
