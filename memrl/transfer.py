@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 CHUNK = 2048  # episodes written and indexed together
 EMBED_BATCH = 256  # new episodes found while checking the file, looked up and started together
 AHEAD = 2 * CHUNK  # episodes embedded while the file is still being checked, at most
+CHECKED_EVERY = 500  # lines checked between two progress reports
 _LINES = uuid.UUID("5b0f6e0e-2f43-4d4a-9c1e-6d656d726c00")  # namespace of ids made from a line
 
 
@@ -225,7 +226,8 @@ def import_lines(
     lines: Iterable[str | bytes],
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Check every line, then store the new episodes chunk by chunk.
+    """Check every line, then store the new episodes chunk by chunk. `progress(done, total)`
+    counts the lines checked (`total` 0), then the live episodes embedded and stored.
 
     The checked episodes wait in an unnamed temporary file in the data dir, not in memory,
     so an import of 100,000 episodes holds one chunk at a time. An episode already present
@@ -257,6 +259,8 @@ def _import(
     vectors = _Vectors(memory)
     with files.Spool(memory.root) as spool, files.importing(memory.root), vectors:
         for n, line in enumerate(lines, 1):
+            if progress and not n % CHECKED_EVERY:
+                progress(n, 0)
             try:
                 item = _parse_line(memory, n, line)
             except InvalidInput as exc:

@@ -638,6 +638,13 @@ def test_import_with_a_bad_line_imports_nothing(tmp_path):
     assert json.loads(run("list", "--json").stdout) == []
 
 
+def test_an_import_written_to_a_log_shows_its_bar_once_as_what_it_embedded(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(f'{{"summary": "tuned pool {n}", "project": "p"}}\n' for n in range(3)))
+    out = run("import", str(src)).output
+    assert "embedding" in out and "3/3" in out and "checking" not in out
+
+
 def test_no_color_is_respected():
     captured()
     out = run("list").output

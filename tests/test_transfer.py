@@ -763,3 +763,13 @@ def test_each_imported_episode_gets_its_own_texts_vector(memory, monkeypatch):
     assert progress[-1] == (44, 44)
     assert [done for done, _t in progress] == sorted(done for done, _t in progress)
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+
+
+def test_import_progress_counts_the_lines_checked_then_the_episodes_stored(fast_memory):
+    progress: list[tuple[int, int]] = []
+    fast_memory.import_(synthetic.jsonl(1200), progress=lambda d, t: progress.append((d, t)))
+    checked = [done for done, total in progress if not total]
+    stored = [(done, total) for done, total in progress if total]
+    assert checked == [500, 1000]  # lines, before anything is stored
+    assert progress.index(stored[0]) > progress.index((1000, 0))
+    assert stored[-1] == (1200, 1200) and all(total == 1200 for _d, total in stored)

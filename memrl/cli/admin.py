@@ -33,11 +33,12 @@ app.add_typer(config_app, name="config")
 
 
 @contextmanager
-def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+def _progress(description: str, checking: str = "") -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr; yields its update(done, total).
 
     In a terminal it shows from the start (the input is checked before the first count)
     and goes away if there was nothing to do; in a log it is written once, if there was.
+    With `checking`, updates of no total count what is checked first (`checking 4000/?`).
     """
     from rich.progress import (
         BarColumn,
@@ -49,22 +50,26 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 
     console = err_console()
     progress = Progress(
-        TextColumn(description),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(elapsed_when_finished=True),  # the time it took, once done
         console=console,
     )
-    task = progress.add_task(description, total=None)
+    task = progress.add_task(checking or description, total=None)
     worked = False
 
     def update(done: int, total: int) -> None:
         nonlocal worked
-        if total and not worked:
+        if not total:
+            if checking:
+                progress.update(task, completed=done)
+            return
+        if not worked:
             worked = True
             if not progress.live.is_started:
                 progress.start()
-        progress.update(task, completed=done, total=total)
+        progress.update(task, description=description, completed=done, total=total)
 
     if console.is_terminal:
         progress.start()
@@ -473,7 +478,7 @@ def import_(
         fh: Any = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
-    with fh, _progress("embedding") as update:  # what it counts: archived ones are not
+    with fh, _progress("embedding", "checking") as update:  # archived ones are not embedded
         result = memory.import_(fh, progress=update)
     if as_json:
         print_json(
