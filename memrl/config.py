@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memrl.errors import ConfigError
+from memrl.errors import ConfigError, ModelUnavailable
 
 CONFIG_FILE = "config.toml"
 
@@ -275,19 +275,19 @@ def _split(key: str) -> tuple[str, str]:
     return section, name
 
 
-def _check_model(key: str, value: str) -> None:
-    """A model that cannot load is refused before the store is switched to it."""
-    from memrl.embeddings import closest_models, missing_files
+def _check_model(directory: Path, key: str, value: str) -> str:
+    """A model that cannot load is refused before the store is switched to it; returns the
+    value to write (a model folder as an absolute path: every process reads the same one,
+    wherever it starts)."""
+    from memrl.embeddings import closest_models, spec, try_loading
 
     if key == "embedding.model_path":
-        folder = Path(value).expanduser()
-        missing = missing_files(folder)
-        if missing:
-            raise ConfigError(
-                f"{key} = {value!r} is not accepted: {folder} has no {' or '.join(missing)}. "
-                "It takes a folder holding an ONNX model and its tokenizer."
-            )
-        return
+        folder = Path(value).expanduser().resolve()
+        try:  # one model's files, that run here
+            try_loading(spec(EmbeddingSettings(model_path=str(folder))), models_dir(directory))
+        except ModelUnavailable as exc:
+            raise ConfigError(f"{key} = {value!r} is not accepted: {exc}") from None
+        return str(folder)
     close = closest_models(value)
     if close is not None:
         raise ConfigError(
@@ -296,6 +296,7 @@ def _check_model(key: str, value: str) -> None:
             + ". `python -c 'import fastembed; print(fastembed.TextEmbedding."
             "list_supported_models())'` lists them; leave the key empty for the bundled model."
         )
+    return value
 
 
 def set_value(directory: Path, key: str, value: str) -> Any:
@@ -326,7 +327,7 @@ def set_value(directory: Path, key: str, value: str) -> Any:
             f"(default {literal(default)}): {desc}"
         ) from None
     if typed and key in ("embedding.model", "embedding.model_path"):
-        _check_model(key, typed)
+        typed = _check_model(directory, key, typed)
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     table = doc.get(section)
     if table is None:

@@ -80,7 +80,7 @@ def test_a_model_that_cannot_load_is_refused_before_the_store_switches(data_dir,
         config.set_value(data_dir, "embedding.model", "nonexistent/model")
     with pytest.raises(ConfigError, match="did you mean .*BAAI/bge-small-en-v1.5"):
         config.set_value(data_dir, "embedding.model", "BAAI/bge-smal")
-    with pytest.raises(ConfigError, match="has no model.onnx or tokenizer.json"):
+    with pytest.raises(ConfigError, match="lacks model.onnx, tokenizer.json"):
         config.set_value(data_dir, "embedding.model_path", str(tmp_path))
     assert config.load(data_dir).embedding.model == ""  # nothing was written
     assert config.set_value(data_dir, "embedding.model", "BAAI/bge-small-en-v1.5")
@@ -145,3 +145,23 @@ def test_an_environment_override_is_pointed_out_by_set_and_marked_by_show(monkey
 def test_a_misspelt_key_gets_the_close_one_suggested():
     with pytest.raises(ConfigError, match=r"Did you mean learning\.learning_rate\?"):
         config.get(config.load(), "learning.learningrate")
+
+
+def test_a_model_folder_is_kept_as_an_absolute_path_and_must_run(data_dir, tmp_path, monkeypatch):
+    """Claude Code starts the MCP server in each project's folder: a relative path would
+    name another folder in each."""
+    import shutil
+
+    from memrl.embeddings import bundled
+
+    source = bundled.assemble(tmp_path / "cache")
+    (tmp_path / "mine").mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        shutil.copy(source / name, tmp_path / "mine" / name)
+    data_dir.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert config.set_value(data_dir, "embedding.model_path", "mine") == str(tmp_path / "mine")
+    assert config.load(data_dir).embedding.model_path == str(tmp_path / "mine")
+    (tmp_path / "mine" / "model.onnx").write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="could not be loaded .model.onnx: "):
+        config.set_value(data_dir, "embedding.model_path", "mine")

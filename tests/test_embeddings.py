@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import os
 import shutil
 import subprocess
@@ -336,3 +337,39 @@ def test_loading_the_model_leaves_nothing_outside_memrls_folders(tmp_path):
         assert done.returncode == 0, done.stderr
     assert "Validated return URLs" in done.stdout  # the model was loaded and used
     assert [str(p.relative_to(home)) for p in home.rglob("*")] == []
+
+
+def _folder_with(tmp_path: Path, name: str, source: Path) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for file in ("model.onnx", "tokenizer.json"):
+        shutil.copy(source / file, folder / file)
+    return folder
+
+
+def test_a_model_folder_that_cannot_run_is_a_clear_error_naming_the_file(tmp_path):
+    source = bundled.assemble(tmp_path / "cache")
+    other = _folder_with(tmp_path, "other-tokenizer", source)  # ids the model does not have
+    tok = json.loads((other / "tokenizer.json").read_text())
+    tok["model"]["vocab"] = {word: i + 100_000 for word, i in tok["model"]["vocab"].items()}
+    (other / "tokenizer.json").write_text(json.dumps(tok))
+    with pytest.raises(ModelUnavailable, match="cannot embed a text .*tokenizer.json may be"):
+        fresh(tmp_path / "models", model_path=str(other)).embed_query("docker cache")
+
+    garbage = _folder_with(tmp_path, "garbage", source)
+    (garbage / "tokenizer.json").write_text('{"version": ')
+    with pytest.raises(ModelUnavailable, match=r"could not be loaded \(tokenizer.json: "):
+        fresh(tmp_path / "models", model_path=str(garbage)).embed_query("x")
+
+    cut = _folder_with(tmp_path, "cut", source)
+    (cut / "model.onnx").write_bytes((source / "model.onnx").read_bytes()[:100_000])
+    with pytest.raises(ModelUnavailable, match=r"could not be loaded \(model.onnx: "):
+        fresh(tmp_path / "models", model_path=str(cut)).embed_query("x")
+
+
+@pytest.mark.parametrize("length", [-5, 0, 1, "abc", None, True, 1e30])
+def test_a_longest_input_that_makes_no_sense_is_the_default(tmp_path, length):
+    from memrl.embeddings.local import _max_length
+
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": length}))
+    assert _max_length(tmp_path, 256) == (1 << 20 if length == 1e30 else 256)

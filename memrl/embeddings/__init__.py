@@ -140,8 +140,7 @@ class LazyEmbedder:
                     if key not in _CACHE:
                         options = BULK_SESSION if bulk else SESSION
                         model = _load(self.spec, self.models_dir, threads, options)
-                        dim = len(next(iter(model.embed(["dimension probe"]))))
-                        _CACHE[key] = (model, dim)
+                        _CACHE[key] = (model, _probe(model, self.spec))
                 self._sessions[threads, bulk], self._dim = _CACHE[key]
             return self._sessions[threads, bulk]
 
@@ -250,8 +249,30 @@ def _load(
             + (
                 "Run `memrl init` to reassemble the bundled model."
                 if model_spec.kind == "bundled"
-                else "Check embedding.model_path: it needs model.onnx and tokenizer.json."
+                else "Check embedding.model_path: a model.onnx and the tokenizer.json made for it."
             )
+        ) from None
+
+
+def try_loading(model_spec: ModelSpec, models_dir: Path) -> None:
+    """Load the model afresh (not from this process's cache) and embed one text; raises
+    ModelUnavailable, with the fix, when that fails."""
+    _probe(_load(model_spec, models_dir, 1, SESSION), model_spec)
+
+
+def _probe(model: Any, model_spec: ModelSpec) -> int:
+    """The model's dimension, from one text: a model that loads may still fail to run."""
+    try:
+        return len(next(iter(model.embed(["dimension probe"]))))
+    except Exception as exc:
+        why = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+        raise ModelUnavailable(
+            f"the embedding model {model_spec.label} loads but cannot embed a text ({why}). "
+            + {
+                "bundled": "Run `memrl init` to reassemble the bundled model.",
+                "path": "Its tokenizer.json may be another model's: check embedding.model_path.",
+                "named": "Clear embedding.model to use the bundled model.",
+            }[model_spec.kind]
         ) from None
 
 

@@ -31,16 +31,22 @@ class LocalModel:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        try:
+            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:
+            raise ValueError(f"tokenizer.json: {exc}") from None
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(min(_max_length(folder, default_length), LONGEST))
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0
         for name, value in session.items():
             setattr(options, name, value)
-        self.session = ort.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ValueError(f"model.onnx: {str(exc).strip().splitlines()[-1][:300]}") from None
         self.inputs = {i.name for i in self.session.get_inputs()}
 
     def embed(self, texts: Sequence[str]) -> Iterator[np.ndarray]:
@@ -59,8 +65,11 @@ class LocalModel:
 
 
 def _max_length(folder: Path, default: int) -> int:
+    """`model_max_length` of tokenizer_config.json; `default` without one that makes sense
+    (room for at least one token between the two the tokenizer adds)."""
     try:
         config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-        return int(config["model_max_length"])
+        length = config["model_max_length"]
     except (OSError, ValueError, KeyError, TypeError):
         return default
+    return int(min(length, 1 << 20)) if isinstance(length, int | float) and length >= 3 else default
