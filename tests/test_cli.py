@@ -1079,3 +1079,17 @@ def test_import_names_episodes_live_here_that_the_file_merged_away(tmp_path, mon
     said = " ".join(run("import", str(tmp_path / "after.jsonl")).stderr.split())
     assert "2 episodes live here are archived in the file (merged or pruned" in said
     assert f"`memrl archive {a[:8]} {b[:8]}`" in said or f"`memrl archive {b[:8]} {a[:8]}`" in said
+
+
+def test_an_interrupted_import_says_to_run_it_again(tmp_path, monkeypatch):
+    from memrl.memory import Memory
+
+    def stopped(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Memory, "import_", stopped)
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"summary": "tuned pool", "project": "p"}\n')
+    result = runner.invoke(app, ["import", str(src)])
+    assert result.exit_code == 130
+    assert "interrupted" in result.output and "run the same import again" in result.output

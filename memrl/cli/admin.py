@@ -478,8 +478,15 @@ def import_(
         fh: Any = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     except OSError as exc:
         raise fail(f"cannot read {source}: {exc.strerror}", 2) from None
-    with fh, _progress("embedding", "checking") as update:  # archived ones are not embedded
-        result = memory.import_(fh, progress=update)
+    try:
+        with fh, _progress("embedding", "checking") as update:  # archived ones aren't embedded
+            result = memory.import_(fh, progress=update)
+    except KeyboardInterrupt:
+        raise fail(
+            "interrupted. What was stored stays, in whole chunks; run the same import again to "
+            "store the rest (it skips what is there).",
+            130,
+        ) from None
     if as_json:
         print_json(
             {

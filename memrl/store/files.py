@@ -103,7 +103,8 @@ def empty_store_note(root: Path) -> str:
     if uncatalogued(root):
         return (
             f"no episode is catalogued, but episode files are in {root / EPISODES} (memrl.db "
-            "deleted? files copied in?): run `memrl index` to read them"
+            "deleted? files copied in? an import stopped early?): run `memrl index` to read "
+            "them, or that import again"
         )
     return "the memory is empty: capture an episode first"
 
