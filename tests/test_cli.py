@@ -1093,3 +1093,20 @@ def test_an_interrupted_import_says_to_run_it_again(tmp_path, monkeypatch):
     result = runner.invoke(app, ["import", str(src)])
     assert result.exit_code == 130
     assert "interrupted" in result.output and "run the same import again" in result.output
+
+
+def test_switching_the_model_of_a_store_says_to_rebuild_the_index(tmp_path, models_dir):
+    import shutil
+
+    from memrl.embeddings import bundled
+
+    captured()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        shutil.copy(bundled.assemble(models_dir) / name, mine / name)
+    out = run("config", "set", "embedding.model_path", str(mine)).output
+    assert "`memrl index --rebuild` embeds them with this one" in out
+    again = run("config", "set", "embedding.model_path", str(mine)).output
+    assert "--rebuild" not in again  # the same model: nothing to do
+    assert "--rebuild" not in run("config", "set", "learning.learning_rate", "0.2").output

@@ -363,13 +363,21 @@ def config_set(
     """Change one setting in config.toml (comments are kept)."""
     from memrl import config
     from memrl.errors import ConfigError
+    from memrl.store import LEDGER_FILE
 
     root = config.data_dir()
+    before = _model_id(root)
     typed = config.set_value(root, key, value)
     try:
         config.load(root)
     except ConfigError as exc:  # this key is fine now; another one still stops every command
         note(f"saved, but the settings still have a problem: {exc}")
+    after = _model_id(root)
+    if before != after and after is not None and (root / LEDGER_FILE).exists():
+        note(
+            "the episodes stored so far were embedded by the model used until now: "
+            "`memrl index --rebuild` embeds them with this one, and search needs that first."
+        )
     env = config.from_env(key)
     if env is not None:  # else the user sees the old value and thinks the set failed
         name = config.env_name(key)
@@ -378,6 +386,18 @@ def config_set(
         print_json({"key": key, "value": typed})
         return
     console().print(f"[green]✓[/] {key} = {config.literal(typed)}")
+
+
+def _model_id(root: Path) -> str | None:
+    """Which model the settings name (None while they do not load); loads no model."""
+    from memrl import config
+    from memrl.embeddings import spec
+    from memrl.errors import ConfigError
+
+    try:
+        return spec(config.load(root).embedding).model_id
+    except ConfigError:
+        return None
 
 
 @app.command("export")
