@@ -25,8 +25,8 @@ def main() -> None:
             "it); it now waits for JSON-RPC on stdin. Ctrl-C or Ctrl-D quits.\n"
         )
 
-    from memrl.mcp.backend import few_malloc_arenas
+    from memrl.mcp.backend import lean_heap
     from memrl.mcp.server import run
 
-    few_malloc_arenas()
+    lean_heap()
     run()
