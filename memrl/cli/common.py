@@ -1,7 +1,7 @@
 """Shared CLI plumbing: consoles, error handling, JSON output and small formatters.
 
 Kept import-light on purpose: `memrl --help` loads this module, so the core (pydantic,
-LanceDB, fastembed) is imported inside commands, never here.
+LanceDB, ONNX Runtime) is imported inside commands, never here.
 """
 
 from __future__ import annotations
