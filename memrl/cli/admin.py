@@ -362,6 +362,7 @@ def config_set(
 ) -> None:
     """Change one setting in config.toml (comments are kept)."""
     from memrl import config
+    from memrl.embeddings import spec
     from memrl.errors import ConfigError
     from memrl.store import LEDGER_FILE
 
@@ -369,10 +370,10 @@ def config_set(
     before = _model_id(root)
     typed = config.set_value(root, key, value)
     try:
-        config.load(root)
+        after: str | None = spec(config.load(root).embedding).model_id
     except ConfigError as exc:  # this key is fine now; another one still stops every command
         note(f"saved, but the settings still have a problem: {exc}")
-    after = _model_id(root)
+        after = None
     if before != after and after is not None and (root / LEDGER_FILE).exists():
         note(
             "the episodes stored so far were embedded by the model used until now: "

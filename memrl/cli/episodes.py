@@ -225,9 +225,8 @@ def list_(
     if not rows:
         if memory.exists():
             msg = "No episodes match."
-        elif files.uncatalogued(memory.root):
-            msg = files.empty_store_note(memory.root)
-            msg = msg[0].upper() + msg[1:] + "."
+        elif (why := files.empty_store_note(memory.root)) != files.EMPTY_STORE:
+            msg = why[0].upper() + why[1:] + "."  # an import under way, or files uncatalogued
         else:
             msg = "No episodes yet. Capture one: memrl capture --task '…' --summary '…'"
         console().print(f"[dim]{msg}[/]")

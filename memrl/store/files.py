@@ -93,6 +93,9 @@ def importing(root: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+EMPTY_STORE = "the memory is empty: capture an episode first"
+
+
 def empty_store_note(root: Path) -> str:
     """What to say of a store with nothing in it: empty, or an import about to fill it."""
     if import_running(root):
@@ -106,7 +109,7 @@ def empty_store_note(root: Path) -> str:
             "deleted? files copied in? an import stopped early?): run `memrl index` to read "
             "them, or that import again"
         )
-    return "the memory is empty: capture an episode first"
+    return EMPTY_STORE
 
 
 def uncatalogued(root: Path) -> bool:
