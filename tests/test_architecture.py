@@ -78,6 +78,40 @@ def test_lancedb_imports_with_deferred_validators_and_leaves_pydantic_as_it_was(
     assert out.stdout.split() == ["False", "False", "True", "['a',", "'b']"]
 
 
+def test_a_local_store_never_runs_the_rest_clients_package_init(data_dir):
+    """Capture and search stay off the REST client's API classes (0.1 s and 7 MB a process)
+    yet the package answers its own names as before when something does ask for them."""
+    loaded = _modules_after(
+        "from memrl.memory import Memory\n"
+        "memory = Memory()\n"
+        "memory.capture({'task': 'Flaky login test', 'summary': 'Pinned the clock in the test'})\n"
+        "assert memory.search('login test', limit=1).hits\n"
+    )
+    assert "lancedb" in loaded and "lance_namespace" in loaded
+    assert "lance_namespace_urllib3_client.api" not in loaded
+    assert "lance_namespace_urllib3_client.api_client" not in loaded
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from memrl.index import _lancedb\n"
+            "_lancedb()\n"
+            "import lance_namespace_urllib3_client as client\n"
+            "from lance_namespace_urllib3_client import Configuration\n"
+            "print(client.TableApi.__name__, client.models.ListTablesRequest.__name__,"
+            " Configuration.__module__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == [
+        "TableApi",
+        "ListTablesRequest",
+        "lance_namespace_urllib3_client.configuration",
+    ]
+
+
 def test_the_bundled_model_embeds_without_fastembed(data_dir):
     """fastembed (half a second and 20 MB to import) is for models named in the settings."""
     loaded = _modules_after(
