@@ -202,6 +202,7 @@ def warm_captures(root: Path, rounds: int) -> dict:
     server.close()
     return {
         "timings": timings,
+        "count": rounds + 5,
         "rss": rss,
         "rss_busy": busy,
         "waiting": waiting,
@@ -255,6 +256,7 @@ def main() -> None:
         "rows_waiting_after_captures": captures["waiting"],
         "retrieve_p50_with_rows_waiting_ms": statistics.median(captures["retrieve_waiting"]),
         "retrieve_p50_after_pause_ms": statistics.median(captures["retrieve_after_pause"]),
+        "captures": captures["count"],
         "rss_after_captures_mb": captures["rss"]["VmRSS"],
         "rss_right_after_captures_mb": captures["rss_busy"]["VmRSS"],
         "budgets": BUDGETS,
@@ -302,6 +304,12 @@ def main() -> None:
             f"{out['rss_mb']:.0f} MB ({out['rss_anon_mb']:.0f} + {out['rss_file_mb']:.0f})",
             "≤ 300 MB",
             out["rss_mb"] <= 300,
+        ),
+        (
+            f"RSS after {out['captures']} captures, paused",
+            f"{out['rss_after_captures_mb']:.0f} MB",
+            "",
+            None,
         ),
         (
             "with a 2nd session's server: USS / PSS",

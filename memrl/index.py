@@ -6,7 +6,8 @@ is noticed instead of silently comparing vectors from two different spaces.
 
 Writes from many processes are serialised by a file lock (LanceDB would otherwise retry
 conflicting commits) and kept compact: small appends are folded together by `optimize`
-every few writes, and the vector index is (re)trained as the table grows.
+every few writes, and the vector index is (re)trained as the table grows. A process that
+lives long (the MCP server) leaves that to a child process (`memrl.compactor`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ R = TypeVar("R")
 
 os.environ.setdefault("LANCEDB_LOG", "error")
 _import_lock = threading.Lock()
+_compact_in_child = False
+
+
+def compact_in_child_processes() -> None:
+    """From now on, compaction that writes or a pause call for runs in a short-lived child
+    process (`memrl.compactor`), so this one does not keep the memory it takes."""
+    global _compact_in_child
+    _compact_in_child = True
 
 
 def _lancedb():
@@ -501,7 +510,12 @@ class Index:
             return
         behind, total = self._behind(table)
         if behind >= OPTIMIZE_EVERY or behind * 50 > total:
-            self._optimize(table)
+            if _compact_in_child:
+                from memrl import compactor
+
+                compactor.request(self.folder)
+            else:
+                self._optimize(table)
 
     def _behind(self, table) -> tuple[int, int]:
         """(rows not yet in the full-text index, rows in all), from the index's statistics."""
@@ -514,9 +528,11 @@ class Index:
         self._rows = total
         return behind, total
 
-    def compact_waiting(self) -> int:
+    def compact_waiting(self, wait: float = 0) -> int:
         """Compact now if appended rows wait for it; returns how many did (0 if none did,
-        another process is writing, or the index cannot be written).
+        another process wrote for longer than `wait` seconds, or the index cannot be
+        written). After `compact_in_child_processes()`, a child process does it: this
+        returns how many wait, once it has started.
 
         LanceDB searches rows that are not in its indices yet apart from them: a search on
         a table with a few of them waiting takes 5–10 ms longer (at 1k and 10k episodes).
@@ -527,13 +543,16 @@ class Index:
         """
         from filelock import Timeout
 
-        if not self.exists():
-            return 0
         try:
-            table = self.table()
-            if not self._behind(table)[0]:
+            table = self._open()  # whichever model built it: compaction does not embed
+            behind = self._behind(table)[0] if table is not None else 0
+            if not behind:
                 return 0
-            with self._lock().acquire(timeout=0):
+            if _compact_in_child:
+                from memrl import compactor
+
+                return behind if compactor.request(self.folder) else 0
+            with self._lock().acquire(timeout=wait):
                 behind = self._behind(table)[0]  # again: another process may have compacted
                 if behind:
                     self._optimize(table)

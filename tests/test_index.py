@@ -125,3 +125,42 @@ def test_a_damaged_full_text_index_is_said_not_silently_dropped(stocked):
     assert report.rebuilt and report.fresh
     assert maintenance.status(stocked).index.health.problem is None
     assert stocked.search("redirect bug number 3").hits[0].row.summary.endswith("3")
+
+
+def test_a_process_that_compacts_in_a_child_leaves_the_work_to_it(stocked, monkeypatch):
+    """The MCP server lives for a whole session: its writes and pauses start
+    `memrl.compactor` rather than compact (and keep the memory that takes), and the
+    rows that waited are folded in all the same."""
+    import time
+
+    import memrl.index as index_module
+    from memrl.index import OPTIMIZE_EVERY, Index
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("compacted in this process")
+
+    monkeypatch.setattr(index_module, "_compact_in_child", True)
+    monkeypatch.setattr(Index, "_optimize", not_here)
+    ids = [
+        stocked.capture(episode(summary=f"Tuned the cache for route {n}")).episode.id
+        for n in range(OPTIMIZE_EVERY + 1)
+    ]
+
+    def waiting() -> int:  # read apart from this process's table, as another process would
+        index = Index(stocked.index.folder, stocked.model_id, 384)
+        return index.table().index_stats("text_idx").num_unindexed_rows
+
+    deadline = time.monotonic() + 60
+    while waiting() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert waiting() == 0
+    assert stocked.index.compact_waiting() == 0  # nothing left for a pause to start
+    assert set(ids) <= set(stocked.index.hashes())
+    assert stocked.index.health().rows == 6 + OPTIMIZE_EVERY + 1
+
+
+def test_the_compactor_is_told_which_index(capsys):
+    from memrl import compactor
+
+    assert compactor.main([]) == 2
+    assert "usage: python -m memrl.compactor <index folder>" in capsys.readouterr().err

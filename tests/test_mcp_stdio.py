@@ -256,6 +256,31 @@ async def test_four_servers_share_one_store_and_lose_nothing(memory):
     assert sessions == {f"session-{n}" for n in range(4)}
 
 
+async def test_the_rows_a_servers_captures_leave_waiting_are_compacted(memory):
+    """The server starts `memrl.compactor` for the rows its captures leave waiting (its
+    writes and pauses ask for it), and those rows end up folded into the indices."""
+    from memrl.index import Index
+
+    def waiting() -> int:  # read from the table as another process sees it
+        index = Index(memory.index.folder, memory.model_id)
+        return index._open().index_stats("text_idx").num_unindexed_rows
+
+    memory.capture({"summary": "Seeded the store before the session"})
+    async with Client(params("session-compact"), mode="legacy") as client:
+        for n in range(3):
+            res = await client.call_tool(
+                "memrl_capture", {"summary": f"Raised the upload timeout for bucket {n}"}
+            )
+            assert not res.is_error, res.content[0].text
+        deadline = time.monotonic() + 60
+        while waiting() and time.monotonic() < deadline:
+            await anyio.sleep(0.2)
+        assert waiting() == 0
+        found = await client.call_tool("memrl_retrieve", {"query": "upload timeout bucket 2"})
+    assert "bucket 2" in found.structured_content["results"][0]["summary"]
+    assert memory.index.health().rows == 4
+
+
 def _started(data_dir: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [str(EXE)],

@@ -31,9 +31,9 @@ ACTIONS = {
 @app.command()
 def mcp() -> None:
     """Serve memrl to Claude Code over stdio (what `memrl-mcp` runs)."""
-    from memrl.mcp.server import run
+    from memrl.mcp import serve
 
-    run()
+    serve()
 
 
 def _hooks(uninstall: bool, dry_run: bool) -> tuple[str, dict | None]:

@@ -25,8 +25,16 @@ def main() -> None:
             "it); it now waits for JSON-RPC on stdin. Ctrl-C or Ctrl-D quits.\n"
         )
 
+    serve()
+
+
+def serve() -> None:
+    """Serve over stdio, as a process that lives as long as its Claude Code session and
+    so is kept small: freed heap goes back to the OS, and compaction runs in a child."""
+    from memrl.index import compact_in_child_processes
     from memrl.mcp.backend import lean_heap
     from memrl.mcp.server import run
 
     lean_heap()
+    compact_in_child_processes()
     run()

@@ -8,7 +8,8 @@ background thread as soon as the server starts (LanceDB under the same lock, the
 behind its own), so the first `memrl_retrieve` waits for at most the rest of that load
 instead of starting it, and a call that needs neither does not wait. Once
 calls pause, the index rows that wait for compaction are compacted (outside the lock: the
-index has its own) and freed heap goes back to the OS.
+index has its own; by a child process in `memrl-mcp`, see `memrl.compactor`) and freed
+heap goes back to the OS.
 
 Nothing here imports the MCP SDK, LanceDB or the model at import time.
 """
@@ -231,7 +232,8 @@ class Backend:
         """Compact without holding the lock: compaction takes 0.1 s at 10k episodes, up to 5 s
         at 100k when it also retrains the vector index, and a call that arrives meanwhile
         should not wait for it. Searches read the table beside it; a write waits for the
-        index's own lock, as it would for another process's compaction."""
+        index's own lock, as it would for another process's compaction. (`memrl-mcp` only
+        starts a child process here, which does the work.)"""
         try:
             index.compact_waiting()
         except Exception as exc:  # the next write compacts; never take the server down

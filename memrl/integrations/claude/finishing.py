@@ -159,18 +159,9 @@ def running(root: Path) -> bool:
 
 def spawn() -> subprocess.Popen[bytes]:
     """A detached finisher that outlives Claude Code's wait for the hook (and Claude Code)."""
-    kwargs: dict[str, Any] = {
-        "stdin": subprocess.DEVNULL,
-        "stdout": subprocess.DEVNULL,
-        "stderr": subprocess.DEVNULL,
-        "close_fds": True,
-    }
-    if os.name == "nt":
-        kwargs["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS, NEW_PROCESS_GROUP
-    else:
-        kwargs["start_new_session"] = True
-    # -P: the session's folder (a checkout of memrl, say) is not put on sys.path
-    return subprocess.Popen([sys.executable, "-P", "-m", MODULE], **kwargs)
+    from memrl import background
+
+    return background.detached(MODULE)
 
 
 def finish(memory: Memory, jobs: Jobs) -> str:
