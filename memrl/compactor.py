@@ -35,12 +35,16 @@ _lock = threading.Lock()
 
 def request(folder: Path) -> bool:
     """Start a compaction of the index in `folder` unless one started here still runs;
-    returns whether one was started."""
+    returns whether one was started. A process that cannot be started (out of processes
+    or memory) is no error: what waits is compacted at the next request."""
     with _lock:
         child = _children.get(folder)
         if child is not None and child.poll() is None:
             return False
-        _children[folder] = background.detached(MODULE, str(folder))
+        try:
+            _children[folder] = background.detached(MODULE, str(folder))
+        except OSError:
+            return False
         return True
 
 
