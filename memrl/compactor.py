@@ -21,43 +21,71 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 from memrl import background
 
 MODULE = "memrl.compactor"
 LOCK_WAIT = 30.0  # seconds the child waits for a writer (a rebuild, an import) to finish
+RETRY_AFTER = 60.0  # seconds before asking again after a child that could not compact
+UNDONE = 3  # the child's exit status when rows waited and it could not compact them
 LOG = Path("logs") / "mcp.log"  # under the data dir: the servers' log
 
-_children: dict[Path, subprocess.Popen[bytes]] = {}
+
+@dataclass(slots=True)
+class _Child:
+    process: subprocess.Popen[bytes]
+    ended: float | None = None  # time.monotonic() when it exited (and was reaped)
+
+
+_children: dict[Path, _Child] = {}
 _lock = threading.Lock()
 
 
 def request(folder: Path) -> bool:
-    """Start a compaction of the index in `folder` unless one started here still runs;
-    returns whether one was started. A process that cannot be started (out of processes
-    or memory) is no error: what waits is compacted at the next request."""
+    """Start a compaction of the index in `folder` unless one started here still runs, or
+    the last one could not compact (a read-only store, a writer that held the index for
+    LOCK_WAIT) less than RETRY_AFTER ago; returns whether one was started. A process that
+    cannot be started (out of processes or memory) is no error either: what waits is
+    compacted at a later request, and is searched meanwhile."""
     with _lock:
-        child = _children.get(folder)
-        if child is not None and child.poll() is None:
-            return False
+        last = _children.get(folder)
+        if last is not None:
+            if last.ended is None:
+                return False
+            if last.process.returncode and time.monotonic() - last.ended < RETRY_AFTER:
+                return False
         try:
-            _children[folder] = background.detached(MODULE, str(folder))
+            child = _Child(background.detached(MODULE, str(folder)))
         except OSError:
             return False
-        return True
+        _children[folder] = child
+    # reaped as soon as it exits, so no finished child lingers as a zombie
+    threading.Thread(target=_reap, args=(child,), name="memrl-compactor", daemon=True).start()
+    return True
+
+
+def _reap(child: _Child) -> None:
+    child.process.wait()
+    child.ended = time.monotonic()
 
 
 def main(argv: list[str]) -> int:
     from memrl import logs
-    from memrl.index import Index
+    from memrl.index import Index, _lancedb
 
     if len(argv) != 1:
         sys.stderr.write("usage: python -m memrl.compactor <index folder>\n")
         return 2
     folder = Path(argv[0])
     try:
-        Index(folder, model_id="").compact_waiting(wait=LOCK_WAIT)
+        # Imported before the table is looked for: connecting makes the folder, which must
+        # not come back if the store was deleted while LanceDB loaded.
+        _lancedb()
+        index = Index(folder, model_id="")
+        if not index.compact_waiting(wait=LOCK_WAIT) and index.waiting():
+            return UNDONE
     except Exception as exc:  # the next request tries again; say why this one failed
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         text = "".join(traceback.format_exception(exc))

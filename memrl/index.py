@@ -560,6 +560,11 @@ class Index:
             return 0
         return behind
 
+    def waiting(self) -> int:
+        """Rows not yet folded into the full-text index (0 without a table)."""
+        table = self._open()
+        return self._behind(table)[0] if table is not None else 0
+
     @_guarded
     def optimize(self, *, whole: bool = False) -> None:
         """Compact fragments, fold new rows into the indices, drop stale versions.

@@ -159,11 +159,56 @@ def test_a_process_that_compacts_in_a_child_leaves_the_work_to_it(stocked, monke
     assert stocked.index.health().rows == 6 + OPTIMIZE_EVERY + 1
 
 
-def test_the_compactor_is_told_which_index(capsys):
+def test_the_compactor_is_told_which_index_and_makes_no_folder_that_is_gone(capsys, tmp_path):
     from memrl import compactor
 
     assert compactor.main([]) == 2
     assert "usage: python -m memrl.compactor <index folder>" in capsys.readouterr().err
+    assert compactor.main([str(tmp_path / "deleted-store" / "vectors")]) == 0
+    assert not (tmp_path / "deleted-store").exists()
+
+
+def test_a_finished_compactor_is_reaped_and_one_that_could_not_compact_is_not_rerun_at_once(
+    tmp_path, monkeypatch
+):
+    """No finished child lingers as a zombie; after one that found the index unwritable
+    (exit status UNDONE), the next request waits RETRY_AFTER instead of starting another."""
+    import subprocess
+    import sys
+    import time
+
+    from memrl import background, compactor
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    def child(status: int):
+        def detached(*_args):
+            started.append(subprocess.Popen([sys.executable, "-c", f"raise SystemExit({status})"]))
+            return started[-1]
+
+        return detached
+
+    def wait_for_end(folder) -> compactor._Child:
+        deadline = time.monotonic() + 30
+        while compactor._children[folder].ended is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return compactor._children[folder]
+
+    folder = tmp_path / "vectors"
+    monkeypatch.setattr(compactor, "_children", {})
+    monkeypatch.setattr(background, "detached", child(0))
+    assert compactor.request(folder)
+    assert wait_for_end(folder).process.returncode == 0  # waited for: not a zombie
+    assert compactor.request(folder)  # it compacted: the next request starts another
+    wait_for_end(folder)
+    monkeypatch.setattr(background, "detached", child(compactor.UNDONE))
+    assert compactor.request(folder)
+    assert wait_for_end(folder).process.returncode == compactor.UNDONE
+    assert not compactor.request(folder)  # read-only, say: not again straight away
+    monkeypatch.setattr(compactor, "RETRY_AFTER", 0.0)
+    assert compactor.request(folder)
+    wait_for_end(folder)
+    assert len(started) == 4
 
 
 def test_a_compactor_that_cannot_start_fails_no_write(stocked, monkeypatch):
@@ -180,3 +225,18 @@ def test_a_compactor_that_cannot_start_fails_no_write(stocked, monkeypatch):
     assert saved.episode.id in stocked.index.hashes()
     assert stocked.index.compact_waiting() == 0  # nothing started; the rows wait, searchable
     assert [h.id for h in stocked.search("upload timeout", limit=1).hits] == [saved.episode.id]
+
+
+def test_the_compactor_says_when_rows_wait_that_it_could_not_compact(stocked, monkeypatch):
+    from memrl import compactor
+    from memrl.index import Index
+
+    monkeypatch.setattr(Index, "_optimize", lambda *a, **k: None)  # leave a row waiting
+    stocked.capture(episode(summary="Raised the upload timeout for the bucket"))
+    monkeypatch.undo()
+    assert stocked.index.waiting() == 1
+    monkeypatch.setattr(compactor, "LOCK_WAIT", 0.2)
+    with stocked.index._lock():  # another writer holds the index throughout
+        assert compactor.main([str(stocked.index.folder)]) == compactor.UNDONE
+    assert compactor.main([str(stocked.index.folder)]) == 0
+    assert stocked.index.waiting() == 0

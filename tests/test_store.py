@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -232,7 +233,15 @@ def test_read_only_data_dir_gives_a_clear_error_and_keeps_data(fast_memory, monk
     def refuse(*_args, **_kwargs):
         raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
 
+    unlink = Path.unlink
+
+    def refuse_episodes(path: Path, *args, **kwargs):  # a read-only mount: even a missing file
+        if files.EPISODES in path.parts:
+            refuse()
+        return unlink(path, *args, **kwargs)
+
     monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(Path, "unlink", refuse_episodes)
     with pytest.raises(StoreError, match="read-only"):
         fast_memory.capture(episode(summary="another"))
     monkeypatch.undo()

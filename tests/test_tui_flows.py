@@ -269,18 +269,21 @@ async def test_a_slow_change_is_shown_under_way_and_an_undo_waits_in_sight(
 async def test_an_undo_waiting_for_a_change_that_fails_undoes_nothing_else(
     store: Memory, monkeypatch
 ) -> None:
-    import time
+    import threading
 
     from memrl.errors import MemrlError
 
+    pressed = threading.Event()
+
     def failing_archive(*args, **kw):
-        time.sleep(0.5)
+        pressed.wait(timeout=10)  # fails only once u is waiting for it, however slow the keys
         raise MemrlError("the disk is full")
 
     async with on_first_episode(store) as (app, pilot, target):
         await keys(pilot, "plus")
         monkeypatch.setattr(store, "archive", failing_archive)
         await pilot.press("down", "a", "y", "u")  # u for the archive, which fails
+        pressed.set()
         await settle(pilot)
         assert notices(app)[-2:] == [
             "the disk is full",

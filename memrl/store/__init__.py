@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,8 +111,9 @@ class EpisodeStore:
                 rows.append(catalog_row(self.root, ep, archived=archived))
             self.ledger.upsert_catalog(rows)
         except MemrlError:
-            for path in made:
-                path.unlink(missing_ok=True)
+            for path in made:  # a read-only mount refuses even this: the error says why
+                with suppress(OSError):
+                    path.unlink(missing_ok=True)
             raise
         return rows
 
