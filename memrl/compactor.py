@@ -9,8 +9,8 @@ lives as long as its Claude Code session, one per open session; after
 `python -m memrl.compactor <index folder>`, which takes the index's write lock like any
 other writer, compacts what waits, and exits.
 
-One child per folder runs at a time; a request while it runs is dropped, since rows it
-does not fold in wait for the next request (the next burst of writes, or the next pause).
+One child per folder runs at a time; a request while it runs starts another once it ends,
+for the rows appended after it looked.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ LOG = Path("logs") / "mcp.log"  # under the data dir: the servers' log
 class _Child:
     process: subprocess.Popen[bytes]
     ended: float | None = None  # time.monotonic() when it exited (and was reaped)
+    again: bool = False  # asked for while it ran: rows it may not have seen wait
 
 
 _children: dict[Path, _Child] = {}
@@ -44,31 +46,44 @@ _lock = threading.Lock()
 
 
 def request(folder: Path) -> bool:
-    """Start a compaction of the index in `folder` unless one started here still runs, or
-    the last one could not compact (a read-only store, a writer that held the index for
-    LOCK_WAIT) less than RETRY_AFTER ago; returns whether one was started. A process that
-    cannot be started (out of processes or memory) is no error either: what waits is
-    compacted at a later request, and is searched meanwhile."""
+    """Have the index in `folder` compacted; returns whether a child was started now.
+
+    While one started here runs, the request is kept, and another starts as soon as it
+    ends. None starts within RETRY_AFTER of one that could not compact (a read-only store,
+    a writer that held the index for LOCK_WAIT), nor when no process can be started (out
+    of processes or memory): what waits is compacted at a later request, and is searched
+    meanwhile."""
     with _lock:
         last = _children.get(folder)
         if last is not None:
             if last.ended is None:
+                last.again = True
                 return False
             if last.process.returncode and time.monotonic() - last.ended < RETRY_AFTER:
                 return False
-        try:
-            child = _Child(background.detached(MODULE, str(folder)))
-        except OSError:
-            return False
-        _children[folder] = child
+        return _start(folder)
+
+
+def _start(folder: Path) -> bool:
+    """Start a child for `folder`; the caller holds `_lock`."""
+    try:
+        child = _Child(background.detached(MODULE, str(folder)))
+    except OSError:
+        return False
+    _children[folder] = child
     # reaped as soon as it exits, so no finished child lingers as a zombie
-    threading.Thread(target=_reap, args=(child,), name="memrl-compactor", daemon=True).start()
+    threading.Thread(
+        target=_reap, args=(folder, child), name="memrl-compactor", daemon=True
+    ).start()
     return True
 
 
-def _reap(child: _Child) -> None:
+def _reap(folder: Path, child: _Child) -> None:
     child.process.wait()
-    child.ended = time.monotonic()
+    with _lock:
+        child.ended = time.monotonic()
+        if child.again and child.process.returncode == 0 and _children.get(folder) is child:
+            _start(folder)
 
 
 def main(argv: list[str]) -> int:
@@ -89,10 +104,11 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # the next request tries again; say why this one failed
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         text = "".join(traceback.format_exception(exc))
-        try:
-            logs.append(folder.parent / LOG, f"--- {stamp} pid {os.getpid()} compaction\n{text}")
-        except OSError:
-            pass
+        if folder.parent.is_dir():  # a log alone would make a deleted data dir again
+            with suppress(OSError):
+                logs.append(
+                    folder.parent / LOG, f"--- {stamp} pid {os.getpid()} compaction\n{text}"
+                )
         return 1
     return 0
 

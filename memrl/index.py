@@ -544,8 +544,7 @@ class Index:
         from filelock import Timeout
 
         try:
-            table = self._open()  # whichever model built it: compaction does not embed
-            behind = self._behind(table)[0] if table is not None else 0
+            behind = self.waiting()
             if not behind:
                 return 0
             if _compact_in_child:
@@ -553,6 +552,7 @@ class Index:
 
                 return behind if compactor.request(self.folder) else 0
             with self._lock().acquire(timeout=wait):
+                table = self._open()
                 behind = self._behind(table)[0]  # again: another process may have compacted
                 if behind:
                     self._optimize(table)
@@ -561,7 +561,8 @@ class Index:
         return behind
 
     def waiting(self) -> int:
-        """Rows not yet folded into the full-text index (0 without a table)."""
+        """Rows not yet folded into the full-text index (0 without a table). The table is
+        opened whichever model built it: compaction does not embed."""
         table = self._open()
         return self._behind(table)[0] if table is not None else 0
 

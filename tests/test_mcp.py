@@ -1280,6 +1280,21 @@ async def test_a_store_deleted_while_the_server_runs_is_refused_then_its_success
     fresh.close()
 
 
+def test_a_crash_logged_after_the_store_was_deleted_does_not_make_it_again(fast_memory, data_dir):
+    """A warm-up or idle compaction that fails because the store went (rm -rf) logs
+    nowhere: logs/mcp.log alone would bring back a data dir the person removed."""
+    import shutil
+
+    from memrl.mcp.backend import LOG_FILE, Backend
+
+    fast_memory.capture(episode(summary="Tuned the pool"))
+    backend = Backend(fast_memory, session_id="session-a", project="acme/app")
+    assert backend.log_crash("warm-up", RuntimeError("first")) == data_dir / LOG_FILE
+    shutil.rmtree(data_dir)
+    assert backend.log_crash("warm-up", RuntimeError("the table went away")) is None
+    assert not data_dir.exists()
+
+
 def test_work_done_while_the_store_was_deleted_is_not_reported_as_kept(fast_memory, data_dir):
     import shutil
 

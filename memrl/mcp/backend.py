@@ -302,7 +302,10 @@ class Backend:
     # unexpected errors -----------------------------------------------------------------
 
     def log_crash(self, where: str, exc: BaseException) -> Path | None:
-        """Append the traceback to logs/mcp.log in the data dir; the server keeps going."""
+        """Append the traceback to logs/mcp.log in the data dir; the server keeps going.
+        Not once the data dir is deleted: a log alone would make it again."""
+        if not self.data_dir.is_dir():
+            return None
         try:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             text = "".join(traceback.format_exception(exc))
