@@ -232,3 +232,19 @@ def test_the_compactor_says_when_rows_wait_that_it_could_not_compact(stocked, mo
         assert compactor.main([str(stocked.index.folder)]) == compactor.UNDONE
     assert compactor.main([str(stocked.index.folder)]) == 0
     assert stocked.index.waiting() == 0
+
+
+def test_a_compactor_that_cannot_start_fails_no_write(stocked, monkeypatch):
+    import memrl.index as index_module
+    from memrl import background
+
+    def no_process(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(index_module, "_compact_in_child", True)
+    monkeypatch.setattr(background, "detached", no_process)
+    saved = stocked.capture(episode(summary="Raised the upload timeout for the bucket"))
+    assert saved.warnings == []  # not "saved, but not searchable yet"
+    assert saved.episode.id in stocked.index.hashes()
+    assert stocked.index.compact_waiting() == 0  # nothing started; the rows wait, searchable
+    assert [h.id for h in stocked.search("upload timeout", limit=1).hits] == [saved.episode.id]
