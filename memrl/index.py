@@ -402,10 +402,12 @@ class Index:
     # writing ------------------------------------------------------------------------
 
     def _lock(self):
-        """One re-entrant lock object per Index: nested use in a process never deadlocks."""
+        """One re-entrant lock object per Index: nested use in a process never deadlocks.
+        The data dir above is never made here: a store deleted while a compaction or a
+        write was on its way is not brought back as an empty `vectors/` folder."""
         from filelock import FileLock
 
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(exist_ok=True)
         if self._file_lock is None:
             self._file_lock = FileLock(str(self.folder / ".write.lock"), timeout=120)
         return self._file_lock

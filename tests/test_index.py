@@ -248,3 +248,17 @@ def test_a_compactor_that_cannot_start_fails_no_write(stocked, monkeypatch):
     assert saved.episode.id in stocked.index.hashes()
     assert stocked.index.compact_waiting() == 0  # nothing started; the rows wait, searchable
     assert [h.id for h in stocked.search("upload timeout", limit=1).hits] == [saved.episode.id]
+
+
+def test_a_compaction_that_finds_its_store_deleted_makes_nothing_again(stocked, monkeypatch):
+    """rm -rf of the data dir between a compaction's look at what waits and its lock: it
+    compacts nothing, and no empty `vectors/` folder brings the store back."""
+    import shutil
+
+    from memrl.index import Index
+
+    index = Index(stocked.index.folder, stocked.model_id, 384)
+    monkeypatch.setattr(Index, "waiting", lambda self: 3)  # what it saw before the rm -rf
+    shutil.rmtree(stocked.root)
+    assert index.compact_waiting() == 0
+    assert not stocked.root.exists()
