@@ -48,6 +48,7 @@ REFINE = 4  # a quantised index's candidates per hit, re-scored with the exact v
 KIND_TTL = 1.0  # seconds an open index trusts what it last saw of the vector index's kind
 MAX_SEGMENTS = 8  # vector index delta segments tolerated before retraining (more at scale)
 OPTIMIZE_EVERY = 16  # appended rows tolerated before compaction
+LOCK_WAIT = 120.0  # seconds a write waits for another process's (a rebuild takes minutes)
 STATS_EVERY = 4  # on a large table, table versions between two looks at the index's lag
 KEEP_VERSIONS = timedelta(seconds=30)  # old versions a reader in another process may still hold
 # LanceDB caches the metadata of every table version it reads, and a table read at its
@@ -222,8 +223,14 @@ def _guarded(method: Callable[P, R]) -> Callable[P, R]:
         for again in (True, False):
             try:
                 return method(*args, **kwargs)
-            except (MemrlError, TimeoutError):  # memrl's own, and a lock's wait running out
+            except MemrlError:
                 raise
+            except TimeoutError:  # the write lock's wait ran out (an OSError: not damage)
+                raise IndexUnavailable(
+                    f"the search index in {index.folder} is busy: another process has held "
+                    f"its write lock for {LOCK_WAIT:.0f} s (a rebuild or an import, say). Run "
+                    "`memrl index` once that is done: it indexes whatever was left out."
+                ) from None
             except (OSError, RuntimeError) as exc:
                 # A rebuild elsewhere swapped the table in mid-read: read the new one.
                 if not (again and index._replaced()):
@@ -409,7 +416,7 @@ class Index:
 
         self.folder.mkdir(exist_ok=True)
         if self._file_lock is None:
-            self._file_lock = FileLock(str(self.folder / ".write.lock"), timeout=120)
+            self._file_lock = FileLock(str(self.folder / ".write.lock"), timeout=LOCK_WAIT)
         return self._file_lock
 
     def _create(self, dim: int, rows: Sequence[IndexRow]) -> None:

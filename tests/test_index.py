@@ -262,3 +262,26 @@ def test_a_compaction_that_finds_its_store_deleted_makes_nothing_again(stocked, 
     shutil.rmtree(stocked.root)
     assert index.compact_waiting() == 0
     assert not stocked.root.exists()
+
+
+def test_a_capture_that_waits_too_long_for_the_index_is_saved_and_says_what_to_run(
+    stocked, monkeypatch
+):
+    """Another process holds the index's write lock past LOCK_WAIT (a long rebuild): the
+    episode is kept, the capture says so and names `memrl index`, which indexes it later."""
+    from filelock import FileLock
+
+    import memrl.index as index_module
+    from memrl import maintenance
+
+    monkeypatch.setattr(index_module, "LOCK_WAIT", 0.2)
+    stocked.index._file_lock = None  # made again with the short wait
+    with FileLock(str(stocked.index.folder / ".write.lock")):  # another process's, as it were
+        saved = stocked.capture(episode(summary="Raised the upload timeout for the bucket"))
+    (warning,) = saved.warnings
+    assert warning.startswith("saved, but not searchable yet: the search index in ")
+    assert "is busy" in warning and "`memrl index`" in warning
+    assert stocked.get(saved.episode.id[:8]).episode.summary.startswith("Raised the upload")
+    assert saved.episode.id not in stocked.index.hashes()
+    maintenance.sync_index(stocked)
+    assert saved.episode.id in stocked.index.hashes()
