@@ -15,13 +15,10 @@ for the rows appended after it looked.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
 import time
-import traceback
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +28,6 @@ MODULE = "memrl.compactor"
 LOCK_WAIT = 30.0  # seconds the child waits for a writer (a rebuild, an import) to finish
 RETRY_AFTER = 60.0  # seconds before asking again after a child that could not compact
 UNDONE = 3  # the child's exit status when rows waited and it could not compact them
-LOG = Path("logs") / "mcp.log"  # under the data dir: the servers' log
 
 
 @dataclass(slots=True)
@@ -102,13 +98,7 @@ def main(argv: list[str]) -> int:
         if not index.compact_waiting(wait=LOCK_WAIT) and index.waiting():
             return UNDONE
     except Exception as exc:  # the next request tries again; say why this one failed
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        text = "".join(traceback.format_exception(exc))
-        if folder.parent.is_dir():  # a log alone would make a deleted data dir again
-            with suppress(OSError):
-                logs.append(
-                    folder.parent / LOG, f"--- {stamp} pid {os.getpid()} compaction\n{text}"
-                )
+        logs.crash(folder.parent, "compaction", exc)
         return 1
     return 0
 

@@ -21,7 +21,6 @@ import gc
 import os
 import threading
 import time
-import traceback
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"  # set by Claude Code for the MCP servers it starts
-LOG_FILE = Path("logs") / "mcp.log"
+LOG_FILE = logs.MCP_LOG
 IDLE_TRIM_SECONDS = 2.0
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 TRIM_POLL_SECONDS = 60.0  # how often an idle trim thread checks that its server still exists
@@ -302,14 +301,5 @@ class Backend:
     # unexpected errors -----------------------------------------------------------------
 
     def log_crash(self, where: str, exc: BaseException) -> Path | None:
-        """Append the traceback to logs/mcp.log in the data dir; the server keeps going.
-        Not once the data dir is deleted: a log alone would make it again."""
-        if not self.data_dir.is_dir():
-            return None
-        try:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            text = "".join(traceback.format_exception(exc))
-            head = f"--- {stamp} pid {os.getpid()} session {self.session_id} {where}\n"
-            return logs.append(self.data_dir / LOG_FILE, head + text)
-        except OSError:
-            return None
+        """Append the traceback to logs/mcp.log in the data dir; the server keeps going."""
+        return logs.crash(self.data_dir, f"session {self.session_id} {where}", exc)
