@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import machine
+
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
@@ -211,7 +213,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     CACHE.mkdir(exist_ok=True)
     os.environ["MEMRL_MODELS_DIR"] = str(CACHE / "models")
-    out: dict = {"machine": f"{os.cpu_count()} cores", "sizes": {}}
+    out: dict = {"machine": machine(), "sizes": {}}
 
     memrl = str(VENV_BIN / "memrl")
     env = {**os.environ}

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import machine
+
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
@@ -116,7 +118,7 @@ def main() -> None:
     CACHE.mkdir(exist_ok=True)
     os.environ["MEMRL_MODELS_DIR"] = str(CACHE / "models")
     cached, _ = build(args.episodes)
-    out: dict = {"machine": f"{os.cpu_count()} cores", "episodes": args.episodes}
+    out: dict = {"machine": machine(), "episodes": args.episodes}
 
     with tempfile.TemporaryDirectory(prefix="memrl-bench-hooks-") as tmp:
         work = Path(tmp)

@@ -18,6 +18,7 @@ import shutil
 import statistics
 import time
 
+from benchmarks import machine
 from benchmarks.bench_core import CACHE, RESULTS, build, pct
 
 BUDGETS = {"feedback_p50_ms@10000": 20, "propagate_s@100000": 20}
@@ -67,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
     os.environ["MEMRL_MODELS_DIR"] = str(CACHE / "models")
-    out: dict = {"machine": f"{os.cpu_count()} cores", "rated_share": args.rated, "sizes": {}}
+    out: dict = {"machine": machine(), "rated_share": args.rated, "sizes": {}}
     for n in (int(s) for s in args.sizes.split(",")):
         row = run(n, args.rated)
         out["sizes"][n] = row

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import synthetic
+from benchmarks import machine, synthetic
 from benchmarks.bench_core import CACHE, RESULTS, VENV_BIN, build, pct
 
 SERVER = str(VENV_BIN / "memrl-mcp")
@@ -238,7 +238,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     load = os.getloadavg()
     out = {
-        "machine": f"{os.cpu_count()} cores, load average {load[0]:.1f} at the end",
+        "machine": machine() | {"load_average_at_end": round(load[0], 2)},
         "episodes": args.episodes,
         "initialize_s": statistics.median(init),
         "initialize_max_s": max(init),

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "tui.json"
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC).timestamp()
@@ -379,13 +381,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MEMRL_MODELS_DIR", str(Path.home() / ".memrl" / "models"))
     sizes = [int(s) for s in args.sizes.split(",")]
-    report: dict = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "load average at start": [round(x, 2) for x in os.getloadavg()],  # others' work
-        }
-    }
+    report: dict = {"machine": machine()}
     for n in sizes:
         print(f"{n:,} episodes", flush=True)
         root = store(n)
