@@ -2728,3 +2728,68 @@ async def test_the_footer_shows_only_keys_that_fit_whole(
         assert {"rate", "archive", "edit", "search", "undo", "leave"} <= {
             k.action.partition("(")[0] for k in keys_wide
         }
+
+
+async def test_a_cluster_of_many_look_alikes_shows_whole_cards_stepped_with_arrows(
+    data_dir: Path,
+) -> None:
+    """Twenty look-alikes showed one card the width of the screen and no way to the others:
+    cards keep a readable width, three whole ones on 120 columns, and → / ← step through."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for _ in range(6):
+        m.capture(episode(task="Rotate the TLS certs", summary="Renewed via certbot"))
+    app = app_for(m, start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await reviewing(pilot, app)
+        main = screen.query_one("#review-main")
+        cards = list(main.query(EpisodeDetail))
+        assert len(cards) == 6
+        seen = [c for c in cards if main.region.contains_region(c.region)]
+        assert len(seen) == 3 and all(36 <= c.region.width <= 45 for c in cards)
+        assert app.focused is cards[0] and "step" in footer_actions(app)
+        await keys(pilot, "right", "right", "right")
+        assert app.focused is cards[3] and main.region.contains_region(cards[3].region)
+        await keys(pilot, "left")
+        assert app.focused is cards[2] and main.region.contains_region(cards[2].region)
+        await keys(pilot, "k")  # the answer still works from a card
+        assert m.curation.review().clusters == []
+    m.close()
+
+
+async def test_merging_many_shows_whole_cards_and_few_share_the_width(store: Memory) -> None:
+    for n in range(2):
+        store.capture(episode(task=f"More work {n}", summary=f"Did more {n}"))
+    for marked, width in ((2, (55, 61)), (4, (36, 45))):
+        app = app_for(store)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await keys(pilot, *["space", "down"] * marked, "m")
+            assert isinstance(app.screen, MergeScreen)
+            sources = app.screen.query_one("#merge-sources")
+            cards = list(sources.query(EpisodeDetail))
+            assert len(cards) == marked
+            assert all(width[0] <= c.region.width <= width[1] for c in cards), [
+                c.region.width for c in cards
+            ]
+            await keys(pilot, "escape")
+
+
+async def test_the_overview_draws_its_charts_on_a_small_terminal(data_dir: Path) -> None:
+    """At 80x24 with eleven projects, the project table took the room and both charts
+    were frames with no height: the charts keep room to be read, the projects scroll."""
+    m = Memory(data_dir, embedder=HashEmbedder(), clock=lambda: NOW)
+    for n in range(11):
+        m.capture(episode(task=f"Task {n}", summary=f"Work {n}", project=f"team/p{n}"))
+    app = app_for(m)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await keys(pilot, "o")
+        await pilot.pause(0.3)
+        for plot in ("#histogram", "#per-day"):
+            assert app.screen.query_one(plot).region.height >= 9, plot
+        projects = app.screen.query_one("#overview-projects", DataTable)
+        assert projects.row_count == 11 and projects.region.height >= 6
+        assert app.focused is projects and projects.max_scroll_y > 0  # the rest scroll
+        footer = app.screen.query_one("Footer")
+        assert projects.region.bottom <= footer.region.y  # nothing hidden under the keys
+    m.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from textual import work
 from textual.binding import Binding
-from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.widgets import Header, Select, Static, TextArea
 
@@ -14,6 +13,7 @@ from memrl.tui import curator
 from memrl.tui.format import one_line, plain
 from memrl.tui.screens.base import FormScreen
 from memrl.tui.undo import Undo
+from memrl.tui.widgets.cards import Cards
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.views import pct, plural
@@ -35,7 +35,7 @@ class MergeScreen(FormScreen):
 
     def compose(self):
         yield Header()
-        with ScrollableContainer(id="merge-sources"):
+        with Cards(id="merge-sources"):
             for episode_id in self.ids:
                 yield EpisodeDetail(self.app.memory, self.app.clock, id=f"src-{episode_id}")
         yield Static(id="merge-notes")

@@ -68,7 +68,7 @@ class OverviewScreen(MemrlScreen[None]):
         per_day = dict(s.captures_per_day)
         days = [end - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
         self.query_one("#per-day", BarPlot).show(
-            f"captures per day, last {DAYS} days",
+            f"captures a day, {DAYS} days",
             [d.strftime("%d") for d in days],
             [per_day.get(d.isoformat(), 0) for d in days],
             "blue",

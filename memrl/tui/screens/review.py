@@ -9,7 +9,6 @@ from functools import partial
 
 from textual import on, work
 from textual.binding import Binding
-from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.widgets import Header, Markdown, Static
 
@@ -19,6 +18,7 @@ from memrl.tui.format import one_line
 from memrl.tui.messages import StoreChanged
 from memrl.tui.screens.base import MemrlScreen
 from memrl.tui.undo import Undo
+from memrl.tui.widgets.cards import Cards
 from memrl.tui.widgets.detail import EpisodeDetail
 from memrl.tui.widgets.footer import Footer
 from memrl.views import Row, pct, plural, short
@@ -77,7 +77,7 @@ class ReviewScreen(MemrlScreen[None]):
     def compose(self):
         yield Header()
         yield Static("reviewing the store…", id="review-finding")
-        yield ScrollableContainer(id="review-main")
+        yield Cards(id="review-main")
         yield Markdown(id="review-done")
         yield Footer()
 
@@ -137,7 +137,7 @@ class ReviewScreen(MemrlScreen[None]):
     async def show_current(self) -> None:
         finding = self.current
         self.refresh_bindings()
-        main = self.query_one("#review-main", ScrollableContainer)
+        main = self.query_one("#review-main", Cards)
         await main.remove_children()
         done = finding is None
         main.display = not done
@@ -148,6 +148,9 @@ class ReviewScreen(MemrlScreen[None]):
         self._show_finding(finding)
         details = [EpisodeDetail(self.app.memory, self.app.clock) for _ in finding.rows]
         await main.mount_all(details)
+        main.fit()
+        main.scroll_home(animate=False)
+        details[0].focus(scroll_visible=False)  # ↑ ↓ scroll it, ← → step to the others
         for n, (detail, r) in enumerate(zip(details, finding.rows, strict=True), 1):
             detail.show(r.id)
             if len(details) > 1:  # one above the other on a narrow terminal: how many
