@@ -385,14 +385,27 @@ class Memory(Reading):
         """For episodes merged away: the live episode each was merged into."""
         return self.ledger.merged_into(ids)
 
-    def counted_twice(self, restored: Sequence[str]) -> builtins.list[str]:
-        """What to say of restored episodes that were merged into one still live: the
-        ratings each had now count in it and in the episode holding them."""
-        return [
+    def counted_twice(self, restored: Sequence[Episode]) -> builtins.list[str]:
+        """What to say of restored episodes that hold what a live episode holds too: one
+        merged into an episode still live (its ratings now count in both), or a merge whose
+        originals are live (a merge undone, then its result restored: each memory is then
+        found twice)."""
+        said = [
             f"{src[:8]} was merged into {into[:8]}, which is still live: the ratings it had "
             f"now count in both (archive {into[:8]} to undo that)"
-            for src, into in self.merged_into(restored).items()
+            for src, into in self.merged_into([e.id for e in restored]).items()
         ]
+        sources = {i for e in restored for i in e.merged_from}
+        rows = self.rows(list(sources)) if sources else {}
+        for e in restored:
+            live = [i[:8] for i in e.merged_from if i in rows and not rows[i].archived]
+            if live:
+                they = "it is" if len(live) == 1 else "they are"
+                said.append(
+                    f"{e.short_id} merges {', '.join(live)}, and {they} live too: searches now "
+                    f"find what they knew twice (archive {e.short_id}, or them, to undo that)"
+                )
+        return said
 
     # search -----------------------------------------------------------------------
 

@@ -161,7 +161,8 @@ class Reading:
         assert cat is not None
         ep = self.store.load(episode_id)  # refused if its file holds another id
         row = self._row(cat, self.ledger.state(episode_id))
-        return EpisodeView(ep, row.learned, bool(cat.archived), cat.path)
+        into = self.ledger.merged_into([episode_id]).get(episode_id) if cat.archived else None
+        return EpisodeView(ep, row.learned, bool(cat.archived), cat.path, into)
 
     def list(
         self,

@@ -170,6 +170,7 @@ class EpisodeView:
     learned: Learned
     archived: bool
     path: str
+    merged_into: str | None = None  # archived by a merge: the live episode holding it now
 
 
 @dataclass(slots=True)

@@ -106,6 +106,66 @@ def test_restoring_an_episode_merged_away_is_pointed_out(data_dir):
     assert f"{ids[0][:8]} was merged into {merged[:8]}, which is still live" in out
 
 
+def test_show_names_the_episode_a_merged_away_one_went_into(fast_memory):
+    """`memrl show` of an archived episode said only "archived"; merged away, it names the
+    episode that holds what it knew (as retrieve does), and the detail pane of the TUI too."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+    from memrl.tui.format import episode_text
+
+    mem = fast_memory
+    ids = [
+        mem.capture(episode(summary=s)).episode.id
+        for s in ("Retry the webhook with backoff", "Retry the webhook with jitter", "Other")
+    ]
+    merged = mem.curation.merge(mem.curation.merge_plan(ids[:2])).id
+    mem.archive([ids[2]])
+    runner = CliRunner()
+    shown = runner.invoke(app, ["show", ids[0][:8]])
+    assert f"archived · merged into {merged[:8]}" in shown.output, shown.output
+    data = json.loads(runner.invoke(app, ["show", ids[0][:8], "--json"]).stdout)
+    assert data["archived"] and data["merged_into"] == merged
+    data = json.loads(runner.invoke(app, ["show", ids[2][:8], "--json"]).stdout)
+    assert data["archived"] and data["merged_into"] is None  # archived by hand
+    text = Console(width=100, record=True)
+    text.print(episode_text(mem.get(ids[0]), mem.now()))
+    assert f"archived · merged into {merged[:8]}" in text.export_text()
+
+
+def test_restoring_a_merge_whose_originals_are_live_is_pointed_out(data_dir):
+    """A merge taken back (its originals live again, the merge archived), then the merge
+    restored by hand: every memory it holds is now found twice, and restore says so."""
+    from typer.testing import CliRunner
+
+    from memrl.cli import app
+
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result
+
+    def said(*args):
+        return " ".join(run(*args).output.split())
+
+    ids = [
+        json.loads(run("capture", "--summary", s, "--json").stdout)["id"]
+        for s in ("Retry the webhook with backoff", "Retry the webhook with jitter")
+    ]
+    merged = json.loads(run("merge", *ids, "--json").stdout)["id"]
+    run("archive", merged[:8])
+    assert "twice" not in said("restore", *(i[:8] for i in ids))  # the merge is archived
+    assert (
+        f"{merged[:8]} merges {ids[0][:8]}, {ids[1][:8]}, and they are live too: searches "
+        f"now find what they knew twice (archive {merged[:8]}, or them, to undo that)"
+    ) in said("restore", merged[:8])
+    run("archive", ids[1][:8], merged[:8])
+    assert f"{merged[:8]} merges {ids[0][:8]}, and it is live too" in said("restore", merged[:8])
+
+
 def test_an_episode_merged_twice_points_to_the_one_holding_it_now(data_dir):
     """A and B into AB, then AB and C into ABC: rating A rates ABC, and says so."""
     from typer.testing import CliRunner

@@ -290,6 +290,7 @@ def show(
         # the episode's file, its short id (as `list` and `search` give it) and what was learned
         data = {"id": ep.id, "short_id": ep.short_id, **ep.model_dump(mode="json")}
         data["archived"] = view.archived
+        data["merged_into"] = view.merged_into
         data["learning"] = {
             "utility": round(learned.utility, 4),
             "q": round(learned.q, 4),
@@ -324,10 +325,8 @@ def show(
         ep.created_at.strftime("%Y-%m-%d %H:%M UTC")
         + f"  ({ago(ep.created_at.timestamp(), time.time())})",
     )
-    add(
-        "outcome",
-        f"[{outcome_style(ep.outcome.value)}]{ep.outcome.value}[/] · {ep.task_type.value}",
-    )
+    add("outcome", f"[{outcome_style(ep.outcome.value)}]{ep.outcome.value}[/]")
+    add("type", ep.task_type.value)
     add("task", escape(ep.task))
     add("summary", escape(ep.summary))
     add("worked", "\n".join(f"✓ {escape(w)}" for w in ep.what_worked))
@@ -358,6 +357,8 @@ def show(
         f"retrieved {learned.retrievals}×, helpful {learned.helpful}, unhelpful {learned.unhelpful}",
     )
     title = f"[cyan]{ep.short_id}[/]" + ("  [red]archived[/]" if view.archived else "")
+    if view.merged_into:
+        title += f" [red]· merged into[/] [cyan]{view.merged_into[:8]}[/]"
     console().print(
         Panel(grid, title=title, title_align="left", subtitle=view.path, subtitle_align="right")
     )
@@ -561,7 +562,7 @@ def restore(
     moved = memory.restore(refs, unchanged=already)
     for i in already:
         note(f"{i[:8]} is not archived: left as it is.")
-    for said in memory.counted_twice([e.id for e in moved]):
+    for said in memory.counted_twice(moved):
         note(said)
     if as_json:
         print_json({"restored": [e.id for e in moved], "unchanged": already})

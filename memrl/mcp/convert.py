@@ -143,7 +143,7 @@ def _fit(lists: dict[str, list[Any]], room: int) -> tuple[dict[str, list[Any]], 
     return kept, omitted
 
 
-def detail(view: views.EpisodeView, merged_into: str | None = None) -> models.Detail:
+def detail(view: views.EpisodeView) -> models.Detail:
     ep, learned = view.episode, view.learned
     lists, omitted = _fit(
         {
@@ -180,7 +180,7 @@ def detail(view: views.EpisodeView, merged_into: str | None = None) -> models.De
         merged_from=ep.merged_from,
         pinned=ep.pinned,
         archived=view.archived,
-        merged_into=merged_into,
+        merged_into=view.merged_into,
         utility=pct(learned.utility),
         confidence=pct(learned.confidence),
         retrievals=learned.retrievals,

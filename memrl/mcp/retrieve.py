@@ -136,8 +136,8 @@ def _log(out: models.RetrieveResult, what: str, log: Callable[[], object]) -> No
 def one(memory: Memory, backend: Backend, query: str, episode_id: str) -> models.RetrieveResult:
     view = memory.get(episode_id, archived=None)
     out = base(backend, "episode", query, view.episode.project)
-    if view.archived:  # merged away, perhaps: then say which episode holds it now
-        out.episode = convert.detail(view, memory.merged_into([episode_id]).get(episode_id))
+    if view.archived:  # merged away, perhaps: then it says which episode holds it now
+        out.episode = convert.detail(view)
         return out
     row = memory.rows([episode_id])[episode_id]  # reading a memory in full is a use of it
     _log(

@@ -119,10 +119,11 @@ def archive(ids: Sequence[str]) -> Job:
 def restore(ids: Sequence[str]) -> Job:
     def job(m: Memory) -> tuple[str, Undo | None]:
         already: list[str] = []
-        moved = [e.id for e in m.restore(list(ids), unchanged=already)]
+        episodes = m.restore(list(ids), unchanged=already)
+        moved = [e.id for e in episodes]
         if not moved:  # restored elsewhere since it was asked: nothing to undo
             raise MemrlError(f"{_ids(already)} live already: nothing was changed")
-        note = "".join(f"; {said}" for said in m.counted_twice(moved))
+        note = "".join(f"; {said}" for said in m.counted_twice(episodes))
         return (
             f"restored {_ids(moved)} (u undoes){note}",
             Undo(f"restore of {_ids(moved)}", lambda mm: mm.archive(moved)),

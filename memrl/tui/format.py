@@ -101,7 +101,9 @@ def episode_text(view: EpisodeView, now: float) -> RenderableType:
     flags = []
     if ep.pinned:
         flags.append("◆ pinned")  # an emoji's width differs between terminals
-    if view.archived:
+    if view.merged_into:
+        flags.append(f"archived · merged into {view.merged_into[:8]}")
+    elif view.archived:
         flags.append("archived")
     if ep.merged_from:
         flags.append(f"merged from {len(ep.merged_from)}")
