@@ -2793,3 +2793,15 @@ async def test_the_overview_draws_its_charts_on_a_small_terminal(data_dir: Path)
         footer = app.screen.query_one("Footer")
         assert projects.region.bottom <= footer.region.y  # nothing hidden under the keys
     m.close()
+
+
+async def test_the_feedback_sessions_keys_wrap_on_80_columns(store: Memory) -> None:
+    """At 80 columns the session's header was cut after `s` of `s skip · u undo`."""
+    store.search("stripe webhook", log=True, limit=3)
+    app = app_for(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await keys(pilot, "f")
+        progress = app.screen.query_one("#session-progress", Static)
+        assert str(progress.render()).endswith("s skip · u undo")
+        assert progress.region.height == 2  # all of it, on two lines
