@@ -204,6 +204,43 @@ class Reading:
             out.append(self._row(cat, state))
         return out
 
+    def as_on_disk(self, rows: Sequence[Row]) -> tuple[builtins.list[Row], builtins.list[str]]:
+        """`rows` as their files have them now, and what to say of those left out.
+
+        The catalog follows the files at each scan (status, index, any change memrl makes),
+        so a file edited, broken or deleted by hand since is caught here, for the few rows a
+        listing shows, at one stat a row: an edited one is shown as its file has it now, an
+        unreadable or missing one is left out, with why (as a search leaves it out)."""
+        from memrl.store import catalog_row
+
+        kept: builtins.list[Row] = []
+        notes: builtins.list[str] = []
+        for row in rows:
+            try:
+                st = (self.root / row.path).stat()
+            except FileNotFoundError:
+                notes.append(
+                    f"skipped {row.short_id}: its file {row.path} is gone (moved or deleted "
+                    "by hand); `memrl index` brings the catalog up to date"
+                )
+                continue
+            except OSError:
+                kept.append(row)  # unreadable folder: the read below would say no more
+                continue
+            if (st.st_mtime_ns, st.st_size) == row.stat:
+                kept.append(row)
+                continue
+            try:
+                ep = self.store.load(row.id)
+            except MemrlError as exc:
+                notes.append(f"skipped {row.short_id}: {exc}")
+                continue
+            cat = catalog_row(
+                self.root, ep, archived=row.archived, stat=(st.st_mtime_ns, st.st_size)
+            )
+            kept.append(self._row(cat, self.ledger.state(row.id)))
+        return kept, notes
+
     def count(self, filters: Filters | None = None) -> int:
         where, args = self._where(filters or Filters())
         sql = f"SELECT COUNT(*) FROM episodes e WHERE {where}"

@@ -834,6 +834,27 @@ def test_a_corrupt_episode_file_in_show_is_an_error_not_invalid_input(data_dir):
     assert show.exit_code == 1 and "not valid JSON" in show.output
 
 
+def test_list_leaves_out_files_broken_or_deleted_by_hand_and_shows_edits(data_dir):
+    """list read the catalog only: a file broken, deleted or edited by hand since the last
+    scan was listed as it had been. The files of the rows shown are checked."""
+    broken, gone, edited, fine = (captured("--task", t) for t in ("b", "g", "e", "f"))
+    path = {i: next((data_dir / "episodes").rglob(f"{i}.json")) for i in (broken, gone, edited)}
+    path[broken].write_text("{")
+    path[gone].unlink()
+    data = json.loads(path[edited].read_text())
+    path[edited].write_text(json.dumps(data | {"task": "edited by hand"}))
+    shown = run("list", "--json")
+    assert [(r["id"], r["task"]) for r in json.loads(shown.stdout)] == [
+        (fine, "f"),
+        (edited, "edited by hand"),
+    ]
+    said = " ".join(shown.stderr.split())
+    assert f"skipped {broken[:8]}:" in said and "not valid JSON" in said
+    assert f"skipped {gone[:8]}: its file" in said and "`memrl index`" in said
+    table = run("list").output
+    assert "edited by hand" in table and "--limit shows more" not in table
+
+
 def test_terminal_controls_in_text_never_reach_the_terminal():
     captured_id = json.loads(
         run(

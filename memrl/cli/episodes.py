@@ -203,7 +203,8 @@ def list_(
     archived: bool = typer.Option(False, "--archived", help="List archived episodes instead."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """List episodes, newest first. Reads only the catalog: no model, no index."""
+    """List episodes, newest first. Reads the catalog (no model, no index), and checks the
+    files of the episodes it shows: one broken or deleted by hand is left out, with why."""
     from memrl.reading import ALPHABETICAL
     from memrl.store import Filters, files
 
@@ -216,7 +217,11 @@ def list_(
         archived=archived,
     )
     descending = (sort not in ALPHABETICAL) != reverse
-    rows = memory.list(filters, limit=limit, sort=sort, descending=descending)
+    rows, skipped = memory.as_on_disk(
+        memory.list(filters, limit=limit, sort=sort, descending=descending)
+    )
+    for said in skipped:
+        note(said)
     if not rows and not archived:
         note_unknown_project(memory, project)
     if as_json:
@@ -272,7 +277,7 @@ def list_(
         table.add_row(*(cells[name] for name, _kw in columns))
     console().print(table)
     total = memory.count(filters)
-    if total > len(rows):
+    if total > len(rows) + len(skipped):
         console().print(f"[dim]{len(rows)} of {total}; --limit shows more[/]")
 
 
