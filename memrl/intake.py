@@ -47,13 +47,14 @@ def prepare(
     """Validate, fill in what the caller left out, and redact secrets.
 
     `future_ok` keeps a created_at ahead of this clock, and `fill=False` leaves project, task,
-    task type and tags as they are, even empty: an export holds what a store kept.
+    task type and tags as they are, even empty: an export holds what a store kept, a summary
+    longer than this store's capture.max_summary_chars too (the limit is for new text).
     """
     if isinstance(data, Episode):
         data = data.model_dump()
     data = {k: v for k, v in dict(data).items() if v is not None}
     summary = data.get("summary")
-    if isinstance(summary, str):
+    if isinstance(summary, str) and fill:
         check_summary(memory.settings, summary)
     data.setdefault("source", Source(source).value)
     if not data.get("created_at"):

@@ -539,6 +539,25 @@ def test_export_import_round_trip(tmp_path, data_dir, monkeypatch):
     assert shown["summary"] == "Changed since the export"  # the stored one is kept
 
 
+def test_a_summary_limit_lowered_since_applies_to_new_text_only(tmp_path, data_dir, monkeypatch):
+    """Lowered under a stored summary, the limit refused an edit of the task alone and the
+    import of the store's own export; it is for new text: a summary changed, a capture."""
+    run("config", "set", "capture.max_summary_chars", "30000")
+    long = json.loads(run("capture", "-s", "é" * 25_000, "-t", "big", "--json").stdout)["id"]
+    run("config", "set", "capture.max_summary_chars", "20000")
+    run("edit", long[:8], "--set", "task=renamed")
+    refused = runner.invoke(app, ["edit", long[:8], "--set", "summary=" + "x" * 20_001])
+    assert refused.exit_code == 2 and "the limit is 20,000" in refused.output
+    refused = runner.invoke(app, ["capture", "-s", "é" * 25_000, "-t", "again"])
+    assert refused.exit_code == 2 and "the limit is 20,000" in refused.output
+    dump = tmp_path / "all.jsonl"
+    run("export", "--output", str(dump))
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "other"))
+    assert "imported 1 episode" in run("import", str(dump)).output
+    shown = json.loads(run("show", long[:8], "--json").stdout)
+    assert shown["task"] == "renamed" and shown["summary"] == "é" * 25_000
+
+
 def test_a_hand_written_file_imported_again_differs_only_where_its_lines_changed(tmp_path):
     """A line with an id but no date is dated by the import that stores it: a second
     import of the same file (a resumed one, say) finds nothing different."""
