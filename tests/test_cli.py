@@ -1150,3 +1150,12 @@ def test_switching_the_model_of_a_store_says_to_rebuild_the_index(tmp_path, mode
     again = run("config", "set", "embedding.model_path", str(mine)).output
     assert "--rebuild" not in again  # the same model: nothing to do
     assert "--rebuild" not in run("config", "set", "learning.learning_rate", "0.2").output
+
+
+def test_fixing_a_broken_setting_says_nothing_of_a_model_switch(data_dir):
+    """Settings that did not load name no model: setting a key then is no model switch."""
+    captured()
+    with (data_dir / "config.toml").open("a") as fh:
+        fh.write('\n[retrieval]\nlimit = "abc"\n')
+    out = run("config", "set", "retrieval.limit", "4").output
+    assert "✓ retrieval.limit = 4" in out and "--rebuild" not in out

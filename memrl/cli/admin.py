@@ -374,7 +374,8 @@ def config_set(
     except ConfigError as exc:  # this key is fine now; another one still stops every command
         note(f"saved, but the settings still have a problem: {exc}")
         after = None
-    if before != after and after is not None and (root / LEDGER_FILE).exists():
+    # before is None while the settings did not load: a model unknown is not one changed
+    if None not in (before, after) and before != after and (root / LEDGER_FILE).exists():
         note(
             "the episodes stored so far were embedded by the model used until now: "
             "`memrl index --rebuild` embeds them with this one, and search needs that first."
