@@ -146,6 +146,12 @@ class Memory(Reading):
         extract_intent: bool = False,
     ) -> CaptureResult:
         """Store, index and learn from one episode."""
+        if isinstance(data, dict):
+            for field, why in RECORDED.items():
+                if data.get(field):
+                    raise InvalidInput(
+                        f"{field} is kept by memrl ({why}): leave it out of a capture"
+                    )
         notes: builtins.list[str] = []
         ep = self.prepare(
             data,
@@ -458,6 +464,10 @@ class Memory(Reading):
 
 
 KEPT = ("id", "created_at", "updated_at", "schema_version")  # fields an edit never writes
+RECORDED = {  # fields memrl writes of its own accord, never taken from a capture
+    "merged_from": "`memrl merge` records the episodes a merge holds",
+    "redactions": "it counts the secrets it redacts",
+}
 
 
 def _same(a: Episode, b: Episode) -> bool:

@@ -372,6 +372,18 @@ def test_edit_needs_an_editor_that_runs_and_a_terminal(monkeypatch, at_a_termina
     assert json.loads(run("show", episode_id[:8], "--json").stdout)["merged_from"] == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("merged_from", ["abc"]), ("redactions", {"api key": 1})]
+)
+def test_a_capture_cannot_give_what_memrl_records_itself(field, value):
+    """Given in a capture's JSON, they were stored as given: 'merged from abc' (no id) and
+    'redacted 1 api key' with nothing redacted."""
+    data = json.dumps({"summary": "Tuned the pool", field: value})
+    refused = runner.invoke(app, ["capture", "--from", "-"], input=data)
+    assert refused.exit_code == 2 and f"{field} is kept by memrl" in refused.output
+    assert json.loads(run("list", "--json").stdout) == []
+
+
 def test_archive_and_restore():
     episode_id = captured()
     assert "archived" in run("archive", episode_id[:8]).output
