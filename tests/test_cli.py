@@ -251,6 +251,34 @@ def test_edit_in_editor(monkeypatch, tmp_path, at_a_terminal):
     assert hits[0]["id"] == episode_id and hits[0]["summary"] == "Edited in an editor"
 
 
+def test_an_editor_that_changes_the_id_or_leaves_fields_out_is_told_so(
+    monkeypatch, tmp_path, at_a_terminal
+):
+    """An id changed in $EDITOR was dropped with "no changes", fields deleted from the text
+    kept without a word; the id is refused as --set refuses it, what was left out named."""
+    import sys
+
+    episode_id = captured("--tag", "web")
+    script = tmp_path / "editor.py"
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    script.write_text(
+        "import json, sys\np = sys.argv[1]\nd = json.load(open(p))\n"
+        "d['id'] = 'f' * 32\njson.dump(d, open(p, 'w'))\n"
+    )
+    refused = runner.invoke(app, ["edit", episode_id[:8]], input="n\n")
+    assert refused.exit_code == 2 and "id is kept by memrl and cannot be edited" in refused.output
+    (Path(os.environ["MEMRL_DATA_DIR"]) / "unsaved" / f"{episode_id}.json").unlink()
+    script.write_text(
+        "import json, sys\nd = {'summary': 'Only the summary'}\n"
+        "json.dump(d, open(sys.argv[1], 'w'))\n"
+    )
+    saved = run("edit", episode_id[:8])
+    said = " ".join(saved.output.split())
+    assert "left out of the text, so kept as they were: " in said and "tags" in said
+    shown = json.loads(run("show", episode_id[:8], "--json").stdout)
+    assert shown["summary"] == "Only the summary" and shown["tags"] == ["web"]
+
+
 def test_edit_in_editor_that_breaks_the_json_changes_nothing(monkeypatch, tmp_path, at_a_terminal):
     episode_id = captured()
     script = tmp_path / "editor.py"

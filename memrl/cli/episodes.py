@@ -506,6 +506,14 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
             return None
         try:
             data = parse_json(text.encode("utf-8", errors="surrogateescape"), "the edited episode")
+            was = base.model_dump(mode="json")
+            fixed = sorted(k for k in FIXED_FIELDS if k in data and data[k] != was[k])
+            if fixed:  # as --set refuses them, not dropped without a word
+                raise InvalidInput(
+                    f"{', '.join(fixed)} {'is' if len(fixed) == 1 else 'are'} kept by memrl "
+                    "and cannot be edited: put back the value you changed"
+                )
+            left_out = [k for k in was if k not in data and k not in FIXED_FIELDS]
             try:
                 saved = memory.update(episode.id, data, base=base)
             except Conflict as exc:
@@ -520,6 +528,11 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
                     raise
                 saved = memory.update(episode.id, data, base=base, force=True)
             drop_unsaved(memory.root, episode.id)
+            if left_out:
+                note(
+                    f"left out of the text, so kept as they were: {', '.join(left_out)} "
+                    '(to empty one, give it as "" or [])'
+                )
             return saved
         except Conflict:
             keep_unsaved(memory.root, base, text)
