@@ -253,8 +253,14 @@ def status(memory: Memory) -> Status:
 
 
 def _model_problem(memory: Memory) -> str | None:
-    """What is wrong with a local model folder that is missing or lacks its files; known
-    without loading it (a file that is there but corrupt is only found by loading)."""
+    """What is wrong with the model, known without loading it: a local model folder that
+    is missing or lacks its files (one there but corrupt is only found by loading), or a
+    bundled model damaged where it cannot be assembled again."""
+    if memory.model.kind == "bundled":
+        from memrl import config
+        from memrl.embeddings import bundled
+
+        return bundled.problem(config.models_dir(memory.root))
     if memory.model.path is None:
         return None
     try:

@@ -974,6 +974,30 @@ def test_status_with_a_model_path_that_is_no_folder_names_it_not_a_rebuild(monke
     assert report["model_problem"] is None and report["index"]["fresh"]
 
 
+def test_status_names_a_bundled_model_damaged_where_it_cannot_be_assembled_again(
+    monkeypatch, tmp_path, models_dir
+):
+    """A truncated model.onnx in a read-only models folder: status said the model was fine,
+    and search that the folder was not writable, never that the model was damaged."""
+    import shutil
+
+    from memrl.embeddings import bundled
+
+    captured()
+    mine = tmp_path / "models"
+    shutil.copytree(bundled.assemble(models_dir), mine / bundled.FOLDER)
+    with (mine / bundled.FOLDER / "model.onnx").open("r+b") as fh:
+        fh.truncate(100_000)
+    monkeypatch.setenv("MEMRL_MODELS_DIR", str(mine))
+    report = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert report["model_problem"] is None  # writable: the next embedding assembles it again
+    monkeypatch.setattr(bundled.os, "access", lambda path, mode: False)  # as on a read-only mount
+    result = runner.invoke(app, ["status"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"{bundled.FOLDER} is damaged" in said
+    assert "cannot be written to assemble it again" in said and "MEMRL_MODELS_DIR" in said
+
+
 def test_search_with_a_models_folder_that_cannot_be_written_exits_6(monkeypatch, tmp_path):
     captured()
     (tmp_path / "a-file").write_text("")

@@ -108,7 +108,30 @@ def assemble(models_dir: Path) -> Path:
     try:
         return _assemble(models_dir)
     except OSError as exc:
-        raise unwritable(models_dir, exc) from None
+        said = problem(models_dir)
+        raise (ModelUnavailable(said) if said else unwritable(models_dir, exc)) from None
+
+
+def problem(models_dir: Path) -> str | None:
+    """Why the bundled model cannot be made ready in `models_dir`, known without loading it
+    (a hash of the model file, 15 ms): None while the assembled model is valid, or can be
+    assembled (again) because the folder can be written."""
+    folder = models_dir / FOLDER
+    if _valid(folder / "tokenizer.json", FILES["tokenizer.json"][2]) and _built(folder):
+        return None
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    if os.access(existing, os.W_OK):
+        return None  # assembled on first use
+    state = (
+        "damaged (its model.onnx or tokenizer.json does not match model.json)"
+        if manifest(folder)
+        else "not assembled yet"
+    )
+    return (
+        f"the bundled embedding model in {folder} is {state}, and {models_dir} cannot be "
+        "written to assemble it again. Point MEMRL_MODELS_DIR at a writable folder, or run "
+        f"`memrl init` once where {models_dir} can be written."
+    )
 
 
 def _assemble(models_dir: Path) -> Path:
