@@ -265,7 +265,8 @@ def _split(key: str) -> tuple[str, str]:
     if key not in known:
         import difflib
 
-        close = [k for k in known if key.split(".")[-1] in k]
+        name = key.split(".")[-1]  # a part of a key's name, not any few letters of one
+        close = [k for k in known if len(name) >= 4 and name in k]
         close += [
             k for k in difflib.get_close_matches(key, known, n=3, cutoff=0.85) if k not in close
         ]

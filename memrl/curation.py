@@ -122,8 +122,10 @@ class Curation:
         cfg = self.m.settings.prune
         days = cfg.older_than_days if older_than_days is None else older_than_days
         floor = cfg.min_utility if min_utility is None else min_utility
-        if days < 0 or not 0 <= floor <= 1:
-            raise InvalidInput("--older-than must be ≥ 0 days and --min-utility between 0 and 1")
+        if days < 0:
+            raise InvalidInput(f"--older-than must be 0 days or more, not {days}")
+        if not 0 <= floor <= 1:
+            raise InvalidInput(f"--min-utility must be between 0 and 1 (0.2 is 20 %), not {floor}")
         return days, floor
 
     def prune_plan(

@@ -145,6 +145,9 @@ def test_an_environment_override_is_pointed_out_by_set_and_marked_by_show(monkey
 def test_a_misspelt_key_gets_the_close_one_suggested():
     with pytest.raises(ConfigError, match=r"Did you mean learning\.learning_rate\?"):
         config.get(config.load(), "learning.learningrate")
+    with pytest.raises(ConfigError) as unrelated:  # 'key' is in keyword_weight: no match
+        config.get(config.load(), "nosuch.key")
+    assert "Did you mean" not in str(unrelated.value)
 
 
 def test_a_model_folder_is_kept_as_an_absolute_path_and_must_run(data_dir, tmp_path, monkeypatch):

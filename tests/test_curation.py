@@ -720,3 +720,10 @@ def test_a_merge_plan_gives_the_utility_the_merged_episode_will_have(mem, clock)
     assert planned.utility < plan.state.q * 0.3  # 0.99^150 ≈ 0.22
     merged = mem.curation.merge(plan)
     assert mem.rows([merged.id])[merged.id].learned.utility == pytest.approx(planned.utility)
+
+
+def test_a_prune_bound_out_of_range_is_named_alone(fast_memory):
+    with pytest.raises(InvalidInput, match=r"^--older-than must be 0 days or more, not -1$"):
+        fast_memory.curation.prune_plan(older_than_days=-1)
+    with pytest.raises(InvalidInput, match=r"^--min-utility must be between 0 and 1 .*not 2"):
+        fast_memory.curation.prune_plan(min_utility=2)

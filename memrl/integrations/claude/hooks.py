@@ -205,7 +205,8 @@ def fail(event: str, session: str, exc: BaseException, stderr: IO[str]) -> None:
     trace = "" if expected else "\n" + "".join(traceback.format_exception(exc)).rstrip()
     name = event if event and not any(c.isspace() for c in event) else "-"
     where = log(f"{name} {session}: failed: {reason}{trace}")
-    line = f"memrl hook {name}: {reason}" + (f" (details in {where})" if where else "")
+    said = f"memrl hook {name}" if name != "-" else "memrl hook"  # the log's '-': no event
+    line = f"{said}: {reason}" + (f" (details in {where})" if where else "")
     try:
         stderr.write(line + "\n")
         stderr.flush()
