@@ -25,12 +25,15 @@ def data_dir() -> Path:
     """The store every memrl process on this machine shares."""
     env = os.environ.get("MEMRL_DATA_DIR")
     path = Path(env).expanduser() if env else Path.home() / ".memrl"
-    if path.exists() and not path.is_dir():
+    # the data dir, or the nearest folder above it that exists (memrl makes the rest)
+    there = next((p for p in (path, *path.parents) if p.exists()), path)
+    if there.exists() and not there.is_dir():
         from memrl.errors import StoreError
 
         named = f"MEMRL_DATA_DIR ({path})" if env else f"the data directory {path}"
+        where = "" if there == path else f" cannot be made: {there}"
         raise StoreError(
-            f"{named} is a file, not a directory: point MEMRL_DATA_DIR at a folder "
+            f"{named}{where} is a file, not a directory: point MEMRL_DATA_DIR at a folder "
             "(memrl creates it if it does not exist)"
         )
     return path

@@ -721,6 +721,11 @@ def test_a_data_dir_that_is_a_file_is_named_with_the_fix(tmp_path, monkeypatch, 
     result = runner.invoke(app, args)
     assert result.exit_code == 4  # a message, not a traceback
     assert f"MEMRL_DATA_DIR ({afile}) is a file" in result.output
+    # a file above it: "cannot open memrl.db: Not a directory … check it is writable" before
+    monkeypatch.setenv("MEMRL_DATA_DIR", str(afile / "memrl" / "store"))
+    result = runner.invoke(app, args)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 4 and f"cannot be made: {afile} is a file" in said
     assert afile.read_text() == "notes"
 
 
