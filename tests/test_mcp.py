@@ -922,6 +922,24 @@ async def test_status_warns_of_a_store_that_cannot_be_written(server, memory, mo
     assert "read-only" in status["advice"][0] and "MEMRL_DATA_DIR" in status["advice"][0]
 
 
+async def test_rating_last_in_a_store_that_cannot_be_written_says_why_there_is_none(
+    server, monkeypatch
+):
+    """It said nothing had been retrieved in the session: the search was, but not logged."""
+    import errno
+
+    async with Client(server) as client:
+        await ok(client, "memrl_capture", summary="Tuned the pool")
+
+        def read_only(*_args, **_kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+
+        monkeypatch.setattr("memrl.store.files.tempfile.TemporaryFile", read_only)
+        refused = await fails(client, "memrl_feedback", episodes=["last"], helpful=True)
+    assert "searches here are not logged, so there is no 'last' to rate" in refused
+    assert "read-only" in refused and "nothing has been retrieved" not in refused
+
+
 async def test_status_and_stats_answer_while_the_model_loads(data_dir):
     """Neither needs the model: a server just started answers them at once."""
     import threading

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from memrl.errors import CorruptFile, InvalidInput, MemrlError, NotFound
+from memrl.errors import CorruptFile, InvalidInput, MemrlError, NotFound, StoreError
 from memrl.learning.base import CONTEXT, standing
 from memrl.learning.graph import Graph
 from memrl.learning.rules import clip, reward_update
@@ -162,6 +162,15 @@ class Feedback(Graph):
             )
         row = row.fetchone()
         if row is None:
+            from memrl.store import files
+
+            try:  # a store that cannot be written logs no search: that is why, not "nothing"
+                files.check_writable(self.ledger.path.parent)
+            except StoreError as exc:
+                raise StoreError(
+                    f"searches here are not logged, so there is no 'last' to rate, nor can "
+                    f"any rating be saved: {exc}"
+                ) from None
             scope = f" in session {session_id}" if session_id else ""
             scope += " from the command line" if origin == "cli" else ""
             scope += " through memrl_retrieve" if origin == "mcp" else ""
