@@ -642,6 +642,11 @@ BAD_CALLS = [
         "errors_resolved.0.error is required",
     ),
     ("memrl_capture", {"summary": "ok", "task_type": "chore"}, "'bugfix'"),
+    (  # not "a valid dictionary or instance of ErrorResolved": no class name of ours
+        "memrl_capture",
+        {"summary": "ok", "errors_resolved": ["E1 => fixed"]},
+        "errors_resolved.0 should be an object (got 'E1 => fixed')",
+    ),
     ("memrl_feedback", {"episodes": [], "helpful": True}, "episodes is empty: give at least one"),
     ("memrl_feedback", {"episodes": ["zz"], "helpful": True}, "is not an episode id"),
     ("memrl_feedback", {"episodes": ["00000000"], "helpful": True}, "no episode matches"),

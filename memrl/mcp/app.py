@@ -98,6 +98,8 @@ def _explain(name: str, exc: ValidationError, schema: dict[str, Any]) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "arguments"
         msg = err["msg"].replace("Input should", "should").replace("Value error, ", "")
         msg = msg.replace("should be a valid boolean", "should be true or false")
+        if err["type"] == "model_type":  # "… or instance of ErrorResolved": a class of ours
+            msg = "should be an object"
         if err["type"] == "missing":
             problems.append(f"{loc} is required")
             continue
