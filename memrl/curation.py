@@ -280,7 +280,7 @@ class Curation:
         *,
         summary: str | None = None,
         project: str | None = None,
-        naming: str = "the project option, --project on the command line",
+        naming: str = "with --project",
     ) -> MergePlan:
         """`naming`: how the caller names the project, said when episodes of several projects
         are merged without one."""

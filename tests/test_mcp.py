@@ -1101,7 +1101,8 @@ async def test_a_merge_keeps_its_episodes_project_and_says_when_one_moves(fast_s
     assert f"Merge preview for 2 episodes ({ids[0]}, {ids[1]})" in preview_text
     assert set(merged["archived"]) == {e["id"] for e in cli}
     assert "different projects (acme/app, tools/cli)" in mixed
-    assert "memrl_review's project parameter" in mixed and "--project" not in mixed
+    assert "memrl_review's project parameter, by name: '*', like leaving it out" in mixed
+    assert "--project" not in mixed
     # named, a project takes them, and the move is told in the tense of what happened
     assert moving["merged"]["project"] == "acme/app" and moving["archived"] == []
     assert "would go to project acme/app; 1 of its 2 sources is in tools/cli" in moving_text

@@ -316,7 +316,11 @@ def _merge(
         )
     ids = live_ids(memory, refs, use="merge", last=False, ask=ASK)
     plan = memory.curation.merge_plan(
-        ids, summary=summary, project=project, naming="memrl_review's project parameter"
+        ids,
+        summary=summary,
+        project=project,
+        naming="in memrl_review's project parameter, by name: '*', like leaving it out, keeps "
+        "each episode's own",
     )
     out.project = plan.episode.project
     out.sources = [r.id for r in plan.sources]
