@@ -258,6 +258,9 @@ def _plain(message: str) -> str:
     return re.sub(r"^(Input|List|String|Tuple|Set|Dictionary|Value) should ", "must ", message)
 
 
+SHOWN_PROBLEMS = 5  # of a validation's problems, those named one by one
+
+
 def describe_validation(exc: ValidationError, what: str = "episode") -> str:
     """Turn pydantic's report into one line per field, naming what to send instead."""
     hints = {
@@ -285,6 +288,8 @@ def describe_validation(exc: ValidationError, what: str = "episode") -> str:
         elif err["type"] == "string_pattern_mismatch" and field == "id":
             msg = "must be 32 lower-case hex characters, as `memrl show --json` prints it"
         lines.append(f"{loc} {msg}")
+    if len(lines) > SHOWN_PROBLEMS + 1:  # 190 long file names: not 190 lines of the same
+        lines[SHOWN_PROBLEMS:] = [f"and {len(lines) - SHOWN_PROBLEMS:,} more"]
     out = f"invalid {what}: " + "; ".join(lines)
     if {str(e["loc"][0]) for e in extra} & {"learning", "archived"}:
         out += (

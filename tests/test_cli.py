@@ -412,6 +412,18 @@ def test_a_capture_cannot_give_what_memrl_records_itself(field, value):
     assert json.loads(run("list", "--json").stdout) == []
 
 
+def test_many_problems_of_a_kind_are_named_five_then_counted_and_jsonl_points_to_import():
+    data = json.dumps({"summary": "s", "files": ["f" * 2001] * 190})
+    refused = runner.invoke(app, ["capture", "--from", "-"], input=data)
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and said.count("is 2,001 characters") == 5
+    assert "files.4 is 2,001" in said and "and 185 more" in said and len(said) < 600
+    lines = '{"summary": "a"}\n{"summary": "b"}\n'
+    refused = runner.invoke(app, ["capture", "--from", "-"], input=lines)
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "a file of one a line is for `memrl import`" in said
+
+
 def test_archive_and_restore():
     episode_id = captured()
     assert "archived" in run("archive", episode_id[:8]).output

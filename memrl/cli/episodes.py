@@ -155,7 +155,13 @@ def parse_json(raw: bytes, source: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{source} is not valid JSON: {exc}") from None
+        more = (  # a JSONL file, say an export: a line after the first object
+            "; it holds one episode, as one JSON object (a file of one a line is for "
+            "`memrl import`)"
+            if exc.msg == "Extra data"
+            else ""
+        )
+        raise InvalidInput(f"{source} is not valid JSON: {exc}{more}") from None
     except RecursionError:
         raise InvalidInput(f"{source} is not valid JSON ({TOO_DEEP})") from None
     if not isinstance(data, dict):
