@@ -528,8 +528,13 @@ def test_status_reports_an_unreadable_file(data_dir):
     episode_id = captured()
     path = next((data_dir / "episodes").rglob(f"{episode_id}.json"))
     path.write_text("{")
-    result = runner.invoke(app, ["status"])
+    result = runner.invoke(app, ["status"], terminal_width=200)
     assert result.exit_code == 1 and "unreadable" in result.output and episode_id in result.output
+    rel = path.relative_to(data_dir).as_posix()
+    assert f"{rel} is not valid JSON" in result.output  # its path once, not twice
+    assert str(path) not in result.output
+    said = " ".join(run("index").output.split())
+    assert f"skipped unreadable {rel} is not valid JSON" in said
 
 
 def test_config_show_get_set():

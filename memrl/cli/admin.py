@@ -159,7 +159,7 @@ def index(
         )
         return
     for path, why in disk.corrupt:
-        note(f"skipped unreadable {path}: {why}")
+        note(f"skipped unreadable {_unreadable(memory.root, path, why)}")
     verb = "rebuilt" if report.rebuilt else "updated"
     console().print(
         f"[green]✓[/] index {verb}: {plural(report.health.rows, 'episode')}, "
@@ -181,6 +181,8 @@ def status(as_json: bool = JsonOpt) -> None:
     """Store health: counts, index freshness, model, unreadable files, size, hooks.
 
     Says whether Claude Code's hooks are installed and have failed lately."""
+    from rich.text import Text
+
     from memrl import config, maintenance
     from memrl.errors import ConfigError
     from memrl.integrations.claude import health
@@ -283,7 +285,7 @@ def status(as_json: bool = JsonOpt) -> None:
     if st.disk.corrupt:
         t.add_row("unreadable", f"[red]{plural(len(st.disk.corrupt), 'file')}[/]")
         for path, why in st.disk.corrupt[:10]:
-            t.add_row("", f"[red]{path}[/]: {why}")
+            t.add_row("", Text(_unreadable(st.data_dir, path, why)))  # no markup in it
     if st.disk.leftovers:
         t.add_row(
             "interrupted",
@@ -388,6 +390,12 @@ def config_set(
         print_json({"key": key, "value": typed})
         return
     console().print(f"[green]✓[/] {key} = {config.literal(typed)}")
+
+
+def _unreadable(root: Path | str, path: str, why: str) -> str:
+    """An unreadable file and why, its path said once: the reason names the file in full."""
+    full = str(Path(root) / path)
+    return path + why[len(full) :] if why.startswith(full) else f"{path}: {why}"
 
 
 def _model_id(root: Path) -> str | None:
