@@ -1139,6 +1139,17 @@ def test_latest_is_the_newest_live_episode_in_every_command():
     assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [newest]
 
 
+def test_restore_latest_brings_back_the_episode_archived_last():
+    """It brought back the newest archived by creation: after archiving an older one, a
+    newer one archived earlier (or merged away) came back instead."""
+    older = captured("--task", "older")
+    newer = captured("--task", "newer")
+    run("archive", newer[:8])
+    run("archive", older[:8])
+    assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [older]
+    assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [newer]
+
+
 def test_a_project_given_with_a_trailing_slash_is_that_project_and_a_bare_slash_none():
     out = json.loads(
         run("capture", "-s", "Tuned the pool", "--project", "acme/app/", "--json").stdout

@@ -577,7 +577,9 @@ def archive(
 @app.command()
 @guarded
 def restore(
-    refs: list[str] = typer.Argument(..., help="Ids or prefixes of archived episodes."),
+    refs: list[str] = typer.Argument(
+        ..., help="Ids or prefixes of archived episodes, or 'latest': the one archived last."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Bring archived episodes back into the store and the index."""

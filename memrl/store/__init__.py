@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -161,6 +162,9 @@ class EpisodeStore:
             src = self.root / row.path
             dst = self.path_for(ep, archived=archived)
             files.move(src, dst)
+            if archived:  # its file's time becomes when it was archived: `restore latest`
+                with suppress(OSError):
+                    os.utime(dst)
             try:
                 self.ledger.upsert_catalog([catalog_row(self.root, ep, archived=archived)])
             except BaseException:  # the ledger refused (a full disk): the file goes back

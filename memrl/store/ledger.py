@@ -532,7 +532,8 @@ class Ledger:
     def latest(
         self, n: int = 1, project: str | None = None, archived: bool | None = False
     ) -> list[str]:
-        """The newest episodes: live ones, archived ones (`archived=True`), or either (None)."""
+        """The newest episodes: live ones, archived ones (`archived=True`: the last archived
+        first, by their files' times, which archiving sets), or either (None)."""
         sql = "SELECT id FROM episodes WHERE " + (
             "1" if archived is None else f"archived = {int(archived)}"
         )
@@ -540,7 +541,7 @@ class Ledger:
         if project:
             sql += " AND project = ?"
             args.append(project)
-        sql += " ORDER BY created_at DESC LIMIT ?"
+        sql += " ORDER BY " + ("mtime_ns DESC, " if archived else "") + "created_at DESC LIMIT ?"
         return [r[0] for r in self.conn.execute(sql, [*args, n])]
 
     def session_episodes(
