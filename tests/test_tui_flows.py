@@ -2751,6 +2751,10 @@ async def test_a_cluster_of_many_look_alikes_shows_whole_cards_stepped_with_arro
         assert app.focused is cards[3] and main.region.contains_region(cards[3].region)
         await keys(pilot, "left")
         assert app.focused is cards[2] and main.region.contains_region(cards[2].region)
+        for _ in range(3):  # quicker than focusing takes effect, as keys held in a terminal
+            main.action_step(-1)
+        await settle(pilot)
+        assert app.focused is cards[0] and main.scroll_x == 0
         await keys(pilot, "k")  # the answer still works from a card
         assert m.curation.review().clusters == []
     m.close()

@@ -21,6 +21,8 @@ class Cards(ScrollableContainer, can_focus=False):
         Binding("right", "step(1)", "Cards", key_display="← →", priority=True),
     ]
 
+    _at = 0  # the card stepped to last
+
     def on_resize(self, event: events.Resize) -> None:
         self.fit()
 
@@ -35,8 +37,18 @@ class Cards(ScrollableContainer, can_focus=False):
             return self.max_scroll_x > 0 or self.max_scroll_y > 0
         return True
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget in self.children:  # a click, Tab, or a screen focusing its first
+            self._at = list(self.children).index(event.widget)
+
     def action_step(self, step: int) -> None:
+        # counted here, not read from the focus: focusing takes effect a moment later, and
+        # three quick presses must step three cards, not the same one three times
         cards = list(self.children)
-        if self.screen.focused in cards:  # the focus is in here, or the key is not ours
-            at = cards.index(self.screen.focused)
-            cards[max(0, min(len(cards) - 1, at + step))].focus()  # scrolls it into view
+        if not cards:
+            return
+        self._at = max(0, min(len(cards) - 1, self._at + step))
+        card = cards[self._at]
+        card.focus(scroll_visible=False)
+        # into view; stacked (narrow), its top at the top: a card is taller than a glimpse
+        self.scroll_to_widget(card, animate=False, top=True)
