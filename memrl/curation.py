@@ -330,7 +330,8 @@ class Curation:
             )
         summary = (summary or "").strip()
         if summary:
-            check_summary(self.m.settings, summary)  # one the caller wrote is never swapped
+            if summary not in {e.summary for e in episodes}:  # new text, not one kept
+                check_summary(self.m.settings, summary)  # one the caller wrote: never swapped
             merged_summary = summary
         else:
             # paragraph by paragraph: a merged episode merged again with one of its own
@@ -381,7 +382,8 @@ class Curation:
     def merge(self, plan: MergePlan) -> Episode:
         """Store the merged episode with the originals' combined evidence; archive them."""
         m = self.m
-        ep = m.prepare(plan.episode, source=plan.episode.source)
+        # its summary was checked by merge_plan, or is an original's, kept as it is stored
+        ep = m.prepare(plan.episode, source=plan.episode.source, new_text=False)
         vector = m.embedder.embed([ep.embedding_text()])[0]
         ids = [r.id for r in plan.sources]
         # Another merge of the same episodes waits here, then finds them archived.

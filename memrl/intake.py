@@ -43,18 +43,20 @@ def prepare(
     notes: list[str] | None = None,
     future_ok: bool = False,
     fill: bool = True,
+    new_text: bool | None = None,
 ) -> Episode:
     """Validate, fill in what the caller left out, and redact secrets.
 
     `future_ok` keeps a created_at ahead of this clock, and `fill=False` leaves project, task,
     task type and tags as they are, even empty: an export holds what a store kept, a summary
-    longer than this store's capture.max_summary_chars too (the limit is for new text).
+    longer than this store's capture.max_summary_chars too. That limit is for new text:
+    `new_text=False` (a merge keeping an original's summary) leaves it out too.
     """
     if isinstance(data, Episode):
         data = data.model_dump()
     data = {k: v for k, v in dict(data).items() if v is not None}
     summary = data.get("summary")
-    if isinstance(summary, str) and fill:
+    if isinstance(summary, str) and (fill if new_text is None else new_text):
         check_summary(memory.settings, summary)
     data.setdefault("source", Source(source).value)
     if not data.get("created_at"):

@@ -122,6 +122,7 @@ class Memory(Reading):
         cwd: Path | None = None,
         extract_intent: bool = False,
         notes: builtins.list[str] | None = None,
+        new_text: bool = True,
     ) -> Episode:
         """Validate, fill in what the caller left out, and redact secrets."""
         from memrl.intake import prepare
@@ -134,6 +135,7 @@ class Memory(Reading):
             cwd=cwd,
             extract_intent=extract_intent,
             notes=notes,
+            new_text=new_text,
         )
 
     def capture(

@@ -204,17 +204,54 @@ class Reading:
             out.append(self._row(cat, state))
         return out
 
-    def as_on_disk(self, rows: Sequence[Row]) -> tuple[builtins.list[Row], builtins.list[str]]:
-        """`rows` as their files have them now, and what to say of those left out.
+    def listed(
+        self,
+        filters: Filters | None = None,
+        *,
+        limit: int | None = 50,
+        sort: str = "created",
+        descending: bool = True,
+    ) -> tuple[builtins.list[Row], builtins.list[str]]:
+        """`list` as the files have it now, and what to say of those left out.
 
         The catalog follows the files at each scan (status, index, any change memrl makes),
-        so a file edited, broken or deleted by hand since is caught here, for the few rows a
-        listing shows, at one stat a row: an edited one is shown as its file has it now, an
-        unreadable or missing one is left out, with why (as a search leaves it out)."""
+        so a file edited, broken or deleted by hand since is caught here, for the rows a
+        listing shows, at one stat a row. One unreadable or missing is left out, with why
+        (as a search leaves it out), and the next rows fill its place; one edited is
+        catalogued again, as a scan would, and the listing read again, so it is chosen and
+        ordered by what it holds now (where the catalog cannot be written, it is shown as
+        its file has it, in its old place)."""
+        for _ in range(3):  # edited files catalogued: read again (more edits meanwhile: rare)
+            rows: builtins.list[Row] = []
+            notes: builtins.list[str] = []
+            offset, again = 0, False
+            while limit is None or len(rows) < limit:
+                want = None if limit is None else limit - len(rows)
+                batch = self.list(
+                    filters, limit=want, offset=offset, sort=sort, descending=descending
+                )
+                kept, said, recatalogued = self._as_on_disk(batch)
+                rows += kept
+                notes += said
+                again = again or recatalogued
+                if want is None or len(batch) < want:
+                    break
+                offset += len(batch)
+            if not again:
+                break
+        return rows, notes
+
+    def _as_on_disk(
+        self, rows: Sequence[Row]
+    ) -> tuple[builtins.list[Row], builtins.list[str], bool]:
+        """`rows` as their files have them, what to say of those left out, and whether an
+        edited one was catalogued again (and so left out here: the query finds it anew)."""
+        from memrl.errors import StoreError
         from memrl.store import catalog_row
 
         kept: builtins.list[Row] = []
         notes: builtins.list[str] = []
+        recatalogued = False
         for row in rows:
             try:
                 st = (self.root / row.path).stat()
@@ -238,8 +275,15 @@ class Reading:
             cat = catalog_row(
                 self.root, ep, archived=row.archived, stat=(st.st_mtime_ns, st.st_size)
             )
+            if cat.path == row.path:  # a new date moves it: `memrl index` puts it back
+                try:
+                    self.ledger.upsert_catalog([cat])
+                    recatalogued = True
+                    continue
+                except StoreError:
+                    pass  # a read-only store: shown as it is now, where it was
             kept.append(self._row(cat, self.ledger.state(row.id)))
-        return kept, notes
+        return kept, notes, recatalogued
 
     def count(self, filters: Filters | None = None) -> int:
         where, args = self._where(filters or Filters())

@@ -607,10 +607,20 @@ def test_a_summary_limit_lowered_since_applies_to_new_text_only(tmp_path, data_d
     assert refused.exit_code == 2 and "the limit is 20,000" in refused.output
     refused = runner.invoke(app, ["capture", "-s", "é" * 25_000, "-t", "again"])
     assert refused.exit_code == 2 and "the limit is 20,000" in refused.output
+    # a merge keeping the stored summary, as its dry run said it would (it refused then)
+    short = json.loads(run("capture", "-s", "Short one", "-t", "short", "--json").stdout)["id"]
+    args = ["merge", long[:8], short[:8], "--json"]
+    over = runner.invoke(app, [*args, "--summary", "x" * 20_001, "--dry-run"])
+    assert over.exit_code == 2 and "the limit is 20,000" in over.output  # new text: refused
+    planned = json.loads(run(*args, "--dry-run").stdout)["episode"]
+    merged = json.loads(run(*args).stdout)
+    assert merged["episode"]["summary"] == planned["summary"] and merged["id"]
+    run("restore", long[:8], short[:8])
+    run("archive", merged["id"][:8])
     dump = tmp_path / "all.jsonl"
     run("export", "--output", str(dump))
     monkeypatch.setenv("MEMRL_DATA_DIR", str(tmp_path / "other"))
-    assert "imported 1 episode" in run("import", str(dump)).output
+    assert "imported 3 episodes" in run("import", str(dump)).output  # the merge's, archived
     shown = json.loads(run("show", long[:8], "--json").stdout)
     assert shown["task"] == "renamed" and shown["summary"] == "é" * 25_000
 
@@ -934,6 +944,17 @@ def test_list_leaves_out_files_broken_or_deleted_by_hand_and_shows_edits(data_di
     assert f"skipped {gone[:8]}: its file" in said and "`memrl index`" in said
     table = run("list").output
     assert "edited by hand" in table and "--limit shows more" not in table
+    # the next rows fill the place of those left out, and the count leaves them out too
+    oldest = json.loads(run("list", "--reverse", "--limit", "1", "--json").stdout)
+    assert [r["id"] for r in oldest] == [edited]  # not [] when the oldest two are left out
+    assert "1 of 2; --limit shows more" in run("list", "--reverse", "--limit", "1").output
+    # an edited one is catalogued again, so chosen by what it holds now: not listed under
+    # the project it left (and found under its new one from then on)
+    data = json.loads(path[edited].read_text())
+    path[edited].write_text(json.dumps(data | {"project": "hand/proj", "outcome": "failure"}))
+    assert [r["id"] for r in json.loads(run("list", "-p", "acme/web", "--json").stdout)] == [fine]
+    moved = json.loads(run("list", "-p", "hand/proj", "--json").stdout)
+    assert [(r["id"], r["outcome"]) for r in moved] == [(edited, "failure")]
 
 
 def test_terminal_controls_in_text_never_reach_the_terminal():
@@ -1148,6 +1169,8 @@ def test_restore_latest_brings_back_the_episode_archived_last():
     run("archive", older[:8])
     assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [older]
     assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [newer]
+    run("archive", newer[:8], older[:8])  # in one command: the last named is archived last
+    assert json.loads(run("restore", "latest", "--json").stdout)["restored"] == [older]
 
 
 def test_a_project_given_with_a_trailing_slash_is_that_project_and_a_bare_slash_none():

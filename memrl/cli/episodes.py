@@ -223,9 +223,7 @@ def list_(
         archived=archived,
     )
     descending = (sort not in ALPHABETICAL) != reverse
-    rows, skipped = memory.as_on_disk(
-        memory.list(filters, limit=limit, sort=sort, descending=descending)
-    )
+    rows, skipped = memory.listed(filters, limit=limit, sort=sort, descending=descending)
     for said in skipped:
         note(said)
     if not rows and not archived:
@@ -282,8 +280,8 @@ def list_(
         }
         table.add_row(*(cells[name] for name, _kw in columns))
     console().print(table)
-    total = memory.count(filters)
-    if total > len(rows) + len(skipped):
+    total = memory.count(filters) - len(skipped)  # those left out are not to be shown
+    if total > len(rows):
         console().print(f"[dim]{len(rows)} of {total}; --limit shows more[/]")
 
 

@@ -152,6 +152,7 @@ class EpisodeStore:
 
     def _set_archived(self, ids: Sequence[str], archived: bool) -> list[Episode]:
         moved = []
+        stamp = 0
         for episode_id in ids:
             row = self.ledger.catalog(episode_id)
             if row is None:
@@ -163,8 +164,11 @@ class EpisodeStore:
             dst = self.path_for(ep, archived=archived)
             files.move(src, dst)
             if archived:  # its file's time becomes when it was archived: `restore latest`
+                # given in ns, one apart at least: the clock a file system stamps with may
+                # tick in milliseconds, and the last of a batch is the one archived last
+                stamp = max(time.time_ns(), stamp + 1)
                 with suppress(OSError):
-                    os.utime(dst)
+                    os.utime(dst, ns=(stamp, stamp))
             try:
                 self.ledger.upsert_catalog([catalog_row(self.root, ep, archived=archived)])
             except BaseException:  # the ledger refused (a full disk): the file goes back
