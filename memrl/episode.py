@@ -294,7 +294,8 @@ def describe_validation(exc: ValidationError, what: str = "episode") -> str:
     if {str(e["loc"][0]) for e in extra} & {"learning", "archived"}:
         out += (
             ". This is what `memrl show --json` or `memrl export` prints: `memrl import` takes "
-            "export lines whole; to capture a copy, drop learning, archived and id"
+            "export lines whole; to capture a copy, drop id, short_id, learning, archived, "
+            "merged_into, merged_from and redactions"
         )
     return out
 

@@ -421,7 +421,19 @@ def test_many_problems_of_a_kind_are_named_five_then_counted_and_jsonl_points_to
     lines = '{"summary": "a"}\n{"summary": "b"}\n'
     refused = runner.invoke(app, ["capture", "--from", "-"], input=lines)
     said = " ".join(refused.output.split())
-    assert refused.exit_code == 2 and "a file of one a line is for `memrl import`" in said
+    assert refused.exit_code == 2 and "a file with one episode a line is for `memrl import`" in said
+
+
+def test_a_shown_episode_captured_as_a_copy_by_dropping_what_the_advice_names():
+    episode_id = captured()
+    shown = json.loads(run("show", episode_id[:8], "--json").stdout)
+    refused = runner.invoke(app, ["capture", "--from", "-"], input=json.dumps(shown))
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "to capture a copy, drop " in said
+    named = said.split("to capture a copy, drop ")[1].replace(" and ", ", ").rstrip(".")
+    copy = {k: v for k, v in shown.items() if k not in named.split(", ")}
+    out = json.loads(run("capture", "--from", "-", "--json", input=json.dumps(copy)).stdout)
+    assert out["id"] != episode_id
 
 
 def test_archive_and_restore():

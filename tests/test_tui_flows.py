@@ -2755,15 +2755,21 @@ async def test_a_cluster_of_many_look_alikes_shows_whole_cards_stepped_with_arro
             main.action_step(-1)
         await settle(pilot)
         assert app.focused is cards[0] and main.scroll_x == 0
+        await keys(pilot, "right", "right", "right")
+        for size in ((80, 24), SIZE):  # stacked, then side by side again: still in sight
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert app.focused is cards[3], size
+            assert main.region.contains_point(cards[3].region.offset), size
         await keys(pilot, "k")  # the answer still works from a card
         assert m.curation.review().clusters == []
     m.close()
 
 
 async def test_merging_many_shows_whole_cards_and_few_share_the_width(store: Memory) -> None:
-    for n in range(2):
+    for n in range(3):
         store.capture(episode(task=f"More work {n}", summary=f"Did more {n}"))
-    for marked, width in ((2, (55, 61)), (4, (36, 45))):
+    for marked, width in ((2, (55, 61)), (5, (36, 45))):
         app = app_for(store)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
@@ -2775,6 +2781,8 @@ async def test_merging_many_shows_whole_cards_and_few_share_the_width(store: Mem
             assert all(width[0] <= c.region.width <= width[1] for c in cards), [
                 c.region.width for c in cards
             ]
+            whole = sum(sources.region.contains_region(c.region) for c in cards)
+            assert whole == min(marked, 3)  # side by side, each whole (the third was cut)
             await keys(pilot, "escape")
 
 

@@ -156,8 +156,8 @@ def parse_json(raw: bytes, source: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         more = (  # a JSONL file, say an export: a line after the first object
-            "; it holds one episode, as one JSON object (a file of one a line is for "
-            "`memrl import`)"
+            "; it holds one episode, as one JSON object (a file with one episode a line is "
+            "for `memrl import`)"
             if exc.msg == "Extra data"
             else ""
         )
@@ -517,7 +517,7 @@ def _edit_in_editor(memory: Any, episode: Any) -> Any:
                     f"{', '.join(fixed)} {'is' if len(fixed) == 1 else 'are'} kept by memrl "
                     "and cannot be edited: put back the value you changed"
                 )
-            left_out = [k for k in was if k not in data and k not in FIXED_FIELDS]
+            left_out = [k for k in was if k not in data]
             try:
                 saved = memory.update(episode.id, data, base=base)
             except Conflict as exc:

@@ -122,15 +122,16 @@ def problem(models_dir: Path) -> str | None:
     existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
     if os.access(existing, os.W_OK):
         return None  # assembled on first use
+    built = bool(manifest(folder))
     state = (
         "damaged (its model.onnx or tokenizer.json does not match model.json)"
-        if manifest(folder)
+        if built
         else "not assembled yet"
     )
     return (
         f"the bundled embedding model in {folder} is {state}, and {models_dir} cannot be "
-        "written to assemble it again. Point MEMRL_MODELS_DIR at a writable folder, or run "
-        f"`memrl init` once where {models_dir} can be written."
+        f"written to assemble it{' again' if built else ''}. Point MEMRL_MODELS_DIR at a "
+        f"writable folder, or run `memrl init` once where {models_dir} can be written."
     )
 
 
