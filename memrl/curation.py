@@ -330,8 +330,8 @@ class Curation:
             )
         summary = (summary or "").strip()
         if summary:
-            if summary not in {e.summary for e in episodes}:  # new text, not one kept
-                check_summary(self.m.settings, summary)  # one the caller wrote: never swapped
+            # one the caller wrote is never swapped; one of theirs is not new text
+            check_summary(self.m.settings, summary, kept=[e.summary for e in episodes])
             merged_summary = summary
         else:
             # paragraph by paragraph: a merged episode merged again with one of its own

@@ -7,6 +7,7 @@ secret redaction, and task type and tags from the intent extractor.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 FUTURE_SLACK = 86_400.0  # seconds a created_at may lie ahead of this clock (another's, skewed)
 
 
-def check_summary(settings: Settings, summary: str) -> None:
-    """Refuse a summary over `capture.max_summary_chars`, from whichever writer it comes."""
+def check_summary(settings: Settings, summary: str, kept: Iterable[str] = ()) -> None:
+    """Refuse a summary over `capture.max_summary_chars`, from whichever writer it comes.
+    The limit is for new text: one of `kept`, summaries stored already (the one an edit
+    starts from, the originals of a merge), passes whatever the limit was lowered to."""
     limit = settings.capture.max_summary_chars
-    if len(summary) > limit:
+    if len(summary) > limit and summary not in kept:
         raise InvalidInput(
             f"summary is {len(summary):,} characters; the limit is {limit:,} "
             "(capture.max_summary_chars). Summarise what was done and what was learned."
@@ -43,20 +46,20 @@ def prepare(
     notes: list[str] | None = None,
     future_ok: bool = False,
     fill: bool = True,
-    new_text: bool | None = None,
+    new_text: bool = True,
 ) -> Episode:
     """Validate, fill in what the caller left out, and redact secrets.
 
     `future_ok` keeps a created_at ahead of this clock, and `fill=False` leaves project, task,
-    task type and tags as they are, even empty: an export holds what a store kept, a summary
-    longer than this store's capture.max_summary_chars too. That limit is for new text:
-    `new_text=False` (a merge keeping an original's summary) leaves it out too.
+    task type and tags as they are, even empty: an export holds what a store kept.
+    capture.max_summary_chars is for new text: `new_text=False` (an export's episode, a
+    merge keeping an original's summary) leaves it out.
     """
     if isinstance(data, Episode):
         data = data.model_dump()
     data = {k: v for k, v in dict(data).items() if v is not None}
     summary = data.get("summary")
-    if isinstance(summary, str) and (fill if new_text is None else new_text):
+    if isinstance(summary, str) and new_text:
         check_summary(memory.settings, summary)
     data.setdefault("source", Source(source).value)
     if not data.get("created_at"):

@@ -268,8 +268,7 @@ class Memory(Reading):
                 raise InvalidInput(f"{frozen} cannot be changed")
         if ep.project != view.episode.project:  # read as a capture reads it: 'app/' is 'app'
             ep = ep.model_copy(update={"project": given(ep.project, to_file=True)})
-        if ep.summary != view.episode.summary:  # a limit lowered since applies to new text
-            check_summary(self.settings, ep.summary)
+        check_summary(self.settings, ep.summary, kept=[view.episode.summary])
         return ep
 
     def update(

@@ -1,7 +1,8 @@
 """Reading the store: listings, single episodes and learned state, with decay applied.
 
-Everything here reads the ledger's catalog and state tables only: no episode file is
-opened for a listing, and neither the model nor LanceDB is loaded.
+Listings read the ledger's catalog and state tables: `list` opens no episode file, and
+`listed` only the files of the rows it shows that changed since they were catalogued (it
+catalogues those again). Neither the model nor LanceDB is loaded.
 """
 
 from __future__ import annotations

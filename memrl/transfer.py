@@ -209,7 +209,14 @@ def _parse_line(
         # A store keeps what a clock running ahead dated in the future, and an episode with
         # no project or type; so does its export, which a line with its learning comes from.
         exported = raw is not None
-        ep = prepare(memory, data, source=Source.imported, future_ok=exported, fill=not exported)
+        ep = prepare(
+            memory,
+            data,
+            source=Source.imported,
+            future_ok=exported,
+            fill=not exported,
+            new_text=not exported,  # its summary, longer than the limit here perhaps, too
+        )
     except InvalidInput as exc:
         raise InvalidInput(f"line {n}: {exc}") from None
     return ep, learning, archived, derived, given

@@ -284,10 +284,9 @@ class EditScreen(FormScreen):
         if not values["project"].strip() and self.original.project:
             # capture always names one (from git, else the folder): an edit keeps one too
             errors["project"] = "project: give the project this work belongs to"
-        summary = self.query_one("#f-summary", TextArea).text
         try:
-            if summary != self.original.summary:  # a limit lowered since: for new text
-                check_summary(self.app.memory.settings, summary)
+            summary = self.query_one("#f-summary", TextArea).text
+            check_summary(self.app.memory.settings, summary, kept=[self.original.summary])
         except InvalidInput as exc:
             errors["summary"] = str(exc)
         for static in self.query(".field-error").results(Static):

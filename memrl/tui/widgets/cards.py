@@ -28,7 +28,7 @@ class Cards(ScrollableContainer, can_focus=False):
     def watch_virtual_size(self, size: Size) -> None:
         # cards laid out anew (a resize, stacked or side by side; a card's text changed):
         # the card with the focus stays in sight
-        self.call_after_refresh(self._show_at)
+        self.call_after_refresh(self._focus_in_sight)
 
     def fit(self) -> None:
         """Size the cards for the room there is; call after cards are mounted or removed."""
@@ -41,7 +41,7 @@ class Cards(ScrollableContainer, can_focus=False):
             card.styles.width = width
         self.refresh_bindings()
 
-    def _show_at(self) -> None:
+    def _focus_in_sight(self) -> None:
         cards = list(self.children)
         if self.screen.focused in cards[1:]:
             self.scroll_to_widget(self.screen.focused, animate=False, top=True)
